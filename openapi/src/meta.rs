@@ -1,0 +1,153 @@
+//! Object metadata, lists, watch events and the error body shared by every resource.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Metadata every object carries, in Kubernetes' shape.
+///
+/// Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
+/// ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectMeta {
+    /// DNS-1123 name, unique per kind and namespace.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace of a namespaced object; taken from the path when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The store revision of the last write to this object. Send it back on update for
+    /// optimistic concurrency: a stale value is answered with 409 Conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    /// The revision as a number (0 when absent or unparsable).
+    pub fn revision(&self) -> i64 {
+        self.resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A kind of object the API serves.
+pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    const KIND: &'static str;
+    const API_VERSION: &'static str = "v1";
+    /// The lower-case plural used in paths (`pods`).
+    const PLURAL: &'static str;
+    const NAMESPACED: bool;
+
+    fn metadata(&self) -> &ObjectMeta;
+    fn metadata_mut(&mut self) -> &mut ObjectMeta;
+
+    /// The path of the collection: all namespaces when `namespace` is `None`.
+    fn collection_path(namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) if Self::NAMESPACED => format!("/api/v1/namespaces/{ns}/{}", Self::PLURAL),
+            _ => format!("/api/v1/{}", Self::PLURAL),
+        }
+    }
+
+    /// The path of one object.
+    fn object_path(namespace: Option<&str>, name: &str) -> String {
+        format!("{}/{name}", Self::collection_path(namespace))
+    }
+}
+
+/// Metadata of a list: the store revision the list was read at. Watch from it to follow.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    #[serde(default)]
+    pub resource_version: String,
+}
+
+/// A list of objects of one kind (`PodList`, ...).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(rename_all = "camelCase")]
+#[serde(bound(deserialize = "T: DeserializeOwned"))]
+pub struct List<T> {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ListMeta,
+    pub items: Vec<T>,
+}
+
+/// The type of a watch event.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+    /// Carries only `metadata.resourceVersion`: the stream has seen every event up to it.
+    Bookmark,
+    /// Carries a [`Status`]; the stream ends after it (410 when the history was compacted).
+    Error,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+            EventType::Bookmark => "BOOKMARK",
+            EventType::Error => "ERROR",
+        }
+    }
+}
+
+/// One line of a watch stream, as sent on the wire: `{"type":…,"object":…}`.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct RawWatchEvent {
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub object: serde_json::Value,
+}
+
+/// One cause of a validation failure.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+pub struct StatusCause {
+    /// The offending field, as a path (`spec.ports[0].port`).
+    pub field: String,
+    pub message: String,
+}
+
+/// Every error the API returns: `{"code","reason","message"}`, plus the offending field
+/// and all causes when the request failed validation.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The HTTP status code.
+    pub code: u16,
+    /// A machine-readable reason: `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`,
+    /// `BadRequest`, `Unauthorized`, `Forbidden`, `Gone`, `RequestEntityTooLarge`,
+    /// `InternalError`, `ServiceUnavailable`.
+    pub reason: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.code, self.reason, self.message)
+    }
+}

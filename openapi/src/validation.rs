@@ -1,0 +1,426 @@
+//! Validation of objects at the API edge. Every failure names the field it is about, so
+//! that a client (or the dashboard) can show it next to the input. Checks that need cluster
+//! state (is this cluster IP free?) live in the API server; everything decidable from the
+//! object alone lives here, so clients can validate before sending.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv4Addr;
+
+use crate::meta::{ObjectMeta, StatusCause};
+use crate::resources::{
+    ClusterConfig, Container, IntOrString, Node, Pod, Probe, ServiceType, Service,
+    SessionAffinity,
+};
+
+/// The causes of a failed validation, in the order found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<StatusCause>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(StatusCause { field: field.into(), message: message.into() });
+    }
+
+    fn check(&mut self, field: impl Into<String>, result: Result<(), String>) {
+        if let Err(message) = result {
+            self.add(field, message);
+        }
+    }
+
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+const DNS_LABEL_MAX: usize = 63;
+const DNS_SUBDOMAIN_MAX: usize = 253;
+/// Kubernetes' limit on the total size of a object's annotations.
+const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
+
+fn is_alnum_lower(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// RFC 1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric, ≤ 63.
+pub fn validate_dns1123_label(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > DNS_LABEL_MAX {
+        return Err(format!("must be at most {DNS_LABEL_MAX} characters"));
+    }
+    let ok = s.chars().all(|c| is_alnum_lower(c) || c == '-')
+        && s.starts_with(is_alnum_lower)
+        && s.ends_with(is_alnum_lower);
+    if !ok {
+        return Err(format!(
+            "{s:?} is not a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 1123 subdomain: dot-separated labels, ≤ 253 characters.
+pub fn validate_dns1123_subdomain(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > DNS_SUBDOMAIN_MAX {
+        return Err(format!("must be at most {DNS_SUBDOMAIN_MAX} characters"));
+    }
+    for label in s.split('.') {
+        validate_dns1123_label(label).map_err(|_| {
+            format!("{s:?} is not a DNS-1123 subdomain: dot-separated lower-case labels of letters, digits and '-'")
+        })?;
+    }
+    Ok(())
+}
+
+/// RFC 1035 label (service names): a DNS-1123 label that starts with a letter.
+pub fn validate_dns1035_label(s: &str) -> Result<(), String> {
+    validate_dns1123_label(s)?;
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!("{s:?} must start with a lower-case letter (a DNS-1035 label)"));
+    }
+    Ok(())
+}
+
+fn is_label_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'
+}
+
+/// The name part of a label key and a label value share this syntax.
+fn validate_qualified_name_part(s: &str) -> Result<(), String> {
+    if s.len() > DNS_LABEL_MAX {
+        return Err(format!("must be at most {DNS_LABEL_MAX} characters"));
+    }
+    let ok = s.chars().all(is_label_char)
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        return Err(format!(
+            "{s:?} must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// A label (or annotation) key: an optional DNS subdomain prefix and '/', then a name.
+pub fn validate_label_key(key: &str) -> Result<(), String> {
+    let name = match key.split_once('/') {
+        Some((prefix, name)) => {
+            validate_dns1123_subdomain(prefix).map_err(|e| format!("prefix: {e}"))?;
+            name
+        }
+        None => key,
+    };
+    if name.is_empty() {
+        return Err("key name must not be empty".into());
+    }
+    validate_qualified_name_part(name)
+}
+
+/// A label value: empty, or ≤ 63 characters of the label syntax.
+pub fn validate_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    validate_qualified_name_part(value)
+}
+
+/// An IANA service name (a named port): ≤ 15 lower-case alphanumerics and '-', with at
+/// least one letter, no leading, trailing or double '-'.
+pub fn validate_port_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 15
+        && s.chars().all(|c| is_alnum_lower(c) || c == '-')
+        && s.chars().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a valid port name: at most 15 lower-case letters, digits and '-', with at least one letter"
+        ))
+    }
+}
+
+pub fn validate_port_number(p: i32) -> Result<(), String> {
+    if (1..=65535).contains(&p) {
+        Ok(())
+    } else {
+        Err(format!("{p} is not a valid port: must be 1-65535"))
+    }
+}
+
+fn validate_env_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        && !s.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a valid environment variable name"))
+    }
+}
+
+fn validate_labels(errs: &mut FieldErrors, field: &str, labels: &BTreeMap<String, String>) {
+    for (k, v) in labels {
+        errs.check(format!("{field}[{k}]"), validate_label_key(k));
+        errs.check(format!("{field}[{k}]"), validate_label_value(v));
+    }
+}
+
+/// Metadata common to all kinds. `name_rule` is the kind's name syntax.
+pub fn validate_meta(
+    errs: &mut FieldErrors,
+    meta: &ObjectMeta,
+    name_rule: fn(&str) -> Result<(), String>,
+) {
+    errs.check("metadata.name", name_rule(&meta.name));
+    if let Some(ns) = &meta.namespace {
+        errs.check("metadata.namespace", validate_dns1123_label(ns));
+    }
+    validate_labels(errs, "metadata.labels", &meta.labels);
+    let mut size = 0;
+    for (k, v) in &meta.annotations {
+        errs.check(format!("metadata.annotations[{k}]"), validate_label_key(k));
+        size += k.len() + v.len();
+    }
+    if size > ANNOTATIONS_MAX_BYTES {
+        errs.add("metadata.annotations", format!("total size {size} exceeds {ANNOTATIONS_MAX_BYTES} bytes"));
+    }
+}
+
+pub fn validate_node(node: &Node) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &node.metadata, validate_dns1123_subdomain);
+    for (i, a) in node.status.addresses.iter().enumerate() {
+        match a.address_type.as_str() {
+            "InternalIP" | "ExternalIP" => errs.check(
+                format!("status.addresses[{i}].address"),
+                a.address
+                    .parse::<Ipv4Addr>()
+                    .map(|_| ())
+                    .map_err(|_| format!("{:?} is not an IPv4 address", a.address)),
+            ),
+            "Hostname" => {}
+            other => errs.add(
+                format!("status.addresses[{i}].type"),
+                format!("{other:?} is not one of InternalIP, ExternalIP, Hostname"),
+            ),
+        }
+    }
+    errs.into_result()
+}
+
+fn validate_target(errs: &mut FieldErrors, field: String, port: &IntOrString) {
+    match port {
+        IntOrString::Int(p) => errs.check(field, validate_port_number(*p)),
+        IntOrString::String(name) => errs.check(field, validate_port_name(name)),
+    }
+}
+
+fn validate_probe(errs: &mut FieldErrors, field: &str, probe: &Probe) {
+    match (&probe.tcp_socket, &probe.http_get) {
+        (Some(t), None) => validate_target(errs, format!("{field}.tcpSocket.port"), &t.port),
+        (None, Some(h)) => {
+            validate_target(errs, format!("{field}.httpGet.port"), &h.port);
+            if !h.path.starts_with('/') {
+                errs.add(format!("{field}.httpGet.path"), "must start with '/'");
+            }
+        }
+        _ => errs.add(field.to_string(), "exactly one of tcpSocket or httpGet is required"),
+    }
+    let durations = [
+        ("initialDelaySeconds", probe.initial_delay_seconds, 0),
+        ("periodSeconds", probe.period_seconds, 1),
+        ("timeoutSeconds", probe.timeout_seconds, 1),
+        ("failureThreshold", probe.failure_threshold, 1),
+        ("successThreshold", probe.success_threshold, 1),
+    ];
+    for (name, value, min) in durations {
+        if let Some(v) = value {
+            if v < min {
+                errs.add(format!("{field}.{name}"), format!("must be at least {min}"));
+            }
+        }
+    }
+}
+
+fn validate_container(errs: &mut FieldErrors, i: usize, c: &Container, port_names: &mut HashSet<String>) {
+    let field = format!("spec.containers[{i}]");
+    errs.check(format!("{field}.name"), validate_dns1123_label(&c.name));
+    if c.command.is_empty() {
+        errs.add(
+            format!("{field}.command"),
+            "required: containers are processes run on the node (images are not pulled)",
+        );
+    }
+    for (j, e) in c.env.iter().enumerate() {
+        errs.check(format!("{field}.env[{j}].name"), validate_env_name(&e.name));
+    }
+    let mut seen = HashSet::new();
+    for (j, p) in c.ports.iter().enumerate() {
+        errs.check(format!("{field}.ports[{j}].containerPort"), validate_port_number(p.container_port));
+        if !seen.insert((p.container_port, p.protocol)) {
+            errs.add(format!("{field}.ports[{j}]"), format!("duplicate port {}/{}", p.container_port, p.protocol.as_str()));
+        }
+        if let Some(name) = &p.name {
+            errs.check(format!("{field}.ports[{j}].name"), validate_port_name(name));
+            if !port_names.insert(name.clone()) {
+                errs.add(format!("{field}.ports[{j}].name"), format!("duplicate port name {name:?} in the pod"));
+            }
+        }
+    }
+    if let Some(probe) = &c.readiness_probe {
+        validate_probe(errs, &format!("{field}.readinessProbe"), probe);
+    }
+}
+
+pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &pod.metadata, validate_dns1123_subdomain);
+    if let Some(node) = &pod.spec.node_name {
+        errs.check("spec.nodeName", validate_dns1123_subdomain(node));
+    }
+    if pod.spec.containers.is_empty() {
+        errs.add("spec.containers", "at least one container is required");
+    }
+    let mut names = HashSet::new();
+    let mut port_names = HashSet::new();
+    for (i, c) in pod.spec.containers.iter().enumerate() {
+        validate_container(&mut errs, i, c, &mut port_names);
+        if !names.insert(c.name.as_str()) {
+            errs.add(format!("spec.containers[{i}].name"), format!("duplicate container name {:?}", c.name));
+        }
+    }
+    if let Some(g) = pod.spec.termination_grace_period_seconds {
+        if g < 0 {
+            errs.add("spec.terminationGracePeriodSeconds", "must not be negative");
+        }
+    }
+    errs.into_result()
+}
+
+/// Validate a service against the object rules and the cluster's NodePort range (the
+/// cluster IP range and availability are the allocator's to check).
+pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    let spec = &svc.spec;
+    validate_meta(&mut errs, &svc.metadata, validate_dns1035_label);
+    validate_labels(&mut errs, "spec.selector", &spec.selector);
+    if let Some(ip) = &spec.cluster_ip {
+        if ip.parse::<Ipv4Addr>().is_err() {
+            errs.add("spec.clusterIP", format!("{ip:?} is not an IPv4 address (headless services are not supported)"));
+        }
+    }
+    if spec.ports.is_empty() {
+        errs.add("spec.ports", "at least one port is required");
+    }
+    let mut names = HashSet::new();
+    let mut ports = HashSet::new();
+    let mut node_ports = HashSet::new();
+    for (i, p) in spec.ports.iter().enumerate() {
+        let field = format!("spec.ports[{i}]");
+        match &p.name {
+            Some(name) => {
+                errs.check(format!("{field}.name"), validate_dns1123_label(name));
+                if !names.insert(name.as_str()) {
+                    errs.add(format!("{field}.name"), format!("duplicate port name {name:?}"));
+                }
+            }
+            None if spec.ports.len() > 1 => {
+                errs.add(format!("{field}.name"), "required when the service has more than one port")
+            }
+            None => {}
+        }
+        errs.check(format!("{field}.port"), validate_port_number(p.port));
+        if !ports.insert((p.port, p.protocol)) {
+            errs.add(format!("{field}.port"), format!("duplicate port {}/{}", p.port, p.protocol.as_str()));
+        }
+        if let Some(t) = &p.target_port {
+            validate_target(&mut errs, format!("{field}.targetPort"), t);
+        }
+        if let Some(np) = p.node_port {
+            let range = config.node_port_range;
+            if spec.service_type != ServiceType::NodePort {
+                errs.add(format!("{field}.nodePort"), "may only be set when type is NodePort");
+            } else if !(i32::from(range.min)..=i32::from(range.max)).contains(&np) {
+                errs.add(format!("{field}.nodePort"), format!("{np} is outside the NodePort range {range}"));
+            } else if !node_ports.insert((np, p.protocol)) {
+                errs.add(format!("{field}.nodePort"), format!("duplicate nodePort {np}"));
+            }
+        }
+    }
+    match (spec.session_affinity, &spec.session_affinity_config) {
+        (SessionAffinity::None, Some(_)) => errs.add(
+            "spec.sessionAffinityConfig",
+            "may only be set when sessionAffinity is ClientIP",
+        ),
+        (SessionAffinity::ClientIP, Some(cfg)) => {
+            if let Some(t) = cfg.client_ip.as_ref().and_then(|c| c.timeout_seconds) {
+                if !(1..=86400).contains(&t) {
+                    errs.add("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "must be 1-86400");
+                }
+            }
+        }
+        _ => {}
+    }
+    errs.into_result()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "web-1", "0abc", &"a".repeat(63)] {
+            assert!(validate_dns1123_label(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(validate_dns1123_label(bad).is_err(), "{bad}");
+        }
+        assert!(validate_dns1123_subdomain("a.b-c.d").is_ok());
+        assert!(validate_dns1123_subdomain("a..b").is_err());
+        assert!(validate_dns1035_label("web").is_ok());
+        assert!(validate_dns1035_label("1web").is_err());
+    }
+
+    #[test]
+    fn label_keys_and_values() {
+        for ok in ["app", "example.com/app", "a_b.c-d", "A1"] {
+            assert!(validate_label_key(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/app", "example.com/", "Bad_Prefix/x", "-x", "a b", &"a".repeat(64)] {
+            assert!(validate_label_key(bad).is_err(), "{bad}");
+        }
+        assert!(validate_label_value("").is_ok());
+        assert!(validate_label_value("v1.2_x").is_ok());
+        assert!(validate_label_value("x y").is_err());
+        assert!(validate_label_value("-x").is_err());
+    }
+
+    #[test]
+    fn port_names() {
+        assert!(validate_port_name("http").is_ok());
+        assert!(validate_port_name("h2-c").is_ok());
+        for bad in ["", "80", "a--b", "-a", "http_x", "averyveryverylongname"] {
+            assert!(validate_port_name(bad).is_err(), "{bad}");
+        }
+    }
+}
