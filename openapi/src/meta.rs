@@ -53,6 +53,8 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 
     fn metadata(&self) -> &ObjectMeta;
     fn metadata_mut(&mut self) -> &mut ObjectMeta;
+    /// `apiVersion` and `kind`, as sent (empty when absent).
+    fn type_meta_mut(&mut self) -> (&mut String, &mut String);
 
     /// The path of the collection: all namespaces when `namespace` is `None`.
     fn collection_path(namespace: Option<&str>) -> String {

@@ -24,6 +24,9 @@ macro_rules! resource {
             fn metadata_mut(&mut self) -> &mut ObjectMeta {
                 &mut self.metadata
             }
+            fn type_meta_mut(&mut self) -> (&mut String, &mut String) {
+                (&mut self.api_version, &mut self.kind)
+            }
         }
     };
 }
@@ -181,6 +184,7 @@ pub struct NodeLeaseSpec {
     pub gateway: String,
     /// The node's underlay address (its `InternalIP`), where other nodes route the CIDR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "nodeIP")]
     pub node_ip: Option<String>,
     /// Backend data the node publishes with its lease (for VXLAN: `vtepMAC`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -1,0 +1,156 @@
+//! One error type for the whole API, rendered as the JSON [`Status`] body every client sees.
+//! Internal details (SQL errors, I/O) are logged where they are turned into a 500 and never
+//! returned to the client.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use openapi::validation::FieldErrors;
+use openapi::Status;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub causes: Vec<openapi::StatusCause>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, reason, message: message.into(), field: None, causes: Vec::new() }
+    }
+
+    pub fn not_found(kind: &str, name: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("{kind} {name:?} not found"))
+    }
+    pub fn already_exists(kind: &str, name: &str) -> Self {
+        Self::new(StatusCode::CONFLICT, "AlreadyExists", format!("{kind} {name:?} already exists"))
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", message)
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+    /// A 422 naming one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errs = FieldErrors::default();
+        errs.add(field, message);
+        errs.into()
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "Gone", message)
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", message)
+    }
+    /// A 500 whose cause is logged here and not shown to the client.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{context}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", format!("internal error: {context}"))
+    }
+
+    pub fn to_status(&self) -> Status {
+        Status {
+            code: self.status.as_u16(),
+            reason: self.reason.to_string(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+            causes: self.causes.clone(),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errs: FieldErrors) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            reason: "Invalid",
+            message: format!("invalid: {errs}"),
+            field: errs.0.first().map(|c| c.field.clone()),
+            causes: errs.0,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal("database", e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_string(&self.to_status()).unwrap_or_default();
+        (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+/// A JSON body extractor whose every failure (wrong content type, too large, malformed,
+/// wrong field type, unknown field) is an [`ApiError`] naming the field where serde knows it.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let ct = ct.split(';').next().unwrap_or("").trim();
+                ct == "application/json" || ct.ends_with("+json") || ct == "application/yaml+json"
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                "expected a request body with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large(format!("request body too large: {}", e.body_text()))
+            } else {
+                ApiError::bad_request(format!("read request body: {}", e.body_text()))
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Deserialize with the path of the failing field (`spec.ports[0].port`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { None } else { Some(path) };
+        let message = match &field {
+            Some(f) => format!("malformed body at {f}: {inner}"),
+            None => format!("malformed body: {inner}"),
+        };
+        let mut err = ApiError::bad_request(message);
+        if let Some(f) = field {
+            err.causes.push(openapi::StatusCause { field: f.clone(), message: inner.to_string() });
+            err.field = Some(f);
+        }
+        err
+    })
+}

@@ -1,0 +1,113 @@
+//! Prometheus metrics in the text exposition format, kept by hand (a few counters and a
+//! histogram do not need a metrics framework): requests by method, route and status;
+//! request latency by route; watch clients; objects by kind (counted at scrape time).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    watch_clients: AtomicI64,
+}
+
+/// Counts a watch client while it lives.
+pub struct WatchClient(Arc<Metrics>);
+
+impl Drop for WatchClient {
+    fn drop(&mut self) {
+        self.0.watch_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    pub fn watch_client(self: &Arc<Self>) -> WatchClient {
+        self.watch_clients.fetch_add(1, Ordering::Relaxed);
+        WatchClient(self.clone())
+    }
+
+    pub fn watch_clients(&self) -> i64 {
+        self.watch_clients.load(Ordering::Relaxed)
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        *self
+            .requests
+            .lock()
+            .expect("metrics poisoned")
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let mut latency = self.latency.lock().expect("metrics poisoned");
+        let h = latency.entry((method.to_string(), route.to_string())).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// Render everything; `objects` are the counts by kind.
+    pub fn render(&self, objects: &[(String, i64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP flatnet_apiserver_requests_total HTTP requests by method, route and status code.\n");
+        out.push_str("# TYPE flatnet_apiserver_requests_total counter\n");
+        for ((method, route, code), n) in self.requests.lock().expect("metrics poisoned").iter() {
+            let _ = writeln!(out, "flatnet_apiserver_requests_total{{method=\"{method}\",route=\"{route}\",code=\"{code}\"}} {n}");
+        }
+        out.push_str("# HELP flatnet_apiserver_request_duration_seconds Time to the response headers, by method and route.\n");
+        out.push_str("# TYPE flatnet_apiserver_request_duration_seconds histogram\n");
+        for ((method, route), h) in self.latency.lock().expect("metrics poisoned").iter() {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_count{{{labels}}} {}", h.count);
+        }
+        out.push_str("# HELP flatnet_apiserver_watch_clients Open watch streams.\n");
+        out.push_str("# TYPE flatnet_apiserver_watch_clients gauge\n");
+        let _ = writeln!(out, "flatnet_apiserver_watch_clients {}", self.watch_clients());
+        out.push_str("# HELP flatnet_apiserver_objects Stored objects by kind.\n");
+        out.push_str("# TYPE flatnet_apiserver_objects gauge\n");
+        for (kind, n) in objects {
+            let _ = writeln!(out, "flatnet_apiserver_objects{{kind=\"{kind}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// Middleware: count and time every request by its route template (never the raw path,
+/// which would make a label per object).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    response
+}

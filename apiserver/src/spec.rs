@@ -1,0 +1,335 @@
+//! The OpenAPI 3.1 document of the API, served at `/openapi.json` and committed as
+//! `openapi/openapi.json` (a test fails when they differ; `UPDATE_OPENAPI=1 cargo test -p
+//! flatnet-apiserver openapi` rewrites the committed copy).
+//!
+//! Schemas come from the types (utoipa's `ToSchema`); paths are built here from one table
+//! of kinds, the same table the router follows, so every route is described with its
+//! parameters, body and every error it can answer.
+
+use std::sync::OnceLock;
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Paths, Ref, Required, ResponseBuilder};
+use utoipa::OpenApi;
+
+use openapi::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "flatnet API",
+        description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Reads are open; writes need a bearer token (the admin token, or a node-scoped token for a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(
+        ObjectMeta, ListMeta, Status, StatusCause, EventType, RawWatchEvent,
+        Node, NodeSpec, NodeStatus, NodeAddress, NodeCondition, ConditionStatus,
+        NodeLease, NodeLeaseSpec, Heartbeat, NodeToken,
+        Pod, PodSpec, PodStatus, PodPhase, PodCondition, Container, ContainerPort, EnvVar, Probe,
+        TcpSocketAction, HttpGetAction, IntOrString, Protocol, RestartPolicy, ContainerStatus,
+        ContainerState, ContainerStateWaiting, ContainerStateRunning, ContainerStateTerminated,
+        Service, ServiceSpec, ServicePort, ServiceType, SessionAffinity, SessionAffinityConfig,
+        ClientIpConfig, TrafficPolicy,
+        Endpoints, EndpointSubset, EndpointAddress, EndpointPort, ObjectReference,
+        ClusterConfig, PortRange, Backend,
+    ))
+)]
+struct Doc;
+
+/// A kind as the API serves it.
+struct KindDoc {
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+    writable: bool,
+    status: bool,
+    tag: &'static str,
+}
+
+const KINDS: [KindDoc; 5] = [
+    KindDoc { kind: "Node", plural: "nodes", namespaced: false, writable: true, status: true, tag: "nodes" },
+    KindDoc { kind: "NodeLease", plural: "nodeleases", namespaced: false, writable: false, status: false, tag: "nodes" },
+    KindDoc { kind: "Pod", plural: "pods", namespaced: true, writable: true, status: true, tag: "pods" },
+    KindDoc { kind: "Service", plural: "services", namespaced: true, writable: true, status: false, tag: "services" },
+    KindDoc { kind: "Endpoints", plural: "endpoints", namespaced: true, writable: false, status: false, tag: "services" },
+];
+
+fn schema_ref(name: &str) -> Ref {
+    Ref::from_schema_name(name)
+}
+
+fn json_content(name: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(schema_ref(name))).build()
+}
+
+fn path_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+fn query_param(name: &str, ty: Type, description: &str) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(ty)))
+        .build()
+}
+
+/// Error responses by status code.
+fn error(code: &str, what: &str) -> (String, utoipa::openapi::Response) {
+    (code.to_string(), ResponseBuilder::new().description(what).content("application/json", json_content("Status")).build())
+}
+
+fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
+    codes
+        .iter()
+        .map(|c| match *c {
+            "400" => error(c, "Malformed request: bad JSON, wrong field type, unknown field, bad selector"),
+            "401" => error(c, "No or unknown bearer token"),
+            "403" => error(c, "The token may not do this (a node token writing another node)"),
+            "404" => error(c, "No such object"),
+            "409" => error(c, "Already exists, or a stale resourceVersion"),
+            "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
+            "413" => error(c, "Request body too large"),
+            "415" => error(c, "Body is not application/json"),
+            "422" => error(c, "Validation failed: `field` names the offending field, `causes` lists all"),
+            "503" => error(c, "Store unavailable, or an address pool is exhausted"),
+            _ => error(c, "Internal error"),
+        })
+        .collect()
+}
+
+const READ_ERRORS: &[&str] = &["500"];
+const WRITE_ERRORS: &[&str] = &["400", "401", "403", "404", "409", "413", "415", "422", "500", "503"];
+
+fn operation(
+    id: String,
+    tag: &str,
+    summary: String,
+    params: Vec<utoipa::openapi::path::Parameter>,
+    body: Option<&str>,
+    ok: (&str, String, utoipa::openapi::Content, &str),
+    error_codes: &[&str],
+    secured: bool,
+) -> utoipa::openapi::path::Operation {
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(id))
+        .tag(tag)
+        .summary(Some(summary))
+        .parameters(Some(params))
+        .response(ok.0, ResponseBuilder::new().description(ok.1).content(ok.3, ok.2).build());
+    for (code, resp) in errors(error_codes) {
+        op = op.response(code, resp);
+    }
+    if let Some(schema) = body {
+        op = op.request_body(Some(
+            RequestBodyBuilder::new().content("application/json", json_content(schema)).required(Some(Required::True)).build(),
+        ));
+    }
+    if secured {
+        op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    }
+    op.build()
+}
+
+fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
+    ObjectBuilder::new()
+        .property("apiVersion", ObjectBuilder::new().schema_type(Type::String))
+        .property("kind", ObjectBuilder::new().schema_type(Type::String).description(Some(format!("{kind}List"))))
+        .property("metadata", schema_ref("ListMeta"))
+        .property("items", ArrayBuilder::new().items(schema_ref(kind)))
+        .required("apiVersion")
+        .required("kind")
+        .required("metadata")
+        .required("items")
+        .build()
+}
+
+fn list_params(k: &KindDoc) -> Vec<utoipa::openapi::path::Parameter> {
+    let mut params = vec![
+        query_param("labelSelector", Type::String, "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`"),
+        query_param("watch", Type::Boolean, "Stream changes as newline-delimited RawWatchEvent objects instead of listing"),
+        query_param("resourceVersion", Type::String, "With watch: stream events after this revision (absent or 0: current objects as ADDED first)"),
+        query_param("allowWatchBookmarks", Type::Boolean, "With watch: send BOOKMARK events carrying the revision reached"),
+        query_param("timeoutSeconds", Type::Integer, "With watch: end the stream after this many seconds"),
+    ];
+    if k.kind == "Pod" {
+        params.push(query_param("fieldSelector", Type::String, "`spec.nodeName=NAME`: only pods bound to that node"));
+    }
+    params
+}
+
+fn add_kind(paths: &mut Paths, k: &KindDoc) {
+    let ns = "/api/v1/namespaces/{namespace}";
+    let ns_param = || path_param("namespace", "Namespace (a DNS-1123 label)");
+    let name_param = || path_param("name", "Object name");
+    let list_ok = |what: String| ("200", what, json_content(&format!("{}List", k.kind)), "application/json");
+    let list_errors: &[&str] = &["400", "410", "500"];
+    let watch_note = "; with watch=true, a stream of RawWatchEvent lines (application/x-ndjson)";
+
+    // Cluster-wide list (for namespaced kinds: across all namespaces).
+    let all = if k.namespaced { " in all namespaces" } else { "" };
+    paths.add_path_operation(
+        format!("/api/v1/{}", k.plural),
+        vec![HttpMethod::Get],
+        operation(
+            format!("list{}{}", k.kind, if k.namespaced { "AllNamespaces" } else { "" }),
+            k.tag,
+            format!("List or watch {}{all}", k.plural),
+            list_params(k),
+            None,
+            list_ok(format!("The {}{watch_note}", k.plural)),
+            list_errors,
+            false,
+        ),
+    );
+    let (collection, object, base_params): (String, String, Vec<_>) = if k.namespaced {
+        (format!("{ns}/{}", k.plural), format!("{ns}/{}/{{name}}", k.plural), vec![ns_param()])
+    } else {
+        (format!("/api/v1/{}", k.plural), format!("/api/v1/{}/{{name}}", k.plural), vec![])
+    };
+    if k.namespaced {
+        let mut params = base_params.clone();
+        params.extend(list_params(k));
+        paths.add_path_operation(
+            &collection,
+            vec![HttpMethod::Get],
+            operation(format!("list{}", k.kind), k.tag, format!("List or watch {} in a namespace", k.plural), params, None, list_ok(format!("The {}{watch_note}", k.plural)), list_errors, false),
+        );
+    }
+    let object_ok = |what: &str, code: &'static str| (code, what.to_string(), json_content(k.kind), "application/json");
+    let mut obj_params = base_params.clone();
+    obj_params.push(name_param());
+    paths.add_path_operation(
+        &object,
+        vec![HttpMethod::Get],
+        operation(format!("read{}", k.kind), k.tag, format!("Read a {}", k.kind), obj_params.clone(), None, object_ok("The object", "200"), &["404", "500"], false),
+    );
+    if k.writable {
+        let create_summary = match k.kind {
+            "Node" => "Register a node (admin, or the node's own token); acquires its CIDR lease".to_string(),
+            "Pod" => "Create a pod; it is scheduled and given an IP from its node's lease".to_string(),
+            "Service" => "Create a service; it is given a cluster IP (and node ports)".to_string(),
+            other => format!("Create a {other}"),
+        };
+        paths.add_path_operation(
+            &collection,
+            vec![HttpMethod::Post],
+            operation(format!("create{}", k.kind), k.tag, create_summary, base_params.clone(), Some(k.kind), object_ok("Created", "201"), WRITE_ERRORS, true),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Put],
+            operation(
+                format!("replace{}", k.kind),
+                k.tag,
+                format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
+                obj_params.clone(),
+                Some(k.kind),
+                object_ok("Replaced", "200"),
+                WRITE_ERRORS,
+                true,
+            ),
+        );
+        paths.add_path_operation(
+            &object,
+            vec![HttpMethod::Delete],
+            operation(format!("delete{}", k.kind), k.tag, format!("Delete a {}; answers it as it was", k.kind), obj_params.clone(), None, object_ok("Deleted", "200"), &["401", "403", "404", "500", "503"], true),
+        );
+    }
+    if k.status {
+        let status_path = format!("{object}/status");
+        paths.add_path_operation(
+            &status_path,
+            vec![HttpMethod::Get],
+            operation(format!("read{}Status", k.kind), k.tag, format!("Read a {} (with its status)", k.kind), obj_params.clone(), None, object_ok("The object", "200"), &["404", "500"], false),
+        );
+        paths.add_path_operation(
+            &status_path,
+            vec![HttpMethod::Put],
+            operation(
+                format!("replace{}Status", k.kind),
+                k.tag,
+                format!("Replace the status of a {} (only `status` is taken; server-owned fields are kept)", k.kind),
+                obj_params,
+                Some(k.kind),
+                object_ok("Replaced", "200"),
+                WRITE_ERRORS,
+                true,
+            ),
+        );
+    }
+}
+
+fn build() -> utoipa::openapi::OpenApi {
+    let mut doc = Doc::openapi();
+    let mut paths = Paths::new();
+    for k in &KINDS {
+        add_kind(&mut paths, k);
+    }
+    let name = || path_param("name", "Node name");
+    paths.add_path_operation(
+        "/api/v1/nodes/{name}/heartbeat",
+        vec![HttpMethod::Post],
+        operation("heartbeatNode".into(), "nodes", "Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns Ready".into(), vec![name()], Some("Heartbeat"), ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"), WRITE_ERRORS, true),
+    );
+    paths.add_path_operation(
+        "/api/v1/nodes/{name}/token",
+        vec![HttpMethod::Post],
+        operation("createNodeToken".into(), "nodes", "Mint a bearer token scoped to one node (admin only); shown once".into(), vec![name()], None, ("201", "The token".into(), json_content("NodeToken"), "application/json"), &["401", "403", "422", "500", "503"], true),
+    );
+    paths.add_path_operation(
+        "/api/v1/clusterconfig",
+        vec![HttpMethod::Get],
+        operation("readClusterConfig".into(), "cluster", "The cluster's network configuration".into(), vec![], None, ("200", "The configuration".into(), json_content("ClusterConfig"), "application/json"), READ_ERRORS, false),
+    );
+    let text = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
+    paths.add_path_operation(
+        "/healthz",
+        vec![HttpMethod::Get],
+        operation("healthz".into(), "cluster", "Liveness: the server and its database answer".into(), vec![], None, ("200", "ok".into(), text.clone(), "text/plain"), READ_ERRORS, false),
+    );
+    paths.add_path_operation(
+        "/metrics",
+        vec![HttpMethod::Get],
+        operation("metrics".into(), "cluster", "Prometheus metrics".into(), vec![], None, ("200", "Metrics in the Prometheus text format".into(), text, "text/plain"), READ_ERRORS, false),
+    );
+    let any = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object))).build();
+    paths.add_path_operation(
+        "/openapi.json",
+        vec![HttpMethod::Get],
+        operation("openapi".into(), "cluster", "This document".into(), vec![], None, ("200", "The OpenAPI document".into(), any, "application/json"), &[], false),
+    );
+    doc.paths = paths;
+    let components = doc.components.get_or_insert_with(Default::default);
+    for k in &KINDS {
+        components.schemas.insert(format!("{}List", k.kind), list_schema(k.kind).into());
+    }
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The admin token (DATA_DIR/admin.token) or a node token")).build()),
+    );
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// The document, pretty-printed (as committed).
+pub fn document_json() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut s = serde_json::to_string_pretty(&build()).expect("OpenAPI document serializes");
+        s.push('\n');
+        s
+    })
+    .clone()
+}

@@ -1,0 +1,833 @@
+//! The write operations: every allocation, binding and endpoints update happens here, in
+//! the same transaction as the write that needs it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+
+use chrono::Duration;
+use ipnetwork::Ipv4Network;
+use openapi::{
+    ConditionStatus, Endpoints, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec, NodeToken, Pod,
+    PodCondition, PodPhase, Resource, Service, ServiceType,
+};
+use rand::RngCore;
+
+use super::hash_token;
+use super::tx::Tx;
+use crate::alloc;
+use crate::endpoints;
+use crate::error::{ApiError, ApiResult};
+
+/// Who asks for a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Admin,
+    /// A node agent: may write its own node and the status of pods bound to it.
+    Node(String),
+}
+
+impl Caller {
+    pub fn require_admin(&self) -> ApiResult<()> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Node(n) => Err(ApiError::forbidden(format!("node {n:?} may not do this: admin token required"))),
+        }
+    }
+
+    /// The admin, or the node `node` itself.
+    pub fn require_node(&self, node: &str) -> ApiResult<()> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Node(n) if n == node => Ok(()),
+            Caller::Node(n) => Err(ApiError::forbidden(format!("node {n:?} may not write node {node:?}"))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    Main,
+    Status,
+}
+
+/// A write, queued to the writer.
+#[derive(Debug)]
+pub enum Op {
+    CreateNode(Node),
+    UpdateNode(Node, Subresource),
+    DeleteNode(String),
+    Heartbeat(String, Heartbeat),
+    MintNodeToken(String),
+    CreatePod(Pod),
+    UpdatePod(Pod, Subresource, Caller),
+    DeletePod(String, String),
+    CreateService(Service),
+    UpdateService(Service),
+    DeleteService(String, String),
+    /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
+    Tick,
+}
+
+pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
+    match op {
+        Op::CreateNode(node) => create_node(tx, node).await,
+        Op::UpdateNode(node, sub) => update_node(tx, node, sub).await,
+        Op::DeleteNode(name) => delete_node(tx, &name).await,
+        Op::Heartbeat(name, hb) => heartbeat(tx, &name, hb).await,
+        Op::MintNodeToken(name) => mint_node_token(tx, &name).await,
+        Op::CreatePod(pod) => create_pod(tx, pod).await,
+        Op::UpdatePod(pod, sub, caller) => update_pod(tx, pod, sub, &caller).await,
+        Op::DeletePod(ns, name) => delete_pod(tx, &ns, &name).await,
+        Op::CreateService(svc) => create_service(tx, svc).await,
+        Op::UpdateService(svc) => update_service(tx, svc).await,
+        Op::DeleteService(ns, name) => delete_service(tx, &ns, &name).await,
+        Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
+    }
+}
+
+fn json<T: serde::Serialize>(obj: &T) -> ApiResult<String> {
+    serde_json::to_string(obj).map_err(|e| ApiError::internal("serialize object", e))
+}
+
+/// Optimistic concurrency: a client that sent a resourceVersion must have the current one.
+fn check_version<K: Resource>(current: &K, sent: &K) -> ApiResult<()> {
+    match &sent.metadata().resource_version {
+        Some(v) if Some(v) != current.metadata().resource_version.as_ref() => Err(ApiError::conflict(format!(
+            "{} {:?} was modified: you sent resourceVersion {v}, it is now {}; get it again and retry",
+            K::KIND,
+            current.metadata().name,
+            current.metadata().resource_version.as_deref().unwrap_or("?")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn ready_condition(node: &Node) -> ConditionStatus {
+    node.status
+        .conditions
+        .iter()
+        .find(|c| c.condition_type == "Ready")
+        .map(|c| c.status)
+        .unwrap_or(ConditionStatus::Unknown)
+}
+
+fn set_ready_condition(node: &mut Node, status: ConditionStatus, reason: &str, message: &str, now: chrono::DateTime<chrono::Utc>) {
+    node.status.conditions.retain(|c| c.condition_type != "Ready");
+    node.status.conditions.push(NodeCondition {
+        condition_type: "Ready".into(),
+        status,
+        last_heartbeat_time: None,
+        last_transition_time: Some(now),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes, leases, tokens
+// ---------------------------------------------------------------------------------------------
+
+async fn create_node(tx: &mut Tx<'_>, mut node: Node) -> ApiResult<String> {
+    if tx.get::<Node>("", &node.metadata.name).await?.is_some() {
+        return Err(ApiError::already_exists("Node", &node.metadata.name));
+    }
+    node.metadata.uid = None;
+    node.status.conditions.clear();
+    let now = tx.now;
+    set_ready_condition(&mut node, ConditionStatus::Unknown, "NodeStatusNeverUpdated", "no heartbeat received yet", now);
+    let lease = acquire_lease(tx, &node).await?;
+    node.spec.pod_cidr = Some(lease.spec.pod_cidr.clone());
+    tx.create(&mut node).await?;
+    json(&node)
+}
+
+async fn update_node(tx: &mut Tx<'_>, mut node: Node, sub: Subresource) -> ApiResult<String> {
+    let old: Node = tx.must_get("", &node.metadata.name).await?;
+    check_version(&old, &node)?;
+    // podCIDR and the Ready condition are the server's; the rest depends on the subresource.
+    node.spec.pod_cidr = old.spec.pod_cidr.clone();
+    match sub {
+        Subresource::Main => node.status = old.status.clone(),
+        Subresource::Status => {
+            node.metadata = old.metadata.clone();
+            node.spec = old.spec.clone();
+            node.status.conditions = old.status.conditions.clone();
+        }
+    }
+    tx.update(&old, &mut node).await?;
+    if node.internal_ip() != old.internal_ip() {
+        if let Some(old_lease) = tx.get::<NodeLease>("", &node.metadata.name).await? {
+            let mut lease = old_lease.clone();
+            lease.spec.node_ip = node.internal_ip().map(str::to_string);
+            tx.update(&old_lease, &mut lease).await?;
+        }
+    }
+    if node.spec.unschedulable != old.spec.unschedulable && !node.spec.unschedulable {
+        bind_pending(tx).await?;
+    }
+    json(&node)
+}
+
+async fn delete_node(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
+    let mut node: Node = tx.must_get("", name).await?;
+    release_lease(tx, name).await?;
+    evict_pods(tx, name, "NodeDeleted", "the node was deleted").await?;
+    tx.delete(&mut node).await?;
+    json(&node)
+}
+
+/// The subnet a node gets: its current lease's, else its previous one if still free, else
+/// one never leased (in address order), else the one reclaimed longest ago.
+async fn choose_subnet(tx: &mut Tx<'_>, node: &str) -> ApiResult<Ipv4Network> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT cidr FROM subnets WHERE node_name IS NULL AND last_node = ? ORDER BY released_at DESC LIMIT 1")
+            .bind(node)
+            .fetch_optional(&mut *tx.conn)
+            .await?;
+    if let Some(cidr) = previous {
+        return cidr.parse().map_err(|e| ApiError::internal("stored subnet", e));
+    }
+    let known: Vec<String> = sqlx::query_scalar("SELECT cidr FROM subnets").fetch_all(&mut *tx.conn).await?;
+    let known: std::collections::HashSet<String> = known.into_iter().collect();
+    let pod_cidr = tx.settings.pod_cidr;
+    let prefix = tx.settings.cluster.node_subnet_prefix;
+    for i in 0..alloc::subnet_count(pod_cidr, prefix) {
+        let subnet = alloc::subnet_at(pod_cidr, prefix, i);
+        if !known.contains(&subnet.to_string()) {
+            return Ok(subnet);
+        }
+    }
+    let reclaimed: Option<String> =
+        sqlx::query_scalar("SELECT cidr FROM subnets WHERE node_name IS NULL ORDER BY released_at ASC, cidr LIMIT 1")
+            .fetch_optional(&mut *tx.conn)
+            .await?;
+    match reclaimed {
+        Some(cidr) => cidr.parse().map_err(|e| ApiError::internal("stored subnet", e)),
+        None => Err(ApiError::unavailable(format!(
+            "no free node subnet: every /{prefix} of the pod CIDR {pod_cidr} is leased"
+        ))),
+    }
+}
+
+/// The node's lease, acquiring one if it has none.
+async fn acquire_lease(tx: &mut Tx<'_>, node: &Node) -> ApiResult<NodeLease> {
+    let name = node.metadata.name.clone();
+    if let Some(lease) = tx.get::<NodeLease>("", &name).await? {
+        return Ok(lease);
+    }
+    let subnet = choose_subnet(tx, &name).await?;
+    sqlx::query(
+        "INSERT INTO subnets (cidr, node_name, last_node) VALUES (?, ?, ?)
+         ON CONFLICT(cidr) DO UPDATE SET node_name = excluded.node_name, last_node = excluded.last_node, released_at = NULL",
+    )
+    .bind(subnet.to_string())
+    .bind(&name)
+    .bind(&name)
+    .execute(&mut *tx.conn)
+    .await?;
+    let mut lease = NodeLease {
+        api_version: "v1".into(),
+        kind: "NodeLease".into(),
+        metadata: openapi::ObjectMeta { name: name.clone(), ..Default::default() },
+        spec: NodeLeaseSpec {
+            node_name: name,
+            pod_cidr: subnet.to_string(),
+            gateway: alloc::gateway(subnet).to_string(),
+            node_ip: node.internal_ip().map(str::to_string),
+            backend_data: BTreeMap::new(),
+            lease_duration_seconds: tx.settings.cluster.lease_ttl_seconds,
+            acquire_time: tx.now,
+            renew_time: tx.now,
+        },
+    };
+    tx.create(&mut lease).await?;
+    Ok(lease)
+}
+
+/// Give the node's subnet back (handed out last from now on) and clear its podCIDR.
+async fn release_lease(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
+    if let Some(mut lease) = tx.get::<NodeLease>("", name).await? {
+        tx.delete(&mut lease).await?;
+    }
+    sqlx::query("UPDATE subnets SET node_name = NULL, released_at = ? WHERE node_name = ?")
+        .bind(tx.now.timestamp_millis())
+        .bind(name)
+        .execute(&mut *tx.conn)
+        .await?;
+    if let Some(old) = tx.get::<Node>("", name).await? {
+        let mut node = old.clone();
+        node.spec.pod_cidr = None;
+        tx.update(&old, &mut node).await?;
+    }
+    Ok(())
+}
+
+async fn heartbeat(tx: &mut Tx<'_>, name: &str, hb: Heartbeat) -> ApiResult<String> {
+    let mut node: Node = tx.must_get("", name).await?;
+    let lease = match tx.get::<NodeLease>("", name).await? {
+        Some(old) => {
+            let mut lease = old.clone();
+            lease.spec.renew_time = tx.now;
+            lease.spec.lease_duration_seconds = tx.settings.cluster.lease_ttl_seconds;
+            lease.spec.backend_data = hb.backend_data;
+            lease.spec.node_ip = node.internal_ip().map(str::to_string);
+            tx.update(&old, &mut lease).await?;
+            lease
+        }
+        None => {
+            let mut lease = acquire_lease(tx, &node).await?;
+            let old_node = node.clone();
+            node.spec.pod_cidr = Some(lease.spec.pod_cidr.clone());
+            tx.update(&old_node, &mut node).await?;
+            if !hb.backend_data.is_empty() {
+                let old = lease.clone();
+                lease.spec.backend_data = hb.backend_data;
+                tx.update(&old, &mut lease).await?;
+            }
+            lease
+        }
+    };
+    if ready_condition(&node) != ConditionStatus::True {
+        set_node_ready(tx, node, ConditionStatus::True, "LeaseRenewed", "the node agent renews its lease").await?;
+    }
+    json(&lease)
+}
+
+/// Change a node's Ready condition and everything that follows from it: its pods' endpoint
+/// readiness, and (when it turns Ready) binding of pending pods.
+async fn set_node_ready(tx: &mut Tx<'_>, old: Node, status: ConditionStatus, reason: &str, message: &str) -> ApiResult<()> {
+    let mut node = old.clone();
+    let now = tx.now;
+    set_ready_condition(&mut node, status, reason, message, now);
+    tx.update(&old, &mut node).await?;
+    let name = node.metadata.name.clone();
+    let ready = status == ConditionStatus::True;
+    for pod in tx.pods_on(Some(&name)).await? {
+        refresh_endpoints_for_pod(tx, Some(&pod), Some(&pod), Some(ready)).await?;
+    }
+    if ready {
+        assign_missing_ips(tx, &node).await?;
+        bind_pending(tx).await?;
+    }
+    Ok(())
+}
+
+async fn mint_node_token(tx: &mut Tx<'_>, node: &str) -> ApiResult<String> {
+    openapi::validation::validate_dns1123_subdomain(node).map_err(|m| ApiError::invalid("metadata.name", m))?;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hash_token(&token);
+    sqlx::query("INSERT INTO node_tokens (hash, node_name, created) VALUES (?, ?, ?)")
+        .bind(&hash)
+        .bind(node)
+        .bind(tx.now.to_rfc3339())
+        .execute(&mut *tx.conn)
+        .await?;
+    tx.new_tokens.push((hash, node.to_string()));
+    json(&NodeToken { node_name: node.to_string(), token })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pods: scheduling, IPs
+// ---------------------------------------------------------------------------------------------
+
+fn set_pod_condition(pod: &mut Pod, kind: &str, status: ConditionStatus, reason: Option<&str>, message: Option<&str>, now: chrono::DateTime<chrono::Utc>) {
+    if let Some(c) = pod.status.conditions.iter_mut().find(|c| c.condition_type == kind) {
+        if c.status != status {
+            c.last_transition_time = Some(now);
+        }
+        c.status = status;
+        c.reason = reason.map(Into::into);
+        c.message = message.map(Into::into);
+        return;
+    }
+    pod.status.conditions.push(PodCondition {
+        condition_type: kind.into(),
+        status,
+        last_transition_time: Some(now),
+        reason: reason.map(Into::into),
+        message: message.map(Into::into),
+    });
+}
+
+/// The Ready, schedulable node with a lease and room that has the fewest pods (ties: name).
+async fn schedule(tx: &mut Tx<'_>) -> ApiResult<Option<Node>> {
+    let nodes: Vec<Node> = tx.list(None).await?;
+    let mut best: Option<(i64, Node)> = None;
+    for node in nodes {
+        let Some(cidr) = node.spec.pod_cidr.as_deref() else { continue };
+        if !node.is_ready() || node.spec.unschedulable {
+            continue;
+        }
+        let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
+        let capacity = alloc::pod_offsets(subnet).count() as i64;
+        let count = tx.count_pods_on(&node.metadata.name).await?;
+        if count >= capacity {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(c, _)| count < *c) {
+            best = Some((count, node));
+        }
+    }
+    Ok(best.map(|(_, n)| n))
+}
+
+/// Allocate the pod an IP from its node's subnet, continuing after the subnet's cursor.
+async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str) -> ApiResult<Option<Ipv4Addr>> {
+    let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
+    let cursor: i64 = sqlx::query_scalar("SELECT ip_cursor FROM subnets WHERE cidr = ?")
+        .bind(cidr)
+        .fetch_optional(&mut *tx.conn)
+        .await?
+        .unwrap_or(1);
+    for offset in alloc::after_cursor(alloc::pod_offsets(subnet), cursor as u32) {
+        let ip = alloc::host_at(subnet, offset);
+        let inserted = sqlx::query("INSERT INTO pod_ips (ip, pod_uid, node_name) VALUES (?, ?, ?) ON CONFLICT(ip) DO NOTHING")
+            .bind(ip.to_string())
+            .bind(pod_uid)
+            .bind(node)
+            .execute(&mut *tx.conn)
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            sqlx::query("UPDATE subnets SET ip_cursor = ? WHERE cidr = ?")
+                .bind(offset as i64)
+                .bind(cidr)
+                .execute(&mut *tx.conn)
+                .await?;
+            return Ok(Some(ip));
+        }
+    }
+    Ok(None)
+}
+
+async fn release_pod_ip(tx: &mut Tx<'_>, pod_uid: &str) -> ApiResult<()> {
+    sqlx::query("DELETE FROM pod_ips WHERE pod_uid = ?").bind(pod_uid).execute(&mut *tx.conn).await?;
+    Ok(())
+}
+
+/// Bind `pod` (not yet stored, or being updated) to a node and give it an IP where
+/// possible. A pod that names a node without a lease keeps waiting for one.
+async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
+    let now = tx.now;
+    let node = match &pod.spec.node_name {
+        Some(name) => tx.get::<Node>("", name).await?,
+        None => match schedule(tx).await? {
+            Some(node) => {
+                pod.spec.node_name = Some(node.metadata.name.clone());
+                Some(node)
+            }
+            None => {
+                set_pod_condition(pod, "PodScheduled", ConditionStatus::False, Some("Unschedulable"), Some("no Ready node with room"), now);
+                return Ok(());
+            }
+        },
+    };
+    set_pod_condition(pod, "PodScheduled", ConditionStatus::True, None, None, now);
+    let Some(node) = node else { return Ok(()) };
+    let Some(cidr) = node.spec.pod_cidr.clone() else { return Ok(()) };
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    match allocate_pod_ip(tx, &uid, &node.metadata.name, &cidr).await? {
+        Some(ip) => {
+            pod.status.pod_ip = Some(ip.to_string());
+            pod.status.host_ip = node.internal_ip().map(str::to_string);
+            pod.status.reason = None;
+            pod.status.message = None;
+        }
+        None => {
+            pod.status.reason = Some("OutOfAddresses".into());
+            pod.status.message = Some(format!("no free address in {cidr}"));
+        }
+    }
+    Ok(())
+}
+
+/// Schedule the pods that wait for a node.
+async fn bind_pending(tx: &mut Tx<'_>) -> ApiResult<()> {
+    for old in tx.pods_on(None).await? {
+        let mut pod = old.clone();
+        bind(tx, &mut pod).await?;
+        if pod.spec.node_name.is_none() {
+            break; // no node has room: the rest would not fit either
+        }
+        tx.update(&old, &mut pod).await?;
+        refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), None).await?;
+    }
+    Ok(())
+}
+
+/// Give an IP to the pods bound to `node` that wait for one (bound before it had a lease).
+async fn assign_missing_ips(tx: &mut Tx<'_>, node: &Node) -> ApiResult<()> {
+    for old in tx.pods_on(Some(&node.metadata.name)).await? {
+        if old.status.pod_ip.is_some() || old.status.phase != PodPhase::Pending {
+            continue;
+        }
+        let mut pod = old.clone();
+        bind(tx, &mut pod).await?;
+        tx.update(&old, &mut pod).await?;
+        refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), None).await?;
+    }
+    Ok(())
+}
+
+/// The pods of a node that is gone (deleted, or its lease reclaimed) fail: their IPs go back
+/// to the pool and they leave every service's endpoints.
+async fn evict_pods(tx: &mut Tx<'_>, node: &str, reason: &str, message: &str) -> ApiResult<()> {
+    for old in tx.pods_on(Some(node)).await? {
+        let mut pod = old.clone();
+        if let Some(uid) = &pod.metadata.uid {
+            release_pod_ip(tx, uid).await?;
+        }
+        pod.status.pod_ip = None;
+        pod.status.phase = PodPhase::Failed;
+        pod.status.reason = Some(reason.into());
+        pod.status.message = Some(message.into());
+        let now = tx.now;
+        set_pod_condition(&mut pod, "Ready", ConditionStatus::False, Some(reason), None, now);
+        tx.update(&old, &mut pod).await?;
+        refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), Some(false)).await?;
+    }
+    Ok(())
+}
+
+async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    if tx.get::<Pod>(&ns, &pod.metadata.name).await?.is_some() {
+        return Err(ApiError::already_exists("Pod", &pod.metadata.name));
+    }
+    pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+    pod.status = Default::default();
+    bind(tx, &mut pod).await?;
+    tx.create(&mut pod).await?;
+    refresh_endpoints_for_pod(tx, None, Some(&pod), None).await?;
+    json(&pod)
+}
+
+async fn update_pod(tx: &mut Tx<'_>, mut pod: Pod, sub: Subresource, caller: &Caller) -> ApiResult<String> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let old: Pod = tx.must_get(&ns, &pod.metadata.name).await?;
+    match sub {
+        Subresource::Main => {
+            caller.require_admin()?;
+            check_version(&old, &pod)?;
+            let binding = old.spec.node_name.is_none() && pod.spec.node_name.is_some();
+            let mut expected = old.spec.clone();
+            if binding {
+                expected.node_name = pod.spec.node_name.clone();
+            }
+            if pod.spec != expected {
+                return Err(ApiError::invalid(
+                    "spec",
+                    "pod spec is immutable (only spec.nodeName of an unbound pod may be set): delete and recreate the pod",
+                ));
+            }
+            pod.status = old.status.clone();
+            if binding {
+                bind(tx, &mut pod).await?;
+            }
+        }
+        Subresource::Status => {
+            match (caller, old.spec.node_name.as_deref()) {
+                (Caller::Admin, _) => {}
+                (Caller::Node(n), Some(bound)) if n == bound => {}
+                (Caller::Node(n), _) => {
+                    return Err(ApiError::forbidden(format!(
+                        "node {n:?} may not write the status of pod {:?}, which is not bound to it",
+                        old.metadata.name
+                    )))
+                }
+            }
+            check_version(&old, &pod)?;
+            pod.metadata = old.metadata.clone();
+            pod.spec = old.spec.clone();
+            pod.status.pod_ip = old.status.pod_ip.clone();
+            pod.status.host_ip = old.status.host_ip.clone();
+        }
+    }
+    tx.update(&old, &mut pod).await?;
+    refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), None).await?;
+    json(&pod)
+}
+
+async fn delete_pod(tx: &mut Tx<'_>, ns: &str, name: &str) -> ApiResult<String> {
+    let mut pod: Pod = tx.must_get(ns, name).await?;
+    if let Some(uid) = &pod.metadata.uid {
+        release_pod_ip(tx, uid).await?;
+    }
+    tx.delete(&mut pod).await?;
+    refresh_endpoints_for_pod(tx, Some(&pod), None, None).await?;
+    json(&pod)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+// ---------------------------------------------------------------------------------------------
+
+async fn node_ready(tx: &mut Tx<'_>, node: Option<&str>) -> ApiResult<bool> {
+    Ok(match node {
+        Some(n) => tx.get::<Node>("", n).await?.is_some_and(|n| n.is_ready()),
+        None => false,
+    })
+}
+
+/// Update, incrementally, the endpoints of every service that selects the pod before or
+/// after a change (`None`: created / deleted). `ready_node` overrides the lookup of the
+/// pod's node readiness when the caller already knows it.
+async fn refresh_endpoints_for_pod(tx: &mut Tx<'_>, old: Option<&Pod>, new: Option<&Pod>, ready_node: Option<bool>) -> ApiResult<()> {
+    let Some(any) = new.or(old) else { return Ok(()) };
+    let ns = any.metadata.namespace.clone().unwrap_or_default();
+    let uid = any.metadata.uid.clone().unwrap_or_default();
+    let services: Vec<Service> = tx.list(Some(&ns)).await?;
+    let mut node_is_ready = ready_node;
+    for svc in services {
+        let before = old.is_some_and(|p| endpoints::selects(&svc, &p.metadata.labels));
+        let after = new.is_some_and(|p| endpoints::selects(&svc, &p.metadata.labels));
+        if !before && !after {
+            continue;
+        }
+        let entry = match new {
+            Some(p) => {
+                let ready = match node_is_ready {
+                    Some(r) => r,
+                    None => {
+                        let r = node_ready(tx, p.spec.node_name.as_deref()).await?;
+                        node_is_ready = Some(r);
+                        r
+                    }
+                };
+                endpoints::pod_entry(&svc, p, ready)
+            }
+            None => None,
+        };
+        let Some(old_ep) = tx.get::<Endpoints>(&ns, &svc.metadata.name).await? else { continue };
+        let mut ep = old_ep.clone();
+        ep.subsets = endpoints::replace_pod(&old_ep.subsets, &uid, entry);
+        tx.update(&old_ep, &mut ep).await?;
+    }
+    Ok(())
+}
+
+/// The full endpoints of a service, from every pod of its namespace.
+async fn compute_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<Vec<openapi::EndpointSubset>> {
+    if svc.spec.selector.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ns = svc.metadata.namespace.clone().unwrap_or_default();
+    let pods: Vec<Pod> = tx.list(Some(&ns)).await?;
+    let ready: HashMap<String, bool> = tx
+        .list::<Node>(None)
+        .await?
+        .into_iter()
+        .map(|n| (n.metadata.name.clone(), n.is_ready()))
+        .collect();
+    let entries = pods
+        .iter()
+        .filter_map(|p| {
+            let node_ready = p.spec.node_name.as_ref().and_then(|n| ready.get(n)).copied().unwrap_or(false);
+            endpoints::pod_entry(svc, p, node_ready)
+        })
+        .collect();
+    Ok(endpoints::group(entries))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services: cluster IPs, node ports
+// ---------------------------------------------------------------------------------------------
+
+async fn allocate_cluster_ip(tx: &mut Tx<'_>, uid: &str, requested: Option<&str>) -> ApiResult<String> {
+    let cidr = tx.settings.service_cidr;
+    if let Some(req) = requested {
+        let ip: Ipv4Addr = req.parse().map_err(|_| ApiError::invalid("spec.clusterIP", format!("{req:?} is not an IPv4 address")))?;
+        if !alloc::service_ip_usable(cidr, ip) {
+            return Err(ApiError::invalid("spec.clusterIP", format!("{ip} is not a usable address of the service CIDR {cidr}")));
+        }
+        let inserted = sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
+            .bind(ip.to_string())
+            .bind(uid)
+            .execute(&mut *tx.conn)
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            return Err(ApiError::invalid("spec.clusterIP", format!("{ip} is already allocated to another service")));
+        }
+        return Ok(ip.to_string());
+    }
+    let cursor: u32 = tx.meta_get("cluster_ip_cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0);
+    for offset in alloc::after_cursor(alloc::service_auto_offsets(cidr), cursor) {
+        let ip = alloc::host_at(cidr, offset).to_string();
+        let inserted = sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
+            .bind(&ip)
+            .bind(uid)
+            .execute(&mut *tx.conn)
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            tx.meta_set("cluster_ip_cursor", &offset.to_string()).await?;
+            return Ok(ip);
+        }
+    }
+    Err(ApiError::unavailable(format!("no free cluster IP in {cidr}")))
+}
+
+async fn allocate_node_port(tx: &mut Tx<'_>, uid: &str, field: &str, requested: Option<i32>) -> ApiResult<i32> {
+    let range = tx.settings.cluster.node_port_range;
+    let insert = "INSERT INTO node_ports (port, service_uid) VALUES (?, ?) ON CONFLICT(port) DO NOTHING";
+    if let Some(port) = requested {
+        let inserted = sqlx::query(insert).bind(port).bind(uid).execute(&mut *tx.conn).await?.rows_affected();
+        if inserted == 0 {
+            return Err(ApiError::invalid(field, format!("nodePort {port} is already allocated")));
+        }
+        return Ok(port);
+    }
+    let cursor: u32 = tx.meta_get("node_port_cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0);
+    for port in alloc::after_cursor(u32::from(range.min)..=u32::from(range.max), cursor) {
+        let inserted = sqlx::query(insert).bind(port as i32).bind(uid).execute(&mut *tx.conn).await?.rows_affected();
+        if inserted == 1 {
+            tx.meta_set("node_port_cursor", &port.to_string()).await?;
+            return Ok(port as i32);
+        }
+    }
+    Err(ApiError::unavailable(format!("no free NodePort in {range}")))
+}
+
+/// Allocate the node ports of a NodePort service, keeping those `old` already holds for
+/// the same port, and release what is no longer used.
+async fn settle_node_ports(tx: &mut Tx<'_>, svc: &mut Service, old: Option<&Service>) -> ApiResult<()> {
+    let uid = svc.metadata.uid.clone().unwrap_or_default();
+    let held: Vec<i32> = sqlx::query_scalar("SELECT port FROM node_ports WHERE service_uid = ?")
+        .bind(&uid)
+        .fetch_all(&mut *tx.conn)
+        .await?;
+    let mut keep = Vec::new();
+    if svc.spec.service_type == ServiceType::NodePort {
+        for i in 0..svc.spec.ports.len() {
+            let port = &svc.spec.ports[i];
+            let field = format!("spec.ports[{i}].nodePort");
+            let previous = old.and_then(|o| {
+                o.spec.ports.iter().find(|p| p.port == port.port && p.protocol == port.protocol).and_then(|p| p.node_port)
+            });
+            let wanted = port.node_port.or(previous);
+            let assigned = match wanted {
+                Some(p) if held.contains(&p) => p,
+                other => allocate_node_port(tx, &uid, &field, other).await?,
+            };
+            keep.push(assigned);
+            svc.spec.ports[i].node_port = Some(assigned);
+        }
+    }
+    for p in held.into_iter().filter(|p| !keep.contains(p)) {
+        sqlx::query("DELETE FROM node_ports WHERE port = ?").bind(p).execute(&mut *tx.conn).await?;
+    }
+    Ok(())
+}
+
+async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
+    let ns = svc.metadata.namespace.clone().unwrap_or_default();
+    let subsets = compute_endpoints(tx, svc).await?;
+    match tx.get::<Endpoints>(&ns, &svc.metadata.name).await? {
+        Some(old) => {
+            let mut ep = old.clone();
+            ep.subsets = subsets;
+            ep.metadata.labels = svc.metadata.labels.clone();
+            tx.update(&old, &mut ep).await
+        }
+        None => {
+            let mut ep = Endpoints {
+                api_version: "v1".into(),
+                kind: "Endpoints".into(),
+                metadata: openapi::ObjectMeta {
+                    name: svc.metadata.name.clone(),
+                    namespace: Some(ns),
+                    labels: svc.metadata.labels.clone(),
+                    ..Default::default()
+                },
+                subsets,
+            };
+            tx.create(&mut ep).await
+        }
+    }
+}
+
+async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
+    let ns = svc.metadata.namespace.clone().unwrap_or_default();
+    if tx.get::<Service>(&ns, &svc.metadata.name).await?.is_some() {
+        return Err(ApiError::already_exists("Service", &svc.metadata.name));
+    }
+    let uid = uuid::Uuid::new_v4().to_string();
+    svc.metadata.uid = Some(uid.clone());
+    svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+    settle_node_ports(tx, &mut svc, None).await?;
+    tx.create(&mut svc).await?;
+    write_endpoints(tx, &svc).await?;
+    json(&svc)
+}
+
+async fn update_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
+    let ns = svc.metadata.namespace.clone().unwrap_or_default();
+    let old: Service = tx.must_get(&ns, &svc.metadata.name).await?;
+    check_version(&old, &svc)?;
+    match (&svc.spec.cluster_ip, &old.spec.cluster_ip) {
+        (Some(new), Some(cur)) if new != cur => {
+            return Err(ApiError::invalid("spec.clusterIP", format!("is immutable (it is {cur})")))
+        }
+        _ => svc.spec.cluster_ip = old.spec.cluster_ip.clone(),
+    }
+    svc.metadata.uid = old.metadata.uid.clone();
+    settle_node_ports(tx, &mut svc, Some(&old)).await?;
+    tx.update(&old, &mut svc).await?;
+    write_endpoints(tx, &svc).await?;
+    json(&svc)
+}
+
+async fn delete_service(tx: &mut Tx<'_>, ns: &str, name: &str) -> ApiResult<String> {
+    let mut svc: Service = tx.must_get(ns, name).await?;
+    let uid = svc.metadata.uid.clone().unwrap_or_default();
+    sqlx::query("DELETE FROM cluster_ips WHERE service_uid = ?").bind(&uid).execute(&mut *tx.conn).await?;
+    sqlx::query("DELETE FROM node_ports WHERE service_uid = ?").bind(&uid).execute(&mut *tx.conn).await?;
+    tx.delete(&mut svc).await?;
+    if let Some(mut ep) = tx.get::<Endpoints>(ns, name).await? {
+        tx.delete(&mut ep).await?;
+    }
+    json(&svc)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The periodic tick
+// ---------------------------------------------------------------------------------------------
+
+async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
+    let grace = Duration::seconds(tx.settings.cluster.lease_grace_seconds as i64);
+    let leases: Vec<NodeLease> = tx.list(None).await?;
+    for lease in leases {
+        let expired_at = lease.expires_at();
+        let name = lease.spec.node_name.clone();
+        if tx.now >= expired_at + grace {
+            tracing::info!(node = %name, cidr = %lease.spec.pod_cidr, "reclaiming expired node lease");
+            release_lease(tx, &name).await?;
+            evict_pods(tx, &name, "NodeLost", "the node's lease was reclaimed").await?;
+        } else if tx.now >= expired_at {
+            if let Some(node) = tx.get::<Node>("", &name).await? {
+                if ready_condition(&node) != ConditionStatus::False {
+                    tracing::info!(node = %name, "node lease expired: NotReady");
+                    set_node_ready(tx, node, ConditionStatus::False, "LeaseExpired", "the node agent stopped renewing its lease").await?;
+                }
+            }
+        }
+    }
+    bind_pending(tx).await?;
+    compact(tx).await
+}
+
+/// Drop history older than the configured number of revisions.
+async fn compact(tx: &mut Tx<'_>) -> ApiResult<()> {
+    let floor = tx.rev - tx.settings.watch_history;
+    let compacted: i64 = tx.meta_get("compacted").await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if floor <= compacted {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM events WHERE rev <= ?").bind(floor).execute(&mut *tx.conn).await?;
+    tx.meta_set("compacted", &floor.to_string()).await?;
+    tx.compacted = Some(floor);
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The writer task: group commit of queued operations, each in its own savepoint.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use sqlx::SqliteConnection;
+use tokio::sync::mpsc;
+
+use super::tx::Tx;
+use super::{ops, Inner, Job};
+use crate::error::{ApiError, ApiResult};
+
+/// At most this many operations share one commit; more wait for the next.
+const MAX_BATCH: usize = 512;
+
+pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>, inner: Arc<Inner>) {
+    let mut rev = inner.revision.load(Ordering::Acquire);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs_now = std::mem::take(&mut batch);
+        rev = run_batch(&mut conn, jobs_now, &inner, rev).await;
+    }
+    tracing::info!("store writer stopped");
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(conn).await.map(|_| ())
+}
+
+/// Run one batch; answers every job and returns the revision after it.
+async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, rev: i64) -> i64 {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+        let err = ApiError::internal("begin transaction", e);
+        for job in jobs {
+            let _ = job.reply.send(Err(err.clone()));
+        }
+        return rev;
+    }
+    let mut tx = Tx {
+        conn,
+        rev,
+        events: Vec::new(),
+        now: (inner.clock)(),
+        settings: &inner.settings,
+        new_tokens: Vec::new(),
+        compacted: None,
+    };
+    let mut results: Vec<(Job, ApiResult<String>)> = Vec::with_capacity(jobs.len());
+    let mut broken: Option<sqlx::Error> = None;
+    for mut job in jobs {
+        if broken.is_some() {
+            results.push((job, Err(ApiError::unavailable("store transaction failed"))));
+            continue;
+        }
+        if let Err(e) = exec(tx.conn, "SAVEPOINT op").await {
+            broken = Some(e);
+            results.push((job, Err(ApiError::unavailable("store transaction failed"))));
+            continue;
+        }
+        let mark = (tx.rev, tx.events.len(), tx.new_tokens.len(), tx.compacted);
+        let op = std::mem::replace(&mut job.op, ops::Op::Tick);
+        let result = ops::apply(&mut tx, op).await;
+        let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op" };
+        if let Err(e) = exec(tx.conn, end).await {
+            broken = Some(e);
+        } else if result.is_err() {
+            tx.rev = mark.0;
+            tx.events.truncate(mark.1);
+            tx.new_tokens.truncate(mark.2);
+            tx.compacted = mark.3;
+            if let Err(e) = exec(tx.conn, "RELEASE op").await {
+                broken = Some(e);
+            }
+        }
+        results.push((job, result));
+    }
+    let Tx { rev: new_rev, events, new_tokens, compacted, .. } = tx;
+    let committed = match broken {
+        Some(e) => Err(e),
+        None => commit(conn, rev, new_rev).await,
+    };
+    if let Err(e) = committed {
+        let _ = exec(conn, "ROLLBACK").await;
+        let err = ApiError::internal("commit", e);
+        for (job, _) in results {
+            let _ = job.reply.send(Err(err.clone()));
+        }
+        return rev;
+    }
+
+    // Published strictly in revision order, before the writers hear back: a client that
+    // writes and then watches from the answer's resourceVersion misses nothing.
+    inner.revision.store(new_rev, Ordering::Release);
+    if let Some(c) = compacted {
+        inner.compacted.store(c, Ordering::Release);
+    }
+    if !new_tokens.is_empty() {
+        let mut cache = inner.node_tokens.write().expect("token cache poisoned");
+        cache.extend(new_tokens);
+    }
+    for event in events {
+        // No receivers is fine: nobody watches.
+        let _ = inner.events.send(Arc::new(event));
+    }
+    for (job, result) in results {
+        let _ = job.reply.send(result);
+    }
+    new_rev
+}
+
+async fn commit(conn: &mut SqliteConnection, old_rev: i64, new_rev: i64) -> Result<(), sqlx::Error> {
+    if new_rev != old_rev {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(new_rev.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    exec(conn, "COMMIT").await
+}
