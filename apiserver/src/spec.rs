@@ -333,3 +333,75 @@ pub fn document_json() -> String {
     })
     .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn committed_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json")
+    }
+
+    /// The served document and the committed `openapi/openapi.json` must not drift apart.
+    /// `UPDATE_OPENAPI=1` rewrites the committed copy.
+    #[test]
+    fn openapi_document_matches_committed_copy() {
+        let served = super::document_json();
+        let path = committed_path();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &served).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            served == committed,
+            "openapi/openapi.json differs from the served document: run `UPDATE_OPENAPI=1 cargo test -p flatnet-apiserver openapi` and commit it"
+        );
+    }
+
+    /// Every route of the router is described, and every `$ref` resolves.
+    #[test]
+    fn openapi_document_describes_every_route_and_resolves_refs() {
+        let doc: serde_json::Value = serde_json::from_str(&super::document_json()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let source = include_str!("api.rs");
+        for line in source.lines().filter(|l| l.trim_start().starts_with(".route(")) {
+            let raw = line.split('"').nth(1).unwrap();
+            let path = raw.replace("{ns}", "/api/v1/namespaces/{namespace}").replace("{{name}}", "{name}");
+            assert!(paths.contains_key(&path), "route {path} is not in the OpenAPI document");
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let text = super::document_json();
+        for part in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
+    }
+
+    /// Validate against the OpenAPI specification with `openapi-spec-validator` (installed
+    /// by `scripts/deps.sh`). Without it the test says so loudly, and fails under CI.
+    #[test]
+    fn openapi_document_is_valid_openapi() {
+        let check = std::process::Command::new("python3")
+            .args(["-c", "import openapi_spec_validator"])
+            .status();
+        if !matches!(check, Ok(s) if s.success()) {
+            let msg = "openapi-spec-validator is not installed (run scripts/deps.sh): OpenAPI validity NOT checked";
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{msg}");
+            }
+            eprintln!("WARNING: {msg}");
+            return;
+        }
+        let out = std::process::Command::new("python3")
+            .args(["-m", "openapi_spec_validator"])
+            .arg(committed_path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openapi/openapi.json is not valid OpenAPI:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

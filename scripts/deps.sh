@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what flatnet needs on a Debian machine, only what is missing.
+# Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks).
+# Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
+set -euo pipefail
+
+need_pkgs=()
+for pair in ip:iproute2 nft:nftables conntrack:conntrack iperf3:iperf3 python3:python3 curl:curl; do
+    bin=${pair%%:*} pkg=${pair##*:}
+    command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+if ((${#need_pkgs[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "flatnet needs these Debian packages: ${need_pkgs[*]}" >&2
+        echo "install them as root: apt-get update && apt-get install -y ${need_pkgs[*]}" >&2
+        exit 1
+    fi
+    echo "installing ${need_pkgs[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "installing openapi-spec-validator (pip)" >&2
+    python3 -m pip install -q openapi-spec-validator 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi

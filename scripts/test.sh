@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, then runs every test of the workspace.
+# Kernel and end-to-end tests need root; run as root (under CI=true they never skip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+if [ "$(id -u)" -ne 0 ]; then
+    echo "WARNING: not root: privileged tests will be SKIPPED (run as root for the full suite)" >&2
+fi
+cargo build --workspace --locked --bins
+cargo test --workspace --locked "$@"
