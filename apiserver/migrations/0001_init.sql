@@ -21,6 +21,31 @@ CREATE TABLE objects (
 );
 CREATE INDEX objects_by_node ON objects (kind, node_name);
 
+-- Pods bound to each node, kept by triggers on every pod write, so that scheduling costs
+-- O(nodes) rather than a count over every pod.
+CREATE TABLE node_pods (
+    node_name TEXT PRIMARY KEY NOT NULL,
+    pods      INTEGER NOT NULL
+);
+CREATE TRIGGER node_pods_insert AFTER INSERT ON objects
+WHEN NEW.kind = 'Pod' AND NEW.node_name IS NOT NULL
+BEGIN
+    INSERT INTO node_pods (node_name, pods) VALUES (NEW.node_name, 1)
+        ON CONFLICT(node_name) DO UPDATE SET pods = pods + 1;
+END;
+CREATE TRIGGER node_pods_delete AFTER DELETE ON objects
+WHEN OLD.kind = 'Pod' AND OLD.node_name IS NOT NULL
+BEGIN
+    UPDATE node_pods SET pods = pods - 1 WHERE node_name = OLD.node_name;
+END;
+CREATE TRIGGER node_pods_rebind AFTER UPDATE OF node_name ON objects
+WHEN NEW.kind = 'Pod' AND OLD.node_name IS NOT NEW.node_name
+BEGIN
+    UPDATE node_pods SET pods = pods - 1 WHERE node_name = OLD.node_name;
+    INSERT INTO node_pods (node_name, pods) SELECT NEW.node_name, 1 WHERE NEW.node_name IS NOT NULL
+        ON CONFLICT(node_name) DO UPDATE SET pods = pods + 1;
+END;
+
 -- The watch history: one row per change, at its revision.
 CREATE TABLE events (
     rev        INTEGER PRIMARY KEY,
@@ -31,6 +56,20 @@ CREATE TABLE events (
     old_object TEXT                    -- MODIFIED: the object before, to filter watches
 );
 CREATE INDEX events_by_kind ON events (kind, rev);
+
+-- Every insert and update of an object is an event at its new revision, in the same
+-- statement. A deletion's event is written by the server: it carries the object stamped
+-- with the deletion's revision, which no longer exists in `objects`.
+CREATE TRIGGER events_on_insert AFTER INSERT ON objects
+BEGIN
+    INSERT INTO events (rev, type, kind, namespace, object)
+        VALUES (NEW.rv, 'ADDED', NEW.kind, NEW.namespace, NEW.body);
+END;
+CREATE TRIGGER events_on_update AFTER UPDATE ON objects
+BEGIN
+    INSERT INTO events (rev, type, kind, namespace, object, old_object)
+        VALUES (NEW.rv, 'MODIFIED', NEW.kind, NEW.namespace, NEW.body, OLD.body);
+END;
 
 -- Node pod subnets: one row per subnet ever leased. node_name is set while leased;
 -- released_at/last_node remember a reclaimed lease so it is handed out last, and to its
@@ -46,8 +85,15 @@ CREATE TABLE subnets (
 CREATE TABLE pod_ips (
     ip        TEXT PRIMARY KEY,
     pod_uid   TEXT NOT NULL UNIQUE,
-    node_name TEXT NOT NULL
+    node_name TEXT NOT NULL,
+    subnet    TEXT NOT NULL,
+    offset    INTEGER NOT NULL
 );
+-- The next allocation in a subnet continues after the last one.
+CREATE TRIGGER pod_ips_cursor AFTER INSERT ON pod_ips
+BEGIN
+    UPDATE subnets SET ip_cursor = NEW.offset WHERE cidr = NEW.subnet;
+END;
 
 CREATE TABLE cluster_ips (
     ip          TEXT PRIMARY KEY,

@@ -171,6 +171,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(10))
+            // 64 MiB page cache per connection: lists and the writer's lookups stay in memory.
+            .pragma("cache_size", "-65536")
             .disable_statement_logging();
         let mut conn = opts.connect().await?;
         sqlx::migrate!("./migrations").run(&mut conn).await?;

@@ -128,9 +128,6 @@ fn set_ready_condition(node: &mut Node, status: ConditionStatus, reason: &str, m
 // ---------------------------------------------------------------------------------------------
 
 async fn create_node(tx: &mut Tx<'_>, mut node: Node) -> ApiResult<String> {
-    if tx.get::<Node>("", &node.metadata.name).await?.is_some() {
-        return Err(ApiError::already_exists("Node", &node.metadata.name));
-    }
     node.metadata.uid = None;
     node.status.conditions.clear();
     let now = tx.now;
@@ -353,16 +350,14 @@ fn set_pod_condition(pod: &mut Pod, kind: &str, status: ConditionStatus, reason:
 
 /// The Ready, schedulable node with a lease and room that has the fewest pods (ties: name).
 async fn schedule(tx: &mut Tx<'_>) -> ApiResult<Option<Node>> {
-    let nodes: Vec<Node> = tx.list(None).await?;
     let mut best: Option<(i64, Node)> = None;
-    for node in nodes {
+    for (node, count) in tx.nodes_with_pod_counts().await? {
         let Some(cidr) = node.spec.pod_cidr.as_deref() else { continue };
         if !node.is_ready() || node.spec.unschedulable {
             continue;
         }
         let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
         let capacity = alloc::pod_offsets(subnet).count() as i64;
-        let count = tx.count_pods_on(&node.metadata.name).await?;
         if count >= capacity {
             continue;
         }
@@ -383,19 +378,19 @@ async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str)
         .unwrap_or(1);
     for offset in alloc::after_cursor(alloc::pod_offsets(subnet), cursor as u32) {
         let ip = alloc::host_at(subnet, offset);
-        let inserted = sqlx::query("INSERT INTO pod_ips (ip, pod_uid, node_name) VALUES (?, ?, ?) ON CONFLICT(ip) DO NOTHING")
-            .bind(ip.to_string())
-            .bind(pod_uid)
-            .bind(node)
-            .execute(&mut *tx.conn)
-            .await?
-            .rows_affected();
+        // The insert moves the subnet's cursor (trigger pod_ips_cursor).
+        let inserted = sqlx::query(
+            "INSERT INTO pod_ips (ip, pod_uid, node_name, subnet, offset) VALUES (?, ?, ?, ?, ?) ON CONFLICT(ip) DO NOTHING",
+        )
+        .bind(ip.to_string())
+        .bind(pod_uid)
+        .bind(node)
+        .bind(cidr)
+        .bind(offset as i64)
+        .execute(&mut *tx.conn)
+        .await?
+        .rows_affected();
         if inserted == 1 {
-            sqlx::query("UPDATE subnets SET ip_cursor = ? WHERE cidr = ?")
-                .bind(offset as i64)
-                .bind(cidr)
-                .execute(&mut *tx.conn)
-                .await?;
             return Ok(Some(ip));
         }
     }
@@ -492,10 +487,6 @@ async fn evict_pods(tx: &mut Tx<'_>, node: &str, reason: &str, message: &str) ->
 }
 
 async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    if tx.get::<Pod>(&ns, &pod.metadata.name).await?.is_some() {
-        return Err(ApiError::already_exists("Pod", &pod.metadata.name));
-    }
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     pod.status = Default::default();
     bind(tx, &mut pod).await?;
@@ -750,10 +741,6 @@ async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
 }
 
 async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
-    let ns = svc.metadata.namespace.clone().unwrap_or_default();
-    if tx.get::<Service>(&ns, &svc.metadata.name).await?.is_some() {
-        return Err(ApiError::already_exists("Service", &svc.metadata.name));
-    }
     let uid = uuid::Uuid::new_v4().to_string();
     svc.metadata.uid = Some(uid.clone());
     svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
@@ -802,17 +789,22 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
     for lease in leases {
         let expired_at = lease.expires_at();
         let name = lease.spec.node_name.clone();
+        if tx.now < expired_at {
+            continue;
+        }
+        // Expiry comes first even when the lease also ran out its grace since the last tick
+        // (the server was down that long): a node without a lease must not stay Ready, or
+        // its next heartbeat would not count as a return and bind no waiting pods.
+        if let Some(node) = tx.get::<Node>("", &name).await? {
+            if ready_condition(&node) != ConditionStatus::False {
+                tracing::info!(node = %name, "node lease expired: NotReady");
+                set_node_ready(tx, node, ConditionStatus::False, "LeaseExpired", "the node agent stopped renewing its lease").await?;
+            }
+        }
         if tx.now >= expired_at + grace {
             tracing::info!(node = %name, cidr = %lease.spec.pod_cidr, "reclaiming expired node lease");
             release_lease(tx, &name).await?;
             evict_pods(tx, &name, "NodeLost", "the node's lease was reclaimed").await?;
-        } else if tx.now >= expired_at {
-            if let Some(node) = tx.get::<Node>("", &name).await? {
-                if ready_condition(&node) != ConditionStatus::False {
-                    tracing::info!(node = %name, "node lease expired: NotReady");
-                    set_node_ready(tx, node, ConditionStatus::False, "LeaseExpired", "the node agent stopped renewing its lease").await?;
-                }
-            }
         }
     }
     bind_pending(tx).await?;

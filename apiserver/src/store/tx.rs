@@ -124,24 +124,31 @@ impl Tx<'_> {
         bodies.iter().map(|b| from_json(b)).collect()
     }
 
-    pub async fn count_pods_on(&mut self, node: &str) -> ApiResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM objects WHERE kind = 'Pod' AND node_name = ?")
-            .bind(node)
-            .fetch_one(&mut *self.conn)
-            .await?)
+    /// Every node with the number of pods bound to it (kept by triggers), in one query.
+    pub async fn nodes_with_pod_counts(&mut self) -> ApiResult<Vec<(Node, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT o.body, COALESCE(c.pods, 0) FROM objects o LEFT JOIN node_pods c ON c.node_name = o.name \
+             WHERE o.kind = 'Node' ORDER BY o.name",
+        )
+        .fetch_all(&mut *self.conn)
+        .await?;
+        rows.iter().map(|(body, pods)| Ok((from_json(body)?, *pods))).collect()
     }
 
-    async fn record(&mut self, event_type: EventType, kind: Kind, namespace: String, object: String, old: Option<(Selectable, String)>, selectable: Selectable) -> ApiResult<()> {
+    /// Keep the event of a change for publication after commit. Inserts and updates reach
+    /// the `events` table by trigger; a deletion's row is written here (`write_row`).
+    async fn record(&mut self, event_type: EventType, kind: Kind, namespace: String, object: String, old: Option<(Selectable, String)>, selectable: Selectable, write_row: bool) -> ApiResult<()> {
         let rev = self.rev;
-        sqlx::query("INSERT INTO events (rev, type, kind, namespace, object, old_object) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(rev)
-            .bind(event_type.as_str())
-            .bind(kind.as_str())
-            .bind(&namespace)
-            .bind(&object)
-            .bind(old.as_ref().map(|(_, o)| o.as_str()))
-            .execute(&mut *self.conn)
-            .await?;
+        if write_row {
+            sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES (?, ?, ?, ?, ?)")
+                .bind(rev)
+                .bind(event_type.as_str())
+                .bind(kind.as_str())
+                .bind(&namespace)
+                .bind(&object)
+                .execute(&mut *self.conn)
+                .await?;
+        }
         let (old_sel, old_obj) = match old {
             Some((s, o)) => (Some(s), Some(Arc::from(o))),
             None => (None, None),
@@ -187,7 +194,7 @@ impl Tx<'_> {
             }
             other => other?,
         };
-        self.record(EventType::Added, K::STORE_KIND, namespace, json, None, selectable(obj)).await
+        self.record(EventType::Added, K::STORE_KIND, namespace, json, None, selectable(obj), false).await
     }
 
     /// Replace `old` by `obj`. Nothing is written (and no revision spent) when nothing
@@ -213,7 +220,7 @@ impl Tx<'_> {
             .execute(&mut *self.conn)
             .await?;
         let old_json = to_json(old)?;
-        self.record(EventType::Modified, K::STORE_KIND, namespace, json, Some((selectable(old), old_json)), selectable(obj)).await
+        self.record(EventType::Modified, K::STORE_KIND, namespace, json, Some((selectable(old), old_json)), selectable(obj), false).await
     }
 
     /// Delete; the DELETED event carries the object with the deletion's revision.
@@ -228,7 +235,7 @@ impl Tx<'_> {
             .execute(&mut *self.conn)
             .await?;
         let json = to_json(obj)?;
-        self.record(EventType::Deleted, K::STORE_KIND, namespace, json, None, selectable(obj)).await
+        self.record(EventType::Deleted, K::STORE_KIND, namespace, json, None, selectable(obj), true).await
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {

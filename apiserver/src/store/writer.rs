@@ -1,4 +1,8 @@
 //! The writer task: group commit of queued operations, each in its own savepoint.
+//!
+//! sqlx runs each SQLite connection on a worker thread, so every statement is a round trip
+//! between threads; the writer therefore sends transaction boundaries as one multi-statement
+//! call (`RELEASE op; SAVEPOINT op`) instead of one call each.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,13 +27,15 @@ pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job
     tracing::info!("store writer stopped");
 }
 
+/// Execute one or more statements (no parameters) in one round trip.
 async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(sql).execute(conn).await.map(|_| ())
+    sqlx::Executor::execute(conn, sql).await.map(|_| ())
 }
 
 /// Run one batch; answers every job and returns the revision after it.
 async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, rev: i64) -> i64 {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT op").await {
+        let _ = exec(conn, "ROLLBACK").await;
         let err = ApiError::internal("begin transaction", e);
         for job in jobs {
             let _ = job.reply.send(Err(err.clone()));
@@ -45,39 +51,49 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         new_tokens: Vec::new(),
         compacted: None,
     };
-    let mut results: Vec<(Job, ApiResult<String>)> = Vec::with_capacity(jobs.len());
+    let count = jobs.len();
+    let mut results: Vec<(Job, ApiResult<String>)> = Vec::with_capacity(count);
     let mut broken: Option<sqlx::Error> = None;
-    for mut job in jobs {
+    for (i, mut job) in jobs.into_iter().enumerate() {
         if broken.is_some() {
-            results.push((job, Err(ApiError::unavailable("store transaction failed"))));
-            continue;
-        }
-        if let Err(e) = exec(tx.conn, "SAVEPOINT op").await {
-            broken = Some(e);
             results.push((job, Err(ApiError::unavailable("store transaction failed"))));
             continue;
         }
         let mark = (tx.rev, tx.events.len(), tx.new_tokens.len(), tx.compacted);
         let op = std::mem::replace(&mut job.op, ops::Op::Tick);
         let result = ops::apply(&mut tx, op).await;
-        let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op" };
-        if let Err(e) = exec(tx.conn, end).await {
-            broken = Some(e);
-        } else if result.is_err() {
+        if result.is_err() {
             tx.rev = mark.0;
             tx.events.truncate(mark.1);
             tx.new_tokens.truncate(mark.2);
             tx.compacted = mark.3;
-            if let Err(e) = exec(tx.conn, "RELEASE op").await {
-                broken = Some(e);
-            }
+        }
+        // Close this operation's savepoint and open the next one in the same round trip.
+        let more = i + 1 < count;
+        let boundary = match (result.is_ok(), more) {
+            (true, true) => "RELEASE op; SAVEPOINT op",
+            (true, false) => "RELEASE op",
+            (false, true) => "ROLLBACK TO op; RELEASE op; SAVEPOINT op",
+            (false, false) => "ROLLBACK TO op; RELEASE op",
+        };
+        if let Err(e) = exec(tx.conn, boundary).await {
+            broken = Some(e);
         }
         results.push((job, result));
     }
     let Tx { rev: new_rev, events, new_tokens, compacted, .. } = tx;
     let committed = match broken {
         Some(e) => Err(e),
-        None => commit(conn, rev, new_rev).await,
+        // The revision is an integer we produced: formatting it into the SQL is safe.
+        None if new_rev != rev => exec(
+            conn,
+            &format!(
+                "INSERT INTO meta (key, value) VALUES ('revision', '{new_rev}') \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value; COMMIT"
+            ),
+        )
+        .await,
+        None => exec(conn, "COMMIT").await,
     };
     if let Err(e) = committed {
         let _ = exec(conn, "ROLLBACK").await;
@@ -106,14 +122,4 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         let _ = job.reply.send(result);
     }
     new_rev
-}
-
-async fn commit(conn: &mut SqliteConnection, old_rev: i64, new_rev: i64) -> Result<(), sqlx::Error> {
-    if new_rev != old_rev {
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(new_rev.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    exec(conn, "COMMIT").await
 }

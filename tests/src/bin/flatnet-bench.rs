@@ -1,1 +1,336 @@
-fn main() {}
+//! flatnet's benchmarks. Each subcommand starts what it measures itself, runs its baseline
+//! in the same run (these machines are noisy: compare ratios, not absolute figures), and
+//! prints a table for BENCHMARKS.md.
+//!
+//! `flatnet-bench api`: the API server over HTTP, with the release `apiserver` binary that
+//! sits next to this one (`cargo build --release -p flatnet-apiserver -p flatnet-tests`):
+//! pod creates per second (sequential and 64 concurrent clients), list latency with 10,000
+//! pods, and watch delivery latency (write → event at each of 100 concurrent watchers).
+//! Baselines in the same run: one fdatasync on the data directory's disk (the floor of a
+//! durable commit) and one `GET /healthz` round trip (the floor of an HTTP request).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use openapi::client::{Client, ListParams};
+use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, Pod, PodSpec};
+
+#[derive(Parser)]
+#[command(about = "flatnet benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Benchmark the API server over HTTP.
+    Api {
+        /// Pods created one after the other.
+        #[arg(long, default_value_t = 1000)]
+        sequential: usize,
+        /// Concurrent clients for the concurrent create phase.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Total pods in the store for the list phase.
+        #[arg(long, default_value_t = 10_000)]
+        list_pods: usize,
+        /// Lists timed.
+        #[arg(long, default_value_t = 30)]
+        lists: usize,
+        /// Concurrent watchers.
+        #[arg(long, default_value_t = 100)]
+        watchers: usize,
+        /// Writes observed by every watcher.
+        #[arg(long, default_value_t = 200)]
+        watch_writes: usize,
+        /// Where the data directory goes (a temporary one by default).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.parent().context("no parent of the bench binary")?.join(name);
+    if !path.exists() {
+        bail!("{} not found: build it with `cargo build --release -p flatnet-apiserver -p flatnet-tests`", path.display());
+    }
+    Ok(path)
+}
+
+fn start_apiserver(data_dir: &std::path::Path) -> Result<Server> {
+    let mut child = Command::new(sibling_binary("apiserver")?)
+        .args(["--listen", "127.0.0.1:0", "--node-subnet-prefix", "20", "--watch-history", "1000000"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("start apiserver")?;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().context("apiserver exited early")??;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let token = std::fs::read_to_string(data_dir.join("admin.token"))?.trim().to_string();
+    Ok(Server { child, url, token })
+}
+
+fn pod(name: &str, namespace: &str) -> Pod {
+    Pod {
+        metadata: ObjectMeta { name: name.into(), namespace: Some(namespace.into()), ..Default::default() },
+        spec: PodSpec {
+            containers: vec![Container {
+                name: "app".into(),
+                command: vec!["flatnet".into(), "netexec".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Median fdatasync of a 4 KiB write in `dir`: the floor of one durable commit.
+fn fsync_baseline(dir: &std::path::Path) -> Result<Duration> {
+    let path = dir.join("fsync-probe");
+    let mut f = std::fs::File::create(&path)?;
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        f.write_all(&[0u8; 4096])?;
+        f.sync_data()?;
+        times.push(t.elapsed());
+    }
+    std::fs::remove_file(&path)?;
+    times.sort();
+    Ok(percentile(&times, 0.5))
+}
+
+async fn api_bench(
+    sequential: usize,
+    clients: usize,
+    list_pods: usize,
+    lists: usize,
+    watchers: usize,
+    watch_writes: usize,
+    data_dir: Option<PathBuf>,
+) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = data_dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    let server = start_apiserver(&dir)?;
+    let client = Client::new(&server.url, Some(server.token.clone()))?;
+    let http = reqwest::Client::new();
+
+    // Three Ready nodes, so creates include scheduling and pod IP allocation.
+    for i in 0..3 {
+        let name = format!("node-{i}");
+        let node = Node {
+            metadata: ObjectMeta { name: name.clone(), ..Default::default() },
+            status: NodeStatus {
+                addresses: vec![NodeAddress { address_type: "InternalIP".into(), address: format!("192.168.77.{}", i + 2) }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        client.nodes().create(&node).await?;
+        client.heartbeat(&name, &Heartbeat::default()).await?;
+    }
+    // Keep the nodes Ready for the whole run.
+    let hb_client = client.clone();
+    let heartbeats = tokio::spawn(async move {
+        loop {
+            for i in 0..3 {
+                let _ = hb_client.heartbeat(&format!("node-{i}"), &Heartbeat::default()).await;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+
+    let fsync = fsync_baseline(&dir)?;
+    let mut rtts = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        http.get(format!("{}/healthz", server.url)).send().await?.bytes().await?;
+        rtts.push(t.elapsed());
+    }
+    rtts.sort();
+    let rtt = percentile(&rtts, 0.5);
+
+    // Sequential creates.
+    let pods = client.pods("bench");
+    let mut lat = Vec::with_capacity(sequential);
+    let t0 = Instant::now();
+    for i in 0..sequential {
+        let t = Instant::now();
+        pods.create(&pod(&format!("seq-{i}"), "bench")).await?;
+        lat.push(t.elapsed());
+    }
+    let seq_elapsed = t0.elapsed();
+    lat.sort();
+    let seq_rate = sequential as f64 / seq_elapsed.as_secs_f64();
+
+    // Concurrent creates: `clients` clients, until the store holds `list_pods` pods.
+    let concurrent_total = list_pods.saturating_sub(sequential).max(clients);
+    let per_client = concurrent_total.div_ceil(clients);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let pods = pods.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let t = Instant::now();
+                pods.create(&pod(&format!("par-{c}-{i}"), "bench")).await?;
+                lat.push(t.elapsed());
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut clat = Vec::new();
+    for t in tasks {
+        clat.extend(t.await??);
+    }
+    let par_elapsed = t0.elapsed();
+    clat.sort();
+    let par_rate = clat.len() as f64 / par_elapsed.as_secs_f64();
+
+    // List latency over the whole store (all namespaces): request sent to body fully received.
+    let mut list_lat = Vec::new();
+    let mut count = 0;
+    for _ in 0..lists {
+        let t = Instant::now();
+        let body = http.get(format!("{}/api/v1/pods", server.url)).send().await?.bytes().await?;
+        list_lat.push(t.elapsed());
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        count = v["items"].as_array().map(|a| a.len()).unwrap_or(0);
+    }
+    list_lat.sort();
+    let list_bytes = http.get(format!("{}/api/v1/pods", server.url)).send().await?.bytes().await?.len();
+
+    // Watch delivery: `watchers` streams on one namespace, `watch_writes` writes into it.
+    let rv = client.pods("watched").list(&ListParams::default()).await?.metadata.resource_version;
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let deliveries: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let mut watch_tasks = Vec::new();
+    for _ in 0..watchers {
+        let url = format!("{}/api/v1/namespaces/watched/pods?watch=true&resourceVersion={rv}", server.url);
+        let resp = http.get(url).send().await?;
+        let sent = sent.clone();
+        let deliveries = deliveries.clone();
+        watch_tasks.push(tokio::spawn(async move {
+            let mut body = resp.bytes_stream();
+            let mut buf = Vec::new();
+            let mut seen = 0;
+            while seen < watch_writes {
+                let Some(chunk) = body.next().await else { break };
+                let chunk = chunk?;
+                buf.extend_from_slice(&chunk);
+                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    let now = Instant::now();
+                    let v: serde_json::Value = serde_json::from_slice(&line)?;
+                    let name = v["object"]["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                    let t = sent.lock().unwrap().get(&name).copied();
+                    if let Some(t) = t {
+                        deliveries.lock().unwrap().push(now - t);
+                        seen += 1;
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let watched = client.pods("watched");
+    for i in 0..watch_writes {
+        let name = format!("w-{i}");
+        sent.lock().unwrap().insert(name.clone(), Instant::now());
+        watched.create(&pod(&name, "watched")).await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for t in watch_tasks {
+        tokio::time::timeout(Duration::from_secs(60), t).await.context("watchers did not see every write")???;
+    }
+    let mut wlat = deliveries.lock().unwrap().clone();
+    wlat.sort();
+    heartbeats.abort();
+
+    println!("## API server (flatnet-bench api)\n");
+    println!("| measurement | result |");
+    println!("|---|---|");
+    println!("| baseline: fdatasync of 4 KiB on the data disk, median | {} |", ms(fsync));
+    println!("| baseline: `GET /healthz` round trip, median | {} |", ms(rtt));
+    println!(
+        "| sequential pod creates ({sequential}) | {seq_rate:.0}/s (median {}, p99 {}; {:.1} fsync floors per create) |",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        percentile(&lat, 0.5).as_secs_f64() / fsync.as_secs_f64()
+    );
+    println!(
+        "| concurrent pod creates ({clients} clients, {}) | {par_rate:.0}/s (median {}, p99 {}; {:.1}× sequential) |",
+        clat.len(),
+        ms(percentile(&clat, 0.5)),
+        ms(percentile(&clat, 0.99)),
+        par_rate / seq_rate
+    );
+    println!(
+        "| list of {count} pods ({:.1} MB), {lists} lists | median {}, p99 {} |",
+        list_bytes as f64 / 1e6,
+        ms(percentile(&list_lat, 0.5)),
+        ms(percentile(&list_lat, 0.99))
+    );
+    println!(
+        "| watch delivery, write → event, {watchers} watchers × {watch_writes} writes ({} deliveries) | median {}, p99 {}, max {} |",
+        wlat.len(),
+        ms(percentile(&wlat, 0.5)),
+        ms(percentile(&wlat, 0.99)),
+        ms(*wlat.last().unwrap_or(&Duration::ZERO))
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Api { sequential, clients, list_pods, lists, watchers, watch_writes, data_dir } => {
+            api_bench(sequential, clients, list_pods, lists, watchers, watch_writes, data_dir).await
+        }
+    }
+}
