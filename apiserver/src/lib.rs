@@ -52,6 +52,8 @@ pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
     let mut router = api::router()
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
+        // A span per request (method, path), logged at debug level: RUST_LOG=tower_http=debug.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state);
     if let Some(dir) = web_dir {
         router = router.fallback_service(ServeDir::new(dir));
