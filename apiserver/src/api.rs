@@ -17,39 +17,18 @@ use serde::Deserialize;
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::store::{Caller, Op, Selectable, Store, Subresource};
+use crate::store::{Caller, Op, Selectable, Store, Stored, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
 
-pub use crate::store::Kind;
+use crate::store::Kind;
 
-/// A kind served read-only (list, get, watch).
-pub trait ReadKind: Resource {
-    const STORE_KIND: Kind;
-}
-
-/// A kind users (or nodes) write.
-pub trait WriteKind: ReadKind {
+/// A kind users (or nodes) write; every stored kind can be read, listed and watched.
+pub trait WriteKind: Stored {
     fn validate(&self, settings: &Settings) -> Result<(), FieldErrors>;
     fn create_op(self, caller: &Caller) -> ApiResult<Op>;
     fn update_op(self, caller: &Caller, sub: Subresource) -> ApiResult<Op>;
     fn delete_op(namespace: String, name: String, caller: &Caller) -> ApiResult<Op>;
-}
-
-impl ReadKind for Node {
-    const STORE_KIND: Kind = Kind::Node;
-}
-impl ReadKind for NodeLease {
-    const STORE_KIND: Kind = Kind::NodeLease;
-}
-impl ReadKind for Pod {
-    const STORE_KIND: Kind = Kind::Pod;
-}
-impl ReadKind for Service {
-    const STORE_KIND: Kind = Kind::Service;
-}
-impl ReadKind for Endpoints {
-    const STORE_KIND: Kind = Kind::Endpoints;
 }
 
 impl WriteKind for Node {
@@ -132,6 +111,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/endpoints", get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints"), get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints/{{name}}"), get(read::<Endpoints>))
+        // After every route: it applies to the routes registered before it.
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Every error is a JSON `Status`, also a method a path does not serve (writes to the
+/// read-only endpoints and node leases); axum still adds the `Allow` header.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::method_not_allowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -222,7 +209,7 @@ fn parse_field_selector(kind: Kind, selector: Option<&str>) -> ApiResult<Option<
     }
 }
 
-async fn list<K: ReadKind>(
+async fn list<K: Stored>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -278,7 +265,7 @@ async fn list<K: ReadKind>(
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn read<K: ReadKind>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
+async fn read<K: Stored>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
     match st.store.get_raw(K::STORE_KIND, &namespace, &name).await? {
         Some(body) => Ok(json_response(StatusCode::OK, body)),

@@ -31,6 +31,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 pub use ops::{Caller, Op, Subresource};
+pub use tx::Stored;
 
 /// The time source; tests substitute a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
