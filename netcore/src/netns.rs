@@ -1,0 +1,175 @@
+//! Named network namespaces, made the way `ip netns add` makes them, so that `ip netns`
+//! and flatnet see the same namespaces: `/run/netns` is a shared mount point, and each
+//! namespace is kept alive by a bind mount of its nsfs file onto `/run/netns/NAME`.
+//!
+//! `setns(2)` moves only the calling thread, so code that must run inside a namespace runs
+//! on a dedicated OS thread ([`Netns::run`]), never on an async runtime's worker.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+use crate::{Error, Result};
+
+/// Where `ip netns` keeps its namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
+
+fn errno(e: nix::errno::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let bad = name.is_empty() || name == "." || name == ".." || name.contains('/') || name.len() > 200;
+    if bad {
+        return Err(Error::InvalidName { name: name.into(), reason: "netns names are one non-empty path component" });
+    }
+    Ok(())
+}
+
+fn path_of(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+/// Make `/run/netns` exist and be a shared mount point, as iproute2 does, so namespaces
+/// mounted there later show up in other mount namespaces too.
+fn prepare_dir() -> io::Result<()> {
+    std::fs::create_dir_all(NETNS_DIR)?;
+    let shared = |flags| mount(None::<&str>, NETNS_DIR, Some("none"), flags, None::<&str>);
+    match shared(MsFlags::MS_SHARED | MsFlags::MS_REC) {
+        Ok(()) => Ok(()),
+        // Not a mount point yet: bind it onto itself, then make it shared.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(Some(NETNS_DIR), NETNS_DIR, Some("none"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(errno)?;
+            shared(MsFlags::MS_SHARED | MsFlags::MS_REC).map_err(errno)
+        }
+        Err(e) => Err(errno(e)),
+    }
+}
+
+/// Whether `path` has a namespace mounted on it (its device is nsfs, not the directory's).
+fn is_mounted(path: &Path) -> bool {
+    match (std::fs::metadata(path), std::fs::metadata(NETNS_DIR)) {
+        (Ok(file), Ok(dir)) => file.dev() != dir.dev(),
+        _ => false,
+    }
+}
+
+/// Create the named namespace; an existing one is kept as it is (idempotent).
+pub fn create(name: &str) -> Result<()> {
+    check_name(name)?;
+    let fail = |source| Error::CreateNetns { name: name.into(), source };
+    let path = path_of(name);
+    if is_mounted(&path) {
+        return Ok(());
+    }
+    prepare_dir().map_err(fail)?;
+    // An empty file left by an interrupted create is reused.
+    File::options().write(true).create(true).truncate(false).open(&path).map_err(fail)?;
+    let target = path.clone();
+    let made = std::thread::spawn(move || -> io::Result<()> {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(errno)?;
+        mount(Some("/proc/thread-self/ns/net"), &target, Some("none"), MsFlags::MS_BIND, None::<&str>).map_err(errno)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(io::Error::other("netns creation thread panicked")));
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&path);
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
+/// Delete the named namespace; one already gone is fine. Processes still inside keep the
+/// namespace alive until they exit, as with `ip netns del`.
+pub fn delete(name: &str) -> Result<()> {
+    check_name(name)?;
+    let fail = |source| Error::DeleteNetns { name: name.into(), source };
+    let path = path_of(name);
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(fail(errno(e))),
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// Whether the named namespace exists.
+pub fn exists(name: &str) -> bool {
+    check_name(name).is_ok() && is_mounted(&path_of(name))
+}
+
+/// Names of the namespaces in `/run/netns` that start with `prefix` (for cleanup).
+pub fn list(prefix: &str) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let entries = match std::fs::read_dir(NETNS_DIR) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// An open network namespace: the named one of a pod or node, or the one this process
+/// runs in (a node inside a container).
+#[derive(Debug)]
+pub struct Netns {
+    name: String,
+    fd: OwnedFd,
+}
+
+impl Netns {
+    /// Open the named namespace.
+    pub fn open(name: &str) -> Result<Netns> {
+        check_name(name)?;
+        let path = path_of(name);
+        if !is_mounted(&path) {
+            let source = io::Error::new(io::ErrorKind::NotFound, format!("{} is not a network namespace", path.display()));
+            return Err(Error::OpenNetns { name: name.into(), source });
+        }
+        let file = File::open(&path).map_err(|source| Error::OpenNetns { name: name.into(), source })?;
+        Ok(Netns { name: name.into(), fd: file.into() })
+    }
+
+    /// The namespace of the calling thread.
+    pub fn current() -> Result<Netns> {
+        let file = File::open("/proc/thread-self/ns/net")
+            .map_err(|source| Error::OpenNetns { name: "(current)".into(), source })?;
+        Ok(Netns { name: "(current)".into(), fd: file.into() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Run `f` inside this namespace, on a dedicated OS thread, and return what it returns.
+    /// A panic in `f` is resumed in the caller.
+    pub fn run<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> Result<T> {
+        let fd = self.fd.as_fd();
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(move || {
+                setns(fd, CloneFlags::CLONE_NEWNET).map_err(errno)?;
+                Ok(f())
+            });
+            match handle.join() {
+                Ok(result) => result.map_err(|source| Error::EnterNetns { name: self.name.clone(), source }),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+}
