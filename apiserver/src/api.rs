@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -111,8 +112,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/endpoints", get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints"), get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints/{{name}}"), get(read::<Endpoints>))
+        // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/apis/{*rest}", axum::routing::any(api_not_found))
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::path_not_found(uri.path())
 }
 
 /// Every error is a JSON `Status`, also a method a path does not serve (writes to the
@@ -123,6 +131,18 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The authenticated caller of a write. It is extracted before the body is read, so an
+/// unauthenticated write is answered 401 whatever its body.
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> ApiResult<Self> {
+        authenticate(&st.store, &parts.headers).map(Authenticated)
+    }
 }
 
 /// The caller of a write: every write needs a bearer token.
@@ -280,10 +300,9 @@ async fn read<K: Stored>(State(st): State<AppState>, Path(p): Path<HashMap<Strin
 async fn create<K: WriteKind>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
     Json(mut obj): Json<K>,
 ) -> ApiResult<Response> {
-    let caller = authenticate(&st.store, &headers)?;
     let (namespace, _) = path_parts(&p);
     normalize(&mut obj, &namespace, None)?;
     obj.validate(st.store.settings())?;
@@ -291,8 +310,7 @@ async fn create<K: WriteKind>(
     Ok(json_response(StatusCode::CREATED, body))
 }
 
-async fn write_existing<K: WriteKind>(st: AppState, p: HashMap<String, String>, headers: HeaderMap, mut obj: K, sub: Subresource) -> ApiResult<Response> {
-    let caller = authenticate(&st.store, &headers)?;
+async fn write_existing<K: WriteKind>(st: AppState, p: HashMap<String, String>, caller: Caller, mut obj: K, sub: Subresource) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
     normalize(&mut obj, &namespace, Some(&name))?;
     // A status write carries the whole object, but only its status is taken.
@@ -306,27 +324,26 @@ async fn write_existing<K: WriteKind>(st: AppState, p: HashMap<String, String>, 
 async fn update<K: WriteKind>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
     Json(obj): Json<K>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, headers, obj, Subresource::Main).await
+    write_existing(st, p, caller, obj, Subresource::Main).await
 }
 
 async fn update_status<K: WriteKind>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
     Json(obj): Json<K>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, headers, obj, Subresource::Status).await
+    write_existing(st, p, caller, obj, Subresource::Status).await
 }
 
 async fn delete<K: WriteKind>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult<Response> {
-    let caller = authenticate(&st.store, &headers)?;
     let (namespace, name) = path_parts(&p);
     let body = st.store.write(K::delete_op(namespace, name, &caller)?).await?;
     Ok(json_response(StatusCode::OK, body))
@@ -335,10 +352,9 @@ async fn delete<K: WriteKind>(
 async fn heartbeat(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    Authenticated(caller): Authenticated,
     Json(hb): Json<Heartbeat>,
 ) -> ApiResult<Response> {
-    let caller = authenticate(&st.store, &headers)?;
     caller.require_node(&name)?;
     for (k, _) in &hb.backend_data {
         validation::validate_label_key(k).map_err(|m| ApiError::invalid(format!("backendData[{k}]"), m))?;
@@ -347,8 +363,7 @@ async fn heartbeat(
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn node_token(State(st): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let caller = authenticate(&st.store, &headers)?;
+async fn node_token(State(st): State<AppState>, Path(name): Path<String>, Authenticated(caller): Authenticated) -> ApiResult<Response> {
     caller.require_admin()?;
     let body = st.store.write(Op::MintNodeToken(name)).await?;
     Ok(json_response(StatusCode::CREATED, body))

@@ -29,6 +29,9 @@ impl ApiError {
     pub fn not_found(kind: &str, name: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NotFound", format!("{kind} {name:?} not found"))
     }
+    pub fn path_not_found(path: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("no API path {path}: see /openapi.json"))
+    }
     pub fn already_exists(kind: &str, name: &str) -> Self {
         Self::new(StatusCode::CONFLICT, "AlreadyExists", format!("{kind} {name:?} already exists"))
     }

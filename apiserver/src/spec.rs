@@ -366,6 +366,9 @@ mod tests {
         let source = include_str!("api.rs");
         for line in source.lines().filter(|l| l.trim_start().starts_with(".route(")) {
             let raw = line.split('"').nth(1).unwrap();
+            if raw.contains("{*") {
+                continue; // the JSON 404 of unknown API paths
+            }
             let path = raw.replace("{ns}", "/api/v1/namespaces/{namespace}").replace("{{name}}", "{name}");
             assert!(paths.contains_key(&path), "route {path} is not in the OpenAPI document");
         }

@@ -280,3 +280,19 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
     .await
     .error(403, "Forbidden", None);
 }
+
+/// The token is checked before the body is read: a write without a token is 401 even when
+/// its body is malformed, of the wrong type or too large.
+#[tokio::test]
+async fn authentication_comes_before_the_body() {
+    let srv = TestServer::start().await;
+    let pods = format!("/api/v1/namespaces/{NS}/pods");
+    for req in [
+        Req::post(&pods).raw("{not json", "application/json"),
+        Req::post(&pods).raw("name: x", "text/yaml"),
+        Req::put("/api/v1/nodes/n1").raw("[]", "application/json"),
+    ] {
+        let resp = srv.send(req).await;
+        assert_eq!(resp.status.as_u16(), 401, "{}", resp.text());
+    }
+}

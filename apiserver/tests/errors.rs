@@ -633,3 +633,15 @@ async fn bad_list_and_watch_parameters_answer_400() {
         .ok();
     assert_eq!(l.items.len(), 1);
 }
+
+/// An unknown API path is a JSON 404 like every other error.
+#[tokio::test]
+async fn unknown_api_paths_answer_json_not_found() {
+    let srv = TestServer::start().await;
+    for path in ["/api/v1/widgets", "/api/v2/pods", "/apis/networking.k8s.io/v1/whatever"] {
+        let resp = srv.get(path).await;
+        assert_eq!(resp.status.as_u16(), 404, "{path}");
+        let status: openapi::Status = serde_json::from_slice(&resp.body).expect("a JSON Status");
+        assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"), "{path}");
+    }
+}
