@@ -4,10 +4,13 @@
 //!   within the kernel's limits, under the `fn`/`flatnet` prefix that cleanup looks for.
 //! - [`netns`]: named network namespaces as `ip netns` makes them (`/run/netns/NAME`), and
 //!   running code inside one on a dedicated OS thread.
+//! - [`link`]: links (bridges, veths created straight into a pod's namespace), addresses
+//!   and routes through rtnetlink, with a socket opened inside the namespace it acts on.
 //!
 //! Still to come with the node agent: the pure *plan* layer (desired node and pods in,
-//! links, addresses, routes and an nftables ruleset out) and the rtnetlink *apply* modules.
+//! links, addresses, routes and an nftables ruleset out), VXLAN and nftables.
 
+pub mod link;
 pub mod names;
 pub mod netns;
 
@@ -22,6 +25,12 @@ pub enum Error {
     DeleteNetns { name: String, source: std::io::Error },
     #[error("enter netns {name}: {source}")]
     EnterNetns { name: String, source: std::io::Error },
+    #[error("open netlink socket in netns {netns}: {source}")]
+    NetlinkSocket { netns: String, source: std::io::Error },
+    #[error("{op}: {source}")]
+    Netlink { op: String, source: Box<rtnetlink::Error> },
+    #[error("{what} does not exist")]
+    Missing { what: String },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 }

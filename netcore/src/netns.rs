@@ -157,6 +157,10 @@ impl Netns {
         &self.name
     }
 
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// Run `f` inside this namespace, on a dedicated OS thread, and return what it returns.
     /// A panic in `f` is resumed in the caller.
     pub fn run<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> Result<T> {

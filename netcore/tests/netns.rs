@@ -1,44 +1,9 @@
-//! Kernel tests of named network namespaces. They need root; without it they say so loudly
-//! and pass, except under CI (`CI=true`), where they fail.
+//! Kernel tests of named network namespaces (root; see `common::privileged`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
+use common::{privileged, Scratch};
 use netcore::netns::{self, Netns};
-
-fn privileged() -> bool {
-    if nix_is_root() {
-        return true;
-    }
-    let msg = "not root: kernel tests of netcore::netns SKIPPED";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true forbids skipping)");
-    }
-    eprintln!("WARNING: {msg}");
-    false
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
-}
-
-/// A namespace name unique to this test run, deleted on drop even when the test fails.
-struct Scratch(String);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        Scratch(format!("flatnet-test-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = netns::delete(&self.0);
-    }
-}
 
 fn interfaces() -> Vec<String> {
     std::fs::read_to_string("/proc/thread-self/net/dev")

@@ -1,0 +1,186 @@
+//! Links, addresses and routes through rtnetlink, one netlink connection per namespace.
+//!
+//! The netlink socket is opened *inside* the target namespace (on the namespace's own
+//! thread) and kept: a socket acts on the namespace it was created in, whichever thread
+//! later uses it. Every call is idempotent by errno at the call site: EEXIST on create and
+//! ENODEV/ENOENT/ESRCH on delete are success. rtnetlink moves fast; it is pinned in
+//! Cargo.toml and used nowhere else.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+
+use crate::netns::Netns;
+use crate::{Error, Result};
+
+const EEXIST: i32 = 17;
+const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
+const ENODEV: i32 = 19;
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()),
+        _ => None,
+    }
+}
+
+fn fail(op: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
+    let op = op.into();
+    move |source| Error::Netlink { op, source: Box::new(source) }
+}
+
+/// Treat `codes` as success (the object already is as wanted).
+fn tolerate(result: std::result::Result<(), rtnetlink::Error>, codes: &[i32]) -> std::result::Result<(), rtnetlink::Error> {
+    match result {
+        Err(e) if errno(&e).is_some_and(|c| codes.contains(&c)) => Ok(()),
+        other => other,
+    }
+}
+
+/// A netlink connection to one namespace. Must be used within a tokio runtime.
+#[derive(Clone, Debug)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    /// Connect to `ns`: the socket is created inside it; its driver runs on the current
+    /// tokio runtime until the last clone of the returned value is dropped.
+    pub fn open(ns: &Netns) -> Result<Netlink> {
+        // The socket registers with the runtime's reactor as it is created, on the
+        // namespace's thread: enter the caller's runtime there.
+        let runtime = tokio::runtime::Handle::current();
+        let (connection, handle, _) = ns
+            .run(move || {
+                let _guard = runtime.enter();
+                rtnetlink::new_connection()
+            })?
+            .map_err(|source| Error::NetlinkSocket { netns: ns.name().to_string(), source })?;
+        tokio::spawn(connection);
+        Ok(Netlink { handle })
+    }
+
+    /// The interface index of `name`, if it exists.
+    pub async fn index(&self, name: &str) -> Result<Option<u32>> {
+        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(Some(msg.header.index)),
+            Ok(None) => Ok(None),
+            Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
+            Err(e) => Err(fail(format!("get link {name}"))(e)),
+        }
+    }
+
+    async fn must_index(&self, name: &str) -> Result<u32> {
+        self.index(name).await?.ok_or_else(|| Error::Missing { what: format!("link {name}") })
+    }
+
+    async fn add(&self, what: &str, msg: LinkMessage) -> Result<()> {
+        let result = self.handle.link().add(msg).execute().await;
+        tolerate(result, &[EEXIST]).map_err(fail(format!("create {what}")))
+    }
+
+    /// Create the bridge `name` (if absent) and bring it up; answers its index.
+    pub async fn ensure_bridge(&self, name: &str) -> Result<u32> {
+        self.add(&format!("bridge {name}"), LinkBridge::new(name).build()).await?;
+        let index = self.must_index(name).await?;
+        self.set_up(index, name).await?;
+        Ok(index)
+    }
+
+    /// Create a veth pair whose `peer` end is created directly inside `peer_ns` (it never
+    /// appears in this namespace), unless `host` already exists; answers `host`'s index.
+    pub async fn ensure_veth(&self, host: &str, peer: &str, peer_ns: &Netns) -> Result<u32> {
+        if let Some(index) = self.index(host).await? {
+            return Ok(index);
+        }
+        let fd = peer_ns.as_fd().as_raw_fd();
+        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).setns_by_fd(fd).build();
+        let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
+            .name(host.to_string())
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .build();
+        self.add(&format!("veth {host} (peer {peer} in {})", peer_ns.name()), msg).await?;
+        self.must_index(host).await
+    }
+
+    /// Bring the link up.
+    pub async fn set_up(&self, index: u32, name: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).up().build();
+        self.handle.link().set(msg).execute().await.map_err(fail(format!("set {name} up")))
+    }
+
+    /// Attach the link to a bridge (or other controller).
+    pub async fn set_controller(&self, index: u32, controller: u32, name: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).controller(controller).build();
+        self.handle.link().set(msg).execute().await.map_err(fail(format!("attach {name} to its bridge")))
+    }
+
+    /// The controller (bridge) index of a link, if any.
+    pub async fn controller_of(&self, name: &str) -> Result<Option<u32>> {
+        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        let msg = links.try_next().await.map_err(fail(format!("get link {name}")))?;
+        Ok(msg.and_then(|m| {
+            m.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Controller(c) => Some(*c),
+                _ => None,
+            })
+        }))
+    }
+
+    /// Delete the link (a veth takes its peer with it); one already gone is fine.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let Some(index) = self.index(name).await? else { return Ok(()) };
+        let result = self.handle.link().del(index).execute().await;
+        tolerate(result, &[ENODEV, ENOENT]).map_err(fail(format!("delete link {name}")))
+    }
+
+    /// Add `ip/prefix` to the link; present already is fine.
+    pub async fn ensure_address(&self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+        let result = self.handle.address().add(index, ip.into(), prefix).execute().await;
+        tolerate(result, &[EEXIST]).map_err(fail(format!("add address {ip}/{prefix}")))
+    }
+
+    /// Route `dst/prefix` via `gateway` (or directly out of `oif` when `None`).
+    pub async fn ensure_route(&self, dst: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>, oif: Option<u32>) -> Result<()> {
+        let mut route = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix);
+        if let Some(gw) = gateway {
+            route = route.gateway(gw);
+        }
+        if let Some(index) = oif {
+            route = route.output_interface(index);
+        }
+        let result = self.handle.route().add(route.build()).execute().await;
+        tolerate(result, &[EEXIST]).map_err(fail(format!("add route {dst}/{prefix}")))
+    }
+
+    /// Delete the route to `dst/prefix`; absent is fine.
+    pub async fn delete_route(&self, dst: Ipv4Addr, prefix: u8) -> Result<()> {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix).build();
+        let result = self.handle.route().del(route).execute().await;
+        tolerate(result, &[ESRCH, ENOENT]).map_err(fail(format!("delete route {dst}/{prefix}")))
+    }
+
+    /// IPv4 addresses on the link, as (address, prefix).
+    pub async fn addresses(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
+        use rtnetlink::packet_route::address::AddressAttribute;
+        let mut out = Vec::new();
+        let mut stream = self.handle.address().get().set_link_index_filter(index).execute();
+        while let Some(msg) = stream.try_next().await.map_err(fail("list addresses"))? {
+            if msg.header.family != AddressFamily::Inet {
+                continue;
+            }
+            for attr in &msg.attributes {
+                if let AddressAttribute::Address(std::net::IpAddr::V4(ip)) = attr {
+                    out.push((*ip, msg.header.prefix_len));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
