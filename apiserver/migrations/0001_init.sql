@@ -18,7 +18,7 @@ CREATE TABLE objects (
     node_name TEXT,                   -- pods: spec.nodeName, for per-node lists and scheduling
     body      TEXT NOT NULL,
     PRIMARY KEY (kind, namespace, name)
-);
+) WITHOUT ROWID; -- rows clustered by kind and name: a list reads consecutive pages
 CREATE INDEX objects_by_node ON objects (kind, node_name);
 
 -- Pods bound to each node, kept by triggers on every pod write, so that scheduling costs
