@@ -108,7 +108,10 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{ns}/pods/{{name}}/status"), get(read::<Pod>).put(update_status::<Pod>))
         .route("/api/v1/services", get(list::<Service>))
         .route(&format!("{ns}/services"), get(list::<Service>).post(create::<Service>))
-        .route(&format!("{ns}/services/{{name}}"), get(read::<Service>).put(update::<Service>).delete(delete::<Service>))
+        .route(
+            &format!("{ns}/services/{{name}}"),
+            get(read::<Service>).put(update::<Service>).delete(delete::<Service>),
+        )
         .route("/api/v1/endpoints", get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints"), get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints/{{name}}"), get(read::<Endpoints>))
@@ -245,9 +248,10 @@ async fn list<K: Stored>(
     if q.watch {
         let from = match q.resource_version.as_deref() {
             None | Some("") | Some("0") => None,
-            Some(v) => Some(v.parse::<i64>().map_err(|_| {
-                ApiError::bad_request(format!("resourceVersion {v:?} is not a number"))
-            })?),
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is not a number")))?,
+            ),
         };
         if let Some(from) = from {
             // Answer 410 as a status before streaming, so clients see it as an HTTP error.
@@ -310,7 +314,13 @@ async fn create<K: WriteKind>(
     Ok(json_response(StatusCode::CREATED, body))
 }
 
-async fn write_existing<K: WriteKind>(st: AppState, p: HashMap<String, String>, caller: Caller, mut obj: K, sub: Subresource) -> ApiResult<Response> {
+async fn write_existing<K: WriteKind>(
+    st: AppState,
+    p: HashMap<String, String>,
+    caller: Caller,
+    mut obj: K,
+    sub: Subresource,
+) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
     normalize(&mut obj, &namespace, Some(&name))?;
     // A status write carries the whole object, but only its status is taken.
@@ -363,7 +373,11 @@ async fn heartbeat(
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn node_token(State(st): State<AppState>, Path(name): Path<String>, Authenticated(caller): Authenticated) -> ApiResult<Response> {
+async fn node_token(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult<Response> {
     caller.require_admin()?;
     let body = st.store.write(Op::MintNodeToken(name)).await?;
     Ok(json_response(StatusCode::CREATED, body))

@@ -114,7 +114,9 @@ pub fn merge_cluster_config(args: &Args, stored: Option<ClusterConfig>) -> Resul
     if let Some(v) = set("service-cidr", cfg.service_cidr.clone(), args.service_cidr.map(|c| c.to_string()))? {
         cfg.service_cidr = v;
     }
-    if set("node-subnet-prefix", cfg.node_subnet_prefix.to_string(), args.node_subnet_prefix.map(|p| p.to_string()))?.is_some() {
+    if set("node-subnet-prefix", cfg.node_subnet_prefix.to_string(), args.node_subnet_prefix.map(|p| p.to_string()))?
+        .is_some()
+    {
         cfg.node_subnet_prefix = args.node_subnet_prefix.unwrap_or(cfg.node_subnet_prefix);
     }
     if set("node-port-range", cfg.node_port_range.to_string(), args.node_port_range.map(|r| r.to_string()))?.is_some() {

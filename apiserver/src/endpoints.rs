@@ -20,8 +20,7 @@ pub struct Entry {
 
 /// Whether the service selects this pod (a service without selector selects nothing).
 pub fn selects(service: &Service, labels: &BTreeMap<String, String>) -> bool {
-    !service.spec.selector.is_empty()
-        && service.spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+    !service.spec.selector.is_empty() && service.spec.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The entry `pod` contributes to `service`, if any: the pod must be selected, have an IP,
@@ -40,8 +39,11 @@ pub fn pod_entry(service: &Service, pod: &Pod, node_ready: bool) -> Option<Entry
         .ports
         .iter()
         .filter_map(|sp| {
-            pod.resolve_port(&sp.target(), sp.protocol)
-                .map(|port| EndpointPort { name: sp.name.clone(), port, protocol: sp.protocol })
+            pod.resolve_port(&sp.target(), sp.protocol).map(|port| EndpointPort {
+                name: sp.name.clone(),
+                port,
+                protocol: sp.protocol,
+            })
         })
         .collect();
     if ports.is_empty() {
@@ -119,7 +121,11 @@ mod tests {
         p.spec.node_name = Some("n1".into());
         p.spec.containers.push(Container {
             name: "c".into(),
-            ports: vec![ContainerPort { name: Some("http".into()), container_port: http_port, protocol: Protocol::Tcp }],
+            ports: vec![ContainerPort {
+                name: Some("http".into()),
+                container_port: http_port,
+                protocol: Protocol::Tcp,
+            }],
             ..Default::default()
         });
         p.status.pod_ip = Some(ip.into());
@@ -144,7 +150,8 @@ mod tests {
     #[test]
     fn named_ports_split_subsets_and_readiness_splits_addresses() {
         let svc = service(IntOrString::String("http".into()));
-        let pods = [pod("a", "10.0.0.2", true, 8080), pod("b", "10.0.0.3", false, 8080), pod("c", "10.0.0.4", true, 9090)];
+        let pods =
+            [pod("a", "10.0.0.2", true, 8080), pod("b", "10.0.0.3", false, 8080), pod("c", "10.0.0.4", true, 9090)];
         let subsets = group(pods.iter().filter_map(|p| pod_entry(&svc, p, true)).collect());
         assert_eq!(subsets.len(), 2);
         assert_eq!(subsets[0].ports[0].port, 8080);

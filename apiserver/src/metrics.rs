@@ -72,16 +72,23 @@ impl Metrics {
         out.push_str("# HELP flatnet_apiserver_requests_total HTTP requests by method, route and status code.\n");
         out.push_str("# TYPE flatnet_apiserver_requests_total counter\n");
         for ((method, route, code), n) in self.requests.lock().expect("metrics poisoned").iter() {
-            let _ = writeln!(out, "flatnet_apiserver_requests_total{{method=\"{method}\",route=\"{route}\",code=\"{code}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "flatnet_apiserver_requests_total{{method=\"{method}\",route=\"{route}\",code=\"{code}\"}} {n}"
+            );
         }
-        out.push_str("# HELP flatnet_apiserver_request_duration_seconds Time to the response headers, by method and route.\n");
+        out.push_str(
+            "# HELP flatnet_apiserver_request_duration_seconds Time to the response headers, by method and route.\n",
+        );
         out.push_str("# TYPE flatnet_apiserver_request_duration_seconds histogram\n");
         for ((method, route), h) in self.latency.lock().expect("metrics poisoned").iter() {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
+                let _ =
+                    writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
             }
-            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ =
+                writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
@@ -102,11 +109,8 @@ impl Metrics {
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await;
     metrics.observe(&method, &route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response

@@ -25,16 +25,57 @@ use openapi::*;
         license(name = "Apache-2.0")
     ),
     components(schemas(
-        ObjectMeta, ListMeta, Status, StatusCause, EventType, RawWatchEvent,
-        Node, NodeSpec, NodeStatus, NodeAddress, NodeCondition, ConditionStatus,
-        NodeLease, NodeLeaseSpec, Heartbeat, NodeToken,
-        Pod, PodSpec, PodStatus, PodPhase, PodCondition, Container, ContainerPort, EnvVar, Probe,
-        TcpSocketAction, HttpGetAction, IntOrString, Protocol, RestartPolicy, ContainerStatus,
-        ContainerState, ContainerStateWaiting, ContainerStateRunning, ContainerStateTerminated,
-        Service, ServiceSpec, ServicePort, ServiceType, SessionAffinity, SessionAffinityConfig,
-        ClientIpConfig, TrafficPolicy,
-        Endpoints, EndpointSubset, EndpointAddress, EndpointPort, ObjectReference,
-        ClusterConfig, PortRange, Backend,
+        ObjectMeta,
+        ListMeta,
+        Status,
+        StatusCause,
+        EventType,
+        RawWatchEvent,
+        Node,
+        NodeSpec,
+        NodeStatus,
+        NodeAddress,
+        NodeCondition,
+        ConditionStatus,
+        NodeLease,
+        NodeLeaseSpec,
+        Heartbeat,
+        NodeToken,
+        Pod,
+        PodSpec,
+        PodStatus,
+        PodPhase,
+        PodCondition,
+        Container,
+        ContainerPort,
+        EnvVar,
+        Probe,
+        TcpSocketAction,
+        HttpGetAction,
+        IntOrString,
+        Protocol,
+        RestartPolicy,
+        ContainerStatus,
+        ContainerState,
+        ContainerStateWaiting,
+        ContainerStateRunning,
+        ContainerStateTerminated,
+        Service,
+        ServiceSpec,
+        ServicePort,
+        ServiceType,
+        SessionAffinity,
+        SessionAffinityConfig,
+        ClientIpConfig,
+        TrafficPolicy,
+        Endpoints,
+        EndpointSubset,
+        EndpointAddress,
+        EndpointPort,
+        ObjectReference,
+        ClusterConfig,
+        PortRange,
+        Backend,
     ))
 )]
 struct Doc;
@@ -51,10 +92,24 @@ struct KindDoc {
 
 const KINDS: [KindDoc; 5] = [
     KindDoc { kind: "Node", plural: "nodes", namespaced: false, writable: true, status: true, tag: "nodes" },
-    KindDoc { kind: "NodeLease", plural: "nodeleases", namespaced: false, writable: false, status: false, tag: "nodes" },
+    KindDoc {
+        kind: "NodeLease",
+        plural: "nodeleases",
+        namespaced: false,
+        writable: false,
+        status: false,
+        tag: "nodes",
+    },
     KindDoc { kind: "Pod", plural: "pods", namespaced: true, writable: true, status: true, tag: "pods" },
     KindDoc { kind: "Service", plural: "services", namespaced: true, writable: true, status: false, tag: "services" },
-    KindDoc { kind: "Endpoints", plural: "endpoints", namespaced: true, writable: false, status: false, tag: "services" },
+    KindDoc {
+        kind: "Endpoints",
+        plural: "endpoints",
+        namespaced: true,
+        writable: false,
+        status: false,
+        tag: "services",
+    },
 ];
 
 fn schema_ref(name: &str) -> Ref {
@@ -87,7 +142,10 @@ fn query_param(name: &str, ty: Type, description: &str) -> utoipa::openapi::path
 
 /// Error responses by status code.
 fn error(code: &str, what: &str) -> (String, utoipa::openapi::Response) {
-    (code.to_string(), ResponseBuilder::new().description(what).content("application/json", json_content("Status")).build())
+    (
+        code.to_string(),
+        ResponseBuilder::new().description(what).content("application/json", json_content("Status")).build(),
+    )
 }
 
 fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
@@ -133,7 +191,10 @@ fn operation(
     }
     if let Some(schema) = body {
         op = op.request_body(Some(
-            RequestBodyBuilder::new().content("application/json", json_content(schema)).required(Some(Required::True)).build(),
+            RequestBodyBuilder::new()
+                .content("application/json", json_content(schema))
+                .required(Some(Required::True))
+                .build(),
         ));
     }
     if secured {
@@ -158,9 +219,21 @@ fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
 fn list_params(k: &KindDoc) -> Vec<utoipa::openapi::path::Parameter> {
     let mut params = vec![
         query_param("labelSelector", Type::String, "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`"),
-        query_param("watch", Type::Boolean, "Stream changes as newline-delimited RawWatchEvent objects instead of listing"),
-        query_param("resourceVersion", Type::String, "With watch: stream events after this revision (absent or 0: current objects as ADDED first)"),
-        query_param("allowWatchBookmarks", Type::Boolean, "With watch: send BOOKMARK events carrying the revision reached"),
+        query_param(
+            "watch",
+            Type::Boolean,
+            "Stream changes as newline-delimited RawWatchEvent objects instead of listing",
+        ),
+        query_param(
+            "resourceVersion",
+            Type::String,
+            "With watch: stream events after this revision (absent or 0: current objects as ADDED first)",
+        ),
+        query_param(
+            "allowWatchBookmarks",
+            Type::Boolean,
+            "With watch: send BOOKMARK events carrying the revision reached",
+        ),
         query_param("timeoutSeconds", Type::Integer, "With watch: end the stream after this many seconds"),
     ];
     if k.kind == "Pod" {
@@ -204,7 +277,16 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
         paths.add_path_operation(
             &collection,
             vec![HttpMethod::Get],
-            operation(format!("list{}", k.kind), k.tag, format!("List or watch {} in a namespace", k.plural), params, None, list_ok(format!("The {}{watch_note}", k.plural)), list_errors, false),
+            operation(
+                format!("list{}", k.kind),
+                k.tag,
+                format!("List or watch {} in a namespace", k.plural),
+                params,
+                None,
+                list_ok(format!("The {}{watch_note}", k.plural)),
+                list_errors,
+                false,
+            ),
         );
     }
     let object_ok = |what: &str, code: &'static str| (code, what.to_string(), json_content(k.kind), "application/json");
@@ -213,7 +295,16 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
     paths.add_path_operation(
         &object,
         vec![HttpMethod::Get],
-        operation(format!("read{}", k.kind), k.tag, format!("Read a {}", k.kind), obj_params.clone(), None, object_ok("The object", "200"), &["404", "500"], false),
+        operation(
+            format!("read{}", k.kind),
+            k.tag,
+            format!("Read a {}", k.kind),
+            obj_params.clone(),
+            None,
+            object_ok("The object", "200"),
+            &["404", "500"],
+            false,
+        ),
     );
     if k.writable {
         let create_summary = match k.kind {
@@ -225,7 +316,16 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
         paths.add_path_operation(
             &collection,
             vec![HttpMethod::Post],
-            operation(format!("create{}", k.kind), k.tag, create_summary, base_params.clone(), Some(k.kind), object_ok("Created", "201"), WRITE_ERRORS, true),
+            operation(
+                format!("create{}", k.kind),
+                k.tag,
+                create_summary,
+                base_params.clone(),
+                Some(k.kind),
+                object_ok("Created", "201"),
+                WRITE_ERRORS,
+                true,
+            ),
         );
         paths.add_path_operation(
             &object,
@@ -244,7 +344,16 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
         paths.add_path_operation(
             &object,
             vec![HttpMethod::Delete],
-            operation(format!("delete{}", k.kind), k.tag, format!("Delete a {}; answers it as it was", k.kind), obj_params.clone(), None, object_ok("Deleted", "200"), &["401", "403", "404", "500", "503"], true),
+            operation(
+                format!("delete{}", k.kind),
+                k.tag,
+                format!("Delete a {}; answers it as it was", k.kind),
+                obj_params.clone(),
+                None,
+                object_ok("Deleted", "200"),
+                &["401", "403", "404", "500", "503"],
+                true,
+            ),
         );
     }
     if k.status {
@@ -252,7 +361,16 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
         paths.add_path_operation(
             &status_path,
             vec![HttpMethod::Get],
-            operation(format!("read{}Status", k.kind), k.tag, format!("Read a {} (with its status)", k.kind), obj_params.clone(), None, object_ok("The object", "200"), &["404", "500"], false),
+            operation(
+                format!("read{}Status", k.kind),
+                k.tag,
+                format!("Read a {} (with its status)", k.kind),
+                obj_params.clone(),
+                None,
+                object_ok("The object", "200"),
+                &["404", "500"],
+                false,
+            ),
         );
         paths.add_path_operation(
             &status_path,
@@ -281,34 +399,89 @@ fn build() -> utoipa::openapi::OpenApi {
     paths.add_path_operation(
         "/api/v1/nodes/{name}/heartbeat",
         vec![HttpMethod::Post],
-        operation("heartbeatNode".into(), "nodes", "Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns Ready".into(), vec![name()], Some("Heartbeat"), ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"), WRITE_ERRORS, true),
+        operation(
+            "heartbeatNode".into(),
+            "nodes",
+            "Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns Ready"
+                .into(),
+            vec![name()],
+            Some("Heartbeat"),
+            ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"),
+            WRITE_ERRORS,
+            true,
+        ),
     );
     paths.add_path_operation(
         "/api/v1/nodes/{name}/token",
         vec![HttpMethod::Post],
-        operation("createNodeToken".into(), "nodes", "Mint a bearer token scoped to one node (admin only); shown once".into(), vec![name()], None, ("201", "The token".into(), json_content("NodeToken"), "application/json"), &["401", "403", "422", "500", "503"], true),
+        operation(
+            "createNodeToken".into(),
+            "nodes",
+            "Mint a bearer token scoped to one node (admin only); shown once".into(),
+            vec![name()],
+            None,
+            ("201", "The token".into(), json_content("NodeToken"), "application/json"),
+            &["401", "403", "422", "500", "503"],
+            true,
+        ),
     );
     paths.add_path_operation(
         "/api/v1/clusterconfig",
         vec![HttpMethod::Get],
-        operation("readClusterConfig".into(), "cluster", "The cluster's network configuration".into(), vec![], None, ("200", "The configuration".into(), json_content("ClusterConfig"), "application/json"), READ_ERRORS, false),
+        operation(
+            "readClusterConfig".into(),
+            "cluster",
+            "The cluster's network configuration".into(),
+            vec![],
+            None,
+            ("200", "The configuration".into(), json_content("ClusterConfig"), "application/json"),
+            READ_ERRORS,
+            false,
+        ),
     );
     let text = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
     paths.add_path_operation(
         "/healthz",
         vec![HttpMethod::Get],
-        operation("healthz".into(), "cluster", "Liveness: the server and its database answer".into(), vec![], None, ("200", "ok".into(), text.clone(), "text/plain"), READ_ERRORS, false),
+        operation(
+            "healthz".into(),
+            "cluster",
+            "Liveness: the server and its database answer".into(),
+            vec![],
+            None,
+            ("200", "ok".into(), text.clone(), "text/plain"),
+            READ_ERRORS,
+            false,
+        ),
     );
     paths.add_path_operation(
         "/metrics",
         vec![HttpMethod::Get],
-        operation("metrics".into(), "cluster", "Prometheus metrics".into(), vec![], None, ("200", "Metrics in the Prometheus text format".into(), text, "text/plain"), READ_ERRORS, false),
+        operation(
+            "metrics".into(),
+            "cluster",
+            "Prometheus metrics".into(),
+            vec![],
+            None,
+            ("200", "Metrics in the Prometheus text format".into(), text, "text/plain"),
+            READ_ERRORS,
+            false,
+        ),
     );
     let any = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object))).build();
     paths.add_path_operation(
         "/openapi.json",
         vec![HttpMethod::Get],
-        operation("openapi".into(), "cluster", "This document".into(), vec![], None, ("200", "The OpenAPI document".into(), any, "application/json"), &[], false),
+        operation(
+            "openapi".into(),
+            "cluster",
+            "This document".into(),
+            vec![],
+            None,
+            ("200", "The OpenAPI document".into(), any, "application/json"),
+            &[],
+            false,
+        ),
     );
     doc.paths = paths;
     let components = doc.components.get_or_insert_with(Default::default);
@@ -317,7 +490,12 @@ fn build() -> utoipa::openapi::OpenApi {
     }
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The admin token (DATA_DIR/admin.token) or a node token")).build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("The admin token (DATA_DIR/admin.token) or a node token"))
+                .build(),
+        ),
     );
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
@@ -384,9 +562,7 @@ mod tests {
     /// by `scripts/deps.sh`). Without it the test says so loudly, and fails under CI.
     #[test]
     fn openapi_document_is_valid_openapi() {
-        let check = std::process::Command::new("python3")
-            .args(["-c", "import openapi_spec_validator"])
-            .status();
+        let check = std::process::Command::new("python3").args(["-c", "import openapi_spec_validator"]).status();
         if !matches!(check, Ok(s) if s.success()) {
             let msg = "openapi-spec-validator is not installed (run scripts/deps.sh): OpenAPI validity NOT checked";
             if std::env::var("CI").as_deref() == Ok("true") {

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn selectors_turn_modifications_into_adds_and_deletes() {
-        let f = Filter { kind: Kind::Pod, namespace: None, labels: LabelSelector::parse("app=web").unwrap(), node: None };
+        let f =
+            Filter { kind: Kind::Pod, namespace: None, labels: LabelSelector::parse("app=web").unwrap(), node: None };
         let web = sel(&[("app", "web")], None);
         let db = sel(&[("app", "db")], None);
         assert_eq!(f.view(&modified(web.clone(), web.clone())), Some(EventType::Modified));

@@ -18,23 +18,15 @@ async fn concurrently(srv: &TestServer, reqs: Vec<Req>) -> Vec<Resp> {
         let app = srv.app.clone();
         tokio::spawn(async move { send(&app, req).await })
     });
-    join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task"))
-        .collect()
+    join_all(tasks).await.into_iter().map(|r| r.expect("task")).collect()
 }
 
 fn create_pod_req(p: impl Into<Pod>) -> Req {
-    Req::post(&format!("/api/v1/namespaces/{NS}/pods"))
-        .json(&p.into())
-        .token(ADMIN)
+    Req::post(&format!("/api/v1/namespaces/{NS}/pods")).json(&p.into()).token(ADMIN)
 }
 
 fn create_service_req(s: impl Into<Service>) -> Req {
-    Req::post(&format!("/api/v1/namespaces/{NS}/services"))
-        .json(&s.into())
-        .token(ADMIN)
+    Req::post(&format!("/api/v1/namespaces/{NS}/services")).json(&s.into()).token(ADMIN)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,9 +40,7 @@ async fn fifty_concurrent_pods_get_distinct_ips_inside_the_node_cidr() {
     let gateway: Ipv4Addr = lease.spec.gateway.parse().unwrap();
     assert_eq!(gateway, Ipv4Addr::new(10, 244, 0, 1));
 
-    let reqs = (0..50)
-        .map(|i| create_pod_req(pod(&format!("p-{i}")).node("n1")))
-        .collect();
+    let reqs = (0..50).map(|i| create_pod_req(pod(&format!("p-{i}")).node("n1"))).collect();
     let resps = concurrently(&srv, reqs).await;
     let mut ips = HashSet::new();
     for r in &resps {
@@ -65,35 +55,21 @@ async fn fifty_concurrent_pods_get_distinct_ips_inside_the_node_cidr() {
     }
     assert_eq!(ips.len(), 50);
     // What the list shows is what was answered.
-    let list: List<Pod> = srv
-        .get("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1")
-        .await
-        .ok();
-    let listed: HashSet<Ipv4Addr> = list
-        .items
-        .iter()
-        .map(|p| p.status.pod_ip.as_deref().unwrap().parse().unwrap())
-        .collect();
+    let list: List<Pod> = srv.get("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1").await.ok();
+    let listed: HashSet<Ipv4Addr> =
+        list.items.iter().map(|p| p.status.pod_ip.as_deref().unwrap().parse().unwrap()).collect();
     assert_eq!(listed, ips);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_node_subnet_hands_out_no_address_twice() {
     // A /27 holds 29 pod addresses (.2 to .30).
-    let srv = TestServer::builder()
-        .pod_cidr("10.244.0.0/16", 27)
-        .start()
-        .await;
+    let srv = TestServer::builder().pod_cidr("10.244.0.0/16", 27).start().await;
     srv.ready_node("n1", "192.168.50.1").await;
-    let reqs = (0..40)
-        .map(|i| create_pod_req(pod(&format!("p-{i}")).node("n1")))
-        .collect();
+    let reqs = (0..40).map(|i| create_pod_req(pod(&format!("p-{i}")).node("n1"))).collect();
     let resps = concurrently(&srv, reqs).await;
     let pods: Vec<Pod> = resps.iter().map(|r| r.ok()).collect();
-    let ips: Vec<&str> = pods
-        .iter()
-        .filter_map(|p| p.status.pod_ip.as_deref())
-        .collect();
+    let ips: Vec<&str> = pods.iter().filter_map(|p| p.status.pod_ip.as_deref()).collect();
     assert_eq!(ips.len(), 29);
     assert_eq!(ips.iter().collect::<HashSet<_>>().len(), 29);
     let waiting: Vec<&Pod> = pods.iter().filter(|p| p.status.pod_ip.is_none()).collect();
@@ -107,17 +83,12 @@ async fn a_full_node_subnet_hands_out_no_address_twice() {
 async fn fifty_concurrent_services_get_distinct_cluster_ips() {
     let srv = TestServer::start().await;
     let cidr: Ipv4Network = "10.96.0.0/16".parse().unwrap();
-    let reqs = (0..50)
-        .map(|i| create_service_req(service(&format!("s-{i}")).port(80, 8080)))
-        .collect();
+    let reqs = (0..50).map(|i| create_service_req(service(&format!("s-{i}")).port(80, 8080))).collect();
     let mut ips = HashSet::new();
     for r in concurrently(&srv, reqs).await {
         let s: Service = r.ok();
         let ip: Ipv4Addr = s.spec.cluster_ip.as_deref().unwrap().parse().unwrap();
-        assert!(
-            cidr.contains(ip) && ip != cidr.network() && ip != cidr.broadcast(),
-            "{ip}"
-        );
+        assert!(cidr.contains(ip) && ip != cidr.network() && ip != cidr.broadcast(), "{ip}");
         // Automatic addresses stay out of the static band (.0-.15).
         assert!(u32::from(ip) - u32::from(cidr.network()) >= 16, "{ip}");
         assert!(ips.insert(ip), "{ip} handed out twice");
@@ -127,20 +98,13 @@ async fn fifty_concurrent_services_get_distinct_cluster_ips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_node_port_services_get_distinct_node_ports() {
-    let srv = TestServer::builder()
-        .node_port_range(30000, 30059)
-        .start()
-        .await;
+    let srv = TestServer::builder().node_port_range(30000, 30059).start().await;
     // 25 services of two ports each: 50 node ports out of 60.
     let reqs = (0..25)
         .map(|i| {
             let mut s: Service = service(&format!("np-{i}")).node_port_type().into();
             for (name, port) in [("http", 80), ("https", 443)] {
-                s.spec.ports.push(openapi::ServicePort {
-                    name: Some(name.into()),
-                    port,
-                    ..Default::default()
-                });
+                s.spec.ports.push(openapi::ServicePort { name: Some(name.into()), port, ..Default::default() });
             }
             create_service_req(s)
         })
@@ -158,15 +122,10 @@ async fn concurrent_node_port_services_get_distinct_node_ports() {
     }
     assert_eq!(ports.len(), 50);
     // The 10 left are handed out too, then the range is exhausted.
-    let reqs = (0..12)
-        .map(|i| create_service_req(service(&format!("more-{i}")).port(80, 80).node_port_type()))
-        .collect();
+    let reqs =
+        (0..12).map(|i| create_service_req(service(&format!("more-{i}")).port(80, 80).node_port_type())).collect();
     let resps = concurrently(&srv, reqs).await;
-    let ok: Vec<Service> = resps
-        .iter()
-        .filter(|r| r.status.is_success())
-        .map(|r| r.ok())
-        .collect();
+    let ok: Vec<Service> = resps.iter().filter(|r| r.status.is_success()).map(|r| r.ok()).collect();
     assert_eq!(ok.len(), 10);
     for s in &ok {
         assert!(ports.insert(s.spec.ports[0].node_port.unwrap()));
@@ -179,15 +138,8 @@ async fn concurrent_node_port_services_get_distinct_node_ports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_requested_cluster_ip_goes_to_exactly_one_of_many_concurrent_requests() {
     let srv = TestServer::start().await;
-    let reqs = (0..20)
-        .map(|i| {
-            create_service_req(
-                service(&format!("s-{i}"))
-                    .port(80, 80)
-                    .cluster_ip("10.96.3.3"),
-            )
-        })
-        .collect();
+    let reqs =
+        (0..20).map(|i| create_service_req(service(&format!("s-{i}")).port(80, 80).cluster_ip("10.96.3.3"))).collect();
     let resps = concurrently(&srv, reqs).await;
     let won: Vec<&Resp> = resps.iter().filter(|r| r.status.is_success()).collect();
     assert_eq!(won.len(), 1);
@@ -202,13 +154,9 @@ async fn one_requested_cluster_ip_goes_to_exactly_one_of_many_concurrent_request
 async fn requested_cluster_ip_is_honored_when_free_and_in_range() {
     let srv = TestServer::start().await;
     // Inside the static band, and above it.
-    let dns = srv
-        .create_service(service("dns").port(53, 53).cluster_ip("10.96.0.10"))
-        .await;
+    let dns = srv.create_service(service("dns").port(53, 53).cluster_ip("10.96.0.10")).await;
     assert_eq!(dns.spec.cluster_ip.as_deref(), Some("10.96.0.10"));
-    let fixed = srv
-        .create_service(service("fixed").port(80, 80).cluster_ip("10.96.0.17"))
-        .await;
+    let fixed = srv.create_service(service("fixed").port(80, 80).cluster_ip("10.96.0.17")).await;
     assert_eq!(fixed.spec.cluster_ip.as_deref(), Some("10.96.0.17"));
 
     let rev = srv.revision();
@@ -221,24 +169,16 @@ async fn requested_cluster_ip_is_honored_when_free_and_in_range() {
         ("192.168.1.1", "outside the service CIDR"),
     ] {
         let s: Service = service("other").port(80, 80).cluster_ip(ip).into();
-        let resp = srv
-            .post(&format!("/api/v1/namespaces/{NS}/services"), &s)
-            .await;
+        let resp = srv.post(&format!("/api/v1/namespaces/{NS}/services"), &s).await;
         let status = resp.error(422, "Invalid", Some("spec.clusterIP"));
         assert!(status.message.contains(ip), "{why}: {status:?}");
     }
     let s: Service = service("other").port(80, 80).cluster_ip("not-an-ip").into();
-    srv.post(&format!("/api/v1/namespaces/{NS}/services"), &s)
-        .await
-        .error(422, "Invalid", Some("spec.clusterIP"));
+    srv.post(&format!("/api/v1/namespaces/{NS}/services"), &s).await.error(422, "Invalid", Some("spec.clusterIP"));
     // Refusals changed nothing: no service, no endpoints, no revision, no address held.
     assert_eq!(srv.revision(), rev);
-    srv.get(&service_path("other"))
-        .await
-        .error(404, "NotFound", None);
-    srv.get(&format!("/api/v1/namespaces/{NS}/endpoints/other"))
-        .await
-        .error(404, "NotFound", None);
+    srv.get(&service_path("other")).await.error(404, "NotFound", None);
+    srv.get(&format!("/api/v1/namespaces/{NS}/endpoints/other")).await.error(404, "NotFound", None);
 
     // Automatic allocation skips the requested address.
     let a = srv.create_service(service("a").port(80, 80)).await;
@@ -248,40 +188,26 @@ async fn requested_cluster_ip_is_honored_when_free_and_in_range() {
 
     // Freed by deletion: requestable again.
     srv.delete(&service_path("fixed")).await.ok::<Service>();
-    let again = srv
-        .create_service(service("again").port(80, 80).cluster_ip("10.96.0.17"))
-        .await;
+    let again = srv.create_service(service("again").port(80, 80).cluster_ip("10.96.0.17")).await;
     assert_eq!(again.spec.cluster_ip.as_deref(), Some("10.96.0.17"));
 }
 
 #[tokio::test]
 async fn requested_node_port_is_honored_when_free_and_in_range() {
-    let srv = TestServer::builder()
-        .node_port_range(30000, 30100)
-        .start()
-        .await;
-    let a = srv
-        .create_service(service("a").port(80, 80).node_port(30080))
-        .await;
+    let srv = TestServer::builder().node_port_range(30000, 30100).start().await;
+    let a = srv.create_service(service("a").port(80, 80).node_port(30080)).await;
     assert_eq!(a.spec.ports[0].node_port, Some(30080));
     // The range's bounds are in it.
-    let lo = srv
-        .create_service(service("lo").port(80, 80).node_port(30000))
-        .await;
+    let lo = srv.create_service(service("lo").port(80, 80).node_port(30000)).await;
     assert_eq!(lo.spec.ports[0].node_port, Some(30000));
-    let hi = srv
-        .create_service(service("hi").port(80, 80).node_port(30100))
-        .await;
+    let hi = srv.create_service(service("hi").port(80, 80).node_port(30100)).await;
     assert_eq!(hi.spec.ports[0].node_port, Some(30100));
 
     let rev = srv.revision();
     let path = format!("/api/v1/namespaces/{NS}/services");
     for port in [30080, 29999, 30101, 80] {
         let s: Service = service("b").port(80, 80).node_port(port).into();
-        let status =
-            srv.post(&path, &s)
-                .await
-                .error(422, "Invalid", Some("spec.ports[0].nodePort"));
+        let status = srv.post(&path, &s).await.error(422, "Invalid", Some("spec.ports[0].nodePort"));
         assert!(status.message.contains(&port.to_string()), "{status:?}");
     }
     // The second port of a service is named as such.
@@ -298,31 +224,21 @@ async fn requested_node_port_is_honored_when_free_and_in_range() {
         node_port: Some(30080),
         ..Default::default()
     });
-    srv.post(&path, &two)
-        .await
-        .error(422, "Invalid", Some("spec.ports[1].nodePort"));
+    srv.post(&path, &two).await.error(422, "Invalid", Some("spec.ports[1].nodePort"));
     // A nodePort on a ClusterIP service is refused.
     let mut cip: Service = service("b").port(80, 80).into();
     cip.spec.ports[0].node_port = Some(30060);
-    srv.post(&path, &cip)
-        .await
-        .error(422, "Invalid", Some("spec.ports[0].nodePort"));
+    srv.post(&path, &cip).await.error(422, "Invalid", Some("spec.ports[0].nodePort"));
     assert_eq!(srv.revision(), rev);
     // The refused two-port service did not keep 30050.
-    let c = srv
-        .create_service(service("c").port(80, 80).node_port(30050))
-        .await;
+    let c = srv.create_service(service("c").port(80, 80).node_port(30050)).await;
     assert_eq!(c.spec.ports[0].node_port, Some(30050));
 
     // Automatic ports skip the requested ones; deletion frees a port.
-    let auto = srv
-        .create_service(service("auto").port(80, 80).node_port_type())
-        .await;
+    let auto = srv.create_service(service("auto").port(80, 80).node_port_type()).await;
     let np = auto.spec.ports[0].node_port.unwrap();
     assert!(![30000, 30050, 30080, 30100].contains(&np), "{np}");
     srv.delete(&service_path("a")).await.ok::<Service>();
-    let d = srv
-        .create_service(service("d").port(80, 80).node_port(30080))
-        .await;
+    let d = srv.create_service(service("d").port(80, 80).node_port(30080)).await;
     assert_eq!(d.spec.ports[0].node_port, Some(30080));
 }

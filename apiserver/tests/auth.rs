@@ -20,43 +20,18 @@ async fn write_requests(srv: &TestServer) -> Vec<(String, Req)> {
     let pods = format!("/api/v1/namespaces/{NS}/pods");
     let services = format!("/api/v1/namespaces/{NS}/services");
     vec![
-        (
-            "create node".into(),
-            Req::post("/api/v1/nodes").json(&Node::from(node("n9"))),
-        ),
-        (
-            "replace node".into(),
-            Req::put("/api/v1/nodes/n1").json(&n1),
-        ),
-        (
-            "node status".into(),
-            Req::put("/api/v1/nodes/n1/status").json(&n1),
-        ),
+        ("create node".into(), Req::post("/api/v1/nodes").json(&Node::from(node("n9")))),
+        ("replace node".into(), Req::put("/api/v1/nodes/n1").json(&n1)),
+        ("node status".into(), Req::put("/api/v1/nodes/n1/status").json(&n1)),
         ("delete node".into(), Req::delete("/api/v1/nodes/n1")),
-        (
-            "heartbeat".into(),
-            Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})),
-        ),
+        ("heartbeat".into(), Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({}))),
         ("token".into(), Req::post("/api/v1/nodes/n1/token")),
-        (
-            "create pod".into(),
-            Req::post(&pods).json(&Pod::from(pod("new"))),
-        ),
+        ("create pod".into(), Req::post(&pods).json(&Pod::from(pod("new")))),
         ("replace pod".into(), Req::put(&pod_path("on-n1")).json(&p)),
-        (
-            "pod status".into(),
-            Req::put(&format!("{}/status", pod_path("on-n1")))
-                .json(&running_ready(p.clone(), true)),
-        ),
+        ("pod status".into(), Req::put(&format!("{}/status", pod_path("on-n1"))).json(&running_ready(p.clone(), true))),
         ("delete pod".into(), Req::delete(&pod_path("on-n1"))),
-        (
-            "create service".into(),
-            Req::post(&services).json(&Service::from(service("new").port(80, 80))),
-        ),
-        (
-            "replace service".into(),
-            Req::put(&service_path("web")).json(&s),
-        ),
+        ("create service".into(), Req::post(&services).json(&Service::from(service("new").port(80, 80)))),
+        ("replace service".into(), Req::put(&service_path("web")).json(&s)),
         ("delete service".into(), Req::delete(&service_path("web"))),
     ]
 }
@@ -67,8 +42,7 @@ async fn cluster() -> TestServer {
     srv.ready_node("n2", "192.168.50.2").await;
     srv.create_pod(pod("on-n1").node("n1")).await;
     srv.create_pod(pod("on-n2").node("n2")).await;
-    srv.create_service(service("web").selector(&[("app", "web")]).port(80, 80))
-        .await;
+    srv.create_service(service("web").selector(&[("app", "web")]).port(80, 80)).await;
     srv
 }
 
@@ -80,21 +54,10 @@ async fn writes_need_a_valid_bearer_token_reads_do_not() {
         let s = srv.send(req).await.error(401, "Unauthorized", None);
         assert!(s.message.contains("token"), "{what}: {s:?}");
     }
-    for bad in [
-        "Bearer wrong-token",
-        "Basic dGVzdDp0ZXN0",
-        "Bearer ",
-        "test-admin-token",
-        "bearer test-admin-token",
-    ] {
+    for bad in ["Bearer wrong-token", "Basic dGVzdDp0ZXN0", "Bearer ", "test-admin-token", "bearer test-admin-token"] {
         for (what, req) in write_requests(&srv).await {
             let resp = srv.send(req.authorization(bad)).await;
-            assert_eq!(
-                resp.status.as_u16(),
-                401,
-                "{what} with {bad:?}: {}",
-                resp.text()
-            );
+            assert_eq!(resp.status.as_u16(), 401, "{what} with {bad:?}: {}", resp.text());
             resp.error(401, "Unauthorized", None);
         }
     }
@@ -126,23 +89,12 @@ async fn writes_need_a_valid_bearer_token_reads_do_not() {
         assert_eq!(resp.status.as_u16(), 200, "GET {path}: {}", resp.text());
     }
     // A wrong token on a read is not looked at.
-    assert_eq!(
-        srv.send(Req::get("/api/v1/pods").token("wrong"))
-            .await
-            .status
-            .as_u16(),
-        200
-    );
+    assert_eq!(srv.send(Req::get("/api/v1/pods").token("wrong")).await.status.as_u16(), 200);
 
     // And the admin token does all of it.
     for (what, req) in write_requests(&srv).await {
         let resp = srv.send(req.token(ADMIN)).await;
-        assert!(
-            resp.status.is_success() || resp.status.as_u16() == 404,
-            "{what}: {} {}",
-            resp.status,
-            resp.text()
-        );
+        assert!(resp.status.is_success() || resp.status.as_u16() == 404, "{what}: {} {}", resp.status, resp.text());
     }
 }
 
@@ -158,43 +110,22 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
     let mut n2_labeled = n2.clone();
     n2_labeled.metadata.labels.insert("x".into(), "y".into());
     let forbidden = vec![
-        (
-            "replace another node",
-            Req::put("/api/v1/nodes/n2").json(&n2_labeled),
-        ),
-        (
-            "status of another node",
-            Req::put("/api/v1/nodes/n2/status").json(&n2),
-        ),
-        (
-            "heartbeat of another node",
-            Req::post("/api/v1/nodes/n2/heartbeat").json(&json!({})),
-        ),
-        (
-            "register another node",
-            Req::post("/api/v1/nodes").json(&Node::from(node("n9"))),
-        ),
+        ("replace another node", Req::put("/api/v1/nodes/n2").json(&n2_labeled)),
+        ("status of another node", Req::put("/api/v1/nodes/n2/status").json(&n2)),
+        ("heartbeat of another node", Req::post("/api/v1/nodes/n2/heartbeat").json(&json!({}))),
+        ("register another node", Req::post("/api/v1/nodes").json(&Node::from(node("n9")))),
         ("delete its own node", Req::delete("/api/v1/nodes/n1")),
         ("mint a token", Req::post("/api/v1/nodes/n1/token")),
         (
             "status of a pod on another node",
-            Req::put(&format!("{}/status", pod_path("on-n2")))
-                .json(&running_ready(srv.pod("on-n2").await, true)),
+            Req::put(&format!("{}/status", pod_path("on-n2"))).json(&running_ready(srv.pod("on-n2").await, true)),
         ),
-        (
-            "create a pod",
-            Req::post(&format!("/api/v1/namespaces/{NS}/pods"))
-                .json(&Pod::from(pod("mine").node("n1"))),
-        ),
-        (
-            "replace its own pod",
-            Req::put(&pod_path("on-n1")).json(&srv.pod("on-n1").await),
-        ),
+        ("create a pod", Req::post(&format!("/api/v1/namespaces/{NS}/pods")).json(&Pod::from(pod("mine").node("n1")))),
+        ("replace its own pod", Req::put(&pod_path("on-n1")).json(&srv.pod("on-n1").await)),
         ("delete its own pod", Req::delete(&pod_path("on-n1"))),
         (
             "create a service",
-            Req::post(&format!("/api/v1/namespaces/{NS}/services"))
-                .json(&Service::from(service("s").port(80, 80))),
+            Req::post(&format!("/api/v1/namespaces/{NS}/services")).json(&Service::from(service("s").port(80, 80))),
         ),
         ("delete a service", Req::delete(&service_path("web"))),
     ];
@@ -213,11 +144,9 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
     let unbound = srv.create_pod(pod("unbound")).await;
     assert_eq!(unbound.spec.node_name, None);
     let before_unbound = srv.revision();
-    srv.send(as_n1(
-        Req::put(&format!("{}/status", pod_path("unbound"))).json(&running_ready(unbound, true)),
-    ))
-    .await
-    .error(403, "Forbidden", None);
+    srv.send(as_n1(Req::put(&format!("{}/status", pod_path("unbound"))).json(&running_ready(unbound, true))))
+        .await
+        .error(403, "Forbidden", None);
     assert_eq!(srv.revision(), before_unbound);
     assert!(before < before_unbound);
     assert_eq!(srv.node("n2").await.metadata.labels.get("x"), None);
@@ -225,30 +154,19 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
     // Its own node, heartbeat and pods: allowed.
     let mut n1 = srv.node("n1").await;
     n1.metadata.labels.insert("agent".into(), "v1".into());
-    let n1: Node = srv
-        .send(as_n1(Req::put("/api/v1/nodes/n1").json(&n1)))
-        .await
-        .ok();
+    let n1: Node = srv.send(as_n1(Req::put("/api/v1/nodes/n1").json(&n1))).await.ok();
     assert_eq!(n1.metadata.labels["agent"], "v1");
     let mut st = n1.clone();
     st.status.addresses[0].address = "192.168.50.11".into();
-    let n1: Node = srv
-        .send(as_n1(Req::put("/api/v1/nodes/n1/status").json(&st)))
-        .await
-        .ok();
+    let n1: Node = srv.send(as_n1(Req::put("/api/v1/nodes/n1/status").json(&st))).await.ok();
     assert_eq!(n1.internal_ip(), Some("192.168.50.11"));
     srv.advance(1);
-    let lease: openapi::NodeLease = srv
-        .send(as_n1(
-            Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})),
-        ))
-        .await
-        .ok();
+    let lease: openapi::NodeLease =
+        srv.send(as_n1(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})))).await.ok();
     assert_eq!(lease.spec.renew_time, srv.clock.now());
     let p: Pod = srv
         .send(as_n1(
-            Req::put(&format!("{}/status", pod_path("on-n1")))
-                .json(&running_ready(srv.pod("on-n1").await, true)),
+            Req::put(&format!("{}/status", pod_path("on-n1"))).json(&running_ready(srv.pod("on-n1").await, true)),
         ))
         .await
         .ok();
@@ -256,29 +174,11 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
 
     // A token minted before its node exists lets the agent register that node.
     let t3 = srv.node_token("n3").await;
-    let resp = srv
-        .send(
-            Req::post("/api/v1/nodes")
-                .json(&Node::from(node("n3").ip("192.168.50.3")))
-                .token(&t3),
-        )
-        .await;
+    let resp = srv.send(Req::post("/api/v1/nodes").json(&Node::from(node("n3").ip("192.168.50.3"))).token(&t3)).await;
     assert_eq!(resp.status.as_u16(), 201, "{}", resp.text());
-    srv.send(
-        Req::post("/api/v1/nodes/n3/heartbeat")
-            .json(&json!({}))
-            .token(&t3),
-    )
-    .await
-    .ok::<openapi::NodeLease>();
+    srv.send(Req::post("/api/v1/nodes/n3/heartbeat").json(&json!({})).token(&t3)).await.ok::<openapi::NodeLease>();
     // ... and nothing of n1.
-    srv.send(
-        Req::post("/api/v1/nodes/n1/heartbeat")
-            .json(&json!({}))
-            .token(&t3),
-    )
-    .await
-    .error(403, "Forbidden", None);
+    srv.send(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})).token(&t3)).await.error(403, "Forbidden", None);
 }
 
 /// The token is checked before the body is read: a write without a token is 401 even when

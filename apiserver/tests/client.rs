@@ -36,15 +36,8 @@ async fn the_typed_client_over_a_real_port() {
     let admin = Client::new(&base, Some(ADMIN.into())).unwrap();
     let anon = Client::new(&base, None).unwrap();
 
-    assert_eq!(
-        anon.cluster_config().await.unwrap().pod_cidr,
-        "10.244.0.0/16"
-    );
-    let n1 = admin
-        .nodes()
-        .create(&node("n1").ip("192.168.50.1").into())
-        .await
-        .unwrap();
+    assert_eq!(anon.cluster_config().await.unwrap().pod_cidr, "10.244.0.0/16");
+    let n1 = admin.nodes().create(&node("n1").ip("192.168.50.1").into()).await.unwrap();
     assert_eq!(n1.spec.pod_cidr.as_deref(), Some("10.244.0.0/24"));
     let lease = admin.heartbeat("n1", &Heartbeat::default()).await.unwrap();
     assert_eq!(lease.spec.pod_cidr, "10.244.0.0/24");
@@ -54,41 +47,18 @@ async fn the_typed_client_over_a_real_port() {
 
     // Create, get, list (with a selector), as typed objects.
     let pods = admin.pods(NS);
-    let web = pods
-        .create(
-            &pod("web-1")
-                .labels(&[("app", "web")])
-                .port("http", 8080)
-                .into(),
-        )
-        .await
-        .unwrap();
+    let web = pods.create(&pod("web-1").labels(&[("app", "web")]).port("http", 8080).into()).await.unwrap();
     assert_eq!(web.spec.node_name.as_deref(), Some("n1"));
-    pods.create(&pod("db-1").labels(&[("app", "db")]).into())
-        .await
-        .unwrap();
+    pods.create(&pod("db-1").labels(&[("app", "db")]).into()).await.unwrap();
     assert_eq!(anon.pods(NS).get("web-1").await.unwrap(), web);
-    let list = anon
-        .pods(NS)
-        .list(&ListParams::default().labels("app=web"))
-        .await
-        .unwrap();
+    let list = anon.pods(NS).list(&ListParams::default().labels("app=web")).await.unwrap();
     assert_eq!(list.items, vec![web.clone()]);
     assert_eq!(list.metadata.resource_version, srv.revision().to_string());
-    let all = anon
-        .api::<Pod>(None)
-        .list(&ListParams::default())
-        .await
-        .unwrap();
+    let all = anon.api::<Pod>(None).list(&ListParams::default()).await.unwrap();
     assert_eq!(all.items.len(), 2);
     let svc = admin
         .services(NS)
-        .create(
-            &service("web")
-                .selector(&[("app", "web")])
-                .named_port("http", 80, "http")
-                .into(),
-        )
+        .create(&service("web").selector(&[("app", "web")]).named_port("http", 80, "http").into())
         .await
         .unwrap();
     assert!(svc.spec.cluster_ip.is_some());
@@ -97,59 +67,32 @@ async fn the_typed_client_over_a_real_port() {
 
     // Errors come back as typed statuses.
     let missing = anon.pods(NS).get("nope").await.unwrap_err();
-    assert!(
-        matches!(&missing, Error::Api(s) if s.code == 404 && s.reason == "NotFound"),
-        "{missing:?}"
-    );
+    assert!(matches!(&missing, Error::Api(s) if s.code == 404 && s.reason == "NotFound"), "{missing:?}");
     let unauth = anon.pods(NS).create(&pod("x").into()).await.unwrap_err();
     assert_eq!(unauth.code(), Some(401));
     let invalid = pods.create(&pod("Bad_Name").into()).await.unwrap_err();
-    assert!(
-        matches!(&invalid, Error::Api(s) if s.field.as_deref() == Some("metadata.name")),
-        "{invalid:?}"
-    );
+    assert!(matches!(&invalid, Error::Api(s) if s.field.as_deref() == Some("metadata.name")), "{invalid:?}");
 
     // A watch from the list's version sees what happens next, in order.
-    let mut events = anon.pods(NS).watch(
-        &ListParams::default().labels("app=web"),
-        &list.metadata.resource_version,
-    );
-    let mut on_n1 = anon.pods(NS).watch(
-        &ListParams::default().fields("spec.nodeName=n1"),
-        &srv.revision().to_string(),
-    );
-    let web2 = pods
-        .create(&pod("web-2").labels(&[("app", "web")]).into())
-        .await
-        .unwrap();
+    let mut events = anon.pods(NS).watch(&ListParams::default().labels("app=web"), &list.metadata.resource_version);
+    let mut on_n1 = anon.pods(NS).watch(&ListParams::default().fields("spec.nodeName=n1"), &srv.revision().to_string());
+    let web2 = pods.create(&pod("web-2").labels(&[("app", "web")]).into()).await.unwrap();
     assert_eq!(next(&mut events).await, WatchEvent::Added(web2.clone()));
     assert_eq!(next(&mut on_n1).await, WatchEvent::Added(web2.clone()));
     // The node agent reports the pod ready, with its own token.
-    let ready = agent
-        .pods(NS)
-        .replace_status(&running_ready(web2.clone(), true))
-        .await
-        .unwrap();
+    let ready = agent.pods(NS).replace_status(&running_ready(web2.clone(), true)).await.unwrap();
     assert!(ready.is_ready());
     assert_eq!(next(&mut events).await, WatchEvent::Modified(ready.clone()));
     let gone = pods.delete("web-2").await.unwrap();
     assert_eq!(next(&mut events).await, WatchEvent::Deleted(gone));
     // Writes the selector does not match are not seen.
-    pods.create(&pod("db-2").labels(&[("app", "db")]).into())
-        .await
-        .unwrap();
-    let web3 = pods
-        .create(&pod("web-3").labels(&[("app", "web")]).into())
-        .await
-        .unwrap();
+    pods.create(&pod("db-2").labels(&[("app", "db")]).into()).await.unwrap();
+    let web3 = pods.create(&pod("web-3").labels(&[("app", "web")]).into()).await.unwrap();
     assert_eq!(next(&mut events).await, WatchEvent::Added(web3));
     // An agent may not write other nodes.
     let mut other: Node = node("n2").into();
     other.metadata.labels.insert("x".into(), "y".into());
-    assert_eq!(
-        agent.nodes().create(&other).await.unwrap_err().code(),
-        Some(403)
-    );
+    assert_eq!(agent.nodes().create(&other).await.unwrap_err().code(), Some(403));
 
     drop(events);
     drop(on_n1);
@@ -162,31 +105,16 @@ async fn a_watch_from_compacted_history_ends_with_gone() {
     let (base, server) = serve(&srv).await;
     let admin = Client::new(&base, Some(ADMIN.into())).unwrap();
     for i in 0..6 {
-        admin
-            .pods(NS)
-            .create(&pod(&format!("p{i}")).into())
-            .await
-            .unwrap();
+        admin.pods(NS).create(&pod(&format!("p{i}")).into()).await.unwrap();
     }
     srv.tick().await;
     let mut events = admin.pods(NS).watch(&ListParams::default(), "1");
-    let end = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), events.next()).await.unwrap().unwrap();
     assert!(matches!(end, Err(Error::Gone)), "{end:?}");
-    assert!(
-        tokio::time::timeout(Duration::from_secs(5), events.next())
-            .await
-            .unwrap()
-            .is_none(),
-        "the stream ends"
-    );
+    assert!(tokio::time::timeout(Duration::from_secs(5), events.next()).await.unwrap().is_none(), "the stream ends");
     // Relisting gives a version to watch from again.
     let list = admin.pods(NS).list(&ListParams::default()).await.unwrap();
-    let mut events = admin
-        .pods(NS)
-        .watch(&ListParams::default(), &list.metadata.resource_version);
+    let mut events = admin.pods(NS).watch(&ListParams::default(), &list.metadata.resource_version);
     let p = admin.pods(NS).create(&pod("after").into()).await.unwrap();
     assert_eq!(next(&mut events).await, WatchEvent::Added(p));
     server.abort();

@@ -10,12 +10,7 @@ use serde_json::{json, Value};
 
 /// Revision and object counts: what a refused request must leave as it was.
 async fn state(srv: &TestServer) -> (i64, usize, usize, usize, usize) {
-    let count = |path: &'static str| async move {
-        srv.get(path).await.json()["items"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
+    let count = |path: &'static str| async move { srv.get(path).await.json()["items"].as_array().unwrap().len() };
     (
         srv.revision(),
         count("/api/v1/pods").await,
@@ -26,17 +21,11 @@ async fn state(srv: &TestServer) -> (i64, usize, usize, usize, usize) {
 }
 
 fn pod_json(name: &str) -> Value {
-    serde_json::to_value(Pod::from(
-        pod(name).labels(&[("app", "web")]).port("http", 8080),
-    ))
-    .unwrap()
+    serde_json::to_value(Pod::from(pod(name).labels(&[("app", "web")]).port("http", 8080))).unwrap()
 }
 
 fn service_json(name: &str) -> Value {
-    serde_json::to_value(Service::from(
-        service(name).selector(&[("app", "web")]).port(80, 8080),
-    ))
-    .unwrap()
+    serde_json::to_value(Service::from(service(name).selector(&[("app", "web")]).port(80, 8080))).unwrap()
 }
 
 /// `base` with `edit` applied.
@@ -55,20 +44,12 @@ async fn existing_names_and_stale_versions_answer_409() {
 
     let pods = format!("/api/v1/namespaces/{NS}/pods");
     let services = format!("/api/v1/namespaces/{NS}/services");
-    srv.post(&pods, &Pod::from(pod("web-1")))
-        .await
-        .error(409, "AlreadyExists", None);
-    srv.post(&services, &Service::from(service("web").port(81, 81)))
-        .await
-        .error(409, "AlreadyExists", None);
-    srv.post("/api/v1/nodes", &Node::from(node("n1")))
-        .await
-        .error(409, "AlreadyExists", None);
+    srv.post(&pods, &Pod::from(pod("web-1"))).await.error(409, "AlreadyExists", None);
+    srv.post(&services, &Service::from(service("web").port(81, 81))).await.error(409, "AlreadyExists", None);
+    srv.post("/api/v1/nodes", &Node::from(node("n1"))).await.error(409, "AlreadyExists", None);
     assert_eq!(state(&srv).await, before);
     // The same name in another namespace is another object.
-    srv.post("/api/v1/namespaces/other/pods", &Pod::from(pod("web-1")))
-        .await
-        .expect(201);
+    srv.post("/api/v1/namespaces/other/pods", &Pod::from(pod("web-1"))).await.expect(201);
 
     // Move every object on, then write with the version read before.
     let mut p2 = p.clone();
@@ -84,39 +65,16 @@ async fn existing_names_and_stale_versions_answer_409() {
 
     let mut stale = p.clone();
     stale.metadata.labels.insert("v".into(), "3".into());
-    let status = srv
-        .put(&pod_path("web-1"), &stale)
+    let status = srv.put(&pod_path("web-1"), &stale).await.error(409, "Conflict", None);
+    assert!(status.message.contains(&rv_of(&p).to_string()), "{status:?}");
+    srv.put(&format!("{}/status", pod_path("web-1")), &running_ready(p.clone(), true))
         .await
         .error(409, "Conflict", None);
-    assert!(
-        status.message.contains(&rv_of(&p).to_string()),
-        "{status:?}"
-    );
-    srv.put(
-        &format!("{}/status", pod_path("web-1")),
-        &running_ready(p.clone(), true),
-    )
-    .await
-    .error(409, "Conflict", None);
-    srv.put(&service_path("web"), &s)
-        .await
-        .error(409, "Conflict", None);
-    srv.put("/api/v1/nodes/n1", &n1)
-        .await
-        .error(409, "Conflict", None);
-    srv.put("/api/v1/nodes/n1/status", &n1)
-        .await
-        .error(409, "Conflict", None);
+    srv.put(&service_path("web"), &s).await.error(409, "Conflict", None);
+    srv.put("/api/v1/nodes/n1", &n1).await.error(409, "Conflict", None);
+    srv.put("/api/v1/nodes/n1/status", &n1).await.error(409, "Conflict", None);
     assert_eq!(state(&srv).await, before);
-    assert_eq!(
-        srv.pod("web-1")
-            .await
-            .metadata
-            .labels
-            .get("v")
-            .map(String::as_str),
-        Some("2")
-    );
+    assert_eq!(srv.pod("web-1").await.metadata.labels.get("v").map(String::as_str), Some("2"));
     // Without a resourceVersion the write is unconditional.
     let mut blind = srv.pod("web-1").await;
     blind.metadata.resource_version = None;
@@ -136,46 +94,11 @@ async fn validation_failures_name_the_field_and_change_nothing() {
 
     let cases: Vec<(&str, String, Value, u16, &str, String)> = vec![
         // names
-        (
-            "pod name not DNS-1123",
-            pods.clone(),
-            pod_json("Web_1"),
-            422,
-            "Invalid",
-            "metadata.name".into(),
-        ),
-        (
-            "pod name too long",
-            pods.clone(),
-            pod_json(&"a".repeat(254)),
-            422,
-            "Invalid",
-            "metadata.name".into(),
-        ),
-        (
-            "pod name empty",
-            pods.clone(),
-            pod_json(""),
-            422,
-            "Invalid",
-            "metadata.name".into(),
-        ),
-        (
-            "service name not DNS-1035",
-            services.clone(),
-            service_json("1web"),
-            422,
-            "Invalid",
-            "metadata.name".into(),
-        ),
-        (
-            "service name with a dot",
-            services.clone(),
-            service_json("web.x"),
-            422,
-            "Invalid",
-            "metadata.name".into(),
-        ),
+        ("pod name not DNS-1123", pods.clone(), pod_json("Web_1"), 422, "Invalid", "metadata.name".into()),
+        ("pod name too long", pods.clone(), pod_json(&"a".repeat(254)), 422, "Invalid", "metadata.name".into()),
+        ("pod name empty", pods.clone(), pod_json(""), 422, "Invalid", "metadata.name".into()),
+        ("service name not DNS-1035", services.clone(), service_json("1web"), 422, "Invalid", "metadata.name".into()),
+        ("service name with a dot", services.clone(), service_json("web.x"), 422, "Invalid", "metadata.name".into()),
         (
             "node name",
             "/api/v1/nodes".into(),
@@ -204,9 +127,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "label key",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["metadata"]["labels"]["bad key"] = json!("x")
-            }),
+            with(pod_json("p"), |v| v["metadata"]["labels"]["bad key"] = json!("x")),
             422,
             "Invalid",
             "metadata.labels[bad key]".into(),
@@ -214,9 +135,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "label key prefix",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["metadata"]["labels"]["Bad_Prefix/x"] = json!("x")
-            }),
+            with(pod_json("p"), |v| v["metadata"]["labels"]["Bad_Prefix/x"] = json!("x")),
             422,
             "Invalid",
             "metadata.labels[Bad_Prefix/x]".into(),
@@ -224,9 +143,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "label value",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["metadata"]["labels"]["app"] = json!("-web")
-            }),
+            with(pod_json("p"), |v| v["metadata"]["labels"]["app"] = json!("-web")),
             422,
             "Invalid",
             "metadata.labels[app]".into(),
@@ -234,9 +151,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "label value too long",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["metadata"]["labels"]["app"] = json!(long)
-            }),
+            with(pod_json("p"), |v| v["metadata"]["labels"]["app"] = json!(long)),
             422,
             "Invalid",
             "metadata.labels[app]".into(),
@@ -244,9 +159,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "selector value",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["selector"]["app"] = json!("a b")
-            }),
+            with(service_json("s"), |v| v["spec"]["selector"]["app"] = json!("a b")),
             422,
             "Invalid",
             "spec.selector[app]".into(),
@@ -255,9 +168,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "service port too large",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"][0]["port"] = json!(70000)
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"][0]["port"] = json!(70000)),
             422,
             "Invalid",
             "spec.ports[0].port".into(),
@@ -265,9 +176,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "service port zero",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"][0]["port"] = json!(0)
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"][0]["port"] = json!(0)),
             422,
             "Invalid",
             "spec.ports[0].port".into(),
@@ -275,9 +184,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "target port too large",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"][0]["targetPort"] = json!(65536)
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"][0]["targetPort"] = json!(65536)),
             422,
             "Invalid",
             "spec.ports[0].targetPort".into(),
@@ -285,9 +192,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "container port",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(-1)
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(-1)),
             422,
             "Invalid",
             "spec.containers[0].ports[0].containerPort".into(),
@@ -295,9 +200,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "protocol",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"][0]["protocol"] = json!("SCTP")
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"][0]["protocol"] = json!("SCTP")),
             400,
             "BadRequest",
             "spec.ports[0].protocol".into(),
@@ -305,9 +208,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "container protocol",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["ports"][0]["protocol"] = json!("tcp")
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["ports"][0]["protocol"] = json!("tcp")),
             400,
             "BadRequest",
             "spec.containers[0].ports[0].protocol".into(),
@@ -315,9 +216,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "port not a number",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"][0]["port"] = json!("eighty")
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"][0]["port"] = json!("eighty")),
             400,
             "BadRequest",
             "spec.ports[0].port".into(),
@@ -325,13 +224,9 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "duplicate port names",
             services.clone(),
-            with(
-                service_json("s"),
-                |v| {
-                    v["spec"]["ports"] =
-                        json!([{"name": "http", "port": 80}, {"name": "http", "port": 81}])
-                },
-            ),
+            with(service_json("s"), |v| {
+                v["spec"]["ports"] = json!([{"name": "http", "port": 80}, {"name": "http", "port": 81}])
+            }),
             422,
             "Invalid",
             "spec.ports[1].name".into(),
@@ -339,9 +234,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "missing port names",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["ports"] = json!([{"port": 80}, {"port": 81}])
-            }),
+            with(service_json("s"), |v| v["spec"]["ports"] = json!([{"port": 80}, {"port": 81}])),
             422,
             "Invalid",
             "spec.ports[0].name".into(),
@@ -368,9 +261,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "cluster IP not an address",
             services.clone(),
-            with(service_json("s"), |v| {
-                v["spec"]["clusterIP"] = json!("None")
-            }),
+            with(service_json("s"), |v| v["spec"]["clusterIP"] = json!("None")),
             422,
             "Invalid",
             "spec.clusterIP".into(),
@@ -379,9 +270,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "typo in a container",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["comand"] = json!(["sh"])
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["comand"] = json!(["sh"])),
             400,
             "BadRequest",
             "spec.containers[0].comand".into(),
@@ -413,9 +302,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "no command",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["command"] = json!([])
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["command"] = json!([])),
             422,
             "Invalid",
             "spec.containers[0].command".into(),
@@ -423,9 +310,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "env name",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["env"] = json!([{"name": "1X", "value": "y"}])
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["env"] = json!([{"name": "1X", "value": "y"}])),
             422,
             "Invalid",
             "spec.containers[0].env[0].name".into(),
@@ -433,9 +318,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "container name",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["name"] = json!("Main")
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["name"] = json!("Main")),
             422,
             "Invalid",
             "spec.containers[0].name".into(),
@@ -451,22 +334,13 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "probe",
             pods.clone(),
-            with(pod_json("p"), |v| {
-                v["spec"]["containers"][0]["readinessProbe"] = json!({})
-            }),
+            with(pod_json("p"), |v| v["spec"]["containers"][0]["readinessProbe"] = json!({})),
             422,
             "Invalid",
             "spec.containers[0].readinessProbe".into(),
         ),
         // type
-        (
-            "kind",
-            pods.clone(),
-            with(pod_json("p"), |v| v["kind"] = json!("Service")),
-            422,
-            "Invalid",
-            "kind".into(),
-        ),
+        ("kind", pods.clone(), with(pod_json("p"), |v| v["kind"] = json!("Service")), 422, "Invalid", "kind".into()),
         (
             "apiVersion",
             pods.clone(),
@@ -481,10 +355,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         let resp = srv.post(&path, &body).await;
         assert_eq!(resp.status.as_u16(), status, "{what}: {}", resp.text());
         let s = resp.error(status, reason, Some(&field));
-        assert!(
-            s.message.contains(&field) || reason == "Invalid",
-            "{what}: the message names the field: {s:?}"
-        );
+        assert!(s.message.contains(&field) || reason == "Invalid", "{what}: the message names the field: {s:?}");
         assert_eq!(state(&srv).await, before, "{what} changed something");
     }
 
@@ -492,56 +363,27 @@ async fn validation_failures_name_the_field_and_change_nothing() {
     let existing = srv.pod("existing").await;
     let mut bad = serde_json::to_value(&existing).unwrap();
     bad["metadata"]["labels"]["bad key"] = json!("x");
-    srv.put(&pod_path("existing"), &bad).await.error(
-        422,
-        "Invalid",
-        Some("metadata.labels[bad key]"),
-    );
-    let mut bad =
-        serde_json::to_value(srv.get(&service_path("existing")).await.ok::<Service>()).unwrap();
+    srv.put(&pod_path("existing"), &bad).await.error(422, "Invalid", Some("metadata.labels[bad key]"));
+    let mut bad = serde_json::to_value(srv.get(&service_path("existing")).await.ok::<Service>()).unwrap();
     bad["spec"]["ports"][0]["port"] = json!(99999);
-    srv.put(&service_path("existing"), &bad).await.error(
-        422,
-        "Invalid",
-        Some("spec.ports[0].port"),
-    );
+    srv.put(&service_path("existing"), &bad).await.error(422, "Invalid", Some("spec.ports[0].port"));
     assert_eq!(srv.pod("existing").await, existing);
 
     // Malformed JSON: 400, naming the field where the parser got to one.
-    let resp = srv
-        .send(
-            Req::post(&pods)
-                .raw("not json", "application/json")
-                .token(ADMIN),
-        )
-        .await;
+    let resp = srv.send(Req::post(&pods).raw("not json", "application/json").token(ADMIN)).await;
     assert_eq!(resp.error(400, "BadRequest", None).field, None);
-    let resp = srv
-        .send(
-            Req::post(&pods)
-                .raw("{\"metadata\": {\"name\": 5}}", "application/json")
-                .token(ADMIN),
-        )
-        .await;
+    let resp = srv.send(Req::post(&pods).raw("{\"metadata\": {\"name\": 5}}", "application/json").token(ADMIN)).await;
     resp.error(400, "BadRequest", Some("metadata.name"));
     // Heartbeats and tokens are checked as well.
-    srv.send(
-        Req::post("/api/v1/nodes/n1/heartbeat")
-            .json(&json!({"backendData": {"bad key": "x"}}))
-            .token(ADMIN),
-    )
-    .await
-    .error(422, "Invalid", Some("backendData[bad key]"));
-    srv.send(
-        Req::post("/api/v1/nodes/n1/heartbeat")
-            .json(&json!({"backendDta": {}}))
-            .token(ADMIN),
-    )
-    .await
-    .error(400, "BadRequest", Some("backendDta"));
-    srv.send(Req::post("/api/v1/nodes/Bad_Node/token").token(ADMIN))
+    srv.send(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({"backendData": {"bad key": "x"}})).token(ADMIN))
         .await
-        .error(422, "Invalid", Some("metadata.name"));
+        .error(422, "Invalid", Some("backendData[bad key]"));
+    srv.send(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({"backendDta": {}})).token(ADMIN)).await.error(
+        400,
+        "BadRequest",
+        Some("backendDta"),
+    );
+    srv.send(Req::post("/api/v1/nodes/Bad_Node/token").token(ADMIN)).await.error(422, "Invalid", Some("metadata.name"));
     assert_eq!(state(&srv).await, before);
 }
 
@@ -551,86 +393,45 @@ async fn content_type_and_body_size() {
     let pods = format!("/api/v1/namespaces/{NS}/pods");
     let body = serde_json::to_vec(&pod_json("p")).unwrap();
     let before = state(&srv).await;
-    for ct in [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "application/jsonl",
-    ] {
-        srv.send(Req::post(&pods).raw(body.clone(), ct).token(ADMIN))
-            .await
-            .error(415, "UnsupportedMediaType", None);
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "application/jsonl"] {
+        srv.send(Req::post(&pods).raw(body.clone(), ct).token(ADMIN)).await.error(415, "UnsupportedMediaType", None);
     }
     // No content type at all.
     let no_ct = Req::new(axum::http::Method::PUT, &pod_path("p")).token(ADMIN);
-    srv.send(no_ct)
-        .await
-        .error(415, "UnsupportedMediaType", None);
+    srv.send(no_ct).await.error(415, "UnsupportedMediaType", None);
 
     // Just under the limit: fine. Over it: 413.
-    let sized = |n: usize| {
-        with(pod_json("big"), |v| {
-            v["metadata"]["annotations"]["note"] = json!("x".repeat(n))
-        })
-    };
+    let sized = |n: usize| with(pod_json("big"), |v| v["metadata"]["annotations"]["note"] = json!("x".repeat(n)));
     let over = serde_json::to_vec(&sized(5000)).unwrap();
     assert!(over.len() > 4096);
-    srv.send(Req::post(&pods).raw(over, "application/json").token(ADMIN))
-        .await
-        .error(413, "RequestEntityTooLarge", None);
+    srv.send(Req::post(&pods).raw(over, "application/json").token(ADMIN)).await.error(
+        413,
+        "RequestEntityTooLarge",
+        None,
+    );
     assert_eq!(state(&srv).await, before);
     let base = serde_json::to_vec(&sized(0)).unwrap().len();
     let under = serde_json::to_vec(&sized(4096 - base)).unwrap();
     assert_eq!(under.len(), 4096);
-    srv.send(
-        Req::post(&pods)
-            .raw(under, "application/json; charset=utf-8")
-            .token(ADMIN),
-    )
-    .await
-    .expect(201);
+    srv.send(Req::post(&pods).raw(under, "application/json; charset=utf-8").token(ADMIN)).await.expect(201);
 }
 
 #[tokio::test]
 async fn bad_list_and_watch_parameters_answer_400() {
     let srv = TestServer::start().await;
     srv.create_pod(pod("p").labels(&[("app", "web")])).await;
-    for selector in [
-        "app%20in%20(web",
-        "app%3D%3D%3Dweb",
-        "bad%20key%3Dx",
-        "app%3D-x",
-        "%3Dweb",
-    ] {
-        for path in [
-            "/api/v1/pods",
-            "/api/v1/namespaces/default/pods",
-            "/api/v1/services",
-            "/api/v1/nodes",
-        ] {
-            let status = srv
-                .get(&format!("{path}?labelSelector={selector}"))
-                .await
-                .error(400, "BadRequest", None);
+    for selector in ["app%20in%20(web", "app%3D%3D%3Dweb", "bad%20key%3Dx", "app%3D-x", "%3Dweb"] {
+        for path in ["/api/v1/pods", "/api/v1/namespaces/default/pods", "/api/v1/services", "/api/v1/nodes"] {
+            let status = srv.get(&format!("{path}?labelSelector={selector}")).await.error(400, "BadRequest", None);
             assert!(status.message.contains("labelSelector"), "{status:?}");
         }
-        srv.get(&format!("/api/v1/pods?watch=true&labelSelector={selector}"))
-            .await
-            .error(400, "BadRequest", None);
+        srv.get(&format!("/api/v1/pods?watch=true&labelSelector={selector}")).await.error(400, "BadRequest", None);
     }
-    srv.get("/api/v1/pods?watch=maybe")
-        .await
-        .error(400, "BadRequest", None);
-    srv.get("/api/v1/pods?timeoutSeconds=-1")
-        .await
-        .error(400, "BadRequest", None);
-    srv.get("/api/v1/services?fieldSelector=spec.nodeName%3Dn1")
-        .await
-        .error(400, "BadRequest", None);
+    srv.get("/api/v1/pods?watch=maybe").await.error(400, "BadRequest", None);
+    srv.get("/api/v1/pods?timeoutSeconds=-1").await.error(400, "BadRequest", None);
+    srv.get("/api/v1/services?fieldSelector=spec.nodeName%3Dn1").await.error(400, "BadRequest", None);
     // Good selectors still work.
-    let l: List<Pod> = srv
-        .get("/api/v1/pods?labelSelector=app%20notin%20(db),!canary")
-        .await
-        .ok();
+    let l: List<Pod> = srv.get("/api/v1/pods?labelSelector=app%20notin%20(db),!canary").await.ok();
     assert_eq!(l.items.len(), 1);
 }
 

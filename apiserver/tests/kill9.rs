@@ -62,7 +62,11 @@ fn pod(name: &str) -> Pod {
     Pod {
         metadata: ObjectMeta { name: name.into(), ..Default::default() },
         spec: PodSpec {
-            containers: vec![Container { name: "c".into(), command: vec!["sleep".into(), "1".into()], ..Default::default() }],
+            containers: vec![Container {
+                name: "c".into(),
+                command: vec!["sleep".into(), "1".into()],
+                ..Default::default()
+            }],
             ..Default::default()
         },
         ..Default::default()

@@ -9,23 +9,12 @@ use ipnetwork::Ipv4Network;
 use openapi::{ConditionStatus, Node, Pod, PodPhase};
 
 fn assert_bound(pod: &Pod, node: &Node) {
-    assert_eq!(
-        pod.spec.node_name.as_deref(),
-        Some(node.metadata.name.as_str()),
-        "{pod:?}"
-    );
+    assert_eq!(pod.spec.node_name.as_deref(), Some(node.metadata.name.as_str()), "{pod:?}");
     let cidr: Ipv4Network = node.spec.pod_cidr.as_deref().unwrap().parse().unwrap();
-    let ip = pod
-        .status
-        .pod_ip
-        .as_deref()
-        .unwrap_or_else(|| panic!("no pod IP: {pod:?}"));
+    let ip = pod.status.pod_ip.as_deref().unwrap_or_else(|| panic!("no pod IP: {pod:?}"));
     assert!(cidr.contains(ip.parse().unwrap()), "{ip} not in {cidr}");
     assert_eq!(pod.status.host_ip.as_deref(), node.internal_ip());
-    assert_eq!(
-        pod_condition(pod, "PodScheduled").unwrap().status,
-        ConditionStatus::True
-    );
+    assert_eq!(pod_condition(pod, "PodScheduled").unwrap().status, ConditionStatus::True);
 }
 
 #[tokio::test]
@@ -63,17 +52,13 @@ async fn the_ready_node_with_the_fewest_pods_wins() {
 #[tokio::test]
 async fn without_a_ready_node_pods_wait_and_are_bound_when_one_turns_ready() {
     let srv = TestServer::start().await;
-    srv.create_service(service("web").selector(&[("app", "web")]).port(80, 8080))
-        .await;
+    srv.create_service(service("web").selector(&[("app", "web")]).port(80, 8080)).await;
     let p = srv.create_pod(pod("p1").labels(&[("app", "web")])).await;
     assert_eq!(p.spec.node_name, None);
     assert_eq!(p.status.phase, PodPhase::Pending);
     assert_eq!(p.status.pod_ip, None);
     let sched = pod_condition(&p, "PodScheduled").unwrap();
-    assert_eq!(
-        (sched.status, sched.reason.as_deref()),
-        (ConditionStatus::False, Some("Unschedulable"))
-    );
+    assert_eq!((sched.status, sched.reason.as_deref()), (ConditionStatus::False, Some("Unschedulable")));
     // Without an IP a pod is no endpoint.
     assert!(srv.endpoints("web").await.subsets.is_empty());
 
@@ -92,19 +77,13 @@ async fn without_a_ready_node_pods_wait_and_are_bound_when_one_turns_ready() {
     assert_bound(&p2, &n1);
     assert!(rv_of(&p1) < rv_of(&p2));
     assert_ne!(p1.status.pod_ip, p2.status.pod_ip);
-    assert_eq!(
-        endpoint_pods(&srv.endpoints("web").await),
-        (vec![], strings(&["p1"]))
-    );
+    assert_eq!(endpoint_pods(&srv.endpoints("web").await), (vec![], strings(&["p1"])));
 }
 
 #[tokio::test]
 async fn cordons_new_nodes_and_the_tick_release_waiting_pods() {
     // A /29 per node: 5 pod addresses, so a node is full after 5 pods.
-    let srv = TestServer::builder()
-        .pod_cidr("10.244.0.0/16", 29)
-        .start()
-        .await;
+    let srv = TestServer::builder().pod_cidr("10.244.0.0/16", 29).start().await;
     // The only Ready node is cordoned: the pod waits.
     let n1 = srv.ready_node("n1", "192.168.50.1").await;
     let mut cordon = n1.clone();
@@ -133,10 +112,7 @@ async fn cordons_new_nodes_and_the_tick_release_waiting_pods() {
     }
     let late = srv.create_pod(pod("late")).await;
     assert_eq!(late.spec.node_name, None);
-    assert_eq!(
-        pod_condition(&late, "PodScheduled").unwrap().status,
-        ConditionStatus::False
-    );
+    assert_eq!(pod_condition(&late, "PodScheduled").unwrap().status, ConditionStatus::False);
     // A deletion makes room; the periodic tick binds the waiting pod.
     srv.delete(&pod_path("f0")).await.ok::<Pod>();
     srv.tick().await;
@@ -152,19 +128,13 @@ async fn a_pod_bound_by_its_creator_gets_an_ip_from_that_nodes_lease() {
     let p = srv.create_pod(pod("p").node("n2")).await;
     assert_bound(&p, &n2);
     let lease: openapi::NodeLease = srv.lease("n2").await.ok();
-    assert_ne!(
-        p.status.pod_ip.as_deref(),
-        Some(lease.spec.gateway.as_str())
-    );
+    assert_ne!(p.status.pod_ip.as_deref(), Some(lease.spec.gateway.as_str()));
 
     // Bound to a node that does not exist yet: it waits for an IP, not for a node.
     let ghost = srv.create_pod(pod("g").node("ghost")).await;
     assert_eq!(ghost.spec.node_name.as_deref(), Some("ghost"));
     assert_eq!(ghost.status.pod_ip, None);
-    assert_eq!(
-        pod_condition(&ghost, "PodScheduled").unwrap().status,
-        ConditionStatus::True
-    );
+    assert_eq!(pod_condition(&ghost, "PodScheduled").unwrap().status, ConditionStatus::True);
     srv.create_node(node("ghost").ip("192.168.50.3")).await;
     srv.heartbeat("ghost").await;
     assert_bound(&srv.pod("g").await, &srv.node("ghost").await);
@@ -185,7 +155,5 @@ async fn a_pod_bound_by_its_creator_gets_an_ip_from_that_nodes_lease() {
     assert_bound(&bound, &srv.node("n1").await);
     let mut moved = bound.clone();
     moved.spec.node_name = Some("n2".into());
-    srv.put(&pod_path("w"), &moved)
-        .await
-        .error(422, "Invalid", Some("spec"));
+    srv.put(&pod_path("w"), &moved).await.error(422, "Invalid", Some("spec"));
 }

@@ -35,7 +35,10 @@ fn fail(op: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> Error {
 }
 
 /// Treat `codes` as success (the object already is as wanted).
-fn tolerate(result: std::result::Result<(), rtnetlink::Error>, codes: &[i32]) -> std::result::Result<(), rtnetlink::Error> {
+fn tolerate(
+    result: std::result::Result<(), rtnetlink::Error>,
+    codes: &[i32],
+) -> std::result::Result<(), rtnetlink::Error> {
     match result {
         Err(e) if errno(&e).is_some_and(|c| codes.contains(&c)) => Ok(()),
         other => other,
@@ -147,7 +150,13 @@ impl Netlink {
     }
 
     /// Route `dst/prefix` via `gateway` (or directly out of `oif` when `None`).
-    pub async fn ensure_route(&self, dst: Ipv4Addr, prefix: u8, gateway: Option<Ipv4Addr>, oif: Option<u32>) -> Result<()> {
+    pub async fn ensure_route(
+        &self,
+        dst: Ipv4Addr,
+        prefix: u8,
+        gateway: Option<Ipv4Addr>,
+        oif: Option<u32>,
+    ) -> Result<()> {
         let mut route = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix);
         if let Some(gw) = gateway {
             route = route.gateway(gw);

@@ -139,7 +139,8 @@ impl Netns {
         check_name(name)?;
         let path = path_of(name);
         if !is_mounted(&path) {
-            let source = io::Error::new(io::ErrorKind::NotFound, format!("{} is not a network namespace", path.display()));
+            let source =
+                io::Error::new(io::ErrorKind::NotFound, format!("{} is not a network namespace", path.display()));
             return Err(Error::OpenNetns { name: name.into(), source });
         }
         let file = File::open(&path).map_err(|source| Error::OpenNetns { name: name.into(), source })?;

@@ -32,7 +32,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::meta::{EventType, List, RawWatchEvent, Resource, Status};
-use crate::resources::{ClusterConfig, Heartbeat, Node, NodeLease, NodeToken, Pod, Service, Endpoints};
+use crate::resources::{ClusterConfig, Endpoints, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

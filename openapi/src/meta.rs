@@ -36,10 +36,7 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// The revision as a number (0 when absent or unparsable).
     pub fn revision(&self) -> i64 {
-        self.resource_version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        self.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 }
 

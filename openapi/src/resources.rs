@@ -142,19 +142,12 @@ pub struct NodeCondition {
 impl Node {
     /// Whether the server considers the node Ready (its lease is live).
     pub fn is_ready(&self) -> bool {
-        self.status
-            .conditions
-            .iter()
-            .any(|c| c.condition_type == "Ready" && c.status == ConditionStatus::True)
+        self.status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == ConditionStatus::True)
     }
 
     /// The node's `InternalIP`, if it reported one.
     pub fn internal_ip(&self) -> Option<&str> {
-        self.status
-            .addresses
-            .iter()
-            .find(|a| a.address_type == "InternalIP")
-            .map(|a| a.address.as_str())
+        self.status.addresses.iter().find(|a| a.address_type == "InternalIP").map(|a| a.address.as_str())
     }
 }
 
@@ -448,10 +441,7 @@ pub struct ContainerStateTerminated {
 impl Pod {
     /// The `Ready` condition is True (set by the node agent from its probes).
     pub fn is_ready(&self) -> bool {
-        self.status
-            .conditions
-            .iter()
-            .any(|c| c.condition_type == "Ready" && c.status == ConditionStatus::True)
+        self.status.conditions.iter().any(|c| c.condition_type == "Ready" && c.status == ConditionStatus::True)
     }
 
     /// Resolve a service's `targetPort` against this pod's container ports. A number is
@@ -570,9 +560,7 @@ pub struct ServicePort {
 impl ServicePort {
     /// `targetPort`, defaulting to `port`.
     pub fn target(&self) -> IntOrString {
-        self.target_port
-            .clone()
-            .unwrap_or(IntOrString::Int(self.port))
+        self.target_port.clone().unwrap_or(IntOrString::Int(self.port))
     }
 }
 
@@ -695,9 +683,7 @@ pub struct PortRange {
 impl std::str::FromStr for PortRange {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("port range {s:?} is not MIN-MAX"))?;
+        let (a, b) = s.split_once('-').ok_or_else(|| format!("port range {s:?} is not MIN-MAX"))?;
         let min: u16 = a.trim().parse().map_err(|_| format!("port range {s:?}: bad minimum"))?;
         let max: u16 = b.trim().parse().map_err(|_| format!("port range {s:?}: bad maximum"))?;
         if min == 0 || min > max {

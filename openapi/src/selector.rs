@@ -24,12 +24,7 @@ pub struct LabelSelector {
 impl LabelSelector {
     /// A selector that requires every `key=value` of `labels` (a service's selector).
     pub fn from_map(labels: &BTreeMap<String, String>) -> Self {
-        LabelSelector {
-            requirements: labels
-                .iter()
-                .map(|(k, v)| Requirement::Equals(k.clone(), v.clone()))
-                .collect(),
-        }
+        LabelSelector { requirements: labels.iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -148,8 +143,16 @@ mod tests {
     fn equality_and_sets() {
         let l = labels(&[("app", "web"), ("tier", "front")]);
         let yes = [
-            "", "app=web", "app==web", "app=web,tier=front", "tier!=db", "app in (web, api)",
-            "env notin (prod)", "app", "!env", "example.com/x notin (a)",
+            "",
+            "app=web",
+            "app==web",
+            "app=web,tier=front",
+            "tier!=db",
+            "app in (web, api)",
+            "env notin (prod)",
+            "app",
+            "!env",
+            "example.com/x notin (a)",
         ];
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&l), "{s} should match");

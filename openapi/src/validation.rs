@@ -8,8 +8,7 @@ use std::net::Ipv4Addr;
 
 use crate::meta::{ObjectMeta, StatusCause};
 use crate::resources::{
-    ClusterConfig, Container, IntOrString, Node, Pod, Probe, ServiceType, Service,
-    SessionAffinity,
+    ClusterConfig, Container, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
 };
 
 /// The causes of a failed validation, in the order found.
@@ -185,11 +184,7 @@ fn validate_labels(errs: &mut FieldErrors, field: &str, labels: &BTreeMap<String
 }
 
 /// Metadata common to all kinds. `name_rule` is the kind's name syntax.
-pub fn validate_meta(
-    errs: &mut FieldErrors,
-    meta: &ObjectMeta,
-    name_rule: fn(&str) -> Result<(), String>,
-) {
+pub fn validate_meta(errs: &mut FieldErrors, meta: &ObjectMeta, name_rule: fn(&str) -> Result<(), String>) {
     errs.check("metadata.name", name_rule(&meta.name));
     if let Some(ns) = &meta.namespace {
         errs.check("metadata.namespace", validate_dns1123_label(ns));
@@ -277,7 +272,10 @@ fn validate_container(errs: &mut FieldErrors, i: usize, c: &Container, port_name
     for (j, p) in c.ports.iter().enumerate() {
         errs.check(format!("{field}.ports[{j}].containerPort"), validate_port_number(p.container_port));
         if !seen.insert((p.container_port, p.protocol)) {
-            errs.add(format!("{field}.ports[{j}]"), format!("duplicate port {}/{}", p.container_port, p.protocol.as_str()));
+            errs.add(
+                format!("{field}.ports[{j}]"),
+                format!("duplicate port {}/{}", p.container_port, p.protocol.as_str()),
+            );
         }
         if let Some(name) = &p.name {
             errs.check(format!("{field}.ports[{j}].name"), validate_port_name(name));
@@ -367,10 +365,9 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
         }
     }
     match (spec.session_affinity, &spec.session_affinity_config) {
-        (SessionAffinity::None, Some(_)) => errs.add(
-            "spec.sessionAffinityConfig",
-            "may only be set when sessionAffinity is ClientIP",
-        ),
+        (SessionAffinity::None, Some(_)) => {
+            errs.add("spec.sessionAffinityConfig", "may only be set when sessionAffinity is ClientIP")
+        }
         (SessionAffinity::ClientIP, Some(cfg)) => {
             if let Some(t) = cfg.client_ip.as_ref().and_then(|c| c.timeout_seconds) {
                 if !(1..=86400).contains(&t) {

@@ -178,25 +178,22 @@ impl Store {
         let mut conn = opts.connect().await?;
         sqlx::migrate!("./migrations").run(&mut conn).await?;
 
-        let stored: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'config'")
-            .fetch_optional(&mut conn)
-            .await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'config'").fetch_optional(&mut conn).await?;
         let stored = stored.map(|s| serde_json::from_str::<ClusterConfig>(&s)).transpose()?;
         let settings = configure(stored).map_err(anyhow::Error::msg)?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(serde_json::to_string(&settings.cluster)?)
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(serde_json::to_string(&settings.cluster)?)
+        .execute(&mut conn)
+        .await?;
         let revision = meta_i64(&mut conn, "revision").await?;
         let compacted = meta_i64(&mut conn, "compacted").await?;
-        let tokens: Vec<(String, String)> = sqlx::query_as("SELECT hash, node_name FROM node_tokens")
-            .fetch_all(&mut conn)
-            .await?;
+        let tokens: Vec<(String, String)> =
+            sqlx::query_as("SELECT hash, node_name FROM node_tokens").fetch_all(&mut conn).await?;
 
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.clone())
-            .await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await?;
         let (ops_tx, ops_rx) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(EVENT_BUS);
         let inner = Arc::new(Inner {
@@ -267,7 +264,12 @@ impl Store {
 
     /// All objects of `kind` (in `namespace`, on `node` when given), ordered by namespace and
     /// name, with the revision they were read at.
-    pub async fn list_raw(&self, kind: Kind, namespace: Option<&str>, node: Option<&str>) -> ApiResult<(i64, Vec<String>)> {
+    pub async fn list_raw(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        node: Option<&str>,
+    ) -> ApiResult<(i64, Vec<String>)> {
         let mut tx = self.inner.read.begin().await?;
         let rev = meta_i64(&mut tx, "revision").await?;
         let mut sql = String::from("SELECT body FROM objects WHERE kind = ?");
@@ -298,7 +300,9 @@ impl Store {
         if after < compacted {
             return Err(gone(after, compacted));
         }
-        let mut sql = String::from("SELECT rev, type, kind, namespace, object, old_object FROM events WHERE kind = ? AND rev > ?");
+        let mut sql = String::from(
+            "SELECT rev, type, kind, namespace, object, old_object FROM events WHERE kind = ? AND rev > ?",
+        );
         if namespace.is_some() {
             sql.push_str(" AND namespace = ?");
         }
@@ -355,9 +359,7 @@ pub fn gone(asked: i64, compacted: i64) -> ApiError {
 }
 
 async fn meta_i64(conn: &mut SqliteConnection, key: &str) -> Result<i64, sqlx::Error> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
+    let v: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use chrono::Duration;
 use ipnetwork::Ipv4Network;
 use openapi::{
-    ConditionStatus, Endpoints, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec, NodeToken, Pod,
-    PodCondition, PodPhase, Resource, Service, ServiceType,
+    ConditionStatus, Endpoints, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec, NodeToken, Pod, PodCondition,
+    PodPhase, Resource, Service, ServiceType,
 };
 use rand::RngCore;
 
@@ -111,7 +111,13 @@ fn ready_condition(node: &Node) -> ConditionStatus {
         .unwrap_or(ConditionStatus::Unknown)
 }
 
-fn set_ready_condition(node: &mut Node, status: ConditionStatus, reason: &str, message: &str, now: chrono::DateTime<chrono::Utc>) {
+fn set_ready_condition(
+    node: &mut Node,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     node.status.conditions.retain(|c| c.condition_type != "Ready");
     node.status.conditions.push(NodeCondition {
         condition_type: "Ready".into(),
@@ -131,7 +137,13 @@ async fn create_node(tx: &mut Tx<'_>, mut node: Node) -> ApiResult<String> {
     node.metadata.uid = None;
     node.status.conditions.clear();
     let now = tx.now;
-    set_ready_condition(&mut node, ConditionStatus::Unknown, "NodeStatusNeverUpdated", "no heartbeat received yet", now);
+    set_ready_condition(
+        &mut node,
+        ConditionStatus::Unknown,
+        "NodeStatusNeverUpdated",
+        "no heartbeat received yet",
+        now,
+    );
     let lease = acquire_lease(tx, &node).await?;
     node.spec.pod_cidr = Some(lease.spec.pod_cidr.clone());
     tx.create(&mut node).await?;
@@ -176,11 +188,12 @@ async fn delete_node(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
 /// The subnet a node gets: its current lease's, else its previous one if still free, else
 /// one never leased (in address order), else the one reclaimed longest ago.
 async fn choose_subnet(tx: &mut Tx<'_>, node: &str) -> ApiResult<Ipv4Network> {
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT cidr FROM subnets WHERE node_name IS NULL AND last_node = ? ORDER BY released_at DESC LIMIT 1")
-            .bind(node)
-            .fetch_optional(&mut *tx.conn)
-            .await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "SELECT cidr FROM subnets WHERE node_name IS NULL AND last_node = ? ORDER BY released_at DESC LIMIT 1",
+    )
+    .bind(node)
+    .fetch_optional(&mut *tx.conn)
+    .await?;
     if let Some(cidr) = previous {
         return cidr.parse().map_err(|e| ApiError::internal("stored subnet", e));
     }
@@ -292,7 +305,13 @@ async fn heartbeat(tx: &mut Tx<'_>, name: &str, hb: Heartbeat) -> ApiResult<Stri
 
 /// Change a node's Ready condition and everything that follows from it: its pods' endpoint
 /// readiness, and (when it turns Ready) binding of pending pods.
-async fn set_node_ready(tx: &mut Tx<'_>, old: Node, status: ConditionStatus, reason: &str, message: &str) -> ApiResult<()> {
+async fn set_node_ready(
+    tx: &mut Tx<'_>,
+    old: Node,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+) -> ApiResult<()> {
     let mut node = old.clone();
     let now = tx.now;
     set_ready_condition(&mut node, status, reason, message, now);
@@ -329,7 +348,14 @@ async fn mint_node_token(tx: &mut Tx<'_>, node: &str) -> ApiResult<String> {
 // Pods: scheduling, IPs
 // ---------------------------------------------------------------------------------------------
 
-fn set_pod_condition(pod: &mut Pod, kind: &str, status: ConditionStatus, reason: Option<&str>, message: Option<&str>, now: chrono::DateTime<chrono::Utc>) {
+fn set_pod_condition(
+    pod: &mut Pod,
+    kind: &str,
+    status: ConditionStatus,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     if let Some(c) = pod.status.conditions.iter_mut().find(|c| c.condition_type == kind) {
         if c.status != status {
             c.last_transition_time = Some(now);
@@ -414,7 +440,14 @@ async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
                 Some(node)
             }
             None => {
-                set_pod_condition(pod, "PodScheduled", ConditionStatus::False, Some("Unschedulable"), Some("no Ready node with room"), now);
+                set_pod_condition(
+                    pod,
+                    "PodScheduled",
+                    ConditionStatus::False,
+                    Some("Unschedulable"),
+                    Some("no Ready node with room"),
+                    now,
+                );
                 return Ok(());
             }
         },
@@ -565,7 +598,12 @@ async fn node_ready(tx: &mut Tx<'_>, node: Option<&str>) -> ApiResult<bool> {
 /// Update, incrementally, the endpoints of every service that selects the pod before or
 /// after a change (`None`: created / deleted). `ready_node` overrides the lookup of the
 /// pod's node readiness when the caller already knows it.
-async fn refresh_endpoints_for_pod(tx: &mut Tx<'_>, old: Option<&Pod>, new: Option<&Pod>, ready_node: Option<bool>) -> ApiResult<()> {
+async fn refresh_endpoints_for_pod(
+    tx: &mut Tx<'_>,
+    old: Option<&Pod>,
+    new: Option<&Pod>,
+    ready_node: Option<bool>,
+) -> ApiResult<()> {
     let Some(any) = new.or(old) else { return Ok(()) };
     let ns = any.metadata.namespace.clone().unwrap_or_default();
     let uid = any.metadata.uid.clone().unwrap_or_default();
@@ -606,12 +644,8 @@ async fn compute_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<Vec<open
     }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();
     let pods: Vec<Pod> = tx.list(Some(&ns)).await?;
-    let ready: HashMap<String, bool> = tx
-        .list::<Node>(None)
-        .await?
-        .into_iter()
-        .map(|n| (n.metadata.name.clone(), n.is_ready()))
-        .collect();
+    let ready: HashMap<String, bool> =
+        tx.list::<Node>(None).await?.into_iter().map(|n| (n.metadata.name.clone(), n.is_ready())).collect();
     let entries = pods
         .iter()
         .filter_map(|p| {
@@ -629,16 +663,21 @@ async fn compute_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<Vec<open
 async fn allocate_cluster_ip(tx: &mut Tx<'_>, uid: &str, requested: Option<&str>) -> ApiResult<String> {
     let cidr = tx.settings.service_cidr;
     if let Some(req) = requested {
-        let ip: Ipv4Addr = req.parse().map_err(|_| ApiError::invalid("spec.clusterIP", format!("{req:?} is not an IPv4 address")))?;
+        let ip: Ipv4Addr =
+            req.parse().map_err(|_| ApiError::invalid("spec.clusterIP", format!("{req:?} is not an IPv4 address")))?;
         if !alloc::service_ip_usable(cidr, ip) {
-            return Err(ApiError::invalid("spec.clusterIP", format!("{ip} is not a usable address of the service CIDR {cidr}")));
+            return Err(ApiError::invalid(
+                "spec.clusterIP",
+                format!("{ip} is not a usable address of the service CIDR {cidr}"),
+            ));
         }
-        let inserted = sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
-            .bind(ip.to_string())
-            .bind(uid)
-            .execute(&mut *tx.conn)
-            .await?
-            .rows_affected();
+        let inserted =
+            sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
+                .bind(ip.to_string())
+                .bind(uid)
+                .execute(&mut *tx.conn)
+                .await?
+                .rows_affected();
         if inserted == 0 {
             return Err(ApiError::invalid("spec.clusterIP", format!("{ip} is already allocated to another service")));
         }
@@ -647,12 +686,13 @@ async fn allocate_cluster_ip(tx: &mut Tx<'_>, uid: &str, requested: Option<&str>
     let cursor: u32 = tx.meta_get("cluster_ip_cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0);
     for offset in alloc::after_cursor(alloc::service_auto_offsets(cidr), cursor) {
         let ip = alloc::host_at(cidr, offset).to_string();
-        let inserted = sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
-            .bind(&ip)
-            .bind(uid)
-            .execute(&mut *tx.conn)
-            .await?
-            .rows_affected();
+        let inserted =
+            sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES (?, ?) ON CONFLICT(ip) DO NOTHING")
+                .bind(&ip)
+                .bind(uid)
+                .execute(&mut *tx.conn)
+                .await?
+                .rows_affected();
         if inserted == 1 {
             tx.meta_set("cluster_ip_cursor", &offset.to_string()).await?;
             return Ok(ip);
@@ -696,7 +736,11 @@ async fn settle_node_ports(tx: &mut Tx<'_>, svc: &mut Service, old: Option<&Serv
             let port = &svc.spec.ports[i];
             let field = format!("spec.ports[{i}].nodePort");
             let previous = old.and_then(|o| {
-                o.spec.ports.iter().find(|p| p.port == port.port && p.protocol == port.protocol).and_then(|p| p.node_port)
+                o.spec
+                    .ports
+                    .iter()
+                    .find(|p| p.port == port.port && p.protocol == port.protocol)
+                    .and_then(|p| p.node_port)
             });
             let wanted = port.node_port.or(previous);
             let assigned = match wanted {
@@ -798,7 +842,14 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
         if let Some(node) = tx.get::<Node>("", &name).await? {
             if ready_condition(&node) != ConditionStatus::False {
                 tracing::info!(node = %name, "node lease expired: NotReady");
-                set_node_ready(tx, node, ConditionStatus::False, "LeaseExpired", "the node agent stopped renewing its lease").await?;
+                set_node_ready(
+                    tx,
+                    node,
+                    ConditionStatus::False,
+                    "LeaseExpired",
+                    "the node agent stopped renewing its lease",
+                )
+                .await?;
             }
         }
         if tx.now >= expired_at + grace {

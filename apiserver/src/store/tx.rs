@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openapi::{EventType, Node, NodeLease, Pod, Resource, Service, Endpoints};
+use openapi::{Endpoints, EventType, Node, NodeLease, Pod, Resource, Service};
 use sqlx::SqliteConnection;
 
 use super::{Event, Kind, Selectable};
@@ -80,12 +80,13 @@ impl Tx<'_> {
 
     pub async fn get<K: Stored>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
         let ns = if K::NAMESPACED { namespace } else { "" };
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-            .bind(K::STORE_KIND.as_str())
-            .bind(ns)
-            .bind(name)
-            .fetch_optional(&mut *self.conn)
-            .await?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
+                .bind(K::STORE_KIND.as_str())
+                .bind(ns)
+                .bind(name)
+                .fetch_optional(&mut *self.conn)
+                .await?;
         body.as_deref().map(from_json).transpose()
     }
 
@@ -97,15 +98,19 @@ impl Tx<'_> {
     /// All objects of a kind, in `namespace` when given.
     pub async fn list<K: Stored>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
         let bodies: Vec<String> = match namespace {
-            Some(ns) => sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name")
-                .bind(K::STORE_KIND.as_str())
-                .bind(ns)
-                .fetch_all(&mut *self.conn)
-                .await?,
-            None => sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? ORDER BY namespace, name")
-                .bind(K::STORE_KIND.as_str())
-                .fetch_all(&mut *self.conn)
-                .await?,
+            Some(ns) => {
+                sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name")
+                    .bind(K::STORE_KIND.as_str())
+                    .bind(ns)
+                    .fetch_all(&mut *self.conn)
+                    .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? ORDER BY namespace, name")
+                    .bind(K::STORE_KIND.as_str())
+                    .fetch_all(&mut *self.conn)
+                    .await?
+            }
         };
         bodies.iter().map(|b| from_json(b)).collect()
     }
@@ -113,13 +118,19 @@ impl Tx<'_> {
     /// Pods bound to `node` (`Some`), or not bound at all (`None`).
     pub async fn pods_on(&mut self, node: Option<&str>) -> ApiResult<Vec<Pod>> {
         let bodies: Vec<String> = match node {
-            Some(n) => sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name = ? ORDER BY namespace, name")
+            Some(n) => {
+                sqlx::query_scalar(
+                    "SELECT body FROM objects WHERE kind = 'Pod' AND node_name = ? ORDER BY namespace, name",
+                )
                 .bind(n)
                 .fetch_all(&mut *self.conn)
-                .await?,
-            None => sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv")
-                .fetch_all(&mut *self.conn)
-                .await?,
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv")
+                    .fetch_all(&mut *self.conn)
+                    .await?
+            }
         };
         bodies.iter().map(|b| from_json(b)).collect()
     }
@@ -137,7 +148,16 @@ impl Tx<'_> {
 
     /// Keep the event of a change for publication after commit. Inserts and updates reach
     /// the `events` table by trigger; a deletion's row is written here (`write_row`).
-    async fn record(&mut self, event_type: EventType, kind: Kind, namespace: String, object: String, old: Option<(Selectable, String)>, selectable: Selectable, write_row: bool) -> ApiResult<()> {
+    async fn record(
+        &mut self,
+        event_type: EventType,
+        kind: Kind,
+        namespace: String,
+        object: String,
+        old: Option<(Selectable, String)>,
+        selectable: Selectable,
+        write_row: bool,
+    ) -> ApiResult<()> {
         let rev = self.rev;
         if write_row {
             sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES (?, ?, ?, ?, ?)")
@@ -178,16 +198,18 @@ impl Tx<'_> {
         meta.resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        let result = sqlx::query("INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            .bind(K::STORE_KIND.as_str())
-            .bind(&namespace)
-            .bind(&obj.metadata().name)
-            .bind(obj.metadata().uid.as_deref())
-            .bind(rev)
-            .bind(obj.node_index())
-            .bind(&json)
-            .execute(&mut *self.conn)
-            .await;
+        let result = sqlx::query(
+            "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(K::STORE_KIND.as_str())
+        .bind(&namespace)
+        .bind(&obj.metadata().name)
+        .bind(obj.metadata().uid.as_deref())
+        .bind(rev)
+        .bind(obj.node_index())
+        .bind(&json)
+        .execute(&mut *self.conn)
+        .await;
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::already_exists(K::KIND, &obj.metadata().name))
@@ -220,7 +242,16 @@ impl Tx<'_> {
             .execute(&mut *self.conn)
             .await?;
         let old_json = to_json(old)?;
-        self.record(EventType::Modified, K::STORE_KIND, namespace, json, Some((selectable(old), old_json)), selectable(obj), false).await
+        self.record(
+            EventType::Modified,
+            K::STORE_KIND,
+            namespace,
+            json,
+            Some((selectable(old), old_json)),
+            selectable(obj),
+            false,
+        )
+        .await
     }
 
     /// Delete; the DELETED event carries the object with the deletion's revision.
@@ -239,18 +270,17 @@ impl Tx<'_> {
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&mut *self.conn)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&mut *self.conn).await?)
     }
 
     pub async fn meta_set(&mut self, key: &str, value: &str) -> ApiResult<()> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&mut *self.conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *self.conn)
+        .await?;
         Ok(())
     }
 }

@@ -85,14 +85,16 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
     let committed = match broken {
         Some(e) => Err(e),
         // The revision is an integer we produced: formatting it into the SQL is safe.
-        None if new_rev != rev => exec(
-            conn,
-            &format!(
-                "INSERT INTO meta (key, value) VALUES ('revision', '{new_rev}') \
+        None if new_rev != rev => {
+            exec(
+                conn,
+                &format!(
+                    "INSERT INTO meta (key, value) VALUES ('revision', '{new_rev}') \
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value; COMMIT"
-            ),
-        )
-        .await,
+                ),
+            )
+            .await
+        }
         None => exec(conn, "COMMIT").await,
     };
     if let Err(e) = committed {

@@ -19,9 +19,8 @@ use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
 use openapi::{
-    ClusterConfig, ConditionStatus, Container, ContainerPort, Endpoints, IntOrString, List, Node,
-    NodeAddress, NodeLease, NodeToken, ObjectMeta, Pod, PodCondition, PodPhase, Protocol, Service,
-    ServicePort, ServiceType, Status,
+    ClusterConfig, ConditionStatus, Container, ContainerPort, Endpoints, IntOrString, List, Node, NodeAddress,
+    NodeLease, NodeToken, ObjectMeta, Pod, PodCondition, PodPhase, Protocol, Service, ServicePort, ServiceType, Status,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -43,9 +42,7 @@ pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 
 impl Default for ManualClock {
     fn default() -> Self {
-        ManualClock(Arc::new(Mutex::new(
-            Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
-        )))
+        ManualClock(Arc::new(Mutex::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap())))
     }
 }
 
@@ -123,8 +120,7 @@ impl ServerBuilder {
             Some(d) => d,
             None => Arc::new(tempfile::tempdir().expect("temp dir")),
         };
-        let (cluster, watch_history, max_body) =
-            (self.cluster, self.watch_history, self.max_body_bytes);
+        let (cluster, watch_history, max_body) = (self.cluster, self.watch_history, self.max_body_bytes);
         let bookmarks = self.bookmark_interval;
         let configure = move |stored: Option<ClusterConfig>| {
             let mut settings = Settings::new(stored.unwrap_or(cluster))?;
@@ -135,24 +131,10 @@ impl ServerBuilder {
             }
             Ok(settings)
         };
-        let store = Store::open(dir.path(), configure, ADMIN, self.clock.clock())
-            .await
-            .expect("open store");
+        let store = Store::open(dir.path(), configure, ADMIN, self.clock.clock()).await.expect("open store");
         let metrics = Arc::new(Metrics::default());
-        let app = apiserver::app(
-            AppState {
-                store: store.clone(),
-                metrics: metrics.clone(),
-            },
-            None,
-        );
-        TestServer {
-            app,
-            store,
-            metrics,
-            clock: self.clock,
-            dir,
-        }
+        let app = apiserver::app(AppState { store: store.clone(), metrics: metrics.clone() }, None);
+        TestServer { app, store, metrics, clock: self.clock, dir }
     }
 }
 
@@ -218,13 +200,9 @@ impl TestServer {
     }
 
     pub async fn heartbeat(&self, name: &str) -> NodeLease {
-        self.send(
-            Req::post(&format!("/api/v1/nodes/{name}/heartbeat"))
-                .json(&serde_json::json!({}))
-                .token(ADMIN),
-        )
-        .await
-        .ok()
+        self.send(Req::post(&format!("/api/v1/nodes/{name}/heartbeat")).json(&serde_json::json!({})).token(ADMIN))
+            .await
+            .ok()
     }
 
     /// Register a node and heartbeat it: Ready, with a lease.
@@ -245,10 +223,7 @@ impl TestServer {
     }
 
     pub async fn node_token(&self, name: &str) -> String {
-        let t: NodeToken = self
-            .send(Req::post(&format!("/api/v1/nodes/{name}/token")).token(ADMIN))
-            .await
-            .ok();
+        let t: NodeToken = self.send(Req::post(&format!("/api/v1/nodes/{name}/token")).token(ADMIN)).await.ok();
         assert_eq!(t.node_name, name);
         t.token
     }
@@ -258,9 +233,7 @@ impl TestServer {
     pub async fn create_pod(&self, pod: impl Into<Pod>) -> Pod {
         let pod = pod.into();
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| NS.into());
-        self.post(&format!("/api/v1/namespaces/{ns}/pods"), &pod)
-            .await
-            .ok()
+        self.post(&format!("/api/v1/namespaces/{ns}/pods"), &pod).await.ok()
     }
 
     pub async fn pod(&self, name: &str) -> Pod {
@@ -274,23 +247,17 @@ impl TestServer {
     /// Report the pod Running with its Ready condition True (what a node agent does).
     pub async fn set_pod_ready(&self, name: &str) -> Pod {
         let pod = running_ready(self.pod(name).await, true);
-        self.put(&format!("{}/status", pod_path(name)), &pod)
-            .await
-            .ok()
+        self.put(&format!("{}/status", pod_path(name)), &pod).await.ok()
     }
 
     // --- services, endpoints ---
 
     pub async fn create_service(&self, svc: impl Into<Service>) -> Service {
-        self.post(&format!("/api/v1/namespaces/{NS}/services"), &svc.into())
-            .await
-            .ok()
+        self.post(&format!("/api/v1/namespaces/{NS}/services"), &svc.into()).await.ok()
     }
 
     pub async fn endpoints(&self, name: &str) -> Endpoints {
-        self.get(&format!("/api/v1/namespaces/{NS}/endpoints/{name}"))
-            .await
-            .ok()
+        self.get(&format!("/api/v1/namespaces/{NS}/endpoints/{name}")).await.ok()
     }
 
     // --- watch, metrics ---
@@ -298,12 +265,7 @@ impl TestServer {
     /// A watch request read to its end (give it `timeoutSeconds`), as parsed lines.
     pub async fn watch(&self, path_and_query: &str) -> Vec<WatchLine> {
         let resp = self.get(path_and_query).await;
-        assert_eq!(
-            resp.status,
-            StatusCode::OK,
-            "watch {path_and_query}: {}",
-            resp.text()
-        );
+        assert_eq!(resp.status, StatusCode::OK, "watch {path_and_query}: {}", resp.text());
         assert_eq!(resp.headers[header::CONTENT_TYPE], "application/x-ndjson");
         resp.lines()
     }
@@ -316,17 +278,9 @@ impl TestServer {
     /// A watch request kept open, read line by line.
     pub async fn open_watch(&self, path_and_query: &str) -> WatchStream {
         let req = Request::get(path_and_query).body(Body::empty()).unwrap();
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router is infallible");
+        let resp = self.app.clone().oneshot(req).await.expect("router is infallible");
         assert_eq!(resp.status(), StatusCode::OK, "watch {path_and_query}");
-        WatchStream {
-            body: resp.into_body(),
-            buf: Vec::new(),
-        }
+        WatchStream { body: resp.into_body(), buf: Vec::new() }
     }
 
     pub async fn metrics_text(&self) -> String {
@@ -359,18 +313,10 @@ pub async fn send(app: &Router, req: Req) -> Resp {
         }
         None => Body::empty(),
     };
-    let resp = app
-        .clone()
-        .oneshot(builder.body(body).unwrap())
-        .await
-        .expect("router is infallible");
+    let resp = app.clone().oneshot(builder.body(body).unwrap()).await.expect("router is infallible");
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.expect("read body").to_bytes().to_vec();
-    Resp {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    Resp { status: parts.status, headers: parts.headers, body }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,13 +333,7 @@ pub struct Req {
 
 impl Req {
     pub fn new(method: Method, path: &str) -> Req {
-        Req {
-            method,
-            path: path.into(),
-            token: None,
-            authorization: None,
-            body: None,
-        }
+        Req { method, path: path.into(), token: None, authorization: None, body: None }
     }
     pub fn get(path: &str) -> Req {
         Req::new(Method::GET, path)
@@ -440,21 +380,14 @@ impl Resp {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// The body of a 2xx answer, decoded.
     #[track_caller]
     pub fn ok<T: DeserializeOwned>(&self) -> T {
-        assert!(
-            self.status.is_success(),
-            "expected success, got {}: {}",
-            self.status,
-            self.text()
-        );
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("decode ({e}): {}", self.text()))
+        assert!(self.status.is_success(), "expected success, got {}: {}", self.status, self.text());
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("decode ({e}): {}", self.text()))
     }
 
     /// Assert the status and return the JSON body.
@@ -470,24 +403,19 @@ impl Resp {
     pub fn error(&self, status: u16, reason: &str, field: Option<&str>) -> Status {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.text());
         assert_eq!(
-            self.headers
-                .get(header::CONTENT_TYPE)
-                .map(|v| v.to_str().unwrap()),
+            self.headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap()),
             Some("application/json"),
             "error bodies are JSON: {}",
             self.text()
         );
-        let s: Status = serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not a Status ({e}): {}", self.text()));
+        let s: Status =
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not a Status ({e}): {}", self.text()));
         assert_eq!(s.code, status, "{s:?}");
         assert_eq!(s.reason, reason, "{s:?}");
         assert!(!s.message.is_empty(), "{s:?}");
         if let Some(f) = field {
             assert_eq!(s.field.as_deref(), Some(f), "{s:?}");
-            assert!(
-                s.causes.is_empty() || s.causes.iter().any(|c| c.field == f),
-                "{s:?}"
-            );
+            assert!(s.causes.is_empty() || s.causes.iter().any(|c| c.field == f), "{s:?}");
         }
         s
     }
@@ -498,12 +426,8 @@ impl Resp {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                let v: Value =
-                    serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line ({e}): {l}"));
-                WatchLine {
-                    event_type: v["type"].as_str().expect("type").to_string(),
-                    object: v["object"].clone(),
-                }
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line ({e}): {l}"));
+                WatchLine { event_type: v["type"].as_str().expect("type").to_string(), object: v["object"].clone() }
             })
             .collect()
     }
@@ -521,11 +445,7 @@ impl WatchStream {
         loop {
             if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                let resp = Resp {
-                    status: StatusCode::OK,
-                    headers: HeaderMap::new(),
-                    body: line,
-                };
+                let resp = Resp { status: StatusCode::OK, headers: HeaderMap::new(), body: line };
                 if let Some(l) = resp.lines().pop() {
                     return Some(l);
                 }
@@ -564,11 +484,7 @@ pub struct WatchLine {
 
 impl WatchLine {
     pub fn rv(&self) -> i64 {
-        self.object["metadata"]["resourceVersion"]
-            .as_str()
-            .expect("resourceVersion")
-            .parse()
-            .unwrap()
+        self.object["metadata"]["resourceVersion"].as_str().expect("resourceVersion").parse().unwrap()
     }
     pub fn name(&self) -> &str {
         self.object["metadata"]["name"].as_str().unwrap_or("")
@@ -585,11 +501,8 @@ pub fn rv_of<K: openapi::Resource>(obj: &K) -> i64 {
 
 /// The value of one Prometheus sample line `name{labels} value` (labels exactly as given).
 pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .map(|v| v.parse().unwrap())
-    })
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).map(|v| v.parse().unwrap()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,11 +510,7 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
 // ---------------------------------------------------------------------------------------------
 
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
-    ObjectMeta {
-        name: name.into(),
-        namespace: namespace.map(Into::into),
-        ..Default::default()
-    }
+    ObjectMeta { name: name.into(), namespace: namespace.map(Into::into), ..Default::default() }
 }
 
 pub struct NodeBuilder(Node);
@@ -618,10 +527,7 @@ pub fn node(name: &str) -> NodeBuilder {
 
 impl NodeBuilder {
     pub fn ip(mut self, ip: &str) -> Self {
-        self.0.status.addresses.push(NodeAddress {
-            address_type: "InternalIP".into(),
-            address: ip.into(),
-        });
+        self.0.status.addresses.push(NodeAddress { address_type: "InternalIP".into(), address: ip.into() });
         self
     }
     pub fn label(mut self, k: &str, v: &str) -> Self {
@@ -640,12 +546,7 @@ pub struct PodBuilder(Pod);
 
 /// `pod("web-1").labels(&[("app", "web")]).port("http", 8080).node("n1")`.
 pub fn pod(name: &str) -> PodBuilder {
-    let mut p = Pod {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        metadata: meta(name, None),
-        ..Default::default()
-    };
+    let mut p = Pod { api_version: "v1".into(), kind: "Pod".into(), metadata: meta(name, None), ..Default::default() };
     p.spec.containers.push(Container {
         name: "main".into(),
         command: vec!["sleep".into(), "infinity".into()],
@@ -689,16 +590,10 @@ impl From<PodBuilder> for Pod {
 /// `pod` reported Running with its Ready condition `ready`.
 pub fn running_ready(mut pod: Pod, ready: bool) -> Pod {
     pod.status.phase = PodPhase::Running;
-    pod.status
-        .conditions
-        .retain(|c| c.condition_type != "Ready");
+    pod.status.conditions.retain(|c| c.condition_type != "Ready");
     pod.status.conditions.push(PodCondition {
         condition_type: "Ready".into(),
-        status: if ready {
-            ConditionStatus::True
-        } else {
-            ConditionStatus::False
-        },
+        status: if ready { ConditionStatus::True } else { ConditionStatus::False },
         last_transition_time: None,
         reason: None,
         message: None,
@@ -727,11 +622,7 @@ impl ServiceBuilder {
     }
     /// An unnamed TCP port with a numeric target.
     pub fn port(mut self, port: i32, target: i32) -> Self {
-        self.0.spec.ports.push(ServicePort {
-            port,
-            target_port: Some(IntOrString::Int(target)),
-            ..Default::default()
-        });
+        self.0.spec.ports.push(ServicePort { port, target_port: Some(IntOrString::Int(target)), ..Default::default() });
         self
     }
     /// A named TCP port whose target is a container port name.
@@ -751,12 +642,7 @@ impl ServiceBuilder {
     /// Ask for `port` as the node port of the last port.
     pub fn node_port(mut self, port: i32) -> Self {
         self.0.spec.service_type = ServiceType::NodePort;
-        self.0
-            .spec
-            .ports
-            .last_mut()
-            .expect("a port first")
-            .node_port = Some(port);
+        self.0.spec.ports.last_mut().expect("a port first").node_port = Some(port);
         self
     }
     pub fn cluster_ip(mut self, ip: &str) -> Self {
@@ -777,20 +663,10 @@ impl From<ServiceBuilder> for Service {
 
 /// Names of the ready and not-ready pods of endpoints, each sorted.
 pub fn endpoint_pods(ep: &Endpoints) -> (Vec<String>, Vec<String>) {
-    let mut ready: Vec<String> = ep
-        .subsets
-        .iter()
-        .flat_map(|s| s.addresses.iter().map(|a| a.target_ref.name.clone()))
-        .collect();
-    let mut not_ready: Vec<String> = ep
-        .subsets
-        .iter()
-        .flat_map(|s| {
-            s.not_ready_addresses
-                .iter()
-                .map(|a| a.target_ref.name.clone())
-        })
-        .collect();
+    let mut ready: Vec<String> =
+        ep.subsets.iter().flat_map(|s| s.addresses.iter().map(|a| a.target_ref.name.clone())).collect();
+    let mut not_ready: Vec<String> =
+        ep.subsets.iter().flat_map(|s| s.not_ready_addresses.iter().map(|a| a.target_ref.name.clone())).collect();
     ready.sort();
     not_ready.sort();
     (ready, not_ready)
@@ -801,15 +677,9 @@ pub fn strings(v: &[&str]) -> Vec<String> {
 }
 
 pub fn ready_condition(node: &Node) -> Option<&openapi::NodeCondition> {
-    node.status
-        .conditions
-        .iter()
-        .find(|c| c.condition_type == "Ready")
+    node.status.conditions.iter().find(|c| c.condition_type == "Ready")
 }
 
 pub fn pod_condition<'a>(pod: &'a Pod, kind: &str) -> Option<&'a PodCondition> {
-    pod.status
-        .conditions
-        .iter()
-        .find(|c| c.condition_type == kind)
+    pod.status.conditions.iter().find(|c| c.condition_type == kind)
 }

@@ -86,7 +86,10 @@ fn sibling_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.parent().context("no parent of the bench binary")?.join(name);
     if !path.exists() {
-        bail!("{} not found: build it with `cargo build --release -p flatnet-apiserver -p flatnet-tests`", path.display());
+        bail!(
+            "{} not found: build it with `cargo build --release -p flatnet-apiserver -p flatnet-tests`",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -164,7 +167,10 @@ async fn api_bench(
         let node = Node {
             metadata: ObjectMeta { name: name.clone(), ..Default::default() },
             status: NodeStatus {
-                addresses: vec![NodeAddress { address_type: "InternalIP".into(), address: format!("192.168.77.{}", i + 2) }],
+                addresses: vec![NodeAddress {
+                    address_type: "InternalIP".into(),
+                    address: format!("192.168.77.{}", i + 2),
+                }],
                 ..Default::default()
             },
             ..Default::default()
