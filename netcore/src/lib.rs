@@ -6,6 +6,9 @@
 //!   running code inside one on a dedicated OS thread.
 //! - [`link`]: links (bridges, veths created straight into a pod's namespace), addresses
 //!   and routes through rtnetlink, with a socket opened inside the namespace it acts on.
+//! - [`sysctl`]: per-namespace sysctls.
+//! - [`podnet`]: a node's pod network applied: the node bridge with its gateway, and each
+//!   pod wired to it.
 //!
 //! Still to come with the node agent: the pure *plan* layer (desired node and pods in,
 //! links, addresses, routes and an nftables ruleset out), VXLAN and nftables.
@@ -13,6 +16,8 @@
 pub mod link;
 pub mod names;
 pub mod netns;
+pub mod podnet;
+pub mod sysctl;
 
 /// Errors of the kernel side: each says what it was doing and on which object.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +34,8 @@ pub enum Error {
     NetlinkSocket { netns: String, source: std::io::Error },
     #[error("{op}: {source}")]
     Netlink { op: String, source: Box<rtnetlink::Error> },
+    #[error("set sysctl {key} in netns {netns}: {source}")]
+    Sysctl { key: String, netns: String, source: std::io::Error },
     #[error("{what} does not exist")]
     Missing { what: String },
     #[error("invalid name {name:?}: {reason}")]

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use crate::netns::Netns;
 use crate::{Error, Result};
@@ -79,7 +79,8 @@ impl Netlink {
         }
     }
 
-    async fn must_index(&self, name: &str) -> Result<u32> {
+    /// The interface index of `name`, which must exist.
+    pub async fn must_index(&self, name: &str) -> Result<u32> {
         self.index(name).await?.ok_or_else(|| Error::Missing { what: format!("link {name}") })
     }
 
@@ -122,6 +123,18 @@ impl Netlink {
     pub async fn set_controller(&self, index: u32, controller: u32, name: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).controller(controller).build();
         self.handle.link().set(msg).execute().await.map_err(fail(format!("attach {name} to its bridge")))
+    }
+
+    /// Attach the link to a bridge and bring it up, in one request.
+    pub async fn attach_up(&self, index: u32, bridge: u32, name: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).controller(bridge).up().build();
+        self.handle.link().set(msg).execute().await.map_err(fail(format!("attach {name} to its bridge")))
+    }
+
+    /// Hairpin mode of a bridge port: frames may leave through the port they came in by.
+    pub async fn set_hairpin(&self, index: u32, on: bool, name: &str) -> Result<()> {
+        let msg = LinkBridgePort::new(index).hairpin(on).build();
+        self.handle.link().set_port(msg).execute().await.map_err(fail(format!("set hairpin on {name}")))
     }
 
     /// The controller (bridge) index of a link, if any.
