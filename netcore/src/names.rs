@@ -26,11 +26,20 @@ pub fn pod_veth(pod_uid: &str) -> String {
     format!("{PREFIX}{:011x}", stable_hash(pod_uid) >> 20)
 }
 
-/// The network namespace of a pod: `flatnet-` + namespace + `-` + name would be readable
-/// but unbounded; the uid hash keeps it unique and bounded, the name keeps it readable.
-pub fn pod_netns(namespace: &str, name: &str, pod_uid: &str) -> String {
+/// The bridge of a node's pods, inside the node's namespace.
+pub const NODE_BRIDGE: &str = "fnbr0";
+
+/// The prefix of the namespaces of the pods of `node`: nodes of the local cluster share
+/// `/run/netns`, and each agent must find its own pods' namespaces and no other node's.
+pub fn pod_netns_prefix(node: &str) -> String {
+    format!("{NETNS_PREFIX}p{:08x}-", stable_hash(node) >> 32)
+}
+
+/// The network namespace of a pod on `node`: the node's prefix, the pod's namespace and
+/// name for people reading `ip netns`, and a hash of its uid for uniqueness.
+pub fn pod_netns(node: &str, namespace: &str, name: &str, pod_uid: &str) -> String {
     let readable: String = format!("{namespace}-{name}").chars().take(40).collect();
-    format!("{NETNS_PREFIX}pod-{readable}-{:08x}", stable_hash(pod_uid) >> 32)
+    format!("{}{readable}-{:08x}", pod_netns_prefix(node), stable_hash(pod_uid) >> 32)
 }
 
 /// Whether `name` is a usable interface name.
@@ -56,11 +65,13 @@ mod tests {
     }
 
     #[test]
-    fn netns_names_are_bounded_and_readable() {
-        let n = pod_netns("default", &"x".repeat(200), "uid");
-        assert!(n.starts_with("flatnet-pod-default-xxx"), "{n}");
+    fn netns_names_are_bounded_readable_and_scoped_by_node() {
+        let n = pod_netns("node-1", "default", &"x".repeat(200), "uid");
+        assert!(n.starts_with(&pod_netns_prefix("node-1")), "{n}");
+        assert!(n.contains("-default-xxx"), "{n}");
         assert!(n.len() < 80);
-        assert_ne!(pod_netns("a", "b", "uid1"), pod_netns("a", "b", "uid2"));
+        assert_ne!(pod_netns("n", "a", "b", "uid1"), pod_netns("n", "a", "b", "uid2"));
+        assert!(!pod_netns("node-1", "a", "b", "u").starts_with(&pod_netns_prefix("node-12")));
     }
 
     #[test]

@@ -1,5 +1,20 @@
-//! The flatnet node agent: one per node. It registers its node, renews the node's CIDR
-//! lease, watches the API server for the pods bound to it, and reconciles the kernel
-//! (through `netcore`) and the pods' processes to them.
+//! The flatnet node agent: one per node.
 //!
-//! Not yet built: this crate holds the place in the workspace for the node agent issue.
+//! It registers its node, renews the node's CIDR lease by heartbeat, prepares the pod
+//! bridge with the lease's gateway, and follows the pods the API server binds to it (a full
+//! list, then a watch filtered by `spec.nodeName`). Each pod gets a worker ([`pods`]) that
+//! wires its network through `netcore` (namespace, veth, IP, routes), runs its containers
+//! as processes in that namespace through a shim ([`shim`], [`containers`]) with their
+//! restart policy, and reports the pod's status.
+//!
+//! The agent keeps what it must remember about running containers in its data directory,
+//! so a restarted agent (even after `kill -9`) adopts the running pods instead of
+//! recreating them: nothing is applied before the first full list, every step is
+//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
+
+pub mod agent;
+pub mod containers;
+pub mod pods;
+pub mod shim;
+
+pub use agent::{run, Config};

@@ -1,0 +1,236 @@
+//! The node agent end to end, as root: a real API server, a real agent process managing a
+//! throwaway namespace as its node, pods as real namespaces and processes, real packets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use common::*;
+use netcore::netns::{self, Netns};
+use openapi::{Node, Pod, PodPhase};
+
+async fn running(cluster: &Cluster, name: &str) -> Pod {
+    let pods = cluster.admin.pods("default");
+    eventually(30, &format!("pod {name} Running and Ready"), || async {
+        let p = pods.get(name).await.ok()?;
+        (p.status.phase == PodPhase::Running && p.is_ready()).then_some(p)
+    })
+    .await
+}
+
+/// TCP and UDP from `client`'s namespace to a server in `server`'s namespace at `ip`.
+fn exchange(server: &str, ip: Ipv4Addr, client: &str) {
+    let (server, client) = (Netns::open(server).unwrap(), Netns::open(client).unwrap());
+    let listener = server.run(|| TcpListener::bind((ip, 0))).unwrap().unwrap();
+    let udp = server.run(|| UdpSocket::bind((ip, 0))).unwrap().unwrap();
+    let (tport, uport) = (listener.local_addr().unwrap().port(), udp.local_addr().unwrap().port());
+    let t = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        c.write_all(b"tcp-ok").unwrap();
+    });
+    let u = std::thread::spawn(move || {
+        udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 16];
+        let (n, peer) = udp.recv_from(&mut b).unwrap();
+        udp.send_to(&b[..n], peer).unwrap();
+    });
+    client
+        .run(move || {
+            let mut c = TcpStream::connect_timeout(&(ip, tport).into(), Duration::from_secs(5)).unwrap();
+            let mut s = String::new();
+            c.read_to_string(&mut s).unwrap();
+            assert_eq!(s, "tcp-ok");
+            let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            sock.send_to(b"udp-ok", (ip, uport)).unwrap();
+            let mut b = [0u8; 16];
+            let (n, _) = sock.recv_from(&mut b).unwrap();
+            assert_eq!(&b[..n], b"udp-ok");
+        })
+        .unwrap();
+    t.join().unwrap();
+    u.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_run_with_their_ip_reach_each_other_and_are_cleaned_up() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let agent = Agent::start(&cluster, "n").await;
+    let nodes = cluster.admin.nodes();
+    let node: Node =
+        eventually(20, "node Ready", || async { nodes.get(&agent.node).await.ok().filter(|n| n.is_ready()) }).await;
+    let cidr: ipnetwork::Ipv4Network = node.spec.pod_cidr.unwrap().parse().unwrap();
+
+    let pods = cluster.admin.pods("default");
+    let env = "echo POD_NAME=$POD_NAME POD_IP=$POD_IP NODE_NAME=$NODE_NAME; exec sleep 1000";
+    pods.create(&pod("a", &agent.node, &[("main", env)])).await.unwrap();
+    pods.create(&pod("b", &agent.node, &[("main", "exec sleep 1000")])).await.unwrap();
+    let (a, b) = (running(&cluster, "a").await, running(&cluster, "b").await);
+    let a_ip: Ipv4Addr = a.status.pod_ip.as_deref().unwrap().parse().unwrap();
+    let b_ip: Ipv4Addr = b.status.pod_ip.as_deref().unwrap().parse().unwrap();
+    assert!(cidr.contains(a_ip) && cidr.contains(b_ip));
+
+    // The container saw its identity in the environment.
+    let log =
+        eventually(10, "container output", || async { Some(agent.log(&a, "main")).filter(|l| !l.is_empty()) }).await;
+    assert_eq!(log.trim(), format!("POD_NAME=a POD_IP={a_ip} NODE_NAME={}", agent.node));
+
+    // The pod's namespace carries its IP: pod to pod (both ways), pod to gateway, pod to self.
+    let (a_ns, b_ns) = (agent.pod_netns(&a), agent.pod_netns(&b));
+    exchange(&b_ns, b_ip, &a_ns);
+    exchange(&a_ns, a_ip, &b_ns);
+    let gateway: Ipv4Addr = (u32::from(cidr.network()) + 1).into();
+    exchange(&agent.netns, gateway, &a_ns);
+    exchange(&a_ns, a_ip, &a_ns);
+
+    // Delete: processes, namespace and veth go; the IP goes back to the pool.
+    let pids_before = agent.shim_pids();
+    assert_eq!(pids_before.len(), 2);
+    pods.delete("a").await.unwrap();
+    eventually(20, "pod a's namespace removed", || async { (!netns::exists(&a_ns)).then_some(()) }).await;
+    let veth = netcore::names::pod_veth(a.metadata.uid.as_deref().unwrap());
+    let node_nl = netcore::link::Netlink::open(&Netns::open(&agent.netns).unwrap()).unwrap();
+    eventually(10, "pod a's veth removed", || async { node_nl.index(&veth).await.unwrap().is_none().then_some(()) })
+        .await;
+    eventually(10, "pod a's processes gone", || async {
+        (pids_before.iter().filter(|p| alive(**p)).count() == 1).then_some(())
+    })
+    .await;
+    assert!(exchange_fails(&b_ns, a_ip), "a's address still answers after delete");
+}
+
+/// True when nothing answers on `ip` from `client` (a short TCP connect attempt).
+fn exchange_fails(client: &str, ip: Ipv4Addr) -> bool {
+    Netns::open(client)
+        .unwrap()
+        .run(move || TcpStream::connect_timeout(&(ip, 9).into(), Duration::from_millis(300)).is_err())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_of_a_pod_share_localhost() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let agent = Agent::start(&cluster, "l").await;
+    // The server container listens on localhost only; the client reaches it there.
+    let server = "exec python3 -c 'import socket;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind((\"127.0.0.1\",7000));s.listen();c,_=s.accept();c.sendall(b\"hello from the other container\");c.close();import time;time.sleep(1000)'";
+    let client = "for i in $(seq 50); do python3 -c 'import socket;s=socket.create_connection((\"127.0.0.1\",7000),1);print(s.recv(100).decode())' && break; sleep 0.1; done; exec sleep 1000";
+    let pods = cluster.admin.pods("default");
+    pods.create(&pod("duo", &agent.node, &[("server", server), ("client", client)])).await.unwrap();
+    let p = running(&cluster, "duo").await;
+    // The client retries until the server listens (earlier attempts leave tracebacks).
+    eventually(20, "the client's greeting from the server container", || async {
+        agent.log(&p, "client").lines().any(|l| l == "hello from the other container").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_container_restarts_with_backoff_and_counts() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let agent = Agent::start(&cluster, "c").await;
+    let pods = cluster.admin.pods("default");
+    pods.create(&pod("crash", &agent.node, &[("main", "echo run; exit 3")])).await.unwrap();
+    let p = eventually(30, "3 restarts", || async {
+        let p = pods.get("crash").await.ok()?;
+        (p.status.container_statuses.first()?.restart_count >= 3).then_some(p)
+    })
+    .await;
+    let status = &p.status.container_statuses[0];
+    let last = status.last_state.as_ref().and_then(|s| s.terminated.as_ref()).expect("last state terminated");
+    assert_eq!(last.exit_code, 3);
+    assert!(!p.is_ready());
+    // The runs are spaced out by the growing backoff (200 ms, 400 ms, 800 ms, …), not a tight loop.
+    let log = agent.log(&p, "main");
+    let runs = log.lines().filter(|l| *l == "run").count();
+    assert!((4..=8).contains(&runs), "{runs} runs in the log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_restart_adopts_pods_without_disruption_and_repairs_drift() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let mut agent = Agent::start(&cluster, "r").await;
+    let pods = cluster.admin.pods("default");
+    pods.create(&pod("steady", &agent.node, &[("main", "exec sleep 1000")])).await.unwrap();
+    let before = running(&cluster, "steady").await;
+    let ip: Ipv4Addr = before.status.pod_ip.as_deref().unwrap().parse().unwrap();
+    let pid = agent.shim_pids()[0];
+
+    // A server inside the pod's namespace (held by this test) and a client on the node keep
+    // talking while the agent is killed and restarted.
+    let pod_ns = Netns::open(&agent.pod_netns(&before)).unwrap();
+    let listener = pod_ns.run(|| TcpListener::bind((ip, 0))).unwrap().unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let _ = conn.and_then(|mut c| c.write_all(b"up"));
+        }
+    });
+    let node_ns = Netns::open(&agent.netns).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let prober = std::thread::spawn(move || {
+        node_ns
+            .run(move || {
+                let (mut ok, mut failed) = (0, 0);
+                while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(1)).and_then(|mut c| {
+                        let mut s = String::new();
+                        c.read_to_string(&mut s).map(|_| s)
+                    });
+                    match r {
+                        Ok(s) if s == "up" => ok += 1,
+                        _ => failed += 1,
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                (ok, failed)
+            })
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    agent.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(alive(pid), "the container died with the agent");
+    agent.spawn();
+    // Drift: delete the pod's default route by hand; the resync puts it back.
+    let pod_nl = netcore::link::Netlink::open(&pod_ns).unwrap();
+    pod_nl.delete_route(Ipv4Addr::UNSPECIFIED, 0).await.unwrap();
+    // Without a default route, sending off-subnet fails at once (ENETUNREACH); the datagram
+    // only goes as far as the node, whose namespace has no route onwards.
+    let has_default_route = || {
+        pod_ns
+            .run(|| {
+                UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+                    .and_then(|s| s.send_to(b"x", (Ipv4Addr::new(203, 0, 113, 1), 9)))
+                    .is_ok()
+            })
+            .unwrap()
+    };
+    assert!(!has_default_route());
+    eventually(15, "the default route restored by resync", || async { has_default_route().then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = prober.join().unwrap();
+    assert!(ok > 20, "too few probes: {ok}");
+    assert_eq!(failed, 0, "{failed} of {} connections failed across the agent restart", ok + failed);
+
+    // Adopted, not recreated: the same process, no restart counted.
+    let after = running(&cluster, "steady").await;
+    assert_eq!(agent.shim_pids(), vec![pid]);
+    assert_eq!(after.status.container_statuses[0].restart_count, 0);
+    assert_eq!(after.status.pod_ip, before.status.pod_ip);
+}
