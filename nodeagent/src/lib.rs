@@ -15,6 +15,7 @@
 pub mod agent;
 pub mod containers;
 pub mod pods;
+pub mod probe;
 pub mod shim;
 
 pub use agent::{run, Config};

@@ -30,6 +30,8 @@ pub struct NodeContext {
     pub client: Client,
     pub node_name: String,
     pub node: Netlink,
+    /// The node's namespace, where readiness probes connect from.
+    pub node_ns: Arc<Netns>,
     pub bridge: u32,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
@@ -109,6 +111,10 @@ pub struct PodWorker {
     runs: BTreeMap<String, Run>,
     /// How each container's previous run ended, shown as its `lastState`.
     last_terminated: BTreeMap<String, ContainerState>,
+    /// Readiness of containers with a probe (absent: not probed yet, or no probe).
+    probe_ready: BTreeMap<String, bool>,
+    probes: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    probe_events: (mpsc::Sender<(String, i32, bool)>, mpsc::Receiver<(String, i32, bool)>),
     networked: bool,
     started: DateTime<Utc>,
     reported: Option<PodStatus>,
@@ -126,6 +132,9 @@ impl PodWorker {
             dir,
             runs: BTreeMap::new(),
             last_terminated: BTreeMap::new(),
+            probe_ready: BTreeMap::new(),
+            probes: BTreeMap::new(),
+            probe_events: mpsc::channel(16),
             networked: false,
             started: Utc::now(),
             reported: None,
@@ -159,6 +168,11 @@ impl PodWorker {
                     Some(PodMsg::Delete) | None => return self.teardown().await,
                 },
                 Some((name, pid)) = self.exits.1.recv() => self.exited(&name, pid),
+                Some((name, pid, ready)) = self.probe_events.1.recv() => {
+                    if matches!(self.runs.get(&name), Some(Run::Running(r)) if r.pid == pid) {
+                        self.probe_ready.insert(name, ready);
+                    }
+                }
                 _ = sleep => {}
             }
         }
@@ -166,12 +180,13 @@ impl PodWorker {
 
     /// Take over the runs an earlier agent recorded, if their shims still live.
     fn adopt(&mut self) {
-        for c in &self.pod.spec.containers {
+        for c in &self.pod.spec.containers.clone() {
             let Some(record) = RunRecord::load(&self.dir, &c.name) else { continue };
             match containers::adopt(&record) {
                 Some(waiter) => {
                     tracing::info!(container = %c.name, pid = record.pid, "adopted running container");
                     self.watch_exit(&c.name, record.pid, waiter);
+                    self.start_probe(c, record.pid);
                     self.runs.insert(c.name.clone(), Run::Running(record));
                 }
                 None => {
@@ -191,11 +206,31 @@ impl PodWorker {
         });
     }
 
-    fn exited(&mut self, name: &str, pid: i32) {
-        let Some(Run::Running(record)) = self.runs.remove(name) else { return };
-        if record.pid != pid {
-            return;
+    /// Probe the container's readiness for this run (it is not ready until the probe says so).
+    fn start_probe(&mut self, container: &openapi::Container, pid: i32) {
+        self.stop_probe(&container.name);
+        let Some(spec) = crate::probe::ProbeSpec::of(container) else { return };
+        let Some(ip) = self.pod.status.pod_ip.as_deref().and_then(|ip| ip.parse().ok()) else { return };
+        let tx = self.probe_events.0.clone();
+        let handle = crate::probe::spawn(self.ctx.node_ns.clone(), ip, spec, container.name.clone(), pid, tx);
+        self.probe_ready.insert(container.name.clone(), false);
+        self.probes.insert(container.name.clone(), handle);
+    }
+
+    fn stop_probe(&mut self, name: &str) {
+        if let Some(h) = self.probes.remove(name) {
+            h.abort();
         }
+        self.probe_ready.remove(name);
+    }
+
+    fn exited(&mut self, name: &str, pid: i32) {
+        match self.runs.get(name) {
+            Some(Run::Running(record)) if record.pid == pid => {}
+            _ => return,
+        }
+        self.stop_probe(name);
+        let Some(Run::Running(record)) = self.runs.remove(name) else { return };
         let exit = containers::exit_record(&self.dir, name);
         let ran = Utc::now().signed_duration_since(record.started_at).to_std().unwrap_or_default();
         let delay = if ran >= BACKOFF_RESET {
@@ -290,6 +325,7 @@ impl PodWorker {
                 Ok((record, waiter)) => {
                     tracing::info!(container = %c.name, pid = record.pid, restarts, "container started");
                     self.watch_exit(&c.name, record.pid, waiter);
+                    self.start_probe(&c, record.pid);
                     self.runs.insert(c.name.clone(), Run::Running(record));
                 }
                 Err(e) => {
@@ -315,7 +351,8 @@ impl PodWorker {
                         running: Some(ContainerStateRunning { started_at: Some(r.started_at) }),
                         ..Default::default()
                     };
-                    (state, self.last_terminated.get(&c.name).cloned(), true)
+                    let ready = self.probe_ready.get(&c.name).copied().unwrap_or(true);
+                    (state, self.last_terminated.get(&c.name).cloned(), ready)
                 }
                 Some(Run::Exited { record, exit, restart_at }) => {
                     let terminated = terminated(record, exit.as_ref());
@@ -387,7 +424,10 @@ impl PodWorker {
         }
     }
 
-    async fn teardown(self) {
+    async fn teardown(mut self) {
+        for name in self.probes.keys().cloned().collect::<Vec<_>>() {
+            self.stop_probe(&name);
+        }
         let grace = self.pod.spec.termination_grace_period_seconds.unwrap_or(DEFAULT_GRACE);
         let runs: Vec<(i32, u64)> = self
             .runs

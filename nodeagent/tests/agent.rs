@@ -234,3 +234,52 @@ async fn agent_restart_adopts_pods_without_disruption_and_repairs_drift() {
     assert_eq!(after.status.container_statuses[0].restart_count, 0);
     assert_eq!(after.status.pod_ip, before.status.pod_ip);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_probe_decides_ready_and_endpoints() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let agent = Agent::start(&cluster, "p").await;
+    // The server comes up two seconds after the container starts.
+    let mut p = pod("slow", &agent.node, &[("web", "sleep 2; exec python3 -m http.server 8080 --bind 0.0.0.0")]);
+    p.metadata.labels.insert("app".into(), "slow".into());
+    p.spec.containers[0].readiness_probe = Some(openapi::Probe {
+        http_get: Some(openapi::HttpGetAction { path: "/".into(), port: openapi::IntOrString::Int(8080) }),
+        period_seconds: Some(1),
+        ..Default::default()
+    });
+    let svc = openapi::Service {
+        metadata: openapi::ObjectMeta { name: "slow".into(), ..Default::default() },
+        spec: openapi::ServiceSpec {
+            selector: [("app".to_string(), "slow".to_string())].into(),
+            ports: vec![openapi::ServicePort {
+                port: 80,
+                target_port: Some(openapi::IntOrString::Int(8080)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cluster.admin.services("default").create(&svc).await.unwrap();
+    let pods = cluster.admin.pods("default");
+    pods.create(&p).await.unwrap();
+    // Running but not ready while the probe fails: the endpoint is not ready either.
+    let early = eventually(10, "pod Running", || async {
+        pods.get("slow").await.ok().filter(|p| p.status.phase == PodPhase::Running)
+    })
+    .await;
+    assert!(!early.is_ready(), "ready before the server listens");
+    let eps = cluster.admin.endpoints("default").get("slow").await.unwrap();
+    assert!(eps.subsets.iter().all(|s| s.addresses.is_empty()));
+    // Then the probe passes: ready, and the endpoint moves to the ready addresses.
+    running(&cluster, "slow").await;
+    let eps = cluster.admin.endpoints("default");
+    eventually(10, "a ready endpoint", || async {
+        let e = eps.get("slow").await.ok()?;
+        (e.subsets.first()?.addresses.len() == 1).then_some(())
+    })
+    .await;
+}
