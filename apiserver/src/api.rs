@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use openapi::selector::LabelSelector;
 use openapi::validation::{self, FieldErrors};
-use openapi::{Endpoints, Heartbeat, Node, NodeLease, Pod, Resource, Service};
+use openapi::{Endpoints, Event, Heartbeat, Node, NodeLease, Pod, Resource, Service};
 use serde::Deserialize;
 
 use crate::config::Settings;
@@ -87,6 +87,23 @@ impl WriteKind for Service {
     }
 }
 
+impl WriteKind for Event {
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_event(self)
+    }
+    /// Node agents report events (as themselves); the admin may too.
+    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
+        Ok(Op::CreateEvent(self, caller.clone()))
+    }
+    fn update_op(self, _: &Caller, _: Subresource) -> ApiResult<Op> {
+        Err(ApiError::bad_request("events cannot be changed"))
+    }
+    fn delete_op(ns: String, name: String, caller: &Caller) -> ApiResult<Op> {
+        caller.require_admin()?;
+        Ok(Op::DeleteEvent(ns, name))
+    }
+}
+
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
     let ns = "/api/v1/namespaces/{namespace}";
@@ -115,6 +132,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/endpoints", get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints"), get(list::<Endpoints>))
         .route(&format!("{ns}/endpoints/{{name}}"), get(read::<Endpoints>))
+        .route("/api/v1/events", get(list::<Event>))
+        .route(&format!("{ns}/events"), get(list::<Event>).post(create::<Event>))
+        .route(&format!("{ns}/events/{{name}}"), get(read::<Event>).delete(delete::<Event>))
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))

@@ -73,6 +73,8 @@ use openapi::*;
         EndpointAddress,
         EndpointPort,
         ObjectReference,
+        Event,
+        EventSource,
         ClusterConfig,
         PortRange,
         Backend,
@@ -86,29 +88,58 @@ struct KindDoc {
     plural: &'static str,
     namespaced: bool,
     writable: bool,
+    /// Whether a written object may be replaced (PUT); events may only be created and deleted.
+    replace: bool,
     status: bool,
     tag: &'static str,
 }
 
-const KINDS: [KindDoc; 5] = [
-    KindDoc { kind: "Node", plural: "nodes", namespaced: false, writable: true, status: true, tag: "nodes" },
+const KINDS: [KindDoc; 6] = [
+    KindDoc {
+        kind: "Node",
+        plural: "nodes",
+        namespaced: false,
+        writable: true,
+        replace: true,
+        status: true,
+        tag: "nodes",
+    },
     KindDoc {
         kind: "NodeLease",
         plural: "nodeleases",
         namespaced: false,
         writable: false,
+        replace: false,
         status: false,
         tag: "nodes",
     },
-    KindDoc { kind: "Pod", plural: "pods", namespaced: true, writable: true, status: true, tag: "pods" },
-    KindDoc { kind: "Service", plural: "services", namespaced: true, writable: true, status: false, tag: "services" },
+    KindDoc { kind: "Pod", plural: "pods", namespaced: true, writable: true, replace: true, status: true, tag: "pods" },
+    KindDoc {
+        kind: "Service",
+        plural: "services",
+        namespaced: true,
+        writable: true,
+        replace: true,
+        status: false,
+        tag: "services",
+    },
     KindDoc {
         kind: "Endpoints",
         plural: "endpoints",
         namespaced: true,
         writable: false,
+        replace: false,
         status: false,
         tag: "services",
+    },
+    KindDoc {
+        kind: "Event",
+        plural: "events",
+        namespaced: true,
+        writable: true,
+        replace: false,
+        status: false,
+        tag: "events",
     },
 ];
 
@@ -311,6 +342,7 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
             "Node" => "Register a node (admin, or the node's own token); acquires its CIDR lease".to_string(),
             "Pod" => "Create a pod; it is scheduled and given an IP from its node's lease".to_string(),
             "Service" => "Create a service; it is given a cluster IP (and node ports)".to_string(),
+            "Event" => "Report an event (node agents report as themselves); the name may be left empty".to_string(),
             other => format!("Create a {other}"),
         };
         paths.add_path_operation(
@@ -327,20 +359,22 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
                 true,
             ),
         );
-        paths.add_path_operation(
-            &object,
-            vec![HttpMethod::Put],
-            operation(
-                format!("replace{}", k.kind),
-                k.tag,
-                format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
-                obj_params.clone(),
-                Some(k.kind),
-                object_ok("Replaced", "200"),
-                WRITE_ERRORS,
-                true,
-            ),
-        );
+        if k.replace {
+            paths.add_path_operation(
+                &object,
+                vec![HttpMethod::Put],
+                operation(
+                    format!("replace{}", k.kind),
+                    k.tag,
+                    format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
+                    obj_params.clone(),
+                    Some(k.kind),
+                    object_ok("Replaced", "200"),
+                    WRITE_ERRORS,
+                    true,
+                ),
+            );
+        }
         paths.add_path_operation(
             &object,
             vec![HttpMethod::Delete],

@@ -20,7 +20,7 @@ use openapi::{EventType, Status};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::metrics::Metrics;
-use crate::store::{Event, Kind, Selectable, Store};
+use crate::store::{Change, Kind, Selectable, Store};
 
 /// What a watch (or list) selects.
 #[derive(Clone, Debug)]
@@ -37,12 +37,12 @@ impl Filter {
         self.labels.matches(&s.labels) && self.node.as_ref().is_none_or(|n| s.node.as_ref() == Some(n))
     }
 
-    fn in_scope(&self, ev: &Event) -> bool {
+    fn in_scope(&self, ev: &Change) -> bool {
         ev.kind == self.kind && self.namespace.as_ref().is_none_or(|ns| *ns == ev.namespace)
     }
 
     /// How `ev` looks through this filter: the event type to send, or nothing.
-    pub fn view(&self, ev: &Event) -> Option<EventType> {
+    pub fn view(&self, ev: &Change) -> Option<EventType> {
         if !self.in_scope(ev) {
             return None;
         }
@@ -235,8 +235,8 @@ mod tests {
         }
     }
 
-    fn modified(old: Selectable, new: Selectable) -> Event {
-        Event {
+    fn modified(old: Selectable, new: Selectable) -> Change {
+        Change {
             rev: 1,
             event_type: EventType::Modified,
             kind: Kind::Pod,

@@ -16,7 +16,7 @@ use netcore::podnet::{self, PodNetwork};
 use openapi::client::Client;
 use openapi::{
     ConditionStatus, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Pod, PodCondition, PodPhase, PodStatus, RestartPolicy,
+    ContainerStatus, Event, ObjectReference, Pod, PodCondition, PodPhase, PodStatus, RestartPolicy,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -116,6 +116,7 @@ pub struct PodWorker {
     probes: BTreeMap<String, tokio::task::JoinHandle<()>>,
     probe_events: (mpsc::Sender<(String, i32, bool)>, mpsc::Receiver<(String, i32, bool)>),
     networked: bool,
+    network_announced: bool,
     started: DateTime<Utc>,
     reported: Option<PodStatus>,
     exits: (mpsc::Sender<(String, i32)>, mpsc::Receiver<(String, i32)>),
@@ -136,6 +137,7 @@ impl PodWorker {
             probes: BTreeMap::new(),
             probe_events: mpsc::channel(16),
             networked: false,
+            network_announced: false,
             started: Utc::now(),
             reported: None,
             exits: mpsc::channel(16),
@@ -147,6 +149,29 @@ impl PodWorker {
 
     fn namespace(&self) -> &str {
         self.pod.metadata.namespace.as_deref().unwrap_or("")
+    }
+
+    /// Report an event about this pod, without waiting for the API (an event that cannot be
+    /// delivered is logged and dropped; it never holds up the pod).
+    fn event(&self, reason: &str, message: String, warning: bool) {
+        let event = Event {
+            involved_object: ObjectReference {
+                kind: "Pod".into(),
+                namespace: self.namespace().to_string(),
+                name: self.pod.metadata.name.clone(),
+                uid: self.pod.metadata.uid.clone().unwrap_or_default(),
+            },
+            reason: reason.into(),
+            message,
+            event_type: if warning { "Warning" } else { "Normal" }.into(),
+            ..Default::default()
+        };
+        let events = self.ctx.client.events(self.namespace());
+        tokio::spawn(async move {
+            if let Err(e) = events.create(&event).await {
+                tracing::debug!(error = %e, reason = %event.reason, "event not delivered");
+            }
+        });
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<PodMsg>) {
@@ -240,6 +265,12 @@ impl PodWorker {
         };
         tracing::info!(container = %name, code = ?exit.as_ref().map(|e| e.exit_code), "container exited");
         let restart_at = should_restart(self.pod.spec.restart_policy, exit.as_ref()).then(|| Instant::now() + delay);
+        let code = exit.as_ref().map_or("unknown".to_string(), |e| e.exit_code.to_string());
+        let failed = exit.as_ref().is_none_or(|e| e.exit_code != 0);
+        self.event("Exited", format!("container {name} exited with code {code}"), failed);
+        if restart_at.is_some() {
+            self.event("BackOff", format!("restarting container {name} in {} ms", delay.as_millis()), failed);
+        }
         self.runs.insert(name.to_string(), Run::Exited { record, exit, restart_at });
     }
 
@@ -263,7 +294,19 @@ impl PodWorker {
         if !self.networked {
             match podnet::attach_pod(&self.ctx.node, self.ctx.bridge, &net).await {
                 Ok(()) => {
+                    // Announced once, for a new pod (not for one adopted after an agent restart).
+                    if !self.network_announced && self.runs.is_empty() {
+                        self.event(
+                            "NetworkReady",
+                            format!(
+                                "netns {}, {}/{} on veth {} via {}",
+                                net.netns, net.ip, net.prefix, net.host_veth, net.gateway
+                            ),
+                            false,
+                        );
+                    }
                     self.networked = true;
+                    self.network_announced = true;
                     let saved = SavedNetwork { netns: net.netns.clone(), host_veth: net.host_veth.clone(), ip: net.ip };
                     let _ = std::fs::create_dir_all(&self.dir.0).and_then(|()| {
                         std::fs::write(self.dir.network_file(), serde_json::to_vec(&saved).unwrap_or_default())
@@ -271,6 +314,7 @@ impl PodWorker {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "wiring the pod network failed; retrying");
+                    self.event("NetworkFailed", e.to_string(), true);
                     ok = false;
                 }
             }
@@ -324,12 +368,18 @@ impl PodWorker {
             match containers::start(launch, restarts) {
                 Ok((record, waiter)) => {
                     tracing::info!(container = %c.name, pid = record.pid, restarts, "container started");
+                    self.event(
+                        "Started",
+                        format!("container {} started (pid {}, restarts {restarts})", c.name, record.pid),
+                        false,
+                    );
                     self.watch_exit(&c.name, record.pid, waiter);
                     self.start_probe(&c, record.pid);
                     self.runs.insert(c.name.clone(), Run::Running(record));
                 }
                 Err(e) => {
                     tracing::warn!(container = %c.name, error = %e, "starting the container failed");
+                    self.event("Failed", format!("container {}: {e}", c.name), true);
                     ok = false;
                 }
             }
@@ -437,6 +487,9 @@ impl PodWorker {
                 Run::Exited { .. } => None,
             })
             .collect();
+        if !runs.is_empty() {
+            self.event("Killing", format!("stopping {} container(s), grace period {grace} s", runs.len()), false);
+        }
         containers::stop(&runs, Duration::from_secs(grace.max(0) as u64)).await;
         if let Some(net) = network_of(&self.ctx, &self.pod) {
             if let Err(e) = podnet::detach_pod(&self.ctx.node, &net).await {

@@ -87,6 +87,11 @@ async fn pods_run_with_their_ip_reach_each_other_and_are_cleaned_up() {
     let gateway: Ipv4Addr = (u32::from(cidr.network()) + 1).into();
     exchange(&agent.netns, gateway, &a_ns);
     exchange(&a_ns, a_ip, &a_ns);
+    let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
+    let reasons: Vec<(&str, &str)> = events.iter().map(|e| (e.involved_object.name.as_str(), e.reason.as_str())).collect();
+    for (pod, reason) in [("a", "NetworkReady"), ("a", "Started"), ("b", "NetworkReady"), ("b", "Started")] {
+        assert!(reasons.contains(&(pod, reason)), "no {reason} event for {pod}: {reasons:?}");
+    }
 
     // Delete: processes, namespace and veth go; the IP goes back to the pool.
     let pids_before = agent.shim_pids();
@@ -154,6 +159,36 @@ async fn a_crashing_container_restarts_with_backoff_and_counts() {
     let log = agent.log(&p, "main");
     let runs = log.lines().filter(|l| *l == "run").count();
     assert!((4..=8).contains(&runs), "{runs} runs in the log:\n{log}");
+    // The user sees why in the pod's events.
+    let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
+    let about_crash: Vec<_> = events.iter().filter(|e| e.involved_object.name == "crash").collect();
+    assert!(about_crash.iter().any(|e| e.reason == "Exited" && e.message.contains("code 3") && e.event_type == "Warning"));
+    assert!(about_crash.iter().any(|e| e.reason == "BackOff"));
+    assert!(about_crash.iter().all(|e| e.source.as_ref().and_then(|s| s.host.as_deref()) == Some(agent.node.as_str())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_pods_ip_goes_back_to_the_pool() {
+    if !privileged() {
+        return;
+    }
+    // A /29 per node: five pod addresses.
+    let cluster = Cluster::start_with(|c| c.node_subnet_prefix = 29).await;
+    let agent = Agent::start(&cluster, "i").await;
+    let pods = cluster.admin.pods("default");
+    for i in 0..5 {
+        pods.create(&pod(&format!("p{i}"), &agent.node, &[("main", "exec sleep 1000")])).await.unwrap();
+    }
+    let mut ips = Vec::new();
+    for i in 0..5 {
+        ips.push(running(&cluster, &format!("p{i}")).await.status.pod_ip.unwrap());
+    }
+    let freed = ips[2].clone();
+    pods.delete("p2").await.unwrap();
+    let again = pods.create(&pod("p5", &agent.node, &[("main", "exec sleep 1000")])).await.unwrap();
+    assert_eq!(again.status.pod_ip.as_deref(), Some(freed.as_str()), "the only free address is the deleted pod's");
+    let p5 = running(&cluster, "p5").await;
+    exchange(&agent.pod_netns(&p5), freed.parse().unwrap(), &agent.pod_netns(&running(&cluster, "p0").await));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::meta::{EventType, List, RawWatchEvent, Resource, Status};
-use crate::resources::{ClusterConfig, Endpoints, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
+use crate::resources::{ClusterConfig, Endpoints, Event, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -145,6 +145,9 @@ impl Client {
         self.api(Some(namespace))
     }
     pub fn endpoints(&self, namespace: &str) -> Api<Endpoints> {
+        self.api(Some(namespace))
+    }
+    pub fn events(&self, namespace: &str) -> Api<Event> {
         self.api(Some(namespace))
     }
 

@@ -601,12 +601,14 @@ pub struct EndpointAddress {
     pub target_ref: ObjectReference,
 }
 
-#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectReference {
     pub kind: String,
+    #[serde(default)]
     pub namespace: String,
     pub name: String,
+    #[serde(default)]
     pub uid: String,
 }
 
@@ -617,6 +619,54 @@ pub struct EndpointPort {
     pub name: Option<String>,
     pub port: i32,
     pub protocol: Protocol,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event
+// ---------------------------------------------------------------------------------------------
+
+/// Something that happened to an object that a user would want to see: a pod's network
+/// wired, a container started or exited with its code, a restart backing off. Written by
+/// node agents (and the API server), kept for an hour.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Event {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    /// The name may be left empty: the server then makes one from the involved object.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub involved_object: ObjectReference,
+    /// A short CamelCase word: `Started`, `Exited`, `BackOff`, `NetworkReady`, …
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    /// `Normal` or `Warning`.
+    #[serde(default = "normal", rename = "type")]
+    pub event_type: String,
+    /// Server-owned for node callers: the node that reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<EventSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timestamp: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<DateTime<Utc>>,
+}
+resource!(Event, "Event", "events", namespaced = true);
+
+fn normal() -> String {
+    "Normal".into()
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use crate::meta::{ObjectMeta, StatusCause};
 use crate::resources::{
-    ClusterConfig, Container, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
+    ClusterConfig, Container, Event, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
 };
 
 /// The causes of a failed validation, in the order found.
@@ -310,6 +310,29 @@ pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
         if g < 0 {
             errs.add("spec.terminationGracePeriodSeconds", "must not be negative");
         }
+    }
+    errs.into_result()
+}
+
+/// An event: a name (may be empty: the server makes one), what it is about, a reason.
+pub fn validate_event(ev: &Event) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    let name_rule: fn(&str) -> Result<(), String> =
+        |n| if n.is_empty() { Ok(()) } else { validate_dns1123_subdomain(n) };
+    validate_meta(&mut errs, &ev.metadata, name_rule);
+    let obj = &ev.involved_object;
+    if obj.kind.is_empty() {
+        errs.add("involvedObject.kind", "required");
+    }
+    errs.check("involvedObject.name", validate_dns1123_subdomain(&obj.name));
+    if ev.reason.is_empty() || ev.reason.len() > 128 || !ev.reason.chars().all(|c| c.is_ascii_alphanumeric()) {
+        errs.add("reason", "required: a CamelCase word of at most 128 letters and digits");
+    }
+    if ev.message.len() > 4096 {
+        errs.add("message", "must be at most 4096 bytes");
+    }
+    if ev.event_type != "Normal" && ev.event_type != "Warning" {
+        errs.add("type", format!("{:?} is not Normal or Warning", ev.event_type));
     }
     errs.into_result()
 }

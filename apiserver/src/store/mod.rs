@@ -48,10 +48,11 @@ pub enum Kind {
     Pod,
     Service,
     Endpoints,
+    Event,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Node, Kind::NodeLease, Kind::Pod, Kind::Service, Kind::Endpoints];
+    pub const ALL: [Kind; 6] = [Kind::Node, Kind::NodeLease, Kind::Pod, Kind::Service, Kind::Endpoints, Kind::Event];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,6 +61,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Service => "Service",
             Kind::Endpoints => "Endpoints",
+            Kind::Event => "Event",
         }
     }
 
@@ -104,7 +106,7 @@ impl Selectable {
 
 /// One committed change, as kept in the history and sent to watchers.
 #[derive(Clone, Debug)]
-pub struct Event {
+pub struct Change {
     pub rev: i64,
     pub event_type: EventType,
     pub kind: Kind,
@@ -126,7 +128,7 @@ struct Job {
 struct Inner {
     read: SqlitePool,
     ops: mpsc::Sender<Job>,
-    events: broadcast::Sender<Arc<Event>>,
+    events: broadcast::Sender<Arc<Change>>,
     settings: Settings,
     /// The last committed (and published) revision.
     revision: AtomicI64,
@@ -249,7 +251,7 @@ impl Store {
     }
 
     /// Subscribe to events committed from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.inner.events.subscribe()
     }
 
@@ -294,7 +296,7 @@ impl Store {
 
     /// Events of `kind` (in `namespace`) after `after`, from the history. Fails with 410
     /// when that part of the history was compacted.
-    pub async fn history(&self, kind: Kind, namespace: Option<&str>, after: i64) -> ApiResult<Vec<Arc<Event>>> {
+    pub async fn history(&self, kind: Kind, namespace: Option<&str>, after: i64) -> ApiResult<Vec<Arc<Change>>> {
         let mut tx = self.inner.read.begin().await?;
         let compacted = meta_i64(&mut tx, "compacted").await?;
         if after < compacted {
@@ -322,7 +324,7 @@ impl Store {
                     "MODIFIED" => EventType::Modified,
                     _ => EventType::Deleted,
                 };
-                Ok(Arc::new(Event {
+                Ok(Arc::new(Change {
                     rev: row.get("rev"),
                     event_type,
                     kind: Kind::parse(row.get::<&str, _>("kind")).unwrap_or(kind),

@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use chrono::Duration;
 use ipnetwork::Ipv4Network;
 use openapi::{
-    ConditionStatus, Endpoints, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec, NodeToken, Pod, PodCondition,
-    PodPhase, Resource, Service, ServiceType,
+    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec,
+    NodeToken, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
 };
 use rand::RngCore;
 
@@ -64,6 +64,8 @@ pub enum Op {
     CreateService(Service),
     UpdateService(Service),
     DeleteService(String, String),
+    CreateEvent(Event, Caller),
+    DeleteEvent(String, String),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
     Tick,
 }
@@ -81,6 +83,12 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::CreateService(svc) => create_service(tx, svc).await,
         Op::UpdateService(svc) => update_service(tx, svc).await,
         Op::DeleteService(ns, name) => delete_service(tx, &ns, &name).await,
+        Op::CreateEvent(ev, caller) => create_event(tx, ev, &caller).await,
+        Op::DeleteEvent(ns, name) => {
+            let mut ev: Event = tx.must_get(&ns, &name).await?;
+            tx.delete(&mut ev).await?;
+            json(&ev)
+        }
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
     }
 }
@@ -859,7 +867,43 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
         }
     }
     bind_pending(tx).await?;
+    prune_events(tx).await?;
     compact(tx).await
+}
+
+/// Events are kept for this long after they last happened.
+const EVENT_TTL: Duration = Duration::hours(1);
+
+async fn create_event(tx: &mut Tx<'_>, mut ev: Event, caller: &Caller) -> ApiResult<String> {
+    if ev.metadata.name.is_empty() {
+        // Like Kubernetes: the involved object's name and a unique suffix.
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        ev.metadata.name = format!("{}.{}", ev.involved_object.name, &suffix[..12]);
+    }
+    if let Caller::Node(node) = caller {
+        // A node reports as itself, whatever the body claims.
+        ev.source = Some(EventSource { component: Some("nodeagent".into()), host: Some(node.clone()) });
+    }
+    ev.first_timestamp.get_or_insert(tx.now);
+    ev.last_timestamp.get_or_insert(tx.now);
+    tx.create(&mut ev).await?;
+    json(&ev)
+}
+
+/// Delete the oldest events past their time to live, a bounded number per tick.
+async fn prune_events(tx: &mut Tx<'_>) -> ApiResult<()> {
+    let oldest: Vec<String> = sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Event' ORDER BY rv LIMIT 100")
+        .fetch_all(&mut *tx.conn)
+        .await?;
+    for body in oldest {
+        let mut ev: Event = serde_json::from_str(&body).map_err(|e| ApiError::internal("decode stored event", e))?;
+        let last = ev.last_timestamp.or(ev.metadata.creation_timestamp).unwrap_or(tx.now);
+        if last + EVENT_TTL > tx.now {
+            break;
+        }
+        tx.delete(&mut ev).await?;
+    }
+    Ok(())
 }
 
 /// Drop history older than the configured number of revisions.

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openapi::{Endpoints, EventType, Node, NodeLease, Pod, Resource, Service};
+use openapi::{Endpoints, Event, EventType, Node, NodeLease, Pod, Resource, Service};
 use sqlx::SqliteConnection;
 
-use super::{Event, Kind, Selectable};
+use super::{Change, Kind, Selectable};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 
@@ -38,6 +38,9 @@ impl Stored for Service {
 impl Stored for Endpoints {
     const STORE_KIND: Kind = Kind::Endpoints;
 }
+impl Stored for Event {
+    const STORE_KIND: Kind = Kind::Event;
+}
 
 fn namespace_of<K: Resource>(obj: &K) -> String {
     if K::NAMESPACED {
@@ -63,7 +66,7 @@ pub struct Tx<'a> {
     pub conn: &'a mut SqliteConnection,
     /// The last revision handed out in this batch.
     pub rev: i64,
-    pub events: Vec<Event>,
+    pub events: Vec<Change>,
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
     /// Node tokens minted in this batch (hash, node), to mirror after commit.
@@ -173,7 +176,7 @@ impl Tx<'_> {
             Some((s, o)) => (Some(s), Some(Arc::from(o))),
             None => (None, None),
         };
-        self.events.push(Event {
+        self.events.push(Change {
             rev,
             event_type,
             kind,

@@ -41,9 +41,14 @@ pub struct Cluster {
 impl Cluster {
     /// An API server on 127.0.0.1, with a lease TTL of `ttl` seconds.
     pub async fn start(ttl: u64) -> Cluster {
+        Cluster::start_with(|c| c.lease_ttl_seconds = ttl).await
+    }
+
+    /// An API server on 127.0.0.1 with the default configuration changed by `change`.
+    pub async fn start_with(change: impl FnOnce(&mut openapi::ClusterConfig)) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut cluster = default_cluster_config();
-        cluster.lease_ttl_seconds = ttl;
+        change(&mut cluster);
         let store = Store::open(dir.path(), move |_| Settings::new(cluster), ADMIN, system_clock()).await.unwrap();
         apiserver::spawn_ticker(store.clone());
         let app = apiserver::app(AppState { store, metrics: Arc::new(Metrics::default()) }, None);

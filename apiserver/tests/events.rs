@@ -1,0 +1,51 @@
+//! Events: node agents report them as themselves, anyone reads them, they are created and
+//! deleted but never changed, and they expire an hour after they last happened.
+
+mod common;
+
+use common::*;
+use openapi::{Event, List, ObjectReference};
+use serde_json::json;
+
+fn event(reason: &str) -> serde_json::Value {
+    json!({
+        "involvedObject": {"kind": "Pod", "namespace": NS, "name": "web-1"},
+        "reason": reason,
+        "message": "container main exited with code 3",
+        "type": "Warning",
+        "source": {"component": "impostor", "host": "some-other-node"}
+    })
+}
+
+#[tokio::test]
+async fn nodes_report_events_as_themselves_and_they_expire() {
+    let srv = TestServer::start().await;
+    let token = srv.node_token("n1").await;
+    let path = format!("/api/v1/namespaces/{NS}/events");
+    let created: Event = srv.send(Req::post(&path).token(&token).json(&event("Exited"))).await.ok();
+    assert!(created.metadata.name.starts_with("web-1."), "{}", created.metadata.name);
+    let source = created.source.unwrap();
+    assert_eq!(source.host.as_deref(), Some("n1"), "the server sets the reporting node");
+    assert_eq!(created.involved_object, ObjectReference { kind: "Pod".into(), namespace: NS.into(), name: "web-1".into(), uid: String::new() });
+
+    // Read by anyone; listed across namespaces too.
+    let listed: List<Event> = srv.get("/api/v1/events").await.ok();
+    assert_eq!(listed.items.len(), 1);
+    // Never changed; bad ones refused with the field named.
+    let one = format!("{path}/{}", created.metadata.name);
+    assert_eq!(srv.send(Req::put(&one).token(&token).json(&event("Exited"))).await.status.as_u16(), 405);
+    srv.send(Req::post(&path).token(&token).json(&event("not a word"))).await.error(422, "Invalid", Some("reason"));
+    let mut bad = event("Exited");
+    bad["type"] = json!("Fatal");
+    srv.send(Req::post(&path).token(&token).json(&bad)).await.error(422, "Invalid", Some("type"));
+    // Only the admin deletes.
+    srv.send(Req::delete(&one).token(&token)).await.error(403, "Forbidden", None);
+
+    // An hour later the tick removes it.
+    srv.advance(59 * 60);
+    srv.tick().await;
+    assert_eq!(srv.get("/api/v1/events").await.ok::<List<Event>>().items.len(), 1);
+    srv.advance(2 * 60);
+    srv.tick().await;
+    assert!(srv.get("/api/v1/events").await.ok::<List<Event>>().items.is_empty());
+}
