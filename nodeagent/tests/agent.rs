@@ -88,7 +88,8 @@ async fn pods_run_with_their_ip_reach_each_other_and_are_cleaned_up() {
     exchange(&agent.netns, gateway, &a_ns);
     exchange(&a_ns, a_ip, &a_ns);
     let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
-    let reasons: Vec<(&str, &str)> = events.iter().map(|e| (e.involved_object.name.as_str(), e.reason.as_str())).collect();
+    let reasons: Vec<(&str, &str)> =
+        events.iter().map(|e| (e.involved_object.name.as_str(), e.reason.as_str())).collect();
     for (pod, reason) in [("a", "NetworkReady"), ("a", "Started"), ("b", "NetworkReady"), ("b", "Started")] {
         assert!(reasons.contains(&(pod, reason)), "no {reason} event for {pod}: {reasons:?}");
     }
@@ -162,7 +163,9 @@ async fn a_crashing_container_restarts_with_backoff_and_counts() {
     // The user sees why in the pod's events.
     let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
     let about_crash: Vec<_> = events.iter().filter(|e| e.involved_object.name == "crash").collect();
-    assert!(about_crash.iter().any(|e| e.reason == "Exited" && e.message.contains("code 3") && e.event_type == "Warning"));
+    assert!(about_crash
+        .iter()
+        .any(|e| e.reason == "Exited" && e.message.contains("code 3") && e.event_type == "Warning"));
     assert!(about_crash.iter().any(|e| e.reason == "BackOff"));
     assert!(about_crash.iter().all(|e| e.source.as_ref().and_then(|s| s.host.as_deref()) == Some(agent.node.as_str())));
 }
@@ -199,22 +202,27 @@ async fn agent_restart_adopts_pods_without_disruption_and_repairs_drift() {
     let cluster = Cluster::start(20).await;
     let mut agent = Agent::start(&cluster, "r").await;
     let pods = cluster.admin.pods("default");
-    pods.create(&pod("steady", &agent.node, &[("main", "exec sleep 1000")])).await.unwrap();
+    let serve = format!("exec {} netexec --http-port 8080 --udp-port 0", flatnet_bin());
+    pods.create(&pod("steady", &agent.node, &[("main", &serve)])).await.unwrap();
     let before = running(&cluster, "steady").await;
     let ip: Ipv4Addr = before.status.pod_ip.as_deref().unwrap().parse().unwrap();
     let pid = agent.shim_pids()[0];
-
-    // A server inside the pod's namespace (held by this test) and a client on the node keep
-    // talking while the agent is killed and restarted.
+    let port = 8080;
     let pod_ns = Netns::open(&agent.pod_netns(&before)).unwrap();
-    let listener = pod_ns.run(|| TcpListener::bind((ip, 0))).unwrap().unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let _ = conn.and_then(|mut c| c.write_all(b"up"));
-        }
-    });
+
+    // The pod's netexec answers GET /hostname; a client on the node keeps asking while the
+    // agent is killed and restarted.
     let node_ns = Netns::open(&agent.netns).unwrap();
+    let get_hostname = move || -> std::io::Result<String> {
+        let mut c = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(1))?;
+        c.set_read_timeout(Some(Duration::from_secs(2)))?;
+        c.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
+        let mut s = String::new();
+        c.read_to_string(&mut s)?;
+        Ok(s.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
+    };
+    eventually(10, "netexec serving", || async { node_ns.run(get_hostname).unwrap().ok().filter(|h| h == "steady") })
+        .await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop2 = stop.clone();
     let prober = std::thread::spawn(move || {
@@ -222,12 +230,8 @@ async fn agent_restart_adopts_pods_without_disruption_and_repairs_drift() {
             .run(move || {
                 let (mut ok, mut failed) = (0, 0);
                 while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-                    let r = TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(1)).and_then(|mut c| {
-                        let mut s = String::new();
-                        c.read_to_string(&mut s).map(|_| s)
-                    });
-                    match r {
-                        Ok(s) if s == "up" => ok += 1,
+                    match get_hostname() {
+                        Ok(s) if s == "steady" => ok += 1,
                         _ => failed += 1,
                     }
                     std::thread::sleep(Duration::from_millis(10));

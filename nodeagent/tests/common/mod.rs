@@ -208,6 +208,14 @@ where
     }
 }
 
+/// The `flatnet` binary (its `netexec` is the test workload), built beside this package's
+/// binaries by `cargo build --workspace --bins` (scripts/test.sh does that first).
+pub fn flatnet_bin() -> String {
+    let path = Path::new(env!("CARGO_BIN_EXE_nodeagent")).with_file_name("flatnet");
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    path.display().to_string()
+}
+
 pub fn alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
