@@ -7,15 +7,17 @@
 //! - [`link`]: links (bridges, veths created straight into a pod's namespace), addresses
 //!   and routes through rtnetlink, with a socket opened inside the namespace it acts on.
 //! - [`sysctl`]: per-namespace sysctls.
-//! - [`podnet`]: a node's pod network applied: the node bridge with its gateway, and each
-//!   pod wired to it.
+//! - [`plan`]: the pure plan: desired node and pods against what is observed, as the steps
+//!   that close the difference. Unit-tested without a kernel.
+//! - [`podnet`]: a node's pod network observed and applied: the node bridge with its
+//!   gateway, and each pod wired to it.
 //!
-//! Still to come with the node agent: the pure *plan* layer (desired node and pods in,
-//! links, addresses, routes and an nftables ruleset out), VXLAN and nftables.
+//! Still to come: VXLAN and host-gw routes across nodes, and the nftables ruleset.
 
 pub mod link;
 pub mod names;
 pub mod netns;
+pub mod plan;
 pub mod podnet;
 pub mod sysctl;
 

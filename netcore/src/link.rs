@@ -15,6 +15,7 @@ use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
 use crate::netns::Netns;
+use crate::plan::ObservedLink;
 use crate::{Error, Result};
 
 const EEXIST: i32 = 17;
@@ -186,6 +187,70 @@ impl Netlink {
         let route = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst, prefix).build();
         let result = self.handle.route().del(route).execute().await;
         tolerate(result, &[ESRCH, ENOENT]).map_err(fail(format!("delete route {dst}/{prefix}")))
+    }
+
+    /// The link as observed (with its IPv4 addresses), if it exists.
+    pub async fn observe(&self, name: &str) -> Result<Option<ObservedLink>> {
+        use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
+        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        let msg = match links.try_next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(None),
+            Err(e) if errno(&e) == Some(ENODEV) => return Ok(None),
+            Err(e) => return Err(fail(format!("get link {name}"))(e)),
+        };
+        let mut link = ObservedLink {
+            index: msg.header.index,
+            up: msg.header.flags.contains(LinkFlags::Up),
+            ..Default::default()
+        };
+        for attr in &msg.attributes {
+            match attr {
+                LinkAttribute::Controller(c) => link.controller = Some(*c),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
+                            link.hairpin = port.iter().any(|p| matches!(p, InfoBridgePort::HairpinMode(true)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        link.addresses = self.addresses(link.index).await?;
+        Ok(Some(link))
+    }
+
+    /// The gateway of the default IPv4 route of the main table, if there is one.
+    pub async fn default_gateway(&self) -> Result<Option<Ipv4Addr>> {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+        let mut routes = self.handle.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
+        while let Some(route) = routes.try_next().await.map_err(fail("list routes"))? {
+            if route.header.destination_prefix_length != 0 {
+                continue;
+            }
+            for attr in &route.attributes {
+                if let RouteAttribute::Gateway(RouteAddress::Inet(gw)) = attr {
+                    return Ok(Some(*gw));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Make `gateway` the default route, replacing any other default route.
+    pub async fn replace_default_route(&self, gateway: Ipv4Addr) -> Result<()> {
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .destination_prefix(Ipv4Addr::UNSPECIFIED, 0)
+            .gateway(gateway)
+            .build();
+        self.handle
+            .route()
+            .add(route)
+            .replace()
+            .execute()
+            .await
+            .map_err(fail(format!("set default route via {gateway}")))
     }
 
     /// IPv4 addresses on the link, as (address, prefix).

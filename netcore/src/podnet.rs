@@ -1,12 +1,16 @@
-//! A node's pod network, applied: the node bridge holding the gateway of the node's lease,
-//! and each pod wired to it (a namespace, a veth pair created straight into it, the pod IP,
-//! `lo` up, a default route via the gateway, hairpin on the bridge port). Every step is
-//! idempotent, so applying a pod that is already wired changes nothing.
+//! A node's pod network, observed and applied: the node bridge holding the gateway of the
+//! node's lease, and each pod wired to it (a namespace, a veth pair created straight into
+//! it, the pod IP, `lo` up, a default route via the gateway, hairpin on the bridge port).
+//!
+//! `observe_*` read the kernel, [`crate::plan`] decides the steps, `apply_*` run them.
+//! Every step is idempotent too, so a new pod is wired by applying its full plan without
+//! reading anything first (the hot path), and a resync repairs exactly what drifted.
 
 use std::net::Ipv4Addr;
 
 use crate::link::Netlink;
 use crate::netns::{self, Netns};
+use crate::plan::{self, NodeStep, ObservedNode, ObservedPod, PodStep};
 use crate::{sysctl, Result};
 
 /// The name of the pod's end of its veth, inside the pod's namespace.
@@ -31,32 +35,115 @@ pub struct PodNetwork {
     pub gateway: Ipv4Addr,
 }
 
-/// Prepare the node: the bridge with the gateway address, up, and forwarding on (a new
-/// namespace starts with `ip_forward=0`). Answers the bridge's index.
-pub async fn prepare_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<u32> {
-    let bridge = node.ensure_bridge(&net.bridge).await?;
-    node.ensure_address(bridge, net.gateway, net.prefix).await?;
-    sysctl::set(node_ns, "net.ipv4.ip_forward", "1")?;
-    Ok(bridge)
+pub async fn observe_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<ObservedNode> {
+    Ok(ObservedNode {
+        bridge: node.observe(&net.bridge).await?,
+        forwarding: sysctl::get(node_ns, "net.ipv4.ip_forward")? == "1",
+    })
 }
 
-/// Wire a pod to the node's bridge (creating its namespace if needed).
-pub async fn attach_pod(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result<()> {
-    netns::create(&pod.netns)?;
-    let pod_ns = Netns::open(&pod.netns)?;
-    let host = node.ensure_veth(&pod.host_veth, POD_IFNAME, &pod_ns).await?;
-    node.attach_up(host, bridge, &pod.host_veth).await?;
-    // Hairpin: a pod reaching a service address that is DNATed back to itself leaves and
-    // re-enters through the same bridge port.
-    node.set_hairpin(host, true, &pod.host_veth).await?;
-    let inside = Netlink::open(&pod_ns)?;
-    let lo = inside.index("lo").await?.unwrap_or(1);
-    inside.set_up(lo, "lo").await?;
-    let eth0 = inside.must_index(POD_IFNAME).await?;
-    inside.ensure_address(eth0, pod.ip, pod.prefix).await?;
-    inside.set_up(eth0, POD_IFNAME).await?;
-    inside.ensure_route(Ipv4Addr::UNSPECIFIED, 0, Some(pod.gateway), None).await?;
+pub async fn apply_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork, steps: &[NodeStep]) -> Result<()> {
+    for step in steps {
+        match step {
+            NodeStep::CreateBridge | NodeStep::BridgeUp => {
+                node.ensure_bridge(&net.bridge).await?;
+            }
+            NodeStep::AddBridgeAddress => {
+                let index = node.must_index(&net.bridge).await?;
+                node.ensure_address(index, net.gateway, net.prefix).await?;
+            }
+            // A new namespace starts with forwarding off; the node routes for its pods.
+            NodeStep::EnableForwarding => sysctl::set(node_ns, "net.ipv4.ip_forward", "1")?,
+        }
+    }
     Ok(())
+}
+
+/// Bring the node's side to its plan; answers the bridge's index.
+pub async fn prepare_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<u32> {
+    let steps = plan::plan_node(net, &observe_node(node, node_ns, net).await?);
+    apply_node(node, node_ns, net, &steps).await?;
+    node.must_index(&net.bridge).await
+}
+
+pub async fn observe_pod(node: &Netlink, pod: &PodNetwork) -> Result<ObservedPod> {
+    if !netns::exists(&pod.netns) {
+        return Ok(ObservedPod::absent());
+    }
+    let inside = Netlink::open(&Netns::open(&pod.netns)?)?;
+    Ok(ObservedPod {
+        netns: true,
+        veth: node.observe(&pod.host_veth).await?,
+        eth0: inside.observe(POD_IFNAME).await?,
+        lo_up: inside.observe("lo").await?.is_some_and(|l| l.up),
+        default_gateway: inside.default_gateway().await?,
+    })
+}
+
+pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
+    let mut pod_ns: Option<Netns> = None;
+    let mut inside: Option<Netlink> = None;
+    for step in steps {
+        if *step == PodStep::CreateNetns {
+            netns::create(&pod.netns)?;
+            continue;
+        }
+        if pod_ns.is_none() {
+            pod_ns = Some(Netns::open(&pod.netns)?);
+        }
+        let ns = pod_ns.as_ref().expect("opened above");
+        match step {
+            PodStep::CreateNetns => {}
+            PodStep::CreateVeth => {
+                node.ensure_veth(&pod.host_veth, POD_IFNAME, ns).await?;
+            }
+            PodStep::AttachVeth => {
+                let index = node.must_index(&pod.host_veth).await?;
+                node.attach_up(index, bridge, &pod.host_veth).await?;
+            }
+            // Hairpin: a pod reaching a service address that is DNATed back to itself leaves
+            // and re-enters through the same bridge port.
+            PodStep::Hairpin => {
+                let index = node.must_index(&pod.host_veth).await?;
+                node.set_hairpin(index, true, &pod.host_veth).await?;
+            }
+            inner => {
+                if inside.is_none() {
+                    inside = Some(Netlink::open(ns)?);
+                }
+                let nl = inside.as_ref().expect("opened above");
+                match inner {
+                    PodStep::LoopbackUp => {
+                        let lo = nl.must_index("lo").await?;
+                        nl.set_up(lo, "lo").await?;
+                    }
+                    PodStep::AddAddress => {
+                        let eth0 = nl.must_index(POD_IFNAME).await?;
+                        nl.ensure_address(eth0, pod.ip, pod.prefix).await?;
+                    }
+                    PodStep::Eth0Up => {
+                        let eth0 = nl.must_index(POD_IFNAME).await?;
+                        nl.set_up(eth0, POD_IFNAME).await?;
+                    }
+                    PodStep::DefaultRoute => nl.replace_default_route(pod.gateway).await?,
+                    _ => unreachable!("node-side steps are handled above"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Wire a new pod: its full plan, without observing first (every step is idempotent).
+pub async fn attach_pod(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result<()> {
+    apply_pod(node, bridge, pod, &plan::plan_pod(pod, bridge, &ObservedPod::absent())).await
+}
+
+/// Observe a pod's wiring and repair what drifted; answers the steps it took.
+pub async fn repair_pod(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result<Vec<PodStep>> {
+    let steps = plan::plan_pod(pod, bridge, &observe_pod(node, pod).await?);
+    apply_pod(node, bridge, pod, &steps).await?;
+    Ok(steps)
 }
 
 /// Unwire a pod: its veth (the pod end goes with it) and its namespace. Best effort: every

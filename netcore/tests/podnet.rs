@@ -100,3 +100,47 @@ async fn pods_on_one_bridge_reach_each_other_their_gateway_and_themselves() {
     assert!(node.index("fnpodb").await.unwrap().is_some(), "the other pod is untouched");
     podnet::detach_pod(&node, &b).await.unwrap();
 }
+
+#[tokio::test]
+async fn observe_plan_apply_repairs_exactly_what_drifted() {
+    use netcore::plan::{self, PodStep};
+    if !privileged() {
+        return;
+    }
+    let node_s = Scratch::create("rnode");
+    let (a_s, b_s) = (Scratch::new("ra"), Scratch::new("rb"));
+    let node_ns = Netns::open(&node_s.0).unwrap();
+    let node = Netlink::open(&node_ns).unwrap();
+    let net = NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 };
+    let bridge = podnet::prepare_node(&node, &node_ns, &net).await.unwrap();
+    let (a, b) = (pod(&a_s, "fnra", 2), pod(&b_s, "fnrb", 3));
+    podnet::attach_pod(&node, bridge, &a).await.unwrap();
+    podnet::attach_pod(&node, bridge, &b).await.unwrap();
+
+    // A correctly wired node and pod need nothing.
+    let seen_node = podnet::observe_node(&node, &node_ns, &net).await.unwrap();
+    assert_eq!(plan::plan_node(&net, &seen_node), vec![]);
+    assert_eq!(podnet::repair_pod(&node, bridge, &a).await.unwrap(), vec![]);
+
+    // Drift by hand: a's default route deleted, its veth detached from the bridge.
+    let a_inside = Netlink::open(&Netns::open(&a.netns).unwrap()).unwrap();
+    a_inside.delete_route(Ipv4Addr::UNSPECIFIED, 0).await.unwrap();
+    let ip = |args: &[&str]| assert!(std::process::Command::new("ip").args(args).status().unwrap().success());
+    ip(&["-n", &node_s.0, "link", "set", "fnra", "nomaster"]);
+    assert_eq!(
+        podnet::repair_pod(&node, bridge, &a).await.unwrap(),
+        vec![PodStep::AttachVeth, PodStep::Hairpin, PodStep::DefaultRoute]
+    );
+    assert_eq!(podnet::repair_pod(&node, bridge, &a).await.unwrap(), vec![]);
+    let (a_ns, b_ns) = (Netns::open(&a.netns).unwrap(), Netns::open(&b.netns).unwrap());
+    tcp_and_udp(&b_ns, b.ip, &a_ns);
+    tcp_and_udp(&node_ns, GATEWAY, &a_ns);
+
+    // The veth deleted by hand: the pair is recreated and the pod configured again.
+    node.delete("fnra").await.unwrap();
+    let steps = podnet::repair_pod(&node, bridge, &a).await.unwrap();
+    assert_eq!(steps.first(), Some(&PodStep::CreateVeth));
+    tcp_and_udp(&b_ns, b.ip, &a_ns);
+    podnet::detach_pod(&node, &a).await.unwrap();
+    podnet::detach_pod(&node, &b).await.unwrap();
+}

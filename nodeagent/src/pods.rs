@@ -292,10 +292,22 @@ impl PodWorker {
         };
         let mut ok = true;
         if !self.networked {
-            match podnet::attach_pod(&self.ctx.node, self.ctx.bridge, &net).await {
-                Ok(()) => {
-                    // Announced once, for a new pod (not for one adopted after an agent restart).
-                    if !self.network_announced && self.runs.is_empty() {
+            // A new pod gets its full plan at once (the hot path: nothing to observe); a pod
+            // wired before (a resync, or adopted after an agent restart) is observed and
+            // only what drifted is repaired, so nothing that works is touched.
+            let fresh = !self.network_announced && self.runs.is_empty();
+            let result = if fresh {
+                podnet::attach_pod(&self.ctx.node, self.ctx.bridge, &net).await.map(|()| Vec::new())
+            } else {
+                podnet::repair_pod(&self.ctx.node, self.ctx.bridge, &net).await
+            };
+            match result {
+                Ok(repaired) => {
+                    if !repaired.is_empty() {
+                        tracing::info!(steps = ?repaired, "repaired the pod network");
+                        self.event("NetworkRepaired", format!("repaired drift: {repaired:?}"), true);
+                    }
+                    if fresh {
                         self.event(
                             "NetworkReady",
                             format!(

@@ -277,6 +277,11 @@ async fn agent_restart_adopts_pods_without_disruption_and_repairs_drift() {
     assert_eq!(agent.shim_pids(), vec![pid]);
     assert_eq!(after.status.container_statuses[0].restart_count, 0);
     assert_eq!(after.status.pod_ip, before.status.pod_ip);
+    // The repair was exactly the deleted route, and the user can see it.
+    let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
+    let repaired: Vec<_> = events.iter().filter(|e| e.reason == "NetworkRepaired").collect();
+    assert_eq!(repaired.len(), 1, "{repaired:?}");
+    assert_eq!(repaired[0].message, "repaired drift: [DefaultRoute]");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
