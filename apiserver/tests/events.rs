@@ -26,7 +26,10 @@ async fn nodes_report_events_as_themselves_and_they_expire() {
     assert!(created.metadata.name.starts_with("web-1."), "{}", created.metadata.name);
     let source = created.source.unwrap();
     assert_eq!(source.host.as_deref(), Some("n1"), "the server sets the reporting node");
-    assert_eq!(created.involved_object, ObjectReference { kind: "Pod".into(), namespace: NS.into(), name: "web-1".into(), uid: String::new() });
+    assert_eq!(
+        created.involved_object,
+        ObjectReference { kind: "Pod".into(), namespace: NS.into(), name: "web-1".into(), uid: String::new() }
+    );
 
     // Read by anyone; listed across namespaces too.
     let listed: List<Event> = srv.get("/api/v1/events").await.ok();
