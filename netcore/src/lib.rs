@@ -12,8 +12,12 @@
 //! - [`podnet`]: a node's pod network observed and applied: the node bridge with its
 //!   gateway, and each pod wired to it.
 //!
-//! Still to come: VXLAN and host-gw routes across nodes, and the nftables ruleset.
+//! - [`backend`]: pod-to-pod across nodes: host-gw routes or a VXLAN overlay, synced to
+//!   the other nodes' leases.
+//!
+//! Still to come: the nftables ruleset (services, NodePorts, egress NAT, policies).
 
+pub mod backend;
 pub mod link;
 pub mod names;
 pub mod netns;

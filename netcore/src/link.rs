@@ -46,6 +46,14 @@ fn tolerate(
     }
 }
 
+/// A route as listed: destination, gateway, output interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub dst: ipnetwork::Ipv4Network,
+    pub gateway: Option<Ipv4Addr>,
+    pub oif: Option<u32>,
+}
+
 /// A netlink connection to one namespace. Must be used within a tokio runtime.
 #[derive(Clone, Debug)]
 pub struct Netlink {
@@ -191,13 +199,21 @@ impl Netlink {
 
     /// The link as observed (with its IPv4 addresses), if it exists.
     pub async fn observe(&self, name: &str) -> Result<Option<ObservedLink>> {
+        let links = self.handle.link().get().match_name(name.to_string()).execute();
+        self.observe_from(links, name).await
+    }
+
+    async fn observe_from(
+        &self,
+        mut links: impl futures::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
+        what: &str,
+    ) -> Result<Option<ObservedLink>> {
         use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
         let msg = match links.try_next().await {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(None),
             Err(e) if errno(&e) == Some(ENODEV) => return Ok(None),
-            Err(e) => return Err(fail(format!("get link {name}"))(e)),
+            Err(e) => return Err(fail(format!("get link {what}"))(e)),
         };
         let mut link = ObservedLink {
             index: msg.header.index,
@@ -207,6 +223,8 @@ impl Netlink {
         for attr in &msg.attributes {
             match attr {
                 LinkAttribute::Controller(c) => link.controller = Some(*c),
+                LinkAttribute::Mtu(m) => link.mtu = *m,
+                LinkAttribute::Address(a) => link.mac = a.as_slice().try_into().ok(),
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
@@ -251,6 +269,181 @@ impl Netlink {
             .execute()
             .await
             .map_err(fail(format!("set default route via {gateway}")))
+    }
+
+    /// The link holding `ip`, if any.
+    pub async fn link_with_address(&self, ip: Ipv4Addr) -> Result<Option<ObservedLink>> {
+        use rtnetlink::packet_route::address::AddressAttribute;
+        let mut stream = self.handle.address().get().execute();
+        let mut index = None;
+        while let Some(msg) = stream.try_next().await.map_err(fail("list addresses"))? {
+            if msg
+                .attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Address(std::net::IpAddr::V4(v)) if *v == ip))
+            {
+                index = Some(msg.header.index);
+            }
+        }
+        let Some(index) = index else { return Ok(None) };
+        let links = self.handle.link().get().match_index(index).execute();
+        self.observe_from(links, &format!("#{index}")).await
+    }
+
+    /// Create the VXLAN device (if absent) with learning off, set its MTU and bring it up.
+    pub async fn ensure_vxlan(
+        &self,
+        name: &str,
+        vni: u32,
+        uplink: u32,
+        local: Ipv4Addr,
+        port: u16,
+        mtu: u32,
+    ) -> Result<u32> {
+        let msg = rtnetlink::LinkVxlan::new(name, vni).dev(uplink).local(local).port(port).learning(false).build();
+        self.add(&format!("vxlan {name}"), msg).await?;
+        let index = self.must_index(name).await?;
+        let set = LinkUnspec::new_with_index(index).mtu(mtu).up().build();
+        self.handle.link().set(set).execute().await.map_err(fail(format!("set {name} mtu {mtu} up")))?;
+        Ok(index)
+    }
+
+    /// Set the MTU of a link.
+    pub async fn set_mtu(&self, index: u32, mtu: u32, name: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).mtu(mtu).build();
+        self.handle.link().set(msg).execute().await.map_err(fail(format!("set {name} mtu {mtu}")))
+    }
+
+    /// IPv4 unicast routes of the main table.
+    pub async fn routes(&self) -> Result<Vec<RouteEntry>> {
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+        let mut out = Vec::new();
+        let mut routes = self.handle.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
+        while let Some(route) = routes.try_next().await.map_err(fail("list routes"))? {
+            if route.header.kind != RouteType::Unicast || route.header.table != 254 {
+                continue;
+            }
+            let (mut dst, mut gateway, mut oif) = (Ipv4Addr::UNSPECIFIED, None, None);
+            for attr in &route.attributes {
+                match attr {
+                    RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = *d,
+                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => gateway = Some(*g),
+                    RouteAttribute::Oif(i) => oif = Some(*i),
+                    _ => {}
+                }
+            }
+            if let Ok(dst) = ipnetwork::Ipv4Network::new(dst, route.header.destination_prefix_length) {
+                out.push(RouteEntry { dst, gateway, oif });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Route `dst` via `via`, replacing any route to `dst`; `onlink` through `dev` for a
+    /// next hop that is not on a connected subnet (a VXLAN VTEP).
+    pub async fn replace_route(
+        &self,
+        dst: ipnetwork::Ipv4Network,
+        via: Ipv4Addr,
+        dev: Option<u32>,
+        onlink: bool,
+    ) -> Result<()> {
+        let mut route =
+            RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(dst.network(), dst.prefix()).gateway(via);
+        if let Some(d) = dev {
+            route = route.output_interface(d);
+        }
+        if onlink {
+            route = route.onlink();
+        }
+        self.handle.route().add(route.build()).replace().execute().await.map_err(fail(format!("route {dst} via {via}")))
+    }
+
+    /// A permanent neighbour entry `ip` → `mac` on `dev`.
+    pub async fn replace_neighbour(&self, dev: u32, ip: Ipv4Addr, mac: &[u8; 6]) -> Result<()> {
+        self.handle
+            .neighbours()
+            .add(dev, ip.into())
+            .link_layer_address(mac)
+            .replace()
+            .execute()
+            .await
+            .map_err(fail(format!("neighbour {ip}")))
+    }
+
+    /// A permanent FDB entry of a VXLAN device: frames for `mac` go to the VTEP at `dst`.
+    pub async fn replace_fdb(&self, dev: u32, mac: &[u8; 6], dst: Ipv4Addr) -> Result<()> {
+        use rtnetlink::packet_route::neighbour::NeighbourFlags;
+        self.handle
+            .neighbours()
+            .add_bridge(dev, mac)
+            .destination(dst.into())
+            .flags(NeighbourFlags::Own)
+            .replace()
+            .execute()
+            .await
+            .map_err(fail(format!("fdb {} via {dst}", crate::backend::format_mac(mac))))
+    }
+
+    async fn neighbour_entries(
+        &self,
+        dev: u32,
+        family: AddressFamily,
+    ) -> Result<Vec<rtnetlink::packet_route::neighbour::NeighbourMessage>> {
+        let mut req = self.handle.neighbours().get();
+        req.message_mut().header.family = family;
+        let mut stream = req.execute();
+        let mut out = Vec::new();
+        while let Some(msg) = stream.try_next().await.map_err(fail("list neighbours"))? {
+            if msg.header.ifindex == dev {
+                out.push(msg);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Delete the permanent IPv4 neighbours of `dev` that `keep` rejects.
+    pub async fn prune_neighbours(&self, dev: u32, keep: impl Fn(Ipv4Addr, Option<[u8; 6]>) -> bool) -> Result<()> {
+        use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourState};
+        for msg in self.neighbour_entries(dev, AddressFamily::Inet).await? {
+            if msg.header.state != NeighbourState::Permanent {
+                continue;
+            }
+            let ip = msg.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(*ip),
+                _ => None,
+            });
+            let mac = msg.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::LinkLayerAddress(m) => m.as_slice().try_into().ok(),
+                _ => None,
+            });
+            if let Some(ip) = ip {
+                if !keep(ip, mac) {
+                    let result = self.handle.neighbours().del(msg).execute().await;
+                    tolerate(result, &[ENOENT]).map_err(fail(format!("delete neighbour {ip}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete the FDB entries of `dev` (with a remote destination) whose MAC `keep` rejects.
+    pub async fn prune_fdb(&self, dev: u32, keep: impl Fn(&[u8; 6]) -> bool) -> Result<()> {
+        use rtnetlink::packet_route::neighbour::NeighbourAttribute;
+        for msg in self.neighbour_entries(dev, AddressFamily::Bridge).await? {
+            let has_dst = msg.attributes.iter().any(|a| matches!(a, NeighbourAttribute::Destination(_)));
+            let mac: Option<[u8; 6]> = msg.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::LinkLayerAddress(m) => m.as_slice().try_into().ok(),
+                _ => None,
+            });
+            if let (true, Some(mac)) = (has_dst, mac) {
+                if !keep(&mac) {
+                    let result = self.handle.neighbours().del(msg).execute().await;
+                    tolerate(result, &[ENOENT]).map_err(fail("delete fdb entry"))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// IPv4 addresses on the link, as (address, prefix).

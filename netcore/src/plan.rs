@@ -22,6 +22,8 @@ pub struct ObservedNode {
 pub struct ObservedLink {
     pub index: u32,
     pub up: bool,
+    pub mtu: u32,
+    pub mac: Option<[u8; 6]>,
     pub controller: Option<u32>,
     pub hairpin: bool,
     pub addresses: Vec<(Ipv4Addr, u8)>,
@@ -158,13 +160,14 @@ mod tests {
     fn wired() -> ObservedPod {
         ObservedPod {
             netns: true,
-            veth: Some(ObservedLink { index: 7, up: true, controller: Some(3), hairpin: true, addresses: vec![] }),
+            veth: Some(ObservedLink { index: 7, up: true, controller: Some(3), hairpin: true, ..Default::default() }),
             eth0: Some(ObservedLink {
                 index: 2,
                 up: true,
                 controller: None,
                 hairpin: false,
                 addresses: vec![(Ipv4Addr::new(10, 244, 1, 5), 24)],
+                ..Default::default()
             }),
             lo_up: true,
             default_gateway: Some(Ipv4Addr::new(10, 244, 1, 1)),
