@@ -11,9 +11,14 @@
 //!   one line per attempt and a summary, exit 0 only if every attempt succeeded, so that a
 //!   shell script or a test can assert reachability (or its absence, under a policy).
 //!
-//! Cluster commands (`up`, `down`, `status`, resource commands) come later as further
-//! subcommands of [`Command`].
+//!
+//! And the local multi-node cluster on this machine ([`cluster`]): `flatnet up` (network
+//! namespaces as nodes, the API server and one node agent per node, until every node is
+//! Ready), `flatnet status` and `flatnet down`.
+//!
+//! Resource commands come later as further subcommands of [`Command`].
 
+mod cluster;
 mod netexec;
 mod probe;
 
@@ -21,7 +26,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// flatnet: a container networking stack. This tool runs the test workload and probes it.
+/// flatnet: a container networking stack. This tool runs a local multi-node cluster, the
+/// test workload and its probe.
 #[derive(Parser, Debug)]
 #[command(name = "flatnet", version)]
 struct Cli {
@@ -31,6 +37,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Bring up a local multi-node cluster on this machine (root, no Docker): network
+    /// namespaces as nodes, the API server and one node agent per node; wait until every
+    /// node is Ready.
+    Up(cluster::up::Args),
+    /// Remove everything `flatnet up` made: processes, pods, namespaces, links, nftables
+    /// tables (the API server's data and the logs are kept).
+    Down(cluster::down::Args),
+    /// Show what runs: the processes, the API, each node with its Ready condition and pod CIDR.
+    Status(cluster::status::Args),
     /// Run the test workload: an HTTP and a UDP server that answer with the pod's name, the
     /// client's address or an echo.
     Netexec(netexec::Args),
@@ -43,11 +58,26 @@ enum Command {
 // probe needs more.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
+    let cluster_result = match Cli::parse().command {
+        Command::Up(args) => cluster::up::run(args).await,
+        Command::Down(args) => cluster::down::run(args).await,
+        Command::Status(args) => cluster::status::run(args).await,
+        other => return workload(other).await,
+    };
+    // Cluster commands say what went wrong and how to fix it, without a backtrace-like dump.
+    Ok(cluster_result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    }))
+}
+
+async fn workload(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Netexec(args) => netexec::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Probe(args) => {
             let all_ok = probe::run(args).await?;
             Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Up(_) | Command::Down(_) | Command::Status(_) => unreachable!("handled in main"),
     }
 }
