@@ -29,6 +29,19 @@ pub const VXLAN_OVERHEAD: u32 = 50;
 /// The lease's backend data key carrying a node's VTEP MAC.
 pub const VTEP_MAC_KEY: &str = "vtepMAC";
 
+/// A way of reaching pods on other nodes. Object-safe, so the agent picks one at run time
+/// (the cluster's configuration) and drives it through one reconcile path.
+pub trait Backend: Send + Sync {
+    /// Prepare this node; answers the data to publish with its lease.
+    fn prepare<'a>(&'a self, nl: &'a Netlink) -> BoxFuture<'a, Result<BTreeMap<String, String>>>;
+    /// Bring the node's forwarding to `remotes` (the other nodes' leases).
+    fn sync<'a>(&'a self, nl: &'a Netlink, remotes: &'a [Remote]) -> BoxFuture<'a, Result<SyncReport>>;
+    /// The MTU pods must use on this node, when the backend lowers it.
+    fn pod_mtu(&self) -> Option<u32>;
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Another node, from its lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remote {
@@ -107,10 +120,10 @@ async fn sync_routes(
     nl: &Netlink,
     cluster: Ipv4Network,
     own: Ipv4Network,
-    desired: &BTreeMap<Ipv4Network, (Ipv4Addr, bool)>,
+    desired: BTreeMap<Ipv4Network, (Ipv4Addr, bool)>,
     dev: Option<u32>,
 ) -> Result<SyncReport> {
-    let (add, remove) = plan_routes(&owned_routes(nl, cluster, own).await?, desired);
+    let (add, remove) = plan_routes(&owned_routes(nl, cluster, own).await?, &desired);
     let mut report = SyncReport::default();
     for (dst, via, onlink) in add {
         nl.replace_route(dst, via, if onlink { dev } else { None }, onlink).await?;
@@ -129,17 +142,17 @@ pub struct HostGw {
     pub own: Ipv4Network,
 }
 
-impl HostGw {
-    pub async fn prepare(&self, _nl: &Netlink) -> Result<BTreeMap<String, String>> {
-        Ok(BTreeMap::new())
+impl Backend for HostGw {
+    fn prepare<'a>(&'a self, _nl: &'a Netlink) -> BoxFuture<'a, Result<BTreeMap<String, String>>> {
+        Box::pin(async { Ok(BTreeMap::new()) })
     }
 
-    pub async fn sync(&self, nl: &Netlink, remotes: &[Remote]) -> Result<SyncReport> {
-        sync_routes(nl, self.cluster, self.own, &desired_routes(remotes, false), None).await
+    fn sync<'a>(&'a self, nl: &'a Netlink, remotes: &'a [Remote]) -> BoxFuture<'a, Result<SyncReport>> {
+        Box::pin(sync_routes(nl, self.cluster, self.own, desired_routes(remotes, false), None))
     }
 
     /// No device of its own: pods keep the uplink's MTU.
-    pub fn pod_mtu(&self) -> Option<u32> {
+    fn pod_mtu(&self) -> Option<u32> {
         None
     }
 }
@@ -160,7 +173,7 @@ impl Vxlan {
 
     /// Create the VXLAN device over the uplink that holds the node's address; answers the
     /// VTEP MAC to publish.
-    pub async fn prepare(&self, nl: &Netlink) -> Result<BTreeMap<String, String>> {
+    async fn prepare_device(&self, nl: &Netlink) -> Result<BTreeMap<String, String>> {
         let uplink = nl.link_with_address(self.node_ip).await?.ok_or_else(|| Error::Missing {
             what: format!("an interface holding the node address {}", self.node_ip),
         })?;
@@ -175,7 +188,7 @@ impl Vxlan {
         Ok([(VTEP_MAC_KEY.to_string(), format_mac(&mac))].into())
     }
 
-    pub async fn sync(&self, nl: &Netlink, remotes: &[Remote]) -> Result<SyncReport> {
+    async fn sync_overlay(&self, nl: &Netlink, remotes: &[Remote]) -> Result<SyncReport> {
         let dev = nl.must_index(VXLAN_DEVICE).await?;
         let ready: Vec<&Remote> = remotes.iter().filter(|r| r.vtep_mac.is_some()).collect();
         // Neighbour and FDB entries first, so a new route never points at an unknown VTEP.
@@ -185,15 +198,25 @@ impl Vxlan {
             nl.replace_neighbour(dev, r.subnet.network(), &mac).await?;
             nl.replace_fdb(dev, &mac, r.node_ip).await?;
         }
-        let report = sync_routes(nl, self.cluster, self.own, &desired_routes(remotes, true), Some(dev)).await?;
+        let report = sync_routes(nl, self.cluster, self.own, desired_routes(remotes, true), Some(dev)).await?;
         let wanted_macs: BTreeSet<[u8; 6]> = ready.iter().filter_map(|r| r.vtep_mac).collect();
         nl.prune_neighbours(dev, |ip, _| wanted_vteps.contains(&ip)).await?;
         nl.prune_fdb(dev, |mac| wanted_macs.contains(mac)).await?;
         Ok(report)
     }
+}
+
+impl Backend for Vxlan {
+    fn prepare<'a>(&'a self, nl: &'a Netlink) -> BoxFuture<'a, Result<BTreeMap<String, String>>> {
+        Box::pin(self.prepare_device(nl))
+    }
+
+    fn sync<'a>(&'a self, nl: &'a Netlink, remotes: &'a [Remote]) -> BoxFuture<'a, Result<SyncReport>> {
+        Box::pin(self.sync_overlay(nl, remotes))
+    }
 
     /// Pods on a VXLAN node use the overlay's MTU, so large packets are never too big for it.
-    pub fn pod_mtu(&self) -> Option<u32> {
+    fn pod_mtu(&self) -> Option<u32> {
         self.mtu.get().copied()
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{privileged, Scratch};
 use ipnetwork::Ipv4Network;
-use netcore::backend::{self, HostGw, Remote, Vxlan};
+use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::podnet::{self, NodeNetwork, PodNetwork};
