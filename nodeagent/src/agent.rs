@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use ipnetwork::Ipv4Network;
+use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::podnet::{self, NodeNetwork};
@@ -61,9 +62,9 @@ async fn register(client: &Client, cfg: &Config) -> Result<()> {
     }
 }
 
-async fn heartbeat_until_ok(client: &Client, node: &str) -> NodeLease {
+async fn heartbeat_until_ok(client: &Client, node: &str, heartbeat: &Heartbeat) -> NodeLease {
     loop {
-        match client.heartbeat(node, &Heartbeat::default()).await {
+        match client.heartbeat(node, heartbeat).await {
             Ok(lease) => return lease,
             Err(e) => {
                 tracing::warn!(error = %e, "heartbeat failed; retrying");
@@ -92,10 +93,21 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     };
     register(&client, &cfg).await.context("register the node")?;
-    let lease = heartbeat_until_ok(&client, &cfg.node_name).await;
+    let lease = heartbeat_until_ok(&client, &cfg.node_name, &Heartbeat::default()).await;
     let subnet: Ipv4Network = lease.spec.pod_cidr.parse().context("lease podCIDR")?;
     let gateway: Ipv4Addr = lease.spec.gateway.parse().context("lease gateway")?;
     tracing::info!(cidr = %subnet, "node registered, lease held");
+
+    // The backend: prepared once, its data published with every heartbeat.
+    let cluster_cidr: Ipv4Network = cluster.pod_cidr.parse().context("cluster podCIDR")?;
+    let backend: Arc<dyn Backend> = match cluster.backend {
+        openapi::Backend::HostGw => Arc::new(HostGw { cluster: cluster_cidr, own: subnet }),
+        openapi::Backend::Vxlan => Arc::new(Vxlan::new(cluster_cidr, subnet, cfg.node_ip)),
+    };
+    let backend_data = backend.prepare(&node_nl).await.context("prepare the node's backend")?;
+    let heartbeat = Heartbeat { backend_data };
+    heartbeat_until_ok(&client, &cfg.node_name, &heartbeat).await;
+    tracing::info!(backend = cluster.backend.as_str(), "backend ready");
 
     let interval = Duration::from_secs(cluster.lease_ttl_seconds.max(3) / 3);
     let hb_client = client.clone();
@@ -103,7 +115,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
-            match hb_client.heartbeat(&hb_node, &Heartbeat::default()).await {
+            match hb_client.heartbeat(&hb_node, &heartbeat).await {
                 Ok(lease) if lease.spec.pod_cidr != subnet.to_string() => {
                     tracing::error!(old = %subnet, new = %lease.spec.pod_cidr, "the node's lease changed CIDR; restart the agent")
                 }
@@ -112,6 +124,8 @@ pub async fn run(cfg: Config) -> Result<()> {
             }
         }
     });
+
+    tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
     let bridge = podnet::prepare_node(&node_nl, &node_ns, &net).await.context("prepare the node's pod bridge")?;
@@ -130,6 +144,75 @@ pub async fn run(cfg: Config) -> Result<()> {
         backoff_base: cfg.backoff_base,
     });
     follow_pods(ctx, &cfg).await
+}
+
+/// The other nodes as the backend needs them, from their leases.
+fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
+    let mut out: Vec<Remote> = leases
+        .values()
+        .filter(|l| l.spec.node_name != me)
+        .filter_map(|l| {
+            Some(Remote {
+                node: l.spec.node_name.clone(),
+                subnet: l.spec.pod_cidr.parse().ok()?,
+                node_ip: l.spec.node_ip.as_deref()?.parse().ok()?,
+                vtep_mac: l.spec.backend_data.get(backend::VTEP_MAC_KEY).and_then(|m| backend::parse_mac(m)),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.node.cmp(&b.node));
+    out
+}
+
+/// Follow every node's lease (a full list, then watch) and keep the backend's routes equal
+/// to them: after each change, and every `resync` to repair drift.
+async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, me: String, resync: Duration) {
+    let api = client.node_leases();
+    let mut ticker = tokio::time::interval(resync);
+    loop {
+        let list = match api.list(&ListParams::default()).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing node leases failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut leases: HashMap<String, NodeLease> =
+            list.items.into_iter().map(|l| (l.metadata.name.clone(), l)).collect();
+        let mut events = api.watch(&ListParams::default(), &list.metadata.resource_version);
+        let mut last: Option<Vec<Remote>> = None;
+        loop {
+            let wanted = remotes(&leases, &me);
+            // Sync when the remotes changed; the ticker forces a sync (drift repair).
+            if last.as_ref() != Some(&wanted) {
+                match backend.sync(&nl, &wanted).await {
+                    Ok(report) if !report.is_empty() => {
+                        tracing::info!(added = ?report.added, removed = ?report.removed, "routes to other nodes synced")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "syncing routes to other nodes failed"),
+                }
+                last = Some(wanted);
+            }
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(Ok(WatchEvent::Added(l) | WatchEvent::Modified(l))) => {
+                        leases.insert(l.metadata.name.clone(), l);
+                    }
+                    Some(Ok(WatchEvent::Deleted(l))) => {
+                        leases.remove(&l.metadata.name);
+                    }
+                    Some(Err(e)) => {
+                        tracing::info!(error = %e, "lease watch ended; listing again");
+                        break;
+                    }
+                    None => break,
+                },
+                _ = ticker.tick() => last = None,
+            }
+        }
+    }
 }
 
 fn is_finished(pod: &Pod) -> bool {
