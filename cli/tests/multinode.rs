@@ -1,0 +1,266 @@
+//! Pod-to-pod across nodes on `flatnet up` clusters of three nodes, both backends: every pod
+//! reaches every pod (TCP and UDP, an all-pairs matrix) and every node address; large
+//! packets and a bulk transfer cross VXLAN; a node whose agent dies turns NotReady after the
+//! lease TTL, its pods leave the endpoints, and when the agent comes back the node has the
+//! same CIDR and its pods work again without being recreated.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::*;
+use netcore::netns::Netns;
+use serde_json::json;
+
+struct PodInfo {
+    ns: String,
+    ip: Ipv4Addr,
+}
+
+fn create_pod(c: &TestCluster, name: &str, node: &str) {
+    let pod = json!({
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"nodeName": node, "containers": [{"name": "netexec", "command": [FLATNET, "netexec"],
+            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}
+    });
+    http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods", &pod);
+}
+
+/// Wait until the pod is Running and Ready; answers its namespace and IP.
+fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pod = http_get_json(c.listen, &format!("/api/v1/namespaces/default/pods/{name}"));
+        let ready = pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        if pod["status"]["phase"] == "Running" && ready {
+            let node = pod["spec"]["nodeName"].as_str().unwrap();
+            let uid = pod["metadata"]["uid"].as_str().unwrap();
+            return PodInfo {
+                ns: netcore::names::pod_netns(node, "default", name, uid),
+                ip: pod["status"]["podIP"].as_str().unwrap().parse().unwrap(),
+            };
+        }
+        assert!(Instant::now() < deadline, "pod {name} not Ready: {pod}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `GET /hostname` of the netexec at `ip`, from inside `ns`.
+fn http_hostname(ns: &str, ip: Ipv4Addr) -> std::io::Result<String> {
+    Netns::open(ns)
+        .unwrap()
+        .run(move || {
+            let mut c = TcpStream::connect_timeout(&SocketAddr::from((ip, 8080)), Duration::from_secs(2))?;
+            c.set_read_timeout(Some(Duration::from_secs(2)))?;
+            c.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
+            let mut s = String::new();
+            c.read_to_string(&mut s)?;
+            Ok(s.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
+        })
+        .unwrap()
+}
+
+/// A UDP request to the netexec at `ip`, from inside `ns`; answers the reply.
+fn udp(ns: &str, ip: Ipv4Addr, request: &str) -> std::io::Result<String> {
+    let request = request.to_string();
+    Netns::open(ns)
+        .unwrap()
+        .run(move || {
+            let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.send_to(request.as_bytes(), (ip, 8081))?;
+            let mut b = vec![0u8; 2048];
+            let (n, _) = s.recv_from(&mut b)?;
+            Ok(String::from_utf8_lossy(&b[..n]).into_owned())
+        })
+        .unwrap()
+}
+
+/// Send `bytes` over TCP from `from` to a listener in `to`'s namespace; answers what arrived.
+fn bulk(from: &PodInfo, to: &PodInfo, bytes: usize) -> usize {
+    let listener = listen_in(&to.ns, &format!("{}:0", to.ip));
+    let target = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    Netns::open(&from.ns)
+        .unwrap()
+        .run(move || {
+            let mut c = TcpStream::connect_timeout(&target, Duration::from_secs(3)).unwrap();
+            c.write_all(&vec![1u8; bytes]).unwrap();
+        })
+        .unwrap();
+    reader.join().unwrap()
+}
+
+fn all_pairs(backend: &str) {
+    if !privileged() {
+        return;
+    }
+    let c = TestCluster::new();
+    let up = c.up_with(3, backend);
+    assert_eq!(up.code, Some(0), "{up:?}");
+    let names = ["web-1", "web-2", "web-3"];
+    for (i, name) in names.iter().enumerate() {
+        create_pod(&c, name, &format!("node-{}", i + 1));
+    }
+    let pods: Vec<PodInfo> = names.iter().map(|n| ready_pod(&c, n)).collect();
+    let mut failures = Vec::new();
+    for (i, from) in pods.iter().enumerate() {
+        for (j, to) in pods.iter().enumerate() {
+            match http_hostname(&from.ns, to.ip) {
+                Ok(h) if h == names[j] => {}
+                other => failures.push(format!("TCP {} -> {}: {other:?}", names[i], names[j])),
+            }
+            match udp(&from.ns, to.ip, "hostname") {
+                Ok(h) if h == names[j] => {}
+                other => failures.push(format!("UDP {} -> {}: {other:?}", names[i], names[j])),
+            }
+        }
+        // Every node's underlay address, from every pod.
+        for n in 1..=3 {
+            let node_ns = c.node_netns(n);
+            let listener = listen_in(&node_ns, &format!("192.168.254.{}:0", 10 + n));
+            let target = listener.local_addr().unwrap();
+            if let Err(e) = Netns::open(&from.ns)
+                .unwrap()
+                .run(move || TcpStream::connect_timeout(&target, Duration::from_secs(2)))
+                .unwrap()
+            {
+                failures.push(format!("TCP {} -> node-{n} {target}: {e}", names[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of 27 checks failed ({backend}):\n{}", failures.len(), failures.join("\n"));
+    // Large packets: a 1400-byte UDP payload each way, and 8 MB of full-size TCP segments.
+    let big = format!("echo {}", "x".repeat(1395));
+    for (a, b) in [(0, 1), (1, 2), (2, 0)] {
+        let reply =
+            udp(&pods[a].ns, pods[b].ip, &big).unwrap_or_else(|e| panic!("1400-byte UDP {a}->{b} ({backend}): {e}"));
+        assert_eq!(reply.len(), 1395);
+        assert_eq!(bulk(&pods[a], &pods[b], 8 << 20), 8 << 20, "bulk transfer {a}->{b} ({backend})");
+    }
+}
+
+#[test]
+fn all_pairs_host_gw() {
+    all_pairs("host-gw");
+}
+
+#[test]
+fn all_pairs_vxlan() {
+    all_pairs("vxlan");
+}
+
+/// The arguments and environment of a running process, to start it again as it was.
+fn command_of(pid: i32) -> (Vec<String>, Vec<(String, String)>) {
+    let split = |b: Vec<u8>| -> Vec<String> {
+        b.split(|c| *c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    };
+    let args = split(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
+    let env = split(std::fs::read(format!("/proc/{pid}/environ")).unwrap())
+        .into_iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    (args, env)
+}
+
+/// Kills the agent it started on drop (`flatnet down` only knows the agents `up` started).
+struct Restarted(std::process::Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods() {
+    if !privileged() {
+        return;
+    }
+    let mut c = TestCluster::new();
+    // A short lease, so the test waits seconds, not the default 20.
+    c.env.push(("FLATNET_LEASE_TTL".into(), "3".into()));
+    let up = c.up(2);
+    assert_eq!(up.code, Some(0), "{up:?}");
+    create_pod(&c, "victim", "node-2");
+    create_pod(&c, "client", "node-1");
+    let svc = json!({"metadata": {"name": "victim"}, "spec": {"selector": {"app": "victim"}, "ports": [{"port": 80, "targetPort": 8080}]}});
+    http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/services", &svc);
+    let victim = ready_pod(&c, "victim");
+    let client = ready_pod(&c, "client");
+    let endpoints = || http_get_json(c.listen, "/api/v1/namespaces/default/endpoints/victim");
+    let wait = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait("a ready endpoint", &|| endpoints()["subsets"][0]["addresses"].as_array().is_some_and(|a| a.len() == 1));
+    let cidrs_before = c.pod_cidrs();
+    let shim_pids = |dir: &std::path::Path| -> Vec<i64> {
+        let mut pids = Vec::new();
+        for pod in std::fs::read_dir(dir.join("agents/node-2/pods")).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(pod.path()).into_iter().flatten().flatten() {
+                if f.path().extension().is_some_and(|e| e == "state") {
+                    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+                    pids.push(v["pid"].as_i64().unwrap());
+                }
+            }
+        }
+        pids
+    };
+    let pods_before = shim_pids(c.data_dir());
+
+    // Kill node-2's agent: past the TTL the node is NotReady and its pod leaves the endpoints,
+    // while node-1 keeps its route to node-2's pods (the lease is not reclaimed yet).
+    let agent = c.pids().into_iter().find(|(n, _)| n.contains("node-2")).expect("node-2's agent").1;
+    let (args, env) = command_of(agent);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let node2_ready = || {
+        let n = http_get_json(c.listen, "/api/v1/nodes/node-2");
+        n["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    };
+    wait("node-2 NotReady", &|| !node2_ready());
+    wait("the endpoint not ready", &|| {
+        let e = endpoints();
+        e["subsets"][0]["addresses"].as_array().is_none_or(|a| a.is_empty())
+            && e["subsets"][0]["notReadyAddresses"].as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(http_hostname(&client.ns, victim.ip).unwrap(), "victim", "the pod itself still serves");
+
+    // Bring the agent back: same CIDR, the pod adopted (same process), ready again.
+    let log = std::fs::File::create(c.data_dir().join("restarted-agent.log")).unwrap();
+    let child = std::process::Command::new(&args[0])
+        .args(&args[1..])
+        .env_clear()
+        .envs(env)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _guard = Restarted(child);
+    wait("node-2 Ready again", &node2_ready);
+    assert_eq!(c.pod_cidrs(), cidrs_before, "a node that came back got another CIDR");
+    wait("the endpoint ready again", &|| {
+        endpoints()["subsets"][0]["addresses"].as_array().is_some_and(|a| a.len() == 1)
+    });
+    assert_eq!(shim_pids(c.data_dir()), pods_before, "the pod was recreated instead of adopted");
+    assert_eq!(http_hostname(&client.ns, victim.ip).unwrap(), "victim");
+}
