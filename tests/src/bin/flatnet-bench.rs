@@ -8,6 +8,10 @@
 //! pods, and watch delivery latency (write → event at each of 100 concurrent watchers).
 //! Baselines in the same run: one fdatasync on the data directory's disk (the floor of a
 //! durable commit) and one `GET /healthz` round trip (the floor of an HTTP request).
+//!
+//! `flatnet-bench netsetup`: pod network setup latency (netns, veth, bridge, address,
+//! route, until the pod's first packet arrives) of flatnet's netcore against the CNI
+//! bridge plugin and netavark in the same run, and teardown; see `bench/netsetup.rs`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +25,9 @@ use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use openapi::client::{Client, ListParams};
 use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, Pod, PodSpec};
+
+#[path = "bench/netsetup.rs"]
+mod netsetup;
 
 #[derive(Parser)]
 #[command(about = "flatnet benchmarks")]
@@ -54,6 +61,12 @@ enum Cmd {
         /// Where the data directory goes (a temporary one by default).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Benchmark pod network setup: flatnet (netcore) against CNI and netavark (as root).
+    Netsetup {
+        /// Pods wired by each implementation, one after the other.
+        #[arg(long, default_value_t = 100)]
+        pods: usize,
     },
 }
 
@@ -338,5 +351,6 @@ async fn main() -> Result<()> {
         Cmd::Api { sequential, clients, list_pods, lists, watchers, watch_writes, data_dir } => {
             api_bench(sequential, clients, list_pods, lists, watchers, watch_writes, data_dir).await
         }
+        Cmd::Netsetup { pods } => netsetup::run(pods).await,
     }
 }
