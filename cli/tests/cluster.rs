@@ -9,7 +9,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::cluster::*;
+use common::FLATNET;
 use netcore::netns;
 
 #[test]

@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::*;
+use common::cluster::*;
+use common::FLATNET;
 use netcore::netns::Netns;
 use serde_json::json;
 

@@ -208,7 +208,7 @@ impl Netlink {
         mut links: impl futures::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
         what: &str,
     ) -> Result<Option<ObservedLink>> {
-        use rtnetlink::packet_route::link::{InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
+        use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
         let msg = match links.try_next().await {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(None),
@@ -229,6 +229,8 @@ impl Netlink {
                     for info in infos {
                         if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
                             link.hairpin = port.iter().any(|p| matches!(p, InfoBridgePort::HairpinMode(true)));
+                            link.forwarding =
+                                port.iter().any(|p| matches!(p, InfoBridgePort::State(BridgePortState::Forwarding)));
                         }
                     }
                 }
@@ -269,6 +271,53 @@ impl Netlink {
             .execute()
             .await
             .map_err(fail(format!("set default route via {gateway}")))
+    }
+
+    /// Wait until the bridge port `name` forwards, at most `limit`. The kernel enables a new
+    /// port asynchronously (its link watch work) after the port and its peer are up; a frame
+    /// sent before that is dropped, and a pod's first ARP request would then wait a second
+    /// for its retransmission.
+    pub async fn wait_forwarding(&self, name: &str, limit: std::time::Duration) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let links = self.handle.link().get().match_name(name.to_string()).execute();
+            let port = self.port_state(links).await?;
+            if port || tokio::time::Instant::now() >= deadline {
+                return Ok(port);
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    }
+
+    async fn port_state(
+        &self,
+        mut links: impl futures::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
+    ) -> Result<bool> {
+        use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoPortData, LinkInfo};
+        let Some(msg) = links.try_next().await.map_err(fail("get bridge port"))? else { return Ok(false) };
+        Ok(msg.attributes.iter().any(|a| match a {
+            LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| {
+                matches!(i, LinkInfo::PortData(InfoPortData::BridgePort(p))
+                    if p.iter().any(|x| matches!(x, InfoBridgePort::State(BridgePortState::Forwarding))))
+            }),
+            _ => false,
+        }))
+    }
+
+    /// Names of the links whose name starts with `prefix`.
+    pub async fn names_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut links = self.handle.link().get().execute();
+        while let Some(msg) = links.try_next().await.map_err(fail("list links"))? {
+            for attr in &msg.attributes {
+                if let LinkAttribute::IfName(n) = attr {
+                    if n.starts_with(prefix) {
+                        out.push(n.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The link holding `ip`, if any.

@@ -42,6 +42,13 @@ pub fn pod_netns(node: &str, namespace: &str, name: &str, pod_uid: &str) -> Stri
     format!("{}{readable}-{:08x}", pod_netns_prefix(node), stable_hash(pod_uid) >> 32)
 }
 
+/// Whether `name` has the shape of a pod's host veth ([`pod_veth`]).
+pub fn is_pod_veth(name: &str) -> bool {
+    name.len() == 13
+        && name.starts_with(PREFIX)
+        && name[2..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
 /// Whether `name` is a usable interface name.
 pub fn valid_ifname(name: &str) -> bool {
     !name.is_empty()
@@ -62,6 +69,8 @@ mod tests {
         assert_ne!(a, pod_veth("2f0b6c4e-1d2a-4b8e-9c1f-0a1b2c3d4e60"));
         assert!(a.starts_with(PREFIX) && valid_ifname(&a), "{a}");
         assert_eq!(a.len(), 13);
+        assert!(is_pod_veth(&a));
+        assert!(!is_pod_veth(NODE_BRIDGE) && !is_pod_veth("fnvx0") && !is_pod_veth("fnzzzzzzzzzzz"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct ObservedLink {
     pub mac: Option<[u8; 6]>,
     pub controller: Option<u32>,
     pub hairpin: bool,
+    /// As a bridge port: whether it forwards (the kernel enables a port asynchronously).
+    pub forwarding: bool,
     pub addresses: Vec<(Ipv4Addr, u8)>,
 }
 
@@ -95,15 +97,16 @@ pub fn plan_node(want: &NodeNetwork, seen: &ObservedNode) -> Vec<NodeStep> {
 pub fn plan_pod(want: &PodNetwork, bridge: u32, seen: &ObservedPod) -> Vec<PodStep> {
     let mut steps = Vec::new();
     if !seen.netns {
-        // A new namespace holds nothing: every step, in order.
+        // A new namespace holds nothing: every step, in order. Both veth ends come up
+        // early, so the kernel's asynchronous enabling of the bridge port overlaps the rest.
         return vec![
             PodStep::CreateNetns,
             PodStep::CreateVeth,
             PodStep::AttachVeth,
+            PodStep::Eth0Up,
             PodStep::Hairpin,
             PodStep::LoopbackUp,
             PodStep::AddAddress,
-            PodStep::Eth0Up,
             PodStep::DefaultRoute,
         ];
     }

@@ -80,7 +80,24 @@ pub async fn observe_pod(node: &Netlink, pod: &PodNetwork) -> Result<ObservedPod
     })
 }
 
+/// How long a new bridge port may take to start forwarding.
+const PORT_FORWARDING_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
+    apply_steps(node, bridge, pod, steps).await?;
+    // The pod can send once its bridge port forwards, which the kernel decides on its own
+    // time after both ends are up: wait for it, so "wired" means "can send a packet".
+    if steps.iter().any(|s| matches!(s, PodStep::AttachVeth | PodStep::Eth0Up)) {
+        if !node.wait_forwarding(&pod.host_veth, PORT_FORWARDING_LIMIT).await? {
+            return Err(crate::Error::Missing {
+                what: format!("forwarding on bridge port {} after {PORT_FORWARDING_LIMIT:?}", pod.host_veth),
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
     let mut pod_ns: Option<Netns> = None;
     let mut inside: Option<Netlink> = None;
     for step in steps {
@@ -146,10 +163,23 @@ pub async fn repair_pod(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result
     Ok(steps)
 }
 
-/// Unwire a pod: its veth (the pod end goes with it) and its namespace. Best effort: every
-/// step is tried, the first error is returned, and what is already gone is fine.
-pub async fn detach_pod(node: &Netlink, pod: &PodNetwork) -> Result<()> {
-    let veth = node.delete(&pod.host_veth).await;
-    let ns = netns::delete(&pod.netns);
-    veth.and(ns)
+/// Unwire a pod: delete its namespace; the kernel then destroys the veth pair with it, in
+/// the background. (Deleting a veth blocks its caller for tens of milliseconds of RCU
+/// work, so a scale-down of many pods would otherwise run that many times in series.) A
+/// veth kept alive by a process still inside the namespace is left to [`sweep_veths`].
+pub async fn detach_pod(_node: &Netlink, pod: &PodNetwork) -> Result<()> {
+    netns::delete(&pod.netns)
+}
+
+/// Delete the pod veths of the node that belong to no pod in `keep` (host veth names);
+/// answers what it deleted.
+pub async fn sweep_veths(node: &Netlink, keep: &std::collections::HashSet<String>) -> Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    for name in node.names_with_prefix(crate::names::PREFIX).await? {
+        if crate::names::is_pod_veth(&name) && !keep.contains(&name) {
+            node.delete(&name).await?;
+            deleted.push(name);
+        }
+    }
+    Ok(deleted)
 }

@@ -96,7 +96,12 @@ async fn pods_on_one_bridge_reach_each_other_their_gateway_and_themselves() {
         podnet::detach_pod(&node, &a).await.unwrap();
     }
     assert!(!netns::exists(&a.netns));
-    assert_eq!(node.index("fnpoda").await.unwrap(), None);
+    // The kernel takes the veth pair down with the namespace, in the background.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while node.index("fnpoda").await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "a's veth outlived its namespace");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(node.index("fnpodb").await.unwrap().is_some(), "the other pod is untouched");
     podnet::detach_pod(&node, &b).await.unwrap();
 }

@@ -252,6 +252,13 @@ async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
         }
         let keep: HashSet<String> = live.keys().cloned().collect();
         pods::collect_orphans(&ctx, &keep).await;
+        // Veths that outlived their pod (a process held its namespace when it was deleted).
+        let veths: HashSet<String> = keep.iter().map(|uid| netcore::names::pod_veth(uid)).collect();
+        match podnet::sweep_veths(&ctx.node, &veths).await {
+            Ok(swept) if !swept.is_empty() => tracing::info!(?swept, "removed veths of pods that are gone"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping stale veths failed"),
+        }
         for (uid, pod) in live {
             dispatch(&ctx, &mut workers, uid, pod).await;
         }
