@@ -28,6 +28,8 @@ use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, P
 
 #[path = "bench/netsetup.rs"]
 mod netsetup;
+#[path = "bench/throughput.rs"]
+mod throughput;
 
 #[derive(Parser)]
 #[command(about = "flatnet benchmarks")]
@@ -67,6 +69,16 @@ enum Cmd {
         /// Pods wired by each implementation, one after the other.
         #[arg(long, default_value_t = 100)]
         pods: usize,
+    },
+    /// Pod-to-pod throughput over host-gw and VXLAN against the raw underlay, and the time
+    /// of `flatnet up` (needs the release flatnet, apiserver and nodeagent beside this binary).
+    Throughput {
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+        /// Runs per path (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -352,5 +364,6 @@ async fn main() -> Result<()> {
             api_bench(sequential, clients, list_pods, lists, watchers, watch_writes, data_dir).await
         }
         Cmd::Netsetup { pods } => netsetup::run(pods).await,
+        Cmd::Throughput { secs, runs } => throughput::run(secs, runs).await,
     }
 }
