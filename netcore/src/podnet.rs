@@ -97,9 +97,15 @@ pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[P
     Ok(())
 }
 
+/// The loopback device is the first device of every network namespace.
+const LOOPBACK_INDEX: u32 = 1;
+
 async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
     let mut pod_ns: Option<Netns> = None;
     let mut inside: Option<Netlink> = None;
+    // Interface indexes, looked up once per apply (each lookup is a netlink round trip).
+    let mut host: Option<u32> = None;
+    let mut eth0: Option<u32> = None;
     for step in steps {
         if *step == PodStep::CreateNetns {
             netns::create(&pod.netns)?;
@@ -111,37 +117,36 @@ async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[Pod
         let ns = pod_ns.as_ref().expect("opened above");
         match step {
             PodStep::CreateNetns => {}
-            PodStep::CreateVeth => {
-                node.ensure_veth(&pod.host_veth, POD_IFNAME, ns).await?;
-            }
-            PodStep::AttachVeth => {
-                let index = node.must_index(&pod.host_veth).await?;
-                node.attach_up(index, bridge, &pod.host_veth).await?;
-            }
-            // Hairpin: a pod reaching a service address that is DNATed back to itself leaves
-            // and re-enters through the same bridge port.
-            PodStep::Hairpin => {
-                let index = node.must_index(&pod.host_veth).await?;
-                node.set_hairpin(index, true, &pod.host_veth).await?;
+            PodStep::CreateVeth => host = Some(node.ensure_veth(&pod.host_veth, POD_IFNAME, ns).await?),
+            PodStep::AttachVeth | PodStep::Hairpin => {
+                let index = match host {
+                    Some(i) => i,
+                    None => *host.insert(node.must_index(&pod.host_veth).await?),
+                };
+                if *step == PodStep::AttachVeth {
+                    node.attach_up(index, bridge, &pod.host_veth).await?;
+                } else {
+                    // Hairpin: a pod reaching a service address that is DNATed back to
+                    // itself leaves and re-enters through the same bridge port.
+                    node.set_hairpin(index, true, &pod.host_veth).await?;
+                }
             }
             inner => {
                 if inside.is_none() {
                     inside = Some(Netlink::open(ns)?);
                 }
                 let nl = inside.as_ref().expect("opened above");
+                if *inner == PodStep::LoopbackUp {
+                    nl.set_up(LOOPBACK_INDEX, "lo").await?;
+                    continue;
+                }
+                let index = match eth0 {
+                    Some(i) => i,
+                    None => *eth0.insert(nl.must_index(POD_IFNAME).await?),
+                };
                 match inner {
-                    PodStep::LoopbackUp => {
-                        let lo = nl.must_index("lo").await?;
-                        nl.set_up(lo, "lo").await?;
-                    }
-                    PodStep::AddAddress => {
-                        let eth0 = nl.must_index(POD_IFNAME).await?;
-                        nl.ensure_address(eth0, pod.ip, pod.prefix).await?;
-                    }
-                    PodStep::Eth0Up => {
-                        let eth0 = nl.must_index(POD_IFNAME).await?;
-                        nl.set_up(eth0, POD_IFNAME).await?;
-                    }
+                    PodStep::AddAddress => nl.ensure_address(index, pod.ip, pod.prefix).await?,
+                    PodStep::Eth0Up => nl.set_up(index, POD_IFNAME).await?,
                     PodStep::DefaultRoute => nl.replace_default_route(pod.gateway).await?,
                     _ => unreachable!("node-side steps are handled above"),
                 }

@@ -92,6 +92,8 @@ async fn pods_on_one_bridge_reach_each_other_their_gateway_and_themselves() {
     tcp_and_udp(&node_ns, GATEWAY, &a_ns);
     tcp_and_udp(&a_ns, a.ip, &a_ns);
 
+    // An open handle keeps a namespace (and so its veth) alive, as a process inside would.
+    drop(a_ns);
     for _ in 0..2 {
         podnet::detach_pod(&node, &a).await.unwrap();
     }
