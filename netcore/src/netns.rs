@@ -178,3 +178,65 @@ impl Netns {
         })
     }
 }
+
+/// Makes TCP sockets inside one namespace from any thread, cheaply. A socket belongs to the
+/// namespace it was created in, whichever thread uses it afterwards, so one long-lived
+/// thread that entered the namespace once creates sockets on request; the caller connects
+/// and talks on its own runtime. (Entering a namespace per connection costs a thread and a
+/// `setns` each time: a node agent probing many pods every second would spend a core on it.)
+#[derive(Clone, Debug)]
+pub struct SocketMaker {
+    requests: std::sync::mpsc::Sender<std::sync::mpsc::SyncSender<io::Result<OwnedFd>>>,
+}
+
+impl SocketMaker {
+    pub fn new(ns: &Netns) -> Result<SocketMaker> {
+        let fd = ns.fd.try_clone().map_err(|source| Error::EnterNetns { name: ns.name.clone(), source })?;
+        let (requests, rx) = std::sync::mpsc::channel::<std::sync::mpsc::SyncSender<io::Result<OwnedFd>>>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name(format!("sockets-{}", ns.name))
+            .spawn(move || {
+                let entered = setns(&fd, CloneFlags::CLONE_NEWNET).map_err(errno);
+                let ok = entered.is_ok();
+                let _ = ready_tx.send(entered);
+                if !ok {
+                    return;
+                }
+                // Ends when every SocketMaker clone is dropped.
+                while let Ok(reply) = rx.recv() {
+                    // SAFETY: socket(2) with constant arguments; a valid result is a new fd we own.
+                    let fd = unsafe { libc_socket() };
+                    let _ = reply.send(fd);
+                }
+            })
+            .map_err(|source| Error::EnterNetns { name: ns.name.clone(), source })?;
+        ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("socket thread died")))
+            .map_err(|source| Error::EnterNetns { name: ns.name.clone(), source })?;
+        Ok(SocketMaker { requests })
+    }
+
+    /// A new, unconnected, non-blocking IPv4 TCP socket in the namespace.
+    pub fn tcp_socket(&self) -> io::Result<OwnedFd> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.requests.send(tx).map_err(|_| io::Error::other("socket thread gone"))?;
+        rx.recv().map_err(|_| io::Error::other("socket thread gone"))?
+    }
+}
+
+/// # Safety
+/// Calls socket(2); the returned fd is owned by the caller.
+unsafe fn libc_socket() -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let fd = nix::libc::socket(
+        nix::libc::AF_INET,
+        nix::libc::SOCK_STREAM | nix::libc::SOCK_NONBLOCK | nix::libc::SOCK_CLOEXEC,
+        0,
+    );
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(OwnedFd::from_raw_fd(fd))
+}

@@ -82,7 +82,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         None => Netns::current()?,
     };
     let node_nl = Netlink::open(&node_ns)?;
-    let node_ns = Arc::new(node_ns);
+    let sockets = netcore::netns::SocketMaker::new(&node_ns)?;
     let cluster = loop {
         match client.cluster_config().await {
             Ok(c) => break c,
@@ -135,7 +135,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         client: client.clone(),
         node_name: cfg.node_name.clone(),
         node: node_nl,
-        node_ns: node_ns.clone(),
+        sockets,
         bridge,
         gateway,
         prefix: subnet.prefix(),

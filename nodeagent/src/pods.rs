@@ -30,8 +30,8 @@ pub struct NodeContext {
     pub client: Client,
     pub node_name: String,
     pub node: Netlink,
-    /// The node's namespace, where readiness probes connect from.
-    pub node_ns: Arc<Netns>,
+    /// Sockets in the node's namespace, where readiness probes connect from.
+    pub sockets: netcore::netns::SocketMaker,
     pub bridge: u32,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
@@ -237,7 +237,7 @@ impl PodWorker {
         let Some(spec) = crate::probe::ProbeSpec::of(container) else { return };
         let Some(ip) = self.pod.status.pod_ip.as_deref().and_then(|ip| ip.parse().ok()) else { return };
         let tx = self.probe_events.0.clone();
-        let handle = crate::probe::spawn(self.ctx.node_ns.clone(), ip, spec, container.name.clone(), pid, tx);
+        let handle = crate::probe::spawn(self.ctx.sockets.clone(), ip, spec, container.name.clone(), pid, tx);
         self.probe_ready.insert(container.name.clone(), false);
         self.probes.insert(container.name.clone(), handle);
     }

@@ -1,13 +1,12 @@
 //! Readiness probes, as the kubelet runs them: from the node (its namespace) to the pod's
 //! IP, a TCP connect or an HTTP GET (2xx and 3xx succeed), on the container's schedule.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use netcore::netns::Netns;
+use netcore::netns::SocketMaker;
 use openapi::{Container, IntOrString, Probe};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// A probe, resolved against its container.
@@ -51,26 +50,27 @@ impl ProbeSpec {
     }
 }
 
-fn check(target: SocketAddr, spec: &ProbeSpec) -> bool {
-    let Ok(mut conn) = TcpStream::connect_timeout(&target, spec.timeout) else { return false };
-    let Some(path) = &spec.http_path else { return true };
-    let _ = conn.set_read_timeout(Some(spec.timeout));
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {target}\r\nUser-Agent: flatnet-probe\r\n\r\n");
-    if conn.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    if conn.read_exact(&mut head).is_err() {
-        return false;
-    }
-    // "HTTP/1.x NNN"
-    std::str::from_utf8(&head[9..12]).ok().and_then(|c| c.parse::<u16>().ok()).is_some_and(|c| (200..400).contains(&c))
+/// One probe: connect (and for HTTP, GET and read the status line) within the timeout.
+async fn check(sockets: &SocketMaker, target: SocketAddr, spec: &ProbeSpec) -> bool {
+    let attempt = async {
+        let socket = tokio::net::TcpSocket::from_std_stream(std::net::TcpStream::from(sockets.tcp_socket()?));
+        let mut conn = socket.connect(target).await?;
+        let Some(path) = &spec.http_path else { return Ok(true) };
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {target}\r\nUser-Agent: flatnet-probe\r\n\r\n");
+        conn.write_all(request.as_bytes()).await?;
+        let mut head = [0u8; 12];
+        conn.read_exact(&mut head).await?;
+        // "HTTP/1.x NNN"
+        let code = std::str::from_utf8(&head[9..12]).ok().and_then(|c| c.parse::<u16>().ok());
+        std::io::Result::Ok(code.is_some_and(|c| (200..400).contains(&c)))
+    };
+    matches!(tokio::time::timeout(spec.timeout, attempt).await, Ok(Ok(true)))
 }
 
-/// Probe `ip` from the node's namespace until dropped, sending each change of readiness as
-/// `(container, run pid, ready)`.
+/// Probe `ip` from the node's namespace (sockets made there) until dropped, sending each
+/// change of readiness as `(container, run pid, ready)`.
 pub fn spawn(
-    node_ns: Arc<Netns>,
+    sockets: SocketMaker,
     ip: Ipv4Addr,
     spec: ProbeSpec,
     container: String,
@@ -82,10 +82,7 @@ pub fn spawn(
         let (mut ready, mut successes, mut failures) = (false, 0u32, 0u32);
         let target = SocketAddr::from((ip, spec.port));
         loop {
-            let (ns, s) = (node_ns.clone(), spec.clone());
-            let ok = tokio::task::spawn_blocking(move || ns.run(|| check(target, &s)).unwrap_or(false))
-                .await
-                .unwrap_or(false);
+            let ok = check(&sockets, target, &spec).await;
             if ok {
                 successes += 1;
                 failures = 0;

@@ -26,6 +26,8 @@ use futures::StreamExt;
 use openapi::client::{Client, ListParams};
 use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, Pod, PodSpec};
 
+#[path = "bench/agent.rs"]
+mod agent;
 #[path = "bench/netsetup.rs"]
 mod netsetup;
 #[path = "bench/throughput.rs"]
@@ -69,6 +71,14 @@ enum Cmd {
         /// Pods wired by each implementation, one after the other.
         #[arg(long, default_value_t = 100)]
         pods: usize,
+    },
+    /// The node agent under pods: N pods created at once until all Ready, then memory and
+    /// idle CPU with `total` pods (needs the release binaries beside this one).
+    Agent {
+        #[arg(long, default_value_t = 50)]
+        pods: usize,
+        #[arg(long, default_value_t = 100)]
+        total: usize,
     },
     /// Pod-to-pod throughput over host-gw and VXLAN against the raw underlay, and the time
     /// of `flatnet up` (needs the release flatnet, apiserver and nodeagent beside this binary).
@@ -365,5 +375,6 @@ async fn main() -> Result<()> {
         }
         Cmd::Netsetup { pods } => netsetup::run(pods).await,
         Cmd::Throughput { secs, runs } => throughput::run(secs, runs).await,
+        Cmd::Agent { pods, total } => agent::run(pods, total).await,
     }
 }

@@ -17,16 +17,16 @@ use anyhow::{bail, Context, Result};
 use openapi::client::Client;
 use openapi::{Container, ObjectMeta, Pod, PodSpec};
 
-struct Cluster {
+pub(crate) struct Cluster {
     flatnet: PathBuf,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     prefix: String,
     url: String,
 }
 
 impl Cluster {
     /// `flatnet up --detach`; answers the cluster and the wall time until it returned.
-    fn up(nodes: u32, backend: &str) -> Result<(Cluster, Duration)> {
+    pub(crate) fn up(nodes: u32, backend: &str) -> Result<(Cluster, Duration)> {
         let flatnet = std::env::current_exe()?.with_file_name("flatnet");
         if !flatnet.exists() {
             bail!("{} is missing: cargo build --release --bins", flatnet.display());
@@ -58,7 +58,7 @@ impl Cluster {
         Ok((cluster, took))
     }
 
-    fn run(&self, args: &[&str]) -> Result<std::process::Output> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<std::process::Output> {
         Ok(Command::new(&self.flatnet)
             .args(args)
             .arg("--data-dir")
@@ -68,11 +68,11 @@ impl Cluster {
             .output()?)
     }
 
-    fn node_netns(&self, i: u32) -> String {
+    pub(crate) fn node_netns(&self, i: u32) -> String {
         format!("flatnet-{}node-{i}", self.prefix)
     }
 
-    fn client(&self) -> Result<Client> {
+    pub(crate) fn client(&self) -> Result<Client> {
         let token = std::fs::read_to_string(self.dir.path().join("apiserver/admin.token"))?;
         Ok(Client::new(&self.url, Some(token.trim().to_string()))?)
     }
