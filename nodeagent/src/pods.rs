@@ -119,6 +119,7 @@ pub struct PodWorker {
     network_announced: bool,
     started: DateTime<Utc>,
     reported: Option<PodStatus>,
+    ready_condition: Option<PodCondition>,
     exits: (mpsc::Sender<(String, i32)>, mpsc::Receiver<(String, i32)>),
 }
 
@@ -127,6 +128,7 @@ impl PodWorker {
         let (tx, rx) = mpsc::channel(16);
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let dir = PodDir::new(&ctx.data_dir, &uid);
+        let ready_condition = pod.status.conditions.iter().find(|c| c.condition_type == "Ready").cloned();
         let worker = PodWorker {
             ctx,
             pod,
@@ -140,6 +142,7 @@ impl PodWorker {
             network_announced: false,
             started: Utc::now(),
             reported: None,
+            ready_condition,
             exits: mpsc::channel(16),
         };
         let span = tracing::info_span!("pod", pod = %format!("{}/{}", worker.namespace(), worker.pod.metadata.name));
@@ -399,7 +402,7 @@ impl PodWorker {
         ok
     }
 
-    fn status(&self) -> PodStatus {
+    fn status(&mut self) -> PodStatus {
         let mut statuses = Vec::new();
         let (mut running, mut failed, mut restarting, mut done) = (0, 0, 0, 0);
         for c in &self.pod.spec.containers {
@@ -449,8 +452,26 @@ impl PodWorker {
             PodPhase::Pending
         };
         let all_ready = statuses.iter().all(|s| s.ready) && phase == PodPhase::Running;
-        let mut conditions = self.pod.status.conditions.clone();
-        set_condition(&mut conditions, "Ready", all_ready);
+        // The Ready condition is the agent's own, kept here with its transition time: the
+        // pod object it gets back from the watch may be older than its last report, and a
+        // status derived from that copy would flip the time, differ, be written again and
+        // come back as another event, forever.
+        let wanted = if all_ready { ConditionStatus::True } else { ConditionStatus::False };
+        let ready = match &self.ready_condition {
+            Some(c) if c.status == wanted => c.clone(),
+            _ => PodCondition {
+                condition_type: "Ready".into(),
+                status: wanted,
+                last_transition_time: Some(Utc::now()),
+                reason: None,
+                message: None,
+            },
+        };
+        self.ready_condition = Some(ready.clone());
+        // The other conditions (PodScheduled) are the API server's.
+        let mut conditions: Vec<PodCondition> =
+            self.pod.status.conditions.iter().filter(|c| c.condition_type != "Ready").cloned().collect();
+        conditions.push(ready);
         PodStatus {
             phase,
             pod_ip: self.pod.status.pod_ip.clone(),
@@ -537,24 +558,6 @@ fn terminated(record: &RunRecord, exit: Option<&ExitRecord>) -> ContainerState {
             finished_at: exit.map(|e| e.finished_at),
         }),
         ..Default::default()
-    }
-}
-
-fn set_condition(conditions: &mut Vec<PodCondition>, kind: &str, value: bool) {
-    let status = if value { ConditionStatus::True } else { ConditionStatus::False };
-    match conditions.iter_mut().find(|c| c.condition_type == kind) {
-        Some(c) if c.status == status => {}
-        Some(c) => {
-            c.status = status;
-            c.last_transition_time = Some(Utc::now());
-        }
-        None => conditions.push(PodCondition {
-            condition_type: kind.into(),
-            status,
-            last_transition_time: Some(Utc::now()),
-            reason: None,
-            message: None,
-        }),
     }
 }
 

@@ -333,3 +333,57 @@ async fn readiness_probe_decides_ready_and_endpoints() {
     })
     .await;
 }
+
+/// Pod status PUTs so far, from the API server's metrics.
+async fn status_writes(cluster: &Cluster) -> u64 {
+    let text = reqwest_get(&format!("{}/metrics", cluster.url)).await;
+    text.lines()
+        .filter(|l| {
+            l.contains("route=\"/api/v1/namespaces/{namespace}/pods/{name}/status\"") && l.contains("method=\"PUT\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+async fn reqwest_get(url: &str) -> String {
+    let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').map(|x| x.1).unwrap_or(""));
+    tokio::task::spawn_blocking(move || {
+        let mut c = TcpStream::connect(&addr).unwrap();
+        write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+        let mut s = String::new();
+        c.read_to_string(&mut s).unwrap();
+        s
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_pod_costs_no_status_writes() {
+    if !privileged() {
+        return;
+    }
+    let cluster = Cluster::start(20).await;
+    let agent = Agent::start(&cluster, "s").await;
+    let pods = cluster.admin.pods("default");
+    for i in 0..3 {
+        let serve = format!("exec {} netexec", flatnet_bin());
+        let mut p = pod(&format!("s{i}"), &agent.node, &[("web", &serve)]);
+        p.spec.containers[0].readiness_probe = Some(openapi::Probe {
+            http_get: Some(openapi::HttpGetAction { path: "/healthz".into(), port: openapi::IntOrString::Int(8080) }),
+            period_seconds: Some(1),
+            ..Default::default()
+        });
+        pods.create(&p).await.unwrap();
+    }
+    for i in 0..3 {
+        running(&cluster, &format!("s{i}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = status_writes(&cluster).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = status_writes(&cluster).await;
+    // Probes pass every second and nothing changes: nothing to report.
+    assert!(after - before <= 1, "{} status writes in 3 s for 3 steady pods", after - before);
+}
