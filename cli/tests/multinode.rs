@@ -115,6 +115,13 @@ fn all_pairs(backend: &str) {
         create_pod(&c, name, &format!("node-{}", i + 1));
     }
     let pods: Vec<PodInfo> = names.iter().map(|n| ready_pod(&c, n)).collect();
+    // On VXLAN, pods use the overlay's MTU (the fabric's 1500 minus 50).
+    let want_mtu = if backend == "vxlan" { "mtu 1450 " } else { "mtu 1500 " };
+    for p in &pods {
+        let out = std::process::Command::new("ip").args(["-n", &p.ns, "-o", "link", "show", "eth0"]).output().unwrap();
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(line.contains(want_mtu), "{backend}: pod eth0 is not at {want_mtu}: {line}");
+    }
     let mut failures = Vec::new();
     for (i, from) in pods.iter().enumerate() {
         for (j, to) in pods.iter().enumerate() {

@@ -108,16 +108,18 @@ impl Netlink {
 
     /// Create a veth pair whose `peer` end is created directly inside `peer_ns` (it never
     /// appears in this namespace), unless `host` already exists; answers `host`'s index.
-    pub async fn ensure_veth(&self, host: &str, peer: &str, peer_ns: &Netns) -> Result<u32> {
+    pub async fn ensure_veth(&self, host: &str, peer: &str, peer_ns: &Netns, mtu: Option<u32>) -> Result<u32> {
         if let Some(index) = self.index(host).await? {
             return Ok(index);
         }
         let fd = peer_ns.as_fd().as_raw_fd();
-        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).setns_by_fd(fd).build();
-        let msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
-            .name(host.to_string())
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
-            .build();
+        let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).setns_by_fd(fd);
+        let mut host_msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth).name(host.to_string());
+        if let Some(m) = mtu {
+            peer_msg = peer_msg.mtu(m);
+            host_msg = host_msg.mtu(m);
+        }
+        let msg = host_msg.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build()))).build();
         self.add(&format!("veth {host} (peer {peer} in {})", peer_ns.name()), msg).await?;
         self.must_index(host).await
     }

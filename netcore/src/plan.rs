@@ -67,6 +67,8 @@ pub enum PodStep {
     /// Attach the host end to the bridge and bring it up.
     AttachVeth,
     Hairpin,
+    /// Set both veth ends to the pod's MTU.
+    SetMtu,
     LoopbackUp,
     AddAddress,
     Eth0Up,
@@ -124,6 +126,11 @@ pub fn plan_pod(want: &PodNetwork, bridge: u32, seen: &ObservedPod) -> Vec<PodSt
         }
         _ => steps.extend([PodStep::CreateVeth, PodStep::AttachVeth, PodStep::Hairpin]),
     }
+    if let (Some(mtu), Some(v), Some(e)) = (want.mtu, &seen.veth, &seen.eth0) {
+        if v.mtu != mtu || e.mtu != mtu {
+            steps.push(PodStep::SetMtu);
+        }
+    }
     if !seen.lo_up {
         steps.push(PodStep::LoopbackUp);
     }
@@ -157,6 +164,7 @@ mod tests {
             ip: Ipv4Addr::new(10, 244, 1, 5),
             prefix: 24,
             gateway: Ipv4Addr::new(10, 244, 1, 1),
+            mtu: None,
         }
     }
 
@@ -231,6 +239,16 @@ mod tests {
         let mut s = wired();
         s.eth0.as_mut().unwrap().addresses = vec![(Ipv4Addr::new(10, 244, 1, 9), 24)];
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::AddAddress]);
+
+        // The backend's MTU changed (or was set by hand): both ends get it again.
+        let mut vx = pod();
+        vx.mtu = Some(1450);
+        let mut s = wired();
+        s.veth.as_mut().unwrap().mtu = 1450;
+        s.eth0.as_mut().unwrap().mtu = 1500;
+        assert_eq!(plan_pod(&vx, 3, &s), vec![PodStep::SetMtu]);
+        s.eth0.as_mut().unwrap().mtu = 1450;
+        assert_eq!(plan_pod(&vx, 3, &s), vec![]);
 
         // Another bridge index (the bridge was recreated): attach again.
         assert_eq!(plan_pod(&pod(), 4, &wired()), vec![PodStep::AttachVeth, PodStep::Hairpin]);

@@ -33,6 +33,9 @@ pub struct PodNetwork {
     pub ip: Ipv4Addr,
     pub prefix: u8,
     pub gateway: Ipv4Addr,
+    /// The MTU of both veth ends, when the node's backend needs one lower than the default
+    /// (VXLAN: the overlay's), so that a pod never sends what the overlay cannot carry.
+    pub mtu: Option<u32>,
 }
 
 pub async fn observe_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<ObservedNode> {
@@ -117,7 +120,24 @@ async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[Pod
         let ns = pod_ns.as_ref().expect("opened above");
         match step {
             PodStep::CreateNetns => {}
-            PodStep::CreateVeth => host = Some(node.ensure_veth(&pod.host_veth, POD_IFNAME, ns).await?),
+            PodStep::CreateVeth => host = Some(node.ensure_veth(&pod.host_veth, POD_IFNAME, ns, pod.mtu).await?),
+            PodStep::SetMtu => {
+                let mtu = pod.mtu.expect("planned only with an MTU");
+                let index = match host {
+                    Some(i) => i,
+                    None => *host.insert(node.must_index(&pod.host_veth).await?),
+                };
+                node.set_mtu(index, mtu, &pod.host_veth).await?;
+                if inside.is_none() {
+                    inside = Some(Netlink::open(ns)?);
+                }
+                let nl = inside.as_ref().expect("opened above");
+                let index = match eth0 {
+                    Some(i) => i,
+                    None => *eth0.insert(nl.must_index(POD_IFNAME).await?),
+                };
+                nl.set_mtu(index, mtu, POD_IFNAME).await?;
+            }
             PodStep::AttachVeth | PodStep::Hairpin => {
                 let index = match host {
                     Some(i) => i,

@@ -35,7 +35,7 @@ async fn two_nodes(scratch: &[Scratch; 5]) -> (Node, Node) {
     for (i, (node_s, pod_s)) in [(&scratch[1], &scratch[3]), (&scratch[2], &scratch[4])].into_iter().enumerate() {
         let n = i as u8 + 1;
         let ns = Netns::open(&node_s.0).unwrap();
-        let host = fabric.ensure_veth(&format!("fnfab{n}"), "eth0", &ns).await.unwrap();
+        let host = fabric.ensure_veth(&format!("fnfab{n}"), "eth0", &ns, None).await.unwrap();
         fabric.attach_up(host, bridge, "fabric port").await.unwrap();
         let nl = Netlink::open(&ns).unwrap();
         let eth0 = nl.must_index("eth0").await.unwrap();
@@ -49,7 +49,14 @@ async fn two_nodes(scratch: &[Scratch; 5]) -> (Node, Node) {
         let net = NodeNetwork { bridge: "fnbr0".into(), gateway, prefix: 24 };
         let br = podnet::prepare_node(&nl, &ns, &net).await.unwrap();
         let pod_ip = Ipv4Addr::new(10, 244, n, 2);
-        let pod = PodNetwork { netns: pod_s.0.clone(), host_veth: "fnpod".into(), ip: pod_ip, prefix: 24, gateway };
+        let pod = PodNetwork {
+            netns: pod_s.0.clone(),
+            host_veth: "fnpod".into(),
+            ip: pod_ip,
+            prefix: 24,
+            gateway,
+            mtu: None,
+        };
         podnet::attach_pod(&nl, br, &pod).await.unwrap();
         nodes.push(Node { ns, nl, ip, subnet, pod_ip, pod_ns: pod_s.0.clone() });
     }

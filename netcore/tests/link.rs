@@ -18,7 +18,7 @@ const POD_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
 async fn wire(node: &Netlink, pod: &Netlink, pod_ns: &Netns) -> (u32, u32) {
     let bridge = node.ensure_bridge("fnbr0").await.unwrap();
     node.ensure_address(bridge, GATEWAY, 24).await.unwrap();
-    let host = node.ensure_veth("fnveth0", "eth0", pod_ns).await.unwrap();
+    let host = node.ensure_veth("fnveth0", "eth0", pod_ns, None).await.unwrap();
     node.set_controller(host, bridge, "fnveth0").await.unwrap();
     node.set_up(host, "fnveth0").await.unwrap();
     let eth0 = pod.index("eth0").await.unwrap().expect("the peer is inside the pod namespace");

@@ -22,6 +22,7 @@ fn pod(scratch: &Scratch, veth: &str, last: u8) -> PodNetwork {
         ip: Ipv4Addr::new(10, 98, 7, last),
         prefix: 24,
         gateway: GATEWAY,
+        mtu: None,
     }
 }
 

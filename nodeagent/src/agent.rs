@@ -139,6 +139,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         bridge,
         gateway,
         prefix: subnet.prefix(),
+        pod_mtu: backend.pod_mtu(),
         data_dir: cfg.data_dir.clone(),
         shim_exe,
         backoff_base: cfg.backoff_base,

@@ -35,6 +35,8 @@ pub struct NodeContext {
     pub bridge: u32,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
+    /// The pods' MTU when the backend lowers it (VXLAN).
+    pub pod_mtu: Option<u32>,
     pub data_dir: PathBuf,
     pub shim_exe: PathBuf,
     /// The first restart delay of a crashing container; it doubles up to [`MAX_BACKOFF`].
@@ -88,6 +90,7 @@ fn network_of(ctx: &NodeContext, pod: &Pod) -> Option<PodNetwork> {
         ip,
         prefix: ctx.prefix,
         gateway: ctx.gateway,
+        mtu: ctx.pod_mtu,
     })
 }
 
@@ -591,6 +594,7 @@ pub async fn collect_orphans(ctx: &NodeContext, keep: &std::collections::HashSet
                 ip: saved.ip,
                 prefix: ctx.prefix,
                 gateway: ctx.gateway,
+                mtu: ctx.pod_mtu,
             };
             let _ = podnet::detach_pod(&ctx.node, &net).await;
         }

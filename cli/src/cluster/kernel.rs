@@ -32,7 +32,7 @@ pub async fn create(layout: &Layout) -> anyhow::Result<()> {
     for i in layout.node_indices() {
         let node_ns = Netns::open(&layout.node_netns(i))?;
         let veth_name = layout.fabric_veth(i);
-        let veth = fabric.ensure_veth(&veth_name, layout::NODE_IFNAME, &node_ns).await?;
+        let veth = fabric.ensure_veth(&veth_name, layout::NODE_IFNAME, &node_ns, None).await?;
         fabric.attach_up(veth, bridge, &veth_name).await?;
         let node = Netlink::open(&node_ns)?;
         lo_up(&node).await?;
@@ -45,7 +45,7 @@ pub async fn create(layout: &Layout) -> anyhow::Result<()> {
 
     let inet_ns = Netns::open(&layout.internet_netns())?;
     let inet_veth_name = layout.internet_veth();
-    let inet_veth = fabric.ensure_veth(&inet_veth_name, layout::NODE_IFNAME, &inet_ns).await?;
+    let inet_veth = fabric.ensure_veth(&inet_veth_name, layout::NODE_IFNAME, &inet_ns, None).await?;
     fabric.ensure_address(inet_veth, layout::INTERNET_GATEWAY, layout::INTERNET_PREFIX).await?;
     fabric.set_up(inet_veth, &inet_veth_name).await?;
     let inet = Netlink::open(&inet_ns)?;

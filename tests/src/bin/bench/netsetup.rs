@@ -294,7 +294,7 @@ async fn attach_stepwise(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Resul
     l.lap();
     let pod_ns = Netns::open(&pod.netns)?;
     l.lap();
-    node.ensure_veth(&pod.host_veth, POD_IFNAME, &pod_ns).await?;
+    node.ensure_veth(&pod.host_veth, POD_IFNAME, &pod_ns, None).await?;
     l.lap();
     let host = node.must_index(&pod.host_veth).await?;
     node.attach_up(host, bridge, &pod.host_veth).await?;
@@ -431,6 +431,7 @@ impl Node {
             ip: pod.ip,
             prefix: 24,
             gateway: self.gateway,
+            mtu: None,
         };
         let t0 = Instant::now();
         match kind {
@@ -833,6 +834,7 @@ pub async fn run(pods: usize) -> Result<()> {
         ip: p.ip,
         prefix: 24,
         gateway: gw,
+        mtu: None,
     };
     // flatnet, one after the other.
     let seq: Vec<PodNetwork> = fl.pods[1..=half].iter().map(|p| to_podnet(p, fl.gateway)).collect();
