@@ -73,9 +73,7 @@ pub fn admin_token(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(anyhow::anyhow!("read admin token {}: {e}", path.display())),
     }
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = store::new_token();
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
     writeln!(f, "{token}")?;
     f.sync_all()?;

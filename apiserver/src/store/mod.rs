@@ -150,6 +150,14 @@ const DB_FILE: &str = "flatnet.db";
 /// Capacity of the in-memory event bus; a watcher further behind reads from the database.
 const EVENT_BUS: usize = 4096;
 
+/// A new bearer token: 32 random bytes, hex.
+pub fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn hash_token(token: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(token.as_bytes());

@@ -10,7 +10,6 @@ use openapi::{
     ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec,
     NodeToken, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
 };
-use rand::RngCore;
 
 use super::hash_token;
 use super::tx::Tx;
@@ -338,9 +337,7 @@ async fn set_node_ready(
 
 async fn mint_node_token(tx: &mut Tx<'_>, node: &str) -> ApiResult<String> {
     openapi::validation::validate_dns1123_subdomain(node).map_err(|m| ApiError::invalid("metadata.name", m))?;
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = super::new_token();
     let hash = hash_token(&token);
     sqlx::query("INSERT INTO node_tokens (hash, node_name, created) VALUES (?, ?, ?)")
         .bind(&hash)
