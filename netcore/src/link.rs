@@ -54,6 +54,37 @@ pub struct RouteEntry {
     pub oif: Option<u32>,
 }
 
+/// How a link is looked up.
+enum LinkKey<'a> {
+    Name(&'a str),
+    Index(u32),
+}
+
+/// What a link message says of the link (its addresses are a separate query).
+fn parse_link(msg: &LinkMessage) -> ObservedLink {
+    use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
+    let mut link =
+        ObservedLink { index: msg.header.index, up: msg.header.flags.contains(LinkFlags::Up), ..Default::default() };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::Controller(c) => link.controller = Some(*c),
+            LinkAttribute::Mtu(m) => link.mtu = *m,
+            LinkAttribute::Address(a) => link.mac = a.as_slice().try_into().ok(),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
+                        link.hairpin = port.iter().any(|p| matches!(p, InfoBridgePort::HairpinMode(true)));
+                        link.forwarding =
+                            port.iter().any(|p| matches!(p, InfoBridgePort::State(BridgePortState::Forwarding)));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
 /// A netlink connection to one namespace. Must be used within a tokio runtime.
 #[derive(Clone, Debug)]
 pub struct Netlink {
@@ -79,12 +110,20 @@ impl Netlink {
 
     /// The interface index of `name`, if it exists.
     pub async fn index(&self, name: &str) -> Result<Option<u32>> {
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
+        Ok(self.get_link(LinkKey::Name(name)).await?.map(|msg| msg.header.index))
+    }
+
+    /// The link's message, if the link exists.
+    async fn get_link(&self, key: LinkKey<'_>) -> Result<Option<LinkMessage>> {
+        let req = self.handle.link().get();
+        let (mut links, what) = match key {
+            LinkKey::Name(name) => (req.match_name(name.to_string()).execute(), name.to_string()),
+            LinkKey::Index(index) => (req.match_index(index).execute(), format!("#{index}")),
+        };
         match links.try_next().await {
-            Ok(Some(msg)) => Ok(Some(msg.header.index)),
-            Ok(None) => Ok(None),
+            Ok(msg) => Ok(msg),
             Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
-            Err(e) => Err(fail(format!("get link {name}"))(e)),
+            Err(e) => Err(fail(format!("get link {what}"))(e)),
         }
     }
 
@@ -148,18 +187,6 @@ impl Netlink {
         self.handle.link().set_port(msg).execute().await.map_err(fail(format!("set hairpin on {name}")))
     }
 
-    /// The controller (bridge) index of a link, if any.
-    pub async fn controller_of(&self, name: &str) -> Result<Option<u32>> {
-        let mut links = self.handle.link().get().match_name(name.to_string()).execute();
-        let msg = links.try_next().await.map_err(fail(format!("get link {name}")))?;
-        Ok(msg.and_then(|m| {
-            m.attributes.iter().find_map(|a| match a {
-                LinkAttribute::Controller(c) => Some(*c),
-                _ => None,
-            })
-        }))
-    }
-
     /// Delete the link (a veth takes its peer with it); one already gone is fine.
     pub async fn delete(&self, name: &str) -> Result<()> {
         let Some(index) = self.index(name).await? else { return Ok(()) };
@@ -201,44 +228,12 @@ impl Netlink {
 
     /// The link as observed (with its IPv4 addresses), if it exists.
     pub async fn observe(&self, name: &str) -> Result<Option<ObservedLink>> {
-        let links = self.handle.link().get().match_name(name.to_string()).execute();
-        self.observe_from(links, name).await
+        self.observe_key(LinkKey::Name(name)).await
     }
 
-    async fn observe_from(
-        &self,
-        mut links: impl futures::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
-        what: &str,
-    ) -> Result<Option<ObservedLink>> {
-        use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoPortData, LinkFlags, LinkInfo};
-        let msg = match links.try_next().await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Ok(None),
-            Err(e) if errno(&e) == Some(ENODEV) => return Ok(None),
-            Err(e) => return Err(fail(format!("get link {what}"))(e)),
-        };
-        let mut link = ObservedLink {
-            index: msg.header.index,
-            up: msg.header.flags.contains(LinkFlags::Up),
-            ..Default::default()
-        };
-        for attr in &msg.attributes {
-            match attr {
-                LinkAttribute::Controller(c) => link.controller = Some(*c),
-                LinkAttribute::Mtu(m) => link.mtu = *m,
-                LinkAttribute::Address(a) => link.mac = a.as_slice().try_into().ok(),
-                LinkAttribute::LinkInfo(infos) => {
-                    for info in infos {
-                        if let LinkInfo::PortData(InfoPortData::BridgePort(port)) = info {
-                            link.hairpin = port.iter().any(|p| matches!(p, InfoBridgePort::HairpinMode(true)));
-                            link.forwarding =
-                                port.iter().any(|p| matches!(p, InfoBridgePort::State(BridgePortState::Forwarding)));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+    async fn observe_key(&self, key: LinkKey<'_>) -> Result<Option<ObservedLink>> {
+        let Some(msg) = self.get_link(key).await? else { return Ok(None) };
+        let mut link = parse_link(&msg);
         link.addresses = self.addresses(link.index).await?;
         Ok(Some(link))
     }
@@ -282,28 +277,12 @@ impl Netlink {
     pub async fn wait_forwarding(&self, name: &str, limit: std::time::Duration) -> Result<bool> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let links = self.handle.link().get().match_name(name.to_string()).execute();
-            let port = self.port_state(links).await?;
+            let port = self.get_link(LinkKey::Name(name)).await?.is_some_and(|msg| parse_link(&msg).forwarding);
             if port || tokio::time::Instant::now() >= deadline {
                 return Ok(port);
             }
             tokio::time::sleep(std::time::Duration::from_micros(200)).await;
         }
-    }
-
-    async fn port_state(
-        &self,
-        mut links: impl futures::Stream<Item = std::result::Result<LinkMessage, rtnetlink::Error>> + Unpin,
-    ) -> Result<bool> {
-        use rtnetlink::packet_route::link::{BridgePortState, InfoBridgePort, InfoPortData, LinkInfo};
-        let Some(msg) = links.try_next().await.map_err(fail("get bridge port"))? else { return Ok(false) };
-        Ok(msg.attributes.iter().any(|a| match a {
-            LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| {
-                matches!(i, LinkInfo::PortData(InfoPortData::BridgePort(p))
-                    if p.iter().any(|x| matches!(x, InfoBridgePort::State(BridgePortState::Forwarding))))
-            }),
-            _ => false,
-        }))
     }
 
     /// Names of the links whose name starts with `prefix`.
@@ -337,8 +316,7 @@ impl Netlink {
             }
         }
         let Some(index) = index else { return Ok(None) };
-        let links = self.handle.link().get().match_index(index).execute();
-        self.observe_from(links, &format!("#{index}")).await
+        self.observe_key(LinkKey::Index(index)).await
     }
 
     /// Create the VXLAN device (if absent) with learning off, set its MTU and bring it up.

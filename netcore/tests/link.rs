@@ -43,7 +43,7 @@ async fn bridge_veth_address_route_carry_real_packets_and_delete_cleans_up() {
     let (bridge, eth0) = wire(&node, &pod, &pod_ns).await;
     // Applying again changes nothing and fails nothing.
     assert_eq!(wire(&node, &pod, &pod_ns).await, (bridge, eth0));
-    assert_eq!(node.controller_of("fnveth0").await.unwrap(), Some(bridge));
+    assert_eq!(node.observe("fnveth0").await.unwrap().unwrap().controller, Some(bridge));
     assert_eq!(pod.addresses(eth0).await.unwrap(), vec![(POD_IP, 24)]);
     assert_eq!(node.index("eth0").await.unwrap(), None, "the peer never appears in the node");
 

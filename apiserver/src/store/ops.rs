@@ -12,7 +12,7 @@ use openapi::{
 };
 
 use super::hash_token;
-use super::tx::Tx;
+use super::tx::{to_json as json, Tx};
 use crate::alloc;
 use crate::endpoints;
 use crate::error::{ApiError, ApiResult};
@@ -90,10 +90,6 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         }
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
     }
-}
-
-fn json<T: serde::Serialize>(obj: &T) -> ApiResult<String> {
-    serde_json::to_string(obj).map_err(|e| ApiError::internal("serialize object", e))
 }
 
 /// Optimistic concurrency: a client that sent a resourceVersion must have the current one.

@@ -54,7 +54,7 @@ fn selectable<K: Stored>(obj: &K) -> Selectable {
     Selectable { labels: obj.metadata().labels.clone(), node: obj.node_index().map(str::to_string) }
 }
 
-fn to_json<K: Resource>(obj: &K) -> ApiResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(obj: &T) -> ApiResult<String> {
     serde_json::to_string(obj).map_err(|e| ApiError::internal("serialize object", e))
 }
 

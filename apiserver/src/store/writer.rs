@@ -14,6 +14,8 @@ use super::tx::Tx;
 use super::{ops, Inner, Job};
 use crate::error::{ApiError, ApiResult};
 
+type Reply = tokio::sync::oneshot::Sender<ApiResult<String>>;
+
 /// At most this many operations share one commit; more wait for the next.
 const MAX_BATCH: usize = 512;
 
@@ -52,15 +54,14 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         compacted: None,
     };
     let count = jobs.len();
-    let mut results: Vec<(Job, ApiResult<String>)> = Vec::with_capacity(count);
+    let mut results: Vec<(Reply, ApiResult<String>)> = Vec::with_capacity(count);
     let mut broken: Option<sqlx::Error> = None;
-    for (i, mut job) in jobs.into_iter().enumerate() {
+    for (i, Job { op, reply }) in jobs.into_iter().enumerate() {
         if broken.is_some() {
-            results.push((job, Err(ApiError::unavailable("store transaction failed"))));
+            results.push((reply, Err(ApiError::unavailable("store transaction failed"))));
             continue;
         }
         let mark = (tx.rev, tx.events.len(), tx.new_tokens.len(), tx.compacted);
-        let op = std::mem::replace(&mut job.op, ops::Op::Tick);
         let result = ops::apply(&mut tx, op).await;
         if result.is_err() {
             tx.rev = mark.0;
@@ -79,7 +80,7 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         if let Err(e) = exec(tx.conn, boundary).await {
             broken = Some(e);
         }
-        results.push((job, result));
+        results.push((reply, result));
     }
     let Tx { rev: new_rev, events, new_tokens, compacted, .. } = tx;
     let committed = match broken {
@@ -100,8 +101,8 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
     if let Err(e) = committed {
         let _ = exec(conn, "ROLLBACK").await;
         let err = ApiError::internal("commit", e);
-        for (job, _) in results {
-            let _ = job.reply.send(Err(err.clone()));
+        for (reply, _) in results {
+            let _ = reply.send(Err(err.clone()));
         }
         return rev;
     }
@@ -120,8 +121,8 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         // No receivers is fine: nobody watches.
         let _ = inner.events.send(Arc::new(event));
     }
-    for (job, result) in results {
-        let _ = job.reply.send(result);
+    for (reply, result) in results {
+        let _ = reply.send(result);
     }
     new_rev
 }
