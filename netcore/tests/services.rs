@@ -246,7 +246,7 @@ async fn cluster_ip_spreads_hairpins_rejects_and_follows_endpoints() {
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(!listing.contains("10.97.0."), "elements left behind:\n{listing}");
+    assert!(!listing.contains("10.97.0.1"), "elements left behind:\n{listing}");
 }
 
 #[tokio::test]
