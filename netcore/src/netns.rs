@@ -180,7 +180,9 @@ impl Netns {
                 Ok(())
             });
         }
-        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn()?;
         let mut input = child.stdin.take().expect("piped stdin");
         // Write from another thread: a child that fills its output pipe before reading all

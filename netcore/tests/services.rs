@@ -42,9 +42,10 @@ impl Lab {
         let nl = Netlink::open(&node_ns).unwrap();
         let mut scratch = vec![];
         let mut pods = vec![];
-        let bridge = podnet::prepare_node(&nl, &node_ns, &NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 })
-            .await
-            .unwrap();
+        let bridge =
+            podnet::prepare_node(&nl, &node_ns, &NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 })
+                .await
+                .unwrap();
         for (i, tag) in ["sa", "sb", "sc"].iter().enumerate() {
             let s = Scratch::new(tag);
             let pod = PodNetwork {
@@ -59,10 +60,13 @@ impl Lab {
             pods.push(Netns::open(&s.0).unwrap());
             scratch.push(s);
         }
-        let out_bridge =
-            podnet::prepare_node(&nl, &node_ns, &NodeNetwork { bridge: "fnbr1".into(), gateway: OUTSIDE_GW, prefix: 24 })
-                .await
-                .unwrap();
+        let out_bridge = podnet::prepare_node(
+            &nl,
+            &node_ns,
+            &NodeNetwork { bridge: "fnbr1".into(), gateway: OUTSIDE_GW, prefix: 24 },
+        )
+        .await
+        .unwrap();
         let s = Scratch::new("sout");
         let out = PodNetwork {
             netns: s.0.clone(),
@@ -266,7 +270,8 @@ async fn udp_flows_to_a_removed_endpoint_are_cleared() {
 
     // b goes away and c comes: the same client socket (the same conntrack tuple) now
     // reaches c, because the proxier dropped the flow to b.
-    let report = p.update(vec![(dns.name.clone(), Some(ServicePort { endpoints: vec![ep(2, 5353)], ..dns.clone() }))]).unwrap();
+    let report =
+        p.update(vec![(dns.name.clone(), Some(ServicePort { endpoints: vec![ep(2, 5353)], ..dns.clone() }))]).unwrap();
     assert_eq!(report.stale.len(), 1, "{report:?}");
     assert_eq!(p.clear_stale_flows(&report.stale), 0);
     assert_eq!(udp_ask(&client, to).unwrap(), "c 10.98.1.2");
@@ -291,10 +296,8 @@ async fn node_ports_keep_or_hide_the_client_and_pods_egress_masqueraded() {
     let _a = Server::start(&lab.pods[0], Lab::pod_ip(0), 80, "a");
     let _out = Server::start(&lab.outside, OUTSIDE, 9000, "outside");
     let mut p = lab.proxier();
-    let cluster = ServicePort {
-        node_port: Some(30080),
-        ..service("t/cluster:80", vip(30), 80, Proto::Tcp, vec![ep(0, 80)])
-    };
+    let cluster =
+        ServicePort { node_port: Some(30080), ..service("t/cluster:80", vip(30), 80, Proto::Tcp, vec![ep(0, 80)]) };
     let local = ServicePort {
         node_port: Some(30081),
         external_local: true,
@@ -303,7 +306,13 @@ async fn node_ports_keep_or_hide_the_client_and_pods_egress_masqueraded() {
     let remote_only = ServicePort {
         node_port: Some(30082),
         external_local: true,
-        ..service("t/remote:80", vip(32), 80, Proto::Tcp, vec![Endpoint { ip: Ipv4Addr::new(10, 98, 9, 9), port: 80, local: false }])
+        ..service(
+            "t/remote:80",
+            vip(32),
+            80,
+            Proto::Tcp,
+            vec![Endpoint { ip: Ipv4Addr::new(10, 98, 9, 9), port: 80, local: false }],
+        )
     };
     let empty = ServicePort { node_port: Some(30083), ..service("t/empty:80", vip(33), 80, Proto::Tcp, vec![]) };
     p.sync_all(vec![cluster, local, remote_only, empty]).unwrap();
@@ -316,7 +325,10 @@ async fn node_ports_keep_or_hide_the_client_and_pods_egress_masqueraded() {
     let err = ask(&lab.outside, (OUTSIDE_GW, 30082).into()).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
     // No endpoints at all: refused.
-    assert_eq!(ask(&lab.outside, (OUTSIDE_GW, 30083).into()).unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        ask(&lab.outside, (OUTSIDE_GW, 30083).into()).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
 
     // Egress: the outside host sees the node's address, not the pod's.
     assert_eq!(ask(&lab.pods[1], (OUTSIDE, 9000).into()).unwrap(), format!("outside {OUTSIDE_GW}"));
@@ -367,11 +379,10 @@ async fn a_restarted_proxier_adopts_the_table_without_a_gap() {
     }
     let lab = Lab::new().await;
     let _b = Server::start(&lab.pods[1], Lab::pod_ip(1), 80, "b");
-    let sticky = ServicePort {
-        affinity_seconds: Some(600),
-        ..service("t/sticky:80", vip(50), 80, Proto::Tcp, vec![ep(1, 80)])
-    };
-    let gone = ServicePort { affinity_seconds: Some(600), ..service("t/gone:80", vip(51), 80, Proto::Tcp, vec![ep(1, 80)]) };
+    let sticky =
+        ServicePort { affinity_seconds: Some(600), ..service("t/sticky:80", vip(50), 80, Proto::Tcp, vec![ep(1, 80)]) };
+    let gone =
+        ServicePort { affinity_seconds: Some(600), ..service("t/gone:80", vip(51), 80, Proto::Tcp, vec![ep(1, 80)]) };
     let plain = service("t/plain:80", vip(52), 80, Proto::Tcp, vec![ep(1, 80)]);
     let mut first = lab.proxier();
     first.sync_all(vec![sticky.clone(), gone.clone(), plain.clone()]).unwrap();

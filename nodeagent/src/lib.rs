@@ -5,7 +5,9 @@
 //! list, then a watch filtered by `spec.nodeName`). Each pod gets a worker ([`pods`]) that
 //! wires its network through `netcore` (namespace, veth, IP, routes), runs its containers
 //! as processes in that namespace through a shim ([`shim`], [`containers`]) with their
-//! restart policy, and reports the pod's status.
+//! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
+//! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
+//! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change.
 //!
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
@@ -16,6 +18,7 @@ pub mod agent;
 pub mod containers;
 pub mod pods;
 pub mod probe;
+pub mod services;
 pub mod shim;
 
 pub use agent::{run, Config};

@@ -43,7 +43,10 @@ fn sample() -> Vec<ServicePort> {
             external_local: true,
             ..svc("default/elsewhere:80", "10.96.0.19", 80, vec![ep("10.244.2.8", 80, false)])
         },
-        ServicePort { proto: Proto::Udp, ..svc("kube-system/dns:53", "10.96.0.10", 53, vec![ep("10.244.2.9", 53, false)]) },
+        ServicePort {
+            proto: Proto::Udp,
+            ..svc("kube-system/dns:53", "10.96.0.10", 53, vec![ep("10.244.2.9", 53, false)])
+        },
         ServicePort { node_port: Some(30083), ..svc("default/empty:80", "10.96.0.20", 80, vec![]) },
         ServicePort {
             node_port: Some(30084),
@@ -116,7 +119,10 @@ fn scale_to_zero_rejects_and_drops_udp_flows() {
     golden("udp_scale_to_zero.nft", &prepared.script);
     assert_eq!(
         prepared.report.stale,
-        vec![StaleFlow { frontend: Frontend::ClusterIp("10.96.0.10".parse().unwrap(), 53), endpoint: "10.244.2.9".parse().unwrap() }]
+        vec![StaleFlow {
+            frontend: Frontend::ClusterIp("10.96.0.10".parse().unwrap(), 53),
+            endpoint: "10.244.2.9".parse().unwrap()
+        }]
     );
 }
 
@@ -153,7 +159,11 @@ fn hairpin_addresses_are_shared_between_services() {
     assert!(!prepared.script.contains("hairpin"), "{}", prepared.script);
     p.commit(prepared);
     let prepared = p.prepare_update(vec![(b.name.clone(), None)]);
-    assert!(prepared.script.contains("delete element ip flatnet hairpin { 10.244.1.20 . 10.244.1.20 }"), "{}", prepared.script);
+    assert!(
+        prepared.script.contains("delete element ip flatnet hairpin { 10.244.1.20 . 10.244.1.20 }"),
+        "{}",
+        prepared.script
+    );
 }
 
 #[test]
