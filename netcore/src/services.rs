@@ -67,8 +67,11 @@
 //!
 //! The [`Proxier`] remembers what it applied. A change to one service port renders as the
 //! element deletions and additions (and, for sticky services, the chains) of that service
-//! port only, in one `nft -f` transaction: no rewrite of the whole table and no read-back
-//! from the kernel. When an agent starts it adopts the table it finds: one transaction
+//! port only, in one transaction: no rewrite of the whole table and no read-back from the
+//! kernel. A change that only adds and removes elements (most: endpoints come and go) is
+//! sent as one nfnetlink batch ([`crate::nftnl`]), whose cost does not grow with the table;
+//! one that creates or removes chains or sets is an `nft -f` script. A new table's chains
+//! go in with `nft -f` and its elements with one nfnetlink batch. When an agent starts it adopts the table it finds: one transaction
 //! re-declares the static part, replaces the maps' elements with the desired ones and
 //! removes chains and sets of services that are gone — the table is never absent or empty
 //! in between, so established connections and new ones keep working through a restart.
@@ -87,6 +90,7 @@ use ipnetwork::Ipv4Network;
 use crate::names::stable_hash;
 use crate::netns::Netns;
 use crate::nft::{self, FAMILY, TABLE};
+use crate::nftnl::{self, Op};
 use crate::Result;
 
 /// The packet mark bit that asks for masquerade.
@@ -411,6 +415,24 @@ impl Tx {
             && self.add_elements.is_empty()
     }
 
+    /// Whether the transaction only adds and deletes elements (then nfnetlink carries it).
+    fn elements_only(&self) -> bool {
+        self.head.is_empty()
+            && self.flush_chains.is_empty()
+            && self.del_chains.is_empty()
+            && self.del_sets.is_empty()
+            && self.shared.is_empty()
+            && self.add_sets.is_empty()
+            && self.add_chains.is_empty()
+            && self.rules.is_empty()
+    }
+
+    /// The element changes in order: deletions, then additions.
+    fn element_ops(&self) -> Vec<(Op, String, Vec<String>)> {
+        let dels = self.del_elements.iter().map(|(s, k)| (Op::Delete, s.clone(), k.clone()));
+        dels.chain(self.add_elements.iter().map(|(s, e)| (Op::Add, s.clone(), e.clone()))).collect()
+    }
+
     fn render(&self) -> String {
         let mut s = self.head.clone();
         for (set, keys) in &self.del_elements {
@@ -541,6 +563,8 @@ pub struct SyncReport {
 pub struct Prepared {
     /// The nft script (empty: nothing to do).
     pub script: String,
+    /// The same change when it only touches elements: applied over nfnetlink.
+    element_ops: Option<Vec<(Op, String, Vec<String>)>>,
     lb_sizes: BTreeSet<Group>,
     np_sizes: BTreeSet<Group>,
     hairpin: HashMap<Ipv4Addr, usize>,
@@ -556,6 +580,8 @@ pub struct Proxier {
     lb_sizes: BTreeSet<Group>,
     np_sizes: BTreeSet<Group>,
     hairpin: HashMap<Ipv4Addr, usize>,
+    /// The nfnetlink socket for element changes, opened on first use.
+    nl: Option<nftnl::Socket>,
     /// Whether the kernel is known to hold exactly `applied` (false until the first full
     /// sync, and after a failed apply).
     synced: bool,
@@ -570,8 +596,22 @@ impl Proxier {
             lb_sizes: BTreeSet::new(),
             np_sizes: BTreeSet::new(),
             hairpin: HashMap::new(),
+            nl: None,
             synced: false,
         }
+    }
+
+    fn apply_elements(&mut self, ops: Vec<(Op, String, Vec<String>)>) -> Result<()> {
+        let ops = encode_ops(ops)?;
+        if self.nl.is_none() {
+            self.nl = Some(nftnl::Socket::open(&self.ns)?);
+        }
+        let result = self.nl.as_mut().expect("opened above").apply(TABLE, &ops);
+        if result.is_err() {
+            // A fresh socket next time (its sequence numbers and buffers start clean).
+            self.nl = None;
+        }
+        result
     }
 
     pub fn netns(&self) -> &Netns {
@@ -600,9 +640,10 @@ impl Proxier {
         let result = if existing.is_none() {
             // A new table: nothing depends on it yet, so its chains and maps go in with nft
             // and its elements, the bulk, straight over nfnetlink (see `nftnl`).
-            let elements = std::mem::take(&mut tx.add_elements);
+            let elements: Vec<(Op, String, Vec<String>)> =
+                std::mem::take(&mut tx.add_elements).into_iter().map(|(set, els)| (Op::Add, set, els)).collect();
             script = tx.render();
-            nft::apply(&self.ns, &script).and_then(|()| load_elements(&self.ns, elements))
+            nft::apply(&self.ns, &script).and_then(|()| self.apply_elements(elements))
         } else {
             script = tx.render();
             nft::apply(&self.ns, &script)
@@ -652,12 +693,15 @@ impl Proxier {
     /// Apply a batch of changes: `Some(port)` adds or replaces the service port of that
     /// name, `None` removes it. Only the difference is rendered and applied.
     pub fn update(&mut self, changes: Vec<(String, Option<ServicePort>)>) -> Result<SyncReport> {
-        let prepared = self.prepare_update(changes);
-        if !prepared.script.is_empty() {
-            if let Err(e) = nft::apply(&self.ns, &prepared.script) {
-                self.synced = false;
-                return Err(e);
-            }
+        let mut prepared = self.prepare_update(changes);
+        let result = match prepared.element_ops.take() {
+            Some(ops) => self.apply_elements(ops),
+            None if !prepared.script.is_empty() => nft::apply(&self.ns, &prepared.script),
+            None => Ok(()),
+        };
+        if let Err(e) = result {
+            self.synced = false;
+            return Err(e);
         }
         let report = prepared.report.clone();
         self.commit(prepared);
@@ -725,7 +769,8 @@ impl Proxier {
         tx.add_elements.retain(|_, v| !v.is_empty());
         let script = if tx.is_empty() { String::new() } else { tx.render() };
         report.script_bytes = script.len();
-        Prepared { script, lb_sizes, np_sizes, hairpin, next, report }
+        let element_ops = (!tx.is_empty() && tx.elements_only()).then(|| tx.element_ops());
+        Prepared { script, element_ops, lb_sizes, np_sizes, hairpin, next, report }
     }
 
     /// Record a prepared change as applied.
@@ -782,23 +827,23 @@ fn sizes_in(objects: &nft::TableObjects, prefix: &str) -> Vec<Group> {
     objects.sets.iter().filter_map(|s| parse_group(s.strip_prefix(prefix)?)).collect()
 }
 
-/// Add rendered elements (`key` or `key : value`, per set) over nfnetlink.
-fn load_elements(ns: &Netns, elements: BTreeMap<String, Vec<String>>) -> Result<()> {
-    let mut sets = Vec::new();
-    for (set, els) in elements {
+/// Encode rendered elements (`key` or `key : value`, per set) for nfnetlink.
+fn encode_ops(ops: Vec<(Op, String, Vec<String>)>) -> Result<Vec<(Op, String, Vec<nftnl::Element>)>> {
+    let mut out = Vec::with_capacity(ops.len());
+    for (op, set, els) in ops {
         let mut encoded = Vec::with_capacity(els.len());
         for e in &els {
             let (key, value) = match e.split_once(" : ") {
                 Some((k, v)) => (k, Some(v)),
                 None => (e.as_str(), None),
             };
-            let el = crate::nftnl::encode(&set, key, value)
+            let el = nftnl::encode(&set, key, value)
                 .map_err(|detail| crate::Error::Nft { what: format!("encode an element of {set}"), detail })?;
             encoded.push(el);
         }
-        sets.push((set, encoded));
+        out.push((op, set, encoded));
     }
-    crate::nftnl::add_elements(ns, TABLE, &sets)
+    Ok(out)
 }
 
 /// The whole table for `desired`, adopting `existing` (what the kernel holds): static

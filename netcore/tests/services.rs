@@ -483,4 +483,28 @@ async fn bulk_loaded_elements_equal_nft_loaded_ones() {
     let (la, lb) = (list(&a.0), list(&b.0));
     assert!(la.contains("10.97.1.4 . tcp . 80 : goto lb_tcp_1"), "{la}");
     assert_eq!(la, lb, "bulk-loaded table differs from the nft-loaded one");
+
+    // Element-only changes go over nfnetlink too: the same changes applied as nft scripts
+    // to the other table give the same result.
+    let mut q = Proxier::new(Netns::open(&b.0).unwrap(), config());
+    q.sync_all(desired.into_values().collect()).unwrap();
+    let steps: Vec<Vec<(String, Option<ServicePort>)>> = vec![
+        vec![(
+            "t/s1:80".into(),
+            Some(service("t/s1:80", Ipv4Addr::new(10, 97, 1, 1), 80, Proto::Tcp, vec![ep(2, 80)])),
+        )],
+        vec![
+            ("t/s2:80".into(), None),
+            ("t/none:80".into(), Some(service("t/none:80", vip(12), 80, Proto::Tcp, vec![ep(0, 80)]))),
+        ],
+        vec![("t/web:80".into(), Some(service("t/web:80", vip(10), 80, Proto::Tcp, vec![ep(2, 8080), ep(0, 8080)])))],
+    ];
+    for step in steps {
+        let prepared = q.prepare_update(step.clone());
+        assert!(!prepared.script.is_empty());
+        nft::apply(q.netns(), &prepared.script).unwrap();
+        q.commit(prepared);
+        p.update(step).unwrap();
+        assert_eq!(list(&a.0), list(&b.0), "an nfnetlink change differs from the nft one");
+    }
 }
