@@ -412,6 +412,17 @@ fn print_summary(state: &ClusterState, ready: f64, status_cmd: &str, down_cmd: &
          \"ports\":[{{\"name\":\"http\",\"containerPort\":8080}}]}}]}}}}'"
     );
     println!("  curl -s $API/api/v1/namespaces/default/pods/web-1     # status.podIP, phase Running");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
+         $API/api/v1/namespaces/default/services -d '{{\"metadata\":{{\"name\":\"web\"}},\"spec\":{{\"type\":\"NodePort\",\n    \
+         \"selector\":{{\"app\":\"web\"}},\"ports\":[{{\"port\":80,\"targetPort\":\"http\",\"nodePort\":30080}}]}}}}'"
+    );
+    if let (Some(internet), Some(node)) = (state.namespaces.iter().find(|n| n.ends_with("internet")), state.nodes.last()) {
+        println!(
+            "  {sudo}ip netns exec {internet} {flatnet} probe http {}:30080   # from the \"internet\" to web-1 via {}'s NodePort",
+            node.ip, node.name
+        );
+    }
     println!("  {status_cmd}");
     println!("  {down_cmd}");
     if !detach {

@@ -180,30 +180,33 @@ async fn rules(sizes: &[usize], kube_proxy_max: usize) -> Result<()> {
 // Data plane
 // ---------------------------------------------------------------------------------------
 
-/// A node namespace with two pods on its bridge: the client (.2) and the server (.3).
+/// A node namespace with two pods on its bridge: the client (.2) and the server (.3), whose
+/// acceptor answers every connection; dropped with its namespaces.
 struct Lab {
     _scratch: Vec<Scratch>,
     node: Netns,
     client: String,
     server: String,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
 }
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 244, 1, 3);
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 
 impl Lab {
-    async fn new() -> Result<Lab> {
+    async fn new(tag: &str) -> Result<Lab> {
         use netcore::link::Netlink;
         use netcore::podnet::{self, NodeNetwork, PodNetwork};
-        let node_s = Scratch::new("dpnode")?;
+        let node_s = Scratch::new(&format!("{tag}node"))?;
         let node = node_s.open()?;
         let nl = Netlink::open(&node)?;
         nl.set_up(1, "lo").await?;
         let gateway = Ipv4Addr::new(10, 244, 1, 1);
-        let bridge =
-            podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway, prefix: 24 }).await?;
+        let bridge = podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway, prefix: 24 }).await?;
         let mut names = Vec::new();
-        for (i, tag) in ["dpclient", "dpserver"].iter().enumerate() {
-            let name = format!("flatnet-bench-{tag}-{}", std::process::id());
+        for (i, role) in ["client", "server"].iter().enumerate() {
+            let name = format!("flatnet-bench-{tag}{role}-{}", std::process::id());
             let _ = netns::delete(&name);
             let pod = PodNetwork {
                 netns: name.clone(),
@@ -216,16 +219,60 @@ impl Lab {
             podnet::attach_pod(&nl, bridge, &pod).await?;
             names.push(name);
         }
-        let client = names[0].clone();
-        let server = names[1].clone();
+        let (client, server) = (names[0].clone(), names[1].clone());
+        let listener = Netns::open(&server)?.run(|| TcpListener::bind((SERVER, 8080)))??;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let acceptor = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((c, _)) => drop(c),
+                    Err(_) => std::thread::sleep(Duration::from_micros(50)),
+                }
+            }
+        });
         let scratch = vec![node_s, Scratch(client.clone()), Scratch(server.clone())];
-        Ok(Lab { _scratch: scratch, node, client, server })
+        Ok(Lab { _scratch: scratch, node, client, server, stop, acceptor: Some(acceptor) })
+    }
+
+    /// Program `extra` filler services besides the target ones (the cluster IP `VIP:80` →
+    /// the server's 8080, `VIP:5201` → its iperf3).
+    fn program(&self, extra: usize) -> Result<Proxier> {
+        let target = ServicePort {
+            name: "bench/target:80".into(),
+            cluster_ip: VIP,
+            proto: Proto::Tcp,
+            port: 80,
+            node_port: None,
+            external_local: false,
+            affinity_seconds: None,
+            endpoints: vec![Endpoint { ip: SERVER, port: 8080, local: true }],
+        };
+        let iperf_svc = ServicePort {
+            name: "bench/iperf:5201".into(),
+            port: 5201,
+            endpoints: vec![Endpoint { ip: SERVER, port: 5201, local: true }],
+            ..target.clone()
+        };
+        let mut p = Proxier::new(Netns::open(self.node.name())?, config());
+        p.sync_all((0..extra).map(|i| service(i, 2)).chain([target, iperf_svc]).collect())?;
+        Ok(p)
     }
 }
 
-/// `count` TCP connects (then an immediate close) from `ns` to `to`; answers the median.
-fn connect_latency(ns: &Netns, to: SocketAddr, count: usize) -> Result<Duration> {
-    let times = ns.run(move || -> std::io::Result<Vec<Duration>> {
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(a) = self.acceptor.take() {
+            let _ = a.join();
+        }
+    }
+}
+
+/// `count` TCP connects (each closed at once) from `ns` to `to`; answers each one's time.
+fn connect_times(ns: &Netns, to: SocketAddr, count: usize) -> Result<Vec<Duration>> {
+    Ok(ns.run(move || -> std::io::Result<Vec<Duration>> {
         let mut times = Vec::with_capacity(count);
         for _ in 0..count {
             let started = Instant::now();
@@ -233,85 +280,49 @@ fn connect_latency(ns: &Netns, to: SocketAddr, count: usize) -> Result<Duration>
             times.push(started.elapsed());
         }
         Ok(times)
-    })??;
-    Ok(median(times))
+    })??)
 }
 
+/// Two identical labs, one with 10 services and one with 10,000 (plus the targets); the
+/// measurements alternate between them in small batches, so the machine's drift hits both
+/// alike.
 async fn dataplane(connects: usize, rounds: usize, secs: u32) -> Result<()> {
-    let lab = Lab::new().await?;
-    let server_ns = Netns::open(&lab.server)?;
-    let client_ns = Netns::open(&lab.client)?;
-    let listener = server_ns.run(|| TcpListener::bind((SERVER, 8080)))??;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    listener.set_nonblocking(true)?;
-    let acceptor = std::thread::spawn(move || {
-        while !stop2.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((c, _)) => drop(c),
-                Err(_) => std::thread::sleep(Duration::from_micros(50)),
-            }
-        }
-    });
-    let vip = Ipv4Addr::new(10, 96, 0, 10);
-    let target = ServicePort {
-        name: "bench/target:80".into(),
-        cluster_ip: vip,
-        proto: Proto::Tcp,
-        port: 80,
-        node_port: None,
-        external_local: false,
-        affinity_seconds: None,
-        endpoints: vec![Endpoint { ip: SERVER, port: 8080, local: true }],
-    };
-    let iperf_svc = ServicePort {
-        name: "bench/iperf:5201".into(),
-        port: 5201,
-        endpoints: vec![Endpoint { ip: SERVER, port: 5201, local: true }],
-        ..target.clone()
-    };
-    let mut p = Proxier::new(Netns::open(lab.node.name())?, config());
-    let small: Vec<ServicePort> = (0..8).map(|i| service(i, 2)).chain([target.clone(), iperf_svc]).collect();
-    p.sync_all(small)?;
-    let filler: Vec<(String, Option<ServicePort>)> =
-        (8..10_000).map(|i| service(i, 2)).map(|s| (s.name.clone(), Some(s))).collect();
-    let removal: Vec<(String, Option<ServicePort>)> = filler.iter().map(|(n, _)| (n.clone(), None)).collect();
-    // Warm up.
-    connect_latency(&client_ns, (SERVER, 8080).into(), 200)?;
-    connect_latency(&client_ns, (vip, 80).into(), 200)?;
-    let (mut direct, mut ten, mut many) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        direct.push(connect_latency(&client_ns, (SERVER, 8080).into(), connects)?);
-        ten.push(connect_latency(&client_ns, (vip, 80).into(), connects)?);
-        p.update(filler.clone())?;
-        // Let the kernel finish growing the maps' hash tables (a deferred resize).
-        std::thread::sleep(Duration::from_secs(1));
-        many.push(connect_latency(&client_ns, (vip, 80).into(), connects)?);
-        p.update(removal.clone())?;
-        std::thread::sleep(Duration::from_secs(1));
+    let (small, big) = (Lab::new("dpa").await?, Lab::new("dpb").await?);
+    let _ps = small.program(8)?;
+    let _pb = big.program(9_998)?;
+    let (sc, bc) = (Netns::open(&small.client)?, Netns::open(&big.client)?);
+    // Warm up every path.
+    for (ns, to) in [(&sc, (SERVER, 8080)), (&sc, (VIP, 80)), (&bc, (SERVER, 8080)), (&bc, (VIP, 80))] {
+        connect_times(ns, to.into(), 200)?;
     }
-    stop.store(true, Ordering::Relaxed);
-    let _ = acceptor.join();
+    let batch = 50;
+    let (mut direct, mut ten, mut many) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..(connects * rounds).div_ceil(batch) {
+        direct.extend(connect_times(&sc, (SERVER, 8080).into(), batch)?);
+        ten.extend(connect_times(&sc, (VIP, 80).into(), batch)?);
+        many.extend(connect_times(&bc, (VIP, 80).into(), batch)?);
+    }
+    let n = direct.len();
     let (direct, ten, many) = (median(direct), median(ten), median(many));
-    println!("\n### Data-plane cost (TCP connect, pod → pod on one node, {connects} connects × {rounds} rounds, median of round medians)\n");
+    println!("\n### Data-plane cost (TCP connect, pod → pod on one node, {n} connects per path in alternating batches of {batch}, median)\n");
     println!("| path | median connect |");
     println!("|---|---|");
-    println!("| pod IP directly | {} µs |", direct.as_micros());
+    println!("| pod IP directly (lab with 10 services) | {} µs |", direct.as_micros());
     println!("| cluster IP, 10 services installed | {} µs |", ten.as_micros());
     println!("| cluster IP, 10,000 services installed | {} µs |", many.as_micros());
     println!("\nratio 10,000 / 10 services: {:.3}", many.as_secs_f64() / ten.as_secs_f64());
 
-    // Throughput: iperf3 through the cluster IP against the pod IP.
+    // Throughput: iperf3 through the cluster IP against the pod IP, alternating runs.
     let mut server = Command::new("ip")
-        .args(["netns", "exec", &lab.server, "iperf3", "-s", "-B", &SERVER.to_string()])
+        .args(["netns", "exec", &small.server, "iperf3", "-s", "-B", &SERVER.to_string()])
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("start iperf3 -s (apt-get install -y iperf3)")?;
     let (mut to_pod, mut to_vip) = (Vec::new(), Vec::new());
     let result = (|| -> Result<()> {
         for _ in 0..rounds {
-            to_pod.push(iperf(&lab.client, &SERVER.to_string(), secs)?);
-            to_vip.push(iperf(&lab.client, &vip.to_string(), secs)?);
+            to_pod.push(iperf(&small.client, &SERVER.to_string(), secs)?);
+            to_vip.push(iperf(&small.client, &VIP.to_string(), secs)?);
         }
         Ok(())
     })();
@@ -323,7 +334,7 @@ async fn dataplane(connects: usize, rounds: usize, secs: u32) -> Result<()> {
         v[v.len() / 2]
     };
     let (pod_bw, vip_bw) = (med(to_pod), med(to_vip));
-    println!("\n### Throughput through a cluster IP (one iperf3 TCP stream, {secs} s, median of {rounds})\n");
+    println!("\n### Throughput through a cluster IP (one iperf3 TCP stream, {secs} s, alternating, median of {rounds})\n");
     println!("| path | Gbit/s |");
     println!("|---|---|");
     println!("| pod IP directly | {pod_bw:.2} |");
