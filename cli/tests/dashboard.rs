@@ -109,19 +109,19 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.screenshot(&out.join("03-pods.png"));
 
     // The admin token, pasted once.
-    browser.click(&browser.wait_find("#token-button", WAIT));
+    browser.click_css("#token-button", WAIT);
     browser.fill("#token-input", token.trim());
-    browser.click(&browser.wait_find("#token-save", WAIT));
+    browser.click_css("#token-save", WAIT);
     browser.wait("the token saved", WAIT, |b| b.find("#token-button").filter(|e| b.text(e).contains('✓')));
 
     // A bad name: the server's validation error next to the name field.
     let service = format!("web-{app}");
-    browser.click(&browser.wait_find("#create-service", WAIT));
+    browser.click_css("#create-service", WAIT);
     browser.fill("#create-form [name=\"metadata.name\"]", "Bad_Name!");
     browser.fill("#create-form [name=\"metadata.labels\"]", &format!("app={app}"));
     browser.fill("#create-form [name=\"spec.selector\"]", &format!("app={app}"));
     browser.fill("#create-form [name=\"spec.ports[0].targetPort\"]", "http");
-    browser.click(&browser.wait_find("#create-submit", WAIT));
+    browser.click_css("#create-submit", WAIT);
     let message = browser.wait("the name's validation error", WAIT, |b| {
         b.find("[data-error-for=\"metadata.name\"]").map(|e| b.text(&e)).filter(|t| !t.is_empty())
     });
@@ -132,7 +132,7 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
 
     // Fixed: the service is created, and its endpoints (both pods, once Ready) are shown.
     browser.fill("#create-form [name=\"metadata.name\"]", &service);
-    browser.click(&browser.wait_find("#create-submit", WAIT));
+    browser.click_css("#create-submit", WAIT);
     browser.wait("the service's detail view with two endpoints", WAIT, |b| {
         b.find("#endpoints-of").filter(|e| b.attr(e, "data-count").as_deref() == Some("2"))
     });
@@ -149,7 +149,7 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
 
     // The pod's log, read through the API server from the node agent.
     browser.goto(&format!("{api}/#/pods/default/web-a"));
-    browser.click(&browser.wait_find("#detail-tab-logs", WAIT));
+    browser.click_css("#detail-tab-logs", WAIT);
     browser.wait("netexec's start line in the log", WAIT, |b| {
         b.find("#logs-output").filter(|e| b.text(e).contains("flatnet netexec"))
     });

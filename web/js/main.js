@@ -58,7 +58,7 @@ function overview() {
   return h("section", { class: "overview" },
     h("h1", { class: "sr-only" }, "Overview"),
     h("div", { class: "cards" }, ["nodes", "pods", "services", "endpoints"].map((id) => {
-      const list = visible(KINDS[id]);
+      const list = id === "nodes" ? items(KINDS.nodes) : visible(KINDS[id]);
       const bad = list.filter((o) => KINDS[id].health(o).level === "bad").length;
       return h("a", { class: `card${bad ? " bad" : ""}`, href: `#/${id}` },
         h("span", { class: "big" }, String(list.length)), h("span", {}, KINDS[id].title),
@@ -71,7 +71,8 @@ function overview() {
         : h("p", { class: "muted ok-text" }, "Nothing: every node is Ready, no pod is failing, every service has endpoints.")),
     h("section", { "aria-labelledby": "topology-title" },
       h("div", { class: "section-head" }, h("h2", { id: "topology-title" }, "Topology"), legend()),
-      topology({ nodes: visible(KINDS.nodes), pods: visible(KINDS.pods), services: visible(KINDS.services) })));
+      // Every node stays in the picture: the filters choose the pods and services on it.
+      topology({ nodes: items(KINDS.nodes), pods: visible(KINDS.pods), services: visible(KINDS.services) })));
 }
 
 function list(kind) {
@@ -79,8 +80,7 @@ function list(kind) {
   const inf = states().find((s) => s.kind === kind);
   const empty = inf?.state === "syncing" ? "Loading…" : `No ${kind.title.toLowerCase()} match the filters.`;
   return h("section", { class: "list" },
-    h("div", { class: "section-head" }, h("h1", {}, kind.title, " ", h("span", { class: "count" }, String(rows.length))),
-      kind.creatable ? h("button", { type: "button", class: "btn primary", onclick: () => openCreate(kind.id, filters.namespace) }, `Create ${kind.kind.toLowerCase()}`) : null),
+    h("div", { class: "section-head" }, h("h1", {}, kind.title, " ", h("span", { class: "count" }, String(rows.length)))),
     rows.length
       ? h("div", { class: "table-wrap" }, h("table", { "data-kind": kind.id },
         h("caption", { class: "sr-only" }, `${kind.title}, ${rows.length} shown`),
@@ -118,6 +118,9 @@ function render() {
   const scroll = [...main.querySelectorAll(SCROLLERS)].map((el) => [el.scrollLeft, el.scrollTop]);
 
   const view = r.view === "overview" ? overview() : r.view === "list" ? list(r.kind) : detail(r.kind, r.namespace, r.name);
+  // Most changes (a heartbeat, a lease renewal) change nothing shown: keep the DOM then, so
+  // that a click, a text selection or a hover in progress is not disturbed.
+  if (routeKey === lastRoute && main.firstElementChild?.outerHTML === view.outerHTML) return renderChrome(r);
   replace(main, view);
 
   main.querySelectorAll(SCROLLERS).forEach((el, i) => {
@@ -129,6 +132,11 @@ function render() {
     document.title = `${r.view === "detail" ? `${r.name} · ` : r.view === "list" ? `${r.kind.title} · ` : ""}flatnet`;
     if (r.view !== "overview" || document.activeElement === document.body) main.focus({ preventScroll: true });
   }
+  renderChrome(r);
+}
+
+/** What is around the view: navigation, health bar, namespaces, connection state. */
+function renderChrome(r) {
   renderNav(r);
   renderHealth();
   renderNamespaces();

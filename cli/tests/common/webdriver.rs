@@ -131,6 +131,14 @@ impl Browser {
         self.cmd("POST", &format!("/element/{}/click", el.0), None).unwrap();
     }
 
+    /// Click what `css` matches, finding it again if a re-render replaced it meanwhile.
+    pub fn click_css(&self, css: &str, timeout: Duration) {
+        self.wait(&format!("a click on {css}"), timeout, |b| {
+            let el = b.find(css)?;
+            b.cmd("POST", &format!("/element/{}/click", el.0), None).ok()
+        });
+    }
+
     pub fn clear(&self, el: &Element) {
         self.cmd("POST", &format!("/element/{}/clear", el.0), None).unwrap();
     }

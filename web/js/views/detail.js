@@ -8,7 +8,7 @@ import { get, items } from "../store.js";
 import { confirmDelete } from "./forms.js";
 import { toYaml } from "../yaml.js";
 
-// What survives re-renders of the same object: the chosen tab and the logs panel.
+// What survives re-renders of the same object: the chosen tab and the logs tab's state.
 let current = { key: null, tab: "overview", logs: null };
 
 function table(caption, head, rows) {
@@ -62,38 +62,40 @@ function related(kind, obj) {
   return [];
 }
 
+/** The logs tab; what it shows lives in `current.logs`, so re-renders keep it. */
 function logsPanel(kind, obj) {
   const containers = (obj.spec?.containers || []).map((c) => c.name);
-  const select = h("select", { id: "logs-container" }, containers.map((c) => h("option", { value: c }, c)));
-  const tail = h("select", { id: "logs-tail" }, [100, 500, 2000].map((n) => h("option", { value: n }, `last ${n} lines`)));
-  const out = h("pre", { id: "logs-output", class: "logs", tabindex: "0", "aria-label": "Container log", "aria-live": "off" }, "…");
-  const status = h("p", { class: "muted", "aria-live": "polite" });
+  const state = current.logs ||= { container: containers[0], tail: "100", text: "", status: "", loaded: false };
+  const rerender = () => window.dispatchEvent(new Event("flatnet:render"));
   async function load() {
-    status.textContent = "loading…";
+    state.loaded = true;
+    state.status = "loading…";
+    rerender();
     if (!token.get()) {
-      out.textContent = "";
-      status.textContent = "Reading logs needs the admin token (Admin token button, top right).";
-      return;
+      state.text = "";
+      state.status = "Reading logs needs the admin token (Admin token button, top right).";
+      return rerender();
     }
-    const path = `${kind.itemPath(obj.metadata.namespace, obj.metadata.name)}/log?container=${encodeURIComponent(select.value)}&tailLines=${tail.value}`;
+    const path = `${kind.itemPath(obj.metadata.namespace, obj.metadata.name)}/log?container=${encodeURIComponent(state.container)}&tailLines=${state.tail}`;
     try {
-      const text = await request("GET", path);
-      out.textContent = text || "(empty)";
-      status.textContent = `${select.value}, loaded ${new Date().toLocaleTimeString()}`;
-      out.scrollTop = out.scrollHeight;
+      state.text = (await request("GET", path)) || "(empty)";
+      state.status = `${state.container}: loaded at ${new Date().toLocaleTimeString()}`;
     } catch (err) {
-      out.textContent = "";
-      status.textContent = `Could not read the log: ${err.message}`;
+      state.text = "";
+      state.status = `Could not read the log: ${err.message}`;
     }
+    rerender();
   }
-  select.addEventListener("change", load);
-  tail.addEventListener("change", load);
-  const panel = h("div", { class: "logs-panel" },
+  if (!state.loaded) queueMicrotask(load);
+  const select = h("select", { id: "logs-container", onchange: (e) => { state.container = e.target.value; load(); } },
+    containers.map((c) => h("option", { value: c, selected: c === state.container }, c)));
+  const tail = h("select", { id: "logs-tail", onchange: (e) => { state.tail = e.target.value; load(); } },
+    ["100", "500", "2000"].map((n) => h("option", { value: n, selected: n === state.tail }, `last ${n} lines`)));
+  return h("div", { class: "logs-panel" },
     h("div", { class: "row" }, h("label", {}, "Container ", select), h("label", {}, "Show ", tail),
       h("button", { type: "button", class: "btn", id: "logs-refresh", onclick: load }, "Refresh")),
-    status, out);
-  panel.load = load;
-  return panel;
+    h("p", { class: "muted", role: "status" }, state.status),
+    h("pre", { id: "logs-output", class: "logs", tabindex: "0", "aria-label": "Container log" }, state.text));
 }
 
 const TABS = [
@@ -127,13 +129,7 @@ export function detail(kind, namespace, name) {
     ],
     events: () => table("Events", ["Last seen", "Type", "Reason", "Message", "From"], eventsOf(kind, obj).map((e) =>
       [age(e.lastTimestamp || e.metadata.creationTimestamp), healthPill(KINDS.events.health(e)), e.reason, e.message, e.source?.host || e.source?.component || "—"])),
-    logs: () => {
-      if (!current.logs) {
-        current.logs = logsPanel(kind, obj);
-        current.logs.load();
-      }
-      return current.logs;
-    },
+    logs: () => logsPanel(kind, obj),
     json: () => h("pre", { class: "code", tabindex: "0", "aria-label": "JSON" }, JSON.stringify(obj, null, 2)),
     yaml: () => h("pre", { class: "code", tabindex: "0", "aria-label": "YAML" }, toYaml(obj)),
   };
