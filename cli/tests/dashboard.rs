@@ -65,7 +65,12 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     let token = std::fs::read_to_string(cluster.data_dir().join("apiserver/admin.token")).unwrap();
     // Unique per run: the label of this test's pods and the names it creates.
     let app = format!("dash{}", std::process::id());
-    http_post_json(cluster.listen, cluster.data_dir(), "/api/v1/namespaces/default/pods", &pod("web-a", "node-1", &app));
+    http_post_json(
+        cluster.listen,
+        cluster.data_dir(),
+        "/api/v1/namespaces/default/pods",
+        &pod("web-a", "node-1", &app),
+    );
 
     let browser = Browser::start(1400, 1000);
     browser.goto(&format!("{api}/"));
@@ -95,7 +100,12 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.goto(&format!("{api}/#/pods"));
     browser.wait_find("table[data-kind=pods] tr[data-key=\"default/web-a\"]", WAIT);
     browser.js("window.__sameDocument = true;", vec![]);
-    http_post_json(cluster.listen, cluster.data_dir(), "/api/v1/namespaces/default/pods", &pod("web-b", "node-2", &app));
+    http_post_json(
+        cluster.listen,
+        cluster.data_dir(),
+        "/api/v1/namespaces/default/pods",
+        &pod("web-b", "node-2", &app),
+    );
     browser.wait("pod web-b Running in the pods table", WAIT, |b| {
         b.find("table[data-kind=pods] tr[data-key=\"default/web-b\"]").filter(|e| b.text(e).contains("Running"))
     });
@@ -159,7 +169,8 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.set_window_size(390, 844);
     browser.goto(&format!("{api}/#/pods"));
     browser.wait_find("table[data-kind=pods] tr[data-key=\"default/web-a\"]", WAIT);
-    let overflow = browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![]);
+    let overflow =
+        browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![]);
     assert!(overflow.as_i64().unwrap_or(1) <= 0, "the page scrolls sideways at 390 px: {overflow}");
     browser.screenshot(&out.join("08-phone-pods.png"));
 

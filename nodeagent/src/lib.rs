@@ -5,7 +5,8 @@
 //! list, then a watch filtered by `spec.nodeName`). Each pod gets a worker ([`pods`]) that
 //! wires its network through `netcore` (namespace, veth, IP, routes), runs its containers
 //! as processes in that namespace through a shim ([`shim`], [`containers`]) with their
-//! restart policy, and reports the pod's status.
+//! restart policy, and reports the pod's status. It serves the containers' logs to the API
+//! server ([`logs`]).
 //!
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
@@ -14,6 +15,7 @@
 
 pub mod agent;
 pub mod containers;
+pub mod logs;
 pub mod pods;
 pub mod probe;
 pub mod shim;

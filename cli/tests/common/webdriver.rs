@@ -74,7 +74,10 @@ impl Browser {
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let answer = browser.raw("POST", "/session", Some(caps)).unwrap_or_else(|e| {
-            panic!("new session: {e}\n{}", std::fs::read_to_string(browser.profile.path().join("chromedriver.log")).unwrap_or_default())
+            panic!(
+                "new session: {e}\n{}",
+                std::fs::read_to_string(browser.profile.path().join("chromedriver.log")).unwrap_or_default()
+            )
         });
         browser.session = answer["value"]["sessionId"].as_str().expect("sessionId").to_string();
         browser
@@ -155,7 +158,9 @@ impl Browser {
     }
 
     pub fn text(&self, el: &Element) -> String {
-        self.cmd("GET", &format!("/element/{}/text", el.0), None).map(|v| v.as_str().unwrap_or("").to_string()).unwrap_or_default()
+        self.cmd("GET", &format!("/element/{}/text", el.0), None)
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
     }
 
     pub fn attr(&self, el: &Element, name: &str) -> Option<String> {
@@ -166,7 +171,9 @@ impl Browser {
     pub fn keys(&self, keys: &str) {
         let actions: Vec<Value> = keys
             .chars()
-            .flat_map(|c| [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})])
+            .flat_map(|c| {
+                [json!({"type": "keyDown", "value": c.to_string()}), json!({"type": "keyUp", "value": c.to_string()})]
+            })
             .collect();
         self.cmd("POST", "/actions", Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})))
             .unwrap();
@@ -228,8 +235,7 @@ fn pids_with_arg(needle: &str) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
         })
         .collect()
 }
