@@ -3,7 +3,8 @@
 //! errors, shows the nodes and pods, reflects a pod created through the API without a
 //! reload, shows the server's validation error next to the name field, creates a service
 //! through the form and shows its endpoints (table and topology arrows), shows a pod's log,
-//! and lays out at a phone's width.
+//! creates a crashing pod through the YAML editor and lists it under "Needs attention",
+//! deletes it, and lays out at a phone's width.
 //!
 //! Screenshots (PNG) are saved in `target/test-artifacts/dashboard/`.
 
@@ -72,7 +73,8 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
         &pod("web-a", "node-1", &app),
     );
 
-    let browser = Browser::start(1400, 1000);
+    let mut browser = Browser::start(1400, 1000);
+    browser.failure_screenshot = Some(out.join("failure.png"));
     browser.goto(&format!("{api}/"));
 
     // The nodes and the first pod, in the health bar, the topology and the tables.
@@ -165,6 +167,53 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     });
     browser.screenshot(&out.join("07-pod-logs.png"));
 
+    // A crashing pod, created through the YAML editor, shows up as needing attention; then
+    // it is deleted from its detail view.
+    browser.fill("#filter-labels", "");
+    let crash = format!("crash-{app}");
+    browser.click_css("#create-pod", WAIT);
+    browser.click_css("#create-tab-editor", WAIT);
+    browser.fill(
+        "#create-editor",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {crash}\n  labels: {{app: crash}}\nspec:\n  \
+             containers:\n  - name: main\n    command: [\"/bin/sh\", \"-c\", \"echo boom; exit 3\"]\n"
+        ),
+    );
+    browser.click_css("#create-submit", WAIT);
+    browser.wait_find(&format!(".detail[data-key=\"default/{crash}\"]"), WAIT);
+    browser.goto(&format!("{api}/#/"));
+    browser.wait("the crashing pod under Needs attention", WAIT, |b| {
+        b.find(&format!(".problems a[href=\"#/pods/default/{crash}\"]"))
+    });
+    browser.wait("the health bar counting a failing pod", WAIT, |b| {
+        b.find("#health-pods").filter(|e| b.text(e).contains("1 failing"))
+    });
+    browser.screenshot(&out.join("08-needs-attention.png"));
+    browser.goto(&format!("{api}/#/pods/default/{crash}"));
+    browser.click_css("#delete-object", WAIT);
+    browser.click_css("#confirm-delete", WAIT);
+    browser.wait("the crashing pod gone from the table", WAIT, |b| {
+        (b.find("table[data-kind=pods]").is_some() && b.find(&format!("tr[data-key=\"default/{crash}\"]")).is_none())
+            .then_some(())
+    });
+
+    // The editor's YAML reader and the label selectors, in the page's own modules.
+    let checks = browser.js_async(
+        r#"Promise.all([import("/js/yaml.js"), import("/js/selector.js")]).then(([y, s]) => {
+          const doc = {metadata: {name: "a", labels: {"app.kubernetes.io/name": "x: y"}},
+                       spec: {ports: [{port: 80, targetPort: "http"}], selector: {}, list: [], flag: true, none: null}};
+          const sel = s.parseSelector("app in (a, b), !canary, tier!=db");
+          done([
+            JSON.stringify(y.parseYaml(y.toYaml(doc))) === JSON.stringify(doc),
+            JSON.stringify(y.parseYaml("a:\n- 1\n- b: [x, 'y z']\n  c: \"q#\" # note\n")) === '{"a":[1,{"b":["x","y z"],"c":"q#"}]}',
+            s.matches(sel, {app: "b"}) && !s.matches(sel, {app: "b", canary: ""}) && !s.matches(sel, {app: "c"}),
+            (() => { try { y.parseYaml("a: 1\n   b: 2"); return false; } catch (e) { return /line 2/.test(e.message); } })(),
+          ]);
+        }, (e) => done(String(e)));"#,
+    );
+    assert_eq!(checks, json!([true, true, true, true]), "in-page checks of yaml.js and selector.js");
+
     // A phone's width: the page still lays out (no horizontal scroll of the whole page).
     browser.set_window_size(390, 844);
     browser.goto(&format!("{api}/#/pods"));
@@ -172,7 +221,10 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     let overflow =
         browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![]);
     assert!(overflow.as_i64().unwrap_or(1) <= 0, "the page scrolls sideways at 390 px: {overflow}");
-    browser.screenshot(&out.join("08-phone-pods.png"));
+    browser.screenshot(&out.join("09-phone-pods.png"));
+    browser.goto(&format!("{api}/#/"));
+    browser.wait_find("svg.topo", WAIT);
+    browser.screenshot(&out.join("10-phone-overview.png"));
 
     // No console errors, except the expected 422 of the bad name.
     let errors = console_errors(&browser, |e| {

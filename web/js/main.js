@@ -211,7 +211,7 @@ document.getElementById("filter-namespace").addEventListener("change", (e) => {
 });
 
 const labelsInput = document.getElementById("filter-labels");
-labelsInput.addEventListener("input", () => {
+function applyLabelFilter() {
   const error = document.getElementById("filter-labels-error");
   try {
     filters.selector = parseSelector(labelsInput.value);
@@ -222,7 +222,10 @@ labelsInput.addEventListener("input", () => {
     error.textContent = e.message;
     labelsInput.setAttribute("aria-invalid", "true");
   }
-});
+}
+// "change" too: a field cleared by a script or an assistive tool fires no "input".
+labelsInput.addEventListener("input", applyLabelFilter);
+labelsInput.addEventListener("change", applyLabelFilter);
 
 document.getElementById("create-pod").addEventListener("click", () => openCreate("pods", filters.namespace));
 document.getElementById("create-service").addEventListener("click", () => openCreate("services", filters.namespace));

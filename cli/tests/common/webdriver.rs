@@ -27,6 +27,8 @@ pub struct Browser {
     session: String,
     base: String,
     profile: tempfile::TempDir,
+    /// Where a timed-out wait saves a screenshot before failing.
+    pub failure_screenshot: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -56,8 +58,15 @@ impl Browser {
             .expect("start chromedriver");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let mut browser =
-            Browser { driver, rt, http, session: String::new(), base: format!("http://127.0.0.1:{port}"), profile };
+        let mut browser = Browser {
+            driver,
+            rt,
+            http,
+            session: String::new(),
+            base: format!("http://127.0.0.1:{port}"),
+            profile,
+            failure_screenshot: None,
+        };
         browser.wait("chromedriver ready", Duration::from_secs(30), |b| {
             b.raw("GET", "/status", None).ok().filter(|v| v["value"]["ready"] == true)
         });
@@ -113,6 +122,12 @@ impl Browser {
     /// Run JavaScript in the page (`arguments[0]` … are `args`); answers its return value.
     pub fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": args}))).unwrap()
+    }
+
+    /// Run asynchronous JavaScript: the script calls `done(value)` (the last argument).
+    pub fn js_async(&self, script: &str) -> Value {
+        let script = format!("const done = arguments[arguments.length - 1];\n{script}");
+        self.cmd("POST", "/execute/async", Some(json!({"script": script, "args": []}))).unwrap()
     }
 
     pub fn find(&self, css: &str) -> Option<Element> {
@@ -202,7 +217,12 @@ impl Browser {
             if let Some(v) = f(self) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+            if Instant::now() > deadline {
+                if let Some(path) = self.failure_screenshot.as_deref().filter(|_| !self.session.is_empty()) {
+                    self.screenshot(path);
+                }
+                panic!("timed out after {timeout:?} waiting for {what}");
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
