@@ -73,5 +73,7 @@ export function toast(message, level = "ok") {
   const item = h("div", { class: `toast ${level}`, role: level === "bad" ? "alert" : "status" }, h("span", {}, message), close);
   close.addEventListener("click", () => item.remove());
   box.append(item);
+  // A few at a time: the oldest go first.
+  while (box.children.length > 3) box.firstElementChild.remove();
   if (level !== "bad") setTimeout(() => item.remove(), 4000);
 }

@@ -7,7 +7,7 @@ import { s, h } from "../dom.js";
 import { KINDS, hrefOf, nodeHealth, podHealth, serviceHealth } from "../kinds.js";
 import { get } from "../store.js";
 
-const M = 16;
+const M = 24;
 const SVC = { w: 214, h: 60, gap: 18 };
 const NODE = { w: 252, head: 80, gap: 26, pad: 12 };
 const POD = { h: 46, gap: 8 };
@@ -23,6 +23,24 @@ function box(href, label, cls, x, y, w, hgt, lines, level) {
     s("rect", { x, y, width: w, height: hgt, rx: 8, class: "frame" }),
     level ? s("rect", { x, y, width: 5, height: hgt, rx: 2, class: `stripe ${level}` }) : null,
     lines.map(([text, cls2], i) => s("text", { x: x + 14, y: y + 19 + i * 17, class: cls2 || "" }, text)));
+}
+
+/** An SVG path through `points` with rounded corners. */
+function rounded(points, r = 8) {
+  let d = `M${points[0][0]},${points[0][1]}`;
+  for (let k = 1; k < points.length - 1; k++) {
+    const [px, py] = points[k - 1];
+    const [x, y] = points[k];
+    const [nx, ny] = points[k + 1];
+    const inLen = Math.hypot(x - px, y - py);
+    const outLen = Math.hypot(nx - x, ny - y);
+    const ri = Math.min(r, inLen / 2, outLen / 2);
+    const a = [x - ((x - px) / (inLen || 1)) * ri, y - ((y - py) / (inLen || 1)) * ri];
+    const b = [x + ((nx - x) / (outLen || 1)) * ri, y + ((ny - y) / (outLen || 1)) * ri];
+    d += ` L${a[0]},${a[1]} Q${x},${y} ${b[0]},${b[1]}`;
+  }
+  const last = points[points.length - 1];
+  return `${d} L${last[0]},${last[1]}`;
 }
 
 /**
@@ -103,7 +121,12 @@ export function topology({ nodes, pods, services }) {
         for (const a of subset[field] || []) {
           const to = a.targetRef && podPos.get(`${a.targetRef.namespace || svc.metadata.namespace}/${a.targetRef.name}`);
           if (!to) continue;
-          const d = `M${from.x},${from.y} C${from.x},${from.y + 60} ${to.x - 36},${to.y} ${to.x - 2},${to.y}`;
+          // Down to a bus above the nodes, along it to the gap left of the pod's column,
+          // down the gap, then into the pod: arrows never cross other boxes.
+          const lane = i % 4;
+          const busY = nodesTop - 14 - lane * 5;
+          const gapX = to.x - NODE.pad - 10 - lane * 4;
+          const d = rounded([[from.x, from.y], [from.x, busY], [gapX, busY], [gapX, to.y], [to.x - 2, to.y]]);
           layers.arrows.push(s("path", { d, class: `arrow${ready ? "" : " not-ready"}`, "data-service": key, style: `--hue:${hue}`, "marker-end": "url(#arrowhead)" }));
         }
       }
