@@ -7,80 +7,16 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::cluster::*;
-use common::FLATNET;
+use common::workload::*;
 use netcore::netns::Netns;
 use serde_json::json;
 
-struct PodInfo {
-    ns: String,
-    ip: Ipv4Addr,
-}
-
 fn create_pod(c: &TestCluster, name: &str, node: &str) {
-    let pod = json!({
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"nodeName": node, "containers": [{"name": "netexec", "command": [FLATNET, "netexec"],
-            "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}
-    });
-    http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods", &pod);
-}
-
-/// Wait until the pod is Running and Ready; answers its namespace and IP.
-fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let pod = http_get_json(c.listen, &format!("/api/v1/namespaces/default/pods/{name}"));
-        let ready = pod["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True");
-        if pod["status"]["phase"] == "Running" && ready {
-            let node = pod["spec"]["nodeName"].as_str().unwrap();
-            let uid = pod["metadata"]["uid"].as_str().unwrap();
-            return PodInfo {
-                ns: netcore::names::pod_netns(node, "default", name, uid),
-                ip: pod["status"]["podIP"].as_str().unwrap().parse().unwrap(),
-            };
-        }
-        assert!(Instant::now() < deadline, "pod {name} not Ready: {pod}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `GET /hostname` of the netexec at `ip`, from inside `ns`.
-fn http_hostname(ns: &str, ip: Ipv4Addr) -> std::io::Result<String> {
-    Netns::open(ns)
-        .unwrap()
-        .run(move || {
-            let mut c = TcpStream::connect_timeout(&SocketAddr::from((ip, 8080)), Duration::from_secs(2))?;
-            c.set_read_timeout(Some(Duration::from_secs(2)))?;
-            c.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
-            let mut s = String::new();
-            c.read_to_string(&mut s)?;
-            Ok(s.rsplit("\r\n\r\n").next().unwrap_or("").to_string())
-        })
-        .unwrap()
-}
-
-/// A UDP request to the netexec at `ip`, from inside `ns`; answers the reply.
-fn udp(ns: &str, ip: Ipv4Addr, request: &str) -> std::io::Result<String> {
-    let request = request.to_string();
-    Netns::open(ns)
-        .unwrap()
-        .run(move || {
-            let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-            s.set_read_timeout(Some(Duration::from_secs(2)))?;
-            s.send_to(request.as_bytes(), (ip, 8081))?;
-            let mut b = vec![0u8; 2048];
-            let (n, _) = s.recv_from(&mut b)?;
-            Ok(String::from_utf8_lossy(&b[..n]).into_owned())
-        })
-        .unwrap()
+    create_netexec(c, name, Some(node), json!({"app": name}));
 }
 
 /// Send `bytes` over TCP from `from` to a listener in `to`'s namespace; answers what arrived.
@@ -170,28 +106,6 @@ fn all_pairs_vxlan() {
 }
 
 /// The arguments and environment of a running process, to start it again as it was.
-fn command_of(pid: i32) -> (Vec<String>, Vec<(String, String)>) {
-    let split = |b: Vec<u8>| -> Vec<String> {
-        b.split(|c| *c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
-    };
-    let args = split(std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
-    let env = split(std::fs::read(format!("/proc/{pid}/environ")).unwrap())
-        .into_iter()
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect();
-    (args, env)
-}
-
-/// Kills the agent it started on drop (`flatnet down` only knows the agents `up` started).
-struct Restarted(std::process::Child);
-
-impl Drop for Restarted {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods() {
     if !privileged() {
@@ -254,16 +168,7 @@ fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods
     assert_eq!(http_hostname(&client.ns, victim.ip).unwrap(), "victim", "the pod itself still serves");
 
     // Bring the agent back: same CIDR, the pod adopted (same process), ready again.
-    let log = std::fs::File::create(c.data_dir().join("restarted-agent.log")).unwrap();
-    let child = std::process::Command::new(&args[0])
-        .args(&args[1..])
-        .env_clear()
-        .envs(env)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let _guard = Restarted(child);
+    let _guard = Restarted::spawn(&args, env, &c.data_dir().join("restarted-agent.log"));
     wait("node-2 Ready again", &node2_ready);
     assert_eq!(c.pod_cidrs(), cidrs_before, "a node that came back got another CIDR");
     wait("the endpoint ready again", &|| {

@@ -15,14 +15,22 @@
 //! - [`backend`]: pod-to-pod across nodes: host-gw routes or a VXLAN overlay, synced to
 //!   the other nodes' leases.
 //!
-//! Still to come: the nftables ruleset (services, NodePorts, egress NAT, policies).
+//! - [`nft`]: `nft` scripts applied in a namespace as one transaction, and a terse listing
+//!   of flatnet's table.
+//! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
+//!   hairpin and egress NAT — its layout (documented there), its rendering and the
+//!   [`services::Proxier`] that applies only what changed.
+//!
+//! Still to come: network policies (their chains join the same table).
 
 pub mod backend;
 pub mod link;
 pub mod names;
 pub mod netns;
+pub mod nft;
 pub mod plan;
 pub mod podnet;
+pub mod services;
 pub mod sysctl;
 
 /// Errors of the kernel side: each says what it was doing and on which object.
@@ -44,6 +52,8 @@ pub enum Error {
     Sysctl { key: String, netns: String, source: std::io::Error },
     #[error("{what} does not exist")]
     Missing { what: String },
+    #[error("{what}: {detail}")]
+    Nft { what: String, detail: String },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 }

@@ -162,6 +162,44 @@ impl Netns {
         self.fd.as_fd()
     }
 
+    /// Run `cmd` as a child process inside this namespace (it enters the namespace between
+    /// fork and exec), feed it `stdin`, and wait for its output. For tools that act on the
+    /// namespace they run in, such as `nft` and `conntrack`.
+    pub fn output(&self, cmd: &mut std::process::Command, stdin: &[u8]) -> io::Result<std::process::Output> {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: between fork and exec only setns(2), which is async-signal-safe; the fd
+        // stays open while `self` is borrowed, which outlives the wait below.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc_setns(fd) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn()?;
+        let mut input = child.stdin.take().expect("piped stdin");
+        // Write from another thread: a child that fills its output pipe before reading all
+        // of a large script would otherwise deadlock with us.
+        let data = stdin.to_vec();
+        let writer = std::thread::spawn(move || input.write_all(&data));
+        let output = child.wait_with_output()?;
+        match writer.join() {
+            Ok(Ok(())) => {}
+            // The child may exit early (an error in line 1): its output says why.
+            Ok(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("stdin writer panicked")),
+        }
+        Ok(output)
+    }
+
     /// Run `f` inside this namespace, on a dedicated OS thread, and return what it returns.
     /// A panic in `f` is resumed in the caller.
     pub fn run<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> Result<T> {
@@ -239,4 +277,14 @@ unsafe fn libc_socket() -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(OwnedFd::from_raw_fd(fd))
+}
+
+/// `setns(fd, CLONE_NEWNET)` without allocation, for use between fork and exec.
+fn libc_setns(fd: std::os::fd::RawFd) -> i32 {
+    // SAFETY: a plain system call on a caller-owned descriptor.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match setns(fd, CloneFlags::CLONE_NEWNET) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
 }

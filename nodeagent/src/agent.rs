@@ -132,6 +132,16 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     });
 
+    // The service proxy: cluster IPs, NodePorts and egress NAT in the node's nftables
+    // table. Its full resync (drift repair) is rarer than the pods' (it rewrites every map).
+    tokio::spawn(crate::services::run(
+        client.clone(),
+        cfg.node_name.clone(),
+        cfg.netns.clone(),
+        cluster.clone(),
+        cfg.resync * 10,
+    ));
+
     tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };

@@ -5,8 +5,10 @@
 //! list, then a watch filtered by `spec.nodeName`). Each pod gets a worker ([`pods`]) that
 //! wires its network through `netcore` (namespace, veth, IP, routes), runs its containers
 //! as processes in that namespace through a shim ([`shim`], [`containers`]) with their
-//! restart policy, and reports the pod's status. It serves the containers' logs to the API
-//! server ([`logs`]).
+//! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
+//! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
+//! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
+//! agent serves the containers' logs to the API server ([`logs`]).
 //!
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
@@ -18,6 +20,7 @@ pub mod containers;
 pub mod logs;
 pub mod pods;
 pub mod probe;
+pub mod services;
 pub mod shim;
 
 pub use agent::{run, Config};

@@ -140,6 +140,11 @@ impl TestCluster {
         format!("flatnet-{}node-{i}", self.prefix)
     }
 
+    /// The "internet" namespace of this cluster (203.0.113.1, beyond the fabric).
+    pub fn internet_netns(&self) -> String {
+        format!("flatnet-{}internet", self.prefix)
+    }
+
     /// Namespaces with this cluster's prefix.
     pub fn namespaces(&self) -> Vec<String> {
         netns::list(&format!("flatnet-{}", self.prefix)).unwrap()
@@ -205,13 +210,21 @@ pub fn http_get_json(server: SocketAddr, path: &str) -> serde_json::Value {
 
 /// `POST path` with a JSON body and the admin token of `data_dir`; answers the JSON reply.
 pub fn http_post_json(server: SocketAddr, data_dir: &Path, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    http_write(server, data_dir, "POST", path, &body.to_string())
+}
+
+/// `DELETE path` with the admin token of `data_dir`; answers the JSON reply.
+pub fn http_delete(server: SocketAddr, data_dir: &Path, path: &str) -> serde_json::Value {
+    http_write(server, data_dir, "DELETE", path, "")
+}
+
+fn http_write(server: SocketAddr, data_dir: &Path, method: &str, path: &str, body: &str) -> serde_json::Value {
     let token = std::fs::read_to_string(data_dir.join("apiserver/admin.token")).unwrap();
-    let body = body.to_string();
     let mut stream = TcpStream::connect(server).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {server}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {server}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         token.trim(),
         body.len()

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod webdriver;
+pub mod workload;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};

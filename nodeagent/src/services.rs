@@ -1,0 +1,422 @@
+//! The node's service proxy (kube-proxy's job): follow every Service and Endpoints object
+//! (a full list, then watch), turn them into this node's service ports, and keep
+//! flatnet's nftables table equal to them through a [`Proxier`].
+//!
+//! Each change is applied as soon as it arrives, together with whatever else is already
+//! waiting (no minimum sync period): a burst of changes becomes one transaction, a single
+//! change costs one small transaction. Nothing is applied before complete lists of both
+//! kinds have been seen, and the first apply adopts the table an earlier agent left (no
+//! flush). A full sync repeats periodically to repair drift, and after any failed apply.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use futures::{FutureExt, StreamExt};
+use netcore::netns::Netns;
+use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
+use openapi::client::{Client, ListParams, WatchEvent};
+use openapi::{ClusterConfig, Endpoints, Protocol, Service, ServiceType, SessionAffinity, TrafficPolicy};
+
+/// Kubernetes' default `sessionAffinityConfig.clientIP.timeoutSeconds`: three hours.
+pub const DEFAULT_AFFINITY_SECONDS: u32 = 10_800;
+
+type Key = (String, String);
+
+fn key_of(meta: &openapi::ObjectMeta) -> Key {
+    (meta.namespace.clone().unwrap_or_default(), meta.name.clone())
+}
+
+/// The service ports of `svc` as this node programs them: ready endpoints only, each
+/// marked local when its pod runs on node `me`. A service without a cluster IP has none.
+pub fn service_ports(svc: &Service, eps: Option<&Endpoints>, me: &str) -> Vec<ServicePort> {
+    let Some(cluster_ip) = svc.spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<Ipv4Addr>().ok()) else {
+        return Vec::new();
+    };
+    let (ns, name) = key_of(&svc.metadata);
+    let affinity_seconds = match svc.spec.session_affinity {
+        SessionAffinity::ClientIP => Some(
+            svc.spec
+                .session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds)
+                .and_then(|t| u32::try_from(t).ok())
+                .unwrap_or(DEFAULT_AFFINITY_SECONDS),
+        ),
+        SessionAffinity::None => None,
+    };
+    let node_port_service = svc.spec.service_type == ServiceType::NodePort;
+    svc.spec
+        .ports
+        .iter()
+        .filter_map(|sp| {
+            let port = u16::try_from(sp.port).ok()?;
+            let label = sp.name.clone().unwrap_or_else(|| sp.port.to_string());
+            let mut endpoints = Vec::new();
+            for subset in eps.map(|e| e.subsets.as_slice()).unwrap_or_default() {
+                // The endpoint port of this service port: same name (both unnamed for a
+                // single-port service) and protocol.
+                let Some(target) = subset.ports.iter().find(|p| p.name == sp.name && p.protocol == sp.protocol) else {
+                    continue;
+                };
+                let Ok(target) = u16::try_from(target.port) else { continue };
+                for a in &subset.addresses {
+                    let Ok(ip) = a.ip.parse::<Ipv4Addr>() else { continue };
+                    endpoints.push(Endpoint { ip, port: target, local: a.node_name.as_deref() == Some(me) });
+                }
+            }
+            Some(ServicePort {
+                name: format!("{ns}/{name}:{label}"),
+                cluster_ip,
+                proto: match sp.protocol {
+                    Protocol::Tcp => Proto::Tcp,
+                    Protocol::Udp => Proto::Udp,
+                },
+                port,
+                node_port: if node_port_service { sp.node_port.and_then(|p| u16::try_from(p).ok()) } else { None },
+                external_local: node_port_service && svc.spec.external_traffic_policy == TrafficPolicy::Local,
+                affinity_seconds,
+                endpoints,
+            })
+        })
+        .collect()
+}
+
+/// What the proxy knows: the objects, and which service ports each service produced.
+#[derive(Default)]
+struct Cache {
+    services: HashMap<Key, Service>,
+    endpoints: HashMap<Key, Endpoints>,
+    produced: HashMap<Key, Vec<String>>,
+}
+
+impl Cache {
+    fn all(&mut self, me: &str) -> Vec<ServicePort> {
+        self.produced.clear();
+        let mut out = Vec::new();
+        for (key, svc) in &self.services {
+            let ports = service_ports(svc, self.endpoints.get(key), me);
+            self.produced.insert(key.clone(), ports.iter().map(|p| p.name.clone()).collect());
+            out.extend(ports);
+        }
+        out
+    }
+
+    /// The changes for the services `keys`: new or changed ports, and removals of ports
+    /// that are gone.
+    fn changes(&mut self, keys: impl IntoIterator<Item = Key>, me: &str) -> Vec<(String, Option<ServicePort>)> {
+        let mut out = Vec::new();
+        for key in keys {
+            let ports = match self.services.get(&key) {
+                Some(svc) => service_ports(svc, self.endpoints.get(&key), me),
+                None => Vec::new(),
+            };
+            let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
+            for old in self.produced.remove(&key).unwrap_or_default() {
+                if !names.contains(&old) {
+                    out.push((old, None));
+                }
+            }
+            if !names.is_empty() {
+                self.produced.insert(key, names);
+            }
+            out.extend(ports.into_iter().map(|p| (p.name.clone(), Some(p))));
+        }
+        out
+    }
+}
+
+/// Run the proxy for node `me` (in the named namespace, or the agent's own) until the
+/// process ends.
+pub async fn run(client: Client, me: String, netns: Option<String>, cluster: ClusterConfig, resync: Duration) {
+    let proxier = match open(&netns, &cluster) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "the service proxy cannot start; services will not work on this node"
+            );
+            return;
+        }
+    };
+    let mut proxier = Some(proxier);
+    let svc_api = client.api::<Service>(None);
+    let ep_api = client.api::<Endpoints>(None);
+    let mut ticker = tokio::time::interval(resync);
+    ticker.tick().await;
+    loop {
+        let all = ListParams::default();
+        let lists = futures::future::try_join(svc_api.list(&all), ep_api.list(&all));
+        let (services, endpoints) = match lists.await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing services and endpoints failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut cache = Cache {
+            services: services.items.into_iter().map(|s| (key_of(&s.metadata), s)).collect(),
+            endpoints: endpoints.items.into_iter().map(|e| (key_of(&e.metadata), e)).collect(),
+            produced: HashMap::new(),
+        };
+        let mut svc_events = svc_api.watch(&ListParams::default(), &services.metadata.resource_version);
+        let mut ep_events = ep_api.watch(&ListParams::default(), &endpoints.metadata.resource_version);
+        let mut full = true;
+        'watch: loop {
+            let mut dirty: BTreeMap<Key, ()> = BTreeMap::new();
+            if !full {
+                // Wait for something to do.
+                tokio::select! {
+                    ev = svc_events.next() => if !on_service(&mut cache, ev, &mut dirty) { break 'watch },
+                    ev = ep_events.next() => if !on_endpoints(&mut cache, ev, &mut dirty) { break 'watch },
+                    _ = ticker.tick() => full = true,
+                }
+                // Take whatever else is already waiting into the same transaction.
+                loop {
+                    let mut progressed = false;
+                    if let Some(ev) = svc_events.next().now_or_never() {
+                        if !on_service(&mut cache, ev, &mut dirty) {
+                            break 'watch;
+                        }
+                        progressed = true;
+                    }
+                    if let Some(ev) = ep_events.next().now_or_never() {
+                        if !on_endpoints(&mut cache, ev, &mut dirty) {
+                            break 'watch;
+                        }
+                        progressed = true;
+                    }
+                    if !progressed {
+                        break;
+                    }
+                }
+            }
+            let started = Instant::now();
+            let p = proxier.take().expect("the proxier is always put back");
+            let (mut p, result, what) = if full {
+                let all = cache.all(&me);
+                let n = all.len();
+                let (p, r) = tokio::task::spawn_blocking(move || {
+                    let mut p = p;
+                    let r = p.sync_all(all);
+                    (p, r)
+                })
+                .await
+                .expect("full sync panicked");
+                (p, r, format!("full sync of {n} service ports"))
+            } else {
+                let changes = cache.changes(dirty.into_keys(), &me);
+                if changes.is_empty() {
+                    proxier = Some(p);
+                    continue;
+                }
+                let n = changes.len();
+                let (p, r) = tokio::task::spawn_blocking(move || {
+                    let mut p = p;
+                    let r = p.update(changes);
+                    (p, r)
+                })
+                .await
+                .expect("update panicked");
+                (p, r, format!("{n} service port change(s)"))
+            };
+            match result {
+                Ok(report) => {
+                    full = false;
+                    if report.script_bytes > 0 {
+                        tracing::info!(
+                            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                            changed = report.changed,
+                            "applied {what}"
+                        );
+                    }
+                    if !report.stale.is_empty() {
+                        let stale = report.stale.clone();
+                        p = tokio::task::spawn_blocking(move || {
+                            p.clear_stale_flows(&stale);
+                            p
+                        })
+                        .await
+                        .expect("conntrack cleanup panicked");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "applying {what} failed; a full sync follows");
+                    full = true;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            proxier = Some(p);
+        }
+        tracing::info!("service or endpoints watch ended; listing again");
+    }
+}
+
+fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
+    let ns = match netns {
+        Some(name) => Netns::open(name)?,
+        None => Netns::current()?,
+    };
+    anyhow::ensure!(netcore::nft::available(&ns), "the nft tool is missing: install the `nftables` package");
+    // Bridged traffic between pods of this node must pass conntrack, or a pod's reply to
+    // another pod that reached it through a cluster IP would skip the reverse NAT.
+    if let Err(e) = netcore::sysctl::set(&ns, "net.bridge.bridge-nf-call-iptables", "1") {
+        tracing::warn!(error = %e, "br_netfilter is not available: same-node traffic through cluster IPs will fail");
+    }
+    let config = TableConfig {
+        pod_cidr: cluster.pod_cidr.parse().context("cluster podCIDR")?,
+        service_cidr: cluster.service_cidr.parse().context("cluster serviceCIDR")?,
+    };
+    Ok(Proxier::new(ns, config))
+}
+
+/// Apply one watch event to the cache; false when the watch ended (relist).
+fn on_service(
+    cache: &mut Cache,
+    ev: Option<openapi::client::Result<WatchEvent<Service>>>,
+    dirty: &mut BTreeMap<Key, ()>,
+) -> bool {
+    match ev {
+        Some(Ok(WatchEvent::Added(s) | WatchEvent::Modified(s))) => {
+            let key = key_of(&s.metadata);
+            cache.services.insert(key.clone(), s);
+            dirty.insert(key, ());
+            true
+        }
+        Some(Ok(WatchEvent::Deleted(s))) => {
+            let key = key_of(&s.metadata);
+            cache.services.remove(&key);
+            dirty.insert(key, ());
+            true
+        }
+        Some(Err(e)) => {
+            tracing::info!(error = %e, "service watch ended");
+            false
+        }
+        None => false,
+    }
+}
+
+fn on_endpoints(
+    cache: &mut Cache,
+    ev: Option<openapi::client::Result<WatchEvent<Endpoints>>>,
+    dirty: &mut BTreeMap<Key, ()>,
+) -> bool {
+    match ev {
+        Some(Ok(WatchEvent::Added(e) | WatchEvent::Modified(e))) => {
+            let key = key_of(&e.metadata);
+            cache.endpoints.insert(key.clone(), e);
+            dirty.insert(key, ());
+            true
+        }
+        Some(Ok(WatchEvent::Deleted(e))) => {
+            let key = key_of(&e.metadata);
+            cache.endpoints.remove(&key);
+            dirty.insert(key, ());
+            true
+        }
+        Some(Err(e)) => {
+            tracing::info!(error = %e, "endpoints watch ended");
+            false
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openapi::{EndpointAddress, EndpointPort, EndpointSubset, ObjectMeta, ObjectReference, ServicePort as ApiPort};
+
+    fn meta(name: &str) -> ObjectMeta {
+        ObjectMeta { name: name.into(), namespace: Some("ns".into()), ..Default::default() }
+    }
+
+    fn addr(ip: &str, node: &str) -> EndpointAddress {
+        EndpointAddress {
+            ip: ip.into(),
+            node_name: Some(node.into()),
+            target_ref: ObjectReference {
+                kind: "Pod".into(),
+                namespace: "ns".into(),
+                name: ip.into(),
+                uid: String::new(),
+            },
+        }
+    }
+
+    fn service() -> Service {
+        let mut s = Service { metadata: meta("web"), ..Default::default() };
+        s.spec.cluster_ip = Some("10.96.0.20".into());
+        s.spec.service_type = ServiceType::NodePort;
+        s.spec.external_traffic_policy = TrafficPolicy::Local;
+        s.spec.session_affinity = SessionAffinity::ClientIP;
+        s.spec.ports = vec![
+            ApiPort { name: Some("http".into()), port: 80, node_port: Some(30080), ..Default::default() },
+            ApiPort { name: Some("dns".into()), protocol: Protocol::Udp, port: 53, ..Default::default() },
+        ];
+        s
+    }
+
+    fn endpoints() -> Endpoints {
+        Endpoints {
+            metadata: meta("web"),
+            subsets: vec![EndpointSubset {
+                addresses: vec![addr("10.244.1.5", "n1"), addr("10.244.2.5", "n2")],
+                not_ready_addresses: vec![addr("10.244.1.9", "n1")],
+                ports: vec![
+                    EndpointPort { name: Some("http".into()), port: 8080, protocol: Protocol::Tcp },
+                    EndpointPort { name: Some("dns".into()), port: 5353, protocol: Protocol::Udp },
+                ],
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ports_map_to_ready_endpoints_by_name_and_protocol() {
+        let ports = service_ports(&service(), Some(&endpoints()), "n1");
+        assert_eq!(ports.len(), 2);
+        let http = &ports[0];
+        assert_eq!(http.name, "ns/web:http");
+        assert_eq!((http.port, http.node_port, http.external_local), (80, Some(30080), true));
+        assert_eq!(http.affinity_seconds, Some(DEFAULT_AFFINITY_SECONDS));
+        assert_eq!(
+            http.endpoints,
+            vec![
+                Endpoint { ip: "10.244.1.5".parse().unwrap(), port: 8080, local: true },
+                Endpoint { ip: "10.244.2.5".parse().unwrap(), port: 8080, local: false },
+            ]
+        );
+        let dns = &ports[1];
+        assert_eq!((dns.proto, dns.port, dns.endpoints[0].port), (Proto::Udp, 53, 5353));
+        // Not ready pods get no traffic; without endpoints a port still exists (to reject).
+        assert!(service_ports(&service(), None, "n1").iter().all(|p| p.endpoints.is_empty()));
+    }
+
+    #[test]
+    fn cluster_ip_services_have_no_node_port() {
+        let mut s = service();
+        s.spec.service_type = ServiceType::ClusterIP;
+        let ports = service_ports(&s, Some(&endpoints()), "n1");
+        assert!(ports.iter().all(|p| p.node_port.is_none() && !p.external_local));
+    }
+
+    #[test]
+    fn removed_ports_and_services_become_deletions() {
+        let mut cache = Cache::default();
+        let key = ("ns".to_string(), "web".to_string());
+        cache.services.insert(key.clone(), service());
+        cache.endpoints.insert(key.clone(), endpoints());
+        assert_eq!(cache.all("n1").len(), 2);
+        cache.services.get_mut(&key).unwrap().spec.ports.pop();
+        let changes = cache.changes([key.clone()], "n1");
+        assert!(changes.contains(&("ns/web:dns".to_string(), None)), "{changes:?}");
+        cache.services.remove(&key);
+        let changes = cache.changes([key], "n1");
+        assert_eq!(changes, vec![("ns/web:http".to_string(), None)]);
+    }
+}
