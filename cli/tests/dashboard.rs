@@ -91,11 +91,29 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     assert!(errors.is_empty(), "console errors on load: {errors:#?}");
     browser.screenshot(&out.join("01-overview.png"));
 
+    // Keyboard: the topology's boxes are links; Enter on a pod opens its detail view.
+    browser.js("document.querySelector('svg.topo a[href=\"#/pods/default/web-a\"]').focus();", vec![]);
+    browser.keys("\u{E007}");
+    browser.wait_find(".detail[data-key=\"default/web-a\"]", WAIT);
+
     browser.goto(&format!("{api}/#/nodes"));
     for node in ["node-1", "node-2"] {
         browser.wait_find(&format!("table[data-kind=nodes] tr[data-key=\"/{node}\"]"), WAIT);
     }
     browser.screenshot(&out.join("02-nodes.png"));
+    // Leases and events are watched while their view is open.
+    browser.goto(&format!("{api}/#/nodeleases"));
+    browser.wait_find("table[data-kind=nodeleases] tr[data-key=\"/node-1\"]", WAIT);
+    browser.goto(&format!("{api}/#/events"));
+    browser.wait("the agent's Started event for web-a", WAIT, |b| {
+        b.find_all("table[data-kind=events] tbody tr")
+            .iter()
+            .any(|row| {
+                let text = b.text(row);
+                text.contains("Started") && text.contains("Pod/web-a")
+            })
+            .then_some(())
+    });
 
     // A pod created through the API appears without a reload: the marker set in this page
     // survives, and the row comes from the watch.

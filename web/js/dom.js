@@ -44,6 +44,17 @@ export function replace(el, ...children) {
   return el;
 }
 
+/**
+ * Replace the children of `el` only when they would change: keeps the focus of a keyboard
+ * user in place and keeps live regions from announcing the same text again.
+ */
+export function update(el, ...children) {
+  const next = document.createElement(el.tagName);
+  append(next, children);
+  if (next.innerHTML !== el.innerHTML) el.replaceChildren(...next.childNodes);
+  return el;
+}
+
 /** A status pill: level is ok, warn, bad or idle. */
 export function pill(level, text, title) {
   return h("span", { class: `pill ${level}`, title }, text);

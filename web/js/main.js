@@ -2,7 +2,7 @@
 // connection indicator and the token dialog. The cluster comes from the informers in
 // store.js; every batch of changes re-renders the current view, keeping the keyboard focus.
 
-import { h, replace, toast } from "./dom.js";
+import { h, replace, update, toast } from "./dom.js";
 import { token } from "./api.js";
 import { KINDS, nodeHealth, podHealth, serviceHealth, hrefOf, healthPill } from "./kinds.js";
 import { items, use, subscribe, states } from "./store.js";
@@ -146,7 +146,7 @@ function renderChrome(r) {
 function renderNav(r) {
   const nav = document.getElementById("nav");
   const current = r.view === "overview" ? "" : r.kind.id;
-  replace(nav, [["", "Overview"], ...Object.values(KINDS).map((k) => [k.id, k.title])].map(([id, title]) =>
+  update(nav, [["", "Overview"], ...Object.values(KINDS).map((k) => [k.id, k.title])].map(([id, title]) =>
     h("a", { href: `#/${id}`, "aria-current": id === current ? "page" : null }, title)));
 }
 
@@ -158,7 +158,7 @@ function renderHealth() {
   const running = pods.filter((p) => podHealth(p).level === "ok").length;
   const services = items(KINDS.services);
   const noEndpoints = services.filter((s) => serviceHealth(s).level === "bad").length;
-  replace(document.getElementById("health"),
+  update(document.getElementById("health"),
     h("a", { href: "#/nodes", class: `stat ${readyNodes < nodes.length ? "bad" : "ok"}`, id: "health-nodes" }, `${readyNodes}/${nodes.length} nodes ready`),
     h("a", { href: "#/pods", class: `stat ${failing ? "bad" : "ok"}`, id: "health-pods" }, `${running}/${pods.length} pods running${failing ? `, ${failing} failing` : ""}`),
     h("a", { href: "#/services", class: `stat ${noEndpoints ? "bad" : "ok"}`, id: "health-services" }, `${services.length} service${services.length === 1 ? "" : "s"}${noEndpoints ? `, ${noEndpoints} without endpoints` : ""}`));
