@@ -17,6 +17,8 @@
 //!
 //! - [`nft`]: `nft` scripts applied in a namespace as one transaction, and a terse listing
 //!   of flatnet's table.
+//! - [`nftnl`]: set elements encoded and written over nfnetlink, for the bulk load of a
+//!   new table.
 //! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
 //!   hairpin and egress NAT — its layout (documented there), its rendering and the
 //!   [`services::Proxier`] that applies only what changed.
@@ -28,6 +30,7 @@ pub mod link;
 pub mod names;
 pub mod netns;
 pub mod nft;
+pub mod nftnl;
 pub mod plan;
 pub mod podnet;
 pub mod services;

@@ -595,8 +595,18 @@ impl Proxier {
         let existing = nft::list_objects(&self.ns)?;
         let desired: HashMap<String, ServicePort> =
             desired.into_iter().map(|sp| (sp.name.clone(), sp.normalize())).collect();
-        let script = render_full(&self.config, existing.as_ref(), &desired);
-        let result = nft::apply(&self.ns, &script);
+        let mut tx = full_tx(&self.config, existing.as_ref(), &desired);
+        let script;
+        let result = if existing.is_none() {
+            // A new table: nothing depends on it yet, so its chains and maps go in with nft
+            // and its elements, the bulk, straight over nfnetlink (see `nftnl`).
+            let elements = std::mem::take(&mut tx.add_elements);
+            script = tx.render();
+            nft::apply(&self.ns, &script).and_then(|()| load_elements(&self.ns, elements))
+        } else {
+            script = tx.render();
+            nft::apply(&self.ns, &script)
+        };
         let result = match (result, existing.is_some()) {
             (Ok(()), _) => Ok(()),
             // A table of another layout (an older flatnet) cannot be adopted in place:
@@ -772,6 +782,25 @@ fn sizes_in(objects: &nft::TableObjects, prefix: &str) -> Vec<Group> {
     objects.sets.iter().filter_map(|s| parse_group(s.strip_prefix(prefix)?)).collect()
 }
 
+/// Add rendered elements (`key` or `key : value`, per set) over nfnetlink.
+fn load_elements(ns: &Netns, elements: BTreeMap<String, Vec<String>>) -> Result<()> {
+    let mut sets = Vec::new();
+    for (set, els) in elements {
+        let mut encoded = Vec::with_capacity(els.len());
+        for e in &els {
+            let (key, value) = match e.split_once(" : ") {
+                Some((k, v)) => (k, Some(v)),
+                None => (e.as_str(), None),
+            };
+            let el = crate::nftnl::encode(&set, key, value)
+                .map_err(|detail| crate::Error::Nft { what: format!("encode an element of {set}"), detail })?;
+            encoded.push(el);
+        }
+        sets.push((set, encoded));
+    }
+    crate::nftnl::add_elements(ns, TABLE, &sets)
+}
+
 /// The whole table for `desired`, adopting `existing` (what the kernel holds): static
 /// declarations and rules again, every map's elements replaced, stale per-service chains
 /// and sets removed. One transaction.
@@ -780,6 +809,10 @@ pub fn render_full(
     existing: Option<&nft::TableObjects>,
     desired: &HashMap<String, ServicePort>,
 ) -> String {
+    full_tx(config, existing, desired).render()
+}
+
+fn full_tx(config: &TableConfig, existing: Option<&nft::TableObjects>, desired: &HashMap<String, ServicePort>) -> Tx {
     let mut tx = Tx::default();
     let head = &mut tx.head;
     let _ = writeln!(head, "add table {FAMILY} {TABLE}");
@@ -853,7 +886,7 @@ pub fn render_full(
     for n in &np_sizes {
         tx.shared.push_str(&np_objects(*n));
     }
-    tx.render()
+    tx
 }
 
 #[cfg(test)]

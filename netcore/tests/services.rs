@@ -429,3 +429,58 @@ async fn a_restarted_proxier_adopts_the_table_without_a_gap() {
     second.update(vec![(plain.name.clone(), None)]).unwrap();
     assert!(ask(&lab.pods[0], (vip(52), 80).into()).is_err(), "a deleted service still answers");
 }
+
+/// The bulk load of a new table (elements over nfnetlink) gives exactly the table that the
+/// same rendering through `nft -f` gives.
+#[tokio::test]
+async fn bulk_loaded_elements_equal_nft_loaded_ones() {
+    if !privileged() {
+        return;
+    }
+    let (a, b) = (Scratch::create("bulka"), Scratch::create("bulkb"));
+    let mut sps = vec![
+        service("t/web:80", vip(10), 80, Proto::Tcp, vec![ep(1, 8080), ep(2, 8080)]),
+        service("t/dns:53", vip(11), 53, Proto::Udp, vec![ep(1, 5353)]),
+        service("t/none:80", vip(12), 80, Proto::Tcp, vec![]),
+        ServicePort {
+            node_port: Some(30080),
+            ..service("t/np:80", vip(13), 80, Proto::Tcp, vec![ep(0, 80), ep(1, 80), ep(2, 80)])
+        },
+        ServicePort {
+            node_port: Some(30081),
+            external_local: true,
+            ..service(
+                "t/l:80",
+                vip(14),
+                80,
+                Proto::Tcp,
+                vec![Endpoint { ip: Ipv4Addr::new(10, 98, 2, 2), port: 80, local: false }],
+            )
+        },
+        ServicePort { node_port: Some(30082), ..service("t/npnone:80", vip(15), 80, Proto::Udp, vec![]) },
+    ];
+    sps.extend((0..300).map(|i| {
+        service(
+            &format!("t/s{i}:80"),
+            Ipv4Addr::new(10, 97, 1 + (i / 250) as u8, (i % 250) as u8),
+            80,
+            Proto::Tcp,
+            vec![ep(i % 3, 80)],
+        )
+    }));
+    let mut p = Proxier::new(Netns::open(&a.0).unwrap(), config());
+    p.sync_all(sps.clone()).unwrap();
+    let desired = sps.into_iter().map(|sp| (sp.name.clone(), sp.normalize())).collect();
+    nft::apply(&Netns::open(&b.0).unwrap(), &netcore::services::render_full(&config(), None, &desired)).unwrap();
+    let list = |ns: &str| {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "list", "table", "ip", "flatnet"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (la, lb) = (list(&a.0), list(&b.0));
+    assert!(la.contains("10.97.1.4 . tcp . 80 : goto lb_tcp_1"), "{la}");
+    assert_eq!(la, lb, "bulk-loaded table differs from the nft-loaded one");
+}

@@ -84,17 +84,36 @@ pub fn service_ports(svc: &Service, eps: Option<&Endpoints>, me: &str) -> Vec<Se
         .collect()
 }
 
+/// How long a new service waits for its Endpoints object before it is programmed without
+/// endpoints (as a reject). The API server writes both in one transaction, but they come
+/// on two watch streams: programming the service first would reject its first connections
+/// for a moment, then cost a second transaction.
+const ENDPOINTS_GRACE: Duration = Duration::from_millis(500);
+
 /// What the proxy knows: the objects, and which service ports each service produced.
 #[derive(Default)]
 struct Cache {
     services: HashMap<Key, Service>,
     endpoints: HashMap<Key, Endpoints>,
     produced: HashMap<Key, Vec<String>>,
+    /// Services seen without their Endpoints object, until when they wait for it.
+    waiting: HashMap<Key, Instant>,
 }
 
 impl Cache {
+    /// The services whose wait for their Endpoints is over.
+    fn next_wait(&self) -> Option<Instant> {
+        self.waiting.values().min().copied()
+    }
+
+    fn expired(&self) -> Vec<Key> {
+        let now = Instant::now();
+        self.waiting.iter().filter(|(_, until)| **until <= now).map(|(k, _)| k.clone()).collect()
+    }
+
     fn all(&mut self, me: &str) -> Vec<ServicePort> {
         self.produced.clear();
+        self.waiting.clear();
         let mut out = Vec::new();
         for (key, svc) in &self.services {
             let ports = service_ports(svc, self.endpoints.get(key), me);
@@ -108,7 +127,15 @@ impl Cache {
     /// that are gone.
     fn changes(&mut self, keys: impl IntoIterator<Item = Key>, me: &str) -> Vec<(String, Option<ServicePort>)> {
         let mut out = Vec::new();
+        let now = Instant::now();
         for key in keys {
+            if self.services.contains_key(&key) && !self.endpoints.contains_key(&key) {
+                let until = *self.waiting.entry(key.clone()).or_insert(now + ENDPOINTS_GRACE);
+                if now < until {
+                    continue;
+                }
+            }
+            self.waiting.remove(&key);
             let ports = match self.services.get(&key) {
                 Some(svc) => service_ports(svc, self.endpoints.get(&key), me),
                 None => Vec::new(),
@@ -161,6 +188,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
             services: services.items.into_iter().map(|s| (key_of(&s.metadata), s)).collect(),
             endpoints: endpoints.items.into_iter().map(|e| (key_of(&e.metadata), e)).collect(),
             produced: HashMap::new(),
+            waiting: HashMap::new(),
         };
         let mut svc_events = svc_api.watch(&ListParams::default(), &services.metadata.resource_version);
         let mut ep_events = ep_api.watch(&ListParams::default(), &endpoints.metadata.resource_version);
@@ -173,6 +201,11 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                     ev = svc_events.next() => if !on_service(&mut cache, ev, &mut dirty) { break 'watch },
                     ev = ep_events.next() => if !on_endpoints(&mut cache, ev, &mut dirty) { break 'watch },
                     _ = ticker.tick() => full = true,
+                    _ = sleep_until(cache.next_wait()) => {
+                        for key in cache.expired() {
+                            dirty.insert(key, ());
+                        }
+                    }
                 }
                 // Take whatever else is already waiting into the same transaction.
                 loop {
@@ -252,6 +285,14 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
             proxier = Some(p);
         }
         tracing::info!("service or endpoints watch ended; listing again");
+    }
+}
+
+/// Sleep until `when`, or forever.
+async fn sleep_until(when: Option<Instant>) {
+    match when {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -395,6 +436,26 @@ mod tests {
         assert_eq!((dns.proto, dns.port, dns.endpoints[0].port), (Proto::Udp, 53, 5353));
         // Not ready pods get no traffic; without endpoints a port still exists (to reject).
         assert!(service_ports(&service(), None, "n1").iter().all(|p| p.endpoints.is_empty()));
+    }
+
+    #[test]
+    fn a_new_service_waits_briefly_for_its_endpoints() {
+        let mut cache = Cache::default();
+        let key = ("ns".to_string(), "web".to_string());
+        cache.services.insert(key.clone(), service());
+        assert!(cache.changes([key.clone()], "n1").is_empty(), "programmed before its endpoints arrived");
+        assert!(cache.next_wait().is_some());
+        cache.endpoints.insert(key.clone(), endpoints());
+        assert_eq!(cache.changes([key.clone()], "n1").len(), 2);
+        assert!(cache.next_wait().is_none());
+        // A service whose endpoints never come is programmed (to reject) after the grace.
+        let other = ("ns".to_string(), "lonely".to_string());
+        cache.services.insert(other.clone(), service());
+        assert!(cache.changes([other.clone()], "n1").is_empty());
+        *cache.waiting.get_mut(&other).unwrap() = Instant::now();
+        assert_eq!(cache.expired(), vec![other.clone()]);
+        let changes = cache.changes([other], "n1");
+        assert!(changes.iter().all(|(_, p)| p.as_ref().is_some_and(|p| p.endpoints.is_empty())), "{changes:?}");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! Baselines in the same run: one fdatasync on the data directory's disk (the floor of a
 //! durable commit) and one `GET /healthz` round trip (the floor of an HTTP request).
 //!
+//! `flatnet-bench services`: the service data plane: rule programming (against kube-proxy's
+//! nftables layout), connect latency and throughput through a cluster IP, end-to-end
+//! programming latency; see `bench/services.rs`.
+//!
 //! `flatnet-bench netsetup`: pod network setup latency (netns, veth, bridge, address,
 //! route, until the pod's first packet arrives) of flatnet's netcore against the CNI
 //! bridge plugin and netavark in the same run, and teardown; see `bench/netsetup.rs`.
@@ -30,6 +34,8 @@ use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, P
 mod agent;
 #[path = "bench/netsetup.rs"]
 mod netsetup;
+#[path = "bench/services.rs"]
+mod services;
 #[path = "bench/throughput.rs"]
 mod throughput;
 
@@ -79,6 +85,26 @@ enum Cmd {
         pods: usize,
         #[arg(long, default_value_t = 100)]
         total: usize,
+    },
+    /// The service data plane (as root): rule programming against kube-proxy's layout,
+    /// connect latency and throughput through a cluster IP, and end-to-end programming
+    /// latency on a 3-node cluster (release binaries beside this one).
+    Services {
+        /// rules, dataplane, e2e or all.
+        #[arg(long, default_value = "all")]
+        part: String,
+        /// TCP connects per configuration and round.
+        #[arg(long, default_value_t = 1000)]
+        connects: usize,
+        /// Rounds of the data-plane measurements.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+        /// Services created for the end-to-end latency.
+        #[arg(long, default_value_t = 50)]
+        services: usize,
     },
     /// Pod-to-pod throughput over host-gw and VXLAN against the raw underlay, and the time
     /// of `flatnet up` (needs the release flatnet, apiserver and nodeagent beside this binary).
@@ -376,5 +402,8 @@ async fn main() -> Result<()> {
         Cmd::Netsetup { pods } => netsetup::run(pods).await,
         Cmd::Throughput { secs, runs } => throughput::run(secs, runs).await,
         Cmd::Agent { pods, total } => agent::run(pods, total).await,
+        Cmd::Services { part, connects, rounds, secs, services } => {
+            services::run(&part, connects, rounds, secs, services).await
+        }
     }
 }

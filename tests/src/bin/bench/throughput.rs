@@ -79,9 +79,24 @@ impl Cluster {
 
     /// Create a pod running `command` on `node` and wait for it to run; answers (netns, IP).
     async fn pod(&self, name: &str, node: &str, command: &[&str]) -> Result<(String, String)> {
+        self.pod_with_labels(name, node, command, &[]).await
+    }
+
+    /// [`Cluster::pod`] with labels.
+    pub(crate) async fn pod_with_labels(
+        &self,
+        name: &str,
+        node: &str,
+        command: &[&str],
+        labels: &[(&str, &str)],
+    ) -> Result<(String, String)> {
         let pods = self.client()?.pods("default");
         let pod = Pod {
-            metadata: ObjectMeta { name: name.into(), ..Default::default() },
+            metadata: ObjectMeta {
+                name: name.into(),
+                labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                ..Default::default()
+            },
             spec: PodSpec {
                 node_name: Some(node.into()),
                 containers: vec![Container {
@@ -121,7 +136,7 @@ impl Drop for Cluster {
 }
 
 /// One iperf3 TCP stream from namespace `from` to `target` for `secs`; answers Gbit/s.
-fn iperf(from: &str, target: &str, secs: u32) -> Result<f64> {
+pub(crate) fn iperf(from: &str, target: &str, secs: u32) -> Result<f64> {
     // The server may still be starting: retry the connection for a few seconds.
     for _ in 0..50 {
         let out = Command::new("ip")
