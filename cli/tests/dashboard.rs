@@ -243,6 +243,11 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.goto(&format!("{api}/#/"));
     browser.wait_find("svg.topo", WAIT);
     browser.screenshot(&out.join("10-phone-overview.png"));
+    browser.set_window_size(1400, 1000);
+    browser.color_scheme("dark");
+    browser.goto(&format!("{api}/#/"));
+    browser.wait_find("svg.topo", WAIT);
+    browser.screenshot(&out.join("11-dark-overview.png"));
 
     // No console errors, except the expected 422 of the bad name.
     let errors = console_errors(&browser, |e| {

@@ -55,6 +55,7 @@ function problems() {
 
 function overview() {
   const issues = problems();
+  const loading = states().some((st) => st.state === "syncing" && !items(st.kind).length);
   return h("section", { class: "overview" },
     h("h1", { class: "sr-only" }, "Overview"),
     h("div", { class: "cards" }, ["nodes", "pods", "services", "endpoints"].map((id) => {
@@ -72,7 +73,9 @@ function overview() {
     h("section", { "aria-labelledby": "topology-title" },
       h("div", { class: "section-head" }, h("h2", { id: "topology-title" }, "Topology"), legend()),
       // Every node stays in the picture: the filters choose the pods and services on it.
-      topology({ nodes: items(KINDS.nodes), pods: visible(KINDS.pods), services: visible(KINDS.services) })));
+      loading
+        ? h("p", { class: "empty" }, "Loading…")
+        : topology({ nodes: items(KINDS.nodes), pods: visible(KINDS.pods), services: visible(KINDS.services) })));
 }
 
 function list(kind) {

@@ -194,6 +194,13 @@ impl Browser {
             .unwrap();
     }
 
+    /// Emulate `prefers-color-scheme: dark` (or light), through chromedriver's CDP bridge.
+    pub fn color_scheme(&self, scheme: &str) {
+        let params = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        self.cmd("POST", "/goog/cdp/execute", Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": params})))
+            .unwrap();
+    }
+
     pub fn set_window_size(&self, width: u32, height: u32) {
         self.cmd("POST", "/window/rect", Some(json!({"width": width, "height": height}))).unwrap();
     }
