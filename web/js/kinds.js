@@ -54,7 +54,7 @@ export function podHealth(pod) {
   return { level: "warn", text: waiting || phase };
 }
 
-export function endpointCounts(namespace, name) {
+function endpointCounts(namespace, name) {
   const ep = get(KINDS.endpoints, namespace, name);
   let ready = 0;
   let notReady = 0;
@@ -62,15 +62,22 @@ export function endpointCounts(namespace, name) {
     ready += (subset.addresses || []).length;
     notReady += (subset.notReadyAddresses || []).length;
   }
-  return { ready, notReady, known: !!ep };
+  return { ready, notReady };
+}
+
+/** Health from the ready and not-ready addresses of the Endpoints `namespace/name`. */
+function addressHealth(namespace, name, noneText) {
+  const { ready, notReady } = endpointCounts(namespace, name);
+  const detail = notReady ? `${notReady} not ready` : undefined;
+  return ready ? { level: "ok", text: `${ready} ready`, detail } : { level: "bad", text: noneText, detail };
 }
 
 export function serviceHealth(svc) {
   if (!Object.keys(svc.spec?.selector || {}).length) return { level: "idle", text: "no selector" };
-  const { ready, notReady } = endpointCounts(svc.metadata.namespace, svc.metadata.name);
-  if (ready) return { level: "ok", text: `${ready} ready`, detail: notReady ? `${notReady} not ready` : undefined };
-  return { level: "bad", text: "no endpoints", detail: notReady ? `${notReady} not ready` : undefined };
+  return addressHealth(svc.metadata.namespace, svc.metadata.name, "no endpoints");
 }
+
+const endpointsHealth = (ep) => addressHealth(ep.metadata.namespace, ep.metadata.name, "none ready");
 
 function leaseHealth(lease) {
   const until = Date.parse(lease.spec.renewTime) + lease.spec.leaseDurationSeconds * 1000;
@@ -167,7 +174,7 @@ export const KINDS = {
   }),
   endpoints: kind({
     id: "endpoints", kind: "Endpoints", title: "Endpoints", plural: "endpoints", always: true,
-    health: (o) => serviceHealth(get(KINDS.services, o.metadata.namespace, o.metadata.name) || { metadata: o.metadata, spec: { selector: { x: "" } } }),
+    health: endpointsHealth,
     columns: [
       { title: "Name", cell: (o) => nameLink(KINDS.endpoints, o) },
       { title: "Namespace", cell: (o) => o.metadata.namespace },
