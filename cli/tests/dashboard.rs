@@ -136,6 +136,13 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.wait("no pods match app=…,tier", WAIT, |b| b.find("table[data-kind=pods]").is_none().then_some(()));
     browser.fill("#filter-labels", &format!("app={app}"));
     browser.wait_find("table[data-kind=pods] tr[data-key=\"default/web-b\"]", WAIT);
+    // Sorting: by name, then by name descending.
+    browser.click_css("#sort-pods-0", WAIT);
+    browser.click_css("#sort-pods-0", WAIT);
+    browser.wait("pods sorted by name, descending", WAIT, |b| {
+        let first = b.find("table[data-kind=pods] tbody tr")?;
+        (b.attr(&first, "data-key").as_deref() == Some("default/web-b")).then_some(())
+    });
     browser.screenshot(&out.join("03-pods.png"));
 
     // The admin token, pasted once.

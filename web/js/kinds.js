@@ -1,5 +1,5 @@
-// The kinds the dashboard knows: where they live in the API, their table columns, their
-// health and their summary. A new kind (network policies, DNS records) is one more entry
+// The kinds the dashboard knows: where they live in the API, their table columns (a cell,
+// and a sort key where the cell's text does not sort), their health and their summary. A new kind (network policies, DNS records) is one more entry
 // here; the tables, the detail view, the watch and the filters follow from it.
 
 import { h, pill, labelChips, age } from "./dom.js";
@@ -86,6 +86,9 @@ function leaseHealth(lease) {
 
 export const healthPill = (hl) => pill(hl.level, hl.text, hl.detail);
 
+/** A column of ages ("3m") that sorts by the time itself, the newest first. */
+const ageColumn = (title, time) => ({ title, cell: (o) => age(time(o)), sort: (o) => (time(o) ? -Date.parse(time(o)) : 0) });
+
 const ports = (list, fmt) => (list || []).map(fmt).join(", ") || "—";
 const servicePort = (p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol || "TCP"}${p.targetPort !== undefined ? `→${p.targetPort}` : ""}`;
 const address = (node, type) => (node.status?.addresses || []).find((a) => a.type === type)?.address;
@@ -102,7 +105,7 @@ export const KINDS = {
       { title: "Pod CIDR", cell: (o) => o.spec?.podCIDR || "—", mono: true },
       { title: "Pods", cell: (o) => items(KINDS.pods).filter((p) => p.spec?.nodeName === o.metadata.name).length },
       { title: "Labels", cell: (o) => labelChips(o.metadata.labels) },
-      { title: "Age", cell: (o) => age(o.metadata.creationTimestamp) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: (o) => [
       ["Internal IP", address(o, "InternalIP")],
@@ -120,7 +123,7 @@ export const KINDS = {
       { title: "Pod CIDR", cell: (o) => o.spec.podCIDR, mono: true },
       { title: "Gateway", cell: (o) => o.spec.gateway, mono: true },
       { title: "Node IP", cell: (o) => o.spec.nodeIP || "—", mono: true },
-      { title: "Renewed", cell: (o) => `${age(o.spec.renewTime)} ago` },
+      ageColumn("Renewed", (o) => o.spec.renewTime),
     ],
     summary: (o) => [
       ["Backend data", Object.entries(o.spec.backendData || {}).map(([k, v]) => `${k}=${v}`).join(", ")],
@@ -140,7 +143,7 @@ export const KINDS = {
       { title: "Pod IP", cell: (o) => o.status?.podIP || "—", mono: true },
       { title: "Node", cell: (o) => (o.spec?.nodeName ? h("a", { href: `#/nodes/_/${encodeURIComponent(o.spec.nodeName)}` }, o.spec.nodeName) : "—") },
       { title: "Labels", cell: (o) => labelChips(o.metadata.labels) },
-      { title: "Age", cell: (o) => age(o.metadata.creationTimestamp) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: (o) => [
       ["Phase", o.status?.phase],
@@ -162,7 +165,7 @@ export const KINDS = {
       { title: "Ports", cell: (o) => ports(o.spec?.ports, servicePort), mono: true },
       { title: "Selector", cell: (o) => formatSelector(o.spec?.selector) || "—", mono: true },
       { title: "Endpoints", cell: (o) => healthPill(serviceHealth(o)) },
-      { title: "Age", cell: (o) => age(o.metadata.creationTimestamp) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: (o) => [
       ["Type", o.spec?.type || "ClusterIP"],
@@ -180,7 +183,7 @@ export const KINDS = {
       { title: "Namespace", cell: (o) => o.metadata.namespace },
       { title: "Ready addresses", cell: (o) => endpointList(o, "addresses"), mono: true },
       { title: "Not ready", cell: (o) => endpointList(o, "notReadyAddresses"), mono: true },
-      { title: "Age", cell: (o) => age(o.metadata.creationTimestamp) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: () => [],
   }),
@@ -188,7 +191,7 @@ export const KINDS = {
     id: "events", kind: "Event", title: "Events", plural: "events",
     health: (o) => (o.type === "Warning" ? { level: "warn", text: "Warning" } : { level: "idle", text: o.type || "Normal" }),
     columns: [
-      { title: "Last seen", cell: (o) => age(o.lastTimestamp || o.metadata.creationTimestamp) },
+      ageColumn("Last seen", (o) => o.lastTimestamp || o.metadata.creationTimestamp),
       { title: "Type", cell: (o) => healthPill(KINDS.events.health(o)) },
       { title: "Reason", cell: (o) => o.reason },
       { title: "Object", cell: (o) => involvedLink(o) },

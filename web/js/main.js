@@ -78,8 +78,27 @@ function overview() {
         : topology({ nodes: items(KINDS.nodes), pods: visible(KINDS.pods), services: visible(KINDS.services) })));
 }
 
+// Per kind: the column the table is sorted by and the direction (1 or -1); events newest first.
+const sorting = { events: { column: 0, dir: 1 } };
+
+function sortKey(column, obj) {
+  if (column.sort) return column.sort(obj);
+  const cell = column.cell(obj);
+  return cell instanceof Node ? cell.textContent : cell;
+}
+
+function compare(a, b) {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
 function list(kind) {
+  const sort = sorting[kind.id];
   const rows = visible(kind);
+  if (sort) {
+    const column = kind.columns[sort.column];
+    rows.sort((a, b) => sort.dir * compare(sortKey(column, a), sortKey(column, b)));
+  }
   const inf = states().find((s) => s.kind === kind);
   const empty = inf?.state === "syncing" ? "Loading…" : `No ${kind.title.toLowerCase()} match the filters.`;
   return h("section", { class: "list" },
@@ -87,7 +106,14 @@ function list(kind) {
     rows.length
       ? h("div", { class: "table-wrap" }, h("table", { "data-kind": kind.id },
         h("caption", { class: "sr-only" }, `${kind.title}, ${rows.length} shown`),
-        h("thead", {}, h("tr", {}, kind.columns.map((c) => h("th", { scope: "col" }, c.title)))),
+        h("thead", {}, h("tr", {}, kind.columns.map((c, i) => {
+          const dir = sort?.column === i ? sort.dir : 0;
+          return h("th", { scope: "col", "aria-sort": dir ? (dir > 0 ? "ascending" : "descending") : null },
+            h("button", { type: "button", class: "sort", id: `sort-${kind.id}-${i}`, onclick: () => {
+              sorting[kind.id] = { column: i, dir: dir > 0 ? -1 : 1 };
+              schedule();
+            } }, c.title, h("span", { "aria-hidden": "true", class: "arrow" }, dir > 0 ? " ▲" : dir < 0 ? " ▼" : "")));
+        }))),
         h("tbody", {}, rows.map((o) => h("tr", { "data-key": `${o.metadata.namespace || ""}/${o.metadata.name}`, "data-health": kind.health(o).level },
           kind.columns.map((c, i) => h(i === 0 ? "th" : "td", { scope: i === 0 ? "row" : null, class: c.mono ? "mono" : null, "data-label": c.title }, c.cell(o))))))))
       : h("p", { class: "empty" }, empty));
