@@ -101,6 +101,14 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
         browser.wait_find(&format!("table[data-kind=nodes] tr[data-key=\"/{node}\"]"), WAIT);
     }
     browser.screenshot(&out.join("02-nodes.png"));
+    // A node's detail view shows its lease (watched while shown) and its pods.
+    browser.goto(&format!("{api}/#/nodes/_/node-1"));
+    browser.wait("node-1's lease and pod in its detail view", WAIT, |b| {
+        b.find(".detail[data-key=\"/node-1\"]").filter(|e| {
+            let text = b.text(e);
+            text.contains("Gateway") && text.contains("web-a")
+        })
+    });
     // Leases and events are watched while their view is open.
     browser.goto(&format!("{api}/#/nodeleases"));
     browser.wait_find("table[data-kind=nodeleases] tr[data-key=\"/node-1\"]", WAIT);

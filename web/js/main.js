@@ -12,6 +12,7 @@ import { detail } from "./views/detail.js";
 import { openCreate } from "./views/forms.js";
 
 const main = document.getElementById("main");
+const FILTERS_KEY = "flatnet.filters";
 const filters = { namespace: "", selector: [] };
 
 // Kinds watched all the time feed the topology and the health bar; the others (events,
@@ -130,7 +131,7 @@ let lastRoute = "";
 /** Watch what the current view needs beyond the always-watched kinds. */
 function needs(r) {
   if (r.view === "list" && !r.kind.always) return [r.kind];
-  if (r.view === "detail") return [r.kind, KINDS.events].filter((k) => !k.always);
+  if (r.view === "detail") return [r.kind, KINDS.events, ...(r.kind === KINDS.nodes ? [KINDS.nodeleases] : [])].filter((k) => !k.always);
   return [];
 }
 
@@ -195,7 +196,7 @@ function renderHealth() {
 
 function renderNamespaces() {
   const select = document.getElementById("filter-namespace");
-  const names = new Set(["default"]);
+  const names = new Set(["default", ...(filters.namespace ? [filters.namespace] : [])]);
   for (const id of ["pods", "services", "endpoints"]) for (const o of items(KINDS[id])) names.add(o.metadata.namespace);
   const want = ["", ...[...names].sort()];
   const have = [...select.options].map((o) => o.value);
@@ -236,14 +237,20 @@ setInterval(schedule, 5000);
 
 document.getElementById("filter-namespace").addEventListener("change", (e) => {
   filters.namespace = e.target.value;
+  saveFilters();
   schedule();
 });
 
 const labelsInput = document.getElementById("filter-labels");
+function saveFilters() {
+  sessionStorage.setItem(FILTERS_KEY, JSON.stringify({ namespace: filters.namespace, labels: labelsInput.value }));
+}
+
 function applyLabelFilter() {
   const error = document.getElementById("filter-labels-error");
   try {
     filters.selector = parseSelector(labelsInput.value);
+    saveFilters();
     error.textContent = "";
     labelsInput.removeAttribute("aria-invalid");
     schedule();
@@ -255,6 +262,15 @@ function applyLabelFilter() {
 // "change" too: a field cleared by a script or an assistive tool fires no "input".
 labelsInput.addEventListener("input", applyLabelFilter);
 labelsInput.addEventListener("change", applyLabelFilter);
+// The filters survive a reload of the tab.
+try {
+  const saved = JSON.parse(sessionStorage.getItem(FILTERS_KEY) || "{}");
+  filters.namespace = saved.namespace || "";
+  labelsInput.value = saved.labels || "";
+  applyLabelFilter();
+} catch {
+  sessionStorage.removeItem(FILTERS_KEY);
+}
 
 document.getElementById("create-pod").addEventListener("click", () => openCreate("pods", filters.namespace));
 document.getElementById("create-service").addEventListener("click", () => openCreate("services", filters.namespace));

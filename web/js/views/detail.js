@@ -56,7 +56,14 @@ function related(kind, obj) {
   }
   if (kind.id === "nodes") {
     const pods = items(KINDS.pods).filter((p) => p.spec?.nodeName === obj.metadata.name);
-    return [h("h3", {}, "Pods on this node"), table("Pods", ["Pod", "IP", "Status"],
+    const lease = get(KINDS.nodeleases, "", obj.metadata.name);
+    const leaseFacts = lease
+      ? h("dl", { class: "facts" }, [["Pod CIDR", lease.spec.podCIDR], ["Gateway", lease.spec.gateway], ["Node IP", lease.spec.nodeIP],
+        ...Object.entries(lease.spec.backendData || {}), ["Renewed", `${age(lease.spec.renewTime)} ago`], ["State", KINDS.nodeleases.health(lease).text]]
+        .filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))
+      : h("p", { class: "muted" }, "No lease.");
+    return [h("h3", {}, h("a", { href: `#/nodeleases/_/${encodeURIComponent(obj.metadata.name)}` }, "Lease")), leaseFacts,
+      h("h3", {}, "Pods on this node"), table("Pods", ["Pod", "IP", "Status"],
       pods.map((p) => [h("a", { href: hrefOf(KINDS.pods, p) }, `${p.metadata.namespace}/${p.metadata.name}`), p.status?.podIP || "—", healthPill(KINDS.pods.health(p))]))];
   }
   return [];
