@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what flatnet needs on a Debian machine, only what is missing.
-# Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks).
+# Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
+# chromium-driver (the dashboard's browser test).
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
 set -euo pipefail
 
 need_pkgs=()
-for pair in ip:iproute2 nft:nftables conntrack:conntrack iperf3:iperf3 python3:python3 curl:curl; do
+for pair in ip:iproute2 nft:nftables conntrack:conntrack iperf3:iperf3 python3:python3 curl:curl \
+    chromium:chromium chromedriver:chromium-driver; do
     bin=${pair%%:*} pkg=${pair##*:}
     command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done

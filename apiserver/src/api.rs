@@ -123,6 +123,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{ns}/pods"), get(list::<Pod>).post(create::<Pod>))
         .route(&format!("{ns}/pods/{{name}}"), get(read::<Pod>).put(update::<Pod>).delete(delete::<Pod>))
         .route(&format!("{ns}/pods/{{name}}/status"), get(read::<Pod>).put(update_status::<Pod>))
+        .route(&format!("{ns}/pods/{{name}}/log"), get(crate::logs::pod_log))
         .route("/api/v1/services", get(list::<Service>))
         .route(&format!("{ns}/services"), get(list::<Service>).post(create::<Service>))
         .route(

@@ -8,20 +8,23 @@
 //!   counter, the event history and bus; [`store::ops`] holds every write with its
 //!   allocations, scheduling and endpoints updates, each in one transaction.
 //! - [`watch`]: watch streams from a resourceVersion, exact across reconnects.
-//! - [`api`]: the axum routes; [`error`]: the one error type and its JSON body;
+//! - [`api`]: the axum routes; [`logs`]: pod logs, read through the node's agent;
+//!   [`error`]: the one error type and its JSON body;
 //!   [`spec`]: the OpenAPI document; [`metrics`]: `/metrics`.
 //! - [`alloc`] and [`endpoints`]: the pure parts of allocation and endpoints computation.
 //!
 //! Writes need a bearer token: the admin token created on first start in
 //! `DATA_DIR/admin.token`, or a node-scoped token minted with
 //! `POST /api/v1/nodes/{name}/token`, which may write only that node, its heartbeat and the
-//! status of pods bound to it. Reads are open.
+//! status of pods bound to it. Reads are open, except pod logs (admin only: logs may hold
+//! secrets).
 
 pub mod alloc;
 pub mod api;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod logs;
 pub mod metrics;
 pub mod spec;
 pub mod store;

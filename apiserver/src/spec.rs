@@ -35,6 +35,8 @@ use openapi::*;
         NodeSpec,
         NodeStatus,
         NodeAddress,
+        NodeDaemonEndpoints,
+        DaemonEndpoint,
         NodeCondition,
         ConditionStatus,
         NodeLease,
@@ -192,7 +194,10 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
             "413" => error(c, "Request body too large"),
             "415" => error(c, "Body is not application/json"),
             "422" => error(c, "Validation failed: `field` names the offending field, `causes` lists all"),
-            "503" => error(c, "Store unavailable, or an address pool is exhausted"),
+            "502" => error(c, "The node's agent could not be reached or failed"),
+            "503" => {
+                error(c, "Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint")
+            }
             _ => error(c, "Internal error"),
         })
         .collect()
@@ -474,6 +479,26 @@ fn build() -> utoipa::openapi::OpenApi {
         ),
     );
     let text = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
+    paths.add_path_operation(
+        "/api/v1/namespaces/{namespace}/pods/{name}/log",
+        vec![HttpMethod::Get],
+        operation(
+            "readPodLog".into(),
+            "pods",
+            "The log (stdout and stderr) of a pod's container (admin only), read through its node's agent".into(),
+            vec![
+                path_param("namespace", "Namespace"),
+                path_param("name", "Pod name"),
+                query_param("container", Type::String, "The container; required when the pod has more than one"),
+                query_param("tailLines", Type::Integer, "Only the last N lines"),
+                query_param("limitBytes", Type::Integer, "At most the last N bytes (default and maximum 4 MiB)"),
+            ],
+            None,
+            ("200", "The log text".into(), text.clone(), "text/plain"),
+            &["400", "401", "403", "404", "500", "502", "503"],
+            true,
+        ),
+    );
     paths.add_path_operation(
         "/healthz",
         vec![HttpMethod::Get],

@@ -15,7 +15,9 @@ use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::podnet::{self, NodeNetwork};
 use openapi::client::{Client, ListParams, WatchEvent};
-use openapi::{Heartbeat, Node, NodeAddress, NodeLease, NodeStatus, ObjectMeta, Pod, PodPhase};
+use openapi::{
+    DaemonEndpoint, Heartbeat, Node, NodeAddress, NodeDaemonEndpoints, NodeLease, NodeStatus, ObjectMeta, Pod, PodPhase,
+};
 use tokio::sync::mpsc;
 
 use crate::pods::{self, NodeContext, PodMsg, PodWorker};
@@ -34,14 +36,17 @@ pub struct Config {
     /// How often every pod is fully reconciled again (drift repair).
     pub resync: Duration,
     pub backoff_base: Duration,
+    /// Where to serve pod logs to the API server ([`crate::logs`]).
+    pub daemon_listen: std::net::SocketAddr,
 }
 
-async fn register(client: &Client, cfg: &Config) -> Result<()> {
+async fn register(client: &Client, cfg: &Config, agent_endpoint: DaemonEndpoint) -> Result<()> {
     let status = NodeStatus {
         addresses: vec![
             NodeAddress { address_type: "InternalIP".into(), address: cfg.node_ip.to_string() },
             NodeAddress { address_type: "Hostname".into(), address: cfg.node_name.clone() },
         ],
+        daemon_endpoints: Some(NodeDaemonEndpoints { agent_endpoint }),
         ..Default::default()
     };
     let node = Node {
@@ -55,6 +60,7 @@ async fn register(client: &Client, cfg: &Config) -> Result<()> {
             let mut existing = client.nodes().get(&cfg.node_name).await?;
             existing.metadata.resource_version = None;
             existing.status.addresses = status.addresses;
+            existing.status.daemon_endpoints = status.daemon_endpoints;
             client.nodes().replace_status(&existing).await?;
             Ok(())
         }
@@ -92,7 +98,8 @@ pub async fn run(cfg: Config) -> Result<()> {
             }
         }
     };
-    register(&client, &cfg).await.context("register the node")?;
+    let agent_endpoint = crate::logs::start(cfg.daemon_listen, cfg.node_ip, &cfg.token, cfg.data_dir.clone()).await?;
+    register(&client, &cfg, agent_endpoint).await.context("register the node")?;
     let lease = heartbeat_until_ok(&client, &cfg.node_name, &Heartbeat::default()).await;
     let subnet: Ipv4Network = lease.spec.pod_cidr.parse().context("lease podCIDR")?;
     let gateway: Ipv4Addr = lease.spec.gateway.parse().context("lease gateway")?;

@@ -7,7 +7,8 @@
 //! as processes in that namespace through a shim ([`shim`], [`containers`]) with their
 //! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
 //! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
-//! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change.
+//! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
+//! agent serves the containers' logs to the API server ([`logs`]).
 //!
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
@@ -16,6 +17,7 @@
 
 pub mod agent;
 pub mod containers;
+pub mod logs;
 pub mod pods;
 pub mod probe;
 pub mod services;

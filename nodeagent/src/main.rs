@@ -46,6 +46,10 @@ struct AgentArgs {
     /// Where the agent keeps container logs and state [default: /var/lib/flatnet/NODE].
     #[arg(long, env = "FLATNET_AGENT_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the agent serves pod logs to the API server (published in the node's status as
+    /// `daemonEndpoints.agentEndpoint`; port 0: any free port; 0.0.0.0: the node's address).
+    #[arg(long, env = "FLATNET_DAEMON_LISTEN", default_value = "127.0.0.1:0")]
+    daemon_listen: std::net::SocketAddr,
     /// Seconds between full reconciliations (drift repair).
     #[arg(long, env = "FLATNET_RESYNC", default_value_t = 30)]
     resync_seconds: u64,
@@ -79,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from("/var/lib/flatnet").join(&node)),
         node_name: node,
         netns: a.netns,
+        daemon_listen: a.daemon_listen,
         resync: Duration::from_secs(a.resync_seconds.max(1)),
         backoff_base: Duration::from_millis(a.restart_backoff_ms.max(1)),
     };

@@ -167,6 +167,21 @@ impl Client {
         self.send(self.http.post(url)).await
     }
 
+    /// The log of a pod's container (admin only), read through its node's agent.
+    pub async fn pod_log(&self, namespace: &str, name: &str, params: &LogParams) -> Result<String> {
+        let url = self.url(&format!("/api/v1/namespaces/{namespace}/pods/{name}/log"));
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(c) = &params.container {
+            query.push(("container", c.clone()));
+        }
+        if let Some(n) = params.tail_lines {
+            query.push(("tailLines", n.to_string()));
+        }
+        let resp = self.execute(self.http.get(url).query(&query)).await?;
+        let url = resp.url().to_string();
+        resp.text().await.map_err(|source| Error::Http { url, source })
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -203,6 +218,14 @@ impl Client {
         });
         Err(Error::Api(status))
     }
+}
+
+/// What [`Client::pod_log`] reads: one container (required when the pod has several) and
+/// its last lines.
+#[derive(Clone, Debug, Default)]
+pub struct LogParams {
+    pub container: Option<String>,
+    pub tail_lines: Option<u64>,
 }
 
 /// The operations on one kind, in one namespace (or cluster-wide).

@@ -112,6 +112,26 @@ pub struct NodeStatus {
     /// Server-owned `Ready` condition: True while the node's lease is live.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<NodeCondition>,
+    /// Where the node's daemons serve, reported by the agent (the API server reads pod logs
+    /// there), as Kubernetes' `daemonEndpoints.kubeletEndpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon_endpoints: Option<NodeDaemonEndpoints>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeDaemonEndpoints {
+    /// The node agent's HTTP endpoint (`GET /pods/{uid}/containers/{container}/log`).
+    pub agent_endpoint: DaemonEndpoint,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DaemonEndpoint {
+    /// The address to reach it at; absent: the node's `InternalIP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub port: u16,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]

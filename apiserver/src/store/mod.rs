@@ -247,6 +247,13 @@ impl Store {
         tokens.get(&hash).map(|node| Caller::Node(node.clone()))
     }
 
+    /// The hashes of the tokens minted for `node`: its agent accepts them as proof that a
+    /// request comes from the API server (only the server holds them; see `nodeagent::logs`).
+    pub fn node_token_hashes(&self, node: &str) -> Vec<String> {
+        let tokens = self.inner.node_tokens.read().expect("token cache poisoned");
+        tokens.iter().filter(|(_, n)| *n == node).map(|(hash, _)| hash.clone()).collect()
+    }
+
     /// Run a write through the writer; answers the written object's JSON.
     pub async fn write(&self, op: Op) -> ApiResult<String> {
         let (reply, rx) = oneshot::channel();

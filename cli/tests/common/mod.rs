@@ -1,8 +1,9 @@
 //! The real `flatnet netexec` on loopback, on ports picked free just before it starts; and
-//! ([`cluster`]) the harness of the cluster tests.
+//! ([`cluster`]) the harness of the cluster tests; ([`webdriver`]) a browser for the dashboard's.
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod webdriver;
 pub mod workload;
 
 use std::io::{BufRead, BufReader};
