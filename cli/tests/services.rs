@@ -50,13 +50,12 @@ fn wait_endpoints(c: &TestCluster, service: &str, n: usize) {
 
 /// Poll until `GET path` through `to` from `ns` answers (the agent programmed its rules).
 fn wait_http(ns: &str, to: SocketAddr, path: &str) -> String {
-    let mut last = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match http_get_in(ns, to, path) {
+        let last = match http_get_in(ns, to, path) {
             Ok(body) if !body.is_empty() => return body,
-            other => last = Some(other),
-        }
+            other => other,
+        };
         assert!(Instant::now() < deadline, "{to}{path} from {ns} never answered: {last:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
