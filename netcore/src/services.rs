@@ -403,16 +403,7 @@ struct Tx {
 
 impl Tx {
     fn is_empty(&self) -> bool {
-        self.head.is_empty()
-            && self.del_elements.is_empty()
-            && self.flush_chains.is_empty()
-            && self.del_chains.is_empty()
-            && self.del_sets.is_empty()
-            && self.shared.is_empty()
-            && self.add_sets.is_empty()
-            && self.add_chains.is_empty()
-            && self.rules.is_empty()
-            && self.add_elements.is_empty()
+        self.elements_only() && self.del_elements.is_empty() && self.add_elements.is_empty()
     }
 
     /// Whether the transaction only adds and deletes elements (then nfnetlink carries it).

@@ -198,8 +198,8 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
             if !full {
                 // Wait for something to do.
                 tokio::select! {
-                    ev = svc_events.next() => if !on_service(&mut cache, ev, &mut dirty) { break 'watch },
-                    ev = ep_events.next() => if !on_endpoints(&mut cache, ev, &mut dirty) { break 'watch },
+                    ev = svc_events.next() => if !on_event(&mut cache.services, ev, &mut dirty) { break 'watch },
+                    ev = ep_events.next() => if !on_event(&mut cache.endpoints, ev, &mut dirty) { break 'watch },
                     _ = ticker.tick() => full = true,
                     _ = sleep_until(cache.next_wait()) => {
                         for key in cache.expired() {
@@ -211,13 +211,13 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                 loop {
                     let mut progressed = false;
                     if let Some(ev) = svc_events.next().now_or_never() {
-                        if !on_service(&mut cache, ev, &mut dirty) {
+                        if !on_event(&mut cache.services, ev, &mut dirty) {
                             break 'watch;
                         }
                         progressed = true;
                     }
                     if let Some(ev) = ep_events.next().now_or_never() {
-                        if !on_endpoints(&mut cache, ev, &mut dirty) {
+                        if !on_event(&mut cache.endpoints, ev, &mut dirty) {
                             break 'watch;
                         }
                         progressed = true;
@@ -314,53 +314,28 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
     Ok(Proxier::new(ns, config))
 }
 
-/// Apply one watch event to the cache; false when the watch ended (relist).
-fn on_service(
-    cache: &mut Cache,
-    ev: Option<openapi::client::Result<WatchEvent<Service>>>,
+/// Apply one watch event to `objects` (the cache's services or endpoints) and mark its
+/// service dirty; false when the watch ended (relist).
+fn on_event<K: openapi::Resource>(
+    objects: &mut HashMap<Key, K>,
+    ev: Option<openapi::client::Result<WatchEvent<K>>>,
     dirty: &mut BTreeMap<Key, ()>,
 ) -> bool {
     match ev {
-        Some(Ok(WatchEvent::Added(s) | WatchEvent::Modified(s))) => {
-            let key = key_of(&s.metadata);
-            cache.services.insert(key.clone(), s);
+        Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+            let key = key_of(o.metadata());
+            objects.insert(key.clone(), o);
             dirty.insert(key, ());
             true
         }
-        Some(Ok(WatchEvent::Deleted(s))) => {
-            let key = key_of(&s.metadata);
-            cache.services.remove(&key);
+        Some(Ok(WatchEvent::Deleted(o))) => {
+            let key = key_of(o.metadata());
+            objects.remove(&key);
             dirty.insert(key, ());
             true
         }
         Some(Err(e)) => {
-            tracing::info!(error = %e, "service watch ended");
-            false
-        }
-        None => false,
-    }
-}
-
-fn on_endpoints(
-    cache: &mut Cache,
-    ev: Option<openapi::client::Result<WatchEvent<Endpoints>>>,
-    dirty: &mut BTreeMap<Key, ()>,
-) -> bool {
-    match ev {
-        Some(Ok(WatchEvent::Added(e) | WatchEvent::Modified(e))) => {
-            let key = key_of(&e.metadata);
-            cache.endpoints.insert(key.clone(), e);
-            dirty.insert(key, ());
-            true
-        }
-        Some(Ok(WatchEvent::Deleted(e))) => {
-            let key = key_of(&e.metadata);
-            cache.endpoints.remove(&key);
-            dirty.insert(key, ());
-            true
-        }
-        Some(Err(e)) => {
-            tracing::info!(error = %e, "endpoints watch ended");
+            tracing::info!(error = %e, kind = K::KIND, "watch ended");
             false
         }
         None => false,
