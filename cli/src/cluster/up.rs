@@ -417,7 +417,9 @@ fn print_summary(state: &ClusterState, ready: f64, status_cmd: &str, down_cmd: &
          $API/api/v1/namespaces/default/services -d '{{\"metadata\":{{\"name\":\"web\"}},\"spec\":{{\"type\":\"NodePort\",\n    \
          \"selector\":{{\"app\":\"web\"}},\"ports\":[{{\"port\":80,\"targetPort\":\"http\",\"nodePort\":30080}}]}}}}'"
     );
-    if let (Some(internet), Some(node)) = (state.namespaces.iter().find(|n| n.ends_with("internet")), state.nodes.last()) {
+    if let (Some(internet), Some(node)) =
+        (state.namespaces.iter().find(|n| n.ends_with("internet")), state.nodes.last())
+    {
         println!(
             "  {sudo}ip netns exec {internet} {flatnet} probe http {}:30080   # from the \"internet\" to web-1 via {}'s NodePort",
             node.ip, node.name

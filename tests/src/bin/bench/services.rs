@@ -203,7 +203,8 @@ impl Lab {
         let nl = Netlink::open(&node)?;
         nl.set_up(1, "lo").await?;
         let gateway = Ipv4Addr::new(10, 244, 1, 1);
-        let bridge = podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway, prefix: 24 }).await?;
+        let bridge =
+            podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway, prefix: 24 }).await?;
         let mut names = Vec::new();
         for (i, role) in ["client", "server"].iter().enumerate() {
             let name = format!("flatnet-bench-{tag}{role}-{}", std::process::id());
@@ -334,7 +335,9 @@ async fn dataplane(connects: usize, rounds: usize, secs: u32) -> Result<()> {
         v[v.len() / 2]
     };
     let (pod_bw, vip_bw) = (med(to_pod), med(to_vip));
-    println!("\n### Throughput through a cluster IP (one iperf3 TCP stream, {secs} s, alternating, median of {rounds})\n");
+    println!(
+        "\n### Throughput through a cluster IP (one iperf3 TCP stream, {secs} s, alternating, median of {rounds})\n"
+    );
     println!("| path | Gbit/s |");
     println!("|---|---|");
     println!("| pod IP directly | {pod_bw:.2} |");
