@@ -3,11 +3,16 @@
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
 # chromium-driver (the dashboard's browser test).
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
+# `--run`: only what a running cluster needs (scripts/up.sh), not the test tools.
 set -euo pipefail
 
+run_only=false
+[ "${1:-}" = "--run" ] && run_only=true
+
+pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
+$run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
 need_pkgs=()
-for pair in ip:iproute2 nft:nftables conntrack:conntrack iperf3:iperf3 python3:python3 curl:curl \
-    chromium:chromium chromedriver:chromium-driver; do
+for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}
     command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
@@ -22,7 +27,7 @@ if ((${#need_pkgs[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+if ! $run_only && ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     echo "installing openapi-spec-validator (pip)" >&2
     python3 -m pip install -q openapi-spec-validator 2>/dev/null \
         || python3 -m pip install -q --break-system-packages openapi-spec-validator

@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "flatnet up needs root: run it with sudo: sudo $0 $*" >&2
     exit 1
 fi
-scripts/deps.sh
+scripts/deps.sh --run
 if ! command -v cargo >/dev/null 2>&1; then
     # sudo resets PATH: use the invoking user's rustup toolchain when there is one.
     home=$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)
