@@ -277,6 +277,11 @@ impl Socket {
             })?
             .map_err(|e| nl_error(ns.name(), "open an nfnetlink socket", e))?;
         socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| nl_error(ns.name(), "bind nfnetlink", e))?;
+        // Never wait forever for an answer (a batch the kernel refused as a whole is
+        // answered with one error for its first message; that case is handled below too).
+        let limit = nix::sys::time::TimeVal::new(30, 0);
+        socket::setsockopt(&fd, socket::sockopt::ReceiveTimeout, &limit)
+            .map_err(|e| nl_error(ns.name(), "set a receive timeout", e))?;
         Ok(Socket { fd, netns: ns.name().to_string(), seq: 1 })
     }
 
@@ -286,7 +291,8 @@ impl Socket {
         if ops.is_empty() {
             return Ok(());
         }
-        let (bytes, ack_seq) = batch(table, &ops, self.seq);
+        let begin_seq = self.seq;
+        let (bytes, ack_seq) = batch(table, &ops, begin_seq);
         self.seq = ack_seq + 2;
         let err = |what: &str, e: &dyn std::fmt::Display| nl_error(&self.netns, what, e);
         // The whole batch is one message to the kernel: make room for it.
@@ -313,6 +319,10 @@ impl Socket {
                 }
                 if kind == NLMSG_ERROR && len >= 20 {
                     let code = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap());
+                    if seq == begin_seq && code != 0 {
+                        // The batch as a whole was refused: nothing else will come.
+                        return Err(err("apply a batch", &io::Error::from_raw_os_error(-code)));
+                    }
                     if code != 0 && first_error.is_none() {
                         let (op, set) = describe(&ops, seq - (ack_seq + 1 - count_messages(&ops) as u32));
                         first_error =

@@ -508,3 +508,38 @@ async fn bulk_loaded_elements_equal_nft_loaded_ones() {
         assert_eq!(list(&a.0), list(&b.0), "an nfnetlink change differs from the nft one");
     }
 }
+
+/// An nfnetlink batch the kernel refuses answers an error naming the set (no hang), and
+/// changes nothing.
+#[tokio::test]
+async fn a_refused_element_batch_is_an_error() {
+    if !privileged() {
+        return;
+    }
+    let s = Scratch::create("nlerr");
+    let ns = Netns::open(&s.0).unwrap();
+    let mut sock = netcore::nftnl::Socket::open(&ns).unwrap();
+    let el = netcore::nftnl::encode("hairpin", "10.0.0.1 . 10.0.0.1", None).unwrap();
+    let ops = vec![(netcore::nftnl::Op::Add, "hairpin".to_string(), vec![el.clone()])];
+    let err = sock.apply("flatnet", &ops).unwrap_err().to_string();
+    assert!(err.contains("hairpin") && err.contains("No such file"), "{err}");
+    // With the table there, the same socket works, and a bad element in a batch undoes it.
+    nft::apply(&ns, "add table ip flatnet\nadd set ip flatnet hairpin { typeof ip saddr . ip daddr; }\n").unwrap();
+    sock.apply("flatnet", &ops).unwrap();
+    let missing = netcore::nftnl::encode("hairpin", "10.9.9.9 . 10.9.9.9", None).unwrap();
+    let two = netcore::nftnl::encode("hairpin", "10.0.0.2 . 10.0.0.2", None).unwrap();
+    let bad = vec![
+        (netcore::nftnl::Op::Add, "hairpin".to_string(), vec![two]),
+        (netcore::nftnl::Op::Delete, "hairpin".to_string(), vec![missing]),
+    ];
+    assert!(sock.apply("flatnet", &bad).is_err());
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &s.0, "nft", "list", "set", "ip", "flatnet", "hairpin"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("10.0.0.1") && !listing.contains("10.0.0.2"),
+        "the failed batch was not undone:\n{listing}"
+    );
+}
