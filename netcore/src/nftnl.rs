@@ -324,7 +324,7 @@ impl Socket {
                         return Err(err("apply a batch", &io::Error::from_raw_os_error(-code)));
                     }
                     if code != 0 && first_error.is_none() {
-                        let (op, set) = describe(&ops, seq - (ack_seq + 1 - count_messages(&ops) as u32));
+                        let (op, set) = describe(&ops, seq.wrapping_sub(begin_seq + 1));
                         first_error =
                             Some(format!("{op:?} elements of {set}: {}", io::Error::from_raw_os_error(-code)));
                     }
@@ -339,10 +339,6 @@ impl Socket {
             }
         }
     }
-}
-
-fn count_messages(ops: &[(Op, String, Vec<Element>)]) -> usize {
-    ops.iter().map(|(_, _, e)| e.len().div_ceil(PER_MESSAGE)).sum()
 }
 
 /// The operation and set of the `i`-th element message (0-based) of a batch.

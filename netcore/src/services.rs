@@ -175,11 +175,13 @@ pub struct TableConfig {
     pub service_cidr: Ipv4Network,
 }
 
-/// A frontend whose UDP conntrack entries to `endpoint` must go.
+/// A frontend whose UDP conntrack entries to `endpoint` must go (`None`: every entry of
+/// the frontend — it had no endpoint, so its entries are un-NATed leftovers of packets
+/// sent before it was programmed, which would keep a client's flow from ever reaching one).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StaleFlow {
     pub frontend: Frontend,
-    pub endpoint: Ipv4Addr,
+    pub endpoint: Option<Ipv4Addr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -206,7 +208,7 @@ fn static_chains(config: &TableConfig) -> Vec<(&'static str, &'static str, Vec<S
     let reject_checks = || {
         vec![
             "ct state new ip daddr . meta l4proto . th dport @no_endpoints goto reject_service".to_string(),
-            "ct state new fib daddr type local meta l4proto . th dport @no_endpoint_node_ports goto reject_service"
+            "ct state new fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport @no_endpoint_node_ports goto reject_service"
                 .to_string(),
         ]
     };
@@ -503,9 +505,24 @@ fn diff(old: &Contents, new: &Contents, tx: &mut Tx) {
     }
 }
 
-/// The UDP flows to drop when a service port changes from `old` to `new`.
+/// The UDP flows to drop when a service port changes from `old` to `new`: those NATed to
+/// an endpoint that is gone, and every flow of a frontend that had no endpoint and now has.
 fn stale_flows(old: Option<&ServicePort>, new: Option<&ServicePort>) -> Vec<StaleFlow> {
-    let Some(old) = old.filter(|o| o.proto == Proto::Udp) else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(new) = new.filter(|n| n.proto == Proto::Udp) {
+        let same = |o: &ServicePort| o.proto == new.proto;
+        let had = old.filter(|o| same(o) && o.cluster_ip == new.cluster_ip && o.port == new.port);
+        if !new.endpoints.is_empty() && had.is_none_or(|o| o.endpoints.is_empty()) {
+            out.push(StaleFlow { frontend: Frontend::ClusterIp(new.cluster_ip, new.port), endpoint: None });
+        }
+        if let Some(np) = new.node_port {
+            let had = old.filter(|o| same(o) && o.node_port == Some(np));
+            if !new.node_port_endpoints().is_empty() && had.is_none_or(|o| o.node_port_endpoints().is_empty()) {
+                out.push(StaleFlow { frontend: Frontend::NodePort(np), endpoint: None });
+            }
+        }
+    }
+    let Some(old) = old.filter(|o| o.proto == Proto::Udp) else { return out };
     let live: BTreeSet<(Ipv4Addr, u16)> = match new {
         Some(n) if n.cluster_ip == old.cluster_ip && n.port == old.port && n.proto == old.proto => {
             n.endpoints.iter().map(|e| (e.ip, e.port)).collect()
@@ -518,16 +535,15 @@ fn stale_flows(old: Option<&ServicePort>, new: Option<&ServicePort>) -> Vec<Stal
         }
         _ => BTreeSet::new(),
     };
-    let mut out = Vec::new();
     for e in &old.endpoints {
         if !live.contains(&(e.ip, e.port)) {
-            out.push(StaleFlow { frontend: Frontend::ClusterIp(old.cluster_ip, old.port), endpoint: e.ip });
+            out.push(StaleFlow { frontend: Frontend::ClusterIp(old.cluster_ip, old.port), endpoint: Some(e.ip) });
         }
     }
     if let Some(np) = old.node_port {
         for e in old.node_port_endpoints() {
             if !np_live.contains(&(e.ip, e.port)) {
-                out.push(StaleFlow { frontend: Frontend::NodePort(np), endpoint: e.ip });
+                out.push(StaleFlow { frontend: Frontend::NodePort(np), endpoint: Some(e.ip) });
             }
         }
     }
@@ -639,12 +655,15 @@ impl Proxier {
             script = tx.render();
             nft::apply(&self.ns, &script)
         };
+        // The shared groups the kernel holds afterwards, besides the desired ones.
+        let mut kept = existing.clone();
         let result = match (result, existing.is_some()) {
             (Ok(()), _) => Ok(()),
             // A table of another layout (an older flatnet) cannot be adopted in place:
             // replace it, still in one transaction.
             (Err(e), true) => {
                 tracing::warn!(error = %e, "adopting the existing nftables table failed; replacing it");
+                kept = None;
                 let script = format!("add table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n")
                     + &render_full(&self.config, None, &desired);
                 nft::apply(&self.ns, &script)
@@ -659,6 +678,11 @@ impl Proxier {
         for (name, old) in &self.applied {
             stale.extend(stale_flows(Some(old), desired.get(name)));
         }
+        for (name, new) in &desired {
+            if !self.applied.contains_key(name) {
+                stale.extend(stale_flows(None, Some(new)));
+            }
+        }
         self.lb_sizes = BTreeSet::new();
         self.np_sizes = BTreeSet::new();
         self.hairpin = HashMap::new();
@@ -670,8 +694,8 @@ impl Proxier {
                 *self.hairpin.entry(ip).or_default() += 1;
             }
         }
-        if let Some(objects) = &existing {
-            // Shared chains and maps that exist stay declared (and now empty).
+        if let Some(objects) = &kept {
+            // Shared chains and maps that existed stay declared (and now empty).
             self.lb_sizes.extend(sizes_in(objects, "lb_slots_"));
             self.np_sizes.extend(sizes_in(objects, "np_slots_"));
         }
@@ -796,7 +820,9 @@ impl Proxier {
                     cmd.args(["--orig-port-dst", &port.to_string()]);
                 }
             }
-            cmd.args(["--dst-nat", &flow.endpoint.to_string()]);
+            if let Some(endpoint) = flow.endpoint {
+                cmd.args(["--dst-nat", &endpoint.to_string()]);
+            }
             match self.ns.output(&mut cmd, b"") {
                 // Exit status 1 with "0 flow entries": nothing to delete.
                 Ok(out) if out.status.success() || String::from_utf8_lossy(&out.stderr).contains("0 flow entries") => {}

@@ -543,3 +543,30 @@ async fn a_refused_element_batch_is_an_error() {
         "the failed batch was not undone:\n{listing}"
     );
 }
+
+/// A table of another layout is replaced in one transaction, and what the proxier then
+/// believes exists matches the kernel: a later change needing a shared group that only the
+/// old table had still creates it.
+#[tokio::test]
+async fn a_table_of_another_layout_is_replaced() {
+    if !privileged() {
+        return;
+    }
+    let s = Scratch::create("oldlayout");
+    let ns = Netns::open(&s.0).unwrap();
+    nft::apply(
+        &ns,
+        "add table ip flatnet\nadd set ip flatnet service_ips { type ipv4_addr; }\n\
+         add map ip flatnet lb_slots_tcp_5 { type ipv4_addr : ipv4_addr; }\n",
+    )
+    .unwrap();
+    let mut p = Proxier::new(Netns::open(&s.0).unwrap(), config());
+    let web = service("t/web:80", vip(10), 80, Proto::Tcp, vec![ep(1, 80)]);
+    p.sync_all(vec![web.clone()]).unwrap();
+    let objects = nft::list_objects(&ns).unwrap().unwrap();
+    assert!(!objects.sets.contains("lb_slots_tcp_5"), "the old table's map survived: {objects:?}");
+    let five: Vec<Endpoint> =
+        (0..5).map(|i| Endpoint { ip: Ipv4Addr::new(10, 98, 3, i), port: 80, local: false }).collect();
+    p.update(vec![(web.name.clone(), Some(ServicePort { endpoints: five, ..web }))]).unwrap();
+    assert!(nft::list_objects(&ns).unwrap().unwrap().sets.contains("lb_slots_tcp_5"));
+}

@@ -129,7 +129,12 @@ impl Cache {
         let mut out = Vec::new();
         let now = Instant::now();
         for key in keys {
-            if self.services.contains_key(&key) && !self.endpoints.contains_key(&key) {
+            // Only a service not programmed yet waits (one already programmed keeps its
+            // rules until its own change arrives).
+            if self.services.contains_key(&key)
+                && !self.endpoints.contains_key(&key)
+                && !self.produced.contains_key(&key)
+            {
                 let until = *self.waiting.entry(key.clone()).or_insert(now + ENDPOINTS_GRACE);
                 if now < until {
                     continue;
@@ -155,11 +160,62 @@ impl Cache {
     }
 }
 
+/// The first delay before a failed apply is retried (as a full sync) or a failed watch
+/// relisted; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Full syncs that may fail in a row before the proxy lists everything again.
+const FAILURES_BEFORE_RELIST: u32 = 5;
+
+fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(MAX_BACKOFF)
+}
+
+/// What one apply did, for the log.
+enum Work {
+    Full(Vec<ServicePort>),
+    Changes(Vec<(String, Option<ServicePort>)>),
+}
+
+/// Run `work` on the proxier on a blocking thread. A panic there is logged and costs the
+/// proxier: a new one is opened (it adopts the table at its first full sync).
+async fn apply(
+    proxier: Proxier,
+    work: Work,
+    netns: &Option<String>,
+    cluster: &ClusterConfig,
+) -> (Option<Proxier>, netcore::Result<netcore::services::SyncReport>) {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut p = proxier;
+        let r = match work {
+            Work::Full(all) => p.sync_all(all),
+            Work::Changes(changes) => p.update(changes),
+        };
+        if let Ok(report) = &r {
+            if !report.stale.is_empty() {
+                p.clear_stale_flows(&report.stale);
+            }
+        }
+        (p, r)
+    })
+    .await;
+    match joined {
+        Ok((p, r)) => (Some(p), r),
+        Err(e) => {
+            tracing::error!(error = %e, "the service proxier panicked; opening a new one");
+            let reopened =
+                open(netns, cluster).map_err(|e| tracing::error!(error = format!("{e:#}"), "reopening failed"));
+            let err = netcore::Error::Nft { what: "apply services".into(), detail: "the proxier panicked".into() };
+            (reopened.ok(), Err(err))
+        }
+    }
+}
+
 /// Run the proxy for node `me` (in the named namespace, or the agent's own) until the
 /// process ends.
 pub async fn run(client: Client, me: String, netns: Option<String>, cluster: ClusterConfig, resync: Duration) {
-    let proxier = match open(&netns, &cluster) {
-        Ok(p) => p,
+    let mut proxier = match open(&netns, &cluster) {
+        Ok(p) => Some(p),
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
@@ -168,22 +224,24 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
             return;
         }
     };
-    let mut proxier = Some(proxier);
     let svc_api = client.api::<Service>(None);
     let ep_api = client.api::<Endpoints>(None);
     let mut ticker = tokio::time::interval(resync);
     ticker.tick().await;
+    let mut relists = 0u32;
     loop {
         let all = ListParams::default();
         let lists = futures::future::try_join(svc_api.list(&all), ep_api.list(&all));
         let (services, endpoints) = match lists.await {
             Ok(l) => l,
             Err(e) => {
+                relists += 1;
                 tracing::warn!(error = %e, "listing services and endpoints failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(backoff(relists)).await;
                 continue;
             }
         };
+        let listed = Instant::now();
         let mut cache = Cache {
             services: services.items.into_iter().map(|s| (key_of(&s.metadata), s)).collect(),
             endpoints: endpoints.items.into_iter().map(|e| (key_of(&e.metadata), e)).collect(),
@@ -192,10 +250,14 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
         };
         let mut svc_events = svc_api.watch(&ListParams::default(), &services.metadata.resource_version);
         let mut ep_events = ep_api.watch(&ListParams::default(), &endpoints.metadata.resource_version);
+        // A full sync is due now (`full` and no `retry`), or after `retry` (it failed
+        // `failures` times in a row); meanwhile events still update the cache.
         let mut full = true;
+        let mut retry: Option<Instant> = None;
+        let mut failures = 0u32;
         'watch: loop {
             let mut dirty: BTreeMap<Key, ()> = BTreeMap::new();
-            if !full {
+            if !full || retry.is_some() {
                 // Wait for something to do.
                 tokio::select! {
                     ev = svc_events.next() => if !on_event(&mut cache.services, ev, &mut dirty) { break 'watch },
@@ -206,6 +268,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                             dirty.insert(key, ());
                         }
                     }
+                    _ = sleep_until(retry) => retry = None,
                 }
                 // Take whatever else is already waiting into the same transaction.
                 loop {
@@ -226,39 +289,38 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                         break;
                     }
                 }
+                if retry.is_some() {
+                    // The full sync that follows takes every change in.
+                    continue;
+                }
             }
+            let Some(p) = proxier.take() else {
+                // A panic cost the proxier and none could be opened again: try later.
+                proxier = open(&netns, &cluster).ok();
+                retry = Some(Instant::now() + backoff(failures.max(1)));
+                full = true;
+                continue;
+            };
             let started = Instant::now();
-            let p = proxier.take().expect("the proxier is always put back");
-            let (mut p, result, what) = if full {
+            let (work, what) = if full {
                 let all = cache.all(&me);
-                let n = all.len();
-                let (p, r) = tokio::task::spawn_blocking(move || {
-                    let mut p = p;
-                    let r = p.sync_all(all);
-                    (p, r)
-                })
-                .await
-                .expect("full sync panicked");
-                (p, r, format!("full sync of {n} service ports"))
+                let what = format!("full sync of {} service ports", all.len());
+                (Work::Full(all), what)
             } else {
                 let changes = cache.changes(dirty.into_keys(), &me);
                 if changes.is_empty() {
                     proxier = Some(p);
                     continue;
                 }
-                let n = changes.len();
-                let (p, r) = tokio::task::spawn_blocking(move || {
-                    let mut p = p;
-                    let r = p.update(changes);
-                    (p, r)
-                })
-                .await
-                .expect("update panicked");
-                (p, r, format!("{n} service port change(s)"))
+                let what = format!("{} service port change(s)", changes.len());
+                (Work::Changes(changes), what)
             };
+            let (p, result) = apply(p, work, &netns, &cluster).await;
+            proxier = p;
             match result {
                 Ok(report) => {
                     full = false;
+                    failures = 0;
                     if report.script_bytes > 0 {
                         tracing::info!(
                             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -266,25 +328,26 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                             "applied {what}"
                         );
                     }
-                    if !report.stale.is_empty() {
-                        let stale = report.stale.clone();
-                        p = tokio::task::spawn_blocking(move || {
-                            p.clear_stale_flows(&stale);
-                            p
-                        })
-                        .await
-                        .expect("conntrack cleanup panicked");
-                    }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "applying {what} failed; a full sync follows");
+                    failures += 1;
                     full = true;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    retry = Some(Instant::now() + backoff(failures));
+                    tracing::warn!(error = %e, failures, "applying {what} failed; a full sync follows");
+                    if failures >= FAILURES_BEFORE_RELIST {
+                        tracing::warn!("full syncs keep failing; listing everything again");
+                        break 'watch;
+                    }
                 }
             }
-            proxier = Some(p);
         }
-        tracing::info!("service or endpoints watch ended; listing again");
+        // A watch that ends soon after its list (the server refuses watches, or sends
+        // something undecodable) must not make the proxy spin: back off.
+        relists = if listed.elapsed() < MAX_BACKOFF { relists + 1 } else { 0 };
+        tracing::info!(relists, "service or endpoints watch ended; listing again");
+        if relists > 0 {
+            tokio::time::sleep(backoff(relists)).await;
+        }
     }
 }
 
@@ -431,6 +494,26 @@ mod tests {
         assert_eq!(cache.expired(), vec![other.clone()]);
         let changes = cache.changes([other], "n1");
         assert!(changes.iter().all(|(_, p)| p.as_ref().is_some_and(|p| p.endpoints.is_empty())), "{changes:?}");
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_limit() {
+        let secs: Vec<u64> = (1..=8).map(|f| backoff(f).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+
+    #[test]
+    fn a_programmed_service_does_not_wait_for_endpoints() {
+        let mut cache = Cache::default();
+        let key = ("ns".to_string(), "web".to_string());
+        cache.services.insert(key.clone(), service());
+        cache.endpoints.insert(key.clone(), endpoints());
+        assert_eq!(cache.all("n1").len(), 2);
+        // Its Endpoints object goes first (a deletion in flight): applied at once.
+        cache.endpoints.remove(&key);
+        let changes = cache.changes([key], "n1");
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(cache.next_wait().is_none());
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn scale_to_zero_rejects_and_drops_udp_flows() {
         prepared.report.stale,
         vec![StaleFlow {
             frontend: Frontend::ClusterIp("10.96.0.10".parse().unwrap(), 53),
-            endpoint: "10.244.2.9".parse().unwrap()
+            endpoint: Some("10.244.2.9".parse().unwrap())
         }]
     );
 }
@@ -197,9 +197,23 @@ fn udp_node_port_endpoint_removal_is_stale_for_both_frontends() {
     assert_eq!(
         stale,
         vec![
-            StaleFlow { frontend: Frontend::ClusterIp(old.cluster_ip, 53), endpoint: gone },
-            StaleFlow { frontend: Frontend::NodePort(30053), endpoint: gone },
+            StaleFlow { frontend: Frontend::ClusterIp(old.cluster_ip, 53), endpoint: Some(gone) },
+            StaleFlow { frontend: Frontend::NodePort(30053), endpoint: Some(gone) },
         ]
     );
     assert!(stale_flows(Some(&svc("d/t:1", "10.96.0.41", 1, vec![ep("10.244.1.1", 1, true)])), None).is_empty());
+}
+
+#[test]
+fn a_udp_frontend_that_gets_its_first_endpoint_drops_its_unnated_flows() {
+    let empty = ServicePort { proto: Proto::Udp, node_port: Some(30054), ..svc("d/u:53", "10.96.0.42", 53, vec![]) };
+    let ready = ServicePort { endpoints: vec![ep("10.244.1.2", 53, false)], ..empty.clone() };
+    let all = |f| StaleFlow { frontend: f, endpoint: None };
+    let expected = vec![all(Frontend::ClusterIp(empty.cluster_ip, 53)), all(Frontend::NodePort(30054))];
+    assert_eq!(stale_flows(Some(&empty), Some(&ready)), expected);
+    assert_eq!(stale_flows(None, Some(&ready)), expected);
+    // Already serving: nothing; TCP: nothing.
+    assert!(stale_flows(Some(&ready), Some(&ready)).is_empty());
+    let tcp = ServicePort { proto: Proto::Tcp, ..ready.clone() };
+    assert!(stale_flows(None, Some(&tcp)).is_empty());
 }
