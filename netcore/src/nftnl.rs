@@ -287,12 +287,12 @@ impl Socket {
 
     /// Apply `ops` to sets of `table` as one transaction (all of them or none).
     pub fn apply(&mut self, table: &str, ops: &[(Op, String, Vec<Element>)]) -> Result<()> {
-        let ops: Vec<(Op, String, Vec<Element>)> = ops.iter().filter(|(_, _, e)| !e.is_empty()).cloned().collect();
-        if ops.is_empty() {
+        // Empty element lists make no message.
+        if ops.iter().all(|(_, _, e)| e.is_empty()) {
             return Ok(());
         }
         let begin_seq = self.seq;
-        let (bytes, ack_seq) = batch(table, &ops, begin_seq);
+        let (bytes, ack_seq) = batch(table, ops, begin_seq);
         self.seq = ack_seq + 2;
         let err = |what: &str, e: &dyn std::fmt::Display| nl_error(&self.netns, what, e);
         // The whole batch is one message to the kernel: make room for it.
@@ -324,7 +324,7 @@ impl Socket {
                         return Err(err("apply a batch", &io::Error::from_raw_os_error(-code)));
                     }
                     if code != 0 && first_error.is_none() {
-                        let (op, set) = describe(&ops, seq.wrapping_sub(begin_seq + 1));
+                        let (op, set) = describe(ops, seq.wrapping_sub(begin_seq + 1));
                         first_error =
                             Some(format!("{op:?} elements of {set}: {}", io::Error::from_raw_os_error(-code)));
                     }

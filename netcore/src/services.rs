@@ -566,15 +566,22 @@ pub struct SyncReport {
     pub stale: Vec<StaleFlow>,
 }
 
+/// What the table holds besides the service ports' own elements: the shared groups that
+/// exist, and how many service ports use each `hairpin` address.
+#[derive(Clone, Debug, Default)]
+struct Shared {
+    lb_sizes: BTreeSet<Group>,
+    np_sizes: BTreeSet<Group>,
+    hairpin: HashMap<Ipv4Addr, usize>,
+}
+
 /// A rendered change, not yet applied ([`Proxier::prepare_update`]).
 pub struct Prepared {
     /// The nft script (empty: nothing to do).
     pub script: String,
     /// The same change when it only touches elements: applied over nfnetlink.
     element_ops: Option<Vec<(Op, String, Vec<String>)>>,
-    lb_sizes: BTreeSet<Group>,
-    np_sizes: BTreeSet<Group>,
-    hairpin: HashMap<Ipv4Addr, usize>,
+    shared: Shared,
     next: Vec<(String, Option<ServicePort>)>,
     pub report: SyncReport,
 }
@@ -584,28 +591,14 @@ pub struct Proxier {
     ns: Netns,
     config: TableConfig,
     applied: HashMap<String, ServicePort>,
-    lb_sizes: BTreeSet<Group>,
-    np_sizes: BTreeSet<Group>,
-    hairpin: HashMap<Ipv4Addr, usize>,
+    shared: Shared,
     /// The nfnetlink socket for element changes, opened on first use.
     nl: Option<nftnl::Socket>,
-    /// Whether the kernel is known to hold exactly `applied` (false until the first full
-    /// sync, and after a failed apply).
-    synced: bool,
 }
 
 impl Proxier {
     pub fn new(ns: Netns, config: TableConfig) -> Proxier {
-        Proxier {
-            ns,
-            config,
-            applied: HashMap::new(),
-            lb_sizes: BTreeSet::new(),
-            np_sizes: BTreeSet::new(),
-            hairpin: HashMap::new(),
-            nl: None,
-            synced: false,
-        }
+        Proxier { ns, config, applied: HashMap::new(), shared: Shared::default(), nl: None }
     }
 
     fn apply_elements(&mut self, ops: Vec<(Op, String, Vec<String>)>) -> Result<()> {
@@ -625,16 +618,6 @@ impl Proxier {
         &self.ns
     }
 
-    /// Whether the last apply succeeded (if not, the next change should be a full sync).
-    pub fn is_synced(&self) -> bool {
-        self.synced
-    }
-
-    /// The service ports as last applied.
-    pub fn applied(&self) -> impl Iterator<Item = &ServicePort> {
-        self.applied.values()
-    }
-
     /// Make the table hold exactly `desired`, adopting what is there: one transaction, no
     /// moment without rules. Used at start, after a failed apply, and for a periodic
     /// drift repair.
@@ -642,7 +625,7 @@ impl Proxier {
         let existing = nft::list_objects(&self.ns)?;
         let desired: HashMap<String, ServicePort> =
             desired.into_iter().map(|sp| (sp.name.clone(), sp.normalize())).collect();
-        let mut tx = full_tx(&self.config, existing.as_ref(), &desired);
+        let (mut tx, mut shared) = full_tx(&self.config, existing.as_ref(), &desired);
         let script;
         let result = if existing.is_none() {
             // A new table: nothing depends on it yet, so its chains and maps go in with nft
@@ -671,7 +654,6 @@ impl Proxier {
             (Err(e), false) => Err(e),
         };
         if let Err(e) = result {
-            self.synced = false;
             return Err(e);
         }
         let mut stale = Vec::new();
@@ -683,25 +665,14 @@ impl Proxier {
                 stale.extend(stale_flows(None, Some(new)));
             }
         }
-        self.lb_sizes = BTreeSet::new();
-        self.np_sizes = BTreeSet::new();
-        self.hairpin = HashMap::new();
-        for sp in desired.values() {
-            let c = contents(sp);
-            self.lb_sizes.extend(c.lb_sizes);
-            self.np_sizes.extend(c.np_sizes);
-            for ip in c.hairpin {
-                *self.hairpin.entry(ip).or_default() += 1;
-            }
-        }
         if let Some(objects) = &kept {
             // Shared chains and maps that existed stay declared (and now empty).
-            self.lb_sizes.extend(sizes_in(objects, "lb_slots_"));
-            self.np_sizes.extend(sizes_in(objects, "np_slots_"));
+            shared.lb_sizes.extend(sizes_in(objects, "lb_slots_"));
+            shared.np_sizes.extend(sizes_in(objects, "np_slots_"));
         }
+        self.shared = shared;
         let changed = desired.len();
         self.applied = desired;
-        self.synced = true;
         Ok(SyncReport { changed, script_bytes: script.len(), stale })
     }
 
@@ -715,7 +686,6 @@ impl Proxier {
             None => Ok(()),
         };
         if let Err(e) = result {
-            self.synced = false;
             return Err(e);
         }
         let report = prepared.report.clone();
@@ -729,9 +699,7 @@ impl Proxier {
     /// [`commit`]: Proxier::commit
     pub fn prepare_update(&self, changes: Vec<(String, Option<ServicePort>)>) -> Prepared {
         let mut tx = Tx::default();
-        let mut lb_sizes = self.lb_sizes.clone();
-        let mut np_sizes = self.np_sizes.clone();
-        let mut hairpin = self.hairpin.clone();
+        let mut shared = self.shared.clone();
         let mut report = SyncReport::default();
         let mut next: Vec<(String, Option<ServicePort>)> = Vec::new();
         // The last change of a name wins.
@@ -746,25 +714,25 @@ impl Proxier {
             let new_c = new.as_ref().map(contents).unwrap_or_default();
             diff(&old_c, &new_c, &mut tx);
             for n in &new_c.lb_sizes {
-                if lb_sizes.insert(*n) {
+                if shared.lb_sizes.insert(*n) {
                     tx.shared.push_str(&lb_objects(*n));
                 }
             }
             for n in &new_c.np_sizes {
-                if np_sizes.insert(*n) {
+                if shared.np_sizes.insert(*n) {
                     tx.shared.push_str(&np_objects(*n));
                 }
             }
             for ip in old_c.hairpin.difference(&new_c.hairpin) {
-                let count = hairpin.entry(*ip).or_default();
+                let count = shared.hairpin.entry(*ip).or_default();
                 *count = count.saturating_sub(1);
                 if *count == 0 {
-                    hairpin.remove(ip);
+                    shared.hairpin.remove(ip);
                     tx.del_elements.entry("hairpin".into()).or_default().push(format!("{ip} . {ip}"));
                 }
             }
             for ip in new_c.hairpin.difference(&old_c.hairpin) {
-                let count = hairpin.entry(*ip).or_default();
+                let count = shared.hairpin.entry(*ip).or_default();
                 *count += 1;
                 if *count == 1 {
                     tx.add_elements.entry("hairpin".into()).or_default().push(format!("{ip} . {ip}"));
@@ -785,14 +753,12 @@ impl Proxier {
         let script = if tx.is_empty() { String::new() } else { tx.render() };
         report.script_bytes = script.len();
         let element_ops = (!tx.is_empty() && tx.elements_only()).then(|| tx.element_ops());
-        Prepared { script, element_ops, lb_sizes, np_sizes, hairpin, next, report }
+        Prepared { script, element_ops, shared, next, report }
     }
 
     /// Record a prepared change as applied.
     pub fn commit(&mut self, prepared: Prepared) {
-        self.lb_sizes = prepared.lb_sizes;
-        self.np_sizes = prepared.np_sizes;
-        self.hairpin = prepared.hairpin;
+        self.shared = prepared.shared;
         for (name, new) in prepared.next {
             self.set_applied(name, new);
         }
@@ -871,10 +837,16 @@ pub fn render_full(
     existing: Option<&nft::TableObjects>,
     desired: &HashMap<String, ServicePort>,
 ) -> String {
-    full_tx(config, existing, desired).render()
+    full_tx(config, existing, desired).0.render()
 }
 
-fn full_tx(config: &TableConfig, existing: Option<&nft::TableObjects>, desired: &HashMap<String, ServicePort>) -> Tx {
+/// The transaction of [`render_full`], and the shared state the desired service ports need
+/// (without the groups that only `existing` has).
+fn full_tx(
+    config: &TableConfig,
+    existing: Option<&nft::TableObjects>,
+    desired: &HashMap<String, ServicePort>,
+) -> (Tx, Shared) {
     let mut tx = Tx::default();
     let head = &mut tx.head;
     let _ = writeln!(head, "add table {FAMILY} {TABLE}");
@@ -910,10 +882,7 @@ fn full_tx(config: &TableConfig, existing: Option<&nft::TableObjects>, desired: 
             let _ = writeln!(head, "add rule {FAMILY} {TABLE} {name} {r}");
         }
     }
-    // Shared chains and maps: those the desired state needs, plus those that exist.
-    let mut lb_sizes = lb_existing.clone();
-    let mut np_sizes = np_existing.clone();
-    let mut hairpin: BTreeSet<Ipv4Addr> = BTreeSet::new();
+    let mut shared = Shared::default();
     // The per-service objects in the kernel are treated as "old" content with unknown rules:
     // every one is flushed; those still wanted get their rules again.
     let mut old = Contents::default();
@@ -930,25 +899,28 @@ fn full_tx(config: &TableConfig, existing: Option<&nft::TableObjects>, desired: 
     names.sort();
     for name in names {
         let c = contents(&desired[name]);
-        lb_sizes.extend(&c.lb_sizes);
-        np_sizes.extend(&c.np_sizes);
-        hairpin.extend(&c.hairpin);
+        shared.lb_sizes.extend(&c.lb_sizes);
+        shared.np_sizes.extend(&c.np_sizes);
+        for ip in &c.hairpin {
+            *shared.hairpin.entry(*ip).or_default() += 1;
+        }
         new.elements.extend(c.elements);
         new.chains.extend(c.chains);
         new.sets.extend(c.sets);
     }
-    for ip in hairpin {
+    for ip in shared.hairpin.keys() {
         new.elements.insert(("hairpin".into(), format!("{ip} . {ip}")), None);
     }
     // Elements were flushed above: none of the old ones need deleting.
     diff(&Contents { elements: BTreeMap::new(), ..old }, &new, &mut tx);
-    for n in &lb_sizes {
+    // Shared chains and maps: those the desired state needs, plus those that exist.
+    for n in shared.lb_sizes.union(&lb_existing) {
         tx.shared.push_str(&lb_objects(*n));
     }
-    for n in &np_sizes {
+    for n in shared.np_sizes.union(&np_existing) {
         tx.shared.push_str(&np_objects(*n));
     }
-    tx
+    (tx, shared)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! kinds have been seen, and the first apply adopts the table an earlier agent left (no
 //! flush). A full sync repeats periodically to repair drift, and after any failed apply.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -171,7 +171,7 @@ fn backoff(failures: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(MAX_BACKOFF)
 }
 
-/// What one apply did, for the log.
+/// What one apply does: a full sync, or a batch of changes.
 enum Work {
     Full(Vec<ServicePort>),
     Changes(Vec<(String, Option<ServicePort>)>),
@@ -256,7 +256,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
         let mut retry: Option<Instant> = None;
         let mut failures = 0u32;
         'watch: loop {
-            let mut dirty: BTreeMap<Key, ()> = BTreeMap::new();
+            let mut dirty: BTreeSet<Key> = BTreeSet::new();
             if !full || retry.is_some() {
                 // Wait for something to do.
                 tokio::select! {
@@ -265,7 +265,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                     _ = ticker.tick() => full = true,
                     _ = sleep_until(cache.next_wait()) => {
                         for key in cache.expired() {
-                            dirty.insert(key, ());
+                            dirty.insert(key);
                         }
                     }
                     _ = sleep_until(retry) => retry = None,
@@ -307,7 +307,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
                 let what = format!("full sync of {} service ports", all.len());
                 (Work::Full(all), what)
             } else {
-                let changes = cache.changes(dirty.into_keys(), &me);
+                let changes = cache.changes(dirty.into_iter(), &me);
                 if changes.is_empty() {
                     proxier = Some(p);
                     continue;
@@ -382,19 +382,19 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
 fn on_event<K: openapi::Resource>(
     objects: &mut HashMap<Key, K>,
     ev: Option<openapi::client::Result<WatchEvent<K>>>,
-    dirty: &mut BTreeMap<Key, ()>,
+    dirty: &mut BTreeSet<Key>,
 ) -> bool {
     match ev {
         Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
             let key = key_of(o.metadata());
             objects.insert(key.clone(), o);
-            dirty.insert(key, ());
+            dirty.insert(key);
             true
         }
         Some(Ok(WatchEvent::Deleted(o))) => {
             let key = key_of(o.metadata());
             objects.remove(&key);
-            dirty.insert(key, ());
+            dirty.insert(key);
             true
         }
         Some(Err(e)) => {

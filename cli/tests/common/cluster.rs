@@ -24,11 +24,7 @@ pub fn privileged() -> bool {
         }
         return true;
     }
-    let msg = "not root: flatnet up/down/status tests SKIPPED";
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true forbids skipping)");
-    }
-    eprintln!("WARNING: {msg}");
+    super::skip("not root: flatnet up/down/status tests SKIPPED");
     false
 }
 

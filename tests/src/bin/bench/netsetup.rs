@@ -714,11 +714,7 @@ pub async fn run(pods: usize) -> Result<()> {
     if !(2..=250).contains(&pods) {
         bail!("--pods must be between 2 and 250 (each implementation uses one /24)");
     }
-    let uid = std::fs::read_to_string("/proc/self/status")?
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2).map(str::to_string));
-    if uid.as_deref() != Some("0") {
+    if !super::is_root() {
         bail!("netsetup creates network namespaces: run it as root");
     }
     for tool in [format!("{CNI_PATH}/bridge"), format!("{CNI_PATH}/host-local"), NETAVARK.to_string()] {

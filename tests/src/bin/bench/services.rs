@@ -468,7 +468,7 @@ async fn e2e(services: usize) -> Result<()> {
 }
 
 pub async fn run(part: &str, connects: usize, rounds: usize, secs: u32, services: usize) -> Result<()> {
-    if !nix_is_root() {
+    if !super::is_root() {
         bail!("the services benchmark needs root (namespaces and nftables)");
     }
     if matches!(part, "rules" | "all") {
@@ -481,11 +481,4 @@ pub async fn run(part: &str, connects: usize, rounds: usize, secs: u32, services
         e2e(services).await?;
     }
     Ok(())
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
 }
