@@ -7,5 +7,8 @@ scripts/deps.sh
 if [ "$(id -u)" -ne 0 ]; then
     echo "WARNING: not root: privileged tests will be SKIPPED (run as root for the full suite)" >&2
 fi
+# Style and lints are part of the suite (rustfmt and clippy come with the rustup toolchain).
+cargo fmt --all --check
+cargo clippy --workspace --locked --all-targets -- -D warnings
 cargo build --workspace --locked --bins
 cargo test --workspace --locked "$@"
