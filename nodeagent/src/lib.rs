@@ -16,10 +16,12 @@
 //! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
 
 pub mod agent;
+pub mod backoff;
 pub mod containers;
 pub mod logs;
 pub mod pods;
 pub mod probe;
+pub mod reflector;
 pub mod services;
 pub mod shim;
 
