@@ -18,6 +18,7 @@
 pub mod agent;
 pub mod backoff;
 pub mod containers;
+pub mod kernel;
 pub mod logs;
 pub mod pods;
 pub mod probe;

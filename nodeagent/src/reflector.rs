@@ -68,9 +68,14 @@ pub enum Event<K> {
 
 enum State<K> {
     /// Not listing or watching: list at `at` (or at once).
-    Idle { at: Option<Instant> },
+    Idle {
+        at: Option<Instant>,
+    },
     Listing(BoxFuture<'static, Result<(Vec<K>, String)>>),
-    Watching { events: BoxStream<'static, Result<WatchEvent<K>>>, since: Instant },
+    Watching {
+        events: BoxStream<'static, Result<WatchEvent<K>>>,
+        since: Instant,
+    },
 }
 
 /// Follows one kind from a [`ListWatch`]; see the module's documentation.
@@ -193,7 +198,8 @@ mod tests {
             lists.push(Instant::now());
             assert!(lists.len() < 1000, "the reflector spins");
             let mut results = self.list_results.lock().unwrap();
-            let ok = if results.len() > 1 { results.pop_front().unwrap() } else { results.front().copied().unwrap_or(true) };
+            let ok =
+                if results.len() > 1 { results.pop_front().unwrap() } else { results.front().copied().unwrap_or(true) };
             let result = if ok { Ok((vec![lease("a")], "7".to_string())) } else { Err(refused()) };
             futures::future::ready(result).boxed()
         }
