@@ -19,8 +19,10 @@ use openapi::{
 };
 use tokio::sync::mpsc;
 
-use crate::pods::{self, NodeContext, PodMsg, PodWorker};
+use crate::kernel::NetcorePodNet;
+use crate::pods::{self, NodeContext, PodMsg, PodWorker, Wiring};
 use crate::reflector::{ApiSource, Event, Reflector};
+use crate::runtime::ShimRuntime;
 
 /// What one agent needs to run.
 #[derive(Clone, Debug)]
@@ -151,12 +153,10 @@ pub async fn run(cfg: Config) -> Result<()> {
     let ctx = Arc::new(NodeContext {
         client: client.clone(),
         node_name: cfg.node_name.clone(),
-        node: node_nl,
+        net: Arc::new(NetcorePodNet { node: node_nl, bridge }),
+        runtime: Arc::new(ShimRuntime),
         sockets,
-        bridge,
-        gateway,
-        prefix: subnet.prefix(),
-        pod_mtu: backend.pod_mtu(),
+        wiring: Wiring { gateway, prefix: subnet.prefix(), mtu: backend.pod_mtu() },
         data_dir: cfg.data_dir.clone(),
         shim_exe,
         backoff_base: cfg.backoff_base,
@@ -279,13 +279,13 @@ async fn on_list(ctx: &Arc<NodeContext>, workers: &mut HashMap<String, mpsc::Sen
         }
     }
     let keep: HashSet<String> = live.keys().cloned().collect();
-    pods::collect_orphans(ctx, &keep).await;
+    pods::collect_orphans(&ctx.data_dir, &*ctx.net, &*ctx.runtime, ctx.wiring, &keep).await;
     // Veths that outlived their pod (a process held its namespace when it was deleted).
     let veths: HashSet<String> = keep.iter().map(|uid| netcore::names::pod_veth(uid)).collect();
-    match podnet::sweep_veths(&ctx.node, &veths).await {
+    match ctx.net.sweep_veths(&veths).await {
         Ok(swept) if !swept.is_empty() => tracing::info!(?swept, "removed veths of pods that are gone"),
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "sweeping stale veths failed"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "sweeping stale veths failed"),
     }
     for (uid, pod) in live {
         dispatch(ctx, workers, uid, pod).await;

@@ -23,7 +23,9 @@ pub mod logs;
 pub mod pods;
 pub mod probe;
 pub mod reflector;
+pub mod runtime;
 pub mod services;
 pub mod shim;
+pub mod status;
 
 pub use agent::{run, Config};
