@@ -18,6 +18,8 @@
 pub mod agent;
 pub mod backoff;
 pub mod containers;
+#[cfg(test)]
+mod fake;
 pub mod kernel;
 pub mod logs;
 pub mod pods;

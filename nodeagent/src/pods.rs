@@ -106,6 +106,17 @@ impl SavedNetwork {
     }
 }
 
+/// [`release`], retried with back-off until it succeeds: a pod is gone only when its
+/// network is (its record stays meanwhile, for an agent that restarts).
+async fn release_until_done(net: &dyn PodNet, dir: &PodDir, wiring: Wiring, fallback: Option<PodNetwork>) {
+    let mut backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
+    while let Err(e) = release(net, dir, wiring, fallback.clone()).await {
+        let delay = backoff.next_delay();
+        tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "unwiring the pod network failed");
+        tokio::time::sleep(delay).await;
+    }
+}
+
 fn network_of(ctx: &NodeContext, pod: &Pod) -> Option<PodNetwork> {
     let ip: Ipv4Addr = pod.status.pod_ip.as_deref()?.parse().ok()?;
     let uid = pod.metadata.uid.as_deref()?;
@@ -504,14 +515,8 @@ impl PodWorker {
             self.event("Killing", format!("stopping {} container(s), grace period {grace} s", runs.len()), false);
         }
         self.ctx.runtime.stop(&runs, Duration::from_secs(grace.max(0) as u64)).await;
-        // The pod is gone only when its network is: retry until it is (the record stays).
-        let mut backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
         let fallback = network_of(&self.ctx, &self.pod);
-        while let Err(e) = release(&*self.ctx.net, &self.dir, self.ctx.wiring, fallback.clone()).await {
-            let delay = backoff.next_delay();
-            tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "unwiring the pod network failed");
-            tokio::time::sleep(delay).await;
-        }
+        release_until_done(&*self.ctx.net, &self.dir, self.ctx.wiring, fallback).await;
         tracing::info!("pod removed");
     }
 }
@@ -553,5 +558,88 @@ async fn collect_orphan(dir: PodDir, net: &dyn PodNet, runtime: &dyn Runtime, wi
             error = format!("{e:#}"),
             "unwiring a pod the API no longer has failed; its record is kept for the next try"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{Call, FakePodNet, FakeRuntime};
+
+    fn wiring() -> Wiring {
+        Wiring { gateway: Ipv4Addr::new(10, 244, 1, 1), prefix: 24, mtu: None }
+    }
+
+    /// The files an agent leaves for pod `uid`: its network record, and the run record of
+    /// one container when `pid` is given.
+    fn leave_pod(data: &Path, uid: &str, pid: Option<i32>) -> PodDir {
+        let dir = PodDir::new(data, uid);
+        let saved = SavedNetwork {
+            netns: format!("ns-{uid}"),
+            host_veth: format!("veth-{uid}"),
+            ip: Ipv4Addr::new(10, 244, 1, 9),
+        };
+        saved.save(&dir).unwrap();
+        if let Some(pid) = pid {
+            let record = RunRecord { pid, proc_start: 1, started_at: Utc::now(), restart_count: 0 };
+            std::fs::write(dir.0.join("app.state"), serde_json::to_vec(&record).unwrap()).unwrap();
+        }
+        dir
+    }
+
+    #[tokio::test]
+    async fn orphans_are_stopped_unwired_and_removed() {
+        let data = tempfile::tempdir().unwrap();
+        let live = leave_pod(data.path(), "live", Some(5));
+        let orphan = leave_pod(data.path(), "gone", Some(77));
+        let (net, runtime) = (FakePodNet::default(), FakeRuntime::default());
+        let keep = HashSet::from(["live".to_string()]);
+        collect_orphans(data.path(), &net, &runtime, wiring(), &keep).await;
+        assert_eq!(runtime.recorder.calls(), vec![Call::Stop(vec![77])]);
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-gone".into())]);
+        assert!(!orphan.0.exists());
+        assert!(live.network_file().exists(), "a live pod's files were touched");
+    }
+
+    #[tokio::test]
+    async fn an_orphan_that_cannot_be_unwired_keeps_its_record() {
+        let data = tempfile::tempdir().unwrap();
+        let orphan = leave_pod(data.path(), "gone", None);
+        let (net, runtime) = (FakePodNet::default(), FakeRuntime::default());
+        net.0.fail_next("detach", 1);
+        collect_orphans(data.path(), &net, &runtime, wiring(), &HashSet::new()).await;
+        assert!(orphan.network_file().exists(), "the only record of the namespace was lost");
+        // The next full list tries again.
+        collect_orphans(data.path(), &net, &runtime, wiring(), &HashSet::new()).await;
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-gone".into()); 2]);
+        assert!(!orphan.0.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deleted_pod_is_unwired_with_retries_before_its_record_goes() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = leave_pod(data.path(), "pod", None);
+        let net = FakePodNet::default();
+        net.0.fail_next("detach", 2);
+        let start = Instant::now();
+        let release = release_until_done(&net, &dir, wiring(), None);
+        tokio::pin!(release);
+        // While the network cannot be unwired, the record stays.
+        assert!(tokio::time::timeout(Duration::from_secs(2), &mut release).await.is_err());
+        assert!(dir.network_file().exists());
+        release.await;
+        assert!(!dir.0.exists());
+        let times: Vec<u64> = net.0.timed(start).iter().map(|(t, _)| t.as_secs()).collect();
+        assert_eq!(times, vec![0, 1, 3], "retried with back-off");
+    }
+
+    #[tokio::test]
+    async fn a_pod_without_a_record_is_unwired_as_its_object_says() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = PodDir::new(data.path(), "pod");
+        let net = FakePodNet::default();
+        let fallback = SavedNetwork { netns: "ns-x".into(), host_veth: "v".into(), ip: Ipv4Addr::new(10, 244, 1, 2) };
+        release(&net, &dir, wiring(), Some(fallback.network(wiring()))).await.unwrap();
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-x".into())]);
     }
 }

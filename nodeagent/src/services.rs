@@ -221,7 +221,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
     };
     let services = Reflector::new(ApiSource { api: client.api::<Service>(None), params: ListParams::default() });
     let endpoints = Reflector::new(ApiSource { api: client.api::<Endpoints>(None), params: ListParams::default() });
-    proxy(me, table, &reopen, resync, services, endpoints).await
+    proxy(me, table, reopen, resync, services, endpoints).await
 }
 
 /// The proxy's loop: follow services and endpoints, apply each change (with whatever else
@@ -230,7 +230,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
 async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     me: String,
     table: T,
-    reopen: &(dyn Fn() -> Result<T> + Send + Sync),
+    reopen: impl Fn() -> Result<T> + Send + Sync,
     resync: Duration,
     mut services: Reflector<Service, S>,
     mut endpoints: Reflector<Endpoints, E>,
@@ -298,7 +298,7 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
             let what = format!("{} service port change(s)", changes.len());
             (Work::Changes(changes), what)
         };
-        let (t, result) = apply(t, work, reopen).await;
+        let (t, result) = apply(t, work, &reopen).await;
         table = t;
         match result {
             Ok(applied) => {
@@ -513,5 +513,105 @@ mod tests {
         cache.services.remove(&key);
         let changes = cache.changes([key], "n1");
         assert_eq!(changes, vec![("ns/web:http".to_string(), None)]);
+    }
+
+    mod proxy {
+        use super::*;
+        use crate::fake::{Call, FakeSource, FakeTable};
+        use openapi::client::WatchEvent;
+
+        struct Proxy {
+            table: FakeTable,
+            services: FakeSource<Service>,
+            endpoints: FakeSource<Endpoints>,
+            start: Instant,
+        }
+
+        /// A proxy for node n1 over fakes, its first lists holding `services` and `endpoints`.
+        fn start(services: Vec<Service>, endpoints: Vec<Endpoints>, failing_applies: u32) -> Proxy {
+            let p = Proxy {
+                table: FakeTable::default(),
+                services: FakeSource::new(services),
+                endpoints: FakeSource::new(endpoints),
+                start: Instant::now(),
+            };
+            p.table.0.fail_next("apply", failing_applies);
+            let table = p.table.clone();
+            tokio::spawn(super::proxy(
+                "n1".into(),
+                p.table.clone(),
+                move || Ok(table.clone()),
+                Duration::from_secs(3600),
+                Reflector::new(p.services.clone()),
+                Reflector::new(p.endpoints.clone()),
+            ));
+            p
+        }
+
+        impl Proxy {
+            fn calls(&self) -> Vec<Call> {
+                self.table.0.calls()
+            }
+            fn seconds(&self) -> Vec<u64> {
+                self.table.0.timed(self.start).iter().map(|(t, _)| t.as_secs()).collect()
+            }
+        }
+
+        async fn settle() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        fn full(names: &[&str]) -> Call {
+            Call::SyncAll(names.iter().map(|n| n.to_string()).collect())
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_first_lists_make_one_full_sync() {
+            let p = start(vec![service()], vec![endpoints()], 0);
+            settle().await;
+            assert_eq!(p.calls(), vec![full(&["ns/web:dns", "ns/web:http"])]);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_new_service_waits_for_its_endpoints() {
+            let p = start(Vec::new(), Vec::new(), 0);
+            settle().await;
+            p.services.send(WatchEvent::Added(service()));
+            tokio::time::sleep(ENDPOINTS_GRACE / 2).await;
+            assert_eq!(p.calls(), vec![full(&[])], "programmed before its endpoints came");
+            p.endpoints.send(WatchEvent::Added(endpoints()));
+            settle().await;
+            let both = vec![("ns/web:http".to_string(), Some(2)), ("ns/web:dns".to_string(), Some(2))];
+            assert_eq!(p.calls()[1..], [Call::Update(both)]);
+            // One whose endpoints never come is programmed (to reject) after the grace.
+            let mut lonely = service();
+            lonely.metadata.name = "lonely".into();
+            p.services.send(WatchEvent::Added(lonely));
+            tokio::time::sleep(ENDPOINTS_GRACE + Duration::from_millis(10)).await;
+            let none = vec![("ns/lonely:http".to_string(), Some(0)), ("ns/lonely:dns".to_string(), Some(0))];
+            assert_eq!(p.calls()[2..], [Call::Update(none)]);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_failed_apply_is_retried_as_a_full_sync_with_back_off() {
+            let p = start(vec![service()], vec![endpoints()], 3);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            // Changes meanwhile are taken in by the full sync that follows.
+            p.endpoints.send(WatchEvent::Deleted(endpoints()));
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            assert_eq!(p.seconds(), vec![0, 1, 3, 7]);
+            assert!(p.calls().iter().all(|c| matches!(c, Call::SyncAll(_))), "{:?}", p.calls());
+            assert_eq!(p.services.lists(), 1);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn repeated_failures_list_everything_again() {
+            let p = start(vec![service()], vec![endpoints()], FAILURES_BEFORE_RELIST);
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            // Five failures (back-off 1, 2, 4, 8 s), a relist after the reflectors' first
+            // delay, and the full sync of the fresh lists succeeds.
+            assert_eq!(p.seconds(), vec![0, 1, 3, 7, 15, 16]);
+            assert_eq!((p.services.lists(), p.endpoints.lists()), (2, 2));
+        }
     }
 }
