@@ -145,6 +145,10 @@ async fn release(net: &dyn PodNet, dir: &PodDir, wiring: Wiring, fallback: Optio
     Ok(())
 }
 
+/// Both ends of a worker's channel: readiness changes `(container, run pid, ready)`, ends
+/// of runs `(container, run pid)`.
+type Channel<T> = (mpsc::Sender<T>, mpsc::Receiver<T>);
+
 /// A worker for one pod; runs until the pod is deleted.
 pub struct PodWorker {
     ctx: Arc<NodeContext>,
@@ -156,7 +160,7 @@ pub struct PodWorker {
     /// Readiness of containers with a probe (absent: not probed yet, or no probe).
     probe_ready: BTreeMap<String, bool>,
     probes: BTreeMap<String, tokio::task::JoinHandle<()>>,
-    probe_events: (mpsc::Sender<(String, i32, bool)>, mpsc::Receiver<(String, i32, bool)>),
+    probe_events: Channel<(String, i32, bool)>,
     networked: bool,
     network_announced: bool,
     /// The network record (`network.json`) is written for the pod's current network.
@@ -164,7 +168,7 @@ pub struct PodWorker {
     started: DateTime<Utc>,
     reported: Option<PodStatus>,
     ready_condition: Option<PodCondition>,
-    exits: (mpsc::Sender<(String, i32)>, mpsc::Receiver<(String, i32)>),
+    exits: Channel<(String, i32)>,
 }
 
 impl PodWorker {

@@ -168,8 +168,11 @@ mod tests {
     struct Fake {
         lists: Arc<Mutex<Vec<Instant>>>,
         list_results: Arc<Mutex<VecDeque<bool>>>,
-        watches: Arc<Mutex<VecDeque<(Vec<WatchEvent<NodeLease>>, WatchEnd)>>>,
+        watches: Arc<Mutex<VecDeque<WatchScript>>>,
     }
+
+    /// A watch's events, and how it ends.
+    type WatchScript = (Vec<WatchEvent<NodeLease>>, WatchEnd);
 
     #[derive(Clone, Copy)]
     enum WatchEnd {
