@@ -83,6 +83,7 @@ async fn heartbeat_until_ok(client: &Client, node: &str, heartbeat: &Heartbeat) 
 }
 
 /// Run the agent until the process ends.
+#[tracing::instrument(name = "agent", skip_all, fields(node = %cfg.node_name))]
 pub async fn run(cfg: Config) -> Result<()> {
     let client = Client::new(&cfg.server, Some(cfg.token.clone()))?;
     let node_ns = match &cfg.netns {
@@ -121,7 +122,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let interval = Duration::from_secs(cluster.lease_ttl_seconds.max(3) / 3);
     let hb_client = client.clone();
     let hb_node = cfg.node_name.clone();
-    tokio::spawn(async move {
+    let renew = async move {
         loop {
             tokio::time::sleep(interval).await;
             match hb_client.heartbeat(&hb_node, &heartbeat).await {
@@ -132,7 +133,8 @@ pub async fn run(cfg: Config) -> Result<()> {
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
             }
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::in_current_span(renew));
 
     // The service proxy: cluster IPs, NodePorts and egress NAT in the node's nftables
     // table. Its full resync (drift repair) is rarer than the pods' (it rewrites every map).
@@ -184,7 +186,7 @@ fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
 
 /// Follow every node's lease and keep the backend's routes equal to them: after each
 /// change, after each relist, and every `resync` to repair drift.
-#[tracing::instrument(name = "leases", skip_all, fields(node = %me))]
+#[tracing::instrument(name = "leases", skip_all)]
 async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, me: String, resync: Duration) {
     let mut leases = Reflector::new(ApiSource { api: client.node_leases(), params: ListParams::default() });
     let mut known: Option<HashMap<String, NodeLease>> = None;
@@ -229,7 +231,7 @@ fn is_finished(pod: &Pod) -> bool {
 }
 
 /// Follow the pods bound to this node; dispatch to workers; resync periodically.
-#[tracing::instrument(name = "pods", skip_all, fields(node = %cfg.node_name))]
+#[tracing::instrument(name = "pods", skip_all)]
 async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
     let params = ListParams::default().fields(&format!("spec.nodeName={}", cfg.node_name));
     let mut pods = Reflector::new(ApiSource { api: ctx.client.api::<Pod>(None), params });

@@ -194,11 +194,8 @@ impl PodWorker {
             ready_condition,
             exits: mpsc::channel(16),
         };
-        let span = tracing::info_span!(
-            "pod",
-            pod = %format!("{}/{}", worker.namespace(), worker.pod.metadata.name),
-            node = %worker.ctx.node_name,
-        );
+        // A child of the agent's span, which names the node.
+        let span = tracing::info_span!("pod", pod = %format!("{}/{}", worker.namespace(), worker.pod.metadata.name));
         tokio::spawn(tracing::Instrument::instrument(worker.run(rx), span));
         tx
     }
@@ -223,11 +220,12 @@ impl PodWorker {
             ..Default::default()
         };
         let events = self.ctx.client.events(self.namespace());
-        tokio::spawn(async move {
+        let deliver = async move {
             if let Err(e) = events.create(&event).await {
                 tracing::debug!(error = %e, reason = %event.reason, "event not delivered");
             }
-        });
+        };
+        tokio::spawn(tracing::Instrument::in_current_span(deliver));
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<PodMsg>) {

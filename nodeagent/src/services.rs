@@ -134,6 +134,7 @@ impl Cache {
         let mut out = Vec::new();
         let now = Instant::now();
         for key in keys {
+            let _span = tracing::debug_span!("service", service = %format_args!("{}/{}", key.0, key.1)).entered();
             // Only a service not programmed yet waits (one already programmed keeps its
             // rules until its own change arrives).
             if self.services.contains_key(&key)
@@ -142,6 +143,7 @@ impl Cache {
             {
                 let until = *self.waiting.entry(key.clone()).or_insert(now + ENDPOINTS_GRACE);
                 if now < until {
+                    tracing::debug!("waiting for its Endpoints");
                     continue;
                 }
             }
@@ -156,6 +158,7 @@ impl Cache {
                     out.push((old, None));
                 }
             }
+            tracing::debug!(ports = names.len(), "changed");
             if !names.is_empty() {
                 self.produced.insert(key, names);
             }
@@ -206,7 +209,7 @@ async fn apply<T: ServiceTable>(
 
 /// Run the proxy for node `me` (in the named namespace, or the agent's own) until the
 /// process ends.
-#[tracing::instrument(name = "proxy", skip_all, fields(node = %me))]
+#[tracing::instrument(name = "proxy", skip_all)]
 pub async fn run(client: Client, me: String, netns: Option<String>, cluster: ClusterConfig, resync: Duration) {
     let reopen = move || open(&netns, &cluster);
     let table = match reopen() {
@@ -315,20 +318,22 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
             Err(e) => {
                 full = true;
                 retry = Some(Instant::now() + failures.next_delay());
-                let failures = failures.failures();
-                tracing::warn!(error = format!("{e:#}"), failures, "applying {what} failed; a full sync follows");
-                if failures >= FAILURES_BEFORE_RELIST {
+                let count = failures.failures();
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    failures = count,
+                    "applying {what} failed; a full sync follows"
+                );
+                if count >= FAILURES_BEFORE_RELIST {
                     tracing::warn!("full syncs keep failing; listing everything again");
                     services.relist();
                     endpoints.relist();
                     (listed_services, listed_endpoints) = (false, false);
+                    // The full sync of the fresh lists follows them at once.
+                    failures.reset();
+                    retry = None;
                 }
             }
-        }
-        if !(listed_services && listed_endpoints) {
-            // After a relist: a full sync of the fresh lists, at once.
-            failures.reset();
-            retry = None;
         }
     }
 }
