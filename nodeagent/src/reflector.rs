@@ -12,12 +12,13 @@
 //! next delay before listing again; a watch that ran longer than that resets the policy and
 //! is relisted at once.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use openapi::client::{Api, ListParams, Result, WatchEvent};
 use openapi::Resource;
-use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
