@@ -8,19 +8,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
 use ipnetwork::Ipv4Network;
 use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::podnet::{self, NodeNetwork};
-use openapi::client::{Client, ListParams, WatchEvent};
+use openapi::client::{Client, ListParams};
 use openapi::{
     DaemonEndpoint, Heartbeat, Node, NodeAddress, NodeDaemonEndpoints, NodeLease, NodeStatus, ObjectMeta, Pod, PodPhase,
 };
 use tokio::sync::mpsc;
 
-use crate::pods::{self, NodeContext, PodMsg, PodWorker};
+use crate::kernel::NetcorePodNet;
+use crate::pods::{self, NodeContext, PodMsg, PodWorker, Wiring};
+use crate::reflector::{ApiSource, Event, Reflector};
+use crate::runtime::ShimRuntime;
 
 /// What one agent needs to run.
 #[derive(Clone, Debug)]
@@ -81,6 +83,7 @@ async fn heartbeat_until_ok(client: &Client, node: &str, heartbeat: &Heartbeat) 
 }
 
 /// Run the agent until the process ends.
+#[tracing::instrument(name = "agent", skip_all, fields(node = %cfg.node_name))]
 pub async fn run(cfg: Config) -> Result<()> {
     let client = Client::new(&cfg.server, Some(cfg.token.clone()))?;
     let node_ns = match &cfg.netns {
@@ -119,7 +122,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let interval = Duration::from_secs(cluster.lease_ttl_seconds.max(3) / 3);
     let hb_client = client.clone();
     let hb_node = cfg.node_name.clone();
-    tokio::spawn(async move {
+    let renew = async move {
         loop {
             tokio::time::sleep(interval).await;
             match hb_client.heartbeat(&hb_node, &heartbeat).await {
@@ -130,7 +133,8 @@ pub async fn run(cfg: Config) -> Result<()> {
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
             }
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::in_current_span(renew));
 
     // The service proxy: cluster IPs, NodePorts and egress NAT in the node's nftables
     // table. Its full resync (drift repair) is rarer than the pods' (it rewrites every map).
@@ -151,12 +155,10 @@ pub async fn run(cfg: Config) -> Result<()> {
     let ctx = Arc::new(NodeContext {
         client: client.clone(),
         node_name: cfg.node_name.clone(),
-        node: node_nl,
+        net: Arc::new(NetcorePodNet { node: node_nl, bridge }),
+        runtime: Arc::new(ShimRuntime),
         sockets,
-        bridge,
-        gateway,
-        prefix: subnet.prefix(),
-        pod_mtu: backend.pod_mtu(),
+        wiring: Wiring { gateway, prefix: subnet.prefix(), mtu: backend.pod_mtu() },
         data_dir: cfg.data_dir.clone(),
         shim_exe,
         backoff_base: cfg.backoff_base,
@@ -182,27 +184,19 @@ fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
     out
 }
 
-/// Follow every node's lease (a full list, then watch) and keep the backend's routes equal
-/// to them: after each change, and every `resync` to repair drift.
+/// Follow every node's lease and keep the backend's routes equal to them: after each
+/// change, after each relist, and every `resync` to repair drift.
+#[tracing::instrument(name = "leases", skip_all)]
 async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, me: String, resync: Duration) {
-    let api = client.node_leases();
+    let mut leases = Reflector::new(ApiSource { api: client.node_leases(), params: ListParams::default() });
+    let mut known: Option<HashMap<String, NodeLease>> = None;
+    let mut last: Option<Vec<Remote>> = None;
     let mut ticker = tokio::time::interval(resync);
     loop {
-        let list = match api.list(&ListParams::default()).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "listing node leases failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let mut leases: HashMap<String, NodeLease> =
-            list.items.into_iter().map(|l| (l.metadata.name.clone(), l)).collect();
-        let mut events = api.watch(&ListParams::default(), &list.metadata.resource_version);
-        let mut last: Option<Vec<Remote>> = None;
-        loop {
-            let wanted = remotes(&leases, &me);
-            // Sync when the remotes changed; the ticker forces a sync (drift repair).
+        // Nothing is synced before a complete list has been seen.
+        if let Some(known) = &known {
+            let wanted = remotes(known, &me);
+            // Sync when the remotes changed; a relist or the ticker forces a sync.
             if last.as_ref() != Some(&wanted) {
                 match backend.sync(&nl, &wanted).await {
                     Ok(report) if !report.is_empty() => {
@@ -213,22 +207,21 @@ async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, m
                 }
                 last = Some(wanted);
             }
-            tokio::select! {
-                event = events.next() => match event {
-                    Some(Ok(WatchEvent::Added(l) | WatchEvent::Modified(l))) => {
-                        leases.insert(l.metadata.name.clone(), l);
-                    }
-                    Some(Ok(WatchEvent::Deleted(l))) => {
-                        leases.remove(&l.metadata.name);
-                    }
-                    Some(Err(e)) => {
-                        tracing::info!(error = %e, "lease watch ended; listing again");
-                        break;
-                    }
-                    None => break,
-                },
-                _ = ticker.tick() => last = None,
-            }
+        }
+        tokio::select! {
+            event = leases.next() => match event {
+                Event::Listed(items) => {
+                    known = Some(items.into_iter().map(|l| (l.metadata.name.clone(), l)).collect());
+                    last = None;
+                }
+                Event::Applied(l) => {
+                    known.get_or_insert_with(HashMap::new).insert(l.metadata.name.clone(), l);
+                }
+                Event::Deleted(l) => {
+                    known.get_or_insert_with(HashMap::new).remove(&l.metadata.name);
+                }
+            },
+            _ = ticker.tick() => last = None,
         }
     }
 }
@@ -237,81 +230,67 @@ fn is_finished(pod: &Pod) -> bool {
     matches!(pod.status.phase, PodPhase::Failed) && pod.status.pod_ip.is_none()
 }
 
-/// List, then watch, the pods bound to this node; dispatch to workers; resync periodically.
+/// Follow the pods bound to this node; dispatch to workers; resync periodically.
+#[tracing::instrument(name = "pods", skip_all)]
 async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
     let params = ListParams::default().fields(&format!("spec.nodeName={}", cfg.node_name));
-    let api = ctx.client.api::<Pod>(None);
+    let mut pods = Reflector::new(ApiSource { api: ctx.client.api::<Pod>(None), params });
     let mut workers: HashMap<String, mpsc::Sender<PodMsg>> = HashMap::new();
     let mut resync = tokio::time::interval(cfg.resync);
     resync.tick().await;
     loop {
-        // Level-triggered: nothing is applied before a complete list has been seen.
-        let list = loop {
-            match api.list(&params).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "listing pods failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        };
-        let live: HashMap<String, Pod> = list
-            .items
-            .into_iter()
-            .filter(|p| !is_finished(p))
-            .filter_map(|p| p.metadata.uid.clone().map(|u| (u, p)))
-            .collect();
-        for (uid, tx) in std::mem::take(&mut workers) {
-            if live.contains_key(&uid) {
-                workers.insert(uid, tx);
-            } else {
-                let _ = tx.send(PodMsg::Delete).await;
-            }
-        }
-        let keep: HashSet<String> = live.keys().cloned().collect();
-        pods::collect_orphans(&ctx, &keep).await;
-        // Veths that outlived their pod (a process held its namespace when it was deleted).
-        let veths: HashSet<String> = keep.iter().map(|uid| netcore::names::pod_veth(uid)).collect();
-        match podnet::sweep_veths(&ctx.node, &veths).await {
-            Ok(swept) if !swept.is_empty() => tracing::info!(?swept, "removed veths of pods that are gone"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "sweeping stale veths failed"),
-        }
-        for (uid, pod) in live {
-            dispatch(&ctx, &mut workers, uid, pod).await;
-        }
-        let mut events = api.watch(&params, &list.metadata.resource_version);
-        loop {
-            tokio::select! {
-                event = events.next() => match event {
-                    Some(Ok(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => {
-                        let Some(uid) = pod.metadata.uid.clone() else { continue };
-                        if is_finished(&pod) {
-                            if let Some(tx) = workers.remove(&uid) {
-                                let _ = tx.send(PodMsg::Delete).await;
-                            }
-                        } else {
-                            dispatch(&ctx, &mut workers, uid, pod).await;
-                        }
-                    }
-                    Some(Ok(WatchEvent::Deleted(pod))) => {
-                        if let Some(tx) = pod.metadata.uid.and_then(|u| workers.remove(&u)) {
+        tokio::select! {
+            event = pods.next() => match event {
+                // Level-triggered: nothing is applied before a complete list has been seen.
+                Event::Listed(items) => on_list(&ctx, &mut workers, items).await,
+                Event::Applied(pod) => {
+                    let Some(uid) = pod.metadata.uid.clone() else { continue };
+                    if is_finished(&pod) {
+                        if let Some(tx) = workers.remove(&uid) {
                             let _ = tx.send(PodMsg::Delete).await;
                         }
+                    } else {
+                        dispatch(&ctx, &mut workers, uid, pod).await;
                     }
-                    Some(Err(e)) => {
-                        tracing::info!(error = %e, "pod watch ended; listing again");
-                        break;
+                }
+                Event::Deleted(pod) => {
+                    if let Some(tx) = pod.metadata.uid.and_then(|u| workers.remove(&u)) {
+                        let _ = tx.send(PodMsg::Delete).await;
                     }
-                    None => break,
-                },
-                _ = resync.tick() => {
-                    for tx in workers.values() {
-                        let _ = tx.send(PodMsg::Resync).await;
-                    }
+                }
+            },
+            _ = resync.tick() => {
+                for tx in workers.values() {
+                    let _ = tx.send(PodMsg::Resync).await;
                 }
             }
         }
+    }
+}
+
+/// A complete list of the pods bound here: stop the workers of pods that are gone, undo
+/// what is left of pods an earlier agent ran, and hand every live pod to its worker.
+async fn on_list(ctx: &Arc<NodeContext>, workers: &mut HashMap<String, mpsc::Sender<PodMsg>>, items: Vec<Pod>) {
+    let live: HashMap<String, Pod> =
+        items.into_iter().filter(|p| !is_finished(p)).filter_map(|p| p.metadata.uid.clone().map(|u| (u, p))).collect();
+    for (uid, tx) in std::mem::take(workers) {
+        if live.contains_key(&uid) {
+            workers.insert(uid, tx);
+        } else {
+            let _ = tx.send(PodMsg::Delete).await;
+        }
+    }
+    let keep: HashSet<String> = live.keys().cloned().collect();
+    pods::collect_orphans(&ctx.data_dir, &*ctx.net, &*ctx.runtime, ctx.wiring, &keep).await;
+    // Veths that outlived their pod (a process held its namespace when it was deleted).
+    let veths: HashSet<String> = keep.iter().map(|uid| netcore::names::pod_veth(uid)).collect();
+    match ctx.net.sweep_veths(&veths).await {
+        Ok(swept) if !swept.is_empty() => tracing::info!(?swept, "removed veths of pods that are gone"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "sweeping stale veths failed"),
+    }
+    for (uid, pod) in live {
+        dispatch(ctx, workers, uid, pod).await;
     }
 }
 

@@ -10,17 +10,30 @@
 //! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
 //! agent serves the containers' logs to the API server ([`logs`]).
 //!
+//! Every kind the agent follows (leases, pods, services, endpoints) is read through one
+//! [`reflector`] (list, watch, relist with the one [`backoff`] policy). The kernel is
+//! reached through small traits ([`kernel::PodNet`], [`kernel::ServiceTable`],
+//! [`runtime::Runtime`]) whose recording fakes let the unit tests check the agent's
+//! decisions without root; the pod status and restart decisions are pure ([`status`]).
+//!
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
 //! recreating them: nothing is applied before the first full list, every step is
 //! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
 
 pub mod agent;
+pub mod backoff;
 pub mod containers;
+#[cfg(test)]
+mod fake;
+pub mod kernel;
 pub mod logs;
 pub mod pods;
 pub mod probe;
+pub mod reflector;
+pub mod runtime;
 pub mod services;
 pub mod shim;
+pub mod status;
 
 pub use agent::{run, Config};

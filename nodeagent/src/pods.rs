@@ -3,40 +3,39 @@
 //! turn compares what the pod needs with what runs and acts on the difference, whatever
 //! woke it (a change of the pod, a container's end, a backoff timer, the periodic resync).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use netcore::link::Netlink;
 use netcore::netns::Netns;
-use netcore::podnet::{self, PodNetwork};
+use netcore::podnet::PodNetwork;
 use openapi::client::Client;
-use openapi::{
-    ConditionStatus, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, Event, ObjectReference, Pod, PodCondition, PodPhase, PodStatus, RestartPolicy,
-};
+use openapi::{ContainerState, Event, ObjectReference, Pod, PodCondition, PodStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::containers::{self, Launch, PodDir, RunRecord};
-use crate::shim::ExitRecord;
+use crate::backoff::Backoff;
+use crate::containers::{Launch, PodDir, RunRecord};
+use crate::kernel::PodNet;
+use crate::runtime::{RunEnd, Runtime};
+use crate::status::{self, Observed, Run};
 
 /// What every worker shares.
 pub struct NodeContext {
     pub client: Client,
     pub node_name: String,
-    pub node: Netlink,
+    /// Wires the pods into the node's network.
+    pub net: Arc<dyn PodNet>,
+    /// Runs their containers.
+    pub runtime: Arc<dyn Runtime>,
     /// Sockets in the node's namespace, where readiness probes connect from.
     pub sockets: netcore::netns::SocketMaker,
-    pub bridge: u32,
-    pub gateway: Ipv4Addr,
-    pub prefix: u8,
-    /// The pods' MTU when the backend lowers it (VXLAN).
-    pub pod_mtu: Option<u32>,
+    /// The node's side of every pod's wiring.
+    pub wiring: Wiring,
     pub data_dir: PathBuf,
     pub shim_exe: PathBuf,
     /// The first restart delay of a crashing container; it doubles up to [`MAX_BACKOFF`].
@@ -44,9 +43,23 @@ pub struct NodeContext {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// A run that lasted this long resets the restart delay.
-const BACKOFF_RESET: Duration = Duration::from_secs(60);
 const DEFAULT_GRACE: i64 = 30;
+
+impl NodeContext {
+    /// The restart policy of crashing containers.
+    fn restart_backoff(&self) -> Backoff {
+        Backoff::new(self.backoff_base, MAX_BACKOFF)
+    }
+}
+
+/// The node's side of every pod's wiring: the gateway on the pod bridge, the prefix of the
+/// node's pod subnet, and the pods' MTU when the backend lowers it (VXLAN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wiring {
+    pub gateway: Ipv4Addr,
+    pub prefix: u8,
+    pub mtu: Option<u32>,
+}
 
 pub enum PodMsg {
     Update(Box<Pod>),
@@ -63,48 +76,78 @@ struct SavedNetwork {
     ip: Ipv4Addr,
 }
 
-enum Run {
-    Running(RunRecord),
-    Exited { record: RunRecord, exit: Option<ExitRecord>, restart_at: Option<Instant> },
+impl SavedNetwork {
+    fn of(net: &PodNetwork) -> SavedNetwork {
+        SavedNetwork { netns: net.netns.clone(), host_veth: net.host_veth.clone(), ip: net.ip }
+    }
+
+    fn load(dir: &PodDir) -> Option<SavedNetwork> {
+        serde_json::from_slice(&std::fs::read(dir.network_file()).ok()?).ok()
+    }
+
+    /// Write the record (atomically: a torn record would lose the namespace it names).
+    fn save(&self, dir: &PodDir) -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir.0)?;
+        let path = dir.network_file();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self)?)?;
+        std::fs::rename(tmp, path)
+    }
+
+    fn network(self, wiring: Wiring) -> PodNetwork {
+        PodNetwork {
+            netns: self.netns,
+            host_veth: self.host_veth,
+            ip: self.ip,
+            prefix: wiring.prefix,
+            gateway: wiring.gateway,
+            mtu: wiring.mtu,
+        }
+    }
 }
 
-impl Run {
-    fn record(&self) -> &RunRecord {
-        match self {
-            Run::Running(r) | Run::Exited { record: r, .. } => r,
-        }
+/// [`release`], retried with back-off until it succeeds: a pod is gone only when its
+/// network is (its record stays meanwhile, for an agent that restarts).
+async fn release_until_done(net: &dyn PodNet, dir: &PodDir, wiring: Wiring, fallback: Option<PodNetwork>) {
+    let mut backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
+    while let Err(e) = release(net, dir, wiring, fallback.clone()).await {
+        let delay = backoff.next_delay();
+        tracing::warn!(error = format!("{e:#}"), retry_in = ?delay, "unwiring the pod network failed");
+        tokio::time::sleep(delay).await;
     }
 }
 
 fn network_of(ctx: &NodeContext, pod: &Pod) -> Option<PodNetwork> {
     let ip: Ipv4Addr = pod.status.pod_ip.as_deref()?.parse().ok()?;
     let uid = pod.metadata.uid.as_deref()?;
-    Some(PodNetwork {
-        netns: netcore::names::pod_netns(
-            &ctx.node_name,
-            pod.metadata.namespace.as_deref().unwrap_or(""),
-            &pod.metadata.name,
-            uid,
-        ),
-        host_veth: netcore::names::pod_veth(uid),
-        ip,
-        prefix: ctx.prefix,
-        gateway: ctx.gateway,
-        mtu: ctx.pod_mtu,
-    })
+    let netns = netcore::names::pod_netns(
+        &ctx.node_name,
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        &pod.metadata.name,
+        uid,
+    );
+    Some(SavedNetwork { netns, host_veth: netcore::names::pod_veth(uid), ip }.network(ctx.wiring))
 }
 
-fn should_restart(policy: RestartPolicy, exit: Option<&ExitRecord>) -> bool {
-    match policy {
-        RestartPolicy::Always => true,
-        RestartPolicy::OnFailure => exit.is_none_or(|e| e.exit_code != 0),
-        RestartPolicy::Never => false,
+/// Release what is left of a pod: unwire its network (as its record says, else as
+/// `fallback`), then remove its files. The files, and so the record, are kept when the
+/// network could not be unwired: they are the only trace of its namespace.
+async fn release(net: &dyn PodNet, dir: &PodDir, wiring: Wiring, fallback: Option<PodNetwork>) -> anyhow::Result<()> {
+    if let Some(network) = SavedNetwork::load(dir).map(|s| s.network(wiring)).or(fallback) {
+        net.detach(&network).await?;
     }
+    match std::fs::remove_dir_all(&dir.0) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(error = %e, dir = %dir.0.display(), "removing the pod's files failed")
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
-fn backoff(base: Duration, restarts: i32) -> Duration {
-    base.saturating_mul(1u32 << restarts.clamp(0, 16)).min(MAX_BACKOFF)
-}
+/// Both ends of a worker's channel: readiness changes `(container, run pid, ready)`, ends
+/// of runs `(container, run pid)`.
+type Channel<T> = (mpsc::Sender<T>, mpsc::Receiver<T>);
 
 /// A worker for one pod; runs until the pod is deleted.
 pub struct PodWorker {
@@ -117,13 +160,15 @@ pub struct PodWorker {
     /// Readiness of containers with a probe (absent: not probed yet, or no probe).
     probe_ready: BTreeMap<String, bool>,
     probes: BTreeMap<String, tokio::task::JoinHandle<()>>,
-    probe_events: (mpsc::Sender<(String, i32, bool)>, mpsc::Receiver<(String, i32, bool)>),
+    probe_events: Channel<(String, i32, bool)>,
     networked: bool,
     network_announced: bool,
+    /// The network record (`network.json`) is written for the pod's current network.
+    network_saved: bool,
     started: DateTime<Utc>,
     reported: Option<PodStatus>,
     ready_condition: Option<PodCondition>,
-    exits: (mpsc::Sender<(String, i32)>, mpsc::Receiver<(String, i32)>),
+    exits: Channel<(String, i32)>,
 }
 
 impl PodWorker {
@@ -143,11 +188,13 @@ impl PodWorker {
             probe_events: mpsc::channel(16),
             networked: false,
             network_announced: false,
+            network_saved: false,
             started: Utc::now(),
             reported: None,
             ready_condition,
             exits: mpsc::channel(16),
         };
+        // A child of the agent's span, which names the node.
         let span = tracing::info_span!("pod", pod = %format!("{}/{}", worker.namespace(), worker.pod.metadata.name));
         tokio::spawn(tracing::Instrument::instrument(worker.run(rx), span));
         tx
@@ -173,11 +220,12 @@ impl PodWorker {
             ..Default::default()
         };
         let events = self.ctx.client.events(self.namespace());
-        tokio::spawn(async move {
+        let deliver = async move {
             if let Err(e) = events.create(&event).await {
                 tracing::debug!(error = %e, reason = %event.reason, "event not delivered");
             }
-        });
+        };
+        tokio::spawn(tracing::Instrument::in_current_span(deliver));
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<PodMsg>) {
@@ -194,7 +242,12 @@ impl PodWorker {
             };
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(PodMsg::Update(pod)) => self.pod = *pod,
+                    Some(PodMsg::Update(pod)) => {
+                        if pod.status.pod_ip != self.pod.status.pod_ip {
+                            self.network_saved = false;
+                        }
+                        self.pod = *pod;
+                    }
                     Some(PodMsg::Resync) => self.networked = false,
                     Some(PodMsg::Delete) | None => return self.teardown().await,
                 },
@@ -213,7 +266,7 @@ impl PodWorker {
     fn adopt(&mut self) {
         for c in &self.pod.spec.containers.clone() {
             let Some(record) = RunRecord::load(&self.dir, &c.name) else { continue };
-            match containers::adopt(&record) {
+            match self.ctx.runtime.adopt(&record) {
                 Some(waiter) => {
                     tracing::info!(container = %c.name, pid = record.pid, "adopted running container");
                     self.watch_exit(&c.name, record.pid, waiter);
@@ -221,18 +274,18 @@ impl PodWorker {
                     self.runs.insert(c.name.clone(), Run::Running(record));
                 }
                 None => {
-                    let exit = containers::exit_record(&self.dir, &c.name);
+                    let exit = self.ctx.runtime.exit_record(&self.dir, &c.name);
                     self.runs.insert(c.name.clone(), Run::Exited { record, exit, restart_at: Some(Instant::now()) });
                 }
             }
         }
     }
 
-    fn watch_exit(&self, name: &str, pid: i32, waiter: containers::Waiter) {
+    fn watch_exit(&self, name: &str, pid: i32, end: RunEnd) {
         let tx = self.exits.0.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            waiter.wait().await;
+            end.await;
             let _ = tx.send((name, pid)).await;
         });
     }
@@ -262,19 +315,17 @@ impl PodWorker {
         }
         self.stop_probe(name);
         let Some(Run::Running(record)) = self.runs.remove(name) else { return };
-        let exit = containers::exit_record(&self.dir, name);
+        let exit = self.ctx.runtime.exit_record(&self.dir, name);
         let ran = Utc::now().signed_duration_since(record.started_at).to_std().unwrap_or_default();
-        let delay = if ran >= BACKOFF_RESET {
-            self.ctx.backoff_base
-        } else {
-            backoff(self.ctx.backoff_base, record.restart_count)
-        };
+        let backoff = self.ctx.restart_backoff();
+        let delay =
+            status::restart_delay(self.pod.spec.restart_policy, exit.as_ref(), ran, record.restart_count, &backoff);
         tracing::info!(container = %name, code = ?exit.as_ref().map(|e| e.exit_code), "container exited");
-        let restart_at = should_restart(self.pod.spec.restart_policy, exit.as_ref()).then(|| Instant::now() + delay);
+        let restart_at = delay.map(|d| Instant::now() + d);
         let code = exit.as_ref().map_or("unknown".to_string(), |e| e.exit_code.to_string());
         let failed = exit.as_ref().is_none_or(|e| e.exit_code != 0);
         self.event("Exited", format!("container {name} exited with code {code}"), failed);
-        if restart_at.is_some() {
+        if let Some(delay) = delay {
             self.event("BackOff", format!("restarting container {name} in {} ms", delay.as_millis()), failed);
         }
         self.runs.insert(name.to_string(), Run::Exited { record, exit, restart_at });
@@ -297,15 +348,26 @@ impl PodWorker {
             return true;
         };
         let mut ok = true;
+        if !self.network_saved {
+            // The record comes first: whatever is wired must be found again, even by an
+            // agent that restarts before this pod's next turn.
+            match SavedNetwork::of(&net).save(&self.dir) {
+                Ok(()) => self.network_saved = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "saving the pod's network record failed; retrying");
+                    return false;
+                }
+            }
+        }
         if !self.networked {
             // A new pod gets its full plan at once (the hot path: nothing to observe); a pod
             // wired before (a resync, or adopted after an agent restart) is observed and
             // only what drifted is repaired, so nothing that works is touched.
             let fresh = !self.network_announced && self.runs.is_empty();
             let result = if fresh {
-                podnet::attach_pod(&self.ctx.node, self.ctx.bridge, &net).await.map(|()| Vec::new())
+                self.ctx.net.attach(&net).await.map(|()| Vec::new())
             } else {
-                podnet::repair_pod(&self.ctx.node, self.ctx.bridge, &net).await
+                self.ctx.net.repair(&net).await
             };
             match result {
                 Ok(repaired) => {
@@ -325,13 +387,9 @@ impl PodWorker {
                     }
                     self.networked = true;
                     self.network_announced = true;
-                    let saved = SavedNetwork { netns: net.netns.clone(), host_veth: net.host_veth.clone(), ip: net.ip };
-                    let _ = std::fs::create_dir_all(&self.dir.0).and_then(|()| {
-                        std::fs::write(self.dir.network_file(), serde_json::to_vec(&saved).unwrap_or_default())
-                    });
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "wiring the pod network failed; retrying");
+                    tracing::warn!(error = format!("{e:#}"), "wiring the pod network failed; retrying");
                     self.event("NetworkFailed", e.to_string(), true);
                     ok = false;
                 }
@@ -360,7 +418,7 @@ impl PodWorker {
                 None => 0,
                 Some(Run::Running(_)) => continue,
                 Some(Run::Exited { restart_at: Some(at), record, exit }) if *at <= now => {
-                    self.last_terminated.insert(c.name.clone(), terminated(record, exit.as_ref()));
+                    self.last_terminated.insert(c.name.clone(), status::terminated(record, exit.as_ref()));
                     record.restart_count + 1
                 }
                 Some(Run::Exited { .. }) => continue,
@@ -383,7 +441,7 @@ impl PodWorker {
                 env,
                 workdir: c.working_dir.clone(),
             };
-            match containers::start(launch, restarts) {
+            match self.ctx.runtime.start(launch, restarts) {
                 Ok((record, waiter)) => {
                     tracing::info!(container = %c.name, pid = record.pid, restarts, "container started");
                     self.event(
@@ -406,85 +464,17 @@ impl PodWorker {
     }
 
     fn status(&mut self) -> PodStatus {
-        let mut statuses = Vec::new();
-        let (mut running, mut failed, mut restarting, mut done) = (0, 0, 0, 0);
-        for c in &self.pod.spec.containers {
-            let run = self.runs.get(&c.name);
-            let restart_count = run.map(|r| r.record().restart_count).unwrap_or(0);
-            let (state, last_state, ready) = match run {
-                None => (waiting("ContainerCreating", None), None, false),
-                Some(Run::Running(r)) => {
-                    running += 1;
-                    let state = ContainerState {
-                        running: Some(ContainerStateRunning { started_at: Some(r.started_at) }),
-                        ..Default::default()
-                    };
-                    let ready = self.probe_ready.get(&c.name).copied().unwrap_or(true);
-                    (state, self.last_terminated.get(&c.name).cloned(), ready)
-                }
-                Some(Run::Exited { record, exit, restart_at }) => {
-                    let terminated = terminated(record, exit.as_ref());
-                    if restart_at.is_some() {
-                        restarting += 1;
-                        (
-                            waiting("CrashLoopBackOff", Some("back-off restarting the container")),
-                            Some(terminated),
-                            false,
-                        )
-                    } else {
-                        done += 1;
-                        if exit.as_ref().is_none_or(|e| e.exit_code != 0) {
-                            failed += 1;
-                        }
-                        (terminated, None, false)
-                    }
-                }
-            };
-            statuses.push(ContainerStatus { name: c.name.clone(), ready, restart_count, state, last_state });
-        }
-        let total = self.pod.spec.containers.len();
-        let phase = if done == total && total > 0 {
-            if failed > 0 {
-                PodPhase::Failed
-            } else {
-                PodPhase::Succeeded
-            }
-        } else if running > 0 || restarting > 0 {
-            PodPhase::Running
-        } else {
-            PodPhase::Pending
-        };
-        let all_ready = statuses.iter().all(|s| s.ready) && phase == PodPhase::Running;
-        // The Ready condition is the agent's own, kept here with its transition time: the
-        // pod object it gets back from the watch may be older than its last report, and a
-        // status derived from that copy would flip the time, differ, be written again and
-        // come back as another event, forever.
-        let wanted = if all_ready { ConditionStatus::True } else { ConditionStatus::False };
-        let ready = match &self.ready_condition {
-            Some(c) if c.status == wanted => c.clone(),
-            _ => PodCondition {
-                condition_type: "Ready".into(),
-                status: wanted,
-                last_transition_time: Some(Utc::now()),
-                reason: None,
-                message: None,
-            },
-        };
-        self.ready_condition = Some(ready.clone());
-        // The other conditions (PodScheduled) are the API server's.
-        let mut conditions: Vec<PodCondition> =
-            self.pod.status.conditions.iter().filter(|c| c.condition_type != "Ready").cloned().collect();
-        conditions.push(ready);
-        PodStatus {
-            phase,
-            pod_ip: self.pod.status.pod_ip.clone(),
-            host_ip: self.pod.status.host_ip.clone(),
-            conditions,
-            container_statuses: statuses,
-            start_time: Some(self.started),
-            reason: None,
-            message: None,
-        }
+        let status = status::pod_status(&Observed {
+            pod: &self.pod,
+            runs: &self.runs,
+            last_terminated: &self.last_terminated,
+            probe_ready: &self.probe_ready,
+            ready_condition: self.ready_condition.as_ref(),
+            started: self.started,
+            now: Utc::now(),
+        });
+        self.ready_condition = status::ready_condition(&status).cloned();
+        status
     }
 
     /// Report the status when it changed; false when the API could not be reached.
@@ -526,79 +516,132 @@ impl PodWorker {
         if !runs.is_empty() {
             self.event("Killing", format!("stopping {} container(s), grace period {grace} s", runs.len()), false);
         }
-        containers::stop(&runs, Duration::from_secs(grace.max(0) as u64)).await;
-        if let Some(net) = network_of(&self.ctx, &self.pod) {
-            if let Err(e) = podnet::detach_pod(&self.ctx.node, &net).await {
-                tracing::warn!(error = %e, "unwiring the pod network failed");
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir.0);
+        self.ctx.runtime.stop(&runs, Duration::from_secs(grace.max(0) as u64)).await;
+        let fallback = network_of(&self.ctx, &self.pod);
+        release_until_done(&*self.ctx.net, &self.dir, self.ctx.wiring, fallback).await;
         tracing::info!("pod removed");
     }
 }
 
-fn waiting(reason: &str, message: Option<&str>) -> ContainerState {
-    ContainerState {
-        waiting: Some(ContainerStateWaiting { reason: Some(reason.into()), message: message.map(Into::into) }),
-        ..Default::default()
-    }
-}
-
-fn terminated(record: &RunRecord, exit: Option<&ExitRecord>) -> ContainerState {
-    ContainerState {
-        terminated: Some(ContainerStateTerminated {
-            exit_code: exit.map(|e| e.exit_code).unwrap_or(-1),
-            signal: exit.and_then(|e| e.signal),
-            reason: Some(match exit {
-                Some(e) => {
-                    e.reason
-                        .clone()
-                        .unwrap_or_else(|| if e.exit_code == 0 { "Completed".into() } else { "Error".into() })
-                }
-                None => "Unknown".into(),
-            }),
-            started_at: Some(record.started_at),
-            finished_at: exit.map(|e| e.finished_at),
-        }),
-        ..Default::default()
-    }
-}
-
-/// Undo what an earlier agent left for pods the API no longer binds here: stop their
-/// runs, unwire their network, remove their files.
-pub async fn collect_orphans(ctx: &NodeContext, keep: &std::collections::HashSet<String>) {
-    let pods_dir = ctx.data_dir.join("pods");
-    let Ok(entries) = std::fs::read_dir(&pods_dir) else { return };
+/// Undo what an earlier agent left for pods the API no longer binds here (those not in
+/// `keep`): stop their runs, unwire their network, remove their files. A pod whose network
+/// cannot be unwired keeps its files, and is tried again at the next full list.
+pub async fn collect_orphans(
+    data_dir: &Path,
+    net: &dyn PodNet,
+    runtime: &dyn Runtime,
+    wiring: Wiring,
+    keep: &HashSet<String>,
+) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("pods")) else { return };
     for entry in entries.flatten() {
         let uid = entry.file_name().to_string_lossy().into_owned();
-        if keep.contains(&uid) {
-            continue;
+        if !keep.contains(&uid) {
+            collect_orphan(PodDir(entry.path()), net, runtime, wiring).await;
         }
-        let dir = PodDir(entry.path());
-        let mut runs = Vec::new();
-        for file in std::fs::read_dir(&dir.0).into_iter().flatten().flatten() {
-            let name = file.file_name().to_string_lossy().into_owned();
-            if let Some(container) = name.strip_suffix(".state") {
-                if let Some(r) = RunRecord::load(&dir, container) {
-                    runs.push((r.pid, r.proc_start));
-                }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(pod_uid = %dir.0.file_name().unwrap_or_default().to_string_lossy()))]
+async fn collect_orphan(dir: PodDir, net: &dyn PodNet, runtime: &dyn Runtime, wiring: Wiring) {
+    let mut runs = Vec::new();
+    for file in std::fs::read_dir(&dir.0).into_iter().flatten().flatten() {
+        let name = file.file_name().to_string_lossy().into_owned();
+        if let Some(container) = name.strip_suffix(".state") {
+            if let Some(r) = RunRecord::load(&dir, container) {
+                runs.push((r.pid, r.proc_start));
             }
         }
-        containers::stop(&runs, Duration::from_secs(DEFAULT_GRACE as u64)).await;
-        if let Some(saved) =
-            std::fs::read(dir.network_file()).ok().and_then(|b| serde_json::from_slice::<SavedNetwork>(&b).ok())
-        {
-            let net = PodNetwork {
-                netns: saved.netns,
-                host_veth: saved.host_veth,
-                ip: saved.ip,
-                prefix: ctx.prefix,
-                gateway: ctx.gateway,
-                mtu: ctx.pod_mtu,
-            };
-            let _ = podnet::detach_pod(&ctx.node, &net).await;
+    }
+    runtime.stop(&runs, Duration::from_secs(DEFAULT_GRACE as u64)).await;
+    match release(net, &dir, wiring, None).await {
+        Ok(()) => tracing::info!("removed a pod the API no longer has"),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "unwiring a pod the API no longer has failed; its record is kept for the next try"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{Call, FakePodNet, FakeRuntime};
+
+    fn wiring() -> Wiring {
+        Wiring { gateway: Ipv4Addr::new(10, 244, 1, 1), prefix: 24, mtu: None }
+    }
+
+    /// The files an agent leaves for pod `uid`: its network record, and the run record of
+    /// one container when `pid` is given.
+    fn leave_pod(data: &Path, uid: &str, pid: Option<i32>) -> PodDir {
+        let dir = PodDir::new(data, uid);
+        let saved = SavedNetwork {
+            netns: format!("ns-{uid}"),
+            host_veth: format!("veth-{uid}"),
+            ip: Ipv4Addr::new(10, 244, 1, 9),
+        };
+        saved.save(&dir).unwrap();
+        if let Some(pid) = pid {
+            let record = RunRecord { pid, proc_start: 1, started_at: Utc::now(), restart_count: 0 };
+            std::fs::write(dir.0.join("app.state"), serde_json::to_vec(&record).unwrap()).unwrap();
         }
-        let _ = std::fs::remove_dir_all(&dir.0);
-        tracing::info!(pod_uid = %uid, "removed a pod the API no longer has");
+        dir
+    }
+
+    #[tokio::test]
+    async fn orphans_are_stopped_unwired_and_removed() {
+        let data = tempfile::tempdir().unwrap();
+        let live = leave_pod(data.path(), "live", Some(5));
+        let orphan = leave_pod(data.path(), "gone", Some(77));
+        let (net, runtime) = (FakePodNet::default(), FakeRuntime::default());
+        let keep = HashSet::from(["live".to_string()]);
+        collect_orphans(data.path(), &net, &runtime, wiring(), &keep).await;
+        assert_eq!(runtime.recorder.calls(), vec![Call::Stop(vec![77])]);
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-gone".into())]);
+        assert!(!orphan.0.exists());
+        assert!(live.network_file().exists(), "a live pod's files were touched");
+    }
+
+    #[tokio::test]
+    async fn an_orphan_that_cannot_be_unwired_keeps_its_record() {
+        let data = tempfile::tempdir().unwrap();
+        let orphan = leave_pod(data.path(), "gone", None);
+        let (net, runtime) = (FakePodNet::default(), FakeRuntime::default());
+        net.0.fail_next("detach", 1);
+        collect_orphans(data.path(), &net, &runtime, wiring(), &HashSet::new()).await;
+        assert!(orphan.network_file().exists(), "the only record of the namespace was lost");
+        // The next full list tries again.
+        collect_orphans(data.path(), &net, &runtime, wiring(), &HashSet::new()).await;
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-gone".into()); 2]);
+        assert!(!orphan.0.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deleted_pod_is_unwired_with_retries_before_its_record_goes() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = leave_pod(data.path(), "pod", None);
+        let net = FakePodNet::default();
+        net.0.fail_next("detach", 2);
+        let start = Instant::now();
+        let release = release_until_done(&net, &dir, wiring(), None);
+        tokio::pin!(release);
+        // While the network cannot be unwired, the record stays.
+        assert!(tokio::time::timeout(Duration::from_secs(2), &mut release).await.is_err());
+        assert!(dir.network_file().exists());
+        release.await;
+        assert!(!dir.0.exists());
+        let times: Vec<u64> = net.0.timed(start).iter().map(|(t, _)| t.as_secs()).collect();
+        assert_eq!(times, vec![0, 1, 3], "retried with back-off");
+    }
+
+    #[tokio::test]
+    async fn a_pod_without_a_record_is_unwired_as_its_object_says() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = PodDir::new(data.path(), "pod");
+        let net = FakePodNet::default();
+        let fallback = SavedNetwork { netns: "ns-x".into(), host_veth: "v".into(), ip: Ipv4Addr::new(10, 244, 1, 2) };
+        release(&net, &dir, wiring(), Some(fallback.network(wiring()))).await.unwrap();
+        assert_eq!(net.0.calls(), vec![Call::Detach("ns-x".into())]);
     }
 }

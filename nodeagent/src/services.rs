@@ -10,14 +10,19 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use netcore::netns::Netns;
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
-use openapi::client::{Client, ListParams, WatchEvent};
+use openapi::client::{Client, ListParams};
 use openapi::{ClusterConfig, Endpoints, Protocol, Service, ServiceType, SessionAffinity, TrafficPolicy};
+use tokio::time::Instant;
+
+use crate::backoff::Backoff;
+use crate::kernel::{Applied, ServiceTable};
+use crate::reflector::{ApiSource, Event, ListWatch, Reflector};
 
 /// Kubernetes' default `sessionAffinityConfig.clientIP.timeoutSeconds`: three hours.
 pub const DEFAULT_AFFINITY_SECONDS: u32 = 10_800;
@@ -129,6 +134,7 @@ impl Cache {
         let mut out = Vec::new();
         let now = Instant::now();
         for key in keys {
+            let _span = tracing::debug_span!("service", service = %format_args!("{}/{}", key.0, key.1)).entered();
             // Only a service not programmed yet waits (one already programmed keeps its
             // rules until its own change arrives).
             if self.services.contains_key(&key)
@@ -137,6 +143,7 @@ impl Cache {
             {
                 let until = *self.waiting.entry(key.clone()).or_insert(now + ENDPOINTS_GRACE);
                 if now < until {
+                    tracing::debug!("waiting for its Endpoints");
                     continue;
                 }
             }
@@ -151,6 +158,7 @@ impl Cache {
                     out.push((old, None));
                 }
             }
+            tracing::debug!(ports = names.len(), "changed");
             if !names.is_empty() {
                 self.produced.insert(key, names);
             }
@@ -160,16 +168,12 @@ impl Cache {
     }
 }
 
-/// The first delay before a failed apply is retried (as a full sync) or a failed watch
-/// relisted; it doubles up to [`MAX_BACKOFF`].
+/// The first delay before a failed apply is retried (as a full sync); it doubles up to
+/// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Full syncs that may fail in a row before the proxy lists everything again.
 const FAILURES_BEFORE_RELIST: u32 = 5;
-
-fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(5)).min(MAX_BACKOFF)
-}
 
 /// What one apply does: a full sync, or a batch of changes.
 enum Work {
@@ -177,45 +181,39 @@ enum Work {
     Changes(Vec<(String, Option<ServicePort>)>),
 }
 
-/// Run `work` on the proxier on a blocking thread. A panic there is logged and costs the
-/// proxier: a new one is opened (it adopts the table at its first full sync).
-async fn apply(
-    proxier: Proxier,
+/// Run `work` on the table on a blocking thread. A panic there is logged and costs the
+/// table: a new one is opened with `reopen` (it adopts the table at its first full sync).
+async fn apply<T: ServiceTable>(
+    table: T,
     work: Work,
-    netns: &Option<String>,
-    cluster: &ClusterConfig,
-) -> (Option<Proxier>, netcore::Result<netcore::services::SyncReport>) {
+    reopen: &(dyn Fn() -> Result<T> + Send + Sync),
+) -> (Option<T>, Result<Applied>) {
     let joined = tokio::task::spawn_blocking(move || {
-        let mut p = proxier;
+        let mut t = table;
         let r = match work {
-            Work::Full(all) => p.sync_all(all),
-            Work::Changes(changes) => p.update(changes),
+            Work::Full(all) => t.sync_all(all),
+            Work::Changes(changes) => t.update(changes),
         };
-        if let Ok(report) = &r {
-            if !report.stale.is_empty() {
-                p.clear_stale_flows(&report.stale);
-            }
-        }
-        (p, r)
+        (t, r)
     })
     .await;
     match joined {
-        Ok((p, r)) => (Some(p), r),
+        Ok((t, r)) => (Some(t), r),
         Err(e) => {
             tracing::error!(error = %e, "the service proxier panicked; opening a new one");
-            let reopened =
-                open(netns, cluster).map_err(|e| tracing::error!(error = format!("{e:#}"), "reopening failed"));
-            let err = netcore::Error::Nft { what: "apply services".into(), detail: "the proxier panicked".into() };
-            (reopened.ok(), Err(err))
+            let reopened = reopen().map_err(|e| tracing::error!(error = format!("{e:#}"), "reopening failed"));
+            (reopened.ok(), Err(anyhow::anyhow!("apply services: the proxier panicked")))
         }
     }
 }
 
 /// Run the proxy for node `me` (in the named namespace, or the agent's own) until the
 /// process ends.
+#[tracing::instrument(name = "proxy", skip_all)]
 pub async fn run(client: Client, me: String, netns: Option<String>, cluster: ClusterConfig, resync: Duration) {
-    let mut proxier = match open(&netns, &cluster) {
-        Ok(p) => Some(p),
+    let reopen = move || open(&netns, &cluster);
+    let table = match reopen() {
+        Ok(p) => p,
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
@@ -224,129 +222,118 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
             return;
         }
     };
-    let svc_api = client.api::<Service>(None);
-    let ep_api = client.api::<Endpoints>(None);
+    let services = Reflector::new(ApiSource { api: client.api::<Service>(None), params: ListParams::default() });
+    let endpoints = Reflector::new(ApiSource { api: client.api::<Endpoints>(None), params: ListParams::default() });
+    proxy(me, table, reopen, resync, services, endpoints).await
+}
+
+/// The proxy's loop: follow services and endpoints, apply each change (with whatever else
+/// is already waiting) to `table`, a full sync after each relist, every `resync` and after
+/// a failed apply (with back-off); relist both after repeated failures.
+async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
+    me: String,
+    table: T,
+    reopen: impl Fn() -> Result<T> + Send + Sync,
+    resync: Duration,
+    mut services: Reflector<Service, S>,
+    mut endpoints: Reflector<Endpoints, E>,
+) {
+    let mut table = Some(table);
     let mut ticker = tokio::time::interval(resync);
     ticker.tick().await;
-    let mut relists = 0u32;
+    let mut cache = Cache::default();
+    // Nothing is applied before complete lists of both kinds have been seen.
+    let (mut listed_services, mut listed_endpoints) = (false, false);
+    // A full sync is due now (`full` and no `retry`), or after `retry` (it failed
+    // `failures` times in a row); meanwhile events still update the cache.
+    let mut full = true;
+    let mut retry: Option<Instant> = None;
+    let mut failures = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
-        let all = ListParams::default();
-        let lists = futures::future::try_join(svc_api.list(&all), ep_api.list(&all));
-        let (services, endpoints) = match lists.await {
-            Ok(l) => l,
-            Err(e) => {
-                relists += 1;
-                tracing::warn!(error = %e, "listing services and endpoints failed; retrying");
-                tokio::time::sleep(backoff(relists)).await;
-                continue;
+        let mut dirty: BTreeSet<Key> = BTreeSet::new();
+        if !full || retry.is_some() || !(listed_services && listed_endpoints) {
+            // Wait for something to do.
+            tokio::select! {
+                ev = services.next() => on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full),
+                ev = endpoints.next() => on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full),
+                _ = ticker.tick() => full = true,
+                _ = sleep_until(cache.next_wait()) => dirty.extend(cache.expired()),
+                _ = sleep_until(retry) => retry = None,
             }
-        };
-        let listed = Instant::now();
-        let mut cache = Cache {
-            services: services.items.into_iter().map(|s| (key_of(&s.metadata), s)).collect(),
-            endpoints: endpoints.items.into_iter().map(|e| (key_of(&e.metadata), e)).collect(),
-            produced: HashMap::new(),
-            waiting: HashMap::new(),
-        };
-        let mut svc_events = svc_api.watch(&ListParams::default(), &services.metadata.resource_version);
-        let mut ep_events = ep_api.watch(&ListParams::default(), &endpoints.metadata.resource_version);
-        // A full sync is due now (`full` and no `retry`), or after `retry` (it failed
-        // `failures` times in a row); meanwhile events still update the cache.
-        let mut full = true;
-        let mut retry: Option<Instant> = None;
-        let mut failures = 0u32;
-        'watch: loop {
-            let mut dirty: BTreeSet<Key> = BTreeSet::new();
-            if !full || retry.is_some() {
-                // Wait for something to do.
-                tokio::select! {
-                    ev = svc_events.next() => if !on_event(&mut cache.services, ev, &mut dirty) { break 'watch },
-                    ev = ep_events.next() => if !on_event(&mut cache.endpoints, ev, &mut dirty) { break 'watch },
-                    _ = ticker.tick() => full = true,
-                    _ = sleep_until(cache.next_wait()) => {
-                        for key in cache.expired() {
-                            dirty.insert(key);
-                        }
-                    }
-                    _ = sleep_until(retry) => retry = None,
+            // Take whatever else is already waiting into the same transaction.
+            loop {
+                let mut progressed = false;
+                if let Some(ev) = services.next().now_or_never() {
+                    on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full);
+                    progressed = true;
                 }
-                // Take whatever else is already waiting into the same transaction.
-                loop {
-                    let mut progressed = false;
-                    if let Some(ev) = svc_events.next().now_or_never() {
-                        if !on_event(&mut cache.services, ev, &mut dirty) {
-                            break 'watch;
-                        }
-                        progressed = true;
-                    }
-                    if let Some(ev) = ep_events.next().now_or_never() {
-                        if !on_event(&mut cache.endpoints, ev, &mut dirty) {
-                            break 'watch;
-                        }
-                        progressed = true;
-                    }
-                    if !progressed {
-                        break;
-                    }
+                if let Some(ev) = endpoints.next().now_or_never() {
+                    on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full);
+                    progressed = true;
                 }
-                if retry.is_some() {
-                    // The full sync that follows takes every change in.
-                    continue;
+                if !progressed {
+                    break;
                 }
             }
-            let Some(p) = proxier.take() else {
-                // A panic cost the proxier and none could be opened again: try later.
-                proxier = open(&netns, &cluster).ok();
-                retry = Some(Instant::now() + backoff(failures.max(1)));
-                full = true;
+            if retry.is_some() || !(listed_services && listed_endpoints) {
+                // The full sync that follows takes every change in.
                 continue;
-            };
-            let started = Instant::now();
-            let (work, what) = if full {
-                let all = cache.all(&me);
-                let what = format!("full sync of {} service ports", all.len());
-                (Work::Full(all), what)
-            } else {
-                let changes = cache.changes(dirty.into_iter(), &me);
-                if changes.is_empty() {
-                    proxier = Some(p);
-                    continue;
-                }
-                let what = format!("{} service port change(s)", changes.len());
-                (Work::Changes(changes), what)
-            };
-            let (p, result) = apply(p, work, &netns, &cluster).await;
-            proxier = p;
-            match result {
-                Ok(report) => {
-                    full = false;
-                    failures = 0;
-                    if report.script_bytes > 0 {
-                        tracing::info!(
-                            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-                            changed = report.changed,
-                            "applied {what}"
-                        );
-                    }
-                }
-                Err(e) => {
-                    failures += 1;
-                    full = true;
-                    retry = Some(Instant::now() + backoff(failures));
-                    tracing::warn!(error = %e, failures, "applying {what} failed; a full sync follows");
-                    if failures >= FAILURES_BEFORE_RELIST {
-                        tracing::warn!("full syncs keep failing; listing everything again");
-                        break 'watch;
-                    }
-                }
             }
         }
-        // A watch that ends soon after its list (the server refuses watches, or sends
-        // something undecodable) must not make the proxy spin: back off.
-        relists = if listed.elapsed() < MAX_BACKOFF { relists + 1 } else { 0 };
-        tracing::info!(relists, "service or endpoints watch ended; listing again");
-        if relists > 0 {
-            tokio::time::sleep(backoff(relists)).await;
+        let Some(t) = table.take() else {
+            // A panic cost the table and none could be opened again: try later.
+            table = reopen().ok();
+            retry = Some(Instant::now() + failures.delay(failures.failures().saturating_sub(1)));
+            full = true;
+            continue;
+        };
+        let started = Instant::now();
+        let (work, what) = if full {
+            let all = cache.all(&me);
+            let what = format!("full sync of {} service ports", all.len());
+            (Work::Full(all), what)
+        } else {
+            let changes = cache.changes(dirty, &me);
+            if changes.is_empty() {
+                table = Some(t);
+                continue;
+            }
+            let what = format!("{} service port change(s)", changes.len());
+            (Work::Changes(changes), what)
+        };
+        let (t, result) = apply(t, work, &reopen).await;
+        table = t;
+        match result {
+            Ok(applied) => {
+                full = false;
+                failures.reset();
+                if applied.bytes > 0 {
+                    tracing::info!(
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                        changed = applied.changed,
+                        "applied {what}"
+                    );
+                }
+            }
+            Err(e) => {
+                full = true;
+                retry = Some(Instant::now() + failures.next_delay());
+                let count = failures.failures();
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    failures = count,
+                    "applying {what} failed; a full sync follows"
+                );
+                if count >= FAILURES_BEFORE_RELIST {
+                    tracing::warn!("full syncs keep failing; listing everything again");
+                    services.relist();
+                    endpoints.relist();
+                    (listed_services, listed_endpoints) = (false, false);
+                    // The full sync of the fresh lists follows them at once.
+                    failures.reset();
+                    retry = None;
+                }
+            }
         }
     }
 }
@@ -354,7 +341,7 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
 /// Sleep until `when`, or forever.
 async fn sleep_until(when: Option<Instant>) {
     match when {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
+        Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
@@ -377,31 +364,31 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
     Ok(Proxier::new(ns, config))
 }
 
-/// Apply one watch event to `objects` (the cache's services or endpoints) and mark its
-/// service dirty; false when the watch ended (relist).
+/// Apply one reflector event to `objects` (the cache's services or endpoints) and mark
+/// its service dirty; a complete list replaces them all and calls for a full sync.
 fn on_event<K: openapi::Resource>(
     objects: &mut HashMap<Key, K>,
-    ev: Option<openapi::client::Result<WatchEvent<K>>>,
+    ev: Event<K>,
     dirty: &mut BTreeSet<Key>,
-) -> bool {
+    listed: &mut bool,
+    full: &mut bool,
+) {
     match ev {
-        Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
+        Event::Listed(items) => {
+            *objects = items.into_iter().map(|o| (key_of(o.metadata()), o)).collect();
+            *listed = true;
+            *full = true;
+        }
+        Event::Applied(o) => {
             let key = key_of(o.metadata());
             objects.insert(key.clone(), o);
             dirty.insert(key);
-            true
         }
-        Some(Ok(WatchEvent::Deleted(o))) => {
+        Event::Deleted(o) => {
             let key = key_of(o.metadata());
             objects.remove(&key);
             dirty.insert(key);
-            true
         }
-        Some(Err(e)) => {
-            tracing::info!(error = %e, kind = K::KIND, "watch ended");
-            false
-        }
-        None => false,
     }
 }
 
@@ -497,12 +484,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_its_limit() {
-        let secs: Vec<u64> = (1..=8).map(|f| backoff(f).as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30, 30]);
-    }
-
-    #[test]
     fn a_programmed_service_does_not_wait_for_endpoints() {
         let mut cache = Cache::default();
         let key = ("ns".to_string(), "web".to_string());
@@ -537,5 +518,105 @@ mod tests {
         cache.services.remove(&key);
         let changes = cache.changes([key], "n1");
         assert_eq!(changes, vec![("ns/web:http".to_string(), None)]);
+    }
+
+    mod proxy {
+        use super::*;
+        use crate::fake::{Call, FakeSource, FakeTable};
+        use openapi::client::WatchEvent;
+
+        struct Proxy {
+            table: FakeTable,
+            services: FakeSource<Service>,
+            endpoints: FakeSource<Endpoints>,
+            start: Instant,
+        }
+
+        /// A proxy for node n1 over fakes, its first lists holding `services` and `endpoints`.
+        fn start(services: Vec<Service>, endpoints: Vec<Endpoints>, failing_applies: u32) -> Proxy {
+            let p = Proxy {
+                table: FakeTable::default(),
+                services: FakeSource::new(services),
+                endpoints: FakeSource::new(endpoints),
+                start: Instant::now(),
+            };
+            p.table.0.fail_next("apply", failing_applies);
+            let table = p.table.clone();
+            tokio::spawn(super::proxy(
+                "n1".into(),
+                p.table.clone(),
+                move || Ok(table.clone()),
+                Duration::from_secs(3600),
+                Reflector::new(p.services.clone()),
+                Reflector::new(p.endpoints.clone()),
+            ));
+            p
+        }
+
+        impl Proxy {
+            fn calls(&self) -> Vec<Call> {
+                self.table.0.calls()
+            }
+            fn seconds(&self) -> Vec<u64> {
+                self.table.0.timed(self.start).iter().map(|(t, _)| t.as_secs()).collect()
+            }
+        }
+
+        async fn settle() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        fn full(names: &[&str]) -> Call {
+            Call::SyncAll(names.iter().map(|n| n.to_string()).collect())
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn the_first_lists_make_one_full_sync() {
+            let p = start(vec![service()], vec![endpoints()], 0);
+            settle().await;
+            assert_eq!(p.calls(), vec![full(&["ns/web:dns", "ns/web:http"])]);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_new_service_waits_for_its_endpoints() {
+            let p = start(Vec::new(), Vec::new(), 0);
+            settle().await;
+            p.services.send(WatchEvent::Added(service()));
+            tokio::time::sleep(ENDPOINTS_GRACE / 2).await;
+            assert_eq!(p.calls(), vec![full(&[])], "programmed before its endpoints came");
+            p.endpoints.send(WatchEvent::Added(endpoints()));
+            settle().await;
+            let both = vec![("ns/web:http".to_string(), Some(2)), ("ns/web:dns".to_string(), Some(2))];
+            assert_eq!(p.calls()[1..], [Call::Update(both)]);
+            // One whose endpoints never come is programmed (to reject) after the grace.
+            let mut lonely = service();
+            lonely.metadata.name = "lonely".into();
+            p.services.send(WatchEvent::Added(lonely));
+            tokio::time::sleep(ENDPOINTS_GRACE + Duration::from_millis(10)).await;
+            let none = vec![("ns/lonely:http".to_string(), Some(0)), ("ns/lonely:dns".to_string(), Some(0))];
+            assert_eq!(p.calls()[2..], [Call::Update(none)]);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_failed_apply_is_retried_as_a_full_sync_with_back_off() {
+            let p = start(vec![service()], vec![endpoints()], 3);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            // Changes meanwhile are taken in by the full sync that follows.
+            p.endpoints.send(WatchEvent::Deleted(endpoints()));
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            assert_eq!(p.seconds(), vec![0, 1, 3, 7]);
+            assert!(p.calls().iter().all(|c| matches!(c, Call::SyncAll(_))), "{:?}", p.calls());
+            assert_eq!(p.services.lists(), 1);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn repeated_failures_list_everything_again() {
+            let p = start(vec![service()], vec![endpoints()], FAILURES_BEFORE_RELIST);
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            // Five failures (back-off 1, 2, 4, 8 s), a relist after the reflectors' first
+            // delay, and the full sync of the fresh lists succeeds.
+            assert_eq!(p.seconds(), vec![0, 1, 3, 7, 15, 16]);
+            assert_eq!((p.services.lists(), p.endpoints.lists()), (2, 2));
+        }
     }
 }
