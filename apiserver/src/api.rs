@@ -365,7 +365,7 @@ async fn heartbeat(
     Json(hb): Json<Heartbeat>,
 ) -> ApiResult<Response> {
     caller.require_node(&name)?;
-    for (k, _) in &hb.backend_data {
+    for k in hb.backend_data.keys() {
         validation::validate_label_key(k).map_err(|m| ApiError::invalid(format!("backendData[{k}]"), m))?;
     }
     let body = st.store.write(Op::Heartbeat(name, hb)).await?;

@@ -154,7 +154,6 @@ fn operation(
     body: Option<&str>,
     ok: (&str, String, utoipa::openapi::Content, &str),
     error_codes: &[&str],
-    secured: bool,
 ) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(id))
@@ -173,7 +172,8 @@ fn operation(
                 .build(),
         ));
     }
-    if secured {
+    // What can answer 401 needs a bearer token.
+    if error_codes.contains(&"401") {
         op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
     }
     op.build()
@@ -243,7 +243,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             None,
             list_ok(format!("The {}{watch_note}", k.plural)),
             list_errors,
-            false,
         ),
     );
     let base_params = if k.namespaced { vec![ns_param()] } else { vec![] };
@@ -261,7 +260,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 None,
                 list_ok(format!("The {}{watch_note}", k.plural)),
                 list_errors,
-                false,
             ),
         );
     }
@@ -279,7 +277,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             None,
             object_ok("The object", "200"),
             &["404", "500"],
-            false,
         ),
     );
     if k.verbs.create {
@@ -295,7 +292,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 Some(k.kind),
                 object_ok("Created", "201"),
                 WRITE_ERRORS,
-                true,
             ),
         );
     }
@@ -311,7 +307,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 Some(k.kind),
                 object_ok("Replaced", "200"),
                 WRITE_ERRORS,
-                true,
             ),
         );
     }
@@ -327,7 +322,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 None,
                 object_ok("Deleted", "200"),
                 &["401", "403", "404", "500", "503"],
-                true,
             ),
         );
     }
@@ -344,7 +338,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 None,
                 object_ok("The object", "200"),
                 &["404", "500"],
-                false,
             ),
         );
         paths.add_path_operation(
@@ -358,7 +351,6 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 Some(k.kind),
                 object_ok("Replaced", "200"),
                 WRITE_ERRORS,
-                true,
             ),
         );
     }
@@ -384,7 +376,6 @@ fn build() -> utoipa::openapi::OpenApi {
             Some("Heartbeat"),
             ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"),
             WRITE_ERRORS,
-            true,
         ),
     );
     paths.add_path_operation(
@@ -398,7 +389,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("201", "The token".into(), json_content("NodeToken"), "application/json"),
             &["401", "403", "422", "500", "503"],
-            true,
         ),
     );
     paths.add_path_operation(
@@ -412,7 +402,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The configuration".into(), json_content("ClusterConfig"), "application/json"),
             READ_ERRORS,
-            false,
         ),
     );
     let text = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
@@ -433,7 +422,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The log text".into(), text.clone(), "text/plain"),
             &["400", "401", "403", "404", "500", "502", "503"],
-            true,
         ),
     );
     paths.add_path_operation(
@@ -447,7 +435,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "ok".into(), text.clone(), "text/plain"),
             READ_ERRORS,
-            false,
         ),
     );
     paths.add_path_operation(
@@ -461,7 +448,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "Metrics in the Prometheus text format".into(), text, "text/plain"),
             READ_ERRORS,
-            false,
         ),
     );
     let any = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object))).build();
@@ -476,7 +462,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The OpenAPI document".into(), any, "application/json"),
             &[],
-            false,
         ),
     );
     doc.paths = paths;

@@ -120,7 +120,7 @@ impl Tx<'_> {
     }
 
     /// Keep the event of a change for publication after commit. Inserts and updates reach
-    /// the `events` table by trigger; a deletion's row is written here (`write_row`).
+    /// the `events` table by trigger; a deletion's row is written here.
     async fn record(
         &mut self,
         event_type: EventType,
@@ -129,10 +129,9 @@ impl Tx<'_> {
         object: String,
         old: Option<(Selectable, String)>,
         selectable: Selectable,
-        write_row: bool,
     ) -> ApiResult<()> {
         let rev = self.rev;
-        if write_row {
+        if event_type == EventType::Deleted {
             sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES (?, ?, ?, ?, ?)")
                 .bind(rev)
                 .bind(event_type.as_str())
@@ -189,12 +188,12 @@ impl Tx<'_> {
             }
             other => other?,
         };
-        self.record(EventType::Added, K::INFO, namespace, json, None, selectable(obj), false).await
+        self.record(EventType::Added, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     /// Replace `old` by `obj`. Nothing is written (and no revision spent) when nothing
     /// changed, so repeated identical status reports cost no event.
-    pub async fn update<K: Served + PartialEq>(&mut self, old: &K, obj: &mut K) -> ApiResult<()> {
+    pub async fn update<K: Served>(&mut self, old: &K, obj: &mut K) -> ApiResult<()> {
         obj.metadata_mut().resource_version = old.metadata().resource_version.clone();
         obj.metadata_mut().uid = old.metadata().uid.clone();
         obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp;
@@ -215,16 +214,8 @@ impl Tx<'_> {
             .execute(&mut *self.conn)
             .await?;
         let old_json = to_json(old)?;
-        self.record(
-            EventType::Modified,
-            K::INFO,
-            namespace,
-            json,
-            Some((selectable(old), old_json)),
-            selectable(obj),
-            false,
-        )
-        .await
+        self.record(EventType::Modified, K::INFO, namespace, json, Some((selectable(old), old_json)), selectable(obj))
+            .await
     }
 
     /// Delete; the DELETED event carries the object with the deletion's revision.
@@ -239,7 +230,7 @@ impl Tx<'_> {
             .execute(&mut *self.conn)
             .await?;
         let json = to_json(obj)?;
-        self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj), true).await
+        self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {
