@@ -52,3 +52,24 @@ async fn nodes_report_events_as_themselves_and_they_expire() {
     srv.tick().await;
     assert!(srv.get("/api/v1/events").await.ok::<List<Event>>().items.is_empty());
 }
+
+/// Deleting an event is a plain write (the kind has no delete logic of its own): answered
+/// with the object as it was at the deletion's revision, gone afterwards, and seen by
+/// watchers as DELETED.
+#[tokio::test]
+async fn the_admin_deletes_an_event_with_the_plain_delete() {
+    let srv = TestServer::start().await;
+    let path = format!("/api/v1/namespaces/{NS}/events");
+    let created: Event = srv.post(&path, &event("Started")).await.ok();
+    let one = format!("{path}/{}", created.metadata.name);
+    let deleted: Event = srv.delete(&one).await.ok();
+    assert_eq!(deleted.metadata.name, created.metadata.name);
+    assert_eq!(deleted.reason, "Started");
+    assert!(rv_of(&deleted) > rv_of(&created), "the deletion has its own revision");
+    srv.get(&one).await.error(404, "NotFound", None);
+    srv.delete(&one).await.error(404, "NotFound", None);
+    let from = rv_of(&created);
+    let lines = srv.watch(&format!("{path}?watch=true&resourceVersion={from}&timeoutSeconds=1")).await;
+    let types: Vec<&str> = lines.iter().map(|l| l.event_type.as_str()).collect();
+    assert_eq!(types, ["DELETED"], "{lines:?}");
+}
