@@ -1,5 +1,6 @@
-//! HTTP handlers: the resource routes (generic over kinds), the node routes that are not
-//! plain CRUD (heartbeat, token), the cluster configuration, health and metrics.
+//! HTTP handlers: the resource routes (generic over kinds, one set per entry of the kind
+//! registry, [`openapi::registry`]), the node routes that are not plain CRUD (heartbeat,
+//! token), the cluster configuration, health and metrics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -8,8 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::Method;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -219,8 +219,13 @@ fn parse_field_selector(kind: Kind, selector: Option<&str>) -> ApiResult<Option<
 }
 
 /// The namespace of a path, for spans ("" when cluster-scoped or across namespaces).
-fn span_namespace(p: &HashMap<String, String>) -> &str {
+pub(crate) fn span_namespace(p: &HashMap<String, String>) -> &str {
     p.get("namespace").map_or("", String::as_str)
+}
+
+/// The object name of a path, for spans ("" for a collection).
+pub(crate) fn span_name(p: &HashMap<String, String>) -> &str {
+    p.get("name").map_or("", String::as_str)
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p)))]
@@ -282,7 +287,7 @@ async fn list<K: Served>(
     Ok(json_response(StatusCode::OK, body))
 }
 
-#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = p.get("name").map_or("", String::as_str)))]
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
 async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
     match st.store.get_raw(K::INFO, &namespace, &name).await? {
@@ -310,7 +315,7 @@ async fn create<K: Served>(
     Ok(json_response(StatusCode::CREATED, body))
 }
 
-#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = p.get("name").map_or("", String::as_str), ?sub))]
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p), ?sub))]
 async fn write_existing<K: Served>(
     st: AppState,
     p: HashMap<String, String>,
@@ -346,7 +351,7 @@ async fn update_status<K: Served>(
     write_existing(st, p, caller, obj, Subresource::Status).await
 }
 
-#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = p.get("name").map_or("", String::as_str)))]
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
 async fn delete<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use openapi::{Node, Pod, Resource};
 use serde::Deserialize;
 
-use crate::api::Authenticated;
+use crate::api::{span_name, span_namespace, Authenticated};
 use crate::error::{ApiError, ApiResult};
 use crate::store::Kind;
 use crate::AppState;
@@ -69,11 +69,7 @@ fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/log?container=&tailLines=&limitBytes=`.
-#[tracing::instrument(skip_all, fields(
-    kind = Pod::KIND,
-    namespace = p.get("namespace").map_or("", String::as_str),
-    name = p.get("name").map_or("", String::as_str),
-))]
+#[tracing::instrument(skip_all, fields(kind = Pod::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
 pub async fn pod_log(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,

@@ -212,12 +212,16 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         query_param("timeoutSeconds", Type::Integer, "With watch: end the stream after this many seconds"),
     ];
-    for field in k.field_selectors {
-        let description = match *field {
-            "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
-            other => format!("`{other}=VALUE`"),
-        };
-        params.push(query_param("fieldSelector", Type::String, &description));
+    if !k.field_selectors.is_empty() {
+        let accepted: Vec<String> = k
+            .field_selectors
+            .iter()
+            .map(|field| match *field {
+                "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
+                other => format!("`{other}=VALUE`"),
+            })
+            .collect();
+        params.push(query_param("fieldSelector", Type::String, &accepted.join("; ")));
     }
     params
 }

@@ -1,6 +1,6 @@
 //! The kind registry: every fact about a kind the API serves, stated once.
 //!
-//! A kind is one entry of the [`kinds!`] table at the bottom of this module: its API group
+//! A kind is one entry of the `kinds!` table at the bottom of this module: its API group
 //! and version, plural, singular and short names, whether it is namespaced, which verbs and
 //! subresources the API serves, and the words the OpenAPI document uses for it. The entry
 //! implements [`Resource`] for the type, and [`KINDS`] lists every entry's [`KindInfo`] in
@@ -16,8 +16,9 @@
 //!   group [`KINDS`] by [`KindInfo::api_version`] and list each entry's plural, singular,
 //!   [`KindInfo::short_names`], namespaced flag and [`Verbs::names`].
 //!
-//! The API server visits the types of the table with [`for_each_kind!`]: it needs the
-//! types, not only their facts, to instantiate its generic handlers.
+//! The API server visits the types of the table with
+//! [`for_each_kind!`](crate::for_each_kind): it needs the types, not only their facts, to
+//! instantiate its generic handlers.
 //!
 //! # Adding a kind: NetworkPolicy in `networking.k8s.io/v1`
 //!
@@ -33,7 +34,7 @@
 //!    }
 //!    ```
 //!
-//! 2. One entry in the [`kinds!`] table below:
+//! 2. One entry in the `kinds!` table below:
 //!
 //!    ```ignore
 //!    NetworkPolicy {
@@ -129,7 +130,7 @@ pub struct KindInfo {
 }
 
 impl KindInfo {
-    /// The optional parts of an entry, for struct update syntax in the [`kinds!`] table.
+    /// The optional parts of an entry, for struct update syntax in the `kinds!` table.
     pub const DEFAULTS: KindInfo = KindInfo {
         api_version: "v1",
         kind: "",
@@ -250,7 +251,8 @@ pub fn find(kind: &str) -> Option<&'static KindInfo> {
 
 /// Declares the kinds: `Type { field: value, … }` implements [`Resource`] for `Type` with
 /// that [`KindInfo`] (its `kind` is the type's name; unset fields come from
-/// [`KindInfo::DEFAULTS`]), and the table becomes [`KINDS`] and [`for_each_kind!`].
+/// [`KindInfo::DEFAULTS`]), and the table becomes [`KINDS`] and
+/// [`for_each_kind!`](crate::for_each_kind).
 ///
 /// `$d` is a literal `$`, passed in so that the generated macro can have parameters.
 macro_rules! kinds {

@@ -114,12 +114,15 @@ impl<K: Served> PlainWrite for Plain<K> {
         Box::pin(async move {
             let obj = match *self {
                 Plain::Create(mut obj) => {
+                    // The server gives the identity.
+                    obj.metadata_mut().uid = None;
                     tx.create(&mut obj).await?;
                     obj
                 }
                 Plain::Update(mut obj) => {
                     let namespace = obj.metadata().namespace.clone().unwrap_or_default();
-                    let old: K = tx.must_get(&namespace, &obj.metadata().name.clone()).await?;
+                    let name = obj.metadata().name.clone();
+                    let old: K = tx.must_get(&namespace, &name).await?;
                     check_version(&old, &obj)?;
                     tx.update(&old, &mut obj).await?;
                     obj
