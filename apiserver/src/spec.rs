@@ -25,6 +25,7 @@ use openapi::*;
         description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Reads are open; writes need a bearer token (the admin token, or a node-scoped token for a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
         license(name = "Apache-2.0")
     ),
+    // The kinds' schemas (and those they refer to) come from the registry, in `build`.
     components(schemas(
         ObjectMeta,
         ListMeta,
@@ -32,55 +33,9 @@ use openapi::*;
         StatusCause,
         EventType,
         RawWatchEvent,
-        Node,
-        NodeSpec,
-        NodeStatus,
-        NodeAddress,
-        NodeDaemonEndpoints,
-        DaemonEndpoint,
-        NodeCondition,
-        ConditionStatus,
-        NodeLease,
-        NodeLeaseSpec,
         Heartbeat,
         NodeToken,
-        Pod,
-        PodSpec,
-        PodStatus,
-        PodPhase,
-        PodCondition,
-        Container,
-        ContainerPort,
-        EnvVar,
-        Probe,
-        TcpSocketAction,
-        HttpGetAction,
-        IntOrString,
-        Protocol,
-        RestartPolicy,
-        ContainerStatus,
-        ContainerState,
-        ContainerStateWaiting,
-        ContainerStateRunning,
-        ContainerStateTerminated,
-        Service,
-        ServiceSpec,
-        ServicePort,
-        ServiceType,
-        SessionAffinity,
-        SessionAffinityConfig,
-        ClientIpConfig,
-        TrafficPolicy,
-        Endpoints,
-        EndpointSubset,
-        EndpointAddress,
-        EndpointPort,
-        ObjectReference,
-        Event,
-        EventSource,
         ClusterConfig,
-        PortRange,
-        Backend,
     ))
 )]
 struct Doc;
@@ -470,6 +425,15 @@ fn build() -> utoipa::openapi::OpenApi {
     );
     doc.paths = paths;
     let components = doc.components.get_or_insert_with(Default::default);
+    // Each kind's schema, those it refers to, and its list.
+    macro_rules! kind_schemas {
+        ($($k:path),*) => {$(
+            let mut schemas = vec![(<$k as utoipa::ToSchema>::name().into_owned(), <$k as utoipa::PartialSchema>::schema())];
+            <$k as utoipa::ToSchema>::schemas(&mut schemas);
+            components.schemas.extend(schemas);
+        )*};
+    }
+    openapi::for_each_kind!(kind_schemas);
     for k in KINDS {
         components.schemas.insert(k.list_kind(), list_schema(k.kind).into());
     }

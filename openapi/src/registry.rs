@@ -11,7 +11,7 @@
 //! - the API server's routes (`apiserver::api::router`), one set per entry, with the verbs
 //!   the entry declares;
 //! - the store's kinds (the `kind` column is [`KindInfo::kind`]);
-//! - the OpenAPI paths and list schemas (`apiserver::spec`);
+//! - the OpenAPI paths, the kinds' schemas and their list schemas (`apiserver::spec`);
 //! - later, the discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/{group}/{version}`):
 //!   group [`KINDS`] by [`KindInfo::api_version`] and list each entry's plural, singular,
 //!   [`KindInfo::short_names`], namespaced flag and [`Verbs::names`].
@@ -22,8 +22,8 @@
 //!
 //! # Adding a kind: NetworkPolicy in `networking.k8s.io/v1`
 //!
-//! 1. The type, in Kubernetes' shape, in [`crate::resources`] (with `ToSchema`, and listed
-//!    in the OpenAPI components of `apiserver::spec`):
+//! 1. The type, in Kubernetes' shape, in [`crate::resources`], deriving `ToSchema` (its
+//!    schema and those it refers to join the OpenAPI document by themselves):
 //!
 //!    ```ignore
 //!    pub struct NetworkPolicy {
@@ -52,7 +52,7 @@
 //!    works), the routes `GET /apis/networking.k8s.io/v1/networkpolicies`,
 //!    `GET|POST /apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies` and
 //!    `GET|PUT|DELETE …/networkpolicies/{name}`, list, get and watch, the store rows, and the
-//!    OpenAPI paths and the `NetworkPolicyList` schema.
+//!    OpenAPI paths, the `NetworkPolicy` schemas and the `NetworkPolicyList` schema.
 //!
 //! 3. Its validation in [`crate::validation`], and `impl Served for NetworkPolicy` in the API
 //!    server (`apiserver::kinds`), naming that validation. A kind with no write logic of its
