@@ -96,11 +96,10 @@ pub fn served_routes() -> Vec<(String, Method)> {
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
-    for (path, methods) in routes().by_path {
-        router = router.route(&path, methods);
-    }
-    router
+    routes()
+        .by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods))
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
@@ -410,4 +409,34 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
 
 async fn openapi_json() -> Response {
     json_response(StatusCode::OK, crate::spec::document_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use openapi::{KindInfo, Verbs};
+
+    use super::*;
+
+    /// Namespaces as objects (a cluster-scoped core kind) sit at `/api/v1/namespaces/{name}`,
+    /// beside every namespaced kind's `/api/v1/namespaces/{namespace}/…`: axum accepts both.
+    #[test]
+    fn a_cluster_scoped_namespace_kind_fits_beside_the_namespaced_routes() {
+        let namespace = KindInfo {
+            kind: "Namespace",
+            plural: "namespaces",
+            singular: "namespace",
+            short_names: &["ns"],
+            verbs: Verbs::ALL,
+            tag: "namespaces",
+            ..KindInfo::DEFAULTS
+        };
+        let routes = namespace.routes();
+        assert_eq!((routes.all.as_str(), routes.object.as_str()), ("/api/v1/namespaces", "/api/v1/namespaces/{name}"));
+        let mut r = super::routes();
+        r.add(Method::GET, &routes.all, healthz);
+        r.add(Method::GET, &routes.object, healthz);
+        // Conflicting routes make axum panic here.
+        let _router: Router<AppState> =
+            r.by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    }
 }

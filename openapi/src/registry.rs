@@ -54,6 +54,11 @@
 //!    `GET|PUT|DELETE …/networkpolicies/{name}`, list, get and watch, the store rows, and the
 //!    OpenAPI paths, the `NetworkPolicy` schemas and the `NetworkPolicyList` schema.
 //!
+//!    Namespaces as objects are the same in the core group, cluster-scoped:
+//!    `Namespace { plural: "namespaces", singular: "namespace", short_names: &["ns"],
+//!    verbs: Verbs::ALL, tag: "namespaces" }` serves `/api/v1/namespaces` and
+//!    `/api/v1/namespaces/{name}`, beside the namespaced kinds' `/api/v1/namespaces/{namespace}/…`.
+//!
 //! 3. Its validation in [`crate::validation`], and `impl Served for NetworkPolicy` in the API
 //!    server (`apiserver::kinds`), naming that validation. A kind with no write logic of its
 //!    own keeps the default operations: admin-only create, replace (optimistic concurrency
