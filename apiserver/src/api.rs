@@ -1,141 +1,105 @@
-//! HTTP handlers: the resource routes (generic over kinds), the node routes that are not
-//! plain CRUD (heartbeat, token), the cluster configuration, health and metrics.
+//! HTTP handlers: the resource routes (generic over kinds, one set per entry of the kind
+//! registry, [`openapi::registry`]), the node routes that are not plain CRUD (heartbeat,
+//! token), the cluster configuration, health and metrics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use openapi::selector::LabelSelector;
-use openapi::validation::{self, FieldErrors};
-use openapi::{Endpoints, Event, Heartbeat, Node, NodeLease, Pod, Resource, Service};
+use openapi::validation;
+use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
-use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::store::{Caller, Op, Selectable, Store, Stored, Subresource};
+use crate::kinds::Served;
+use crate::store::{Caller, Kind, Op, Selectable, Store, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
 
-use crate::store::Kind;
-
-/// A kind users (or nodes) write; every stored kind can be read, listed and watched.
-pub trait WriteKind: Stored {
-    fn validate(&self, settings: &Settings) -> Result<(), FieldErrors>;
-    fn create_op(self, caller: &Caller) -> ApiResult<Op>;
-    fn update_op(self, caller: &Caller, sub: Subresource) -> ApiResult<Op>;
-    fn delete_op(namespace: String, name: String, caller: &Caller) -> ApiResult<Op>;
+/// A table of routes being built: each path's handlers by method, and every (path, method)
+/// served, which the OpenAPI document must describe (`spec`'s tests compare them).
+#[derive(Default)]
+struct Routes {
+    by_path: BTreeMap<String, MethodRouter<AppState>>,
+    served: Vec<(String, Method)>,
 }
 
-impl WriteKind for Node {
-    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
-        validation::validate_node(self)
+impl Routes {
+    fn add<H, T>(&mut self, method: Method, path: &str, handler: H)
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+        let methods = self.by_path.remove(path).unwrap_or_default();
+        self.by_path.insert(path.to_string(), methods.on(filter, handler));
+        self.served.push((path.to_string(), method));
     }
-    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
-        caller.require_node(&self.metadata.name)?;
-        Ok(Op::CreateNode(self))
-    }
-    fn update_op(self, caller: &Caller, sub: Subresource) -> ApiResult<Op> {
-        caller.require_node(&self.metadata.name)?;
-        Ok(Op::UpdateNode(self, sub))
-    }
-    fn delete_op(_: String, name: String, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::DeleteNode(name))
-    }
-}
 
-impl WriteKind for Pod {
-    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
-        validation::validate_pod(self)
-    }
-    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::CreatePod(self))
-    }
-    fn update_op(self, caller: &Caller, sub: Subresource) -> ApiResult<Op> {
-        // Whether a node may write this pod's status depends on where the pod is bound:
-        // the writer checks that against the stored pod.
-        Ok(Op::UpdatePod(self, sub, caller.clone()))
-    }
-    fn delete_op(ns: String, name: String, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::DeletePod(ns, name))
-    }
-}
-
-impl WriteKind for Service {
-    fn validate(&self, settings: &Settings) -> Result<(), FieldErrors> {
-        validation::validate_service(self, &settings.cluster)
-    }
-    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::CreateService(self))
-    }
-    fn update_op(self, caller: &Caller, _: Subresource) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::UpdateService(self))
-    }
-    fn delete_op(ns: String, name: String, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::DeleteService(ns, name))
+    /// The routes of one kind, as its registry entry declares them: list (and watch), get,
+    /// and the writes and subresources it serves.
+    fn kind<K: Served>(&mut self) {
+        let info = K::INFO;
+        let routes = info.routes();
+        self.add(Method::GET, &routes.all, list::<K>);
+        if let Some(collection) = &routes.collection {
+            self.add(Method::GET, collection, list::<K>);
+        }
+        self.add(Method::GET, &routes.object, read::<K>);
+        if info.verbs.create {
+            self.add(Method::POST, routes.create(), create::<K>);
+        }
+        if info.verbs.update {
+            self.add(Method::PUT, &routes.object, update::<K>);
+        }
+        if info.verbs.delete {
+            self.add(Method::DELETE, &routes.object, delete::<K>);
+        }
+        if info.status {
+            self.add(Method::GET, &routes.status(), read::<K>);
+            self.add(Method::PUT, &routes.status(), update_status::<K>);
+        }
     }
 }
 
-impl WriteKind for Event {
-    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
-        validation::validate_event(self)
+/// Every route of the API but the JSON 404s of unknown API paths: the kinds of the
+/// registry, then the routes that are not plain resources.
+fn routes() -> Routes {
+    let mut r = Routes::default();
+    macro_rules! kinds {
+        ($($k:path),*) => { $(r.kind::<$k>();)* };
     }
-    /// Node agents report events (as themselves); the admin may too.
-    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
-        Ok(Op::CreateEvent(self, caller.clone()))
-    }
-    fn update_op(self, _: &Caller, _: Subresource) -> ApiResult<Op> {
-        Err(ApiError::bad_request("events cannot be changed"))
-    }
-    fn delete_op(ns: String, name: String, caller: &Caller) -> ApiResult<Op> {
-        caller.require_admin()?;
-        Ok(Op::DeleteEvent(ns, name))
-    }
+    openapi::for_each_kind!(kinds);
+    r.add(Method::GET, "/healthz", healthz);
+    r.add(Method::GET, "/metrics", metrics);
+    r.add(Method::GET, "/openapi.json", openapi_json);
+    r.add(Method::GET, "/api/v1/clusterconfig", cluster_config);
+    let node = Node::INFO.routes().object;
+    r.add(Method::POST, &format!("{node}/heartbeat"), heartbeat);
+    r.add(Method::POST, &format!("{node}/token"), node_token);
+    r.add(Method::GET, &format!("{}/log", Pod::INFO.routes().object), crate::logs::pod_log);
+    r
+}
+
+/// Every (path, method) the router serves, but the JSON 404s of unknown API paths.
+pub fn served_routes() -> Vec<(String, Method)> {
+    routes().served
 }
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    let ns = "/api/v1/namespaces/{namespace}";
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi_json))
-        .route("/api/v1/clusterconfig", get(cluster_config))
-        .route("/api/v1/nodes", get(list::<Node>).post(create::<Node>))
-        .route("/api/v1/nodes/{name}", get(read::<Node>).put(update::<Node>).delete(delete::<Node>))
-        .route("/api/v1/nodes/{name}/status", get(read::<Node>).put(update_status::<Node>))
-        .route("/api/v1/nodes/{name}/heartbeat", post(heartbeat))
-        .route("/api/v1/nodes/{name}/token", post(node_token))
-        .route("/api/v1/nodeleases", get(list::<NodeLease>))
-        .route("/api/v1/nodeleases/{name}", get(read::<NodeLease>))
-        .route("/api/v1/pods", get(list::<Pod>))
-        .route(&format!("{ns}/pods"), get(list::<Pod>).post(create::<Pod>))
-        .route(&format!("{ns}/pods/{{name}}"), get(read::<Pod>).put(update::<Pod>).delete(delete::<Pod>))
-        .route(&format!("{ns}/pods/{{name}}/status"), get(read::<Pod>).put(update_status::<Pod>))
-        .route(&format!("{ns}/pods/{{name}}/log"), get(crate::logs::pod_log))
-        .route("/api/v1/services", get(list::<Service>))
-        .route(&format!("{ns}/services"), get(list::<Service>).post(create::<Service>))
-        .route(
-            &format!("{ns}/services/{{name}}"),
-            get(read::<Service>).put(update::<Service>).delete(delete::<Service>),
-        )
-        .route("/api/v1/endpoints", get(list::<Endpoints>))
-        .route(&format!("{ns}/endpoints"), get(list::<Endpoints>))
-        .route(&format!("{ns}/endpoints/{{name}}"), get(read::<Endpoints>))
-        .route("/api/v1/events", get(list::<Event>))
-        .route(&format!("{ns}/events"), get(list::<Event>).post(create::<Event>))
-        .route(&format!("{ns}/events/{{name}}"), get(read::<Event>).delete(delete::<Event>))
+    routes()
+        .by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods))
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
@@ -245,15 +209,26 @@ pub struct ListQuery {
 fn parse_field_selector(kind: Kind, selector: Option<&str>) -> ApiResult<Option<String>> {
     let Some(s) = selector.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
     let value = s.strip_prefix("spec.nodeName==").or_else(|| s.strip_prefix("spec.nodeName="));
-    match (kind, value) {
-        (Kind::Pod, Some(node)) => Ok(Some(node.to_string())),
+    match value {
+        Some(node) if kind.field_selectors.contains(&"spec.nodeName") => Ok(Some(node.to_string())),
         _ => Err(ApiError::bad_request(format!(
             "unsupported fieldSelector {s:?}: only spec.nodeName=NAME on pods is supported"
         ))),
     }
 }
 
-async fn list<K: Stored>(
+/// The namespace of a path, for spans ("" when cluster-scoped or across namespaces).
+pub(crate) fn span_namespace(p: &HashMap<String, String>) -> &str {
+    p.get("namespace").map_or("", String::as_str)
+}
+
+/// The object name of a path, for spans ("" for a collection).
+pub(crate) fn span_name(p: &HashMap<String, String>) -> &str {
+    p.get("name").map_or("", String::as_str)
+}
+
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p)))]
+async fn list<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -263,8 +238,8 @@ async fn list<K: Stored>(
     let namespace = (!namespace.is_empty()).then_some(namespace);
     let labels = LabelSelector::parse(q.label_selector.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::bad_request(format!("labelSelector: {m}")))?;
-    let node = parse_field_selector(K::STORE_KIND, q.field_selector.as_deref())?;
-    let filter = Filter { kind: K::STORE_KIND, namespace, labels, node };
+    let node = parse_field_selector(K::INFO, q.field_selector.as_deref())?;
+    let filter = Filter { kind: K::INFO, namespace, labels, node };
 
     if q.watch {
         let from = match q.resource_version.as_deref() {
@@ -292,8 +267,9 @@ async fn list<K: Stored>(
     let (rev, items) = st.store.list_raw(filter.kind, filter.namespace.as_deref(), filter.node.as_deref()).await?;
     let mut body = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 128);
     body.push_str(&format!(
-        "{{\"apiVersion\":\"v1\",\"kind\":\"{}List\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}},\"items\":[",
-        K::KIND
+        "{{\"apiVersion\":\"{}\",\"kind\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}},\"items\":[",
+        K::API_VERSION,
+        K::INFO.list_kind()
     ));
     let mut first = true;
     for item in &items {
@@ -310,9 +286,10 @@ async fn list<K: Stored>(
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn read<K: Stored>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
+async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
-    match st.store.get_raw(K::STORE_KIND, &namespace, &name).await? {
+    match st.store.get_raw(K::INFO, &namespace, &name).await? {
         Some(body) => Ok(json_response(StatusCode::OK, body)),
         None => Err(ApiError::not_found(K::KIND, &name)),
     }
@@ -322,7 +299,8 @@ async fn read<K: Stored>(State(st): State<AppState>, Path(p): Path<HashMap<Strin
 // Writes
 // ---------------------------------------------------------------------------------------------
 
-async fn create<K: WriteKind>(
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name))]
+async fn create<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
@@ -330,12 +308,14 @@ async fn create<K: WriteKind>(
 ) -> ApiResult<Response> {
     let (namespace, _) = path_parts(&p);
     normalize(&mut obj, &namespace, None)?;
+    tracing::Span::current().record("name", obj.metadata().name.as_str());
     obj.validate(st.store.settings())?;
     let body = st.store.write(obj.create_op(&caller)?).await?;
     Ok(json_response(StatusCode::CREATED, body))
 }
 
-async fn write_existing<K: WriteKind>(
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p), ?sub))]
+async fn write_existing<K: Served>(
     st: AppState,
     p: HashMap<String, String>,
     caller: Caller,
@@ -352,7 +332,7 @@ async fn write_existing<K: WriteKind>(
     Ok(json_response(StatusCode::OK, body))
 }
 
-async fn update<K: WriteKind>(
+async fn update<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
@@ -361,7 +341,7 @@ async fn update<K: WriteKind>(
     write_existing(st, p, caller, obj, Subresource::Main).await
 }
 
-async fn update_status<K: WriteKind>(
+async fn update_status<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
@@ -370,7 +350,8 @@ async fn update_status<K: WriteKind>(
     write_existing(st, p, caller, obj, Subresource::Status).await
 }
 
-async fn delete<K: WriteKind>(
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
+async fn delete<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
@@ -380,6 +361,7 @@ async fn delete<K: WriteKind>(
     Ok(json_response(StatusCode::OK, body))
 }
 
+#[tracing::instrument(skip_all, fields(node = %name))]
 async fn heartbeat(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -387,13 +369,14 @@ async fn heartbeat(
     Json(hb): Json<Heartbeat>,
 ) -> ApiResult<Response> {
     caller.require_node(&name)?;
-    for (k, _) in &hb.backend_data {
+    for k in hb.backend_data.keys() {
         validation::validate_label_key(k).map_err(|m| ApiError::invalid(format!("backendData[{k}]"), m))?;
     }
     let body = st.store.write(Op::Heartbeat(name, hb)).await?;
     Ok(json_response(StatusCode::OK, body))
 }
 
+#[tracing::instrument(skip_all, fields(node = %name))]
 async fn node_token(
     State(st): State<AppState>,
     Path(name): Path<String>,
@@ -426,4 +409,34 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
 
 async fn openapi_json() -> Response {
     json_response(StatusCode::OK, crate::spec::document_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use openapi::{KindInfo, Verbs};
+
+    use super::*;
+
+    /// Namespaces as objects (a cluster-scoped core kind) sit at `/api/v1/namespaces/{name}`,
+    /// beside every namespaced kind's `/api/v1/namespaces/{namespace}/…`: axum accepts both.
+    #[test]
+    fn a_cluster_scoped_namespace_kind_fits_beside_the_namespaced_routes() {
+        let namespace = KindInfo {
+            kind: "Namespace",
+            plural: "namespaces",
+            singular: "namespace",
+            short_names: &["ns"],
+            verbs: Verbs::ALL,
+            tag: "namespaces",
+            ..KindInfo::DEFAULTS
+        };
+        let routes = namespace.routes();
+        assert_eq!((routes.all.as_str(), routes.object.as_str()), ("/api/v1/namespaces", "/api/v1/namespaces/{name}"));
+        let mut r = super::routes();
+        r.add(Method::GET, &routes.all, healthz);
+        r.add(Method::GET, &routes.object, healthz);
+        // Conflicting routes make axum panic here.
+        let _router: Router<AppState> =
+            r.by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    }
 }

@@ -8,7 +8,9 @@
 //!   counter, the event history and bus; [`store::ops`] holds every write with its
 //!   allocations, scheduling and endpoints updates, each in one transaction.
 //! - [`watch`]: watch streams from a resourceVersion, exact across reconnects.
-//! - [`api`]: the axum routes; [`logs`]: pod logs, read through the node's agent;
+//! - [`api`]: the axum routes, derived from the kind registry ([`openapi::registry`]);
+//!   [`kinds`]: what each kind adds to its registry entry (validation, write operations);
+//!   [`logs`]: pod logs, read through the node's agent;
 //!   [`error`]: the one error type and its JSON body;
 //!   [`spec`]: the OpenAPI document; [`metrics`]: `/metrics`.
 //! - [`alloc`] and [`endpoints`]: the pure parts of allocation and endpoints computation.
@@ -24,6 +26,7 @@ pub mod api;
 pub mod config;
 pub mod endpoints;
 pub mod error;
+pub mod kinds;
 pub mod logs;
 pub mod metrics;
 pub mod spec;

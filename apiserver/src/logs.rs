@@ -14,10 +14,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use openapi::{Node, Pod};
+use openapi::{Node, Pod, Resource};
 use serde::Deserialize;
 
-use crate::api::Authenticated;
+use crate::api::{span_name, span_namespace, Authenticated};
 use crate::error::{ApiError, ApiResult};
 use crate::store::Kind;
 use crate::AppState;
@@ -69,6 +69,7 @@ fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/log?container=&tailLines=&limitBytes=`.
+#[tracing::instrument(skip_all, fields(kind = Pod::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
 pub async fn pod_log(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
@@ -79,7 +80,7 @@ pub async fn pod_log(
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let (namespace, name) =
         (p.get("namespace").cloned().unwrap_or_default(), p.get("name").cloned().unwrap_or_default());
-    let pod: Pod = get(&st, Kind::Pod, &namespace, &name).await?.ok_or_else(|| ApiError::not_found("Pod", &name))?;
+    let pod: Pod = get(&st, Pod::INFO, &namespace, &name).await?.ok_or_else(|| ApiError::not_found("Pod", &name))?;
     let container = choose_container(&pod, q.container)?;
     let node_name = pod
         .spec
@@ -87,7 +88,7 @@ pub async fn pod_log(
         .clone()
         .ok_or_else(|| ApiError::bad_request(format!("pod {name:?} is not bound to a node yet: it has no log")))?;
     let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let node: Node = get(&st, Kind::Node, "", &node_name)
+    let node: Node = get(&st, Node::INFO, "", &node_name)
         .await?
         .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} of pod {name:?} is not registered")))?;
     let endpoint = node.status.daemon_endpoints.as_ref().map(|d| &d.agent_endpoint).ok_or_else(|| {

@@ -2,9 +2,10 @@
 //! `openapi/openapi.json` (a test fails when they differ; `UPDATE_OPENAPI=1 cargo test -p
 //! flatnet-apiserver openapi` rewrites the committed copy).
 //!
-//! Schemas come from the types (utoipa's `ToSchema`); paths are built here from one table
-//! of kinds, the same table the router follows, so every route is described with its
-//! parameters, body and every error it can answer.
+//! Schemas come from the types (utoipa's `ToSchema`); the paths of the kinds are derived
+//! from the kind registry ([`openapi::registry`]), the same entries the router follows, so
+//! every route is described with its parameters, body and every error it can answer. The
+//! routes that are not plain resources are described one by one below.
 
 use std::sync::OnceLock;
 
@@ -24,6 +25,7 @@ use openapi::*;
         description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Reads are open; writes need a bearer token (the admin token, or a node-scoped token for a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
         license(name = "Apache-2.0")
     ),
+    // The kinds' schemas (and those they refer to) come from the registry, in `build`.
     components(schemas(
         ObjectMeta,
         ListMeta,
@@ -31,119 +33,12 @@ use openapi::*;
         StatusCause,
         EventType,
         RawWatchEvent,
-        Node,
-        NodeSpec,
-        NodeStatus,
-        NodeAddress,
-        NodeDaemonEndpoints,
-        DaemonEndpoint,
-        NodeCondition,
-        ConditionStatus,
-        NodeLease,
-        NodeLeaseSpec,
         Heartbeat,
         NodeToken,
-        Pod,
-        PodSpec,
-        PodStatus,
-        PodPhase,
-        PodCondition,
-        Container,
-        ContainerPort,
-        EnvVar,
-        Probe,
-        TcpSocketAction,
-        HttpGetAction,
-        IntOrString,
-        Protocol,
-        RestartPolicy,
-        ContainerStatus,
-        ContainerState,
-        ContainerStateWaiting,
-        ContainerStateRunning,
-        ContainerStateTerminated,
-        Service,
-        ServiceSpec,
-        ServicePort,
-        ServiceType,
-        SessionAffinity,
-        SessionAffinityConfig,
-        ClientIpConfig,
-        TrafficPolicy,
-        Endpoints,
-        EndpointSubset,
-        EndpointAddress,
-        EndpointPort,
-        ObjectReference,
-        Event,
-        EventSource,
         ClusterConfig,
-        PortRange,
-        Backend,
     ))
 )]
 struct Doc;
-
-/// A kind as the API serves it.
-struct KindDoc {
-    kind: &'static str,
-    plural: &'static str,
-    namespaced: bool,
-    writable: bool,
-    /// Whether a written object may be replaced (PUT); events may only be created and deleted.
-    replace: bool,
-    status: bool,
-    tag: &'static str,
-}
-
-const KINDS: [KindDoc; 6] = [
-    KindDoc {
-        kind: "Node",
-        plural: "nodes",
-        namespaced: false,
-        writable: true,
-        replace: true,
-        status: true,
-        tag: "nodes",
-    },
-    KindDoc {
-        kind: "NodeLease",
-        plural: "nodeleases",
-        namespaced: false,
-        writable: false,
-        replace: false,
-        status: false,
-        tag: "nodes",
-    },
-    KindDoc { kind: "Pod", plural: "pods", namespaced: true, writable: true, replace: true, status: true, tag: "pods" },
-    KindDoc {
-        kind: "Service",
-        plural: "services",
-        namespaced: true,
-        writable: true,
-        replace: true,
-        status: false,
-        tag: "services",
-    },
-    KindDoc {
-        kind: "Endpoints",
-        plural: "endpoints",
-        namespaced: true,
-        writable: false,
-        replace: false,
-        status: false,
-        tag: "services",
-    },
-    KindDoc {
-        kind: "Event",
-        plural: "events",
-        namespaced: true,
-        writable: true,
-        replace: false,
-        status: false,
-        tag: "events",
-    },
-];
 
 fn schema_ref(name: &str) -> Ref {
     Ref::from_schema_name(name)
@@ -214,7 +109,6 @@ fn operation(
     body: Option<&str>,
     ok: (&str, String, utoipa::openapi::Content, &str),
     error_codes: &[&str],
-    secured: bool,
 ) -> utoipa::openapi::path::Operation {
     let mut op = OperationBuilder::new()
         .operation_id(Some(id))
@@ -233,7 +127,8 @@ fn operation(
                 .build(),
         ));
     }
-    if secured {
+    // What can answer 401 needs a bearer token.
+    if error_codes.contains(&"401") {
         op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
     }
     op.build()
@@ -252,7 +147,7 @@ fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
         .build()
 }
 
-fn list_params(k: &KindDoc) -> Vec<utoipa::openapi::path::Parameter> {
+fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     let mut params = vec![
         query_param("labelSelector", Type::String, "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`"),
         query_param(
@@ -272,24 +167,32 @@ fn list_params(k: &KindDoc) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         query_param("timeoutSeconds", Type::Integer, "With watch: end the stream after this many seconds"),
     ];
-    if k.kind == "Pod" {
-        params.push(query_param("fieldSelector", Type::String, "`spec.nodeName=NAME`: only pods bound to that node"));
+    if !k.field_selectors.is_empty() {
+        let accepted: Vec<String> = k
+            .field_selectors
+            .iter()
+            .map(|field| match *field {
+                "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
+                other => format!("`{other}=VALUE`"),
+            })
+            .collect();
+        params.push(query_param("fieldSelector", Type::String, &accepted.join("; ")));
     }
     params
 }
 
-fn add_kind(paths: &mut Paths, k: &KindDoc) {
-    let ns = "/api/v1/namespaces/{namespace}";
+fn add_kind(paths: &mut Paths, k: &KindInfo) {
+    let routes = k.routes();
     let ns_param = || path_param("namespace", "Namespace (a DNS-1123 label)");
     let name_param = || path_param("name", "Object name");
-    let list_ok = |what: String| ("200", what, json_content(&format!("{}List", k.kind)), "application/json");
+    let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "410", "500"];
     let watch_note = "; with watch=true, a stream of RawWatchEvent lines (application/x-ndjson)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
     paths.add_path_operation(
-        format!("/api/v1/{}", k.plural),
+        &routes.all,
         vec![HttpMethod::Get],
         operation(
             format!("list{}{}", k.kind, if k.namespaced { "AllNamespaces" } else { "" }),
@@ -299,19 +202,14 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
             None,
             list_ok(format!("The {}{watch_note}", k.plural)),
             list_errors,
-            false,
         ),
     );
-    let (collection, object, base_params): (String, String, Vec<_>) = if k.namespaced {
-        (format!("{ns}/{}", k.plural), format!("{ns}/{}/{{name}}", k.plural), vec![ns_param()])
-    } else {
-        (format!("/api/v1/{}", k.plural), format!("/api/v1/{}/{{name}}", k.plural), vec![])
-    };
-    if k.namespaced {
+    let base_params = if k.namespaced { vec![ns_param()] } else { vec![] };
+    if let Some(collection) = &routes.collection {
         let mut params = base_params.clone();
         params.extend(list_params(k));
         paths.add_path_operation(
-            &collection,
+            collection,
             vec![HttpMethod::Get],
             operation(
                 format!("list{}", k.kind),
@@ -321,7 +219,6 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
                 None,
                 list_ok(format!("The {}{watch_note}", k.plural)),
                 list_errors,
-                false,
             ),
         );
     }
@@ -329,7 +226,7 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
     let mut obj_params = base_params.clone();
     obj_params.push(name_param());
     paths.add_path_operation(
-        &object,
+        &routes.object,
         vec![HttpMethod::Get],
         operation(
             format!("read{}", k.kind),
@@ -339,49 +236,42 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
             None,
             object_ok("The object", "200"),
             &["404", "500"],
-            false,
         ),
     );
-    if k.writable {
-        let create_summary = match k.kind {
-            "Node" => "Register a node (admin, or the node's own token); acquires its CIDR lease".to_string(),
-            "Pod" => "Create a pod; it is scheduled and given an IP from its node's lease".to_string(),
-            "Service" => "Create a service; it is given a cluster IP (and node ports)".to_string(),
-            "Event" => "Report an event (node agents report as themselves); the name may be left empty".to_string(),
-            other => format!("Create a {other}"),
-        };
+    if k.verbs.create {
+        let summary = k.create_summary.map_or_else(|| format!("Create a {}", k.kind), str::to_string);
         paths.add_path_operation(
-            &collection,
+            routes.create(),
             vec![HttpMethod::Post],
             operation(
                 format!("create{}", k.kind),
                 k.tag,
-                create_summary,
+                summary,
                 base_params.clone(),
                 Some(k.kind),
                 object_ok("Created", "201"),
                 WRITE_ERRORS,
-                true,
             ),
         );
-        if k.replace {
-            paths.add_path_operation(
-                &object,
-                vec![HttpMethod::Put],
-                operation(
-                    format!("replace{}", k.kind),
-                    k.tag,
-                    format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
-                    obj_params.clone(),
-                    Some(k.kind),
-                    object_ok("Replaced", "200"),
-                    WRITE_ERRORS,
-                    true,
-                ),
-            );
-        }
+    }
+    if k.verbs.update {
         paths.add_path_operation(
-            &object,
+            &routes.object,
+            vec![HttpMethod::Put],
+            operation(
+                format!("replace{}", k.kind),
+                k.tag,
+                format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
+                obj_params.clone(),
+                Some(k.kind),
+                object_ok("Replaced", "200"),
+                WRITE_ERRORS,
+            ),
+        );
+    }
+    if k.verbs.delete {
+        paths.add_path_operation(
+            &routes.object,
             vec![HttpMethod::Delete],
             operation(
                 format!("delete{}", k.kind),
@@ -391,12 +281,11 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
                 None,
                 object_ok("Deleted", "200"),
                 &["401", "403", "404", "500", "503"],
-                true,
             ),
         );
     }
     if k.status {
-        let status_path = format!("{object}/status");
+        let status_path = routes.status();
         paths.add_path_operation(
             &status_path,
             vec![HttpMethod::Get],
@@ -408,7 +297,6 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
                 None,
                 object_ok("The object", "200"),
                 &["404", "500"],
-                false,
             ),
         );
         paths.add_path_operation(
@@ -422,7 +310,6 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
                 Some(k.kind),
                 object_ok("Replaced", "200"),
                 WRITE_ERRORS,
-                true,
             ),
         );
     }
@@ -431,12 +318,13 @@ fn add_kind(paths: &mut Paths, k: &KindDoc) {
 fn build() -> utoipa::openapi::OpenApi {
     let mut doc = Doc::openapi();
     let mut paths = Paths::new();
-    for k in &KINDS {
+    for k in KINDS {
         add_kind(&mut paths, k);
     }
     let name = || path_param("name", "Node name");
+    let node = Node::INFO.routes().object;
     paths.add_path_operation(
-        "/api/v1/nodes/{name}/heartbeat",
+        format!("{node}/heartbeat"),
         vec![HttpMethod::Post],
         operation(
             "heartbeatNode".into(),
@@ -447,11 +335,10 @@ fn build() -> utoipa::openapi::OpenApi {
             Some("Heartbeat"),
             ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"),
             WRITE_ERRORS,
-            true,
         ),
     );
     paths.add_path_operation(
-        "/api/v1/nodes/{name}/token",
+        format!("{node}/token"),
         vec![HttpMethod::Post],
         operation(
             "createNodeToken".into(),
@@ -461,7 +348,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("201", "The token".into(), json_content("NodeToken"), "application/json"),
             &["401", "403", "422", "500", "503"],
-            true,
         ),
     );
     paths.add_path_operation(
@@ -475,12 +361,11 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The configuration".into(), json_content("ClusterConfig"), "application/json"),
             READ_ERRORS,
-            false,
         ),
     );
     let text = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
     paths.add_path_operation(
-        "/api/v1/namespaces/{namespace}/pods/{name}/log",
+        format!("{}/log", Pod::INFO.routes().object),
         vec![HttpMethod::Get],
         operation(
             "readPodLog".into(),
@@ -496,7 +381,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The log text".into(), text.clone(), "text/plain"),
             &["400", "401", "403", "404", "500", "502", "503"],
-            true,
         ),
     );
     paths.add_path_operation(
@@ -510,7 +394,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "ok".into(), text.clone(), "text/plain"),
             READ_ERRORS,
-            false,
         ),
     );
     paths.add_path_operation(
@@ -524,7 +407,6 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "Metrics in the Prometheus text format".into(), text, "text/plain"),
             READ_ERRORS,
-            false,
         ),
     );
     let any = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object))).build();
@@ -539,13 +421,21 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("200", "The OpenAPI document".into(), any, "application/json"),
             &[],
-            false,
         ),
     );
     doc.paths = paths;
     let components = doc.components.get_or_insert_with(Default::default);
-    for k in &KINDS {
-        components.schemas.insert(format!("{}List", k.kind), list_schema(k.kind).into());
+    // Each kind's schema, those it refers to, and its list.
+    macro_rules! kind_schemas {
+        ($($k:path),*) => {$(
+            let mut schemas = vec![(<$k as utoipa::ToSchema>::name().into_owned(), <$k as utoipa::PartialSchema>::schema())];
+            <$k as utoipa::ToSchema>::schemas(&mut schemas);
+            components.schemas.extend(schemas);
+        )*};
+    }
+    openapi::for_each_kind!(kind_schemas);
+    for k in KINDS {
+        components.schemas.insert(k.list_kind(), list_schema(k.kind).into());
     }
     components.add_security_scheme(
         "bearer",
@@ -573,7 +463,10 @@ pub fn document_json() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::path::PathBuf;
+
+    use super::*;
 
     fn committed_path() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.json")
@@ -595,27 +488,66 @@ mod tests {
         );
     }
 
-    /// Every route of the router is described, and every `$ref` resolves.
+    /// The document describes exactly the routes the router serves, method by method, and
+    /// every `$ref` resolves.
     #[test]
     fn openapi_document_describes_every_route_and_resolves_refs() {
         let doc: serde_json::Value = serde_json::from_str(&super::document_json()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        let source = include_str!("api.rs");
-        // The first string literal after each `.route(` (rustfmt may break the call).
-        for call in source.split(".route(").skip(1) {
-            let raw = call.split('"').nth(1).unwrap();
-            if raw.contains("{*") {
-                continue; // the JSON 404 of unknown API paths
+        let mut described: BTreeSet<(String, String)> = BTreeSet::new();
+        for (path, item) in paths {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "put", "post", "delete", "patch", "head", "options"].contains(&method.as_str()) {
+                    described.insert((path.clone(), method.to_uppercase()));
+                }
             }
-            let path = raw.replace("{ns}", "/api/v1/namespaces/{namespace}").replace("{{name}}", "{name}");
-            assert!(paths.contains_key(&path), "route {path} is not in the OpenAPI document");
         }
+        let served: BTreeSet<(String, String)> =
+            crate::api::served_routes().into_iter().map(|(path, method)| (path, method.to_string())).collect();
+        let undescribed: Vec<_> = served.difference(&described).collect();
+        assert!(undescribed.is_empty(), "served but not in the OpenAPI document: {undescribed:?}");
+        let unserved: Vec<_> = described.difference(&served).collect();
+        assert!(unserved.is_empty(), "in the OpenAPI document but not served: {unserved:?}");
+
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         let text = super::document_json();
         for part in text.split("\"$ref\": \"#/components/schemas/").skip(1) {
             let name = part.split('"').next().unwrap();
             assert!(schemas.contains_key(name), "dangling $ref to {name}");
         }
+    }
+
+    /// A kind in a named group gets its paths under `/apis/{group}/{version}`, with the
+    /// operations its verbs allow, and its list schema.
+    #[test]
+    fn a_kind_in_a_named_group_is_described_under_apis() {
+        let toy = KindInfo {
+            api_version: "example.flatnet.io/v1alpha1",
+            kind: "Toy",
+            plural: "toys",
+            singular: "toy",
+            namespaced: true,
+            verbs: Verbs { create: true, update: false, delete: true },
+            tag: "toys",
+            ..KindInfo::DEFAULTS
+        };
+        let mut paths = Paths::new();
+        add_kind(&mut paths, &toy);
+        let doc = serde_json::to_value(&paths).unwrap();
+        let ops = |path: &str| -> Vec<String> {
+            let item = doc.get(path).unwrap_or_else(|| panic!("{path} is not described")).as_object().unwrap();
+            item.keys().filter(|k| *k != "parameters").cloned().collect()
+        };
+        let base = "/apis/example.flatnet.io/v1alpha1";
+        assert_eq!(ops(&format!("{base}/toys")), ["get"]);
+        assert_eq!(ops(&format!("{base}/namespaces/{{namespace}}/toys")), ["get", "post"]);
+        assert_eq!(ops(&format!("{base}/namespaces/{{namespace}}/toys/{{name}}")), ["delete", "get"]);
+        assert_eq!(doc.as_object().unwrap().len(), 3, "{doc:#}");
+        assert_eq!(
+            doc[format!("{base}/namespaces/{{namespace}}/toys")]["post"]["operationId"],
+            serde_json::json!("createToy")
+        );
+        assert_eq!(doc[format!("{base}/toys")]["get"]["operationId"], serde_json::json!("listToyAllNamespaces"));
     }
 
     /// Validate against the OpenAPI specification with `openapi-spec-validator` (installed

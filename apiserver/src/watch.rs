@@ -80,8 +80,8 @@ fn line(event_type: EventType, object: &str) -> Bytes {
 
 fn bookmark(kind: Kind, rev: i64) -> Bytes {
     let object = format!(
-        "{{\"kind\":\"{}\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}}}}",
-        kind.as_str()
+        "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}}}}",
+        kind.kind, kind.api_version
     );
     line(EventType::Bookmark, &object)
 }
@@ -226,6 +226,7 @@ fn revision_of(json: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openapi::{Pod, Resource, Service};
     use std::collections::BTreeMap;
 
     fn sel(labels: &[(&str, &str)], node: Option<&str>) -> Selectable {
@@ -239,7 +240,7 @@ mod tests {
         Change {
             rev: 1,
             event_type: EventType::Modified,
-            kind: Kind::Pod,
+            kind: Pod::INFO,
             namespace: "default".into(),
             object: Arc::from("{}"),
             selectable: new,
@@ -251,7 +252,7 @@ mod tests {
     #[test]
     fn selectors_turn_modifications_into_adds_and_deletes() {
         let f =
-            Filter { kind: Kind::Pod, namespace: None, labels: LabelSelector::parse("app=web").unwrap(), node: None };
+            Filter { kind: Pod::INFO, namespace: None, labels: LabelSelector::parse("app=web").unwrap(), node: None };
         let web = sel(&[("app", "web")], None);
         let db = sel(&[("app", "db")], None);
         assert_eq!(f.view(&modified(web.clone(), web.clone())), Some(EventType::Modified));
@@ -262,12 +263,12 @@ mod tests {
 
     #[test]
     fn node_filter_sees_binding_as_added() {
-        let f = Filter { kind: Kind::Pod, namespace: None, labels: LabelSelector::default(), node: Some("n1".into()) };
+        let f = Filter { kind: Pod::INFO, namespace: None, labels: LabelSelector::default(), node: Some("n1".into()) };
         let unbound = sel(&[], None);
         let bound = sel(&[], Some("n1"));
         assert_eq!(f.view(&modified(unbound, bound.clone())), Some(EventType::Added));
         let mut other_ns = modified(bound.clone(), bound);
-        other_ns.kind = Kind::Service;
+        other_ns.kind = Service::INFO;
         assert_eq!(f.view(&other_ns), None);
     }
 }

@@ -1,8 +1,10 @@
 //! flatnet's API contract, shared by the API server, the node agent, the CLI and tests.
 //!
 //! - [`meta`]: object metadata, lists, watch events and the error body ([`Status`]).
-//! - [`resources`]: the kinds (Node, NodeLease, Pod, Service, Endpoints, ClusterConfig) in
-//!   Kubernetes' JSON shapes.
+//! - [`resources`]: the kinds (Node, NodeLease, Pod, Service, Endpoints, Event) and the
+//!   cluster configuration, in Kubernetes' JSON shapes.
+//! - [`registry`]: each kind's facts (group, version, names, scope, verbs), declared once;
+//!   paths, routes, store kinds and OpenAPI paths are derived from it.
 //! - [`validation`]: the rules every object must pass at the API edge, each failure naming
 //!   its field.
 //! - [`selector`]: label selectors (`app=web,tier in (a,b)`).
@@ -13,6 +15,7 @@
 //! crate as `openapi.json`; a test in the API server fails when the two differ.
 
 pub mod meta;
+pub mod registry;
 pub mod resources;
 pub mod selector;
 pub mod validation;
@@ -21,4 +24,5 @@ pub mod validation;
 pub mod client;
 
 pub use meta::{EventType, List, ListMeta, ObjectMeta, RawWatchEvent, Resource, Status, StatusCause};
+pub use registry::{KindInfo, Verbs, KINDS};
 pub use resources::*;

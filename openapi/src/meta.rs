@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::registry::KindInfo;
+
 /// Metadata every object carries, in Kubernetes' shape.
 ///
 /// Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
@@ -40,13 +42,18 @@ impl ObjectMeta {
     }
 }
 
-/// A kind of object the API serves.
+/// A kind of object the API serves. Implemented by the [`kinds!`](crate::registry) table,
+/// which states the kind's facts once, in [`Resource::INFO`]; the other constants and the
+/// paths are derived from it.
 pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
-    const KIND: &'static str;
-    const API_VERSION: &'static str = "v1";
+    /// Everything the API says about the kind.
+    const INFO: &'static KindInfo;
+    const KIND: &'static str = Self::INFO.kind;
+    /// `v1`, or `GROUP/VERSION` outside the core group.
+    const API_VERSION: &'static str = Self::INFO.api_version;
     /// The lower-case plural used in paths (`pods`).
-    const PLURAL: &'static str;
-    const NAMESPACED: bool;
+    const PLURAL: &'static str = Self::INFO.plural;
+    const NAMESPACED: bool = Self::INFO.namespaced;
 
     fn metadata(&self) -> &ObjectMeta;
     fn metadata_mut(&mut self) -> &mut ObjectMeta;
@@ -55,15 +62,12 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 
     /// The path of the collection: all namespaces when `namespace` is `None`.
     fn collection_path(namespace: Option<&str>) -> String {
-        match namespace {
-            Some(ns) if Self::NAMESPACED => format!("/api/v1/namespaces/{ns}/{}", Self::PLURAL),
-            _ => format!("/api/v1/{}", Self::PLURAL),
-        }
+        Self::INFO.collection_path(namespace)
     }
 
     /// The path of one object.
     fn object_path(namespace: Option<&str>, name: &str) -> String {
-        format!("{}/{name}", Self::collection_path(namespace))
+        Self::INFO.object_path(namespace, name)
     }
 }
 

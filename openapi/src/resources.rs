@@ -10,26 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::meta::{ObjectMeta, Resource};
-
-macro_rules! resource {
-    ($ty:ident, $kind:literal, $plural:literal, namespaced = $ns:literal) => {
-        impl Resource for $ty {
-            const KIND: &'static str = $kind;
-            const PLURAL: &'static str = $plural;
-            const NAMESPACED: bool = $ns;
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-            fn type_meta_mut(&mut self) -> (&mut String, &mut String) {
-                (&mut self.api_version, &mut self.kind)
-            }
-        }
-    };
-}
+use crate::meta::ObjectMeta;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -90,7 +71,6 @@ pub struct Node {
     #[serde(default)]
     pub status: NodeStatus,
 }
-resource!(Node, "Node", "nodes", namespaced = false);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -185,7 +165,6 @@ pub struct NodeLease {
     pub metadata: ObjectMeta,
     pub spec: NodeLeaseSpec,
 }
-resource!(NodeLease, "NodeLease", "nodeleases", namespaced = false);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -250,7 +229,6 @@ pub struct Pod {
     #[serde(default)]
     pub status: PodStatus,
 }
-resource!(Pod, "Pod", "pods", namespaced = true);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -497,7 +475,6 @@ pub struct Service {
     pub metadata: ObjectMeta,
     pub spec: ServiceSpec,
 }
-resource!(Service, "Service", "services", namespaced = true);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ServiceType {
@@ -598,7 +575,6 @@ pub struct Endpoints {
     #[serde(default)]
     pub subsets: Vec<EndpointSubset>,
 }
-resource!(Endpoints, "Endpoints", "endpoints", namespaced = true);
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -674,7 +650,6 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_timestamp: Option<DateTime<Utc>>,
 }
-resource!(Event, "Event", "events", namespaced = true);
 
 fn normal() -> String {
     "Normal".into()

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use openapi::{ClusterConfig, EventType};
+use openapi::{ClusterConfig, EventType, KindInfo};
 use serde::Deserialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
@@ -31,7 +31,6 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 pub use ops::{Caller, Op, Subresource};
-pub use tx::Stored;
 
 /// The time source; tests substitute a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -40,35 +39,9 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
-/// The kinds kept in the `objects` table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Node,
-    NodeLease,
-    Pod,
-    Service,
-    Endpoints,
-    Event,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Node, Kind::NodeLease, Kind::Pod, Kind::Service, Kind::Endpoints, Kind::Event];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Node => "Node",
-            Kind::NodeLease => "NodeLease",
-            Kind::Pod => "Pod",
-            Kind::Service => "Service",
-            Kind::Endpoints => "Endpoints",
-            Kind::Event => "Event",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
+/// A kind kept in the `objects` table, keyed by its name ([`KindInfo::kind`]): the
+/// registry's entry, so the store has no list of kinds of its own.
+pub type Kind = &'static KindInfo;
 
 /// What watch filters look at in an object: its labels and (pods) its node.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -272,7 +245,7 @@ impl Store {
 
     pub async fn get_raw(&self, kind: Kind, namespace: &str, name: &str) -> ApiResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-            .bind(kind.as_str())
+            .bind(kind.kind)
             .bind(namespace)
             .bind(name)
             .fetch_optional(&self.inner.read)
@@ -297,7 +270,7 @@ impl Store {
             sql.push_str(" AND node_name = ?");
         }
         sql.push_str(" ORDER BY namespace, name");
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(kind.as_str());
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(kind.kind);
         if let Some(ns) = namespace {
             q = q.bind(ns);
         }
@@ -324,7 +297,7 @@ impl Store {
             sql.push_str(" AND namespace = ?");
         }
         sql.push_str(" ORDER BY rev");
-        let mut q = sqlx::query(&sql).bind(kind.as_str()).bind(after);
+        let mut q = sqlx::query(&sql).bind(kind.kind).bind(after);
         if let Some(ns) = namespace {
             q = q.bind(ns);
         }
@@ -342,7 +315,7 @@ impl Store {
                 Ok(Arc::new(Change {
                     rev: row.get("rev"),
                     event_type,
-                    kind: Kind::parse(row.get::<&str, _>("kind")).unwrap_or(kind),
+                    kind: openapi::registry::find(row.get::<&str, _>("kind")).unwrap_or(kind),
                     namespace: row.get("namespace"),
                     selectable: Selectable::from_json(&object),
                     old: old.as_deref().map(Selectable::from_json),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
 use chrono::Duration;
+use futures::future::BoxFuture;
 use ipnetwork::Ipv4Network;
 use openapi::{
     ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec,
@@ -16,6 +17,7 @@ use super::tx::{to_json as json, Tx};
 use crate::alloc;
 use crate::endpoints;
 use crate::error::{ApiError, ApiResult};
+use crate::kinds::Served;
 
 /// Who asks for a write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +66,8 @@ pub enum Op {
     UpdateService(Service),
     DeleteService(String, String),
     CreateEvent(Event, Caller),
-    DeleteEvent(String, String),
+    /// A write of a kind with no write logic of its own.
+    Plain(Box<dyn PlainWrite>),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
     Tick,
 }
@@ -83,12 +86,55 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::UpdateService(svc) => update_service(tx, svc).await,
         Op::DeleteService(ns, name) => delete_service(tx, &ns, &name).await,
         Op::CreateEvent(ev, caller) => create_event(tx, ev, &caller).await,
-        Op::DeleteEvent(ns, name) => {
-            let mut ev: Event = tx.must_get(&ns, &name).await?;
-            tx.delete(&mut ev).await?;
-            json(&ev)
-        }
+        Op::Plain(write) => write.apply(tx).await,
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
+    }
+}
+
+/// A write of a kind with no write logic of its own (`Served`'s default operations): the
+/// object is created, replaced or deleted as sent, with no allocation or side effect.
+#[derive(Debug)]
+pub enum Plain<K> {
+    Create(K),
+    /// Replace the object named in its metadata; a stale `resourceVersion` is a conflict.
+    Update(K),
+    Delete {
+        namespace: String,
+        name: String,
+    },
+}
+
+/// A [`Plain`] write of any kind, as the writer runs it.
+pub trait PlainWrite: Send + std::fmt::Debug {
+    fn apply<'t>(self: Box<Self>, tx: &'t mut Tx<'_>) -> BoxFuture<'t, ApiResult<String>>;
+}
+
+impl<K: Served> PlainWrite for Plain<K> {
+    fn apply<'t>(self: Box<Self>, tx: &'t mut Tx<'_>) -> BoxFuture<'t, ApiResult<String>> {
+        Box::pin(async move {
+            let obj = match *self {
+                Plain::Create(mut obj) => {
+                    // The server gives the identity.
+                    obj.metadata_mut().uid = None;
+                    tx.create(&mut obj).await?;
+                    obj
+                }
+                Plain::Update(mut obj) => {
+                    let namespace = obj.metadata().namespace.clone().unwrap_or_default();
+                    let name = obj.metadata().name.clone();
+                    let old: K = tx.must_get(&namespace, &name).await?;
+                    check_version(&old, &obj)?;
+                    tx.update(&old, &mut obj).await?;
+                    obj
+                }
+                Plain::Delete { namespace, name } => {
+                    let mut obj: K = tx.must_get(&namespace, &name).await?;
+                    tx.delete(&mut obj).await?;
+                    obj
+                }
+            };
+            json(&obj)
+        })
     }
 }
 
@@ -239,8 +285,8 @@ async fn acquire_lease(tx: &mut Tx<'_>, node: &Node) -> ApiResult<NodeLease> {
     .execute(&mut *tx.conn)
     .await?;
     let mut lease = NodeLease {
-        api_version: "v1".into(),
-        kind: "NodeLease".into(),
+        api_version: NodeLease::API_VERSION.into(),
+        kind: NodeLease::KIND.into(),
         metadata: openapi::ObjectMeta { name: name.clone(), ..Default::default() },
         spec: NodeLeaseSpec {
             node_name: name,
@@ -770,8 +816,8 @@ async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
         }
         None => {
             let mut ep = Endpoints {
-                api_version: "v1".into(),
-                kind: "Endpoints".into(),
+                api_version: Endpoints::API_VERSION.into(),
+                kind: Endpoints::KIND.into(),
                 metadata: openapi::ObjectMeta {
                     name: svc.metadata.name.clone(),
                     namespace: Some(ns),

@@ -4,43 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openapi::{Endpoints, Event, EventType, Node, NodeLease, Pod, Resource, Service};
+use openapi::{EventType, Node, Pod, Resource};
 use sqlx::SqliteConnection;
 
 use super::{Change, Kind, Selectable};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
-
-/// A kind the store keeps, and what the store indexes of it.
-pub trait Stored: Resource {
-    const STORE_KIND: Kind;
-    /// The node a pod is bound to (the `node_name` column).
-    fn node_index(&self) -> Option<&str> {
-        None
-    }
-}
-
-impl Stored for Node {
-    const STORE_KIND: Kind = Kind::Node;
-}
-impl Stored for NodeLease {
-    const STORE_KIND: Kind = Kind::NodeLease;
-}
-impl Stored for Pod {
-    const STORE_KIND: Kind = Kind::Pod;
-    fn node_index(&self) -> Option<&str> {
-        self.spec.node_name.as_deref()
-    }
-}
-impl Stored for Service {
-    const STORE_KIND: Kind = Kind::Service;
-}
-impl Stored for Endpoints {
-    const STORE_KIND: Kind = Kind::Endpoints;
-}
-impl Stored for Event {
-    const STORE_KIND: Kind = Kind::Event;
-}
+use crate::kinds::Served;
 
 fn namespace_of<K: Resource>(obj: &K) -> String {
     if K::NAMESPACED {
@@ -50,7 +20,7 @@ fn namespace_of<K: Resource>(obj: &K) -> String {
     }
 }
 
-fn selectable<K: Stored>(obj: &K) -> Selectable {
+fn selectable<K: Served>(obj: &K) -> Selectable {
     Selectable { labels: obj.metadata().labels.clone(), node: obj.node_index().map(str::to_string) }
 }
 
@@ -81,11 +51,11 @@ impl Tx<'_> {
         self.rev
     }
 
-    pub async fn get<K: Stored>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
+    pub async fn get<K: Served>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
         let ns = if K::NAMESPACED { namespace } else { "" };
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-                .bind(K::STORE_KIND.as_str())
+                .bind(K::KIND)
                 .bind(ns)
                 .bind(name)
                 .fetch_optional(&mut *self.conn)
@@ -94,23 +64,23 @@ impl Tx<'_> {
     }
 
     /// `get`, or 404.
-    pub async fn must_get<K: Stored>(&mut self, namespace: &str, name: &str) -> ApiResult<K> {
+    pub async fn must_get<K: Served>(&mut self, namespace: &str, name: &str) -> ApiResult<K> {
         self.get(namespace, name).await?.ok_or_else(|| ApiError::not_found(K::KIND, name))
     }
 
     /// All objects of a kind, in `namespace` when given.
-    pub async fn list<K: Stored>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
+    pub async fn list<K: Served>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
         let bodies: Vec<String> = match namespace {
             Some(ns) => {
                 sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name")
-                    .bind(K::STORE_KIND.as_str())
+                    .bind(K::KIND)
                     .bind(ns)
                     .fetch_all(&mut *self.conn)
                     .await?
             }
             None => {
                 sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? ORDER BY namespace, name")
-                    .bind(K::STORE_KIND.as_str())
+                    .bind(K::KIND)
                     .fetch_all(&mut *self.conn)
                     .await?
             }
@@ -150,7 +120,7 @@ impl Tx<'_> {
     }
 
     /// Keep the event of a change for publication after commit. Inserts and updates reach
-    /// the `events` table by trigger; a deletion's row is written here (`write_row`).
+    /// the `events` table by trigger; a deletion's row is written here.
     async fn record(
         &mut self,
         event_type: EventType,
@@ -159,14 +129,13 @@ impl Tx<'_> {
         object: String,
         old: Option<(Selectable, String)>,
         selectable: Selectable,
-        write_row: bool,
     ) -> ApiResult<()> {
         let rev = self.rev;
-        if write_row {
+        if event_type == EventType::Deleted {
             sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES (?, ?, ?, ?, ?)")
                 .bind(rev)
                 .bind(event_type.as_str())
-                .bind(kind.as_str())
+                .bind(kind.kind)
                 .bind(&namespace)
                 .bind(&object)
                 .execute(&mut *self.conn)
@@ -190,7 +159,7 @@ impl Tx<'_> {
     }
 
     /// Insert a new object: stamps uid (if unset), creation time and resourceVersion.
-    pub async fn create<K: Stored>(&mut self, obj: &mut K) -> ApiResult<()> {
+    pub async fn create<K: Served>(&mut self, obj: &mut K) -> ApiResult<()> {
         let rev = self.next_rev();
         let now = self.now;
         let meta = obj.metadata_mut();
@@ -204,7 +173,7 @@ impl Tx<'_> {
         let result = sqlx::query(
             "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(K::STORE_KIND.as_str())
+        .bind(K::KIND)
         .bind(&namespace)
         .bind(&obj.metadata().name)
         .bind(obj.metadata().uid.as_deref())
@@ -219,12 +188,12 @@ impl Tx<'_> {
             }
             other => other?,
         };
-        self.record(EventType::Added, K::STORE_KIND, namespace, json, None, selectable(obj), false).await
+        self.record(EventType::Added, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     /// Replace `old` by `obj`. Nothing is written (and no revision spent) when nothing
     /// changed, so repeated identical status reports cost no event.
-    pub async fn update<K: Stored + PartialEq>(&mut self, old: &K, obj: &mut K) -> ApiResult<()> {
+    pub async fn update<K: Served>(&mut self, old: &K, obj: &mut K) -> ApiResult<()> {
         obj.metadata_mut().resource_version = old.metadata().resource_version.clone();
         obj.metadata_mut().uid = old.metadata().uid.clone();
         obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp;
@@ -239,37 +208,29 @@ impl Tx<'_> {
             .bind(rev)
             .bind(obj.node_index())
             .bind(&json)
-            .bind(K::STORE_KIND.as_str())
+            .bind(K::KIND)
             .bind(&namespace)
             .bind(&obj.metadata().name)
             .execute(&mut *self.conn)
             .await?;
         let old_json = to_json(old)?;
-        self.record(
-            EventType::Modified,
-            K::STORE_KIND,
-            namespace,
-            json,
-            Some((selectable(old), old_json)),
-            selectable(obj),
-            false,
-        )
-        .await
+        self.record(EventType::Modified, K::INFO, namespace, json, Some((selectable(old), old_json)), selectable(obj))
+            .await
     }
 
     /// Delete; the DELETED event carries the object with the deletion's revision.
-    pub async fn delete<K: Stored>(&mut self, obj: &mut K) -> ApiResult<()> {
+    pub async fn delete<K: Served>(&mut self, obj: &mut K) -> ApiResult<()> {
         let rev = self.next_rev();
         obj.metadata_mut().resource_version = Some(rev.to_string());
         let namespace = namespace_of(obj);
         sqlx::query("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-            .bind(K::STORE_KIND.as_str())
+            .bind(K::KIND)
             .bind(&namespace)
             .bind(&obj.metadata().name)
             .execute(&mut *self.conn)
             .await?;
         let json = to_json(obj)?;
-        self.record(EventType::Deleted, K::STORE_KIND, namespace, json, None, selectable(obj), true).await
+        self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {
