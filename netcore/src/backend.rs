@@ -17,7 +17,8 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use crate::link::{Netlink, RouteEntry};
+use crate::link::Netlink;
+use crate::model::{format_mac, RouteEntry};
 use crate::{Error, Result};
 
 /// Name of the VXLAN device in a node's namespace.
@@ -63,15 +64,6 @@ impl SyncReport {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
     }
-}
-
-pub fn format_mac(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let bytes: Vec<u8> = s.split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
-    bytes.try_into().ok().filter(|_| s.split(':').count() == 6)
 }
 
 /// The route a remote should have: (destination, gateway, onlink through the VXLAN device).
@@ -174,17 +166,15 @@ impl Vxlan {
     /// Create the VXLAN device over the uplink that holds the node's address; answers the
     /// VTEP MAC to publish.
     async fn prepare_device(&self, nl: &Netlink) -> Result<BTreeMap<String, String>> {
-        let uplink = nl.link_with_address(self.node_ip).await?.ok_or_else(|| Error::Missing {
-            what: format!("an interface holding the node address {}", self.node_ip),
-        })?;
+        let uplink = nl.link_with_address(self.node_ip).await?.ok_or(Error::NoUplink { address: self.node_ip })?;
         let mtu = uplink.mtu.saturating_sub(VXLAN_OVERHEAD);
         let _ = self.mtu.set(mtu);
         let index = nl.ensure_vxlan(VXLAN_DEVICE, VXLAN_VNI, uplink.index, self.node_ip, VXLAN_PORT, mtu).await?;
         // The VTEP address is the subnet's network address (as Flannel does), so that the
         // remote routes' next hops are unique per node and on-link.
         nl.ensure_address(index, self.own.network(), 32).await?;
-        let link = nl.observe(VXLAN_DEVICE).await?.ok_or_else(|| Error::Missing { what: VXLAN_DEVICE.into() })?;
-        let mac = link.mac.ok_or_else(|| Error::Missing { what: format!("the MAC of {VXLAN_DEVICE}") })?;
+        let link = nl.observe(VXLAN_DEVICE).await?.ok_or_else(|| Error::MissingLink { name: VXLAN_DEVICE.into() })?;
+        let mac = link.mac.ok_or_else(|| Error::NoMac { name: VXLAN_DEVICE.into() })?;
         Ok([(VTEP_MAC_KEY.to_string(), format_mac(&mac))].into())
     }
 
@@ -266,14 +256,5 @@ mod tests {
         let (add, remove) =
             plan_routes(&owned[..1], &[(net("10.244.2.0/24"), (Ipv4Addr::new(192, 168, 254, 12), false))].into());
         assert!(add.is_empty() && remove.is_empty());
-    }
-
-    #[test]
-    fn macs_round_trip() {
-        let mac = [0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f];
-        assert_eq!(format_mac(&mac), "0a:1b:2c:3d:4e:5f");
-        assert_eq!(parse_mac("0a:1b:2c:3d:4e:5f"), Some(mac));
-        assert_eq!(parse_mac("0a:1b:2c"), None);
-        assert_eq!(parse_mac("zz:1b:2c:3d:4e:5f"), None);
     }
 }

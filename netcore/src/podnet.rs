@@ -6,37 +6,17 @@
 //! Every step is idempotent too, so a new pod is wired by applying its full plan without
 //! reading anything first (the hot path), and a resync repairs exactly what drifted.
 
-use std::net::Ipv4Addr;
-
 use crate::link::Netlink;
 use crate::netns::{self, Netns};
 use crate::plan::{self, NodeStep, ObservedNode, ObservedPod, PodStep};
 use crate::{sysctl, Result};
 
+/// What this module wires, defined with the plan's data in [`crate::model`]; named here too
+/// because every caller of `podnet` builds them.
+pub use crate::model::{NodeNetwork, PodNetwork};
+
 /// The name of the pod's end of its veth, inside the pod's namespace.
 pub const POD_IFNAME: &str = "eth0";
-
-/// The node side: its bridge and the gateway address of its pod subnet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeNetwork {
-    pub bridge: String,
-    pub gateway: Ipv4Addr,
-    /// Prefix length of the node's pod subnet (24 for a /24 lease).
-    pub prefix: u8,
-}
-
-/// One pod's wiring.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodNetwork {
-    pub netns: String,
-    pub host_veth: String,
-    pub ip: Ipv4Addr,
-    pub prefix: u8,
-    pub gateway: Ipv4Addr,
-    /// The MTU of both veth ends, when the node's backend needs one lower than the default
-    /// (VXLAN: the overlay's), so that a pod never sends what the overlay cannot carry.
-    pub mtu: Option<u32>,
-}
 
 pub async fn observe_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<ObservedNode> {
     Ok(ObservedNode {
@@ -92,9 +72,7 @@ pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[P
     // time after both ends are up: wait for it, so "wired" means "can send a packet".
     if steps.iter().any(|s| matches!(s, PodStep::AttachVeth | PodStep::Eth0Up)) {
         if !node.wait_forwarding(&pod.host_veth, PORT_FORWARDING_LIMIT).await? {
-            return Err(crate::Error::Missing {
-                what: format!("forwarding on bridge port {} after {PORT_FORWARDING_LIMIT:?}", pod.host_veth),
-            });
+            return Err(crate::Error::PortNotForwarding { port: pod.host_veth.clone(), waited: PORT_FORWARDING_LIMIT });
         }
     }
     Ok(())

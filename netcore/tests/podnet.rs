@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use common::{privileged, Scratch};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::{self, Netns};
-use netcore::podnet::{self, NodeNetwork, PodNetwork};
+use netcore::podnet;
 
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 98, 7, 1);
 
