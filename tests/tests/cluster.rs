@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::cluster::*;
-use common::FLATNET;
+use common::flatnet;
 use netcore::netns;
 
 #[test]
@@ -51,7 +51,7 @@ fn up_status_traffic_down() {
     // A pod running `flatnet netexec` on node-2, reached from its node.
     let pod = serde_json::json!({
         "metadata": {"name": "web-1"},
-        "spec": {"nodeName": "node-2", "containers": [{"name": "web", "command": [FLATNET, "netexec"]}]}
+        "spec": {"nodeName": "node-2", "containers": [{"name": "web", "command": [flatnet(), "netexec"]}]}
     });
     let pod = http_post_json(cluster.listen, cluster.data_dir(), "/api/v1/namespaces/default/pods", &pod);
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
