@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::cluster::*;
-use common::webdriver::{self, Browser};
 use common::flatnet;
+use common::webdriver::{self, Browser};
 use serde_json::{json, Value};
 
 /// Generous: the CI machine is slow and shared; nothing here measures time.

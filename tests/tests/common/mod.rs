@@ -31,10 +31,7 @@ pub fn skip(msg: &str) {
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the path of this test's executable");
     find_binary(&exe, name).unwrap_or_else(|| {
-        panic!(
-            "the {name} binary was not found beside {}: run `cargo build --workspace --bins` first",
-            exe.display()
-        )
+        panic!("the {name} binary was not found beside {}: run `cargo build --workspace --bins` first", exe.display())
     })
 }
 
