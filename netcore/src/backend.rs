@@ -223,38 +223,64 @@ mod tests {
         Remote { node: node.into(), subnet: net(subnet), node_ip: Ipv4Addr::from(ip), vtep_mac: mac }
     }
 
-    #[test]
-    fn host_gw_routes_via_node_addresses_vxlan_via_vteps() {
-        let remotes = [
+    fn remotes() -> [Remote; 2] {
+        [
             remote("b", "10.244.2.0/24", [192, 168, 254, 12], Some([2, 0, 0, 0, 0, 2])),
             remote("c", "10.244.3.0/24", [192, 168, 254, 13], None),
-        ];
-        let hg = desired_routes(&remotes, false);
+        ]
+    }
+
+    #[test]
+    fn host_gw_routes_every_remote_via_its_node_address() {
+        let hg = desired_routes(&remotes(), false);
         assert_eq!(hg[&net("10.244.2.0/24")], (Ipv4Addr::new(192, 168, 254, 12), false));
         assert_eq!(hg.len(), 2);
-        let vx = desired_routes(&remotes, true);
+    }
+
+    #[test]
+    fn vxlan_routes_remotes_with_a_published_mac_via_their_vtep_onlink() {
+        let vx = desired_routes(&remotes(), true);
         // A VXLAN remote without a published MAC is not routed yet.
         assert_eq!(vx.len(), 1);
         assert_eq!(vx[&net("10.244.2.0/24")], (Ipv4Addr::new(10, 244, 2, 0), true));
     }
 
+    fn gw(last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(192, 168, 254, last)
+    }
+
+    fn owned(dst: &str, gateway: u8) -> RouteEntry {
+        RouteEntry { dst: net(dst), gateway: Some(gw(gateway)), oif: Some(2) }
+    }
+
     #[test]
-    fn plan_adds_missing_fixes_wrong_and_removes_stale() {
-        let desired: BTreeMap<_, _> = [
-            (net("10.244.2.0/24"), (Ipv4Addr::new(192, 168, 254, 12), false)),
-            (net("10.244.3.0/24"), (Ipv4Addr::new(192, 168, 254, 13), false)),
-        ]
-        .into();
-        let owned = [
-            RouteEntry { dst: net("10.244.2.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 12)), oif: Some(2) },
-            RouteEntry { dst: net("10.244.3.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 99)), oif: Some(2) },
-            RouteEntry { dst: net("10.244.9.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 19)), oif: Some(2) },
-        ];
-        let (add, remove) = plan_routes(&owned, &desired);
-        assert_eq!(add, vec![(net("10.244.3.0/24"), Ipv4Addr::new(192, 168, 254, 13), false)]);
+    fn a_route_with_a_wrong_gateway_is_replaced() {
+        let desired = [(net("10.244.3.0/24"), (gw(13), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.3.0/24", 99)], &desired);
+        assert_eq!(add, vec![(net("10.244.3.0/24"), gw(13), false)]);
+        assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn a_missing_route_is_added() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[], &desired);
+        assert_eq!(add, vec![(net("10.244.2.0/24"), gw(12), false)]);
+        assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn a_route_to_a_reclaimed_lease_is_removed() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.2.0/24", 12), owned("10.244.9.0/24", 19)], &desired);
+        assert!(add.is_empty());
         assert_eq!(remove, vec![net("10.244.9.0/24")]);
-        let (add, remove) =
-            plan_routes(&owned[..1], &[(net("10.244.2.0/24"), (Ipv4Addr::new(192, 168, 254, 12), false))].into());
+    }
+
+    #[test]
+    fn routes_in_step_need_nothing() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.2.0/24", 12)], &desired);
         assert!(add.is_empty() && remove.is_empty());
     }
 }
