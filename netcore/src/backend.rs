@@ -17,7 +17,8 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use crate::link::{Netlink, RouteEntry};
+use crate::link::Netlink;
+use crate::model::{format_mac, RouteEntry};
 use crate::{Error, Result};
 
 /// Name of the VXLAN device in a node's namespace.
@@ -63,15 +64,6 @@ impl SyncReport {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
     }
-}
-
-pub fn format_mac(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let bytes: Vec<u8> = s.split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
-    bytes.try_into().ok().filter(|_| s.split(':').count() == 6)
 }
 
 /// The route a remote should have: (destination, gateway, onlink through the VXLAN device).
@@ -174,17 +166,15 @@ impl Vxlan {
     /// Create the VXLAN device over the uplink that holds the node's address; answers the
     /// VTEP MAC to publish.
     async fn prepare_device(&self, nl: &Netlink) -> Result<BTreeMap<String, String>> {
-        let uplink = nl.link_with_address(self.node_ip).await?.ok_or_else(|| Error::Missing {
-            what: format!("an interface holding the node address {}", self.node_ip),
-        })?;
+        let uplink = nl.link_with_address(self.node_ip).await?.ok_or(Error::NoUplink { address: self.node_ip })?;
         let mtu = uplink.mtu.saturating_sub(VXLAN_OVERHEAD);
         let _ = self.mtu.set(mtu);
         let index = nl.ensure_vxlan(VXLAN_DEVICE, VXLAN_VNI, uplink.index, self.node_ip, VXLAN_PORT, mtu).await?;
         // The VTEP address is the subnet's network address (as Flannel does), so that the
         // remote routes' next hops are unique per node and on-link.
         nl.ensure_address(index, self.own.network(), 32).await?;
-        let link = nl.observe(VXLAN_DEVICE).await?.ok_or_else(|| Error::Missing { what: VXLAN_DEVICE.into() })?;
-        let mac = link.mac.ok_or_else(|| Error::Missing { what: format!("the MAC of {VXLAN_DEVICE}") })?;
+        let link = nl.observe(VXLAN_DEVICE).await?.ok_or_else(|| Error::MissingLink { name: VXLAN_DEVICE.into() })?;
+        let mac = link.mac.ok_or_else(|| Error::NoMac { name: VXLAN_DEVICE.into() })?;
         Ok([(VTEP_MAC_KEY.to_string(), format_mac(&mac))].into())
     }
 
@@ -233,47 +223,64 @@ mod tests {
         Remote { node: node.into(), subnet: net(subnet), node_ip: Ipv4Addr::from(ip), vtep_mac: mac }
     }
 
-    #[test]
-    fn host_gw_routes_via_node_addresses_vxlan_via_vteps() {
-        let remotes = [
+    fn remotes() -> [Remote; 2] {
+        [
             remote("b", "10.244.2.0/24", [192, 168, 254, 12], Some([2, 0, 0, 0, 0, 2])),
             remote("c", "10.244.3.0/24", [192, 168, 254, 13], None),
-        ];
-        let hg = desired_routes(&remotes, false);
+        ]
+    }
+
+    #[test]
+    fn host_gw_routes_every_remote_via_its_node_address() {
+        let hg = desired_routes(&remotes(), false);
         assert_eq!(hg[&net("10.244.2.0/24")], (Ipv4Addr::new(192, 168, 254, 12), false));
         assert_eq!(hg.len(), 2);
-        let vx = desired_routes(&remotes, true);
+    }
+
+    #[test]
+    fn vxlan_routes_remotes_with_a_published_mac_via_their_vtep_onlink() {
+        let vx = desired_routes(&remotes(), true);
         // A VXLAN remote without a published MAC is not routed yet.
         assert_eq!(vx.len(), 1);
         assert_eq!(vx[&net("10.244.2.0/24")], (Ipv4Addr::new(10, 244, 2, 0), true));
     }
 
-    #[test]
-    fn plan_adds_missing_fixes_wrong_and_removes_stale() {
-        let desired: BTreeMap<_, _> = [
-            (net("10.244.2.0/24"), (Ipv4Addr::new(192, 168, 254, 12), false)),
-            (net("10.244.3.0/24"), (Ipv4Addr::new(192, 168, 254, 13), false)),
-        ]
-        .into();
-        let owned = [
-            RouteEntry { dst: net("10.244.2.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 12)), oif: Some(2) },
-            RouteEntry { dst: net("10.244.3.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 99)), oif: Some(2) },
-            RouteEntry { dst: net("10.244.9.0/24"), gateway: Some(Ipv4Addr::new(192, 168, 254, 19)), oif: Some(2) },
-        ];
-        let (add, remove) = plan_routes(&owned, &desired);
-        assert_eq!(add, vec![(net("10.244.3.0/24"), Ipv4Addr::new(192, 168, 254, 13), false)]);
-        assert_eq!(remove, vec![net("10.244.9.0/24")]);
-        let (add, remove) =
-            plan_routes(&owned[..1], &[(net("10.244.2.0/24"), (Ipv4Addr::new(192, 168, 254, 12), false))].into());
-        assert!(add.is_empty() && remove.is_empty());
+    fn gw(last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(192, 168, 254, last)
+    }
+
+    fn owned(dst: &str, gateway: u8) -> RouteEntry {
+        RouteEntry { dst: net(dst), gateway: Some(gw(gateway)), oif: Some(2) }
     }
 
     #[test]
-    fn macs_round_trip() {
-        let mac = [0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f];
-        assert_eq!(format_mac(&mac), "0a:1b:2c:3d:4e:5f");
-        assert_eq!(parse_mac("0a:1b:2c:3d:4e:5f"), Some(mac));
-        assert_eq!(parse_mac("0a:1b:2c"), None);
-        assert_eq!(parse_mac("zz:1b:2c:3d:4e:5f"), None);
+    fn a_route_with_a_wrong_gateway_is_replaced() {
+        let desired = [(net("10.244.3.0/24"), (gw(13), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.3.0/24", 99)], &desired);
+        assert_eq!(add, vec![(net("10.244.3.0/24"), gw(13), false)]);
+        assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn a_missing_route_is_added() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[], &desired);
+        assert_eq!(add, vec![(net("10.244.2.0/24"), gw(12), false)]);
+        assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn a_route_to_a_reclaimed_lease_is_removed() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.2.0/24", 12), owned("10.244.9.0/24", 19)], &desired);
+        assert!(add.is_empty());
+        assert_eq!(remove, vec![net("10.244.9.0/24")]);
+    }
+
+    #[test]
+    fn routes_in_step_need_nothing() {
+        let desired = [(net("10.244.2.0/24"), (gw(12), false))].into();
+        let (add, remove) = plan_routes(&[owned("10.244.2.0/24", 12)], &desired);
+        assert!(add.is_empty() && remove.is_empty());
     }
 }

@@ -7,6 +7,8 @@
 //! - [`link`]: links (bridges, veths created straight into a pod's namespace), addresses
 //!   and routes through rtnetlink, with a socket opened inside the namespace it acts on.
 //! - [`sysctl`]: per-namespace sysctls.
+//! - [`model`]: the plain data the plan and the apply side share (a node's and a pod's
+//!   wanted network, a listed route, MAC text).
 //! - [`plan`]: the pure plan: desired node and pods against what is observed, as the steps
 //!   that close the difference. Unit-tested without a kernel.
 //! - [`podnet`]: a node's pod network observed and applied: the node bridge with its
@@ -27,6 +29,7 @@
 
 pub mod backend;
 pub mod link;
+pub mod model;
 pub mod names;
 pub mod netns;
 pub mod nft;
@@ -53,8 +56,14 @@ pub enum Error {
     Netlink { op: String, source: Box<rtnetlink::Error> },
     #[error("set sysctl {key} in netns {netns}: {source}")]
     Sysctl { key: String, netns: String, source: std::io::Error },
-    #[error("{what} does not exist")]
-    Missing { what: String },
+    #[error("link {name} does not exist")]
+    MissingLink { name: String },
+    #[error("no interface holds the node address {address}")]
+    NoUplink { address: std::net::Ipv4Addr },
+    #[error("link {name} has no MAC address")]
+    NoMac { name: String },
+    #[error("bridge port {port} does not forward after {waited:?}")]
+    PortNotForwarding { port: String, waited: std::time::Duration },
     #[error("{what}: {detail}")]
     Nft { what: String, detail: String },
     #[error("invalid name {name:?}: {reason}")]

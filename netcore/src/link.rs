@@ -14,6 +14,7 @@ use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute,
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
 
+use crate::model::{format_mac, RouteEntry};
 use crate::netns::Netns;
 use crate::plan::ObservedLink;
 use crate::{Error, Result};
@@ -44,14 +45,6 @@ fn tolerate(
         Err(e) if errno(&e).is_some_and(|c| codes.contains(&c)) => Ok(()),
         other => other,
     }
-}
-
-/// A route as listed: destination, gateway, output interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteEntry {
-    pub dst: ipnetwork::Ipv4Network,
-    pub gateway: Option<Ipv4Addr>,
-    pub oif: Option<u32>,
 }
 
 /// How a link is looked up.
@@ -129,7 +122,7 @@ impl Netlink {
 
     /// The interface index of `name`, which must exist.
     pub async fn must_index(&self, name: &str) -> Result<u32> {
-        self.index(name).await?.ok_or_else(|| Error::Missing { what: format!("link {name}") })
+        self.index(name).await?.ok_or_else(|| Error::MissingLink { name: name.into() })
     }
 
     async fn add(&self, what: &str, msg: LinkMessage) -> Result<()> {
@@ -411,7 +404,7 @@ impl Netlink {
             .replace()
             .execute()
             .await
-            .map_err(fail(format!("fdb {} via {dst}", crate::backend::format_mac(mac))))
+            .map_err(fail(format!("fdb {} via {dst}", format_mac(mac))))
     }
 
     async fn neighbour_entries(

@@ -3,7 +3,8 @@
 //! namespace is kept alive by a bind mount of its nsfs file onto `/run/netns/NAME`.
 //!
 //! `setns(2)` moves only the calling thread, so code that must run inside a namespace runs
-//! on a dedicated OS thread ([`Netns::run`]), never on an async runtime's worker.
+//! on a dedicated OS thread ([`Netns::run`]), never on an async runtime's worker; a child
+//! process enters one between fork and exec ([`ChildSetup`], [`Netns::command`]).
 
 use std::fs::File;
 use std::io;
@@ -162,24 +163,19 @@ impl Netns {
         self.fd.as_fd()
     }
 
+    /// A command whose child runs inside this namespace; see [`ChildSetup`].
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Result<std::process::Command> {
+        let mut cmd = std::process::Command::new(program);
+        ChildSetup::new().netns(self)?.apply(&mut cmd);
+        Ok(cmd)
+    }
+
     /// Run `cmd` as a child process inside this namespace (it enters the namespace between
     /// fork and exec), feed it `stdin`, and wait for its output. For tools that act on the
     /// namespace they run in, such as `nft` and `conntrack`.
     pub fn output(&self, cmd: &mut std::process::Command, stdin: &[u8]) -> io::Result<std::process::Output> {
         use std::io::Write;
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: between fork and exec only setns(2), which is async-signal-safe; the fd
-        // stays open while `self` is borrowed, which outlives the wait below.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc_setns(fd) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        ChildSetup { new_session: false, netns: Some(self.fd.try_clone()?) }.apply(cmd);
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -279,12 +275,60 @@ unsafe fn libc_socket() -> io::Result<OwnedFd> {
     Ok(OwnedFd::from_raw_fd(fd))
 }
 
-/// `setns(fd, CLONE_NEWNET)` without allocation, for use between fork and exec.
-fn libc_setns(fd: std::os::fd::RawFd) -> i32 {
-    // SAFETY: a plain system call on a caller-owned descriptor.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    match setns(fd, CloneFlags::CLONE_NEWNET) {
-        Ok(()) => 0,
-        Err(_) => -1,
+/// What a child process does between fork and exec: the one place flatnet sets that up
+/// (every child that must start in a namespace or in a session of its own goes through it).
+///
+/// - [`ChildSetup::new_session`]: `setsid(2)`, so the child outlives its parent's terminal
+///   and the whole run can be stopped with one signal to its process group.
+/// - [`ChildSetup::netns`]: `setns(2)` into a network namespace, for a tool that acts on
+///   the namespace it runs in (`nft`, `conntrack`) or a container's process.
+///
+/// Both are async-signal-safe system calls, the only kind allowed in a forked child.
+#[derive(Debug, Default)]
+pub struct ChildSetup {
+    new_session: bool,
+    /// A duplicate of the namespace's descriptor, owned by the command that uses it, so the
+    /// descriptor stays open until the child is spawned whatever the caller does with its
+    /// `Netns`. It is close-on-exec: the program never sees it.
+    netns: Option<OwnedFd>,
+}
+
+impl ChildSetup {
+    pub fn new() -> ChildSetup {
+        ChildSetup::default()
+    }
+
+    /// Start the child in a new session (it leads its own process group).
+    pub fn new_session(mut self) -> ChildSetup {
+        self.new_session = true;
+        self
+    }
+
+    /// Start the child inside `ns`.
+    pub fn netns(mut self, ns: &Netns) -> Result<ChildSetup> {
+        let fd = ns.fd.try_clone().map_err(|source| Error::EnterNetns { name: ns.name.clone(), source })?;
+        self.netns = Some(fd);
+        Ok(self)
+    }
+
+    /// Make `cmd`'s children start this way (the session first, then the namespace). For a
+    /// `tokio::process::Command`, pass its `as_std_mut()`.
+    pub fn apply(self, cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let ChildSetup { new_session, netns } = self;
+        // SAFETY: between fork and exec only setsid(2) and setns(2), both async-signal-safe
+        // and allocation-free; the namespace's descriptor is owned by the closure, which
+        // `cmd` keeps until it is dropped.
+        unsafe {
+            cmd.pre_exec(move || {
+                if new_session {
+                    nix::unistd::setsid().map_err(errno)?;
+                }
+                if let Some(fd) = &netns {
+                    setns(fd, CloneFlags::CLONE_NEWNET).map_err(errno)?;
+                }
+                Ok(())
+            });
+        }
     }
 }

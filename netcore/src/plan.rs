@@ -1,6 +1,7 @@
 //! The plan: what should exist for a node's pod network, compared with what is observed,
 //! as the list of steps that closes the difference. Pure functions, no I/O: the kernel
-//! is read by `podnet::observe_*` and changed by `podnet::apply_*`.
+//! is read by `podnet::observe_*` and changed by `podnet::apply_*`. What should exist is
+//! stated in [`crate::model`]'s plain data; nothing here depends on the apply side.
 //!
 //! Steps come in dependency order (a veth before its attachment, an interface before its
 //! address), and a step that the observation shows done is left out, so planning against
@@ -8,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::podnet::{NodeNetwork, PodNetwork};
+use crate::model::{NodeNetwork, PodNetwork};
 
 /// What is observed of the node's side.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -199,26 +200,37 @@ mod tests {
     }
 
     #[test]
-    fn drift_gets_exactly_its_repair() {
+    fn a_lost_default_route_is_replaced() {
         let mut s = wired();
         s.default_gateway = None;
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::DefaultRoute]);
+    }
 
+    #[test]
+    fn a_detached_veth_is_attached_again_with_hairpin() {
         let mut s = wired();
         s.veth.as_mut().unwrap().controller = None;
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::AttachVeth, PodStep::Hairpin]);
+    }
 
+    #[test]
+    fn hairpin_turned_off_is_turned_on() {
         let mut s = wired();
         s.veth.as_mut().unwrap().hairpin = false;
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::Hairpin]);
+    }
 
+    #[test]
+    fn eth0_set_down_comes_up_with_its_route() {
         // eth0 set down by hand: up again, and its routes came down with it.
         let mut s = wired();
         s.eth0.as_mut().unwrap().up = false;
         s.default_gateway = None;
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::Eth0Up, PodStep::DefaultRoute]);
+    }
 
-        // The veth deleted by hand: the pair is recreated and the inside configured again.
+    #[test]
+    fn a_deleted_veth_is_recreated_and_the_inside_configured_again() {
         let mut s = wired();
         s.veth = None;
         s.eth0 = None;
@@ -234,12 +246,18 @@ mod tests {
                 PodStep::DefaultRoute
             ]
         );
+    }
 
+    #[test]
+    fn a_missing_address_is_added_beside_a_wrong_one() {
         // A wrong address is added beside (the right one is what matters to the plan).
         let mut s = wired();
         s.eth0.as_mut().unwrap().addresses = vec![(Ipv4Addr::new(10, 244, 1, 9), 24)];
         assert_eq!(plan_pod(&pod(), 3, &s), vec![PodStep::AddAddress]);
+    }
 
+    #[test]
+    fn a_changed_mtu_is_set_on_both_ends() {
         // The backend's MTU changed (or was set by hand): both ends get it again.
         let mut vx = pod();
         vx.mtu = Some(1450);
@@ -249,18 +267,16 @@ mod tests {
         assert_eq!(plan_pod(&vx, 3, &s), vec![PodStep::SetMtu]);
         s.eth0.as_mut().unwrap().mtu = 1450;
         assert_eq!(plan_pod(&vx, 3, &s), vec![]);
+    }
 
+    #[test]
+    fn a_recreated_bridge_gets_the_veth_attached_again() {
         // Another bridge index (the bridge was recreated): attach again.
         assert_eq!(plan_pod(&pod(), 4, &wired()), vec![PodStep::AttachVeth, PodStep::Hairpin]);
     }
 
-    #[test]
-    fn node_plan() {
-        assert_eq!(
-            plan_node(&node(), &ObservedNode::default()),
-            vec![NodeStep::CreateBridge, NodeStep::BridgeUp, NodeStep::AddBridgeAddress, NodeStep::EnableForwarding]
-        );
-        let ok = ObservedNode {
+    fn prepared_node() -> ObservedNode {
+        ObservedNode {
             bridge: Some(ObservedLink {
                 index: 3,
                 up: true,
@@ -268,9 +284,25 @@ mod tests {
                 ..Default::default()
             }),
             forwarding: true,
-        };
-        assert_eq!(plan_node(&node(), &ok), vec![]);
-        let mut down = ok.clone();
+        }
+    }
+
+    #[test]
+    fn a_new_node_needs_its_bridge_address_and_forwarding() {
+        assert_eq!(
+            plan_node(&node(), &ObservedNode::default()),
+            vec![NodeStep::CreateBridge, NodeStep::BridgeUp, NodeStep::AddBridgeAddress, NodeStep::EnableForwarding]
+        );
+    }
+
+    #[test]
+    fn a_prepared_node_needs_nothing() {
+        assert_eq!(plan_node(&node(), &prepared_node()), vec![]);
+    }
+
+    #[test]
+    fn a_bridge_set_down_and_forwarding_off_are_repaired() {
+        let mut down = prepared_node();
         down.bridge.as_mut().unwrap().up = false;
         down.forwarding = false;
         assert_eq!(plan_node(&node(), &down), vec![NodeStep::BridgeUp, NodeStep::EnableForwarding]);

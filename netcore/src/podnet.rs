@@ -6,37 +6,17 @@
 //! Every step is idempotent too, so a new pod is wired by applying its full plan without
 //! reading anything first (the hot path), and a resync repairs exactly what drifted.
 
-use std::net::Ipv4Addr;
-
 use crate::link::Netlink;
 use crate::netns::{self, Netns};
 use crate::plan::{self, NodeStep, ObservedNode, ObservedPod, PodStep};
 use crate::{sysctl, Result};
 
+/// What this module wires, defined with the plan's data in [`crate::model`]; named here too
+/// because every caller of `podnet` builds them.
+pub use crate::model::{NodeNetwork, PodNetwork};
+
 /// The name of the pod's end of its veth, inside the pod's namespace.
 pub const POD_IFNAME: &str = "eth0";
-
-/// The node side: its bridge and the gateway address of its pod subnet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeNetwork {
-    pub bridge: String,
-    pub gateway: Ipv4Addr,
-    /// Prefix length of the node's pod subnet (24 for a /24 lease).
-    pub prefix: u8,
-}
-
-/// One pod's wiring.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodNetwork {
-    pub netns: String,
-    pub host_veth: String,
-    pub ip: Ipv4Addr,
-    pub prefix: u8,
-    pub gateway: Ipv4Addr,
-    /// The MTU of both veth ends, when the node's backend needs one lower than the default
-    /// (VXLAN: the overlay's), so that a pod never sends what the overlay cannot carry.
-    pub mtu: Option<u32>,
-}
 
 pub async fn observe_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<ObservedNode> {
     Ok(ObservedNode {
@@ -86,15 +66,36 @@ pub async fn observe_pod(node: &Netlink, pod: &PodNetwork) -> Result<ObservedPod
 /// How long a new bridge port may take to start forwarding.
 const PORT_FORWARDING_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// What [`apply_pod_observed`] has just finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// A step of the plan.
+    Step(&'a PodStep),
+    /// The wait for the pod's new bridge port to forward.
+    PortForwarding,
+}
+
 pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
-    apply_steps(node, bridge, pod, steps).await?;
+    apply_pod_observed(node, bridge, pod, steps, |_| {}).await
+}
+
+/// [`apply_pod`], calling `done` as each stage finishes: how the benchmark times the very
+/// path the agent runs, step by step.
+pub async fn apply_pod_observed(
+    node: &Netlink,
+    bridge: u32,
+    pod: &PodNetwork,
+    steps: &[PodStep],
+    mut done: impl FnMut(Progress<'_>),
+) -> Result<()> {
+    apply_steps(node, bridge, pod, steps, &mut done).await?;
     // The pod can send once its bridge port forwards, which the kernel decides on its own
     // time after both ends are up: wait for it, so "wired" means "can send a packet".
     if steps.iter().any(|s| matches!(s, PodStep::AttachVeth | PodStep::Eth0Up)) {
-        if !node.wait_forwarding(&pod.host_veth, PORT_FORWARDING_LIMIT).await? {
-            return Err(crate::Error::Missing {
-                what: format!("forwarding on bridge port {} after {PORT_FORWARDING_LIMIT:?}", pod.host_veth),
-            });
+        let forwarding = node.wait_forwarding(&pod.host_veth, PORT_FORWARDING_LIMIT).await?;
+        done(Progress::PortForwarding);
+        if !forwarding {
+            return Err(crate::Error::PortNotForwarding { port: pod.host_veth.clone(), waited: PORT_FORWARDING_LIMIT });
         }
     }
     Ok(())
@@ -103,7 +104,13 @@ pub async fn apply_pod(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[P
 /// The loopback device is the first device of every network namespace.
 const LOOPBACK_INDEX: u32 = 1;
 
-async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[PodStep]) -> Result<()> {
+async fn apply_steps(
+    node: &Netlink,
+    bridge: u32,
+    pod: &PodNetwork,
+    steps: &[PodStep],
+    done: &mut impl FnMut(Progress<'_>),
+) -> Result<()> {
     let mut pod_ns: Option<Netns> = None;
     let mut inside: Option<Netlink> = None;
     // Interface indexes, looked up once per apply (each lookup is a netlink round trip).
@@ -112,6 +119,7 @@ async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[Pod
     for step in steps {
         if *step == PodStep::CreateNetns {
             netns::create(&pod.netns)?;
+            done(Progress::Step(step));
             continue;
         }
         if pod_ns.is_none() {
@@ -158,20 +166,21 @@ async fn apply_steps(node: &Netlink, bridge: u32, pod: &PodNetwork, steps: &[Pod
                 let nl = inside.as_ref().expect("opened above");
                 if *inner == PodStep::LoopbackUp {
                     nl.set_up(LOOPBACK_INDEX, "lo").await?;
-                    continue;
-                }
-                let index = match eth0 {
-                    Some(i) => i,
-                    None => *eth0.insert(nl.must_index(POD_IFNAME).await?),
-                };
-                match inner {
-                    PodStep::AddAddress => nl.ensure_address(index, pod.ip, pod.prefix).await?,
-                    PodStep::Eth0Up => nl.set_up(index, POD_IFNAME).await?,
-                    PodStep::DefaultRoute => nl.replace_default_route(pod.gateway).await?,
-                    _ => unreachable!("node-side steps are handled above"),
+                } else {
+                    let index = match eth0 {
+                        Some(i) => i,
+                        None => *eth0.insert(nl.must_index(POD_IFNAME).await?),
+                    };
+                    match inner {
+                        PodStep::AddAddress => nl.ensure_address(index, pod.ip, pod.prefix).await?,
+                        PodStep::Eth0Up => nl.set_up(index, POD_IFNAME).await?,
+                        PodStep::DefaultRoute => nl.replace_default_route(pod.gateway).await?,
+                        _ => unreachable!("the host end's steps are handled above"),
+                    }
                 }
             }
         }
+        done(Progress::Step(step));
     }
     Ok(())
 }

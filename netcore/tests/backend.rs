@@ -12,8 +12,9 @@ use common::{privileged, Scratch};
 use ipnetwork::Ipv4Network;
 use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::Netns;
-use netcore::podnet::{self, NodeNetwork, PodNetwork};
+use netcore::podnet;
 
 const CLUSTER: &str = "10.244.0.0/16";
 
@@ -156,7 +157,7 @@ async fn vxlan_overlay_carries_pod_traffic_including_full_size_segments() {
     let da = va.prepare(&a.nl).await.unwrap();
     let db = vb.prepare(&b.nl).await.unwrap();
     assert_eq!(va.pod_mtu(), Some(1450), "uplink 1500 minus the VXLAN overhead");
-    let mac = |d: &std::collections::BTreeMap<String, String>| backend::parse_mac(&d[backend::VTEP_MAC_KEY]);
+    let mac = |d: &std::collections::BTreeMap<String, String>| netcore::model::parse_mac(&d[backend::VTEP_MAC_KEY]);
     // Without the peer's MAC there is no route yet.
     va.sync(&a.nl, &[remote(&b, None)]).await.unwrap();
     assert!(!talk(&a, &b, 1000));

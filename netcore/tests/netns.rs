@@ -3,7 +3,7 @@
 mod common;
 
 use common::{privileged, Scratch};
-use netcore::netns::{self, Netns};
+use netcore::netns::{self, ChildSetup, Netns};
 
 fn interfaces() -> Vec<String> {
     std::fs::read_to_string("/proc/thread-self/net/dev")
@@ -15,7 +15,7 @@ fn interfaces() -> Vec<String> {
 }
 
 #[test]
-fn create_is_idempotent_run_enters_and_delete_removes() {
+fn create_is_idempotent_and_iproute2_sees_the_namespace() {
     if !privileged() {
         return;
     }
@@ -24,18 +24,49 @@ fn create_is_idempotent_run_enters_and_delete_removes() {
     netns::create(&ns.0).unwrap();
     assert!(netns::exists(&ns.0));
     assert!(netns::list("flatnet-test-life-").unwrap().contains(&ns.0));
+    let out = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&ns.0), "ip netns list does not show {}", ns.0);
+}
 
-    // Inside: a fresh namespace has only `lo`; outside there is more (or at least other ids).
+#[test]
+fn run_enters_the_namespace() {
+    if !privileged() {
+        return;
+    }
+    let ns = Scratch::create("enter");
+    // Inside: a fresh namespace has only `lo`.
     let inside = Netns::open(&ns.0).unwrap().run(interfaces).unwrap();
     assert_eq!(inside, vec!["lo".to_string()]);
+}
+
+#[test]
+fn run_in_the_current_namespace_stays_in_it() {
+    if !privileged() {
+        return;
+    }
     let here = Netns::current().unwrap();
     let same = here.run(|| std::fs::read_link("/proc/thread-self/ns/net").unwrap()).unwrap();
     assert_eq!(same, std::fs::read_link("/proc/thread-self/ns/net").unwrap());
+}
 
-    // iproute2 sees the same namespace.
-    let out = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&ns.0), "ip netns list does not show {}", ns.0);
+#[test]
+fn a_command_runs_inside_the_namespace() {
+    if !privileged() {
+        return;
+    }
+    let ns = Scratch::create("cmd");
+    let out = Netns::open(&ns.0).unwrap().command("ip").unwrap().args(["-o", "link", "show"]).output().unwrap();
+    let links = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(links.lines().count(), 1, "only lo in a fresh namespace: {links}");
+    assert!(links.contains(": lo:"), "{links}");
+}
 
+#[test]
+fn delete_is_idempotent_and_removes() {
+    if !privileged() {
+        return;
+    }
+    let ns = Scratch::create("gone");
     netns::delete(&ns.0).unwrap();
     netns::delete(&ns.0).unwrap();
     assert!(!netns::exists(&ns.0));
@@ -63,4 +94,18 @@ fn bad_names_are_refused() {
         assert!(netns::create(bad).is_err(), "{bad:?}");
         assert!(netns::delete(bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn a_child_in_a_new_session_leads_it() {
+    let mut cmd = std::process::Command::new("cat");
+    cmd.arg("/proc/self/stat");
+    ChildSetup::new().new_session().apply(&mut cmd);
+    let out = cmd.output().unwrap();
+    let stat = String::from_utf8_lossy(&out.stdout);
+    let pid = stat.split_whitespace().next().unwrap();
+    // After the command name in parentheses: state, ppid, process group, session.
+    let after = stat.rsplit_once(") ").unwrap().1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    assert_eq!((fields[2], fields[3]), (pid, pid), "{stat}");
 }

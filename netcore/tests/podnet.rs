@@ -1,6 +1,7 @@
 //! Kernel tests of a node's pod network: two pods on one bridge reach each other (TCP and
 //! UDP), their gateway and their own address with real packets; applying twice changes
-//! nothing; detaching removes the namespace and the veth.
+//! nothing; detaching removes the namespace and the veth; drift made by hand is observed,
+//! planned and repaired exactly.
 
 mod common;
 
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use common::{privileged, Scratch};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::{self, Netns};
-use netcore::podnet::{self, NodeNetwork, PodNetwork};
+use netcore::plan::{self, PodStep};
+use netcore::podnet;
 
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 98, 7, 1);
 
@@ -109,46 +112,81 @@ async fn pods_on_one_bridge_reach_each_other_their_gateway_and_themselves() {
     podnet::detach_pod(&node, &b).await.unwrap();
 }
 
+/// A prepared node with two pods, a and b, wired to its bridge. The scratch namespaces
+/// (and with them everything in them) go when it is dropped.
+struct Drifting {
+    node_s: Scratch,
+    node_ns: Netns,
+    node: Netlink,
+    net: NodeNetwork,
+    bridge: u32,
+    a: PodNetwork,
+    b: PodNetwork,
+    _pods: (Scratch, Scratch),
+}
+
+impl Drifting {
+    /// `tag` names the test's namespaces; its veths live in its own node namespace, so tests
+    /// running at once never collide.
+    async fn wired(tag: &str) -> Drifting {
+        let node_s = Scratch::create(&format!("{tag}node"));
+        let (a_s, b_s) = (Scratch::new(&format!("{tag}a")), Scratch::new(&format!("{tag}b")));
+        let node_ns = Netns::open(&node_s.0).unwrap();
+        let node = Netlink::open(&node_ns).unwrap();
+        let net = NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 };
+        let bridge = podnet::prepare_node(&node, &node_ns, &net).await.unwrap();
+        let (a, b) = (pod(&a_s, "fnra", 2), pod(&b_s, "fnrb", 3));
+        podnet::attach_pod(&node, bridge, &a).await.unwrap();
+        podnet::attach_pod(&node, bridge, &b).await.unwrap();
+        Drifting { node_s, node_ns, node, net, bridge, a, b, _pods: (a_s, b_s) }
+    }
+
+    /// a talks to b and to its gateway.
+    fn a_talks(&self) {
+        let (a_ns, b_ns) = (Netns::open(&self.a.netns).unwrap(), Netns::open(&self.b.netns).unwrap());
+        tcp_and_udp(&b_ns, self.b.ip, &a_ns);
+        tcp_and_udp(&self.node_ns, GATEWAY, &a_ns);
+    }
+}
+
 #[tokio::test]
-async fn observe_plan_apply_repairs_exactly_what_drifted() {
-    use netcore::plan::{self, PodStep};
+async fn a_correctly_wired_node_and_pod_need_nothing() {
     if !privileged() {
         return;
     }
-    let node_s = Scratch::create("rnode");
-    let (a_s, b_s) = (Scratch::new("ra"), Scratch::new("rb"));
-    let node_ns = Netns::open(&node_s.0).unwrap();
-    let node = Netlink::open(&node_ns).unwrap();
-    let net = NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 };
-    let bridge = podnet::prepare_node(&node, &node_ns, &net).await.unwrap();
-    let (a, b) = (pod(&a_s, "fnra", 2), pod(&b_s, "fnrb", 3));
-    podnet::attach_pod(&node, bridge, &a).await.unwrap();
-    podnet::attach_pod(&node, bridge, &b).await.unwrap();
+    let lab = Drifting::wired("rok").await;
+    let seen_node = podnet::observe_node(&lab.node, &lab.node_ns, &lab.net).await.unwrap();
+    assert_eq!(plan::plan_node(&lab.net, &seen_node), vec![]);
+    assert_eq!(podnet::repair_pod(&lab.node, lab.bridge, &lab.a).await.unwrap(), vec![]);
+}
 
-    // A correctly wired node and pod need nothing.
-    let seen_node = podnet::observe_node(&node, &node_ns, &net).await.unwrap();
-    assert_eq!(plan::plan_node(&net, &seen_node), vec![]);
-    assert_eq!(podnet::repair_pod(&node, bridge, &a).await.unwrap(), vec![]);
-
+#[tokio::test]
+async fn a_lost_route_and_a_detached_veth_are_repaired_exactly() {
+    if !privileged() {
+        return;
+    }
+    let lab = Drifting::wired("rdrift").await;
     // Drift by hand: a's default route deleted, its veth detached from the bridge.
-    let a_inside = Netlink::open(&Netns::open(&a.netns).unwrap()).unwrap();
+    let a_inside = Netlink::open(&Netns::open(&lab.a.netns).unwrap()).unwrap();
     a_inside.delete_route(Ipv4Addr::UNSPECIFIED, 0).await.unwrap();
-    let ip = |args: &[&str]| assert!(std::process::Command::new("ip").args(args).status().unwrap().success());
-    ip(&["-n", &node_s.0, "link", "set", "fnra", "nomaster"]);
+    let nomaster = ["-n", &lab.node_s.0, "link", "set", "fnra", "nomaster"];
+    assert!(std::process::Command::new("ip").args(nomaster).status().unwrap().success());
     assert_eq!(
-        podnet::repair_pod(&node, bridge, &a).await.unwrap(),
+        podnet::repair_pod(&lab.node, lab.bridge, &lab.a).await.unwrap(),
         vec![PodStep::AttachVeth, PodStep::Hairpin, PodStep::DefaultRoute]
     );
-    assert_eq!(podnet::repair_pod(&node, bridge, &a).await.unwrap(), vec![]);
-    let (a_ns, b_ns) = (Netns::open(&a.netns).unwrap(), Netns::open(&b.netns).unwrap());
-    tcp_and_udp(&b_ns, b.ip, &a_ns);
-    tcp_and_udp(&node_ns, GATEWAY, &a_ns);
+    assert_eq!(podnet::repair_pod(&lab.node, lab.bridge, &lab.a).await.unwrap(), vec![]);
+    lab.a_talks();
+}
 
-    // The veth deleted by hand: the pair is recreated and the pod configured again.
-    node.delete("fnra").await.unwrap();
-    let steps = podnet::repair_pod(&node, bridge, &a).await.unwrap();
+#[tokio::test]
+async fn a_deleted_veth_is_recreated_and_the_pod_configured_again() {
+    if !privileged() {
+        return;
+    }
+    let lab = Drifting::wired("rgone").await;
+    lab.node.delete("fnra").await.unwrap();
+    let steps = podnet::repair_pod(&lab.node, lab.bridge, &lab.a).await.unwrap();
     assert_eq!(steps.first(), Some(&PodStep::CreateVeth));
-    tcp_and_udp(&b_ns, b.ip, &a_ns);
-    podnet::detach_pod(&node, &a).await.unwrap();
-    podnet::detach_pod(&node, &b).await.unwrap();
+    lab.a_talks();
 }

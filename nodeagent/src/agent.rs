@@ -176,7 +176,7 @@ fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
                 node: l.spec.node_name.clone(),
                 subnet: l.spec.pod_cidr.parse().ok()?,
                 node_ip: l.spec.node_ip.as_deref()?.parse().ok()?,
-                vtep_mac: l.spec.backend_data.get(backend::VTEP_MAC_KEY).and_then(|m| backend::parse_mac(m)),
+                vtep_mac: l.spec.backend_data.get(backend::VTEP_MAC_KEY).and_then(|m| netcore::model::parse_mac(m)),
             })
         })
         .collect();

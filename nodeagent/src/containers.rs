@@ -4,7 +4,7 @@
 //! their session (SIGTERM, the grace period, SIGKILL).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -123,21 +123,13 @@ pub fn start(launch: Launch<'_>, restart_count: i32) -> io::Result<(RunRecord, W
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let ns_fd = launch.netns.as_fd().as_raw_fd();
-    // SAFETY: between fork and exec only async-signal-safe calls: setsid(2) and setns(2).
-    unsafe {
-        cmd.pre_exec(move || {
-            // Its own session: the agent's death (or its terminal's) does not reach it, and
-            // the agent stops the whole run with one signal to the group.
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::setns(ns_fd, libc::CLONE_NEWNET) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // Its own session: the agent's death (or its terminal's) does not reach it, and the
+    // agent stops the whole run with one signal to the group.
+    netcore::netns::ChildSetup::new()
+        .new_session()
+        .netns(launch.netns)
+        .map_err(io::Error::other)?
+        .apply(cmd.as_std_mut());
     let child = cmd.spawn()?;
     let pid = child.id().ok_or_else(|| io::Error::other("shim exited at once"))? as i32;
     let record = RunRecord { pid, proc_start: proc_start(pid).unwrap_or(0), started_at: Utc::now(), restart_count };

@@ -3,16 +3,13 @@
 //! touches the root namespace: every link is created in the fabric namespace with its peer
 //! created straight inside the node's (or internet's) namespace.
 
-use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use anyhow::Context;
 use netcore::link::Netlink;
 use netcore::netns::{self, Netns};
-use netcore::sysctl;
+use netcore::{nft, sysctl};
 
 use super::layout::{self, Layout};
 
@@ -81,46 +78,30 @@ pub async fn delete_fabric_links(fabric_netns: &str, links: &[String]) -> anyhow
     Ok(deleted)
 }
 
-/// Run `program args…` inside the namespace `ns` (setns in the child before exec).
-pub fn run_in_netns(ns: &Netns, program: &Path, args: &[&str]) -> io::Result<Output> {
-    let fd = ns.as_fd().as_raw_fd();
-    let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null());
-    // SAFETY: only setns(2), async-signal-safe, runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.output()
-}
-
 /// Delete the nftables tables named `flatnet*` in the namespace `name` (none of anyone
-/// else's); answers how many. A missing namespace has none.
+/// else's), all in one transaction through netcore; answers how many. A missing namespace
+/// has none.
 pub fn delete_flatnet_tables(nft: &Path, name: &str) -> anyhow::Result<usize> {
     if !netns::exists(name) {
         return Ok(0);
     }
     let ns = Netns::open(name)?;
-    let out = run_in_netns(&ns, nft, &["list", "tables"]).with_context(|| format!("run nft in {name}"))?;
+    let out = ns
+        .command(nft)?
+        .args(["list", "tables"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("run nft in {name}"))?;
     if !out.status.success() {
         anyhow::bail!("nft list tables in {name}: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    let mut deleted = 0;
-    for (family, table) in flatnet_tables(&String::from_utf8_lossy(&out.stdout)) {
-        let out = run_in_netns(&ns, nft, &["delete", "table", &family, &table])?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "nft delete table {family} {table} in {name}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        deleted += 1;
+    let tables = flatnet_tables(&String::from_utf8_lossy(&out.stdout));
+    if tables.is_empty() {
+        return Ok(0);
     }
-    Ok(deleted)
+    let script: String = tables.iter().map(|(family, table)| format!("delete table {family} {table}\n")).collect();
+    nft::apply(&ns, &script).with_context(|| format!("delete the flatnet tables in {name}"))?;
+    Ok(tables.len())
 }
 
 /// The `(family, name)` of the tables named `flatnet*` in `nft list tables` output.

@@ -3,13 +3,13 @@
 //! names the process that was started (its start time matches).
 
 use std::ffi::OsStr;
-use std::io::{self, Write};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use netcore::netns::ChildSetup;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -39,15 +39,7 @@ where
     for (k, v) in env {
         cmd.env(k, v);
     }
-    // SAFETY: only setsid(2), async-signal-safe, runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    ChildSetup::new().new_session().apply(&mut cmd);
     let child = cmd.spawn().with_context(|| format!("start {}", program.display()))?;
     let pid = child.id() as i32;
     // The start time is read at once: the child cannot have exited and had its pid reused

@@ -1,10 +1,6 @@
-//! The real `flatnet netexec` on loopback, on ports picked free just before it starts; and
-//! ([`cluster`]) the harness of the cluster tests; ([`webdriver`]) a browser for the dashboard's.
+//! The real `flatnet netexec` on loopback, on ports picked free just before it starts. (The
+//! tests of whole clusters are end-to-end tests: they live in the `tests/` crate.)
 #![allow(dead_code)]
-
-pub mod cluster;
-pub mod webdriver;
-pub mod workload;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -13,15 +9,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub const FLATNET: &str = env!("CARGO_BIN_EXE_flatnet");
-
-/// A test that cannot run here says so loudly and passes, except under CI (`CI=true`),
-/// where it fails.
-pub fn skip(msg: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true forbids skipping)");
-    }
-    eprintln!("WARNING: {msg}");
-}
 
 /// How long netexec may take to print its start line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,9 +10,9 @@
 //! - **flatnet**: in process, `podnet::attach_pod` on a node prepared once with
 //!   `podnet::prepare_node` (netns, veth created straight into it, attached and up,
 //!   hairpin, `lo` up, address, `eth0` up, default route). No process is spawned.
-//! - **flatnet, step by step**: the same netcore calls as `attach_pod` (its plan for a new
-//!   pod, as `podnet::apply_pod` runs it), one at a time with a clock around each, for the
-//!   breakdown.
+//! - **flatnet, stage by stage**: the same path as `attach_pod` (`plan::plan_pod` for a new
+//!   pod, applied by `podnet::apply_pod_observed`, which `apply_pod` runs too), with a clock
+//!   lap as each step and the wait for the bridge port finish, for the breakdown.
 //! - **`ip -batch`**: the agent-independent floor from peers.md: one `ip -batch` in the
 //!   node namespace (veth into the pod netns, bridge, up, hairpin) and one `ip -n POD -batch`
 //!   (`lo` up, address, `eth0` up, default route).
@@ -57,8 +57,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::{self, Netns};
-use netcore::podnet::{self, NodeNetwork, PodNetwork, POD_IFNAME};
+use netcore::plan::{self, ObservedPod, PodStep};
+use netcore::podnet::{self, Progress, POD_IFNAME};
 use serde_json::json;
 
 use super::{ms, percentile};
@@ -90,7 +92,7 @@ impl Kind {
     fn label(self) -> &'static str {
         match self {
             Kind::Flatnet => "flatnet `podnet::attach_pod` (in process)",
-            Kind::Steps => "flatnet, the same calls step by step (breakdown)",
+            Kind::Steps => "flatnet, the same path stage by stage (breakdown)",
             Kind::IpBatch => "two `ip -batch` calls (floor, peers.md)",
             Kind::Cni => "CNI bridge + host-local ADD",
             Kind::Netavark => "netavark `setup`, internal network",
@@ -134,22 +136,33 @@ impl Kind {
     }
 }
 
-/// The steps of `attach_pod` (its plan for a new pod, `plan::plan_pod` against an absent
-/// pod, applied by `podnet::apply_pod`), as the step-by-step variant times them, with the
-/// netlink round trips each makes.
-const STEPS: [&str; 11] = [
-    "CreateNetns: `netns::create` (thread: unshare + bind mount)",
-    "`Netns::open` of the pod netns",
-    "CreateVeth: `ensure_veth` (lookup, create with the peer in the pod netns, lookup: 3 round trips)",
-    "AttachVeth: lookup + `attach_up` (bridge port and up: 2)",
-    "Hairpin: lookup + `set_hairpin` (2)",
-    "`Netlink::open` in the pod netns (thread + socket)",
-    "LoopbackUp: lookup + up (2)",
-    "AddAddress: lookup + address (2)",
-    "Eth0Up: lookup + up (2)",
-    "DefaultRoute: `replace_default_route` (1)",
-    "drop of the pod's netlink handle and netns",
-];
+/// What a stage of `attach_pod` does, as the breakdown's row says it, with the netlink
+/// round trips it makes (interface indexes are looked up once per pod and kept).
+fn stage_label(progress: Progress<'_>) -> String {
+    let step = match progress {
+        Progress::Step(step) => step,
+        Progress::PortForwarding => {
+            return "drop of the pod's netns and netlink handle, then the wait until the bridge port forwards \
+                    (`wait_forwarding`: one lookup per poll)"
+                .into()
+        }
+    };
+    let what = match step {
+        PodStep::CreateNetns => "`netns::create` (thread: unshare + bind mount)",
+        PodStep::CreateVeth => {
+            "`Netns::open` of the pod netns, `ensure_veth` (lookup, create with the peer in the pod netns, lookup: \
+             3 round trips)"
+        }
+        PodStep::AttachVeth => "`attach_up` (bridge port and up: 1)",
+        PodStep::Eth0Up => "`Netlink::open` in the pod netns (thread + socket), lookup + up (2)",
+        PodStep::Hairpin => "`set_hairpin` (1)",
+        PodStep::LoopbackUp => "up (1)",
+        PodStep::AddAddress => "`ensure_address` (1)",
+        PodStep::DefaultRoute => "`replace_default_route` (1)",
+        PodStep::SetMtu => "`set_mtu` of both ends (2)",
+    };
+    format!("{step:?}: {what}")
+}
 
 /// Namespaces whose names start with the prefix are deleted on drop (deleting a node
 /// namespace deletes its bridge and veths, and the veths take their pod ends with them).
@@ -268,57 +281,20 @@ fn exec(program: &str, args: &[String], envs: &[(&str, String)], stdin: &[u8]) -
     Ok(out.stdout)
 }
 
-/// Per-step laps.
-struct Laps {
-    last: Instant,
-    laps: Vec<Duration>,
-}
-
-impl Laps {
-    fn start() -> Laps {
-        Laps { last: Instant::now(), laps: Vec::with_capacity(STEPS.len()) }
-    }
-
-    fn lap(&mut self) {
+/// `podnet::attach_pod` as the agent runs it (`plan::plan_pod` for a new pod, applied by
+/// `podnet::apply_pod_observed`, the function behind `apply_pod`), with a lap at the end
+/// of each stage: (stage, time) in the order they ran.
+async fn attach_stepwise(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result<Vec<(String, Duration)>> {
+    let steps = plan::plan_pod(pod, bridge, &ObservedPod::absent());
+    let mut laps = Vec::with_capacity(steps.len() + 1);
+    let mut last = Instant::now();
+    podnet::apply_pod_observed(node, bridge, pod, &steps, |progress| {
         let now = Instant::now();
-        self.laps.push(now - self.last);
-        self.last = now;
-    }
-}
-
-/// `podnet::attach_pod`, unrolled with a clock around each step: the calls
-/// `podnet::apply_pod` makes for a new pod, in its order.
-async fn attach_stepwise(node: &Netlink, bridge: u32, pod: &PodNetwork) -> Result<Vec<Duration>> {
-    let mut l = Laps::start();
-    netns::create(&pod.netns)?;
-    l.lap();
-    let pod_ns = Netns::open(&pod.netns)?;
-    l.lap();
-    node.ensure_veth(&pod.host_veth, POD_IFNAME, &pod_ns, None).await?;
-    l.lap();
-    let host = node.must_index(&pod.host_veth).await?;
-    node.attach_up(host, bridge, &pod.host_veth).await?;
-    l.lap();
-    let host = node.must_index(&pod.host_veth).await?;
-    node.set_hairpin(host, true, &pod.host_veth).await?;
-    l.lap();
-    let inside = Netlink::open(&pod_ns)?;
-    l.lap();
-    let lo = inside.must_index("lo").await?;
-    inside.set_up(lo, "lo").await?;
-    l.lap();
-    let eth0 = inside.must_index(POD_IFNAME).await?;
-    inside.ensure_address(eth0, pod.ip, pod.prefix).await?;
-    l.lap();
-    let eth0 = inside.must_index(POD_IFNAME).await?;
-    inside.set_up(eth0, POD_IFNAME).await?;
-    l.lap();
-    inside.replace_default_route(pod.gateway).await?;
-    l.lap();
-    drop(inside);
-    drop(pod_ns);
-    l.lap();
-    Ok(l.laps)
+        laps.push((stage_label(progress), now - last));
+        last = now;
+    })
+    .await?;
+    Ok(laps)
 }
 
 struct Pod {
@@ -347,7 +323,8 @@ struct Node {
     ready: Vec<Duration>,
     /// Which datagram arrived first, per pod (1: the first one sent).
     attempts: Vec<u64>,
-    steps: Vec<Vec<Duration>>,
+    /// The step-by-step variant's laps, per pod: (stage, time).
+    steps: Vec<Vec<(String, Duration)>>,
 }
 
 impl Node {
@@ -917,13 +894,17 @@ pub async fn run(pods: usize) -> Result<()> {
         us(rtt_multi),
         us(rtt_single)
     );
-    println!("\n### flatnet `attach_pod`, step by step ({pods} pods)\n");
+    println!("\n### flatnet `attach_pod`, stage by stage ({pods} pods)\n");
     println!("| step | median | p99 | share of the median total |");
     println!("|---|---|---|---|");
-    let totals: Vec<Duration> = nodes[1].steps.iter().map(|l| l.iter().sum()).collect();
+    let totals: Vec<Duration> = nodes[1].steps.iter().map(|l| l.iter().map(|(_, d)| *d).sum()).collect();
     let total_median = stats(&totals).0;
-    for (i, step) in STEPS.iter().enumerate() {
-        let col: Vec<Duration> = nodes[1].steps.iter().map(|l| l[i]).collect();
+    let stages: Vec<&String> = nodes[1].steps.first().map(|l| l.iter().map(|(s, _)| s).collect()).unwrap_or_default();
+    if nodes[1].steps.iter().any(|l| !l.iter().map(|(s, _)| s).eq(stages.iter().copied())) {
+        bail!("the step-by-step pods did not all run the same stages");
+    }
+    for (i, step) in stages.iter().enumerate() {
+        let col: Vec<Duration> = nodes[1].steps.iter().map(|l| l[i].1).collect();
         let (m, p) = stats(&col);
         println!("| {step} | {} | {} | {:.0} % |", us(m), us(p), 100.0 * m.as_secs_f64() / total_median.as_secs_f64());
     }

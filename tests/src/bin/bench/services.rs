@@ -197,7 +197,8 @@ const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 impl Lab {
     async fn new(tag: &str) -> Result<Lab> {
         use netcore::link::Netlink;
-        use netcore::podnet::{self, NodeNetwork, PodNetwork};
+        use netcore::model::{NodeNetwork, PodNetwork};
+        use netcore::podnet;
         let node_s = Scratch::new(&format!("{tag}node"))?;
         let node = node_s.open()?;
         let nl = Netlink::open(&node)?;

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::cluster::*;
+use common::flatnet;
 use common::webdriver::{self, Browser};
-use common::FLATNET;
 use serde_json::{json, Value};
 
 /// Generous: the CI machine is slow and shared; nothing here measures time.
@@ -40,7 +40,7 @@ fn browser_available() -> bool {
 fn pod(name: &str, node: &str, app: &str) -> Value {
     json!({
         "metadata": {"name": name, "labels": {"app": app}},
-        "spec": {"nodeName": node, "containers": [{"name": "web", "command": [FLATNET, "netexec"],
+        "spec": {"nodeName": node, "containers": [{"name": "web", "command": [flatnet(), "netexec"],
             "ports": [{"name": "http", "containerPort": 8080}],
             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}
     })

@@ -9,7 +9,7 @@ use netcore::netns::Netns;
 use serde_json::json;
 
 use super::cluster::{http_get_json, http_post_json, TestCluster};
-use super::FLATNET;
+use super::flatnet;
 
 /// A Ready pod: its name, node, network namespace and IP.
 #[derive(Clone, Debug)]
@@ -27,7 +27,7 @@ pub fn create_netexec(c: &TestCluster, name: &str, node: Option<&str>, labels: s
     labels["name"] = json!(name);
     let mut pod = json!({
         "metadata": {"name": name, "labels": labels},
-        "spec": {"containers": [{"name": "netexec", "command": [FLATNET, "netexec"],
+        "spec": {"containers": [{"name": "netexec", "command": [flatnet(), "netexec"],
             "ports": [{"name": "http", "containerPort": 8080}, {"name": "udp", "containerPort": 8081, "protocol": "UDP"}],
             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}
     });

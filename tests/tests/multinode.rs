@@ -39,18 +39,25 @@ fn bulk(from: &PodInfo, to: &PodInfo, bytes: usize) -> usize {
     reader.join().unwrap()
 }
 
-fn all_pairs(backend: &str) {
-    if !privileged() {
-        return;
-    }
+const NAMES: [&str; 3] = ["web-1", "web-2", "web-3"];
+
+/// A three-node cluster on `backend` with a netexec pod `web-i` on each node i, Ready.
+fn three_pods(backend: &str) -> (TestCluster, Vec<PodInfo>) {
     let c = TestCluster::new();
     let up = c.up_with(3, backend);
     assert_eq!(up.code, Some(0), "{up:?}");
-    let names = ["web-1", "web-2", "web-3"];
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in NAMES.iter().enumerate() {
         create_pod(&c, name, &format!("node-{}", i + 1));
     }
-    let pods: Vec<PodInfo> = names.iter().map(|n| ready_pod(&c, n)).collect();
+    let pods = NAMES.iter().map(|n| ready_pod(&c, n)).collect();
+    (c, pods)
+}
+
+fn pods_use_the_backends_mtu(backend: &str) {
+    if !privileged() {
+        return;
+    }
+    let (_c, pods) = three_pods(backend);
     // On VXLAN, pods use the overlay's MTU (the fabric's 1500 minus 50).
     let want_mtu = if backend == "vxlan" { "mtu 1450 " } else { "mtu 1500 " };
     for p in &pods {
@@ -58,16 +65,23 @@ fn all_pairs(backend: &str) {
         let line = String::from_utf8_lossy(&out.stdout);
         assert!(line.contains(want_mtu), "{backend}: pod eth0 is not at {want_mtu}: {line}");
     }
+}
+
+fn every_pod_reaches_every_pod_and_node(backend: &str) {
+    if !privileged() {
+        return;
+    }
+    let (c, pods) = three_pods(backend);
     let mut failures = Vec::new();
     for (i, from) in pods.iter().enumerate() {
         for (j, to) in pods.iter().enumerate() {
             match http_hostname(&from.ns, to.ip) {
-                Ok(h) if h == names[j] => {}
-                other => failures.push(format!("TCP {} -> {}: {other:?}", names[i], names[j])),
+                Ok(h) if h == NAMES[j] => {}
+                other => failures.push(format!("TCP {} -> {}: {other:?}", NAMES[i], NAMES[j])),
             }
             match udp(&from.ns, to.ip, "hostname") {
-                Ok(h) if h == names[j] => {}
-                other => failures.push(format!("UDP {} -> {}: {other:?}", names[i], names[j])),
+                Ok(h) if h == NAMES[j] => {}
+                other => failures.push(format!("UDP {} -> {}: {other:?}", NAMES[i], NAMES[j])),
             }
         }
         // Every node's underlay address, from every pod.
@@ -80,12 +94,19 @@ fn all_pairs(backend: &str) {
                 .run(move || TcpStream::connect_timeout(&target, Duration::from_secs(2)))
                 .unwrap()
             {
-                failures.push(format!("TCP {} -> node-{n} {target}: {e}", names[i]));
+                failures.push(format!("TCP {} -> node-{n} {target}: {e}", NAMES[i]));
             }
         }
     }
     assert!(failures.is_empty(), "{} of 27 checks failed ({backend}):\n{}", failures.len(), failures.join("\n"));
-    // Large packets: a 1400-byte UDP payload each way, and 8 MB of full-size TCP segments.
+}
+
+fn large_packets_cross_between_nodes(backend: &str) {
+    if !privileged() {
+        return;
+    }
+    let (_c, pods) = three_pods(backend);
+    // A 1400-byte UDP payload each way, and 8 MB of full-size TCP segments.
     let big = format!("echo {}", "x".repeat(1395));
     for (a, b) in [(0, 1), (1, 2), (2, 0)] {
         let reply =
@@ -96,16 +117,35 @@ fn all_pairs(backend: &str) {
 }
 
 #[test]
-fn all_pairs_host_gw() {
-    all_pairs("host-gw");
+fn host_gw_pods_keep_the_uplinks_mtu() {
+    pods_use_the_backends_mtu("host-gw");
 }
 
 #[test]
-fn all_pairs_vxlan() {
-    all_pairs("vxlan");
+fn vxlan_pods_use_the_overlays_mtu() {
+    pods_use_the_backends_mtu("vxlan");
 }
 
-/// The arguments and environment of a running process, to start it again as it was.
+#[test]
+fn host_gw_every_pod_reaches_every_pod_and_node() {
+    every_pod_reaches_every_pod_and_node("host-gw");
+}
+
+#[test]
+fn vxlan_every_pod_reaches_every_pod_and_node() {
+    every_pod_reaches_every_pod_and_node("vxlan");
+}
+
+#[test]
+fn host_gw_carries_large_packets_between_nodes() {
+    large_packets_cross_between_nodes("host-gw");
+}
+
+#[test]
+fn vxlan_carries_large_packets_between_nodes() {
+    large_packets_cross_between_nodes("vxlan");
+}
+
 #[test]
 fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods() {
     if !privileged() {

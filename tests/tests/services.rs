@@ -2,7 +2,8 @@
 //! cluster IPs from every node to endpoints on every node (TCP and UDP), the spread over
 //! three endpoints, session affinity, hairpin, the reject at scale to zero, stale UDP
 //! conntrack, NodePorts from the internet namespace with both traffic policies, egress
-//! masquerade, and an agent restart under a request loop.
+//! masquerade, and an agent restart under a request loop. One behaviour per test, each on
+//! a cluster of its own.
 
 mod common;
 
@@ -66,40 +67,45 @@ fn up(c: &TestCluster, backend: &str) {
     assert_eq!(up.code, Some(0), "{up:?}");
 }
 
+/// A three-node cluster with a netexec pod `{app}-{i}` (labelled `app: {app}`) on each
+/// node i, Ready. The cluster goes down when it is dropped.
+struct Lab {
+    c: TestCluster,
+    pods: Vec<PodInfo>,
+}
+
+fn lab(backend: &str, app: &str) -> Lab {
+    let c = TestCluster::new();
+    up(&c, backend);
+    for i in 1..=3 {
+        create_netexec(&c, &format!("{app}-{i}"), Some(&format!("node-{i}")), json!({"app": app}));
+    }
+    let pods = (1..=3).map(|i| ready_pod(&c, &format!("{app}-{i}"))).collect();
+    Lab { c, pods }
+}
+
+/// A service of one port, 80 to the pods' 8080, with `spec` merged into its spec.
+fn service_80(c: &TestCluster, name: &str, spec: serde_json::Value) -> (Ipv4Addr, Vec<u16>) {
+    let mut body = json!({"metadata": {"name": name}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}});
+    for (k, v) in spec.as_object().unwrap() {
+        body["spec"][k] = v.clone();
+    }
+    create_service(c, body)
+}
+
 #[test]
-fn cluster_ips_reach_endpoints_on_every_node() {
+fn tcp_and_udp_through_a_cluster_ip_reach_endpoints_on_every_node() {
     if !privileged() {
         return;
     }
-    let c = TestCluster::new();
-    up(&c, "host-gw");
-    for i in 1..=3 {
-        create_netexec(&c, &format!("web-{i}"), Some(&format!("node-{i}")), json!({"app": "web"}));
-    }
-    create_netexec(&c, "solo", Some("node-2"), json!({"app": "solo"}));
+    let Lab { c, pods } = lab("host-gw", "web");
     let (web, _) = create_service(
         &c,
         json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [
             {"name": "http", "port": 80, "targetPort": "http"},
             {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "udp"}]}}),
     );
-    let (sticky, _) = create_service(
-        &c,
-        json!({"metadata": {"name": "sticky"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}],
-            "sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 300}}}}),
-    );
-    let (me, _) = create_service(
-        &c,
-        json!({"metadata": {"name": "me"}, "spec": {"selector": {"name": "web-1"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-    );
-    let (solo, _) = create_service(
-        &c,
-        json!({"metadata": {"name": "solo"}, "spec": {"selector": {"app": "solo"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-    );
-    let pods: Vec<PodInfo> = (1..=3).map(|i| ready_pod(&c, &format!("web-{i}"))).collect();
-    ready_pod(&c, "solo");
     wait_endpoints(&c, "web", 3);
-    wait_endpoints(&c, "solo", 1);
 
     // From a pod on every node, 100 requests each: every endpoint, on every node, gets a
     // fair share of the 300 (a third is 100; 60..140 is more than four deviations wide).
@@ -132,8 +138,21 @@ fn cluster_ips_reach_endpoints_on_every_node() {
 
     // The node itself (its own connections pass the output hook).
     assert!(wait_http(&c.node_netns(3), (web, 80).into(), "/hostname").starts_with("web-"));
+}
 
-    // Session affinity: one client keeps its endpoint.
+#[test]
+fn session_affinity_keeps_a_client_on_its_endpoint() {
+    if !privileged() {
+        return;
+    }
+    let Lab { c, pods } = lab("host-gw", "web");
+    let (sticky, _) = service_80(
+        &c,
+        "sticky",
+        json!({"selector": {"app": "web"}, "sessionAffinity": "ClientIP",
+            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 300}}}),
+    );
+    wait_endpoints(&c, "sticky", 3);
     let first = wait_http(&pods[1].ns, (sticky, 80).into(), "/hostname");
     for _ in 0..20 {
         assert_eq!(
@@ -142,15 +161,37 @@ fn cluster_ips_reach_endpoints_on_every_node() {
             "the sticky client moved"
         );
     }
+}
 
+#[test]
+fn a_pod_reaching_its_own_service_lands_on_itself_masqueraded() {
+    if !privileged() {
+        return;
+    }
+    let c = TestCluster::new();
+    up(&c, "host-gw");
+    create_netexec(&c, "web-1", Some("node-1"), json!({"app": "web"}));
+    let (me, _) = service_80(&c, "me", json!({"selector": {"name": "web-1"}}));
+    let pod = ready_pod(&c, "web-1");
+    wait_endpoints(&c, "me", 1);
     // Hairpin: web-1 reaches its own service, lands on itself, and sees its node's gateway.
     let lease = http_get_json(c.listen, "/api/v1/nodeleases/node-1");
     let gateway = lease["spec"]["gateway"].as_str().unwrap().to_string();
-    assert_eq!(wait_http(&pods[0].ns, (me, 80).into(), "/hostname"), "web-1");
-    let seen = http_get_in(&pods[0].ns, (me, 80).into(), "/clientip").unwrap();
+    assert_eq!(wait_http(&pod.ns, (me, 80).into(), "/hostname"), "web-1");
+    let seen = http_get_in(&pod.ns, (me, 80).into(), "/clientip").unwrap();
     assert_eq!(seen.split(':').next().unwrap(), gateway, "hairpin traffic must be masqueraded");
+}
 
-    // Scale to zero: connections are refused at once, not left hanging.
+#[test]
+fn tcp_to_a_service_scaled_to_zero_is_refused_at_once() {
+    if !privileged() {
+        return;
+    }
+    let Lab { c, pods } = lab("host-gw", "client");
+    create_netexec(&c, "solo", Some("node-2"), json!({"app": "solo"}));
+    let (solo, _) = service_80(&c, "solo", json!({"selector": {"app": "solo"}}));
+    ready_pod(&c, "solo");
+    wait_endpoints(&c, "solo", 1);
     wait_http(&pods[0].ns, (solo, 80).into(), "/hostname");
     http_delete(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods/solo");
     wait_until(
@@ -158,17 +199,17 @@ fn cluster_ips_reach_endpoints_on_every_node() {
         Duration::from_secs(20),
         || matches!(http_get_in(&pods[0].ns, (solo, 80).into(), "/hostname"), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
     );
+    // Refused, not left hanging: from another node too.
     let started = Instant::now();
     let err = http_get_in(&pods[2].ns, (solo, 80).into(), "/hostname").unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     assert!(started.elapsed() < Duration::from_secs(1), "the reject took {:?}", started.elapsed());
 }
 
-#[test]
-fn udp_clients_leave_a_dead_endpoint_and_a_restarted_agent_keeps_serving() {
-    if !privileged() {
-        return;
-    }
+/// A VXLAN cluster with a client pod on node-1 and a UDP service `dns` (53 to 8081) whose
+/// one endpoint `u-1` is on node-2: the cluster, the client, and the service's address,
+/// already answering the client.
+fn udp_lab() -> (TestCluster, PodInfo, SocketAddr) {
     let c = TestCluster::new();
     up(&c, "vxlan");
     create_netexec(&c, "client", Some("node-1"), json!({"app": "client"}));
@@ -180,9 +221,19 @@ fn udp_clients_leave_a_dead_endpoint_and_a_restarted_agent_keeps_serving() {
     let client = ready_pod(&c, "client");
     ready_pod(&c, "u-1");
     wait_endpoints(&c, "dns", 1);
-    let socket = udp_socket_in(&client.ns);
     let to: SocketAddr = (dns, 53).into();
+    let socket = udp_socket_in(&client.ns);
     wait_until("UDP through the cluster IP", Duration::from_secs(20), || udp_request(&socket, to, "hostname").is_ok());
+    (c, client, to)
+}
+
+#[test]
+fn a_udp_flow_stays_on_its_endpoint_and_moves_when_the_endpoint_goes() {
+    if !privileged() {
+        return;
+    }
+    let (c, client, to) = udp_lab();
+    let socket = udp_socket_in(&client.ns);
     assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
 
     // A second endpoint comes; the client's flow stays where it is (conntrack).
@@ -197,23 +248,39 @@ fn udp_clients_leave_a_dead_endpoint_and_a_restarted_agent_keeps_serving() {
     wait_until("the UDP client moved to u-2", Duration::from_secs(30), || {
         udp_request(&socket, to, "hostname").is_ok_and(|h| h == "u-2")
     });
+}
 
+#[test]
+fn udp_to_a_service_scaled_to_zero_is_refused() {
+    if !privileged() {
+        return;
+    }
+    let (c, client, to) = udp_lab();
+    let socket = udp_socket_in(&client.ns);
+    assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
     // Scale to zero: the next datagram is rejected (ICMP port unreachable).
-    http_delete(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods/u-2");
+    http_delete(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods/u-1");
     socket.connect(to).unwrap();
     wait_until("UDP to the empty service refused", Duration::from_secs(30), || {
         let _ = socket.send(b"hostname");
         let mut b = [0u8; 64];
         matches!(socket.recv(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
     });
+}
 
-    // An agent restart under a request loop through a cluster IP: zero failures, and the
-    // table was not flushed (the agent adopts it).
+#[test]
+fn an_agent_restart_under_a_request_loop_fails_no_request() {
+    if !privileged() {
+        return;
+    }
+    // Zero failures through a cluster IP while node-1's agent is killed and started again,
+    // and the table was not flushed (the agent adopts it).
+    let c = TestCluster::new();
+    up(&c, "vxlan");
+    create_netexec(&c, "client", Some("node-1"), json!({"app": "client"}));
     create_netexec(&c, "e-1", Some("node-2"), json!({"app": "e"}));
-    let (echo, _) = create_service(
-        &c,
-        json!({"metadata": {"name": "echo"}, "spec": {"selector": {"app": "e"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-    );
+    let (echo, _) = service_80(&c, "echo", json!({"selector": {"app": "e"}}));
+    let client = ready_pod(&c, "client");
     ready_pod(&c, "e-1");
     wait_endpoints(&c, "echo", 1);
     wait_http(&client.ns, (echo, 80).into(), "/hostname");
@@ -256,34 +323,18 @@ fn udp_clients_leave_a_dead_endpoint_and_a_restarted_agent_keeps_serving() {
 }
 
 #[test]
-fn node_ports_from_the_internet_and_egress_masquerade() {
+fn a_cluster_policy_node_port_reaches_any_endpoint_masqueraded() {
     if !privileged() {
         return;
     }
-    let c = TestCluster::new();
-    up(&c, "host-gw");
-    for i in 1..=3 {
-        create_netexec(&c, &format!("np-{i}"), Some(&format!("node-{i}")), json!({"app": "np"}));
-    }
-    let (_, cluster_ports) = create_service(
-        &c,
-        json!({"metadata": {"name": "np-cluster"}, "spec": {"type": "NodePort", "selector": {"app": "np"},
-            "ports": [{"port": 80, "targetPort": 8080}]}}),
-    );
-    let (_, local_ports) = create_service(
-        &c,
-        json!({"metadata": {"name": "np-local"}, "spec": {"type": "NodePort", "externalTrafficPolicy": "Local",
-            "selector": {"app": "np"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-    );
-    let pods: Vec<PodInfo> = (1..=3).map(|i| ready_pod(&c, &format!("np-{i}"))).collect();
+    let Lab { c, .. } = lab("host-gw", "np");
+    let (_, ports) = service_80(&c, "np-cluster", json!({"type": "NodePort", "selector": {"app": "np"}}));
     wait_endpoints(&c, "np-cluster", 3);
-    wait_endpoints(&c, "np-local", 3);
     let internet = c.internet_netns();
-    let (cluster_port, local_port) = (cluster_ports[0], local_ports[0]);
     let internal: Vec<String> = (1..=3).map(|i| node_ip(i).to_string()).collect();
     for i in 1..=3u32 {
-        // Cluster: any endpoint; the pod sees a node's address, not the client's.
-        let to: SocketAddr = (node_ip(i), cluster_port).into();
+        // Any endpoint; the pod sees a node's address, not the client's.
+        let to: SocketAddr = (node_ip(i), ports[0]).into();
         wait_http(&internet, to, "/hostname");
         let mut hosts = std::collections::BTreeSet::new();
         for _ in 0..30 {
@@ -295,9 +346,24 @@ fn node_ports_from_the_internet_and_egress_masquerade() {
             assert!(internal.contains(&ip) || gateway_of_some_node, "node-{i}: pod saw {ip}");
         }
         assert!(hosts.len() >= 2, "node-{i}'s NodePort reached only {hosts:?}");
+    }
+}
 
-        // Local: only this node's pod, and it sees the client's own address.
-        let to: SocketAddr = (node_ip(i), local_port).into();
+#[test]
+fn a_local_policy_node_port_reaches_only_its_nodes_pod_and_keeps_the_source() {
+    if !privileged() {
+        return;
+    }
+    let Lab { c, .. } = lab("host-gw", "np");
+    let (_, ports) = service_80(
+        &c,
+        "np-local",
+        json!({"type": "NodePort", "externalTrafficPolicy": "Local", "selector": {"app": "np"}}),
+    );
+    wait_endpoints(&c, "np-local", 3);
+    let internet = c.internet_netns();
+    for i in 1..=3u32 {
+        let to: SocketAddr = (node_ip(i), ports[0]).into();
         assert_eq!(wait_http(&internet, to, "/hostname"), format!("np-{i}"));
         for _ in 0..5 {
             assert_eq!(http_get_in(&internet, to, "/hostname").unwrap(), format!("np-{i}"));
@@ -305,7 +371,15 @@ fn node_ports_from_the_internet_and_egress_masquerade() {
         let seen = http_get_in(&internet, to, "/clientip").unwrap();
         assert_eq!(seen.split(':').next().unwrap(), INTERNET_HOST.to_string(), "Local policy must keep the source");
     }
+}
 
+#[test]
+fn pods_egress_with_their_nodes_address_but_reach_pods_unmasqueraded() {
+    if !privileged() {
+        return;
+    }
+    let Lab { c, pods } = lab("host-gw", "np");
+    let internet = c.internet_netns();
     // Egress: the outside host sees the pod's node, and replies come back.
     let listener = listen_in(&internet, &format!("{INTERNET_HOST}:0"));
     let target = listener.local_addr().unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use netcore::netns::{self, Netns};
 
-use super::FLATNET;
+use super::flatnet;
 /// How long `flatnet up --detach` may take (the target is well under 5 s; CI machines are slow).
 pub const UP_LIMIT: Duration = Duration::from_secs(60);
 
@@ -18,9 +18,9 @@ pub const UP_LIMIT: Duration = Duration::from_secs(60);
 /// CI (`CI=true`), where they fail.
 pub fn privileged() -> bool {
     if nix::unistd::geteuid().is_root() {
-        let dir = Path::new(FLATNET).parent().unwrap();
-        for bin in ["apiserver", "nodeagent"] {
-            assert!(dir.join(bin).is_file(), "{} is missing: run `cargo build --bins` first", dir.join(bin).display());
+        // `flatnet up` starts the apiserver and agents that sit beside it.
+        for bin in ["flatnet", "apiserver", "nodeagent"] {
+            super::binary(bin);
         }
         return true;
     }
@@ -67,7 +67,7 @@ impl TestCluster {
         let n = N.fetch_add(1, Ordering::Relaxed);
         let out = self.dir.path().join(format!("run-{n}.out"));
         let err = self.dir.path().join(format!("run-{n}.err"));
-        let mut child = Command::new(FLATNET)
+        let mut child = Command::new(flatnet())
             .args(args)
             .arg("--data-dir")
             .arg(self.data_dir())

@@ -10,48 +10,25 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::cluster::*;
-use common::FLATNET;
+use common::flatnet;
 use netcore::netns;
 
-#[test]
-fn up_status_traffic_down() {
-    if !privileged() {
-        return;
-    }
+/// A cluster of two nodes, up.
+fn up_two() -> (TestCluster, Run) {
     let cluster = TestCluster::new();
     let started = Instant::now();
     let up = cluster.up(2);
     let took = started.elapsed();
     assert_eq!(up.code, Some(0), "{up:?}");
     eprintln!("flatnet up --nodes 2 --detach: {took:?}\n{}", up.stdout);
-    assert!(up.stdout.contains("[4/4] nodes Ready: 2/2"), "{up:?}");
-    assert!(up.stdout.contains(&format!("http://{}", cluster.listen)), "{up:?}");
-    assert!(up.stdout.contains("admin.token"), "{up:?}");
+    (cluster, up)
+}
 
-    let status = cluster.status();
-    assert_eq!(status.code, Some(0), "{status:?}");
-    let ready: Vec<&str> =
-        status.stdout.lines().filter(|l| l.trim_start().starts_with("node-") && l.contains(" True ")).collect();
-    assert_eq!(ready.len(), 2, "{status:?}");
-    assert!(status.stdout.contains("10.244."), "{status:?}");
-    assert!(status.stdout.contains("reachable"), "{status:?}");
-
-    // The underlay: node to node both ways, and each node to the "internet", without NAT.
-    let (n1, n2) = (cluster.node_netns(1), cluster.node_netns(2));
-    assert_tcp(&n1, &n2, "192.168.254.12");
-    assert_tcp(&n2, &n1, "192.168.254.11");
-    let internet = format!("flatnet-{}internet", cluster.prefix);
-    assert_tcp(&n1, &internet, "203.0.113.1");
-    assert_tcp(&n2, &internet, "203.0.113.1");
-    // Nothing of it in the root namespace: no route to the underlay or the "internet".
-    let routes =
-        String::from_utf8(Command::new("ip").args(["route", "show", "table", "all"]).output().unwrap().stdout).unwrap();
-    assert!(!routes.contains("192.168.254.") && !routes.contains("203.0.113."), "{routes}");
-
-    // A pod running `flatnet netexec` on node-2, reached from its node.
+/// A pod running `flatnet netexec` on node-2, reached from its node; answers its uid.
+fn netexec_on_node_2(cluster: &TestCluster) -> String {
     let pod = serde_json::json!({
         "metadata": {"name": "web-1"},
-        "spec": {"nodeName": "node-2", "containers": [{"name": "web", "command": [FLATNET, "netexec"]}]}
+        "spec": {"nodeName": "node-2", "containers": [{"name": "web", "command": [flatnet(), "netexec"]}]}
     });
     let pod = http_post_json(cluster.listen, cluster.data_dir(), "/api/v1/namespaces/default/pods", &pod);
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
@@ -68,10 +45,65 @@ fn up_status_traffic_down() {
     };
     let target: SocketAddr = format!("{pod_ip}:8080").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while connect_from(&n2, target).is_err() {
+    while connect_from(&cluster.node_netns(2), target).is_err() {
         assert!(Instant::now() < deadline, "netexec in pod web-1 at {target} never answered");
         std::thread::sleep(Duration::from_millis(50));
     }
+    uid
+}
+
+#[test]
+fn up_says_the_nodes_are_ready_and_how_to_reach_the_api() {
+    if !privileged() {
+        return;
+    }
+    let (cluster, up) = up_two();
+    assert!(up.stdout.contains("[4/4] nodes Ready: 2/2"), "{up:?}");
+    assert!(up.stdout.contains(&format!("http://{}", cluster.listen)), "{up:?}");
+    assert!(up.stdout.contains("admin.token"), "{up:?}");
+}
+
+#[test]
+fn status_shows_the_ready_nodes_their_cidrs_and_the_api() {
+    if !privileged() {
+        return;
+    }
+    let (cluster, _) = up_two();
+    let status = cluster.status();
+    assert_eq!(status.code, Some(0), "{status:?}");
+    let ready: Vec<&str> =
+        status.stdout.lines().filter(|l| l.trim_start().starts_with("node-") && l.contains(" True ")).collect();
+    assert_eq!(ready.len(), 2, "{status:?}");
+    assert!(status.stdout.contains("10.244."), "{status:?}");
+    assert!(status.stdout.contains("reachable"), "{status:?}");
+}
+
+#[test]
+fn the_underlay_joins_the_nodes_and_the_internet_outside_the_root_namespace() {
+    if !privileged() {
+        return;
+    }
+    let (cluster, _) = up_two();
+    // Node to node both ways, and each node to the "internet", without NAT.
+    let (n1, n2) = (cluster.node_netns(1), cluster.node_netns(2));
+    assert_tcp(&n1, &n2, "192.168.254.12");
+    assert_tcp(&n2, &n1, "192.168.254.11");
+    let internet = format!("flatnet-{}internet", cluster.prefix);
+    assert_tcp(&n1, &internet, "203.0.113.1");
+    assert_tcp(&n2, &internet, "203.0.113.1");
+    // Nothing of it in the root namespace: no route to the underlay or the "internet".
+    let routes =
+        String::from_utf8(Command::new("ip").args(["route", "show", "table", "all"]).output().unwrap().stdout).unwrap();
+    assert!(!routes.contains("192.168.254.") && !routes.contains("203.0.113."), "{routes}");
+}
+
+#[test]
+fn down_removes_every_process_namespace_and_table_and_keeps_the_data() {
+    if !privileged() {
+        return;
+    }
+    let (cluster, _) = up_two();
+    let uid = netexec_on_node_2(&cluster);
     let pod_netns = netcore::names::pod_netns("node-2", "default", "web-1", &uid);
     assert!(netns::exists(&pod_netns), "{pod_netns}");
     let state_file = cluster.data_dir().join("agents/node-2/pods").join(&uid).join("web.state");
@@ -80,6 +112,7 @@ fn up_status_traffic_down() {
     assert!(running(shim_pid));
 
     // Every nftables table named flatnet* in a node's namespace is removed by down.
+    let n1 = cluster.node_netns(1);
     let nft = Command::new("ip").args(["netns", "exec", &n1, "nft", "add", "table", "inet", "flatnet-test"]).status();
     assert!(nft.unwrap().success());
 
@@ -96,6 +129,15 @@ fn up_status_traffic_down() {
     assert!(!running(shim_pid), "the pod's container (shim pid {shim_pid}) still runs");
     assert!(!netns::exists(&pod_netns), "{pod_netns} left");
     assert!(cluster.data_dir().join("apiserver/admin.token").exists(), "down keeps the API server's data");
+}
+
+#[test]
+fn a_second_down_is_fine_and_status_then_finds_no_cluster() {
+    if !privileged() {
+        return;
+    }
+    let (cluster, _) = up_two();
+    assert_eq!(cluster.down().code, Some(0));
     let again = cluster.down();
     assert_eq!(again.code, Some(0), "a second down is fine: {again:?}");
     let status = cluster.status();
