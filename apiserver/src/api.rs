@@ -19,8 +19,9 @@ use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult, Json};
+use crate::fields::FieldSelector;
 use crate::kinds::Served;
-use crate::store::{Caller, Kind, Op, Selectable, Store, Subresource};
+use crate::store::{Caller, Op, Selectable, Store, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
 
@@ -96,10 +97,9 @@ pub fn served_routes() -> Vec<(String, Method)> {
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    routes()
-        .by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods))
+    let router =
+        routes().by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    crate::discovery::routes(router)
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
@@ -117,7 +117,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     ApiError::method_not_allowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -204,17 +204,93 @@ pub struct ListQuery {
     #[serde(default)]
     allow_watch_bookmarks: bool,
     timeout_seconds: Option<u64>,
+    /// What each row of a Table carries: `None`, `Metadata` (default) or `Object`.
+    include_object: Option<String>,
 }
 
-fn parse_field_selector(kind: Kind, selector: Option<&str>) -> ApiResult<Option<String>> {
-    let Some(s) = selector.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
-    let value = s.strip_prefix("spec.nodeName==").or_else(|| s.strip_prefix("spec.nodeName="));
-    match value {
-        Some(node) if kind.field_selectors.contains(&"spec.nodeName") => Ok(Some(node.to_string())),
-        _ => Err(ApiError::bad_request(format!(
-            "unsupported fieldSelector {s:?}: only spec.nodeName=NAME on pods is supported"
-        ))),
+/// The `Accept` header, as text.
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// A list or object as a Table, when the client asked for one (see [`crate::table`]).
+fn as_table<K: Served>(st: &AppState, objects: &[&str], rv: &str, include: Option<&str>) -> Response {
+    let values: Vec<serde_json::Value> = objects.iter().filter_map(|o| serde_json::from_str(o).ok()).collect();
+    let t = crate::table::table(K::COLUMNS, &values, rv, st.store.now(), crate::table::Include::parse(include));
+    (StatusCode::OK, [(header::CONTENT_TYPE, TABLE_CONTENT_TYPE)], t.to_string()).into_response()
+}
+
+const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// The watch's resourceVersion: none (or "0") starts with the current objects; a negative
+/// one is a bad request; one ahead of the store is waited for a little, then answered 504
+/// as Kubernetes does ("Too large resource version").
+async fn watch_from(st: &AppState, rv: Option<&str>) -> ApiResult<Option<i64>> {
+    let from = match rv {
+        None | Some("") | Some("0") => return Ok(None),
+        Some(v) => v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version {v:?}")))?,
+    };
+    if from < 0 {
+        return Err(ApiError::bad_request(format!("invalid resource version {from:?}: must not be negative")));
     }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while from > st.store.revision() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::too_large_resource_version(from, st.store.revision()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Answer 410 as a status before streaming, so clients see it as an HTTP error.
+    if from < st.store.compacted() {
+        return Err(crate::store::gone(from, st.store.compacted()));
+    }
+    Ok(Some(from))
+}
+
+/// The watch body as the client asked for it: BOOKMARK events only with
+/// `allowWatchBookmarks=true`, and each object as a one-row Table when `kubectl get -w`
+/// asked for Tables.
+fn shape_watch<K: Served>(
+    st: &AppState,
+    body: axum::body::Body,
+    bookmarks: bool,
+    table: bool,
+    include: Option<String>,
+) -> axum::body::Body {
+    use futures::StreamExt;
+    let st = st.clone();
+    let stream = body.into_data_stream().filter_map(move |chunk| {
+        let out = match chunk {
+            Ok(bytes) => reshape_line::<K>(&st, bytes, bookmarks, table, include.as_deref()).map(Ok),
+            Err(e) => Some(Err(e)),
+        };
+        std::future::ready(out)
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+fn reshape_line<K: Served>(
+    st: &AppState,
+    bytes: axum::body::Bytes,
+    bookmarks: bool,
+    table: bool,
+    include: Option<&str>,
+) -> Option<axum::body::Bytes> {
+    let is_bookmark = bytes.starts_with(b"{\"type\":\"BOOKMARK\"");
+    if is_bookmark && !bookmarks {
+        return None;
+    }
+    if !table || is_bookmark || bytes.starts_with(b"{\"type\":\"ERROR\"") {
+        return Some(bytes);
+    }
+    let Ok(mut ev) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Some(bytes) };
+    let object = ev["object"].take();
+    let rv = object.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    ev["object"] =
+        crate::table::table(K::COLUMNS, &[object], &rv, st.store.now(), crate::table::Include::parse(include));
+    let mut line = ev.to_string();
+    line.push('\n');
+    Some(line.into())
 }
 
 /// The namespace of a path, for spans ("" when cluster-scoped or across namespaces).
@@ -231,6 +307,7 @@ pub(crate) fn span_name(p: &HashMap<String, String>) -> &str {
 async fn list<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -238,33 +315,32 @@ async fn list<K: Served>(
     let namespace = (!namespace.is_empty()).then_some(namespace);
     let labels = LabelSelector::parse(q.label_selector.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::bad_request(format!("labelSelector: {m}")))?;
-    let node = parse_field_selector(K::INFO, q.field_selector.as_deref())?;
-    let filter = Filter { kind: K::INFO, namespace, labels, node };
+    let fields = FieldSelector::parse(K::INFO, q.field_selector.as_deref())?;
+    let node = fields.node().map(str::to_string);
+    let filter = Filter { kind: K::INFO, namespace, labels, node, fields };
+    let table = crate::table::wants_table(accept(&headers));
 
     if q.watch {
-        let from = match q.resource_version.as_deref() {
-            None | Some("") | Some("0") => None,
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is not a number")))?,
-            ),
-        };
-        if let Some(from) = from {
-            // Answer 410 as a status before streaming, so clients see it as an HTTP error.
-            if from < st.store.compacted() {
-                return Err(crate::store::gone(from, st.store.compacted()));
-            }
-        }
+        let from = watch_from(&st, q.resource_version.as_deref()).await?;
         let params = WatchParams {
             from,
             bookmarks: q.allow_watch_bookmarks,
             timeout: q.timeout_seconds.map(Duration::from_secs),
         };
         let body = watch::stream(st.store.clone(), st.metrics.clone(), filter, params);
-        return Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response());
+        let body = shape_watch::<K>(&st, body, q.allow_watch_bookmarks, table, q.include_object);
+        // A stream of JSON objects, one per line, as Kubernetes sends it.
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
 
     let (rev, items) = st.store.list_raw(filter.kind, filter.namespace.as_deref(), filter.node.as_deref()).await?;
+    let selected = |item: &String| {
+        (filter.labels.is_empty() || filter.matches(&Selectable::from_json(item))) && filter.fields.matches_json(item)
+    };
+    if table {
+        let objects: Vec<&str> = items.iter().filter(|i| selected(i)).map(String::as_str).collect();
+        return Ok(as_table::<K>(&st, &objects, &rev.to_string(), q.include_object.as_deref()));
+    }
     let mut body = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 128);
     body.push_str(&format!(
         "{{\"apiVersion\":\"{}\",\"kind\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}},\"items\":[",
@@ -273,7 +349,7 @@ async fn list<K: Served>(
     ));
     let mut first = true;
     for item in &items {
-        if !filter.labels.is_empty() && !filter.matches(&Selectable::from_json(item)) {
+        if !selected(item) {
             continue;
         }
         if !first {
@@ -287,9 +363,21 @@ async fn list<K: Served>(
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
-async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
+async fn read<K: Served>(
+    State(st): State<AppState>,
+    Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p);
     match st.store.get_raw(K::INFO, &namespace, &name).await? {
+        Some(body) if crate::table::wants_table(accept(&headers)) => {
+            let rv = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.pointer("/metadata/resourceVersion").and_then(|r| r.as_str().map(str::to_string)))
+                .unwrap_or_default();
+            Ok(as_table::<K>(&st, &[&body], &rv, q.include_object.as_deref()))
+        }
         Some(body) => Ok(json_response(StatusCode::OK, body)),
         None => Err(ApiError::not_found(K::KIND, &name)),
     }

@@ -22,7 +22,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, reason, message: message.into(), field: None, causes: Vec::new() }
     }
 
@@ -58,6 +58,20 @@ impl ApiError {
     }
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Gone", message)
+    }
+    /// A watch from a resourceVersion the store has not reached (Kubernetes' 504).
+    pub fn too_large_resource_version(asked: i64, current: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("Too large resource version: {asked}, current: {current}"),
+        );
+        e.causes.push(openapi::StatusCause {
+            reason: Some("ResourceVersionTooLarge".into()),
+            field: String::new(),
+            message: "Too large resource version".into(),
+        });
+        e
     }
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message)
@@ -105,7 +119,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&self.to_status()).unwrap_or_default();
+        let body = serde_json::to_string(&openapi::StatusBody::from(&self.to_status())).unwrap_or_default();
         (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
@@ -118,10 +132,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim();
-            ct == "application/json" || ct.ends_with("+json") || ct == "application/yaml+json"
-        });
+        // A body without Content-Type is read as JSON, as Kubernetes does (the official
+        // Python client sends none).
+        let is_json = match req.headers().get(header::CONTENT_TYPE) {
+            None => true,
+            Some(v) => v.to_str().ok().is_some_and(|ct| {
+                let ct = ct.split(';').next().unwrap_or("").trim();
+                ct == "application/json" || ct.ends_with("+json") || ct == "application/yaml+json"
+            }),
+        };
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -153,7 +172,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         };
         let mut err = ApiError::bad_request(message);
         if let Some(f) = field {
-            err.causes.push(openapi::StatusCause { field: f.clone(), message: inner.to_string() });
+            err.causes.push(openapi::StatusCause {
+                reason: Some("FieldValueInvalid".into()),
+                field: f.clone(),
+                message: inner.to_string(),
+            });
             err.field = Some(f);
         }
         err

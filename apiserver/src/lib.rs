@@ -24,13 +24,16 @@
 pub mod alloc;
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod endpoints;
 pub mod error;
+pub mod fields;
 pub mod kinds;
 pub mod logs;
 pub mod metrics;
 pub mod spec;
 pub mod store;
+pub mod table;
 pub mod watch;
 
 use std::path::{Path, PathBuf};

@@ -23,6 +23,8 @@ pub mod validation;
 #[cfg(feature = "client")]
 pub mod client;
 
-pub use meta::{EventType, List, ListMeta, ObjectMeta, RawWatchEvent, Resource, Status, StatusCause};
+pub use meta::{
+    EventType, List, ListMeta, ObjectMeta, RawWatchEvent, Resource, Status, StatusBody, StatusCause, StatusDetails,
+};
 pub use registry::{KindInfo, Verbs, KINDS};
 pub use resources::*;

@@ -126,6 +126,9 @@ pub struct RawWatchEvent {
 /// One cause of a validation failure.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
 pub struct StatusCause {
+    /// Kubernetes' machine-readable cause (`FieldValueInvalid`, `FieldValueNotSupported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The offending field, as a path (`spec.ports[0].port`).
     pub field: String,
     pub message: String,
@@ -147,6 +150,68 @@ pub struct Status {
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<StatusCause>,
+}
+
+/// The error body on the wire: Kubernetes' `Status` (`kind: Status`, `apiVersion: v1`,
+/// `status: Failure`, `details.causes[].field`), which kubectl and the official clients
+/// read, with flatnet's `field` and `causes` also at the top. [`Status`] reads it.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBody {
+    /// Always `Status`.
+    pub kind: String,
+    /// Always `v1`.
+    pub api_version: String,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// `Failure` for every error.
+    pub status: String,
+    pub message: String,
+    /// As in [`Status::reason`].
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<StatusDetails>,
+    /// The HTTP status code.
+    pub code: u16,
+    /// The first offending field (flatnet's shortcut for `details.causes[0].field`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The same as `details.causes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+/// What a [`StatusBody`] is about: the object named, and every cause of a validation failure.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The plural of the kind (`pods`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+impl From<&Status> for StatusBody {
+    fn from(s: &Status) -> Self {
+        let details =
+            (!s.causes.is_empty()).then(|| StatusDetails { causes: s.causes.clone(), ..StatusDetails::default() });
+        StatusBody {
+            kind: "Status".into(),
+            api_version: "v1".into(),
+            metadata: serde_json::Map::new(),
+            status: "Failure".into(),
+            message: s.message.clone(),
+            reason: s.reason.clone(),
+            details,
+            code: s.code,
+            field: s.field.clone(),
+            causes: s.causes.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for Status {

@@ -17,7 +17,11 @@ pub struct FieldErrors(pub Vec<StatusCause>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(StatusCause { field: field.into(), message: message.into() });
+        self.0.push(StatusCause {
+            reason: Some("FieldValueInvalid".into()),
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     fn check(&mut self, field: impl Into<String>, result: Result<(), String>) {

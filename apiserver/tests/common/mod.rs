@@ -410,6 +410,12 @@ impl Resp {
         );
         let s: Status =
             serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not a Status ({e}): {}", self.text()));
+        // Kubernetes' shape, which kubectl and the official clients read.
+        let v = self.json();
+        assert_eq!(
+            (&v["kind"], &v["apiVersion"], &v["status"]),
+            (&serde_json::json!("Status"), &serde_json::json!("v1"), &serde_json::json!("Failure"))
+        );
         assert_eq!(s.code, status, "{s:?}");
         assert_eq!(s.reason, reason, "{s:?}");
         assert!(!s.message.is_empty(), "{s:?}");
