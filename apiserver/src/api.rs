@@ -18,9 +18,11 @@ use openapi::validation;
 use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
+use crate::decode::{self, WriteQuery};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::fields::FieldSelector;
 use crate::kinds::Served;
+use crate::patch::PatchType;
 use crate::store::{Caller, Op, Selectable, Store, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
@@ -60,6 +62,7 @@ impl Routes {
         }
         if info.verbs.update {
             self.add(Method::PUT, &routes.object, update::<K>);
+            self.add(Method::PATCH, &routes.object, patch::<K>);
         }
         if info.verbs.delete {
             self.add(Method::DELETE, &routes.object, delete::<K>);
@@ -99,7 +102,8 @@ pub fn served_routes() -> Vec<(String, Method)> {
 pub fn router() -> Router<AppState> {
     let router =
         routes().by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
-    crate::discovery::routes(router)
+    let router = crate::openapiv3::routes(crate::discovery::routes(router));
+    router
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
@@ -387,19 +391,43 @@ async fn read<K: Served>(
 // Writes
 // ---------------------------------------------------------------------------------------------
 
+/// The options of a write (`dryRun`, `fieldValidation`, …).
+fn write_query(q: Result<Query<WriteQuery>, QueryRejection>) -> ApiResult<WriteQuery> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// A write's answer: its status, the object, and a `Warning` header per dropped field.
+fn written(status: StatusCode, body: String, warnings: &[String]) -> Response {
+    let mut resp = json_response(status, body);
+    resp.headers_mut().extend(decode::warning_headers(warnings));
+    resp
+}
+
+/// The store operation, or its dry run.
+fn maybe_dry(op: Op, dry_run: bool) -> Op {
+    if dry_run {
+        Op::DryRun(Box::new(op))
+    } else {
+        op
+    }
+}
+
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name))]
 async fn create<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(mut obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    let (mut obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
     let (namespace, _) = path_parts(&p);
     normalize(&mut obj, &namespace, None)?;
     tracing::Span::current().record("name", obj.metadata().name.as_str());
     obj.validate(st.store.settings())?;
-    let body = st.store.write(obj.create_op(&caller)?).await?;
-    Ok(json_response(StatusCode::CREATED, body))
+    let body = st.store.write(maybe_dry(obj.create_op(&caller)?, q.dry_run()?)).await?;
+    Ok(written(StatusCode::CREATED, body, &warnings))
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p), ?sub))]
@@ -409,33 +437,119 @@ async fn write_existing<K: Served>(
     caller: Caller,
     mut obj: K,
     sub: Subresource,
-) -> ApiResult<Response> {
+    dry_run: bool,
+) -> ApiResult<String> {
     let (namespace, name) = path_parts(&p);
     normalize(&mut obj, &namespace, Some(&name))?;
     // A status write carries the whole object, but only its status is taken.
     if sub == Subresource::Main {
         obj.validate(st.store.settings())?;
     }
-    let body = st.store.write(obj.update_op(&caller, sub)?).await?;
-    Ok(json_response(StatusCode::OK, body))
+    st.store.write(maybe_dry(obj.update_op(&caller, sub)?, dry_run)).await
 }
 
 async fn update<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, caller, obj, Subresource::Main).await
+    let q = write_query(query)?;
+    let (obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
+    let body = write_existing(st, p, caller, obj, Subresource::Main, q.dry_run()?).await?;
+    Ok(written(StatusCode::OK, body, &warnings))
 }
 
 async fn update_status<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, caller, obj, Subresource::Status).await
+    let q = write_query(query)?;
+    let (obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
+    let body = write_existing(st, p, caller, obj, Subresource::Status, q.dry_run()?).await?;
+    Ok(written(StatusCode::OK, body, &warnings))
+}
+
+/// PATCH of an object: JSON merge patch, JSON patch, strategic merge patch, or server-side
+/// apply (which creates the object when missing). The patch is applied to the stored object
+/// and the result written as a replace; a concurrent write makes it try again.
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
+async fn patch<K: Served>(
+    State(st): State<AppState>,
+    Path(p): Path<HashMap<String, String>>,
+    Authenticated(caller): Authenticated,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    let (ct, bytes) = crate::error::read_body(request, &st).await?;
+    let Some(kind) = PatchType::from_content_type(&ct) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of a PATCH is application/merge-patch+json, application/json-patch+json, \
+                 application/strategic-merge-patch+json or application/apply-patch+yaml, not {ct:?}"
+            ),
+        ));
+    };
+    let patch: serde_json::Value = crate::error::parse_json(&bytes).map_err(|e| {
+        if kind == PatchType::Apply {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("flatnet reads apply patches written as JSON (kubectl sends them so): {}", e.message),
+            )
+        } else {
+            e
+        }
+    })?;
+    if kind == PatchType::Apply && q.field_manager.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request("fieldManager is required for apply patches"));
+    }
+    let (validation, dry_run) = (q.validation()?, q.dry_run()?);
+    let (namespace, name) = path_parts(&p);
+    let precondition = patch.pointer("/metadata/resourceVersion").is_some();
+    for _ in 0..8 {
+        let Some(current) = st.store.get_raw(K::INFO, &namespace, &name).await? else {
+            if kind != PatchType::Apply {
+                return Err(ApiError::not_found(K::KIND, &name));
+            }
+            let (mut obj, warnings) = decode::decode::<K>(patch.clone(), validation)?;
+            normalize(&mut obj, &namespace, Some(&name))?;
+            obj.validate(st.store.settings())?;
+            let body = st.store.write(maybe_dry(obj.create_op(&caller)?, dry_run)).await?;
+            return Ok(written(StatusCode::CREATED, body, &warnings));
+        };
+        let mut v: serde_json::Value =
+            serde_json::from_str(&current).map_err(|e| ApiError::internal("stored object", e))?;
+        let rv = v.pointer("/metadata/resourceVersion").cloned();
+        let applied = match kind {
+            PatchType::Merge => {
+                crate::patch::merge(&mut v, &patch);
+                Ok(())
+            }
+            PatchType::Json => crate::patch::json_patch(v.take(), &patch).map(|out| v = out),
+            PatchType::Strategic | PatchType::Apply => crate::patch::strategic(&mut v, &patch),
+        };
+        applied.map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m))?;
+        if !precondition {
+            if let (Some(rv), Some(meta)) = (rv, v.get_mut("metadata").and_then(|m| m.as_object_mut())) {
+                meta.insert("resourceVersion".into(), rv);
+            }
+        }
+        let (obj, warnings) = decode::decode::<K>(v, validation)?;
+        match write_existing(st.clone(), p.clone(), caller.clone(), obj, Subresource::Main, dry_run).await {
+            Ok(body) => return Ok(written(StatusCode::OK, body, &warnings)),
+            Err(e) if e.reason == "Conflict" && !precondition => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict(format!("{} {name:?} kept changing: patch it again", K::KIND)))
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
@@ -443,9 +557,25 @@ async fn delete<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    options: axum::body::Bytes,
 ) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    // kubectl and the official clients send `DeleteOptions` as the body, with `dryRun` there.
+    let mut dry_run = q.dry_run()?;
+    if !options.is_empty() {
+        let options: serde_json::Value = crate::error::parse_json(&options)?;
+        if let Some(modes) = options.get("dryRun").and_then(|d| d.as_array()) {
+            for mode in modes {
+                match mode.as_str() {
+                    Some("All") => dry_run = true,
+                    _ => return Err(ApiError::bad_request(format!("unsupported dryRun {mode}: only \"All\""))),
+                }
+            }
+        }
+    }
     let (namespace, name) = path_parts(&p);
-    let body = st.store.write(K::delete_op(namespace, name, &caller)?).await?;
+    let body = st.store.write(maybe_dry(K::delete_op(namespace, name, &caller)?, dry_run)).await?;
     Ok(json_response(StatusCode::OK, body))
 }
 

@@ -132,6 +132,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read_json_body(req, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// The body of a JSON request: its content type checked, its size limited.
+pub async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<axum::body::Bytes> {
+    {
         // A body without Content-Type is read as JSON, as Kubernetes does (the official
         // Python client sends none).
         let is_json = match req.headers().get(header::CONTENT_TYPE) {
@@ -155,30 +163,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 ApiError::bad_request(format!("read request body: {}", e.body_text()))
             }
         })?;
-        parse_json(&bytes).map(Json)
+        Ok(bytes)
     }
+}
+
+/// The body of a request, whatever its content type, and that content type ("" when absent).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<(String, axum::body::Bytes)> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("request body too large: {}", e.body_text()))
+        } else {
+            ApiError::bad_request(format!("read request body: {}", e.body_text()))
+        }
+    })?;
+    Ok((ct, bytes))
 }
 
 /// Deserialize with the path of the failing field (`spec.ports[0].port`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." { None } else { Some(path) };
-        let message = match &field {
-            Some(f) => format!("malformed body at {f}: {inner}"),
-            None => format!("malformed body: {inner}"),
-        };
-        let mut err = ApiError::bad_request(message);
-        if let Some(f) = field {
-            err.causes.push(openapi::StatusCause {
-                reason: Some("FieldValueInvalid".into()),
-                field: f.clone(),
-                message: inner.to_string(),
-            });
-            err.field = Some(f);
-        }
-        err
-    })
+    serde_path_to_error::deserialize(de).map_err(path_error)
+}
+
+/// A 400 naming the field serde failed at.
+pub fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let field = if path == "." { None } else { Some(path) };
+    let message = match &field {
+        Some(f) => format!("malformed body at {f}: {inner}"),
+        None => format!("malformed body: {inner}"),
+    };
+    let mut err = ApiError::bad_request(message);
+    if let Some(f) = field {
+        err.causes.push(openapi::StatusCause {
+            reason: Some("FieldValueInvalid".into()),
+            field: f.clone(),
+            message: inner.to_string(),
+        });
+        err.field = Some(f);
+    }
+    err
 }

@@ -24,6 +24,7 @@
 pub mod alloc;
 pub mod api;
 pub mod config;
+pub mod decode;
 pub mod discovery;
 pub mod endpoints;
 pub mod error;
@@ -31,6 +32,8 @@ pub mod fields;
 pub mod kinds;
 pub mod logs;
 pub mod metrics;
+pub mod openapiv3;
+pub mod patch;
 pub mod spec;
 pub mod store;
 pub mod table;

@@ -29,7 +29,8 @@ use openapi::*;
     components(schemas(
         ObjectMeta,
         ListMeta,
-        Status,
+        StatusBody,
+        StatusDetails,
         StatusCause,
         EventType,
         RawWatchEvent,
@@ -72,7 +73,7 @@ fn query_param(name: &str, ty: Type, description: &str) -> utoipa::openapi::path
 fn error(code: &str, what: &str) -> (String, utoipa::openapi::Response) {
     (
         code.to_string(),
-        ResponseBuilder::new().description(what).content("application/json", json_content("Status")).build(),
+        ResponseBuilder::new().description(what).content("application/json", json_content("StatusBody")).build(),
     )
 }
 
@@ -88,7 +89,10 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
             "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
             "413" => error(c, "Request body too large"),
             "415" => error(c, "Body is not application/json"),
-            "422" => error(c, "Validation failed: `field` names the offending field, `causes` lists all"),
+            "422" => error(
+                c,
+                "Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first",
+            ),
             "502" => error(c, "The node's agent could not be reached or failed"),
             "503" => {
                 error(c, "Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint")
@@ -181,13 +185,25 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     params
 }
 
+/// The query parameters every write accepts.
+fn with_write_params(mut params: Vec<utoipa::openapi::path::Parameter>) -> Vec<utoipa::openapi::path::Parameter> {
+    params.push(query_param("dryRun", Type::String, "`All`: validate and answer as if done; nothing changes"));
+    params.push(query_param(
+        "fieldValidation",
+        Type::String,
+        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)",
+    ));
+    params.push(query_param("fieldManager", Type::String, "Who writes (required for server-side apply)"));
+    params
+}
+
 fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let routes = k.routes();
     let ns_param = || path_param("namespace", "Namespace (a DNS-1123 label)");
     let name_param = || path_param("name", "Object name");
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "410", "500"];
-    let watch_note = "; with watch=true, a stream of RawWatchEvent lines (application/x-ndjson)";
+    let watch_note = "; with watch=true, a stream of RawWatchEvent objects, one per line (application/json)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
@@ -247,7 +263,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("create{}", k.kind),
                 k.tag,
                 summary,
-                base_params.clone(),
+                with_write_params(base_params.clone()),
                 Some(k.kind),
                 object_ok("Created", "201"),
                 WRITE_ERRORS,
@@ -262,12 +278,46 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("replace{}", k.kind),
                 k.tag,
                 format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
-                obj_params.clone(),
+                with_write_params(obj_params.clone()),
                 Some(k.kind),
                 object_ok("Replaced", "200"),
                 WRITE_ERRORS,
             ),
         );
+    }
+    if k.verbs.update {
+        let mut op = operation(
+            format!("patch{}", k.kind),
+            k.tag,
+            format!(
+                "Patch a {}: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)",
+                k.kind
+            ),
+            with_write_params(obj_params.clone()),
+            None,
+            object_ok("Patched", "200"),
+            WRITE_ERRORS,
+        );
+        let mut body = RequestBodyBuilder::new().required(Some(Required::True));
+        for ct in [
+            "application/merge-patch+json",
+            "application/json-patch+json",
+            "application/strategic-merge-patch+json",
+            "application/apply-patch+yaml",
+        ] {
+            body = body.content(ct, ContentBuilder::new().schema(Some(ObjectBuilder::new())).build());
+        }
+        op.request_body = Some(body.build());
+        op.responses.responses.insert(
+            "201".into(),
+            utoipa::openapi::RefOr::T(
+                ResponseBuilder::new()
+                    .description("Created by server-side apply")
+                    .content("application/json", json_content(k.kind))
+                    .build(),
+            ),
+        );
+        paths.add_path_operation(&routes.object, vec![HttpMethod::Patch], op);
     }
     if k.verbs.delete {
         paths.add_path_operation(
@@ -277,7 +327,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("delete{}", k.kind),
                 k.tag,
                 format!("Delete a {}; answers it as it was", k.kind),
-                obj_params.clone(),
+                with_write_params(obj_params.clone()),
                 None,
                 object_ok("Deleted", "200"),
                 &["401", "403", "404", "500", "503"],

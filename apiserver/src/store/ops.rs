@@ -70,6 +70,8 @@ pub enum Op {
     Plain(Box<dyn PlainWrite>),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
     Tick,
+    /// `dryRun=All`: the write runs, answers, and is rolled back (the writer undoes it).
+    DryRun(Box<Op>),
 }
 
 pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
@@ -88,6 +90,7 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::CreateEvent(ev, caller) => create_event(tx, ev, &caller).await,
         Op::Plain(write) => write.apply(tx).await,
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
+        Op::DryRun(op) => Box::pin(apply(tx, *op)).await,
     }
 }
 
