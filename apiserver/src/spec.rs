@@ -29,6 +29,7 @@ use openapi::*;
     components(schemas(
         ObjectMeta,
         ListMeta,
+        Status,
         StatusBody,
         StatusDetails,
         StatusCause,

@@ -262,7 +262,8 @@ async fn pods_crud_lists_and_status() {
     assert_eq!(names(srv.pods("/api/v1/pods?labelSelector=app%20in%20(web,db)").await).len(), 2);
     assert_eq!(names(srv.pods("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1").await).len(), 2);
     assert!(names(srv.pods("/api/v1/pods?fieldSelector=spec.nodeName%3Dn2").await).is_empty());
-    srv.get("/api/v1/pods?fieldSelector=metadata.name%3Dx").await.error(400, "BadRequest", None);
+    assert_eq!(names(srv.pods("/api/v1/pods?fieldSelector=metadata.name%3Ddb-1").await), ["db-1"]);
+    srv.get("/api/v1/pods?fieldSelector=spec.image%3Dx").await.error(400, "BadRequest", None);
 
     // Replace: metadata may change, the spec may not, the status is kept.
     let mut put = web.clone();

@@ -163,8 +163,9 @@ async fn a_node_field_selector_sees_a_binding_as_added() {
     assert_eq!(live[0].object["spec"]["nodeName"], "n1");
     assert!(live[0].object["status"]["podIP"].as_str().unwrap().starts_with("10.244."));
     // From the history alone: the same. Without a resourceVersion: the pods on n1 now, then
-    // the bookmark.
-    let now = "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dn1&timeoutSeconds=1".to_string();
+    // the bookmark (asked for).
+    let now = "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dn1&allowWatchBookmarks=true&timeoutSeconds=1"
+        .to_string();
     let [replayed, now]: [Vec<WatchLine>; 2] = srv.watch_all(&[query, now]).await.try_into().unwrap();
     assert_eq!(replayed, live);
     assert_eq!(now.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED p", "BOOKMARK "]);
@@ -183,7 +184,7 @@ async fn without_a_resource_version_current_objects_then_a_bookmark_then_changes
     let x: Pod = srv.put(&pod_path("x"), &x2).await.ok();
     let list_rev = srv.revision();
 
-    let mut w = srv.open_watch(&format!("{PODS}?watch=true&labelSelector=app%3Dweb")).await;
+    let mut w = srv.open_watch(&format!("{PODS}?watch=true&allowWatchBookmarks=true&labelSelector=app%3Dweb")).await;
     let initial = w.take(3).await;
     assert_eq!(initial.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED z", "ADDED x", "BOOKMARK "]);
     assert_eq!(initial[0].rv(), rv_of(&z));
@@ -197,9 +198,9 @@ async fn without_a_resource_version_current_objects_then_a_bookmark_then_changes
     srv.delete(&pod_path("x")).await.ok::<Pod>();
     assert_eq!(w.next().await.unwrap().short(), "DELETED x");
 
-    // `resourceVersion=0` means the same as none.
+    // `resourceVersion=0` means the same as none; without allowWatchBookmarks, no BOOKMARK.
     let zero = srv.watch(&format!("{PODS}?watch=true&resourceVersion=0&timeoutSeconds=1")).await;
-    assert_eq!(zero.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED a", "ADDED z", "ADDED w", "BOOKMARK "]);
+    assert_eq!(zero.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED a", "ADDED z", "ADDED w"]);
 }
 
 #[tokio::test]

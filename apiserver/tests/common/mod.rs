@@ -266,7 +266,7 @@ impl TestServer {
     pub async fn watch(&self, path_and_query: &str) -> Vec<WatchLine> {
         let resp = self.get(path_and_query).await;
         assert_eq!(resp.status, StatusCode::OK, "watch {path_and_query}: {}", resp.text());
-        assert_eq!(resp.headers[header::CONTENT_TYPE], "application/x-ndjson");
+        assert_eq!(resp.headers[header::CONTENT_TYPE], "application/json");
         resp.lines()
     }
 
