@@ -80,8 +80,41 @@ fn documents() -> &'static BTreeMap<String, String> {
                 }
             }
         }
-        docs.into_iter().map(|(path, doc)| (path, doc.to_string())).collect()
+        docs.into_iter()
+            .map(|(path, mut doc)| {
+                doc["openapi"] = json!("3.0.0");
+                to_openapi_30(&mut doc["components"]);
+                (path, doc.to_string())
+            })
+            .collect()
     })
+}
+
+/// Kubernetes' documents are OpenAPI 3.0, and kubectl explain reads a schema's `type` as
+/// one string: an optional field's `type: [T, "null"]` becomes `type: T`, and a `oneOf` of a
+/// reference and `null` becomes an `allOf` of the reference.
+fn to_openapi_30(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(types)) = m.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    m.insert("type".into(), kept[0].clone());
+                }
+            }
+            if let Some(Value::Array(options)) = m.get("oneOf") {
+                let kept: Vec<Value> =
+                    options.iter().filter(|o| o.get("type") != Some(&json!("null"))).cloned().collect();
+                if kept.len() == 1 {
+                    m.remove("oneOf");
+                    m.insert("allOf".into(), Value::Array(kept));
+                }
+            }
+            m.values_mut().for_each(to_openapi_30);
+        }
+        Value::Array(a) => a.iter_mut().for_each(to_openapi_30),
+        _ => {}
+    }
 }
 
 fn hash(doc: &str) -> String {
