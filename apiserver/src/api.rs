@@ -202,14 +202,25 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
 pub struct ListQuery {
     label_selector: Option<String>,
     field_selector: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "go_bool")]
     watch: bool,
     resource_version: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "go_bool")]
     allow_watch_bookmarks: bool,
     timeout_seconds: Option<u64>,
     /// What each row of a Table carries: `None`, `Metadata` (default) or `Object`.
     include_object: Option<String>,
+}
+
+/// A boolean query parameter as Kubernetes (Go's `strconv.ParseBool`) reads it: `true`,
+/// `True`, `1`, `t`, … (the Python client sends `watch=True`).
+fn go_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(serde::de::Error::custom(format!("{other:?} is not a boolean"))),
+    }
 }
 
 /// The `Accept` header, as text.

@@ -28,7 +28,7 @@ pub struct WriteQuery {
     pub field_manager: Option<String>,
     /// Server-side apply: take over conflicting fields.
     #[serde(default)]
-    pub force: Option<bool>,
+    pub force: Option<String>,
 }
 
 /// What to do with unknown fields.
