@@ -3,6 +3,8 @@
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
 # chromium-driver (the dashboard's browser test).
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
+# The real clients of tests/tests/kubectl.rs: kubectl (Debian's kubernetes-client) and the
+# official Python client (`kubernetes` on PyPI, pinned to the version tested).
 # `--run`: only what a running cluster needs (scripts/up.sh), not the test tools.
 set -euo pipefail
 
@@ -10,7 +12,7 @@ run_only=false
 [ "${1:-}" = "--run" ] && run_only=true
 
 pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
-$run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
+$run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver kubectl:kubernetes-client"
 need_pkgs=()
 for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}
@@ -31,4 +33,11 @@ if ! $run_only && ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     echo "installing openapi-spec-validator (pip)" >&2
     python3 -m pip install -q openapi-spec-validator 2>/dev/null \
         || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
+KUBERNETES_PY=37.0.2
+if ! $run_only && [ "$(python3 -c 'import kubernetes; print(kubernetes.__version__)' 2>/dev/null)" != "$KUBERNETES_PY" ]; then
+    echo "installing kubernetes==$KUBERNETES_PY (pip)" >&2
+    python3 -m pip install -q "kubernetes==$KUBERNETES_PY" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "kubernetes==$KUBERNETES_PY"
 fi

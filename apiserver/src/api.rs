@@ -109,6 +109,78 @@ pub fn router() -> Router<AppState> {
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(as_status))
+}
+
+/// The longest request target (path and query) served; longer ones are answered 414.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header bytes (names and values) served; more are answered 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Every error of the API is a Kubernetes `Status`: too long a request target (414), too
+/// many header bytes (431), and the plain-text rejections of the router and extractors (a
+/// malformed path, a bad percent-encoding) are turned into one.
+async fn as_status(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "RequestURITooLong",
+            format!("the request target is {uri_len} bytes: at most {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("the request's headers are {header_bytes} bytes: at most {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let mut out = ApiError::new(status, reason_of(status), message).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
+}
+
+/// Kubernetes' reason for an HTTP status.
+fn reason_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        406 => "NotAcceptable",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "RequestEntityTooLarge",
+        414 => "RequestURITooLong",
+        415 => "UnsupportedMediaType",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        431 => "RequestHeaderFieldsTooLarge",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "InternalError",
+    }
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {

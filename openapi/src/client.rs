@@ -209,7 +209,7 @@ impl Client {
         }
         let code = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap_or_default();
-        let status = serde_json::from_slice::<Status>(&bytes).unwrap_or_else(|_| Status {
+        let status = Status::from_body(&bytes).unwrap_or_else(|| Status {
             code,
             reason: "Unknown".into(),
             message: String::from_utf8_lossy(&bytes).into_owned(),

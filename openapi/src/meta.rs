@@ -214,6 +214,28 @@ impl From<&Status> for StatusBody {
     }
 }
 
+impl Status {
+    /// An error body as Kubernetes or flatnet sends it: a `Status` whose causes may be only in
+    /// `details.causes` (a Kubernetes server's) or also at the top (flatnet's).
+    pub fn from_body(bytes: &[u8]) -> Option<Status> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            details: Option<StatusDetails>,
+        }
+        let mut status: Status = serde_json::from_slice(bytes).ok()?;
+        if status.causes.is_empty() {
+            if let Ok(Body { details: Some(details) }) = serde_json::from_slice::<Body>(bytes) {
+                status.causes = details.causes;
+            }
+        }
+        if status.field.is_none() {
+            status.field = status.causes.iter().map(|c| c.field.clone()).find(|f| !f.is_empty());
+        }
+        Some(status)
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.code, self.reason, self.message)

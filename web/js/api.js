@@ -1,5 +1,6 @@
 // The API: requests with the admin token (when the user gave one), errors as ApiError with the
-// server's Status body ({code, reason, message, field, causes}), and watch streams.
+// server's Kubernetes Status body ({kind: "Status", code, reason, message, details.causes}), and
+// watch streams.
 
 const TOKEN_KEY = "flatnet.adminToken";
 
@@ -13,8 +14,9 @@ export class ApiError extends Error {
     super(status.message || `HTTP ${code}`);
     this.code = code;
     this.reason = status.reason || "";
-    this.field = status.field || null;
-    this.causes = status.causes || [];
+    // Kubernetes puts the causes in details.causes; flatnet also repeats them at the top.
+    this.causes = status.details?.causes || status.causes || [];
+    this.field = status.field || this.causes.find((c) => c.field)?.field || null;
   }
 }
 
