@@ -306,9 +306,15 @@ pub async fn send(app: &Router, req: Req) -> Resp {
     if let Some(v) = &req.authorization {
         builder = builder.header(header::AUTHORIZATION, v);
     }
+    for (name, value) in &req.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
     let body = match req.body {
         Some((bytes, content_type)) => {
-            builder = builder.header(header::CONTENT_TYPE, content_type);
+            // An empty content type sends none.
+            if !content_type.is_empty() {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+            }
             Body::from(bytes)
         }
         None => Body::empty(),
@@ -329,11 +335,12 @@ pub struct Req {
     token: Option<String>,
     authorization: Option<String>,
     body: Option<(Vec<u8>, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl Req {
     pub fn new(method: Method, path: &str) -> Req {
-        Req { method, path: path.into(), token: None, authorization: None, body: None }
+        Req { method, path: path.into(), token: None, authorization: None, body: None, headers: Vec::new() }
     }
     pub fn get(path: &str) -> Req {
         Req::new(Method::GET, path)
@@ -360,6 +367,11 @@ impl Req {
     pub fn json<T: Serialize>(self, body: &T) -> Req {
         let bytes = serde_json::to_vec(body).unwrap();
         self.raw(bytes, "application/json")
+    }
+    /// Send this header too (`Accept`, …).
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers.push((name.into(), value.into()));
+        self
     }
     pub fn raw(mut self, bytes: impl Into<Vec<u8>>, content_type: &str) -> Req {
         self.body = Some((bytes.into(), content_type.into()));
