@@ -125,8 +125,7 @@ fi
 docker import "$base_tar" "$FLATNET_BASE_IMAGE" >/dev/null
 log "base image ready; building"
 docker-compose build -q
-log "image built; up"
-docker-compose up -d
+log "image built"
 
 # --- checks ----------------------------------------------------------------------------
 api=http://127.0.0.1:8080
@@ -161,44 +160,68 @@ in_pod() {
 }
 pod_ip() { get "/api/v1/namespaces/default/pods/$1" | json 'd["status"]["podIP"]'; }
 
-wait_for 60 "the API server answers on the published port" get /healthz
-for n in 1 2 3; do wait_for 60 "node-$n is Ready" node_ready "node-$n" True; done
-leases=$(get /api/v1/nodeleases | json '" ".join(sorted(l["metadata"]["name"]+"="+l["spec"]["podCIDR"] for l in d["items"]))')
-log "nodes Ready, leases: $leases"
-[ "$(echo "$leases" | tr ' ' '\n' | cut -d= -f2 | sort -u | wc -l)" = 3 ] || fail "three distinct leases: $leases"
-addresses=$(get /api/v1/nodes | json '" ".join(sorted(a["address"] for n in d["items"] for a in n["status"]["addresses"] if a["type"]=="InternalIP"))')
-[ "$addresses" = "192.168.254.11 192.168.254.12 192.168.254.13" ] || fail "InternalIPs are the containers' addresses: $addresses"
-wait_for 90 "the three demo pods are Running and ready" pods_running
-wait_for 30 "the service has three ready endpoints" endpoints_are "web-1 web-2 web-3"
-
-ip2=$(pod_ip web-2) ip3=$(pod_ip web-3)
-for target in "web-2 $ip2" "web-3 $ip3"; do
-    set -- $target
-    out=$(in_pod node-1 web-1 curl -fsS --max-time 5 "http://$2:8080/hostname") || fail "web-1 -> $1 ($2)"
-    [ "$out" = "$1" ] || fail "web-1 -> $1 answered $out"
-done
-log "pod to pod across node containers: ok"
-
-vip=$(get /api/v1/namespaces/default/services/web | json 'd["spec"]["clusterIP"]')
 # $2 requests from pod $1 (on node $3) to URL $4, one answer a line (one exec: each costs ~1 s).
 requests() {
     in_pod "$3" "$1" sh -c 'for _ in $(seq "$0"); do curl -fsS --max-time 5 "$1" || echo FAILED; echo; done' "$2" "$4"
 }
-seen=$(requests web-3 30 node-3 "http://$vip/hostname" | sort | uniq -c | tr -s ' \n' ' ')
-for p in web-1 web-2 web-3; do [[ "$seen" == *" $p "* ]] || fail "cluster IP $vip from web-3 never reached $p: $seen"; done
-[[ "$seen" != *FAILED* ]] || fail "cluster IP $vip from web-3: $seen"
-log "cluster IP $vip from a pod reaches all three endpoints:$seen"
 
-for n in 11 12 13; do
-    out=$(docker-compose exec -T client curl -fsS --max-time 5 "http://192.168.254.$n:30080/hostname") \
-        || fail "client -> NodePort on 192.168.254.$n"
-    [[ "$out" == web-? ]] || fail "NodePort on 192.168.254.$n answered $out"
-done
-log "NodePort 30080 from the client container on every node: ok"
+# The nodes register with their containers' addresses and get leases, the demo's pods run,
+# and every path works: pod to pod across node containers, the cluster IP from a pod, the
+# NodePort from the client on every node, egress masqueraded to the node's address.
+cluster_serves() {
+    local leases addresses ip2 ip3 target seen out n p
+    wait_for 60 "the API server answers on the published port" get /healthz
+    for n in 1 2 3; do wait_for 60 "node-$n is Ready" node_ready "node-$n" True; done
+    leases=$(get /api/v1/nodeleases | json '" ".join(sorted(l["metadata"]["name"]+"="+l["spec"]["podCIDR"] for l in d["items"]))')
+    log "nodes Ready, leases: $leases"
+    [ "$(echo "$leases" | tr ' ' '\n' | cut -d= -f2 | sort -u | wc -l)" = 3 ] || fail "three distinct leases: $leases"
+    addresses=$(get /api/v1/nodes | json '" ".join(sorted(a["address"] for n in d["items"] for a in n["status"]["addresses"] if a["type"]=="InternalIP"))')
+    [ "$addresses" = "192.168.254.11 192.168.254.12 192.168.254.13" ] || fail "InternalIPs are the containers' addresses: $addresses"
+    wait_for 90 "the three demo pods are Running and ready" pods_running
+    wait_for 30 "the service has three ready endpoints" endpoints_are "web-1 web-2 web-3"
 
-out=$(in_pod node-2 web-2 curl -fsS --max-time 5 http://192.168.254.100:9000/clientip) || fail "egress web-2 -> client"
-[[ "$out" == 192.168.254.12:* ]] || fail "egress from web-2 is masqueraded to node-2's address, got $out"
-log "egress from a pod to the client, masqueraded as its node: $out"
+    ip2=$(pod_ip web-2) ip3=$(pod_ip web-3)
+    for target in "web-2 $ip2" "web-3 $ip3"; do
+        set -- $target
+        out=$(in_pod node-1 web-1 curl -fsS --max-time 5 "http://$2:8080/hostname") || fail "web-1 -> $1 ($2)"
+        [ "$out" = "$1" ] || fail "web-1 -> $1 answered $out"
+    done
+    log "pod to pod across node containers: ok"
+
+    vip=$(get /api/v1/namespaces/default/services/web | json 'd["spec"]["clusterIP"]')
+    seen=$(requests web-3 30 node-3 "http://$vip/hostname" | sort | uniq -c | tr -s ' \n' ' ')
+    for p in web-1 web-2 web-3; do [[ "$seen" == *" $p "* ]] || fail "cluster IP $vip from web-3 never reached $p: $seen"; done
+    [[ "$seen" != *FAILED* ]] || fail "cluster IP $vip from web-3: $seen"
+    log "cluster IP $vip from a pod reaches all three endpoints:$seen"
+
+    for n in 11 12 13; do
+        out=$(docker-compose exec -T client curl -fsS --max-time 5 "http://192.168.254.$n:30080/hostname") \
+            || fail "client -> NodePort on 192.168.254.$n"
+        [[ "$out" == web-? ]] || fail "NodePort on 192.168.254.$n answered $out"
+    done
+    log "NodePort 30080 from the client container on every node: ok"
+
+    out=$(in_pod node-2 web-2 curl -fsS --max-time 5 http://192.168.254.100:9000/clientip) || fail "egress web-2 -> client"
+    [[ "$out" == 192.168.254.12:* ]] || fail "egress from web-2 is masqueraded to node-2's address, got $out"
+    log "egress from a pod to the client, masqueraded as its node: $out"
+}
+
+# `down -v` leaves nothing: no container, volume, network, link or flatnet table on the host.
+down_leaves_nothing() {
+    docker-compose down -v >/dev/null 2>&1
+    [ -z "$(docker ps -aq)" ] || fail "containers left after down -v"
+    [ -z "$(docker volume ls -q)" ] || fail "volumes left after down -v"
+    [ -z "$(docker network ls -q --filter "name=${COMPOSE_PROJECT_NAME}")" ] || fail "networks left after down -v"
+    local left
+    left=$(ip -n "$ns" -o link show | awk -F': ' '{print $2}' | grep -Ev '^(lo|docker0)$' || true)
+    [ -z "$left" ] || fail "links left on the host after down -v: $left"
+    ! ip netns exec "$ns" nft list tables | grep -q flatnet || fail "a flatnet nftables table left on the host"
+    log "down -v left no container, network, volume, link or flatnet table"
+}
+
+log "host-gw (the default)"
+docker-compose up -d
+cluster_serves
 
 host curl -fsS "$api/" | grep -qi '<html' || fail "the dashboard on the published port"
 admin_token=$(docker-compose exec -T apiserver cat /var/lib/flatnet/apiserver/admin.token)
@@ -215,8 +238,8 @@ log "dashboard from the host, pod log through the agent, docker-compose logs: ok
 cidr2=$(get /api/v1/nodeleases/node-2 | json 'd["spec"]["podCIDR"]')
 docker-compose kill node-2 >/dev/null 2>&1
 killed=$(date +%s)
-# The TTL, plus the server's 1 s expiry tick and this loop's 0.5 s.
-wait_for $((FLATNET_LEASE_TTL + 2)) "node-2 turns NotReady within the lease TTL (${FLATNET_LEASE_TTL}s)" node_ready node-2 False
+# The TTL, plus the server's 1 s expiry tick and this loop's polls (each ~0.3 s).
+wait_for $((FLATNET_LEASE_TTL + 4)) "node-2 turns NotReady within the lease TTL (${FLATNET_LEASE_TTL}s)" node_ready node-2 False
 log "node-2 NotReady $(($(date +%s) - killed))s after the kill"
 wait_for 10 "web-2 leaves the service's endpoints" endpoints_are "web-1 web-3"
 seen=$(requests web-1 20 node-1 "http://$vip/hostname" | sort | uniq -c | tr -s ' \n' ' ')
@@ -236,12 +259,10 @@ out=$(in_pod node-3 web-3 curl -fsS --max-time 5 "http://$ip2:8080/hostname") ||
 [ "$out" = web-2 ] || fail "web-3 -> web-2 after the return answered $out"
 log "node-2 back with $cidr2, web-2 serving again"
 
-# --- down leaves nothing -----------------------------------------------------------------
-docker-compose down -v >/dev/null 2>&1
-[ -z "$(docker ps -aq)" ] || fail "containers left after down -v"
-[ -z "$(docker volume ls -q)" ] || fail "volumes left after down -v"
-[ -z "$(docker network ls -q --filter "name=${COMPOSE_PROJECT_NAME}")" ] || fail "networks left after down -v"
-left=$(ip -n "$ns" -o link show | awk -F': ' '{print $2}' | grep -Ev '^(lo|docker0)$' || true)
-[ -z "$left" ] || fail "links left on the host after down -v: $left"
-! ip netns exec "$ns" nft list tables | grep -q flatnet || fail "a flatnet nftables table left on the host"
-log "down -v left no container, network, volume, link or flatnet table"
+down_leaves_nothing
+
+log "vxlan"
+FLATNET_BACKEND=vxlan docker-compose up -d
+cluster_serves
+docker-compose exec -T node-1 ip -d link show fnvx0 | grep -q "vxlan id 1" || fail "node-1 has no VXLAN device fnvx0"
+down_leaves_nothing
