@@ -33,14 +33,18 @@ for node in "$@"; do
 done
 
 [ "${FLATNET_DEMO:-1}" = 0 ] && exit 0
+# Create the object NAME in the collection PATH unless it exists (a second `up` runs this again).
+create() {
+    curl -fsS -o /dev/null "$server$1/$2" 2>/dev/null || post "$1" "$3"
+}
 i=0
 for node in "$@"; do
     i=$((i + 1))
-    post /api/v1/namespaces/default/pods "{\"metadata\":{\"name\":\"web-$i\",\"labels\":{\"app\":\"web\"}},
+    create /api/v1/namespaces/default/pods "web-$i" "{\"metadata\":{\"name\":\"web-$i\",\"labels\":{\"app\":\"web\"}},
       \"spec\":{\"nodeName\":\"$node\",\"containers\":[{\"name\":\"web\",\"image\":\"flatnet:local\",
       \"command\":[\"/usr/local/bin/flatnet\",\"netexec\"],\"ports\":[{\"name\":\"http\",\"containerPort\":8080}],
       \"readinessProbe\":{\"httpGet\":{\"path\":\"/healthz\",\"port\":8080},\"periodSeconds\":1}}]}}"
 done
-post /api/v1/namespaces/default/services '{"metadata":{"name":"web"},"spec":{"type":"NodePort",
+create /api/v1/namespaces/default/services web '{"metadata":{"name":"web"},"spec":{"type":"NodePort",
   "selector":{"app":"web"},"ports":[{"port":80,"targetPort":"http","nodePort":30080}]}}'
-echo "setup: demo pods web-1..web-$i and the NodePort service web (30080) created"
+echo "setup: demo pods web-1..web-$i and the NodePort service web (30080) are there"
