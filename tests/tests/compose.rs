@@ -6,7 +6,8 @@
 //! then tears everything down whether the checks passed or not. Its output is the test's.
 //!
 //! Needs root; without it the test says so loudly and passes, except under `CI=true`.
-//! About 80 s warm, about 4 min cold (packages and the debootstrap base image).
+//! About 65 s warm, 85 s without the cached base image (debootstrap), plus installing the
+//! Debian packages on a machine that lacks them.
 
 use std::path::Path;
 use std::process::Command;
