@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The compose demo's end-to-end test (docker-compose.yml), as root, with a real Docker engine:
 # installs what is missing (docker.io, docker-compose, debootstrap, curl, python3; apt-get),
-# starts its own dockerd inside a network namespace of its own, with its own data and exec
-# roots, so the root namespace's links and firewall are never touched; makes the base image
+# starts its own dockerd inside a network and mount namespace of its own, with its own data
+# and exec roots on a tmpfs, so the root namespace's links and firewall are never touched
+# (a host-gw and a VXLAN pass, the node kill with a 6 s lease TTL); makes the base image
 # with debootstrap (no registry is reachable here; the root filesystem is cached in
 # target/compose-test/), builds the image from the binaries in target/$FLATNET_PROFILE
 # (default debug: the ones scripts/test.sh builds), runs the demo, checks every path with
