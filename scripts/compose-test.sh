@@ -171,12 +171,14 @@ endpoints_are() { [ "$(ready_endpoints)" = "$1" ]; }
 in_pod() {
     local node=$1 pod=$2
     shift 2
+    # shellcheck disable=SC2016 # expanded by the container's shell
     docker-compose exec -T "$node" sh -c 'ip netns exec "$(ip netns list | awk -v p="-default-$0-" "index(\$1, p) { print \$1; exit }")" "$@"' "$pod" "$@"
 }
 pod_ip() { get "/api/v1/namespaces/default/pods/$1" | json 'd["status"]["podIP"]'; }
 
 # $2 requests from pod $1 (on node $3) to URL $4, one answer a line (one exec: each costs ~1 s).
 requests() {
+    # shellcheck disable=SC2016 # expanded by the pod's shell
     in_pod "$3" "$1" sh -c 'for _ in $(seq "$0"); do curl -fsS --max-time 5 "$1" || echo FAILED; echo; done' "$2" "$4"
 }
 
@@ -184,7 +186,7 @@ requests() {
 # and every path works: pod to pod across node containers, the cluster IP from a pod, the
 # NodePort from the client on every node, egress masqueraded to the node's address.
 cluster_serves() {
-    local leases addresses ip2 ip3 target seen out n p
+    local leases addresses pod ip seen out n p
     wait_for 60 "the API server answers on the published port" get /healthz
     for n in 1 2 3; do wait_for 60 "node-$n is Ready" node_ready "node-$n" True; done
     leases=$(get /api/v1/nodeleases | json '" ".join(sorted(l["metadata"]["name"]+"="+l["spec"]["podCIDR"] for l in d["items"]))')
@@ -195,11 +197,10 @@ cluster_serves() {
     wait_for 90 "the three demo pods are Running and ready" pods_running
     wait_for 30 "the service has three ready endpoints" endpoints_are "web-1 web-2 web-3"
 
-    ip2=$(pod_ip web-2) ip3=$(pod_ip web-3)
-    for target in "web-2 $ip2" "web-3 $ip3"; do
-        set -- $target
-        out=$(in_pod node-1 web-1 curl -fsS --max-time 5 "http://$2:8080/hostname") || fail "web-1 -> $1 ($2)"
-        [ "$out" = "$1" ] || fail "web-1 -> $1 answered $out"
+    for pod in web-2 web-3; do
+        ip=$(pod_ip "$pod")
+        out=$(in_pod node-1 web-1 curl -fsS --max-time 5 "http://$ip:8080/hostname") || fail "web-1 -> $pod ($ip)"
+        [ "$out" = "$pod" ] || fail "web-1 -> $pod answered $out"
     done
     log "pod to pod across node containers: ok"
 
