@@ -55,10 +55,13 @@ pub enum Error {
     Sysctl { key: String, netns: String, source: std::io::Error },
     #[error("{what} does not exist")]
     Missing { what: String },
-    #[error("{what}: {detail}")]
-    Nft { what: String, detail: String },
+    #[error("nftables in netns {netns}: {source}")]
+    Nft { netns: String, source: nft::NftError },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
+    /// Work run on another thread panicked (the panic itself is logged where it is caught).
+    #[error("{what} panicked")]
+    Panicked { what: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -184,7 +184,7 @@ async fn apply(
     work: Work,
     netns: &Option<String>,
     cluster: &ClusterConfig,
-) -> (Option<Proxier>, netcore::Result<netcore::services::SyncReport>) {
+) -> (Option<Proxier>, netcore::Result<netcore::services::ApplyReport>) {
     let joined = tokio::task::spawn_blocking(move || {
         let mut p = proxier;
         let r = match work {
@@ -205,7 +205,7 @@ async fn apply(
             tracing::error!(error = %e, "the service proxier panicked; opening a new one");
             let reopened =
                 open(netns, cluster).map_err(|e| tracing::error!(error = format!("{e:#}"), "reopening failed"));
-            let err = netcore::Error::Nft { what: "apply services".into(), detail: "the proxier panicked".into() };
+            let err = netcore::Error::Panicked { what: "the service proxier".into() };
             (reopened.ok(), Err(err))
         }
     }

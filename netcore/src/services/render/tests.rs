@@ -2,7 +2,12 @@
 //! of the change logic. The kernel accepts these scripts: netcore/tests/services.rs applies
 //! them and sends packets through them.
 
+use std::net::Ipv4Addr;
+
 use super::*;
+use crate::netns::Netns;
+use crate::nft;
+use crate::services::Proxier;
 
 fn ep(ip: &str, port: u16, local: bool) -> Endpoint {
     Endpoint { ip: ip.parse().unwrap(), port, local }
