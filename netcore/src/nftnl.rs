@@ -128,7 +128,7 @@ impl Msg {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }
@@ -367,7 +367,7 @@ mod tests {
     }
 
     fn hairpin() -> Set {
-        Set::set("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]))
+        Set::plain("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]))
     }
 
     #[test]
@@ -396,7 +396,7 @@ mod tests {
         let e = encode(&hairpin(), &element(vec![ip("10.0.0.1"), ip("10.0.0.1")], None)).unwrap();
         assert_eq!(e.key, vec![10, 0, 0, 1, 10, 0, 0, 1]);
         // A single part is not a concatenation: no padding.
-        let ports = Set::set("ports", Type::Type(vec![Datatype::InetService]));
+        let ports = Set::plain("ports", Type::Type(vec![Datatype::InetService]));
         assert_eq!(encode(&ports, &element(vec![Part::Port(80)], None)).unwrap().key, vec![0, 80]);
     }
 

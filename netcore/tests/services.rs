@@ -521,7 +521,7 @@ async fn a_refused_element_batch_is_an_error() {
     let s = Scratch::create("nlerr");
     let ns = Netns::open(&s.0).unwrap();
     let mut sock = nftnl::Socket::open(&ns).unwrap();
-    let hairpin = Set::set("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]));
+    let hairpin = Set::plain("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]));
     let pair = |last: u8| {
         let ip = Part::Ipv4(Ipv4Addr::new(10, 0, 0, last));
         Element { key: vec![ip, ip], value: None }

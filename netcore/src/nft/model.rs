@@ -216,13 +216,13 @@ pub struct Set {
 
 impl Set {
     /// A set of keys of type `key`.
-    pub fn set(name: impl Into<String>, key: Type) -> Set {
+    pub fn plain(name: impl Into<String>, key: Type) -> Set {
         Set { name: name.into(), key, data: None, flags: Vec::new(), timeout: None }
     }
 
     /// A map from `key` to `data`.
     pub fn map(name: impl Into<String>, key: Type, data: MapData) -> Set {
-        Set { data: Some(data), ..Set::set(name, key) }
+        Set { data: Some(data), ..Set::plain(name, key) }
     }
 
     pub fn kind(&self) -> SetKind {
@@ -574,7 +574,7 @@ mod tests {
         let sticky = Set {
             flags: vec![SetFlag::Dynamic, SetFlag::Timeout],
             timeout: Some(60),
-            ..Set::set("aff", Type::Type(vec![Datatype::Ipv4Addr]))
+            ..Set::plain("aff", Type::Type(vec![Datatype::Ipv4Addr]))
         };
         t.write(&mut s, Command::AddSet(&sticky));
         let base = BaseChain { kind: ChainType::Nat, hook: Hook::Output, priority: -100, policy: Policy::Accept };

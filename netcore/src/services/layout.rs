@@ -133,9 +133,9 @@ impl ElementSet {
         match self {
             ElementSet::ServiceIps => Set::map(name, Type::Typeof(FRONTEND.to_vec()), MapData::Verdict),
             ElementSet::NodePorts => Set::map(name, Type::Typeof(NODE_PORT.to_vec()), MapData::Verdict),
-            ElementSet::NoEndpoints => Set::set(name, Type::Typeof(FRONTEND.to_vec())),
-            ElementSet::NoEndpointNodePorts => Set::set(name, Type::Typeof(NODE_PORT.to_vec())),
-            ElementSet::Hairpin => Set::set(name, Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr])),
+            ElementSet::NoEndpoints => Set::plain(name, Type::Typeof(FRONTEND.to_vec())),
+            ElementSet::NoEndpointNodePorts => Set::plain(name, Type::Typeof(NODE_PORT.to_vec())),
+            ElementSet::Hairpin => Set::plain(name, Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr])),
             ElementSet::LbSlots((proto, n)) => {
                 let key = [&FRONTEND[..], &[slot(n)]].concat();
                 Set::map(name, Type::Typeof(key), endpoint(proto))
@@ -158,7 +158,7 @@ pub fn affinity_set(name: String, timeout: u32) -> Set {
     Set {
         flags: vec![SetFlag::Dynamic, SetFlag::Timeout],
         timeout: Some(timeout),
-        ..Set::set(name, Type::Type(vec![Datatype::Ipv4Addr]))
+        ..Set::plain(name, Type::Type(vec![Datatype::Ipv4Addr]))
     }
 }
 
