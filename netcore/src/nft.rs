@@ -18,7 +18,6 @@ use std::io;
 use std::process::Command;
 
 use crate::netns::Netns;
-use crate::nftnl::Op;
 use crate::{Error, Result};
 
 /// The address family of flatnet's table.
@@ -63,7 +62,7 @@ pub enum NftError {
     BatchRefused { source: io::Error },
     /// The kernel refused elements of one set: the whole batch was undone.
     #[error("apply set elements over nfnetlink: {op} elements of {set}: {source}")]
-    Elements { op: Op, set: String, source: io::Error },
+    Elements { op: model::Op, set: String, source: io::Error },
 }
 
 /// A line of a script, as an error quotes it (at most 300 bytes).

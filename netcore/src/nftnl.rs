@@ -17,14 +17,13 @@
 //! several parts) each part takes a 4-byte aligned slot, as the kernel's registers hold
 //! them.
 
-use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType};
 
 use crate::netns::Netns;
-use crate::nft::model::{self, Datatype, Part, Set, ShapeError, Value, Verdict};
+use crate::nft::model::{self, Datatype, Op, Part, Set, ShapeError, Value, Verdict};
 use crate::nft::{nft_error, NftError};
 use crate::Result;
 
@@ -166,22 +165,6 @@ impl Msg {
     }
 }
 
-/// Add or delete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Delete,
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::Add => "add",
-            Op::Delete => "delete",
-        })
-    }
-}
-
 /// Elements to add to, or delete from, one set.
 #[derive(Clone, Copy, Debug)]
 pub struct SetOp<'a> {
@@ -191,7 +174,7 @@ pub struct SetOp<'a> {
 }
 
 /// The batch of `ops` on sets of `table` (family ip), as bytes: batch begin,
-/// NEWSETELEM/DELSETELEM messages of at most [`PER_MESSAGE`] elements in the order given,
+/// NEWSETELEM/DELSETELEM messages of at most `PER_MESSAGE` (500) elements in the order given,
 /// batch end. The last message asks for an acknowledgement. Answers the bytes and the
 /// sequence number to wait for; fails if an element does not fit its set.
 pub fn batch(table: &str, ops: &[SetOp<'_>], first_seq: u32) -> std::result::Result<(Vec<u8>, u32), ShapeError> {

@@ -16,8 +16,8 @@ use common::{privileged, Scratch};
 use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::nft;
-use netcore::nft::model::{Command, Element, Expr, Part, Set, Table, Type};
-use netcore::nftnl::{self, Op, SetOp};
+use netcore::nft::model::{Command, Element, Expr, Op, Part, Set, Table, Type};
+use netcore::nftnl::{self, SetOp};
 use netcore::podnet::{self, NodeNetwork, PodNetwork};
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
 

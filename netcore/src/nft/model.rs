@@ -415,6 +415,22 @@ impl fmt::Display for Key<'_> {
     }
 }
 
+/// Add or delete (elements, in a batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Delete,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Add => "add",
+            Op::Delete => "delete",
+        })
+    }
+}
+
 /// The type of a base chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChainType {

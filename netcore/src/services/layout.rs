@@ -63,12 +63,13 @@
 //!
 //! # Where network policies go
 //!
-//! Policies join this table, here: their static chains (a filter chain on `forward` and on
-//! `output`, jumping to per-direction dispatch) in [`static_chains`], their sets of pod
-//! addresses per selector (and of allowed ports) as new variants of [`ElementSet`] with
-//! their declarations in [`ElementSet::declaration`], and any new mark bit beside
-//! [`MASQUERADE_MARK`]. The rendering ([`super::render`]) and both transports then carry
-//! their elements without further change.
+//! Policies join this table, in this module: their chains with the static ones in
+//! [`static_chains`] (with the hooks and priorities in the table above), their sets (pod
+//! addresses per selector, allowed ports) as new variants of [`ElementSet`] with their
+//! declarations in [`ElementSet::declaration`], and any mark bit of their own beside
+//! [`MASQUERADE_MARK`]. What a policy puts in those sets is then rendered next to what a
+//! service port puts in its maps ([`super::render`]), and both transports carry the
+//! elements without further change.
 
 use crate::nft::model::{
     BaseChain, Chain, ChainType, Command, Datatype, Expr, Hook, MapData, Policy, Proto, Set, SetFlag, Table, Type,

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use crate::netns::Netns;
-use crate::nft::model::Command;
+use crate::nft::model::{Command, Op};
 use crate::nft::{self, TABLE};
-use crate::nftnl::{self, Op, SetOp};
+use crate::nftnl::{self, SetOp};
 use crate::Result;
 
 use super::layout::{groups_in, FLATNET};

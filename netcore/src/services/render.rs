@@ -6,9 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
-use crate::nft::model::{Chain, Command, Element, Part, Set, SetKind, Value, Verdict};
+use crate::nft::model::{Chain, Command, Element, Op, Part, Set, SetKind, Value, Verdict};
 use crate::nft::TableObjects;
-use crate::nftnl::Op;
 
 use super::layout::{
     affinity_set, group_name, groups_in, static_chains, write_lb_objects, write_np_objects, ElementSet, Group, FLATNET,
