@@ -222,3 +222,18 @@ fn a_udp_frontend_that_gets_its_first_endpoint_drops_its_unnated_flows() {
     let tcp = ServicePort { proto: Proto::Tcp, ..ready.clone() };
     assert!(stale_flows(None, Some(&tcp)).is_empty());
 }
+
+#[test]
+fn every_rendered_element_fits_its_sets_declaration() {
+    // What nfnetlink would send for a full table: each element encodes by its set's type.
+    let (tx, _) = full_tx(&config(), None, &desired(sample()));
+    let mut count = 0;
+    for (name, adds) in &tx.add_elements {
+        assert_eq!(name, &adds.set.name);
+        for e in &adds.elements {
+            crate::nftnl::encode(&adds.set, e).unwrap_or_else(|err| panic!("{err}"));
+            count += 1;
+        }
+    }
+    assert!(count > 20, "{count} elements");
+}
