@@ -55,8 +55,8 @@ fn goto(chain: String) -> Option<Value> {
 /// Everything one service port puts in the table.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Contents {
-    /// (set, key) → value (`None` for a plain set).
-    elements: BTreeMap<(ElementSet, Vec<Part>), Option<Value>>,
+    /// Set → key → value (`None` for a plain set).
+    elements: BTreeMap<ElementSet, BTreeMap<Vec<Part>, Option<Value>>>,
     /// Chains of its own: name → rules (sticky services only).
     chains: BTreeMap<String, Vec<String>>,
     /// Sets of its own, by name (`None`: one the kernel holds, declaration unknown).
@@ -70,7 +70,7 @@ struct Contents {
 fn contents(sp: &ServicePort) -> Contents {
     let mut c = Contents::default();
     let mut elem = |set: ElementSet, key: Vec<Part>, value: Option<Value>| {
-        c.elements.insert((set, key), value);
+        c.elements.entry(set).or_default().insert(key, value);
     };
     let n = sp.endpoints.len();
     let frontend = sp.frontend();
@@ -157,11 +157,14 @@ pub(super) struct SetElements {
 /// Elements by set name (the order of the script).
 type ElementsBySet = BTreeMap<String, SetElements>;
 
-fn push(map: &mut ElementsBySet, set: ElementSet, element: Element) {
-    map.entry(set.name())
-        .or_insert_with(|| SetElements { set: set.declaration(), elements: Vec::new() })
-        .elements
-        .push(element);
+fn push(map: &mut ElementsBySet, set: ElementSet, elements: impl IntoIterator<Item = Element>) {
+    let mut elements = elements.into_iter().peekable();
+    if elements.peek().is_some() {
+        map.entry(set.name())
+            .or_insert_with(|| SetElements { set: set.declaration(), elements: Vec::new() })
+            .elements
+            .extend(elements);
+    }
 }
 
 /// One transaction under construction, in the order the kernel needs: element deletions,
@@ -242,15 +245,19 @@ impl Tx {
 
 /// The difference between what a service port had and what it should have.
 fn diff(old: &Contents, new: &Contents, tx: &mut Tx) {
-    for ((set, key), value) in &old.elements {
-        if new.elements.get(&(*set, key.clone())) != Some(value) {
-            push(&mut tx.del_elements, *set, Element { key: key.clone(), value: value.clone() });
-        }
+    type Elements = BTreeMap<Vec<Part>, Option<Value>>;
+    // The elements of `ours` that `theirs` lacks or holds with another value.
+    let missing = |ours: &Elements, theirs: Option<&Elements>| -> Vec<Element> {
+        ours.iter()
+            .filter(|(key, value)| theirs.and_then(|t| t.get(*key)) != Some(*value))
+            .map(|(key, value)| Element { key: key.clone(), value: value.clone() })
+            .collect()
+    };
+    for (set, elements) in &old.elements {
+        push(&mut tx.del_elements, *set, missing(elements, new.elements.get(set)));
     }
-    for ((set, key), value) in &new.elements {
-        if old.elements.get(&(*set, key.clone())) != Some(value) {
-            push(&mut tx.add_elements, *set, Element { key: key.clone(), value: value.clone() });
-        }
+    for (set, elements) in &new.elements {
+        push(&mut tx.add_elements, *set, missing(elements, old.elements.get(set)));
     }
     for (chain, rules) in &old.chains {
         match new.chains.get(chain) {
@@ -388,14 +395,14 @@ pub(super) fn prepare(
             *count = count.saturating_sub(1);
             if *count == 0 {
                 shared.hairpin.remove(ip);
-                push(&mut tx.del_elements, ElementSet::Hairpin, hairpin_element(*ip));
+                push(&mut tx.del_elements, ElementSet::Hairpin, [hairpin_element(*ip)]);
             }
         }
         for ip in new_c.hairpin.difference(&old_c.hairpin) {
             let count = shared.hairpin.entry(*ip).or_default();
             *count += 1;
             if *count == 1 {
-                push(&mut tx.add_elements, ElementSet::Hairpin, hairpin_element(*ip));
+                push(&mut tx.add_elements, ElementSet::Hairpin, [hairpin_element(*ip)]);
             }
         }
         report.stale.extend(stale_flows(old, new.as_ref()));
@@ -490,13 +497,14 @@ pub(super) fn full_tx(
         for ip in &c.hairpin {
             *shared.hairpin.entry(*ip).or_default() += 1;
         }
-        new.elements.extend(c.elements);
+        for (set, elements) in c.elements {
+            new.elements.entry(set).or_default().extend(elements);
+        }
         new.chains.extend(c.chains);
         new.sets.extend(c.sets);
     }
-    for ip in shared.hairpin.keys() {
-        new.elements.insert((ElementSet::Hairpin, hairpin_element(*ip).key), None);
-    }
+    let hairpin = new.elements.entry(ElementSet::Hairpin).or_default();
+    hairpin.extend(shared.hairpin.keys().map(|ip| (hairpin_element(*ip).key, None)));
     // Elements were flushed above: none of the old ones need deleting.
     diff(&Contents { elements: BTreeMap::new(), ..old }, &new, &mut tx);
     // Shared chains and maps: those the desired state needs, plus those that exist.
