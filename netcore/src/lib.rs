@@ -55,7 +55,7 @@ pub enum Error {
     Sysctl { key: String, netns: String, source: std::io::Error },
     #[error("{what} does not exist")]
     Missing { what: String },
-    #[error("nftables in netns {netns}: {source}")]
+    #[error("netns {netns}: {source}")]
     Nft { netns: String, source: nft::NftError },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },

@@ -32,7 +32,7 @@ pub enum NftError {
     #[error("run nft: {}", run_hint(.source))]
     Run { source: io::Error },
     /// `nft -f` refused a script: none of it was applied.
-    #[error("apply nftables script: {stderr}{}", .line.as_ref().map(|l| format!(" (script line {}: {})", l.number, l.text)).unwrap_or_default())]
+    #[error("apply nftables script: {stderr}{}", quote(.line))]
     Refused {
         /// nft's message (at most 2000 bytes).
         stderr: String,
@@ -70,6 +70,10 @@ pub enum NftError {
 pub struct ScriptLine {
     pub number: usize,
     pub text: String,
+}
+
+fn quote(line: &Option<ScriptLine>) -> String {
+    line.as_ref().map(|l| format!(" (script line {}: {})", l.number, l.text)).unwrap_or_default()
 }
 
 fn run_hint(e: &io::Error) -> String {
