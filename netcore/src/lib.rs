@@ -64,8 +64,8 @@ pub enum Error {
     NoMac { name: String },
     #[error("bridge port {port} does not forward after {waited:?}")]
     PortNotForwarding { port: String, waited: std::time::Duration },
-    #[error("{what}: {detail}")]
-    Nft { what: String, detail: String },
+    #[error("netns {netns}: {source}")]
+    Nft { netns: String, source: nft::NftError },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 }
