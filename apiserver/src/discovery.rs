@@ -1,12 +1,14 @@
 //! `/version` and Kubernetes' discovery documents (`/api`, `/api/v1`, `/apis`, `/apis/{group}`,
 //! `/apis/{group}/{version}`), all derived from the kind registry ([`openapi::KINDS`]): a kind
 //! added to the registry appears in discovery by itself. kubectl and the official clients
-//! read them to map `kubectl get po` to a path.
+//! read them to map `kubectl get po` to a path. `/api` and `/apis` also answer the aggregated
+//! format (`apidiscovery.k8s.io/v2`, one request for every group) to clients that ask for it
+//! first, as kubectl 1.32 does.
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use openapi::{KindInfo, KINDS};
@@ -125,13 +127,98 @@ fn json_ok(v: Value) -> Response {
     crate::api::json_response(StatusCode::OK, v.to_string())
 }
 
+/// The content type of aggregated discovery (what kubectl 1.32 asks for first).
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether the `Accept` header asks for aggregated discovery (v2) before anything else.
+pub fn wants_aggregated(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.split(',').next().is_some_and(|first| {
+        let params: Vec<&str> = first.split(';').map(str::trim).collect();
+        params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+            && params.contains(&"as=APIGroupDiscoveryList")
+    })
+}
+
+/// One group's entry of an `APIGroupDiscoveryList`: its versions and their resources.
+fn group_discovery(group: &str, versions: &[&str]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let api_version = if group.is_empty() { v.to_string() } else { format!("{group}/{v}") };
+            let resources: Vec<Value> = KINDS
+                .iter()
+                .filter(|k| k.api_version == api_version)
+                .map(|k| {
+                    let kind = json!({ "group": group, "version": v, "kind": k.kind });
+                    let mut subresources = Vec::new();
+                    if k.status {
+                        let mut verbs = vec!["get"];
+                        if k.verbs.update {
+                            verbs.extend(["patch", "update"]);
+                        }
+                        subresources.push(json!({ "subresource": "status", "responseKind": kind, "verbs": verbs }));
+                    }
+                    if k.kind == "Pod" {
+                        subresources.push(json!({ "subresource": "log", "responseKind": kind, "verbs": ["get"] }));
+                    }
+                    let mut r = json!({
+                        "resource": k.plural,
+                        "responseKind": kind,
+                        "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": k.singular,
+                        "verbs": verbs(k),
+                    });
+                    if !k.short_names.is_empty() {
+                        r["shortNames"] = json!(k.short_names);
+                    }
+                    if !subresources.is_empty() {
+                        r["subresources"] = json!(subresources);
+                    }
+                    r
+                })
+                .collect();
+            json!({ "version": v, "resources": resources, "freshness": "Current" })
+        })
+        .collect();
+    json!({ "metadata": { "name": group }, "versions": versions })
+}
+
+/// An `APIGroupDiscoveryList` of `groups`.
+fn aggregated(groups: Vec<Value>) -> Response {
+    let body = json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": groups,
+    });
+    (StatusCode::OK, [(header::CONTENT_TYPE, AGGREGATED)], body.to_string()).into_response()
+}
+
+/// `/api`: the core group's versions, or the core group's aggregated discovery.
+async fn api(headers: HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated(vec![group_discovery("", &["v1"])]);
+    }
+    json_ok(core_versions())
+}
+
+/// `/apis`: the named groups, or their aggregated discovery.
+async fn apis(headers: HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated(groups().iter().map(|(name, versions)| group_discovery(name, versions)).collect());
+    }
+    json_ok(group_list())
+}
+
 /// The discovery routes, one per group and version of the registry.
 pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router = router
         .route("/version", get(|| async { json_ok(version()) }))
-        .route("/api", get(|| async { json_ok(core_versions()) }))
+        .route("/api", get(api))
         .route("/api/v1", get(|| async { json_ok(resource_list("v1")) }))
-        .route("/apis", get(|| async { json_ok(group_list()) }));
+        .route("/apis", get(apis));
     for (name, versions) in groups() {
         let doc = group_doc(name, &versions);
         router = router.route(&format!("/apis/{name}"), get(move || async move { json_ok(doc) }));

@@ -13,6 +13,12 @@
 //!   [`logs`]: pod logs, read through the node's agent;
 //!   [`error`]: the one error type and its JSON body;
 //!   [`spec`]: the OpenAPI document; [`metrics`]: `/metrics`.
+//! - What Kubernetes clients (kubectl, the official client libraries) need, all derived from
+//!   the registry: [`discovery`] (`/version`, `/api`, `/apis`, …), [`openapiv3`]
+//!   (`/openapi/v3`), [`table`] (server-side printing), [`fields`] (field selectors),
+//!   [`patch`] (merge, JSON, strategic merge patches and server-side apply) and [`decode`]
+//!   (`dryRun`, `fieldValidation`, Kubernetes' fields flatnet drops with a warning,
+//!   `generateName`).
 //! - [`alloc`] and [`endpoints`]: the pure parts of allocation and endpoints computation.
 //!
 //! Writes need a bearer token: the admin token created on first start in

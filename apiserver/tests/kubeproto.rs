@@ -37,6 +37,14 @@ async fn version_and_discovery_come_from_the_registry() {
     }
     assert!(resources.iter().any(|r| r["name"] == "pods/log"));
     assert_eq!(srv.get("/apis").await.expect(200)["kind"], "APIGroupList");
+    // Aggregated discovery, as kubectl 1.32 asks for it.
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let agg = srv.send(Req::get("/api").header("accept", accept)).await;
+    assert!(agg.headers["content-type"].to_str().unwrap().contains("as=APIGroupDiscoveryList"));
+    let agg = agg.expect(200);
+    let pods = agg["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods");
+    let pods = pods.expect("pods in aggregated discovery");
+    assert_eq!((&pods["scope"], &pods["shortNames"]), (&json!("Namespaced"), &json!(["po"])));
     let index = srv.get("/openapi/v3").await.expect(200);
     let url = index["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().to_string();
     let doc = srv.get(&url).await.expect(200);
