@@ -596,13 +596,24 @@ async fn patch<K: Served>(
     }
     let (validation, dry_run) = (q.validation()?, q.dry_run()?);
     let (namespace, name) = path_parts(&p);
+    let mut patch = patch;
+    if let Some(meta) = patch.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
     let precondition = patch.pointer("/metadata/resourceVersion").is_some();
+    // Server-side apply records its field manager and the fields it set.
+    let manager = (kind == PatchType::Apply)
+        .then(|| (q.field_manager.clone().unwrap_or_default(), crate::patch::fields_v1(&patch)));
     for _ in 0..8 {
         let Some(current) = st.store.get_raw(K::INFO, &namespace, &name).await? else {
             if kind != PatchType::Apply {
                 return Err(ApiError::not_found(K::KIND, &name));
             }
-            let (mut obj, warnings) = decode::decode::<K>(patch.clone(), validation)?;
+            let mut created = patch.clone();
+            if let Some((manager, fields)) = &manager {
+                record_manager::<K>(&mut created, manager, fields, st.store.now());
+            }
+            let (mut obj, warnings) = decode::decode::<K>(created, validation)?;
             normalize(&mut obj, &namespace, Some(&name))?;
             obj.validate(st.store.settings())?;
             let body = st.store.write(maybe_dry(obj.create_op(&caller)?, dry_run)).await?;
@@ -625,6 +636,9 @@ async fn patch<K: Served>(
                 meta.insert("resourceVersion".into(), rv);
             }
         }
+        if let Some((manager, fields)) = &manager {
+            record_manager::<K>(&mut v, manager, fields, st.store.now());
+        }
         let (obj, warnings) = decode::decode::<K>(v, validation)?;
         match write_existing(st.clone(), p.clone(), caller.clone(), obj, Subresource::Main, dry_run).await {
             Ok(body) => return Ok(written(StatusCode::OK, body, &warnings)),
@@ -633,6 +647,38 @@ async fn patch<K: Served>(
         }
     }
     Err(ApiError::conflict(format!("{} {name:?} kept changing: patch it again", K::KIND)))
+}
+
+/// Put `manager`'s Apply entry into the object's `metadata.managedFields`: a new one, or the
+/// old one with the fields now applied (its time moves only when they changed).
+fn record_manager<K: Served>(
+    obj: &mut serde_json::Value,
+    manager: &str,
+    fields: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = serde_json::json!({});
+    }
+    let meta = &mut obj["metadata"];
+    let mut entries: Vec<serde_json::Value> = meta["managedFields"].as_array().cloned().unwrap_or_default();
+    let time = serde_json::json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    match entries.iter_mut().find(|e| e["manager"] == manager && e["operation"] == "Apply") {
+        Some(e) if e["fieldsV1"] == *fields => {}
+        Some(e) => {
+            e["fieldsV1"] = fields.clone();
+            e["time"] = time;
+        }
+        None => entries.push(serde_json::json!({
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": K::API_VERSION,
+            "time": time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        })),
+    }
+    meta["managedFields"] = serde_json::Value::Array(entries);
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]

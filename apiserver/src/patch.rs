@@ -153,6 +153,29 @@ fn merge_list(live: &mut Vec<Value>, items: &[Value], key: &str) -> Result<(), S
     Ok(())
 }
 
+/// The fields an applied configuration sets, in Kubernetes' `FieldsV1` form
+/// (`{"f:spec":{"f:ports":{}}}`): objects field by field, lists and values whole. The
+/// object's identity and type are not fields anyone manages.
+pub fn fields_v1(applied: &Value) -> Value {
+    fn walk(v: &Value, top: bool, in_meta: bool) -> Value {
+        let Value::Object(m) = v else { return Value::Object(Map::new()) };
+        let mut out = Map::new();
+        for (k, child) in m {
+            let skip = (top && (k == "apiVersion" || k == "kind" || k == "status"))
+                || (in_meta
+                    && matches!(
+                        k.as_str(),
+                        "name" | "namespace" | "uid" | "resourceVersion" | "creationTimestamp" | "managedFields"
+                    ));
+            if !skip {
+                out.insert(format!("f:{k}"), walk(child, false, top && k == "metadata"));
+            }
+        }
+        Value::Object(out)
+    }
+    walk(applied, true, false)
+}
+
 /// RFC 6901: a JSON pointer's tokens.
 fn tokens(pointer: &str) -> Result<Vec<String>, String> {
     if pointer.is_empty() {

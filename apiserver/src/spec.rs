@@ -28,6 +28,7 @@ use openapi::*;
     // The kinds' schemas (and those they refer to) come from the registry, in `build`.
     components(schemas(
         ObjectMeta,
+        ManagedFieldsEntry,
         ListMeta,
         Status,
         StatusBody,

@@ -105,11 +105,21 @@ async fn patches_merge_json_strategic_and_apply() {
     let apply = |body: Value| patch(&format!("{ssa}?fieldManager=me"), "application/apply-patch+yaml", body);
     let created = srv.send(apply(svc.clone())).await.expect(201);
     assert!(created["spec"]["clusterIP"].is_string());
+    let managed = &created["metadata"]["managedFields"];
+    assert_eq!((&managed[0]["manager"], &managed[0]["operation"]), (&json!("me"), &json!("Apply")));
+    assert!(managed[0]["fieldsV1"]["f:spec"]["f:ports"].is_object(), "{managed}");
     let mut changed = svc.clone();
     changed["spec"]["ports"][0]["targetPort"] = json!(9090);
     let applied = srv.send(apply(changed)).await.expect(200);
     assert_eq!(applied["spec"]["ports"], json!([{"port": 80, "protocol": "TCP", "targetPort": 9090}]));
     assert_eq!(applied["spec"]["clusterIP"], created["spec"]["clusterIP"]);
+    assert_eq!(applied["metadata"]["managedFields"].as_array().unwrap().len(), 1);
+    // A replace that leaves the field managers out keeps them.
+    let mut replaced = applied.clone();
+    replaced["metadata"].as_object_mut().unwrap().remove("managedFields");
+    replaced["metadata"]["labels"] = json!({"r": "1"});
+    let replaced = srv.send(Req::put(&ssa).json(&replaced).token(ADMIN)).await.expect(200);
+    assert_eq!(replaced["metadata"]["managedFields"], applied["metadata"]["managedFields"]);
 }
 
 #[tokio::test]

@@ -24,7 +24,8 @@ pub mod validation;
 pub mod client;
 
 pub use meta::{
-    EventType, List, ListMeta, ObjectMeta, RawWatchEvent, Resource, Status, StatusBody, StatusCause, StatusDetails,
+    EventType, List, ListMeta, ManagedFieldsEntry, ObjectMeta, RawWatchEvent, Resource, Status, StatusBody,
+    StatusCause, StatusDetails,
 };
 pub use registry::{KindInfo, Verbs, KINDS};
 pub use resources::*;

@@ -33,6 +33,31 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Who set which fields with server-side apply; kept when a write leaves it out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields: Vec<ManagedFieldsEntry>,
+}
+
+/// One field manager's record (server-side apply): who applied, when, and the fields its
+/// last applied configuration set (Kubernetes' `FieldsV1` form, `{"f:spec":{"f:ports":{}}}`).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedFieldsEntry {
+    pub manager: String,
+    /// `Apply`.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
+    /// `FieldsV1`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fields_type: String,
+    #[serde(default, rename = "fieldsV1", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub fields_v1: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subresource: String,
 }
 
 impl ObjectMeta {

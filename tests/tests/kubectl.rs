@@ -235,6 +235,8 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let ssa2 = ssa.replace("metadata: {name: ssa}", "metadata: {name: ssa, labels: {v: \"2\"}}");
     k.ok_in(&["apply", "--server-side", "-f", "-"], &ssa2);
     assert!(k.ok(&["get", "svc", "ssa", "--show-labels"]).contains("v=2"));
+    let managed = k.ok(&["get", "svc", "ssa", "-o", "yaml", "--show-managed-fields"]);
+    assert!(managed.contains("manager: kubectl") && managed.contains("operation: Apply"), "{managed}");
 
     // label, annotate, patch (merge and json), replace.
     assert!(k.ok(&["label", "pod", "web", "tier=front"]).contains("pod/web labeled"));
