@@ -95,7 +95,10 @@ fn routes() -> Routes {
 
 /// Every (path, method) the router serves, but the JSON 404s of unknown API paths.
 pub fn served_routes() -> Vec<(String, Method)> {
-    routes().served
+    let mut served = routes().served;
+    served.extend(crate::discovery::paths().into_iter().map(|(path, _)| (path, Method::GET)));
+    served.extend(crate::openapiv3::paths().into_iter().map(|path| (path, Method::GET)));
+    served
 }
 
 /// Every route of the API (without the dashboard's static files).

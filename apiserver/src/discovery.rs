@@ -212,6 +212,23 @@ async fn apis(headers: HeaderMap) -> Response {
     json_ok(group_list())
 }
 
+/// Every discovery path served (for the OpenAPI document), with what it answers.
+pub fn paths() -> Vec<(String, String)> {
+    let mut paths = vec![
+        ("/version".to_string(), "The Kubernetes version whose API flatnet follows".to_string()),
+        ("/api".to_string(), "The core group's versions (APIVersions), or its aggregated discovery".to_string()),
+        ("/api/v1".to_string(), "The core group's resources (APIResourceList)".to_string()),
+        ("/apis".to_string(), "The named groups (APIGroupList), or their aggregated discovery".to_string()),
+    ];
+    for (name, versions) in groups() {
+        paths.push((format!("/apis/{name}"), format!("The group {name} (APIGroup)")));
+        for v in versions {
+            paths.push((format!("/apis/{name}/{v}"), format!("The resources of {name}/{v} (APIResourceList)")));
+        }
+    }
+    paths
+}
+
 /// The discovery routes, one per group and version of the registry.
 pub fn routes(mut router: Router<AppState>) -> Router<AppState> {
     router = router

@@ -121,6 +121,15 @@ fn hash(doc: &str) -> String {
     Sha256::digest(doc.as_bytes()).iter().take(16).map(|b| format!("{b:02X}")).collect()
 }
 
+/// Every `/openapi/v3` path served (for the OpenAPI document, which they are derived from:
+/// computed from the registry, not from the documents).
+pub fn paths() -> Vec<String> {
+    let mut gvs: Vec<String> = KINDS.iter().map(|k| gv_path(k)).collect();
+    gvs.sort();
+    gvs.dedup();
+    std::iter::once("/openapi/v3".to_string()).chain(gvs.into_iter().map(|gv| format!("/openapi/v3/{gv}"))).collect()
+}
+
 /// `/openapi/v3`: where each group version's document is.
 pub fn index() -> Value {
     let paths: serde_json::Map<String, Value> = documents()

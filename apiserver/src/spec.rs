@@ -435,6 +435,45 @@ fn build() -> utoipa::openapi::OpenApi {
             &["400", "401", "403", "404", "500", "502", "503"],
         ),
     );
+    let any_json = || ContentBuilder::new().schema(Some(ObjectBuilder::new())).build();
+    for (path, what) in crate::discovery::paths() {
+        let id = format!("discovery{}", path.replace(['/', '.', '-'], "_"));
+        paths.add_path_operation(
+            &path,
+            vec![HttpMethod::Get],
+            operation(
+                id,
+                "discovery",
+                what,
+                vec![],
+                None,
+                ("200", "The document".into(), any_json(), "application/json"),
+                READ_ERRORS,
+            ),
+        );
+    }
+    for path in crate::openapiv3::paths() {
+        let (id, what) = match path.strip_prefix("/openapi/v3/") {
+            None => ("openapiV3Index".to_string(), "Where each group version's OpenAPI 3 document is (for kubectl)".to_string()),
+            Some(gv) => (
+                format!("openapiV3{}", gv.replace(['/', '.', '-'], "_")),
+                format!("The OpenAPI 3 document of {gv}, with Kubernetes' extensions (kubectl explain and validation read it)"),
+            ),
+        };
+        paths.add_path_operation(
+            &path,
+            vec![HttpMethod::Get],
+            operation(
+                id,
+                "discovery",
+                what,
+                vec![],
+                None,
+                ("200", "The document".into(), any_json(), "application/json"),
+                READ_ERRORS,
+            ),
+        );
+    }
     paths.add_path_operation(
         "/healthz",
         vec![HttpMethod::Get],
