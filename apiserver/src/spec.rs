@@ -9,9 +9,9 @@
 
 use std::sync::OnceLock;
 
+use openapi::validation::{name_constraint, Constraint, Target, SCHEMA_CONSTRAINTS};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use openapi::validation::{name_constraint, Constraint, Target, SCHEMA_CONSTRAINTS};
 use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, ArrayBuilder, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Components, ContentBuilder, Paths, Ref, RefOr, Required, ResponseBuilder};
@@ -74,7 +74,10 @@ fn query_param_with(name: &str, schema: Object, description: &str) -> utoipa::op
 
 /// A query parameter the server reads as an unsigned integer (`u64`).
 fn count_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    let mut schema = ObjectBuilder::new().schema_type(Type::Integer).format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64))).build();
+    let mut schema = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+        .build();
     schema.minimum = Some(0.into());
     schema.maximum = Some((i64::MAX).into());
     query_param_with(name, schema, description)
@@ -97,8 +100,10 @@ fn constrain(schema: &mut Object, c: &Constraint) {
     if let Some(max) = c.maximum {
         schema.maximum = Some(max.into());
     }
+    // As a pattern, not an enum: generators name inline enums after the property, and
+    // `Event.type` would clash with the watch's `EventType`.
     if let Some(values) = c.one_of {
-        schema.enum_values = Some(values.iter().map(|v| serde_json::Value::from(*v)).collect());
+        schema.pattern = Some(format!("^({})$", values.join("|")));
     }
 }
 
@@ -150,12 +155,24 @@ fn apply_constraints(components: &mut Components) {
             Target::IntBranch | Target::StringBranch | Target::Required => unreachable!(),
         }
     }
+    // A written object's `apiVersion` and `kind` are the kind's own, or absent (the server
+    // fills them in); a cluster-scoped object has no namespace.
+    for k in KINDS.iter().filter(|k| k.verbs.writable()) {
+        let obj = object_mut(components.schemas.get_mut(k.kind).expect("kind schema"), k.kind);
+        for (field, value) in [("apiVersion", k.api_version), ("kind", k.kind)] {
+            let prop = obj.properties.get_mut(field).unwrap_or_else(|| panic!("{}.{field}", k.kind));
+            object_mut(prop, field).pattern = Some(format!("^({})?$", value.replace('.', "\\.")));
+        }
+    }
     // `metadata.name` of each writable kind, with its kind's rule; required where the
     // validator requires a name.
     for k in KINDS {
         let Some(rule) = name_constraint(k.kind) else { continue };
         let required = rule.min_length.is_some_and(|m| m > 0);
-        let mut name = ObjectBuilder::new().schema_type(Type::String).description(Some(format!("The {}'s name", k.singular))).build();
+        let mut name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!("The {}'s name", k.singular)))
+            .build();
         constrain(&mut name, &rule);
         let mut extra = ObjectBuilder::new().property("name", name);
         if required {
@@ -519,8 +536,8 @@ fn build() -> utoipa::openapi::OpenApi {
                 path_param("namespace", "Namespace"),
                 path_param("name", "Pod name"),
                 query_param("container", Type::String, "The container; required when the pod has more than one"),
-                query_param("tailLines", Type::Integer, "Only the last N lines"),
-                query_param("limitBytes", Type::Integer, "At most the last N bytes (default and maximum 4 MiB)"),
+                count_param("tailLines", "Only the last N lines"),
+                count_param("limitBytes", "At most the last N bytes (default and maximum 4 MiB)"),
             ],
             None,
             ("200", "The log text".into(), text.clone(), "text/plain"),

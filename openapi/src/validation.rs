@@ -144,7 +144,9 @@ pub const ENV_NAME: Constraint =
 pub const HTTP_PATH: Constraint = Constraint { pattern: Some("^/"), ..Constraint::NONE };
 /// An IPv4 address in dotted-quad form.
 pub const IPV4: Constraint = Constraint {
-    pattern: Some("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"),
+    pattern: Some(
+        "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
+    ),
     ..Constraint::NONE
 };
 const NOT_EMPTY: Constraint = Constraint { min_length: Some(1), ..Constraint::NONE };
@@ -204,6 +206,8 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("ObjectMeta", "labels", Target::Keys, LABEL_KEY),
     on("ObjectMeta", "labels", Target::Values, LABEL_VALUE),
     on("ObjectMeta", "annotations", Target::Keys, LABEL_KEY),
+    on("DaemonEndpoint", "port", Target::Value, Constraint::range(0, Some(PORT_MAX as i64))),
+    on("Heartbeat", "backendData", Target::Keys, LABEL_KEY),
     on("NodeAddress", "type", Target::Value, Constraint { one_of: Some(NODE_ADDRESS_TYPES), ..Constraint::NONE }),
     on("PodSpec", "nodeName", Target::Value, DNS1123_SUBDOMAIN),
     on("PodSpec", "containers", Target::MinItems(1), Constraint::NONE),
@@ -237,12 +241,17 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
         Target::Value,
         Constraint::range(AFFINITY_TIMEOUT_MIN as i64, Some(AFFINITY_TIMEOUT_MAX as i64)),
     ),
-    on("Event", "reason", Target::Value, Constraint {
-        pattern: Some("^[A-Za-z0-9]+$"),
-        min_length: Some(1),
-        max_length: Some(EVENT_REASON_MAX),
-        ..Constraint::NONE
-    }),
+    on(
+        "Event",
+        "reason",
+        Target::Value,
+        Constraint {
+            pattern: Some("^[A-Za-z0-9]+$"),
+            min_length: Some(1),
+            max_length: Some(EVENT_REASON_MAX),
+            ..Constraint::NONE
+        },
+    ),
     on("Event", "message", Target::Value, Constraint { max_length: Some(EVENT_MESSAGE_MAX), ..Constraint::NONE }),
     on("Event", "type", Target::Value, Constraint { one_of: Some(EVENT_TYPES), ..Constraint::NONE }),
     on("ObjectReference", "kind", Target::Value, NOT_EMPTY),
@@ -625,6 +634,91 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Strings that probe the edges of the name, port, label and environment rules.
+    fn samples() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "", "a", "A", "0", "-", "a-", "-a", "a-b", "a--b", "a.b", "a..b", ".a", "a.", "a_b", "a/b", "a/", "/a",
+            "example.com/app", "Example.com/app", "ex_ample.com/app", "example.com/-app", "a.b-c.d", "1web", "web1",
+            "80", "h2-c", "http", "http_x", "_x", "x_", "X1", "env.name", "9env", "-env", "é", "a b", "Normal",
+            "Warning", "normal", "InternalIP", "10.0.0.1", "256.0.0.1", "1.2.3", "01.2.3.4", "/", "/healthz",
+            "healthz",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in [14, 15, 16, 62, 63, 64, 252, 253, 254] {
+            v.push("a".repeat(n));
+            v.push(format!("{}.b", "a".repeat(n)));
+        }
+        v.push(format!("{}/{}", vec!["a".repeat(63); 3].join("."), "k"));
+        v
+    }
+
+    fn in_length(c: &Constraint, s: &str) -> bool {
+        let n = s.chars().count();
+        c.min_length.is_none_or(|m| n >= m) && c.max_length.is_none_or(|m| n <= m)
+    }
+
+    /// Each pattern of the OpenAPI document accepts exactly what its validator accepts, on
+    /// strings chosen at the rules' edges (Python's `re` stands in for the ECMA-262 engines
+    /// of clients; the patterns use only what both share).
+    #[test]
+    fn schema_patterns_agree_with_the_validators() {
+        type Check = fn(&str) -> Result<(), String>;
+        let rules: [(&str, Constraint, Check); 8] = [
+            ("DNS1123_LABEL", DNS1123_LABEL, validate_dns1123_label),
+            ("DNS1123_SUBDOMAIN", DNS1123_SUBDOMAIN, validate_dns1123_subdomain),
+            ("DNS1035_LABEL", DNS1035_LABEL, validate_dns1035_label),
+            ("EVENT_NAME", EVENT_NAME, |s| if s.is_empty() { Ok(()) } else { validate_dns1123_subdomain(s) }),
+            ("PORT_NAME", PORT_NAME, validate_port_name),
+            ("LABEL_KEY", LABEL_KEY, validate_label_key),
+            ("LABEL_VALUE", LABEL_VALUE, validate_label_value),
+            ("ENV_NAME", ENV_NAME, validate_env_name),
+        ];
+        let samples = samples();
+        let mut script = String::from("import json, re, sys\nrules = json.load(sys.stdin)\nout = {}\n");
+        script.push_str("for name, (pattern, samples) in rules.items():\n");
+        script.push_str("    out[name] = [re.search(pattern, s) is not None for s in samples]\n");
+        script.push_str("print(json.dumps(out))\n");
+        let input: serde_json::Map<String, serde_json::Value> = rules
+            .iter()
+            .map(|(name, c, _)| (name.to_string(), serde_json::json!([c.pattern.unwrap(), samples])))
+            .collect();
+        let mut child = match std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "python3: {e}");
+                eprintln!("WARNING: no python3 ({e}): the schema patterns were NOT checked");
+                return;
+            }
+        };
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let matched: BTreeMap<String, Vec<bool>> = serde_json::from_slice(&out.stdout).unwrap();
+        for (name, c, check) in rules {
+            for (s, pattern_ok) in samples.iter().zip(&matched[name]) {
+                let schema_ok = *pattern_ok && in_length(&c, s);
+                assert_eq!(schema_ok, check(s).is_ok(), "{name} on {s:?}: the schema and the validator disagree");
+            }
+        }
+    }
+
+    #[test]
+    fn numeric_constraints_agree_with_the_validators() {
+        for p in [-1, 0, 1, 80, 65535, 65536] {
+            let c = PORT_NUMBER;
+            let schema_ok = c.minimum.is_none_or(|m| i64::from(p) >= m) && c.maximum.is_none_or(|m| i64::from(p) <= m);
+            assert_eq!(schema_ok, validate_port_number(p).is_ok(), "port {p}");
+        }
+    }
 
     #[test]
     fn names() {
