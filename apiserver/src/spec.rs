@@ -58,6 +58,19 @@ fn path_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter
         .build()
 }
 
+/// The namespace of a path: a DNS-1123 label (anything else is a bad request).
+fn namespace_param() -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+    constrain(&mut schema, &openapi::validation::DNS1123_LABEL);
+    ParameterBuilder::new()
+        .name("namespace")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("Namespace (a DNS-1123 label)"))
+        .schema(Some(schema))
+        .build()
+}
+
 fn query_param(name: &str, ty: Type, description: &str) -> utoipa::openapi::path::Parameter {
     query_param_with(name, ObjectBuilder::new().schema_type(ty).build(), description)
 }
@@ -79,7 +92,7 @@ fn count_param(name: &str, description: &str) -> utoipa::openapi::path::Paramete
         .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
         .build();
     schema.minimum = Some(0.into());
-    schema.maximum = Some((i64::MAX).into());
+    schema.maximum = Some(u64::MAX.into());
     query_param_with(name, schema, description)
 }
 
@@ -342,7 +355,7 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
 
 fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let routes = k.routes();
-    let ns_param = || path_param("namespace", "Namespace (a DNS-1123 label)");
+    let ns_param = || namespace_param();
     let name_param = || path_param("name", "Object name");
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "410", "500"];
@@ -533,9 +546,17 @@ fn build() -> utoipa::openapi::OpenApi {
             "pods",
             "The log (stdout and stderr) of a pod's container (admin only), read through its node's agent".into(),
             vec![
-                path_param("namespace", "Namespace"),
+                namespace_param(),
                 path_param("name", "Pod name"),
-                query_param("container", Type::String, "The container; required when the pod has more than one"),
+                query_param_with(
+                    "container",
+                    {
+                        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+                        constrain(&mut schema, &openapi::validation::DNS1123_LABEL);
+                        schema
+                    },
+                    "The container; required when the pod has more than one (400 without it)",
+                ),
                 count_param("tailLines", "Only the last N lines"),
                 count_param("limitBytes", "At most the last N bytes (default and maximum 4 MiB)"),
             ],

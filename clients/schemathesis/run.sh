@@ -21,5 +21,5 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/clients/schemathesis" schemathesis ru
     -H "Authorization: Bearer $(cat "$work/data/admin.token")" \
     --checks all --phases examples,coverage,fuzzing,stateful \
     -n "${ST_MAX_EXAMPLES:-25}" --max-time "${ST_MAX_TIME:-150}" \
-    --request-timeout 10 --seed "${ST_SEED:-1}" --generation-deterministic \
+    --request-timeout 10 --seed "${ST_SEED:-1}" \
     --no-color --continue-on-failure --warnings off

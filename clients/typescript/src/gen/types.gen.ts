@@ -1353,7 +1353,7 @@ export type ReadPodLogData = {
     body?: never;
     path: {
         /**
-         * Namespace
+         * Namespace (a DNS-1123 label)
          */
         namespace: string;
         /**
@@ -1363,7 +1363,7 @@ export type ReadPodLogData = {
     };
     query?: {
         /**
-         * The container; required when the pod has more than one
+         * The container; required when the pod has more than one (400 without it)
          */
         container?: string;
         /**
