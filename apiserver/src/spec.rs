@@ -321,7 +321,14 @@ fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
 
 fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     let mut params = vec![
-        query_param("labelSelector", Type::String, "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`"),
+        query_param_with(
+            "labelSelector",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(openapi::validation::label_selector_pattern()))
+                .build(),
+            "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`",
+        ),
         query_param(
             "watch",
             Type::Boolean,
@@ -348,7 +355,11 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
                 other => format!("`{other}=VALUE`"),
             })
             .collect();
-        params.push(query_param("fieldSelector", Type::String, &accepted.join("; ")));
+        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+        if k.field_selectors == ["spec.nodeName"] {
+            schema.pattern = Some(openapi::validation::node_field_selector_pattern());
+        }
+        params.push(query_param_with("fieldSelector", schema, &accepted.join("; ")));
     }
     params
 }
@@ -409,7 +420,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             obj_params.clone(),
             None,
             object_ok("The object", "200"),
-            &["404", "500"],
+            &["400", "404", "500"],
         ),
     );
     if k.verbs.create {
@@ -454,7 +465,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("Deleted", "200"),
-                &["401", "403", "404", "500", "503"],
+                &["400", "401", "403", "404", "500", "503"],
             ),
         );
     }
@@ -470,7 +481,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("The object", "200"),
-                &["404", "500"],
+                &["400", "404", "500"],
             ),
         );
         paths.add_path_operation(

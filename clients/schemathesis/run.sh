@@ -16,7 +16,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 cd "$work"
-SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/clients/schemathesis" schemathesis run "$root/openapi/openapi.json" \
+SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/clients/schemathesis" \
+    schemathesis --config-file "$root/clients/schemathesis/schemathesis.toml" run "$root/openapi/openapi.json" \
     --url "http://127.0.0.1:$port" \
     -H "Authorization: Bearer $(cat "$work/data/admin.token")" \
     --checks all --phases examples,coverage,fuzzing,stateful \

@@ -829,6 +829,10 @@ export type ReadEndpointsData = {
 
 export type ReadEndpointsErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No such object
      */
     404: Status;
@@ -992,6 +996,10 @@ export type DeleteEventData = {
 
 export type DeleteEventErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1041,6 +1049,10 @@ export type ReadEventData = {
 };
 
 export type ReadEventErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
@@ -1209,6 +1221,10 @@ export type DeletePodData = {
 
 export type DeletePodErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1258,6 +1274,10 @@ export type ReadPodData = {
 };
 
 export type ReadPodErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
@@ -1437,6 +1457,10 @@ export type ReadPodStatusData = {
 };
 
 export type ReadPodStatusErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
@@ -1671,6 +1695,10 @@ export type DeleteServiceData = {
 
 export type DeleteServiceErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1720,6 +1748,10 @@ export type ReadServiceData = {
 };
 
 export type ReadServiceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
@@ -1879,6 +1911,10 @@ export type ReadNodeLeaseData = {
 
 export type ReadNodeLeaseErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No such object
      */
     404: Status;
@@ -2028,6 +2064,10 @@ export type DeleteNodeData = {
 
 export type DeleteNodeErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -2073,6 +2113,10 @@ export type ReadNodeData = {
 };
 
 export type ReadNodeErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
@@ -2239,6 +2283,10 @@ export type ReadNodeStatusData = {
 };
 
 export type ReadNodeStatusErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No such object
      */
