@@ -250,9 +250,9 @@ async fn list<K: Served>(
     // Checked on lists too, so that a malformed revision is an error wherever it is sent.
     let from = match q.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
-        Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => Some(
-            v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is too large")))?,
-        ),
+        Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is too large")))?)
+        }
         Some(v) => return Err(ApiError::bad_request(format!("resourceVersion {v:?} is not a number"))),
     };
     if q.watch {

@@ -259,7 +259,8 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
 ];
 
 /// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
-const WHITESPACE_CLASS: &str = "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+const WHITESPACE_CLASS: &str =
+    "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
 
 fn unanchored(c: &Constraint) -> &'static str {
     let p = c.pattern.expect("a pattern");
@@ -663,10 +664,52 @@ mod tests {
     /// Strings that probe the edges of the name, port, label and environment rules.
     fn samples() -> Vec<String> {
         let mut v: Vec<String> = [
-            "", "a", "A", "0", "-", "a-", "-a", "a-b", "a--b", "a.b", "a..b", ".a", "a.", "a_b", "a/b", "a/", "/a",
-            "example.com/app", "Example.com/app", "ex_ample.com/app", "example.com/-app", "a.b-c.d", "1web", "web1",
-            "80", "h2-c", "http", "http_x", "_x", "x_", "X1", "env.name", "9env", "-env", "é", "a b", "Normal",
-            "Warning", "normal", "InternalIP", "10.0.0.1", "256.0.0.1", "1.2.3", "01.2.3.4", "/", "/healthz",
+            "",
+            "a",
+            "A",
+            "0",
+            "-",
+            "a-",
+            "-a",
+            "a-b",
+            "a--b",
+            "a.b",
+            "a..b",
+            ".a",
+            "a.",
+            "a_b",
+            "a/b",
+            "a/",
+            "/a",
+            "example.com/app",
+            "Example.com/app",
+            "ex_ample.com/app",
+            "example.com/-app",
+            "a.b-c.d",
+            "1web",
+            "web1",
+            "80",
+            "h2-c",
+            "http",
+            "http_x",
+            "_x",
+            "x_",
+            "X1",
+            "env.name",
+            "9env",
+            "-env",
+            "é",
+            "a b",
+            "Normal",
+            "Warning",
+            "normal",
+            "InternalIP",
+            "10.0.0.1",
+            "256.0.0.1",
+            "1.2.3",
+            "01.2.3.4",
+            "/",
+            "/healthz",
             "healthz",
         ]
         .iter()
@@ -740,14 +783,57 @@ mod tests {
     #[test]
     fn selector_patterns_agree_with_the_parser() {
         let selectors = [
-            "", " ", "app", "!app", "! app", "app=web", "app==web", "app!=web", "app = web", "app=", "app in (a,b)",
-            "app in(a, b )", "app notin (a)", "app in ()", "app in a", "app inx (a)", "a,b", "a,,b", ",a,", "a=b,c!=d",
-            "a b", "=b", "a=b=c", "a=(b)", "app in (a", "a)", "example.com/app=x", "-a", "a=-b", "\u{a0}a=b\u{2003}",
-            "\u{1c}a", "a\tin\t(b)", "é=1", "a=b,", "notin in (a)",
+            "",
+            " ",
+            "app",
+            "!app",
+            "! app",
+            "app=web",
+            "app==web",
+            "app!=web",
+            "app = web",
+            "app=",
+            "app in (a,b)",
+            "app in(a, b )",
+            "app notin (a)",
+            "app in ()",
+            "app in a",
+            "app inx (a)",
+            "a,b",
+            "a,,b",
+            ",a,",
+            "a=b,c!=d",
+            "a b",
+            "=b",
+            "a=b=c",
+            "a=(b)",
+            "app in (a",
+            "a)",
+            "example.com/app=x",
+            "-a",
+            "a=-b",
+            "\u{a0}a=b\u{2003}",
+            "\u{1c}a",
+            "a\tin\t(b)",
+            "é=1",
+            "a=b,",
+            "notin in (a)",
         ];
-        let fields = ["", " ", "spec.nodeName=n1", "spec.nodeName==n1", " spec.nodeName=", "x", "spec.nodeName", "spec.nodeNamex=1"];
+        let fields = [
+            "",
+            " ",
+            "spec.nodeName=n1",
+            "spec.nodeName==n1",
+            " spec.nodeName=",
+            "x",
+            "spec.nodeName",
+            "spec.nodeNamex=1",
+        ];
         let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
-        let input = serde_json::json!([[label_selector_pattern(), &selectors[..]], [node_field_selector_pattern(), &fields[..]]]);
+        let input = serde_json::json!([
+            [label_selector_pattern(), &selectors[..]],
+            [node_field_selector_pattern(), &fields[..]]
+        ]);
         let Some(out) = python_json(script, &input) else { return };
         let matched: Vec<Vec<bool>> = serde_json::from_value(out).unwrap();
         for (s, m) in selectors.iter().zip(&matched[0]) {

@@ -128,7 +128,9 @@ fn python_client_against_a_live_server() {
 fn typescript_client_against_a_live_server() {
     let dir = root().join("clients/typescript");
     if !have("node", &["--version"]) || !dir.join("node_modules/typescript").exists() {
-        return skip("node or clients/typescript/node_modules missing (run scripts/deps.sh): TypeScript client NOT tested");
+        return skip(
+            "node or clients/typescript/node_modules missing (run scripts/deps.sh): TypeScript client NOT tested",
+        );
     }
     let server = Server::start();
     run("tsc", Command::new("node").args(["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"]).current_dir(&dir));
