@@ -35,8 +35,8 @@ fi
 
 # The generated API clients (clients/): their generators and tests, and schemathesis, which
 # fuzzes the API from its OpenAPI document. Pinned: the committed clients are what these
-# versions generate (scripts/gen-clients.sh --check).
-py_pins="openapi-python-client==0.29.1 ruff==0.17.6 schemathesis==4.32.5"
+# versions generate (scripts/gen-clients.sh --check). wheel: `pip install clients/python` offline.
+py_pins="openapi-python-client==0.29.1 ruff==0.17.6 schemathesis==4.32.5 wheel==0.48.0"
 if ! $run_only; then
     # shellcheck disable=SC2207
     missing=($(python3 - $py_pins <<'PY'

@@ -147,12 +147,12 @@ fn authenticate(store: &Store, headers: &HeaderMap) -> ApiResult<Caller> {
     store.authenticate(token).ok_or_else(|| ApiError::unauthorized("unknown bearer token"))
 }
 
-/// Namespace and name from the path (absent ones are empty); a namespace that is not a
-/// DNS-1123 label is a bad request, as the document's pattern says.
+/// Namespace and name from the path (absent ones are empty). A namespace that is not a
+/// DNS-1123 label cannot exist: 404, as the document's pattern says.
 fn path_parts(p: &HashMap<String, String>) -> ApiResult<(String, String)> {
     let namespace = p.get("namespace").cloned().unwrap_or_default();
-    if p.contains_key("namespace") {
-        validation::validate_dns1123_label(&namespace).map_err(|m| ApiError::bad_request(format!("namespace: {m}")))?;
+    if p.contains_key("namespace") && validation::validate_dns1123_label(&namespace).is_err() {
+        return Err(ApiError::not_found("namespace", &namespace));
     }
     Ok((namespace, p.get("name").cloned().unwrap_or_default()))
 }

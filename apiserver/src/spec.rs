@@ -184,7 +184,7 @@ fn apply_constraints(components: &mut Components) {
         let required = rule.min_length.is_some_and(|m| m > 0);
         let mut name = ObjectBuilder::new()
             .schema_type(Type::String)
-            .description(Some(format!("The {}'s name", k.singular)))
+            .description(Some(format!("The {}'s name; on replace, the name of the path", k.singular)))
             .build();
         constrain(&mut name, &rule);
         let mut extra = ObjectBuilder::new().property("name", name);
@@ -235,7 +235,7 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
             "400" => error(c, "Malformed request: bad JSON, wrong field type, unknown field, bad selector"),
             "401" => error(c, "No or unknown bearer token"),
             "403" => error(c, "The token may not do this (a node token writing another node)"),
-            "404" => error(c, "No such object"),
+            "404" => error(c, "No such object, or a namespace that cannot exist (not a DNS-1123 label)"),
             "409" => error(c, "Already exists, or a stale resourceVersion"),
             "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
             "413" => error(c, "Request body too large"),
@@ -369,7 +369,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let ns_param = || namespace_param();
     let name_param = || path_param("name", "Object name");
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
-    let list_errors: &[&str] = &["400", "410", "500"];
+    let list_errors: &[&str] = &["400", "404", "410", "500"];
     let watch_note = "; with watch=true, a stream of WatchEvent lines (application/x-ndjson)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
@@ -420,7 +420,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             obj_params.clone(),
             None,
             object_ok("The object", "200"),
-            &["400", "404", "500"],
+            &["404", "500"],
         ),
     );
     if k.verbs.create {
@@ -465,7 +465,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("Deleted", "200"),
-                &["400", "401", "403", "404", "500", "503"],
+                &["401", "403", "404", "500", "503"],
             ),
         );
     }
@@ -481,7 +481,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("The object", "200"),
-                &["400", "404", "500"],
+                &["404", "500"],
             ),
         );
         paths.add_path_operation(

@@ -102,14 +102,17 @@ fn python_client_against_a_live_server() {
         return skip("python3 with httpx and attrs missing (run scripts/deps.sh): Python client NOT tested");
     }
     let server = Server::start();
-    // Installed as users install it, into a directory of this test's own.
+    // Installed as users install it, into a directory of this test's own (from a copy, so
+    // that the build leaves nothing in the source tree).
     let site = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    run("copy clients/python", Command::new("cp").arg("-r").arg(root().join("clients/python")).arg(source.path()));
     run(
         "pip install clients/python",
         Command::new("python3")
             .args(["-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target"])
             .arg(site.path())
-            .arg(root().join("clients/python"))
+            .arg(source.path().join("python"))
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
     );
     run(

@@ -27,7 +27,7 @@ class Container:
             args (list[str] | Unset):
             env (list[EnvVar] | Unset):
             image (None | str | Unset):
-            ports (list[ContainerPort] | Unset):
+            ports (list[ContainerPort] | Unset): Each `containerPort`/`protocol` once; port names are unique within the pod.
             readiness_probe (None | Probe | Unset):
             working_dir (None | str | Unset):
     """

@@ -16,7 +16,8 @@ class ContainerPort:
     """
     Attributes:
         container_port (int):
-        name (None | str | Unset): A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars).
+        name (None | str | Unset): A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars),
+            unique within the pod.
         protocol (Protocol | Unset): Transport protocol of a port.
     """
 

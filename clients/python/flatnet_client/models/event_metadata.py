@@ -25,7 +25,7 @@ class EventMetadata:
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):
-        name (str | Unset): The event's name
+        name (str | Unset): The event's name; on replace, the name of the path
         namespace (None | str | Unset): Namespace of a namespaced object; taken from the path when absent.
         resource_version (None | str | Unset): The store revision of the last write to this object. Send it back on
             update for

@@ -12,8 +12,8 @@ T = TypeVar("T", bound="NodeAddress")
 class NodeAddress:
     """
     Attributes:
-        address (str):
-        type_ (str): `InternalIP` or `Hostname`.
+        address (str): An IPv4 address for `InternalIP` and `ExternalIP`.
+        type_ (str): `InternalIP`, `ExternalIP` or `Hostname`.
     """
 
     address: str

@@ -21,7 +21,7 @@ T = TypeVar("T", bound="NodeMetadata")
 class NodeMetadata:
     """
     Attributes:
-        name (str): The node's name
+        name (str): The node's name; on replace, the name of the path
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):

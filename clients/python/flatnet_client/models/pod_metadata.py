@@ -21,7 +21,7 @@ T = TypeVar("T", bound="PodMetadata")
 class PodMetadata:
     """
     Attributes:
-        name (str): The pod's name
+        name (str): The pod's name; on replace, the name of the path
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):

@@ -19,7 +19,7 @@ T = TypeVar("T", bound="PodSpec")
 class PodSpec:
     """
     Attributes:
-        containers (list[Container]):
+        containers (list[Container]): At least one; container names are unique within the pod.
         node_name (None | str | Unset): The node the pod runs on. Set it to bind the pod yourself; leave it out and the
             scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
         restart_policy (RestartPolicy | Unset):

@@ -21,7 +21,7 @@ T = TypeVar("T", bound="ServiceMetadata")
 class ServiceMetadata:
     """
     Attributes:
-        name (str): The service's name
+        name (str): The service's name; on replace, the name of the path
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):

@@ -56,6 +56,9 @@ export type Container = {
     env?: Array<EnvVar>;
     image?: string | null;
     name: string;
+    /**
+     * Each `containerPort`/`protocol` once; port names are unique within the pod.
+     */
     ports?: Array<ContainerPort>;
     readinessProbe?: null | Probe;
     workingDir?: string | null;
@@ -64,7 +67,8 @@ export type Container = {
 export type ContainerPort = {
     containerPort: number;
     /**
-     * A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars).
+     * A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars),
+     * unique within the pod.
      */
     name?: string | null;
     protocol?: Protocol;
@@ -179,7 +183,7 @@ export type Event = {
      */
     metadata?: ObjectMeta & {
         /**
-         * The event's name
+         * The event's name; on replace, the name of the path
          */
         name?: string;
     };
@@ -249,7 +253,7 @@ export type Node = {
     kind?: string;
     metadata: ObjectMeta & {
         /**
-         * The node's name
+         * The node's name; on replace, the name of the path
          */
         name: string;
     };
@@ -258,9 +262,12 @@ export type Node = {
 };
 
 export type NodeAddress = {
+    /**
+     * An IPv4 address for `InternalIP` and `ExternalIP`.
+     */
     address: string;
     /**
-     * `InternalIP` or `Hostname`.
+     * `InternalIP`, `ExternalIP` or `Hostname`.
      */
     type: string;
 };
@@ -412,7 +419,7 @@ export type Pod = {
     kind?: string;
     metadata: ObjectMeta & {
         /**
-         * The pod's name
+         * The pod's name; on replace, the name of the path
          */
         name: string;
     };
@@ -444,6 +451,9 @@ export type PodList = {
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
 export type PodSpec = {
+    /**
+     * At least one; container names are unique within the pod.
+     */
     containers: Array<Container>;
     /**
      * The node the pod runs on. Set it to bind the pod yourself; leave it out and the
@@ -508,7 +518,7 @@ export type Service = {
     kind?: string;
     metadata: ObjectMeta & {
         /**
-         * The service's name
+         * The service's name; on replace, the name of the path
          */
         name: string;
     };
@@ -678,6 +688,10 @@ export type ListEndpointsAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -731,6 +745,10 @@ export type ListEventAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
     /**
      * The watch history before resourceVersion was compacted: list again
      */
@@ -791,6 +809,10 @@ export type ListEndpointsErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -829,11 +851,7 @@ export type ReadEndpointsData = {
 
 export type ReadEndpointsErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -892,6 +910,10 @@ export type ListEventErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -938,7 +960,7 @@ export type CreateEventErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -996,10 +1018,6 @@ export type DeleteEventData = {
 
 export type DeleteEventErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1008,7 +1026,7 @@ export type DeleteEventErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1050,11 +1068,7 @@ export type ReadEventData = {
 
 export type ReadEventErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1117,6 +1131,10 @@ export type ListPodErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -1163,7 +1181,7 @@ export type CreatePodErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1221,10 +1239,6 @@ export type DeletePodData = {
 
 export type DeletePodErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1233,7 +1247,7 @@ export type DeletePodErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1275,11 +1289,7 @@ export type ReadPodData = {
 
 export type ReadPodErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1329,7 +1339,7 @@ export type ReplacePodErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1412,7 +1422,7 @@ export type ReadPodLogErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1458,11 +1468,7 @@ export type ReadPodStatusData = {
 
 export type ReadPodStatusErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1512,7 +1518,7 @@ export type ReplacePodStatusErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1591,6 +1597,10 @@ export type ListServiceErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -1637,7 +1647,7 @@ export type CreateServiceErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1695,10 +1705,6 @@ export type DeleteServiceData = {
 
 export type DeleteServiceErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -1707,7 +1713,7 @@ export type DeleteServiceErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1749,11 +1755,7 @@ export type ReadServiceData = {
 
 export type ReadServiceErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1803,7 +1805,7 @@ export type ReplaceServiceErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1877,6 +1879,10 @@ export type ListNodeLeaseErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -1911,11 +1917,7 @@ export type ReadNodeLeaseData = {
 
 export type ReadNodeLeaseErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -1969,6 +1971,10 @@ export type ListNodeErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -2010,7 +2016,7 @@ export type CreateNodeErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2064,10 +2070,6 @@ export type DeleteNodeData = {
 
 export type DeleteNodeErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
      * No or unknown bearer token
      */
     401: Status;
@@ -2076,7 +2078,7 @@ export type DeleteNodeErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2114,11 +2116,7 @@ export type ReadNodeData = {
 
 export type ReadNodeErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2164,7 +2162,7 @@ export type ReplaceNodeErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2230,7 +2228,7 @@ export type HeartbeatNodeErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2284,11 +2282,7 @@ export type ReadNodeStatusData = {
 
 export type ReadNodeStatusErrors = {
     /**
-     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
-     */
-    400: Status;
-    /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2334,7 +2328,7 @@ export type ReplaceNodeStatusErrors = {
      */
     403: Status;
     /**
-     * No such object
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
     /**
@@ -2458,6 +2452,10 @@ export type ListPodAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
      * The watch history before resourceVersion was compacted: list again
      */
     410: Status;
@@ -2511,6 +2509,10 @@ export type ListServiceAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
     /**
      * The watch history before resourceVersion was compacted: list again
      */
