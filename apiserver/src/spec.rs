@@ -58,6 +58,24 @@ fn path_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter
         .build()
 }
 
+/// The name of an object in a path, with the rule of its kind's names where it has one (an
+/// object whose name breaks it cannot exist: 404; one cannot be created: 422).
+fn name_param(k: &KindInfo) -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+    if let Some(rule) = name_constraint(k.kind) {
+        constrain(&mut schema, &rule);
+        // A path segment is never empty.
+        schema.min_length = Some(1);
+    }
+    ParameterBuilder::new()
+        .name("name")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(format!("The {}'s name", k.singular)))
+        .schema(Some(schema))
+        .build()
+}
+
 /// The namespace of a path: a DNS-1123 label (anything else is a bad request).
 fn namespace_param() -> utoipa::openapi::path::Parameter {
     let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
@@ -367,7 +385,7 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
 fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let routes = k.routes();
     let ns_param = || namespace_param();
-    let name_param = || path_param("name", "Object name");
+    let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "404", "410", "500"];
     let watch_note = "; with watch=true, a stream of WatchEvent lines (application/x-ndjson)";
@@ -506,7 +524,7 @@ fn build() -> utoipa::openapi::OpenApi {
     for k in KINDS {
         add_kind(&mut paths, k);
     }
-    let name = || path_param("name", "Node name");
+    let name = || name_param(Node::INFO);
     let node = Node::INFO.routes().object;
     paths.add_path_operation(
         format!("{node}/heartbeat"),
@@ -558,7 +576,7 @@ fn build() -> utoipa::openapi::OpenApi {
             "The log (stdout and stderr) of a pod's container (admin only), read through its node's agent".into(),
             vec![
                 namespace_param(),
-                path_param("name", "Pod name"),
+                name_param(Pod::INFO),
                 query_param_with(
                     "container",
                     {

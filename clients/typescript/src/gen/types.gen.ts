@@ -841,7 +841,7 @@ export type ReadEndpointsData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The endpoints's name
          */
         name: string;
     };
@@ -1008,7 +1008,7 @@ export type DeleteEventData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The event's name
          */
         name: string;
     };
@@ -1058,7 +1058,7 @@ export type ReadEventData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The event's name
          */
         name: string;
     };
@@ -1229,7 +1229,7 @@ export type DeletePodData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The pod's name
          */
         name: string;
     };
@@ -1279,7 +1279,7 @@ export type ReadPodData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The pod's name
          */
         name: string;
     };
@@ -1317,7 +1317,7 @@ export type ReplacePodData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The pod's name
          */
         name: string;
     };
@@ -1387,7 +1387,7 @@ export type ReadPodLogData = {
          */
         namespace: string;
         /**
-         * Pod name
+         * The pod's name
          */
         name: string;
     };
@@ -1458,7 +1458,7 @@ export type ReadPodStatusData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The pod's name
          */
         name: string;
     };
@@ -1496,7 +1496,7 @@ export type ReplacePodStatusData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The pod's name
          */
         name: string;
     };
@@ -1695,7 +1695,7 @@ export type DeleteServiceData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The service's name
          */
         name: string;
     };
@@ -1745,7 +1745,7 @@ export type ReadServiceData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The service's name
          */
         name: string;
     };
@@ -1783,7 +1783,7 @@ export type ReplaceServiceData = {
          */
         namespace: string;
         /**
-         * Object name
+         * The service's name
          */
         name: string;
     };
@@ -1907,7 +1907,7 @@ export type ReadNodeLeaseData = {
     body?: never;
     path: {
         /**
-         * Object name
+         * The nodelease's name
          */
         name: string;
     };
@@ -2060,7 +2060,7 @@ export type DeleteNodeData = {
     body?: never;
     path: {
         /**
-         * Object name
+         * The node's name
          */
         name: string;
     };
@@ -2106,7 +2106,7 @@ export type ReadNodeData = {
     body?: never;
     path: {
         /**
-         * Object name
+         * The node's name
          */
         name: string;
     };
@@ -2140,7 +2140,7 @@ export type ReplaceNodeData = {
     body: Node;
     path: {
         /**
-         * Object name
+         * The node's name
          */
         name: string;
     };
@@ -2206,7 +2206,7 @@ export type HeartbeatNodeData = {
     body: Heartbeat;
     path: {
         /**
-         * Node name
+         * The node's name
          */
         name: string;
     };
@@ -2272,7 +2272,7 @@ export type ReadNodeStatusData = {
     body?: never;
     path: {
         /**
-         * Object name
+         * The node's name
          */
         name: string;
     };
@@ -2306,7 +2306,7 @@ export type ReplaceNodeStatusData = {
     body: Node;
     path: {
         /**
-         * Object name
+         * The node's name
          */
         name: string;
     };
@@ -2372,7 +2372,7 @@ export type CreateNodeTokenData = {
     body?: never;
     path: {
         /**
-         * Node name
+         * The node's name
          */
         name: string;
     };
