@@ -199,6 +199,10 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
 // List, get, watch
 // ---------------------------------------------------------------------------------------------
 
+/// The most digits of a `resourceVersion` a list or watch takes (every such number fits an
+/// `i64`); the OpenAPI document's pattern says the same.
+pub(crate) const REVISION_DIGITS_MAX: usize = 18;
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
@@ -250,10 +254,14 @@ async fn list<K: Served>(
     // Checked on lists too, so that a malformed revision is an error wherever it is sent.
     let from = match q.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
-        Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is too large")))?)
+        Some(v) if v.len() <= REVISION_DIGITS_MAX && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<i64>().expect("at most 18 digits fit an i64"))
         }
-        Some(v) => return Err(ApiError::bad_request(format!("resourceVersion {v:?} is not a number"))),
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "resourceVersion {v:?} is not a number of at most {REVISION_DIGITS_MAX} digits"
+            )))
+        }
     };
     if q.watch {
         if let Some(from) = from {

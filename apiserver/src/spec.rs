@@ -48,16 +48,6 @@ fn json_content(name: &str) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema_ref(name))).build()
 }
 
-fn path_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .build()
-}
-
 /// The name of an object in a path, with the rule of its kind's names where it has one (an
 /// object whose name breaks it cannot exist: 404; one cannot be created: 422).
 fn name_param(k: &KindInfo) -> utoipa::openapi::path::Parameter {
@@ -304,9 +294,6 @@ fn operation(
     op.build()
 }
 
-/// The revisions a watch starts from (`resourceVersion`): digits, as the server parses them.
-const REVISION_PATTERN: &str = "^[0-9]*$";
-
 /// The content type of a watch stream, as served.
 pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 
@@ -354,7 +341,10 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         query_param_with(
             "resourceVersion",
-            ObjectBuilder::new().schema_type(Type::String).pattern(Some(REVISION_PATTERN)).build(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^[0-9]{{0,{}}}$", crate::api::REVISION_DIGITS_MAX)))
+                .build(),
             "With watch: stream events after this revision (absent or 0: current objects as ADDED first)",
         ),
         query_param(
