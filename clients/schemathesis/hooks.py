@@ -44,10 +44,13 @@ def _integral(value):
 def before_call(context, case, kwargs):
     query = case.query if isinstance(case.query, dict) else None
     if query is not None and str(query.get("watch")).lower() in ("true", "1"):
+        # Any timeout the server would wait out (absent, or a u64 above ours) becomes ours;
+        # malformed or out-of-range ones stay, for the server to reject at once.
         timeout = query.get("timeoutSeconds")
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout > WATCH_TIMEOUT_SECONDS:
-            if timeout is None or _is_positive(case) or isinstance(timeout, int):
-                query["timeoutSeconds"] = WATCH_TIMEOUT_SECONDS
+        if isinstance(timeout, str) and timeout.isdigit():
+            timeout = int(timeout)
+        if timeout is None or (type(timeout) is int and WATCH_TIMEOUT_SECONDS < timeout < 2**64):
+            query["timeoutSeconds"] = WATCH_TIMEOUT_SECONDS
     if not _is_positive(case):
         return
     if isinstance(case.body, (dict, list)):
