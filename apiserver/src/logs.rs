@@ -59,7 +59,10 @@ fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
     match asked {
         Some(c) if names.contains(&c.as_str()) => Ok(c),
-        Some(c) => Err(ApiError::not_found("container", &c)),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "container {c:?} is not in pod {:?}: one of {names:?}",
+            pod.metadata.name
+        ))),
         None if names.len() == 1 => Ok(names[0].to_string()),
         None => Err(ApiError::bad_request(format!("a container name must be given (?container=): one of {names:?}"))),
     }
