@@ -59,7 +59,8 @@ PY
     fi
     ts_dir="$(cd "$(dirname "$0")/.." && pwd)/clients/typescript"
     if command -v npm >/dev/null 2>&1 \
-        && ! cmp -s "$ts_dir/package-lock.json" "$ts_dir/node_modules/.flatnet-lock.json" 2>/dev/null; then
+        && { ! cmp -s "$ts_dir/package-lock.json" "$ts_dir/node_modules/.flatnet-lock.json" 2>/dev/null \
+            || [ ! -e "$ts_dir/node_modules/typescript/bin/tsc" ]; }; then
         echo "installing the TypeScript client's tools (npm ci in clients/typescript)" >&2
         (cd "$ts_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
             && cp package-lock.json node_modules/.flatnet-lock.json)
