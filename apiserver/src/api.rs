@@ -226,9 +226,14 @@ fn authenticate(store: &Store, headers: &HeaderMap) -> ApiResult<Caller> {
     store.authenticate(token).ok_or_else(|| ApiError::unauthorized("unknown bearer token"))
 }
 
-/// Namespace and name from the path (absent ones are empty).
-fn path_parts(p: &HashMap<String, String>) -> (String, String) {
-    (p.get("namespace").cloned().unwrap_or_default(), p.get("name").cloned().unwrap_or_default())
+/// Namespace and name from the path (absent ones are empty). A namespace that is not a
+/// DNS-1123 label cannot exist: 404, as the document's pattern says.
+fn path_parts(p: &HashMap<String, String>) -> ApiResult<(String, String)> {
+    let namespace = p.get("namespace").cloned().unwrap_or_default();
+    if p.contains_key("namespace") && validation::validate_dns1123_label(&namespace).is_err() {
+        return Err(ApiError::not_found("namespace", &namespace));
+    }
+    Ok((namespace, p.get("name").cloned().unwrap_or_default()))
 }
 
 /// Check and fill the type and identity of a written object against its path.
@@ -256,8 +261,9 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
         return Err(ApiError::invalid("metadata.namespace", format!("{} is not namespaced", K::KIND)));
     }
     if let Some(name) = name {
+        // As Kubernetes: a replaced object names itself, as its path does.
         if meta.name.is_empty() {
-            meta.name = name.to_string();
+            return Err(ApiError::invalid("metadata.name", format!("required: {name:?}, the name of the path")));
         } else if meta.name != name {
             return Err(ApiError::bad_request(format!(
                 "metadata.name {:?} does not match the name {name:?} of the path",
@@ -271,6 +277,10 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
 // ---------------------------------------------------------------------------------------------
 // List, get, watch
 // ---------------------------------------------------------------------------------------------
+
+/// The most digits of a `resourceVersion` a list or watch takes (every such number fits an
+/// `i64`); the OpenAPI document's pattern says the same.
+pub(crate) const REVISION_DIGITS_MAX: usize = 18;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -312,17 +322,11 @@ fn as_table<K: Served>(st: &AppState, objects: &[&str], rv: &str, include: Optio
 
 const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
-/// The watch's resourceVersion: none (or "0") starts with the current objects; a negative
-/// one is a bad request; one ahead of the store is waited for a little, then answered 504
-/// as Kubernetes does ("Too large resource version").
-async fn watch_from(st: &AppState, rv: Option<&str>) -> ApiResult<Option<i64>> {
-    let from = match rv {
-        None | Some("") | Some("0") => return Ok(None),
-        Some(v) => v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid resource version {v:?}")))?,
-    };
-    if from < 0 {
-        return Err(ApiError::bad_request(format!("invalid resource version {from:?}: must not be negative")));
-    }
+/// The watch's resourceVersion (parsed by the list: a negative or malformed one is a bad
+/// request): none (or "0") starts with the current objects; one ahead of the store is waited
+/// for a little, then answered 504 as Kubernetes does ("Too large resource version").
+async fn watch_from(st: &AppState, from: Option<i64>) -> ApiResult<Option<i64>> {
+    let Some(from) = from else { return Ok(None) };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while from > st.store.revision() {
         if tokio::time::Instant::now() >= deadline {
@@ -401,7 +405,7 @@ async fn list<K: Served>(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let (namespace, _) = path_parts(&p);
+    let (namespace, _) = path_parts(&p)?;
     let namespace = (!namespace.is_empty()).then_some(namespace);
     let labels = LabelSelector::parse(q.label_selector.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::bad_request(format!("labelSelector: {m}")))?;
@@ -410,8 +414,20 @@ async fn list<K: Served>(
     let filter = Filter { kind: K::INFO, namespace, labels, node, fields };
     let table = crate::table::wants_table(accept(&headers));
 
+    // Checked on lists too, so that a malformed revision is an error wherever it is sent.
+    let from = match q.resource_version.as_deref() {
+        None | Some("") | Some("0") => None,
+        Some(v) if v.len() <= REVISION_DIGITS_MAX && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<i64>().expect("at most 18 digits fit an i64"))
+        }
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "resourceVersion {v:?} is not a number of at most {REVISION_DIGITS_MAX} digits"
+            )))
+        }
+    };
     if q.watch {
-        let from = watch_from(&st, q.resource_version.as_deref()).await?;
+        let from = watch_from(&st, from).await?;
         let params = WatchParams {
             from,
             bookmarks: q.allow_watch_bookmarks,
@@ -459,7 +475,7 @@ async fn read<K: Served>(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     match st.store.get_raw(K::INFO, &namespace, &name).await? {
         Some(body) if crate::table::wants_table(accept(&headers)) => {
             let rv = serde_json::from_str::<serde_json::Value>(&body)
@@ -508,7 +524,7 @@ async fn create<K: Served>(
 ) -> ApiResult<Response> {
     let q = write_query(query)?;
     let (mut obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
-    let (namespace, _) = path_parts(&p);
+    let (namespace, _) = path_parts(&p)?;
     normalize(&mut obj, &namespace, None)?;
     tracing::Span::current().record("name", obj.metadata().name.as_str());
     obj.validate(st.store.settings())?;
@@ -525,12 +541,12 @@ async fn write_existing<K: Served>(
     sub: Subresource,
     dry_run: bool,
 ) -> ApiResult<String> {
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     normalize(&mut obj, &namespace, Some(&name))?;
-    // A status write carries the whole object, but only its status is taken.
-    if sub == Subresource::Main {
-        obj.validate(st.store.settings())?;
-    }
+    // A status write carries the whole object (only its status is taken): valid as a whole,
+    // as the document says, so that no invalid status is stored.
+    let _ = sub;
+    obj.validate(st.store.settings())?;
     st.store.write(maybe_dry(obj.update_op(&caller, sub)?, dry_run)).await
 }
 
@@ -598,7 +614,7 @@ async fn patch<K: Served>(
         return Err(ApiError::bad_request("fieldManager is required for apply patches"));
     }
     let (validation, dry_run) = (q.validation()?, q.dry_run()?);
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     let mut patch = patch;
     if let Some(meta) = patch.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("managedFields");
@@ -706,7 +722,7 @@ async fn delete<K: Served>(
             }
         }
     }
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     let body = st.store.write(maybe_dry(K::delete_op(namespace, name, &caller)?, dry_run)).await?;
     Ok(json_response(StatusCode::OK, body))
 }

@@ -134,13 +134,20 @@ pub const KUBERNETES_FIELDS: &[&str] = &[
 ];
 
 /// The object `v` as `K`, with the warnings to send (`Warning` headers).
-pub fn decode<K: DeserializeOwned>(mut v: Value, validation: Validation) -> ApiResult<(K, Vec<String>)> {
+pub fn decode<K: DeserializeOwned + serde::Serialize>(
+    mut v: Value,
+    validation: Validation,
+) -> ApiResult<(K, Vec<String>)> {
     let mut warnings = Vec::new();
     generate_name(&mut v);
     // Each round drops one unknown field; a body has finitely many.
     loop {
         let err = match serde_path_to_error::deserialize::<_, K>(&v) {
-            Ok(obj) => return Ok((obj, warnings)),
+            Ok(obj) => {
+                // serde reads a struct from an array too; the API does not take one.
+                crate::error::no_array_for_object(&v, &obj)?;
+                return Ok((obj, warnings));
+            }
             Err(e) => e,
         };
         let Some(field) = unknown_field(&err.inner().to_string()) else { return Err(crate::error::path_error(err)) };
