@@ -31,7 +31,6 @@ use openapi::*;
         ObjectMeta,
         ManagedFieldsEntry,
         ListMeta,
-        Status,
         StatusBody,
         StatusDetails,
         StatusCause,
@@ -235,7 +234,7 @@ fn watch_event_schema() -> Object {
 fn error(code: &str, what: &str) -> (String, utoipa::openapi::Response) {
     (
         code.to_string(),
-        ResponseBuilder::new().description(what).content("application/json", json_content("StatusBody")).build(),
+        ResponseBuilder::new().description(what).content("application/json", json_content("Status")).build(),
     )
 }
 
@@ -256,6 +255,7 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
                 "Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first",
             ),
             "502" => error(c, "The node's agent could not be reached or failed"),
+            "504" => error(c, "A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)"),
             "503" => {
                 error(c, "Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint")
             }
@@ -395,7 +395,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let ns_param = || namespace_param();
     let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
-    let list_errors: &[&str] = &["400", "404", "410", "500"];
+    let list_errors: &[&str] = &["400", "404", "410", "500", "504"];
     let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (application/json)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
@@ -493,15 +493,15 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             object_ok("Patched", "200"),
             WRITE_ERRORS,
         );
-        let mut body = RequestBodyBuilder::new().required(Some(Required::True));
-        for ct in [
-            "application/merge-patch+json",
-            "application/json-patch+json",
-            "application/strategic-merge-patch+json",
-            "application/apply-patch+yaml",
-        ] {
-            body = body.content(ct, ContentBuilder::new().schema(Some(ObjectBuilder::new())).build());
-        }
+        // One content type described (generators take one); the others are the same object
+        // patched another way: application/json-patch+json (an array of operations),
+        // application/strategic-merge-patch+json and application/apply-patch+yaml.
+        let body = RequestBodyBuilder::new()
+            .description(Some(
+                "A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)",
+            ))
+            .required(Some(Required::True))
+            .content("application/merge-patch+json", ContentBuilder::new().schema(Some(ObjectBuilder::new())).build());
         op.request_body = Some(body.build());
         op.responses.responses.insert(
             "201".into(),
@@ -525,7 +525,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 with_write_params(obj_params.clone()),
                 None,
                 object_ok("Deleted", "200"),
-                &["401", "403", "404", "500", "503"],
+                &["400", "401", "403", "404", "500", "503"],
             ),
         );
     }

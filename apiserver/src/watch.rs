@@ -100,7 +100,7 @@ fn bookmark(kind: Kind, rev: i64) -> Bytes {
 }
 
 fn error(status: &Status) -> Bytes {
-    line(EventType::Error, &serde_json::to_string(status).unwrap_or_default())
+    line(EventType::Error, &serde_json::to_string(&openapi::StatusBody::from(status)).unwrap_or_default())
 }
 
 type Tx = mpsc::Sender<Result<Bytes, Infallible>>;

@@ -180,17 +180,24 @@ pub struct Status {
 /// The error body on the wire: Kubernetes' `Status` (`kind: Status`, `apiVersion: v1`,
 /// `status: Failure`, `details.causes[].field`), which kubectl and the official clients
 /// read, with flatnet's `field` and `causes` also at the top. [`Status`] reads it.
+///
+/// The OpenAPI document calls it `Status`, as Kubernetes does.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Status)]
 pub struct StatusBody {
     /// Always `Status`.
+    #[serde(default)]
     pub kind: String,
     /// Always `v1`.
+    #[serde(default)]
     pub api_version: String,
     /// Always empty.
+    #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// `Failure` for every error.
+    #[serde(default)]
     pub status: String,
     pub message: String,
     /// As in [`Status::reason`].

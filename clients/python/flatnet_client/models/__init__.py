@@ -12,6 +12,10 @@ from .container_state_terminated import ContainerStateTerminated
 from .container_state_waiting import ContainerStateWaiting
 from .container_status import ContainerStatus
 from .daemon_endpoint import DaemonEndpoint
+from .discovery_api_response_200 import DiscoveryApiResponse200
+from .discovery_api_v1_response_200 import DiscoveryApiV1Response200
+from .discovery_apis_response_200 import DiscoveryApisResponse200
+from .discovery_version_response_200 import DiscoveryVersionResponse200
 from .endpoint_address import EndpointAddress
 from .endpoint_port import EndpointPort
 from .endpoint_subset import EndpointSubset
@@ -27,6 +31,8 @@ from .heartbeat import Heartbeat
 from .heartbeat_backend_data import HeartbeatBackendData
 from .http_get_action import HttpGetAction
 from .list_meta import ListMeta
+from .managed_fields_entry import ManagedFieldsEntry
+from .managed_fields_entry_fields_v1 import ManagedFieldsEntryFieldsV1
 from .node import Node
 from .node_address import NodeAddress
 from .node_condition import NodeCondition
@@ -45,6 +51,11 @@ from .object_meta_annotations import ObjectMetaAnnotations
 from .object_meta_labels import ObjectMetaLabels
 from .object_reference import ObjectReference
 from .openapi_response_200 import OpenapiResponse200
+from .openapi_v3_api_v1_response_200 import OpenapiV3ApiV1Response200
+from .openapi_v3_index_response_200 import OpenapiV3IndexResponse200
+from .patch_node_body import PatchNodeBody
+from .patch_pod_body import PatchPodBody
+from .patch_service_body import PatchServiceBody
 from .pod import Pod
 from .pod_condition import PodCondition
 from .pod_list import PodList
@@ -67,6 +78,8 @@ from .session_affinity import SessionAffinity
 from .session_affinity_config import SessionAffinityConfig
 from .status import Status
 from .status_cause import StatusCause
+from .status_details import StatusDetails
+from .status_metadata import StatusMetadata
 from .tcp_socket_action import TcpSocketAction
 from .traffic_policy import TrafficPolicy
 from .watch_event import WatchEvent
@@ -85,6 +98,10 @@ __all__ = (
     "ContainerStateWaiting",
     "ContainerStatus",
     "DaemonEndpoint",
+    "DiscoveryApiResponse200",
+    "DiscoveryApisResponse200",
+    "DiscoveryApiV1Response200",
+    "DiscoveryVersionResponse200",
     "EndpointAddress",
     "EndpointPort",
     "Endpoints",
@@ -100,6 +117,8 @@ __all__ = (
     "HeartbeatBackendData",
     "HttpGetAction",
     "ListMeta",
+    "ManagedFieldsEntry",
+    "ManagedFieldsEntryFieldsV1",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -118,6 +137,11 @@ __all__ = (
     "ObjectMetaLabels",
     "ObjectReference",
     "OpenapiResponse200",
+    "OpenapiV3ApiV1Response200",
+    "OpenapiV3IndexResponse200",
+    "PatchNodeBody",
+    "PatchPodBody",
+    "PatchServiceBody",
     "Pod",
     "PodCondition",
     "PodList",
@@ -140,6 +164,8 @@ __all__ = (
     "SessionAffinityConfig",
     "Status",
     "StatusCause",
+    "StatusDetails",
+    "StatusMetadata",
     "TcpSocketAction",
     "TrafficPolicy",
     "WatchEvent",

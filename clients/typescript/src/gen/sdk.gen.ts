@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
+import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -17,6 +17,16 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
      */
     meta?: Record<string, unknown>;
 };
+
+/**
+ * The core group's versions (APIVersions), or its aggregated discovery
+ */
+export const discoveryApi = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiResponses, DiscoveryApiErrors, ThrowOnError>({ url: '/api', ...options });
+
+/**
+ * The core group's resources (APIResourceList)
+ */
+export const discoveryApiV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiV1Responses, DiscoveryApiV1Errors, ThrowOnError>({ url: '/api/v1', ...options });
 
 /**
  * The cluster's network configuration
@@ -108,6 +118,19 @@ export const deletePod = <ThrowOnError extends boolean = false>(options: Options
 export const readPod = <ThrowOnError extends boolean = false>(options: Options<ReadPodData, ThrowOnError>) => (options.client ?? client).get<ReadPodResponses, ReadPodErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods/{name}', ...options });
 
 /**
+ * Patch a Pod: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchPod = <ThrowOnError extends boolean = false>(options: Options<PatchPodData, ThrowOnError>) => (options.client ?? client).patch<PatchPodResponses, PatchPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
  * Replace a Pod (409 when metadata.resourceVersion is stale)
  */
 export const replacePod = <ThrowOnError extends boolean = false>(options: Options<ReplacePodData, ThrowOnError>) => (options.client ?? client).put<ReplacePodResponses, ReplacePodErrors, ThrowOnError>({
@@ -180,6 +203,19 @@ export const deleteService = <ThrowOnError extends boolean = false>(options: Opt
 export const readService = <ThrowOnError extends boolean = false>(options: Options<ReadServiceData, ThrowOnError>) => (options.client ?? client).get<ReadServiceResponses, ReadServiceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/services/{name}', ...options });
 
 /**
+ * Patch a Service: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchService = <ThrowOnError extends boolean = false>(options: Options<PatchServiceData, ThrowOnError>) => (options.client ?? client).patch<PatchServiceResponses, PatchServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
  * Replace a Service (409 when metadata.resourceVersion is stale)
  */
 export const replaceService = <ThrowOnError extends boolean = false>(options: Options<ReplaceServiceData, ThrowOnError>) => (options.client ?? client).put<ReplaceServiceResponses, ReplaceServiceErrors, ThrowOnError>({
@@ -233,6 +269,19 @@ export const deleteNode = <ThrowOnError extends boolean = false>(options: Option
  * Read a Node
  */
 export const readNode = <ThrowOnError extends boolean = false>(options: Options<ReadNodeData, ThrowOnError>) => (options.client ?? client).get<ReadNodeResponses, ReadNodeErrors, ThrowOnError>({ url: '/api/v1/nodes/{name}', ...options });
+
+/**
+ * Patch a Node: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNode = <ThrowOnError extends boolean = false>(options: Options<PatchNodeData, ThrowOnError>) => (options.client ?? client).patch<PatchNodeResponses, PatchNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a Node (409 when metadata.resourceVersion is stale)
@@ -298,6 +347,11 @@ export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(optio
 export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/services', ...options });
 
 /**
+ * The named groups (APIGroupList), or their aggregated discovery
+ */
+export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisResponses, DiscoveryApisErrors, ThrowOnError>({ url: '/apis', ...options });
+
+/**
  * Liveness: the server and its database answer
  */
 export const healthz = <ThrowOnError extends boolean = false>(options?: Options<HealthzData, ThrowOnError>) => (options?.client ?? client).get<HealthzResponses, HealthzErrors, ThrowOnError>({ url: '/healthz', ...options });
@@ -311,3 +365,18 @@ export const metrics = <ThrowOnError extends boolean = false>(options?: Options<
  * This document
  */
 export const openapi = <ThrowOnError extends boolean = false>(options?: Options<OpenapiData, ThrowOnError>) => (options?.client ?? client).get<OpenapiResponses, unknown, ThrowOnError>({ url: '/openapi.json', ...options });
+
+/**
+ * Where each group version's OpenAPI 3 document is (for kubectl)
+ */
+export const openapiV3Index = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3IndexData, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3IndexResponses, OpenapiV3IndexErrors, ThrowOnError>({ url: '/openapi/v3', ...options });
+
+/**
+ * The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApiV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApiV1Responses, OpenapiV3ApiV1Errors, ThrowOnError>({ url: '/openapi/v3/api/v1', ...options });
+
+/**
+ * The Kubernetes version whose API flatnet follows
+ */
+export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({ url: '/version', ...options });

@@ -246,6 +246,28 @@ export type ListMeta = {
 };
 
 /**
+ * One field manager's record (server-side apply): who applied, when, and the fields its
+ * last applied configuration set (Kubernetes' `FieldsV1` form, `{"f:spec":{"f:ports":{}}}`).
+ */
+export type ManagedFieldsEntry = {
+    apiVersion?: string;
+    /**
+     * `FieldsV1`.
+     */
+    fieldsType?: string;
+    fieldsV1?: {
+        [key: string]: unknown;
+    };
+    manager: string;
+    /**
+     * `Apply`.
+     */
+    operation: string;
+    subresource?: string;
+    time?: string | null;
+};
+
+/**
  * A node: one host (or one network namespace of the local cluster) running a node agent.
  */
 export type Node = {
@@ -388,6 +410,10 @@ export type ObjectMeta = {
     labels?: {
         [key: string]: string;
     };
+    /**
+     * Who set which fields with server-side apply; kept when a write leaves it out.
+     */
+    managedFields?: Array<ManagedFieldsEntry>;
     /**
      * DNS-1123 name, unique per kind and namespace.
      */
@@ -583,23 +609,49 @@ export type SessionAffinityConfig = {
 };
 
 /**
- * Every error the API returns: `{"code","reason","message"}`, plus the offending field
- * and all causes when the request failed validation.
+ * The error body on the wire: Kubernetes' `Status` (`kind: Status`, `apiVersion: v1`,
+ * `status: Failure`, `details.causes[].field`), which kubectl and the official clients
+ * read, with flatnet's `field` and `causes` also at the top. [`Status`] reads it.
+ *
+ * The OpenAPI document calls it `Status`, as Kubernetes does.
  */
 export type Status = {
+    /**
+     * Always `v1`.
+     */
+    apiVersion?: string;
+    /**
+     * The same as `details.causes`.
+     */
     causes?: Array<StatusCause>;
     /**
      * The HTTP status code.
      */
     code: number;
+    details?: null | StatusDetails;
+    /**
+     * The first offending field (flatnet's shortcut for `details.causes[0].field`).
+     */
     field?: string | null;
+    /**
+     * Always `Status`.
+     */
+    kind?: string;
     message: string;
     /**
-     * A machine-readable reason: `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`,
-     * `BadRequest`, `Unauthorized`, `Forbidden`, `Gone`, `RequestEntityTooLarge`,
-     * `InternalError`, `ServiceUnavailable`.
+     * Always empty.
+     */
+    metadata?: {
+        [key: string]: unknown;
+    };
+    /**
+     * As in [`Status::reason`].
      */
     reason: string;
+    /**
+     * `Failure` for every error.
+     */
+    status?: string;
 };
 
 /**
@@ -611,6 +663,22 @@ export type StatusCause = {
      */
     field: string;
     message: string;
+    /**
+     * Kubernetes' machine-readable cause (`FieldValueInvalid`, `FieldValueNotSupported`).
+     */
+    reason?: string | null;
+};
+
+/**
+ * What a [`StatusBody`] is about: the object named, and every cause of a validation failure.
+ */
+export type StatusDetails = {
+    causes?: Array<StatusCause>;
+    /**
+     * The plural of the kind (`pods`).
+     */
+    kind?: string | null;
+    name?: string | null;
 };
 
 export type TcpSocketAction = {
@@ -628,6 +696,60 @@ export type WatchEvent = {
     };
     type: EventType;
 };
+
+export type DiscoveryApiData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api';
+};
+
+export type DiscoveryApiErrors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApiError = DiscoveryApiErrors[keyof DiscoveryApiErrors];
+
+export type DiscoveryApiResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApiResponse = DiscoveryApiResponses[keyof DiscoveryApiResponses];
+
+export type DiscoveryApiV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1';
+};
+
+export type DiscoveryApiV1Errors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApiV1Error = DiscoveryApiV1Errors[keyof DiscoveryApiV1Errors];
+
+export type DiscoveryApiV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApiV1Response = DiscoveryApiV1Responses[keyof DiscoveryApiV1Responses];
 
 export type ReadClusterConfigData = {
     body?: never;
@@ -699,13 +821,17 @@ export type ListEndpointsAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEndpointsAllNamespacesError = ListEndpointsAllNamespacesErrors[keyof ListEndpointsAllNamespacesErrors];
 
 export type ListEndpointsAllNamespacesResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EndpointsList;
 };
@@ -736,6 +862,10 @@ export type ListEventAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/events';
 };
@@ -757,13 +887,17 @@ export type ListEventAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEventAllNamespacesError = ListEventAllNamespacesErrors[keyof ListEventAllNamespacesErrors];
 
 export type ListEventAllNamespacesResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EventList;
 };
@@ -820,13 +954,17 @@ export type ListEndpointsErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEndpointsError = ListEndpointsErrors[keyof ListEndpointsErrors];
 
 export type ListEndpointsResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EndpointsList;
 };
@@ -900,6 +1038,10 @@ export type ListEventData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/events';
 };
@@ -921,13 +1063,17 @@ export type ListEventErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEventError = ListEventErrors[keyof ListEventErrors];
 
 export type ListEventResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EventList;
 };
@@ -942,7 +1088,20 @@ export type CreateEventData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/events';
 };
 
@@ -976,7 +1135,7 @@ export type CreateEventErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1012,11 +1171,28 @@ export type DeleteEventData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/events/{name}';
 };
 
 export type DeleteEventErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No or unknown bearer token
      */
@@ -1118,7 +1294,7 @@ export type ListPodData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node
+         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1142,13 +1318,17 @@ export type ListPodErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListPodError = ListPodErrors[keyof ListPodErrors];
 
 export type ListPodResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: PodList;
 };
@@ -1163,7 +1343,20 @@ export type CreatePodData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods';
 };
 
@@ -1197,7 +1390,7 @@ export type CreatePodErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1233,11 +1426,28 @@ export type DeletePodData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods/{name}';
 };
 
 export type DeletePodErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No or unknown bearer token
      */
@@ -1309,6 +1519,98 @@ export type ReadPodResponses = {
 
 export type ReadPodResponse = ReadPodResponses[keyof ReadPodResponses];
 
+export type PatchPodData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}';
+};
+
+export type PatchPodErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchPodError = PatchPodErrors[keyof PatchPodErrors];
+
+export type PatchPodResponses = {
+    /**
+     * Patched
+     */
+    200: Pod;
+    /**
+     * Created by server-side apply
+     */
+    201: Pod;
+};
+
+export type PatchPodResponse = PatchPodResponses[keyof PatchPodResponses];
+
 export type ReplacePodData = {
     body: Pod;
     path: {
@@ -1321,7 +1623,20 @@ export type ReplacePodData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods/{name}';
 };
 
@@ -1355,7 +1670,7 @@ export type ReplacePodErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1534,7 +1849,7 @@ export type ReplacePodStatusErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1608,13 +1923,17 @@ export type ListServiceErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListServiceError = ListServiceErrors[keyof ListServiceErrors];
 
 export type ListServiceResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: ServiceList;
 };
@@ -1629,7 +1948,20 @@ export type CreateServiceData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services';
 };
 
@@ -1663,7 +1995,7 @@ export type CreateServiceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1699,11 +2031,28 @@ export type DeleteServiceData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services/{name}';
 };
 
 export type DeleteServiceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No or unknown bearer token
      */
@@ -1775,6 +2124,98 @@ export type ReadServiceResponses = {
 
 export type ReadServiceResponse = ReadServiceResponses[keyof ReadServiceResponses];
 
+export type PatchServiceData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The service's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{namespace}/services/{name}';
+};
+
+export type PatchServiceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchServiceError = PatchServiceErrors[keyof PatchServiceErrors];
+
+export type PatchServiceResponses = {
+    /**
+     * Patched
+     */
+    200: Service;
+    /**
+     * Created by server-side apply
+     */
+    201: Service;
+};
+
+export type PatchServiceResponse = PatchServiceResponses[keyof PatchServiceResponses];
+
 export type ReplaceServiceData = {
     body: Service;
     path: {
@@ -1787,7 +2228,20 @@ export type ReplaceServiceData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services/{name}';
 };
 
@@ -1821,7 +2275,7 @@ export type ReplaceServiceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1890,13 +2344,17 @@ export type ListNodeLeaseErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNodeLeaseError = ListNodeLeaseErrors[keyof ListNodeLeaseErrors];
 
 export type ListNodeLeaseResponses = {
     /**
-     * The nodeleases; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NodeLeaseList;
 };
@@ -1982,13 +2440,17 @@ export type ListNodeErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNodeError = ListNodeErrors[keyof ListNodeErrors];
 
 export type ListNodeResponses = {
     /**
-     * The nodes; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NodeList;
 };
@@ -1998,7 +2460,20 @@ export type ListNodeResponse = ListNodeResponses[keyof ListNodeResponses];
 export type CreateNodeData = {
     body: Node;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes';
 };
 
@@ -2032,7 +2507,7 @@ export type CreateNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2064,11 +2539,28 @@ export type DeleteNodeData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes/{name}';
 };
 
 export type DeleteNodeErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
     /**
      * No or unknown bearer token
      */
@@ -2136,6 +2628,94 @@ export type ReadNodeResponses = {
 
 export type ReadNodeResponse = ReadNodeResponses[keyof ReadNodeResponses];
 
+export type PatchNodeData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * The node's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/nodes/{name}';
+};
+
+export type PatchNodeErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNodeError = PatchNodeErrors[keyof PatchNodeErrors];
+
+export type PatchNodeResponses = {
+    /**
+     * Patched
+     */
+    200: Node;
+    /**
+     * Created by server-side apply
+     */
+    201: Node;
+};
+
+export type PatchNodeResponse = PatchNodeResponses[keyof PatchNodeResponses];
+
 export type ReplaceNodeData = {
     body: Node;
     path: {
@@ -2144,7 +2724,20 @@ export type ReplaceNodeData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes/{name}';
 };
 
@@ -2178,7 +2771,7 @@ export type ReplaceNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2244,7 +2837,7 @@ export type HeartbeatNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2344,7 +2937,7 @@ export type ReplaceNodeStatusErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2390,7 +2983,7 @@ export type CreateNodeTokenErrors = {
      */
     403: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2439,7 +3032,7 @@ export type ListPodAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node
+         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -2463,13 +3056,17 @@ export type ListPodAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListPodAllNamespacesError = ListPodAllNamespacesErrors[keyof ListPodAllNamespacesErrors];
 
 export type ListPodAllNamespacesResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: PodList;
 };
@@ -2521,18 +3118,49 @@ export type ListServiceAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListServiceAllNamespacesError = ListServiceAllNamespacesErrors[keyof ListServiceAllNamespacesErrors];
 
 export type ListServiceAllNamespacesResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: ServiceList;
 };
 
 export type ListServiceAllNamespacesResponse = ListServiceAllNamespacesResponses[keyof ListServiceAllNamespacesResponses];
+
+export type DiscoveryApisData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis';
+};
+
+export type DiscoveryApisErrors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisError = DiscoveryApisErrors[keyof DiscoveryApisErrors];
+
+export type DiscoveryApisResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisResponse = DiscoveryApisResponses[keyof DiscoveryApisResponses];
 
 export type HealthzData = {
     body?: never;
@@ -2601,3 +3229,84 @@ export type OpenapiResponses = {
 };
 
 export type OpenapiResponse = OpenapiResponses[keyof OpenapiResponses];
+
+export type OpenapiV3IndexData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3';
+};
+
+export type OpenapiV3IndexErrors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3IndexError = OpenapiV3IndexErrors[keyof OpenapiV3IndexErrors];
+
+export type OpenapiV3IndexResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3IndexResponse = OpenapiV3IndexResponses[keyof OpenapiV3IndexResponses];
+
+export type OpenapiV3ApiV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/api/v1';
+};
+
+export type OpenapiV3ApiV1Errors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApiV1Error = OpenapiV3ApiV1Errors[keyof OpenapiV3ApiV1Errors];
+
+export type OpenapiV3ApiV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApiV1Response = OpenapiV3ApiV1Responses[keyof OpenapiV3ApiV1Responses];
+
+export type DiscoveryVersionData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/version';
+};
+
+export type DiscoveryVersionErrors = {
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryVersionError = DiscoveryVersionErrors[keyof DiscoveryVersionErrors];
+
+export type DiscoveryVersionResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryVersionResponse = DiscoveryVersionResponses[keyof DiscoveryVersionResponses];

@@ -19,6 +19,7 @@ def _get_kwargs(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -32,6 +33,8 @@ def _get_kwargs(
     params["allowWatchBookmarks"] = allow_watch_bookmarks
 
     params["timeoutSeconds"] = timeout_seconds
+
+    params["fieldSelector"] = field_selector
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -72,6 +75,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_500
 
+    if response.status_code == 504:
+        response_504 = Status.from_dict(response.json())
+
+        return response_504
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -96,6 +104,7 @@ def sync_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[EventList | Status]:
     """List or watch events in a namespace
 
@@ -106,6 +115,7 @@ def sync_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -122,6 +132,7 @@ def sync_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = client.get_httpx_client().request(
@@ -140,6 +151,7 @@ def sync(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> EventList | Status | None:
     """List or watch events in a namespace
 
@@ -150,6 +162,7 @@ def sync(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,6 +180,7 @@ def sync(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     ).parsed
 
 
@@ -179,6 +193,7 @@ async def asyncio_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[EventList | Status]:
     """List or watch events in a namespace
 
@@ -189,6 +204,7 @@ async def asyncio_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -205,6 +221,7 @@ async def asyncio_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -221,6 +238,7 @@ async def asyncio(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> EventList | Status | None:
     """List or watch events in a namespace
 
@@ -231,6 +249,7 @@ async def asyncio(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -249,5 +268,6 @@ async def asyncio(
             resource_version=resource_version,
             allow_watch_bookmarks=allow_watch_bookmarks,
             timeout_seconds=timeout_seconds,
+            field_selector=field_selector,
         )
     ).parsed

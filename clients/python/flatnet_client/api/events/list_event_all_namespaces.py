@@ -17,6 +17,7 @@ def _get_kwargs(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,6 +31,8 @@ def _get_kwargs(
     params["allowWatchBookmarks"] = allow_watch_bookmarks
 
     params["timeoutSeconds"] = timeout_seconds
+
+    params["fieldSelector"] = field_selector
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -68,6 +71,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_500
 
+    if response.status_code == 504:
+        response_504 = Status.from_dict(response.json())
+
+        return response_504
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -91,6 +99,7 @@ def sync_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[EventList | Status]:
     """List or watch events in all namespaces
 
@@ -100,6 +109,7 @@ def sync_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -115,6 +125,7 @@ def sync_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = client.get_httpx_client().request(
@@ -132,6 +143,7 @@ def sync(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> EventList | Status | None:
     """List or watch events in all namespaces
 
@@ -141,6 +153,7 @@ def sync(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -157,6 +170,7 @@ def sync(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     ).parsed
 
 
@@ -168,6 +182,7 @@ async def asyncio_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[EventList | Status]:
     """List or watch events in all namespaces
 
@@ -177,6 +192,7 @@ async def asyncio_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -192,6 +208,7 @@ async def asyncio_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -207,6 +224,7 @@ async def asyncio(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> EventList | Status | None:
     """List or watch events in all namespaces
 
@@ -216,6 +234,7 @@ async def asyncio(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -233,5 +252,6 @@ async def asyncio(
             resource_version=resource_version,
             allow_watch_bookmarks=allow_watch_bookmarks,
             timeout_seconds=timeout_seconds,
+            field_selector=field_selector,
         )
     ).parsed
