@@ -834,7 +834,9 @@ async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
 async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
     let uid = uuid::Uuid::new_v4().to_string();
     svc.metadata.uid = Some(uid.clone());
-    svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+    if svc.spec.wants_cluster_ip() {
+        svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+    }
     settle_node_ports(tx, &mut svc, None).await?;
     tx.create(&mut svc).await?;
     write_endpoints(tx, &svc).await?;
