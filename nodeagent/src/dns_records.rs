@@ -367,7 +367,9 @@ impl Zone {
         } else if let Some((ns, pod)) = self.pod_ips.get(&ip) {
             let entry = &self.pods[&(ns.clone(), pod.clone())];
             Some(match (&entry.hostname, &entry.subdomain) {
-                (Some(h), Some(sd)) if self.services.get(&key(ns, sd)).is_some_and(|s| s.kind == ServiceKind::Headless) => {
+                (Some(h), Some(sd))
+                    if self.services.get(&key(ns, sd)).is_some_and(|s| s.kind == ServiceKind::Headless) =>
+                {
                     self.fqdn(&[h, sd, ns, "svc"])
                 }
                 _ => self.fqdn(&[&dashed(ip), ns, "pod"]),
@@ -406,7 +408,10 @@ mod tests {
     fn zone() -> Zone {
         let mut z = Zone::new("cluster.local", "10.244.0.0/16".parse().unwrap(), "10.96.0.0/16".parse().unwrap());
         let http = || vec![Port { name: Some("http".into()), proto: "tcp", port: 80 }];
-        z.set_service(key("default", "web"), Some(ServiceEntry { kind: ServiceKind::ClusterIp(ip("10.96.0.20")), ports: http() }));
+        z.set_service(
+            key("default", "web"),
+            Some(ServiceEntry { kind: ServiceKind::ClusterIp(ip("10.96.0.20")), ports: http() }),
+        );
         z.set_service(key("default", "db"), Some(ServiceEntry { kind: ServiceKind::Headless, ports: http() }));
         z.set_service(
             key("default", "ext"),
@@ -467,7 +472,10 @@ mod tests {
         assert_eq!(answer(z.lookup("default.svc.cluster.local", TYPE_A)).rcode(), Rcode::NoError);
         assert_eq!(answer(z.lookup("svc.cluster.local", TYPE_A)).rcode(), Rcode::NoError);
         assert_eq!(answer(z.lookup("other.svc.cluster.local", TYPE_A)).rcode(), Rcode::NxDomain);
-        assert_eq!(answer(z.lookup("web.default.svc.cluster.local.default.svc.cluster.local", TYPE_A)).rcode(), Rcode::NxDomain);
+        assert_eq!(
+            answer(z.lookup("web.default.svc.cluster.local.default.svc.cluster.local", TYPE_A)).rcode(),
+            Rcode::NxDomain
+        );
     }
 
     #[test]

@@ -89,11 +89,27 @@ pub enum RData {
     A(Ipv4Addr),
     Cname(String),
     Ptr(String),
-    Srv { priority: u16, weight: u16, port: u16, target: String },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
     Txt(Vec<String>),
-    Soa { mname: String, rname: String, serial: u32, refresh: u32, retry: u32, expire: u32, minimum: u32 },
+    Soa {
+        mname: String,
+        rname: String,
+        serial: u32,
+        refresh: u32,
+        retry: u32,
+        expire: u32,
+        minimum: u32,
+    },
     /// Data without names in it (AAAA, TXT from upstream …), copied as is.
-    Opaque { rtype: u16, data: Vec<u8> },
+    Opaque {
+        rtype: u16,
+        data: Vec<u8>,
+    },
 }
 
 impl RData {
@@ -344,7 +360,8 @@ impl Writer {
     fn name(&mut self, name: &str, compress: bool) {
         let labels = split_labels(name);
         for i in 0..labels.len() {
-            let suffix = labels[i..].iter().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect::<Vec<_>>();
+            let suffix =
+                labels[i..].iter().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect::<Vec<_>>();
             let key = suffix.join(".");
             if compress {
                 if let Some(&at) = self.names.get(&key) {
