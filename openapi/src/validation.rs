@@ -344,7 +344,7 @@ fn validate_dns_config(errs: &mut FieldErrors, policy: crate::DnsPolicy, config:
     }
     for (i, o) in config.options.iter().enumerate() {
         let ok = !o.name.is_empty() && o.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        let value_ok = o.value.as_deref().map_or(true, |v| !v.chars().any(char::is_whitespace));
+        let value_ok = !o.value.as_deref().is_some_and(|v| v.chars().any(char::is_whitespace));
         if !ok || !value_ok {
             errs.add(
                 format!("spec.dnsConfig.options[{i}]"),

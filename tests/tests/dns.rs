@@ -20,8 +20,7 @@ const CLUSTER_DNS: &str = "10.96.0.10";
 
 fn tools() -> bool {
     for tool in ["dig", "nsenter", "getent", "curl", "dnsmasq"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success())
-        {
+        if !Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success()) {
             common::skip(&format!("{tool} is missing (scripts/deps.sh installs it): DNS tests SKIPPED"));
             return false;
         }
