@@ -126,7 +126,13 @@ pub fn kube_dns_service(cluster: &openapi::ClusterConfig) -> openapi::Service {
 
 /// Create the `kube-dns` service unless it exists.
 pub async fn ensure_kube_dns(store: &Store) -> anyhow::Result<()> {
+    use openapi::Resource;
     let svc = kube_dns_service(&store.settings().cluster);
+    let ns = svc.metadata.namespace.as_deref().unwrap_or_default();
+    let existing = store.get_raw(openapi::Service::INFO, ns, &svc.metadata.name).await;
+    if existing.map_err(|e| anyhow::anyhow!("read the kube-dns service: {}", e.message))?.is_some() {
+        return Ok(());
+    }
     match store.write(Op::CreateService(svc)).await {
         Ok(_) => Ok(()),
         Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(()),
