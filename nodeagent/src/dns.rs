@@ -430,17 +430,28 @@ pub async fn run(
     let lo = node_nl.must_index("lo").await?;
     node_nl.set_up(lo, "lo").await?;
     node_nl.ensure_address(lo, address, 32).await?;
-    let (udp, tcp, upstream_udp) = node_ns
-        .run(|| -> std::io::Result<_> {
-            let udp = std::net::UdpSocket::bind((address, 53))?;
-            udp.set_nonblocking(true)?;
-            let tcp = std::net::TcpListener::bind((address, 53))?;
-            tcp.set_nonblocking(true)?;
-            let up = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
-            up.set_nonblocking(true)?;
-            Ok((udp, tcp, up))
-        })?
-        .with_context(|| format!("bind {address}:53 in the node's namespace"))?;
+    let bind = || -> std::io::Result<_> {
+        let udp = std::net::UdpSocket::bind((address, 53))?;
+        udp.set_nonblocking(true)?;
+        let tcp = std::net::TcpListener::bind((address, 53))?;
+        tcp.set_nonblocking(true)?;
+        let up = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        up.set_nonblocking(true)?;
+        Ok((udp, tcp, up))
+    };
+    // An agent restarted at once may find its predecessor still holding the port.
+    let mut attempts = 0;
+    let (udp, tcp, upstream_udp) = loop {
+        match node_ns.run(bind)? {
+            Ok(sockets) => break sockets,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 30 => {
+                attempts += 1;
+                tracing::warn!(%address, "port 53 is still taken; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("bind {address}:53 in the node's namespace")),
+        }
+    };
     let zone = Arc::new(RwLock::new(Zone::new(
         &cluster.cluster_domain,
         cluster.pod_cidr.parse().context("podCIDR")?,
