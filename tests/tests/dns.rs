@@ -272,3 +272,65 @@ fn a_large_answer_falls_back_to_tcp_and_dns_policy_none_is_honoured() {
     let distinct: std::collections::BTreeSet<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(distinct.len(), PODS);
 }
+
+/// From a service's create to its name answering from a pod on every node (the query sent
+/// every millisecond from each pod's namespace): median and p99 over 50 services. A
+/// measurement for BENCHMARKS.md, not a check: `cargo test -p flatnet-tests --test dns
+/// create_to_resolve -- --ignored --nocapture` (release binaries give the real figures).
+#[test]
+#[ignore]
+fn create_to_resolve_latency() {
+    if !privileged() || !tools() {
+        return;
+    }
+    let Lab { c, pods, .. } = lab(vec![("FLATNET_DNS_UPSTREAM".into(), "none".into())]);
+    let dns: std::net::SocketAddr = (CLUSTER_DNS.parse::<Ipv4Addr>().unwrap(), 53).into();
+    let sockets: Vec<_> = pods
+        .iter()
+        .map(|p| {
+            let s = udp_socket_in(&p.ns);
+            s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            s
+        })
+        .collect();
+    let mut all = Vec::new();
+    for i in 0..50 {
+        let name = format!("lat-{i}");
+        let query = nodeagent::dns_wire::encode_query(i, &format!("{name}.default.svc.cluster.local"), 1);
+        let created = Instant::now();
+        create(&c, "services", json!({"metadata": {"name": name}, "spec": {"ports": [{"port": 80}]}}));
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = sockets
+                .iter()
+                .map(|s| {
+                    let query = &query;
+                    scope.spawn(move || {
+                        let mut buf = [0u8; 512];
+                        loop {
+                            s.send_to(query, dns).unwrap();
+                            if let Ok(n) = s.recv(&mut buf) {
+                                // NOERROR with one answer.
+                                if n > 12 && buf[3] & 0xF == 0 && buf[7] == 1 {
+                                    return created.elapsed();
+                                }
+                            }
+                            assert!(created.elapsed() < Duration::from_secs(10), "never resolved");
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                all.push(h.join().unwrap());
+            }
+        });
+    }
+    all.sort();
+    let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "create -> resolves on each of 3 nodes, {} samples: median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        all.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        all.last().unwrap().as_secs_f64() * 1e3
+    );
+}
