@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what flatnet needs on a Debian machine, only what is missing.
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
-# chromium-driver (the dashboard's browser test).
+# chromium-driver (the dashboard's browser test), bind9-dnsutils (dig), dnsmasq-base (an
+# upstream resolver in the DNS tests, and a peer in its benchmark) and dnsperf.
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
 # `--run`: only what a running cluster needs (scripts/up.sh), not the test tools.
 set -euo pipefail
@@ -11,6 +12,7 @@ run_only=false
 
 pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
 $run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
+$run_only || pairs="$pairs dig:bind9-dnsutils dnsmasq:dnsmasq-base dnsperf:dnsperf"
 need_pkgs=()
 for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}

@@ -97,8 +97,47 @@ pub async fn open_store(args: &Args, clock: Clock) -> anyhow::Result<(Store, Pat
         Ok(settings)
     };
     let store = Store::open(&args.data_dir, configure, &token, clock).await?;
+    ensure_kube_dns(&store).await?;
     spawn_ticker(store.clone());
     Ok((store, token_path))
+}
+
+/// The `kube-dns` service in `kube-system`: how users and clients find the cluster DNS
+/// (every node answers its own pods at this address, see the agent's `dns` module). It has
+/// no selector and so no endpoints: the nodes' tables leave its address to the local server.
+pub fn kube_dns_service(cluster: &openapi::ClusterConfig) -> openapi::Service {
+    use openapi::{ObjectMeta, Protocol, Service, ServicePort, ServiceSpec};
+    let port = |name: &str, protocol| ServicePort { name: Some(name.into()), protocol, port: 53, ..Default::default() };
+    Service {
+        metadata: ObjectMeta {
+            name: "kube-dns".into(),
+            namespace: Some("kube-system".into()),
+            labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+            ..Default::default()
+        },
+        spec: ServiceSpec {
+            cluster_ip: Some(cluster.cluster_dns.clone()),
+            ports: vec![port("dns", Protocol::Udp), port("dns-tcp", Protocol::Tcp)],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Create the `kube-dns` service unless it exists.
+pub async fn ensure_kube_dns(store: &Store) -> anyhow::Result<()> {
+    use openapi::Resource;
+    let svc = kube_dns_service(&store.settings().cluster);
+    let ns = svc.metadata.namespace.as_deref().unwrap_or_default();
+    let existing = store.get_raw(openapi::Service::INFO, ns, &svc.metadata.name).await;
+    if existing.map_err(|e| anyhow::anyhow!("read the kube-dns service: {}", e.message))?.is_some() {
+        return Ok(());
+    }
+    match store.write(Op::CreateService(svc)).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(()),
+        Err(e) => anyhow::bail!("create the kube-dns service: {}", e.message),
+    }
 }
 
 /// Lease expiry and reclamation, pending pods and compaction, once per tick interval.

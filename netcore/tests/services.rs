@@ -26,7 +26,11 @@ const OUTSIDE_GW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OUTSIDE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn config() -> TableConfig {
-    TableConfig { pod_cidr: "10.98.0.0/16".parse().unwrap(), service_cidr: "10.97.0.0/16".parse().unwrap() }
+    TableConfig {
+        pod_cidr: "10.98.0.0/16".parse().unwrap(),
+        service_cidr: "10.97.0.0/16".parse().unwrap(),
+        cluster_dns: None,
+    }
 }
 
 /// A node with pods a (.2), b (.3), c (.4) and an outside host, torn down on drop.

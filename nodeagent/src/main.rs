@@ -50,6 +50,12 @@ struct AgentArgs {
     /// `daemonEndpoints.agentEndpoint`; port 0: any free port; 0.0.0.0: the node's address).
     #[arg(long, env = "FLATNET_DAEMON_LISTEN", default_value = "127.0.0.1:0")]
     daemon_listen: std::net::SocketAddr,
+    /// Upstream resolvers of the node's cluster DNS server, for names outside the cluster:
+    /// `IP[:PORT],…`, or `none` (such names fail at once with SERVFAIL). Default: the name
+    /// servers of the node's resolv.conf (`/etc/netns/NETNS/resolv.conf` for a named
+    /// namespace that has one, as `ip netns exec` uses, else `/etc/resolv.conf`).
+    #[arg(long, env = "FLATNET_DNS_UPSTREAM", default_value = "")]
+    dns_upstream: String,
     /// Seconds between full reconciliations (drift repair).
     #[arg(long, env = "FLATNET_RESYNC", default_value_t = 30)]
     resync_seconds: u64,
@@ -76,6 +82,13 @@ fn main() -> anyhow::Result<()> {
             .to_string(),
         (None, None) => anyhow::bail!("a node token is required: --token or --token-file"),
     };
+    let resolv_conf = a
+        .netns
+        .as_ref()
+        .and_then(|ns| std::fs::read_to_string(format!("/etc/netns/{ns}/resolv.conf")).ok())
+        .or_else(|| std::fs::read_to_string("/etc/resolv.conf").ok())
+        .unwrap_or_default();
+    let dns_upstreams = nodeagent::dns::parse_upstreams(&a.dns_upstream, &resolv_conf)?;
     let config = nodeagent::Config {
         server: a.server,
         token,
@@ -86,6 +99,8 @@ fn main() -> anyhow::Result<()> {
         daemon_listen: a.daemon_listen,
         resync: Duration::from_secs(a.resync_seconds.max(1)),
         backoff_base: Duration::from_millis(a.restart_backoff_ms.max(1)),
+        dns_upstreams,
+        node_resolv_conf: resolv_conf,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(nodeagent::run(config))

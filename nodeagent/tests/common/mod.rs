@@ -185,6 +185,7 @@ pub fn pod(name: &str, node: &str, containers: &[(&str, &str)]) -> Pod {
                 .collect(),
             restart_policy: RestartPolicy::Always,
             termination_grace_period_seconds: Some(2),
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -13,6 +13,9 @@
 //! nftables layout), connect latency and throughput through a cluster IP, end-to-end
 //! programming latency; see `bench/services.rs`.
 //!
+//! `flatnet-bench dns`: the node's cluster DNS server against dnsmasq with dnsperf, each
+//! pinned to one core, single-query latency, and the zone's memory; see `bench/dns.rs`.
+//!
 //! `flatnet-bench netsetup`: pod network setup latency (netns, veth, bridge, address,
 //! route, until the pod's first packet arrives) of flatnet's netcore against the CNI
 //! bridge plugin and netavark in the same run, and teardown; see `bench/netsetup.rs`.
@@ -32,6 +35,8 @@ use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, P
 
 #[path = "bench/agent.rs"]
 mod agent;
+#[path = "bench/dns.rs"]
+mod dns;
 #[path = "bench/netsetup.rs"]
 mod netsetup;
 #[path = "bench/services.rs"]
@@ -104,6 +109,31 @@ enum Cmd {
         secs: u32,
         /// Services created for the end-to-end latency.
         #[arg(long, default_value_t = 50)]
+        services: usize,
+    },
+    /// The node's cluster DNS server against dnsmasq (dnsperf, each pinned to one core),
+    /// single-query latency, and the zone's memory (release build; taskset, dnsperf and
+    /// dnsmasq from Debian).
+    Dns {
+        /// Services in the zone queried.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+        /// Seconds of each dnsperf run.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// Single queries timed for the latency.
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+        /// Services in the zone whose memory is measured.
+        #[arg(long, default_value_t = 10_000)]
+        memory_services: usize,
+    },
+    /// (internal) Serve a zone of N services on 127.0.0.1:PORT, for `dns`.
+    #[command(hide = true)]
+    DnsServe {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
         services: usize,
     },
     /// Pod-to-pod throughput over host-gw and VXLAN against the raw underlay, and the time
@@ -413,5 +443,9 @@ async fn main() -> Result<()> {
         Cmd::Services { part, connects, rounds, secs, services } => {
             services::run(&part, connects, rounds, secs, services).await
         }
+        Cmd::Dns { services, secs, queries, memory_services } => {
+            dns::run(services, secs, queries, memory_services).await
+        }
+        Cmd::DnsServe { port, services } => dns::serve(port, services).await,
     }
 }

@@ -12,6 +12,7 @@ from .container_state_terminated import ContainerStateTerminated
 from .container_state_waiting import ContainerStateWaiting
 from .container_status import ContainerStatus
 from .daemon_endpoint import DaemonEndpoint
+from .dns_policy import DnsPolicy
 from .endpoint_address import EndpointAddress
 from .endpoint_port import EndpointPort
 from .endpoint_subset import EndpointSubset
@@ -47,6 +48,8 @@ from .object_reference import ObjectReference
 from .openapi_response_200 import OpenapiResponse200
 from .pod import Pod
 from .pod_condition import PodCondition
+from .pod_dns_config import PodDnsConfig
+from .pod_dns_config_option import PodDnsConfigOption
 from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
@@ -85,6 +88,7 @@ __all__ = (
     "ContainerStateWaiting",
     "ContainerStatus",
     "DaemonEndpoint",
+    "DnsPolicy",
     "EndpointAddress",
     "EndpointPort",
     "Endpoints",
@@ -120,6 +124,8 @@ __all__ = (
     "OpenapiResponse200",
     "Pod",
     "PodCondition",
+    "PodDnsConfig",
+    "PodDnsConfigOption",
     "PodList",
     "PodMetadata",
     "PodPhase",

@@ -22,6 +22,16 @@ export type ClientIpConfig = {
 export type ClusterConfig = {
     backend: Backend;
     /**
+     * The cluster DNS address (the `kube-dns` service in `kube-system`): every node answers
+     * its own pods' queries to it on port 53, UDP and TCP. The tenth address of the service
+     * CIDR unless set.
+     */
+    clusterDNS?: string;
+    /**
+     * The cluster's DNS domain: services answer as `NAME.NS.svc.DOMAIN`.
+     */
+    clusterDomain?: string;
+    /**
      * An expired lease is reclaimed (its CIDR freed) after this further grace period.
      */
     leaseGraceSeconds: number;
@@ -115,6 +125,8 @@ export type DaemonEndpoint = {
     address?: string | null;
     port: number;
 };
+
+export type DnsPolicy = 'ClusterFirst' | 'Default' | 'None';
 
 export type EndpointAddress = {
     ip: string;
@@ -438,6 +450,27 @@ export type PodCondition = {
     type: string;
 };
 
+export type PodDnsConfig = {
+    /**
+     * IPv4 addresses of name servers (at most 3 in all).
+     */
+    nameservers?: Array<string>;
+    /**
+     * Resolver options (`ndots` with value `2`, `edns0` …); one given here replaces the
+     * policy's option of the same name.
+     */
+    options?: Array<PodDnsConfigOption>;
+    /**
+     * Search domains (at most 32 in all).
+     */
+    searches?: Array<string>;
+};
+
+export type PodDnsConfigOption = {
+    name: string;
+    value?: string | null;
+};
+
 export type PodList = {
     apiVersion: string;
     items: Array<Pod>;
@@ -455,12 +488,27 @@ export type PodSpec = {
      * At least one; container names are unique within the pod.
      */
     containers: Array<Container>;
+    dnsConfig?: null | PodDnsConfig;
+    /**
+     * How the containers' `/etc/resolv.conf` is made: `ClusterFirst` (the cluster DNS, the
+     * default), `Default` (the node's resolvers) or `None` (only `dnsConfig`).
+     */
+    dnsPolicy?: DnsPolicy;
+    /**
+     * The pod's hostname (default: its name).
+     */
+    hostname?: string | null;
     /**
      * The node the pod runs on. Set it to bind the pod yourself; leave it out and the
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
     restartPolicy?: RestartPolicy;
+    /**
+     * With `hostname`, and a headless service of this name in the pod's namespace, the pod
+     * answers in DNS as `HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN`.
+     */
+    subdomain?: string | null;
     /**
      * Seconds between SIGTERM and SIGKILL when the pod is deleted (default 30).
      */
@@ -553,9 +601,14 @@ export type ServicePort = {
 export type ServiceSpec = {
     /**
      * Allocated from the service CIDR when absent; a requested address must be free and in
-     * the service CIDR. Immutable.
+     * the service CIDR. `None` makes a headless service: no cluster IP and no load
+     * balancing, DNS answers the ready endpoints' addresses. Immutable.
      */
     clusterIP?: string | null;
+    /**
+     * For `type: ExternalName`: the DNS name the service is an alias of.
+     */
+    externalName?: string | null;
     /**
      * For NodePort: `Local` keeps the client address and uses only the node's own
      * endpoints; `Cluster` (default) masquerades and uses every endpoint.
@@ -574,7 +627,7 @@ export type ServiceSpec = {
     type?: ServiceType;
 };
 
-export type ServiceType = 'ClusterIP' | 'NodePort';
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalName';
 
 export type SessionAffinity = 'None' | 'ClientIP';
 
