@@ -301,8 +301,12 @@ async fn bring_up(
             node.data_dir.display().to_string(),
         ];
         let log = logs.join(format!("{}.log", node.name));
-        let (child, record) =
-            procs::spawn_detached(&node.name, agent_bin, &agent_args, &[("FLATNET_TOKEN", &token.token)], &log)?;
+        // The nodes are namespaces on this machine: the host's resolvers are not reachable
+        // from them, and there is no internet to resolve. Names outside the cluster fail at
+        // once (SERVFAIL) instead of after a timeout, unless the caller names upstreams.
+        let dns_upstream = std::env::var("FLATNET_DNS_UPSTREAM").unwrap_or_else(|_| "none".into());
+        let env = [("FLATNET_TOKEN", token.token.as_str()), ("FLATNET_DNS_UPSTREAM", dns_upstream.as_str())];
+        let (child, record) = procs::spawn_detached(&node.name, agent_bin, &agent_args, &env, &log)?;
         children.push(child);
         state.agents.push(record);
         state.save()?;
