@@ -60,7 +60,7 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     let cluster = TestCluster::new();
     let up = cluster.up(2);
     assert_eq!(up.code, Some(0), "{up:?}");
-    let api = format!("http://{}", cluster.listen);
+    let api = format!("https://{}", cluster.listen);
     let token = std::fs::read_to_string(cluster.data_dir().join("apiserver/admin.token")).unwrap();
     // Unique per run: the label of this test's pods and the names it creates.
     let app = format!("dash{}", std::process::id());
@@ -73,6 +73,10 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
 
     let mut browser = Browser::start(1400, 1000);
     browser.failure_screenshot = Some(out.join("failure.png"));
+    // Reading needs a token: the admin's, in this tab's session storage before the first
+    // request (as the token dialog keeps it; the dialog itself is used further down).
+    browser.goto(&format!("{api}/favicon.svg"));
+    browser.js("sessionStorage.setItem('flatnet.adminToken', arguments[0]);", vec![json!(token.trim())]);
     browser.goto(&format!("{api}/"));
 
     // The nodes and the first pod, in the health bar, the topology and the tables.

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use openapi::client::{Client, ListParams};
+use openapi::client::ListParams;
 use openapi::ConditionStatus;
 
 use super::state::ClusterState;
@@ -62,7 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
 
-    let client = Client::new(&state.url, None)?;
+    let client = super::api_client(&data_dir, &state.url)?;
     let nodes = tokio::time::timeout(Duration::from_secs(3), client.nodes().list(&ListParams::default())).await;
     let api_ok = match nodes {
         Ok(Ok(list)) => {
