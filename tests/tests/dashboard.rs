@@ -77,6 +77,8 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     // request (as the token dialog keeps it; the dialog itself is used further down).
     browser.goto(&format!("{api}/favicon.svg"));
     browser.js("sessionStorage.setItem('flatnet.adminToken', arguments[0]);", vec![json!(token.trim())]);
+    // (The bare SVG made the browser look for /favicon.ico: not the dashboard's doing.)
+    browser.console();
     browser.goto(&format!("{api}/"));
 
     // The nodes and the first pod, in the health bar, the topology and the tables.
@@ -269,6 +271,21 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     // No console errors, except the expected 422 of the bad name.
     let errors = console_errors(&browser, |e| {
         e["source"] == "network" && e["message"].as_str().is_some_and(|m| m.contains("/services") && m.contains("422"))
+    });
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // Without a token the server answers nothing: the token dialog opens by itself, and the
+    // viewer token, given there, shows the cluster.
+    browser.goto(&format!("{api}/#/nodes"));
+    browser.js("sessionStorage.clear(); location.reload();", vec![]);
+    browser.wait("the token dialog, opened by the 401", WAIT, |b| b.find("#token-dialog[open]"));
+    browser.screenshot(&out.join("12-token-asked.png"));
+    let viewer = std::fs::read_to_string(cluster.data_dir().join("apiserver/viewer.token")).unwrap();
+    browser.fill("#token-input", viewer.trim());
+    browser.click_css("#token-save", WAIT);
+    browser.wait_find("table[data-kind=nodes] tr[data-key=\"/node-1\"]", WAIT);
+    let errors = console_errors(&browser, |e| {
+        e["source"] == "network" && e["message"].as_str().is_some_and(|m| m.contains("401"))
     });
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     eprintln!("dashboard screenshots in {}", out.display());
