@@ -1,5 +1,6 @@
 //! `flatnet status`: what runs — the processes `up` started (alive or dead), whether the
-//! API answers, and each node with its Ready condition and pod CIDR. Needs no root.
+//! API answers, and each node with its Ready condition and pod CIDR. Needs no root, but the
+//! nodes are listed only for a user who may read a token (root: the tokens are mode 0600).
 //! Exit code 0 only when every process runs and the API answers.
 
 use std::process::ExitCode;
@@ -110,6 +111,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("  (also registered, not part of this run: {})", others.join(", "));
             }
             let _ = shown;
+            true
+        }
+        // The API answers, but this user may read neither token (they are root's).
+        Ok(Err(e)) if e.code() == Some(401) => {
+            println!("API {}: reachable; listing its nodes needs a token: run `sudo {me} status{flag}`", state.url);
             true
         }
         Ok(Err(e)) => {
