@@ -638,6 +638,10 @@ export type ReadClusterConfigData = {
 
 export type ReadClusterConfigErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -687,6 +691,10 @@ export type ListEndpointsAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -745,6 +753,10 @@ export type ListEventAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -809,6 +821,10 @@ export type ListEndpointsErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -850,6 +866,10 @@ export type ReadEndpointsData = {
 };
 
 export type ReadEndpointsErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -910,6 +930,10 @@ export type ListEventErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -956,7 +980,7 @@ export type CreateEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1022,7 +1046,7 @@ export type DeleteEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1067,6 +1091,10 @@ export type ReadEventData = {
 };
 
 export type ReadEventErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1131,6 +1159,10 @@ export type ListPodErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1177,7 +1209,7 @@ export type CreatePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1243,7 +1275,7 @@ export type DeletePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1288,6 +1320,10 @@ export type ReadPodData = {
 };
 
 export type ReadPodErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1335,7 +1371,7 @@ export type ReplacePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1418,7 +1454,7 @@ export type ReadPodLogErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1468,6 +1504,10 @@ export type ReadPodStatusData = {
 
 export type ReadPodStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1514,7 +1554,7 @@ export type ReplacePodStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1597,6 +1637,10 @@ export type ListServiceErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1643,7 +1687,7 @@ export type CreateServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1709,7 +1753,7 @@ export type DeleteServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1754,6 +1798,10 @@ export type ReadServiceData = {
 };
 
 export type ReadServiceErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1801,7 +1849,7 @@ export type ReplaceServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1879,6 +1927,10 @@ export type ListNodeLeaseErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1916,6 +1968,10 @@ export type ReadNodeLeaseData = {
 };
 
 export type ReadNodeLeaseErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1971,6 +2027,10 @@ export type ListNodeErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2012,7 +2072,7 @@ export type CreateNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2074,7 +2134,7 @@ export type DeleteNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2115,6 +2175,10 @@ export type ReadNodeData = {
 };
 
 export type ReadNodeErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2158,7 +2222,7 @@ export type ReplaceNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2224,7 +2288,7 @@ export type HeartbeatNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2282,6 +2346,10 @@ export type ReadNodeStatusData = {
 
 export type ReadNodeStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2324,7 +2392,7 @@ export type ReplaceNodeStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2386,7 +2454,7 @@ export type CreateNodeTokenErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2452,6 +2520,10 @@ export type ListPodAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2509,6 +2581,10 @@ export type ListServiceAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2568,6 +2644,10 @@ export type MetricsData = {
 
 export type MetricsErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -2590,6 +2670,19 @@ export type OpenapiData = {
     query?: never;
     url: '/openapi.json';
 };
+
+export type OpenapiErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiError = OpenapiErrors[keyof OpenapiErrors];
 
 export type OpenapiResponses = {
     /**
