@@ -647,7 +647,9 @@ fn build() -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("The admin token (DATA_DIR/admin.token), the viewer token (DATA_DIR/viewer.token) or a node token"))
+                .description(Some(
+                    "The admin token (DATA_DIR/admin.token), the viewer token (DATA_DIR/viewer.token) or a node token",
+                ))
                 .build(),
         ),
     );

@@ -236,10 +236,31 @@ fn a_udp_flow_stays_on_its_endpoint_and_moves_when_the_endpoint_goes() {
     let socket = udp_socket_in(&client.ns);
     assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
 
-    // A second endpoint comes; the client's flow stays where it is (conntrack).
+    // A second endpoint comes; the client's flow stays where it is (conntrack). The client
+    // keeps its flow alive meanwhile, as a real one would: a UDP conntrack entry that has seen
+    // one reply lives 30 s (nf_conntrack_udp_timeout), and bringing u-2 up can take longer on
+    // a loaded machine; an expired flow is a new one, balanced afresh (to u-2 half the time).
+    let stop = Arc::new(AtomicBool::new(false));
+    let keepalive = {
+        let (stop, socket) = (stop.clone(), socket.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                // A lost datagram (a timeout) still refreshed the entry on its way out.
+                if let Ok(host) = udp_request(&socket, to, "hostname") {
+                    answers.push(host);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            answers
+        })
+    };
     create_netexec(&c, "u-2", Some("node-3"), json!({"app": "u"}));
     ready_pod(&c, "u-2");
     wait_endpoints(&c, "dns", 2);
+    stop.store(true, Ordering::Relaxed);
+    let answers = keepalive.join().unwrap();
+    assert!(answers.iter().all(|h| h == "u-1"), "the flow left u-1 while u-2 came: {answers:?}");
     assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
 
     // u-1 goes away: the same socket (the same conntrack tuple, kept alive by the client's
