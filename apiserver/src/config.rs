@@ -15,12 +15,25 @@ use openapi::{Backend, ClusterConfig, PortRange};
 #[derive(clap::Parser, Debug, Clone)]
 #[command(name = "apiserver", version, about = "flatnet's API server")]
 pub struct Args {
-    /// Address to listen on.
+    /// Address to serve HTTPS on.
     #[arg(long, env = "FLATNET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory of the SQLite database (`flatnet.db`) and the admin token (`admin.token`).
+    /// Directory of the SQLite database (`flatnet.db`), the cluster's CA (`ca.crt`, `ca.key`)
+    /// and the tokens (`admin.token`, `viewer.token`), all made on first start.
     #[arg(long, env = "FLATNET_DATA_DIR", default_value = "flatnet-data")]
     pub data_dir: PathBuf,
+    /// More names (DNS names or IP addresses) for the serving certificate, besides the listen
+    /// address, 127.0.0.1, ::1, localhost and the host name. Repeat or separate with commas.
+    #[arg(long = "tls-san", env = "FLATNET_TLS_SAN", value_delimiter = ',')]
+    pub tls_sans: Vec<String>,
+    /// Also serve plain HTTP on this loopback address (say 127.0.0.1:8079), for local tools
+    /// that cannot do TLS. Tokens are required there as on HTTPS. Off by default: HTTPS only.
+    #[arg(long, env = "FLATNET_PLAIN_HTTP_LISTEN")]
+    pub plain_http_listen: Option<SocketAddr>,
+    /// Answer reads (GET) without a token, for demos; writes still need one. Off by default,
+    /// as on kind and k3s: a pod's spec (its environment) often holds secrets.
+    #[arg(long, env = "FLATNET_ANONYMOUS_READS")]
+    pub anonymous_reads: bool,
     /// Directory of the dashboard's static files (default: the `web/` folder of the source tree).
     #[arg(long, env = "FLATNET_WEB_DIR")]
     pub web_dir: Option<PathBuf>,

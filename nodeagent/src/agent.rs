@@ -28,6 +28,8 @@ use crate::runtime::ShimRuntime;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub server: String,
+    /// The cluster's CA (PEM), pinned for the server's certificate (`None`: plain http://).
+    pub ca_pem: Option<Vec<u8>>,
     pub token: String,
     pub node_name: String,
     /// The node's namespace (`None`: the agent's own, as for a node in a container).
@@ -89,7 +91,11 @@ async fn heartbeat_until_ok(client: &Client, node: &str, heartbeat: &Heartbeat) 
 /// Run the agent until the process ends.
 #[tracing::instrument(name = "agent", skip_all, fields(node = %cfg.node_name))]
 pub async fn run(cfg: Config) -> Result<()> {
-    let client = Client::new(&cfg.server, Some(cfg.token.clone()))?;
+    let token = Some(cfg.token.clone());
+    let client = match &cfg.ca_pem {
+        Some(ca) => Client::with_ca(&cfg.server, token, ca)?,
+        None => Client::new(&cfg.server, token)?,
+    };
     let node_ns = match &cfg.netns {
         Some(name) => Netns::open(name)?,
         None => Netns::current()?,

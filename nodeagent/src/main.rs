@@ -26,8 +26,12 @@ enum Command {
 #[derive(clap::Args)]
 struct AgentArgs {
     /// The API server's URL.
-    #[arg(long, env = "FLATNET_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "FLATNET_SERVER", default_value = "https://127.0.0.1:8080")]
     server: String,
+    /// The cluster's CA certificate (the API server's `DATA_DIR/ca.crt`): the only
+    /// certificate authority the agent trusts for the server (required for https://).
+    #[arg(long, env = "FLATNET_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// This node's name.
     #[arg(long, env = "FLATNET_NODE")]
     node: Option<String>,
@@ -89,8 +93,16 @@ fn main() -> anyhow::Result<()> {
         .or_else(|| std::fs::read_to_string("/etc/resolv.conf").ok())
         .unwrap_or_default();
     let dns_upstreams = nodeagent::dns::parse_upstreams(&a.dns_upstream, &resolv_conf)?;
+    let ca_pem = match a.ca_file {
+        Some(path) => Some(std::fs::read(&path).with_context(|| format!("read CA file {}", path.display()))?),
+        None if a.server.starts_with("https://") => {
+            anyhow::bail!("--ca-file is required for {}: the API server's ca.crt", a.server)
+        }
+        None => None,
+    };
     let config = nodeagent::Config {
         server: a.server,
+        ca_pem,
         token,
         node_ip: a.node_ip.context("--node-ip ADDRESS is required")?,
         data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from("/var/lib/flatnet").join(&node)),

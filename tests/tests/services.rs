@@ -39,7 +39,7 @@ fn create_service(c: &TestCluster, body: serde_json::Value) -> (Ipv4Addr, Vec<u1
 }
 
 fn ready_addresses(c: &TestCluster, service: &str) -> usize {
-    let e = http_get_json(c.listen, &format!("/api/v1/namespaces/default/endpoints/{service}"));
+    let e = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/default/endpoints/{service}"));
     e["subsets"].as_array().into_iter().flatten().map(|s| s["addresses"].as_array().map_or(0, |a| a.len())).sum()
 }
 
@@ -175,7 +175,7 @@ fn a_pod_reaching_its_own_service_lands_on_itself_masqueraded() {
     let pod = ready_pod(&c, "web-1");
     wait_endpoints(&c, "me", 1);
     // Hairpin: web-1 reaches its own service, lands on itself, and sees its node's gateway.
-    let lease = http_get_json(c.listen, "/api/v1/nodeleases/node-1");
+    let lease = http_get_json(c.listen, c.data_dir(), "/api/v1/nodeleases/node-1");
     let gateway = lease["spec"]["gateway"].as_str().unwrap().to_string();
     assert_eq!(wait_http(&pod.ns, (me, 80).into(), "/hostname"), "web-1");
     let seen = http_get_in(&pod.ns, (me, 80).into(), "/clientip").unwrap();

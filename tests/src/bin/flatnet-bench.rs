@@ -172,6 +172,8 @@ struct Server {
     child: Child,
     url: String,
     token: String,
+    /// The server's CA (`DATA/ca.crt`): clients pin it.
+    ca: Vec<u8>,
 }
 
 impl Drop for Server {
@@ -211,7 +213,8 @@ fn start_apiserver(data_dir: &std::path::Path) -> Result<Server> {
     };
     std::thread::spawn(move || for _ in lines {});
     let token = std::fs::read_to_string(data_dir.join("admin.token"))?.trim().to_string();
-    Ok(Server { child, url, token })
+    let ca = std::fs::read(data_dir.join("ca.crt"))?;
+    Ok(Server { child, url, token, ca })
 }
 
 fn pod(name: &str, namespace: &str) -> Pod {
@@ -257,8 +260,14 @@ async fn api_bench(
     let tmp = tempfile::tempdir()?;
     let dir = data_dir.unwrap_or_else(|| tmp.path().to_path_buf());
     let server = start_apiserver(&dir)?;
-    let client = Client::new(&server.url, Some(server.token.clone()))?;
-    let http = reqwest::Client::new();
+    let client = Client::with_ca(&server.url, Some(server.token.clone()), &server.ca)?;
+    // Raw requests, as any client sends them: over TLS, with the token.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", server.token).parse()?);
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server.ca)?)
+        .default_headers(auth)
+        .build()?;
 
     // Three Ready nodes, so creates include scheduling and pod IP allocation.
     for i in 0..3 {

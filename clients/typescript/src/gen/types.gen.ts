@@ -691,6 +691,10 @@ export type ReadClusterConfigData = {
 
 export type ReadClusterConfigErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -740,6 +744,10 @@ export type ListEndpointsAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -798,6 +806,10 @@ export type ListEventAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -862,6 +874,10 @@ export type ListEndpointsErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -903,6 +919,10 @@ export type ReadEndpointsData = {
 };
 
 export type ReadEndpointsErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -963,6 +983,10 @@ export type ListEventErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1009,7 +1033,7 @@ export type CreateEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1075,7 +1099,7 @@ export type DeleteEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1120,6 +1144,10 @@ export type ReadEventData = {
 };
 
 export type ReadEventErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1184,6 +1212,10 @@ export type ListPodErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1230,7 +1262,7 @@ export type CreatePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1296,7 +1328,7 @@ export type DeletePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1341,6 +1373,10 @@ export type ReadPodData = {
 };
 
 export type ReadPodErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1388,7 +1424,7 @@ export type ReplacePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1471,7 +1507,7 @@ export type ReadPodLogErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1521,6 +1557,10 @@ export type ReadPodStatusData = {
 
 export type ReadPodStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1567,7 +1607,7 @@ export type ReplacePodStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1650,6 +1690,10 @@ export type ListServiceErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1696,7 +1740,7 @@ export type CreateServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1762,7 +1806,7 @@ export type DeleteServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1807,6 +1851,10 @@ export type ReadServiceData = {
 };
 
 export type ReadServiceErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1854,7 +1902,7 @@ export type ReplaceServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1932,6 +1980,10 @@ export type ListNodeLeaseErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1969,6 +2021,10 @@ export type ReadNodeLeaseData = {
 };
 
 export type ReadNodeLeaseErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2024,6 +2080,10 @@ export type ListNodeErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2065,7 +2125,7 @@ export type CreateNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2127,7 +2187,7 @@ export type DeleteNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2168,6 +2228,10 @@ export type ReadNodeData = {
 };
 
 export type ReadNodeErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2211,7 +2275,7 @@ export type ReplaceNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2277,7 +2341,7 @@ export type HeartbeatNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2335,6 +2399,10 @@ export type ReadNodeStatusData = {
 
 export type ReadNodeStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2377,7 +2445,7 @@ export type ReplaceNodeStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2439,7 +2507,7 @@ export type CreateNodeTokenErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2505,6 +2573,10 @@ export type ListPodAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2562,6 +2634,10 @@ export type ListServiceAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2621,6 +2697,10 @@ export type MetricsData = {
 
 export type MetricsErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -2643,6 +2723,19 @@ export type OpenapiData = {
     query?: never;
     url: '/openapi.json';
 };
+
+export type OpenapiErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiError = OpenapiErrors[keyof OpenapiErrors];
 
 export type OpenapiResponses = {
     /**
