@@ -112,7 +112,7 @@ fn pods_on_every_node_resolve_services_by_name() {
         return;
     }
     let Lab { c, pods, web } = lab(vec![("FLATNET_DNS_UPSTREAM".into(), "none".into())]);
-    let kube_dns = http_get_json(c.listen, "/api/v1/namespaces/kube-system/services/kube-dns");
+    let kube_dns = http_get_json(c.listen, c.data_dir(), "/api/v1/namespaces/kube-system/services/kube-dns");
     assert_eq!(kube_dns["spec"]["clusterIP"], CLUSTER_DNS);
 
     for p in &pods {
