@@ -2,6 +2,7 @@
 // and a sort key where the cell's text does not sort), their health and their summary. A new kind (network policies, DNS records) is one more entry
 // here; the tables, the detail view, the watch and the filters follow from it.
 
+import { request } from "./api.js";
 import { h, pill, labelChips, age } from "./dom.js";
 import { get, items } from "./store.js";
 import { formatSelector } from "./selector.js";
@@ -26,9 +27,16 @@ function kind(def) {
 
 /** The cluster domain (`clusterDomain` of /api/v1/clusterconfig), for services' DNS names. */
 let clusterDomain = "cluster.local";
-fetch("/api/v1/clusterconfig").then((r) => (r.ok ? r.json() : null)).then((c) => {
-  if (c?.clusterDomain) clusterDomain = c.clusterDomain;
-}).catch(() => {});
+// Read with the tab's token like every request (reads need one); without one yet, again
+// once the user gives one.
+function loadClusterDomain() {
+  request("GET", "/api/v1/clusterconfig")
+    .then((c) => {
+      if (c?.clusterDomain) clusterDomain = c.clusterDomain;
+    })
+    .catch(() => window.addEventListener("flatnet:token", loadClusterDomain, { once: true }));
+}
+loadClusterDomain();
 /** The name a service answers to in the cluster DNS. */
 export const dnsName = (svc) => `${svc.metadata.name}.${svc.metadata.namespace}.svc.${clusterDomain}`;
 
