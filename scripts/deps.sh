@@ -13,6 +13,8 @@ run_only=false
 pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
 $run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
 $run_only || pairs="$pairs dig:bind9-dnsutils dnsmasq:dnsmasq-base dnsperf:dnsperf"
+# kubectl: preinstalled (1.32) on the CI machines; on a plain Debian, kubernetes-client (1.20).
+$run_only || pairs="$pairs kubectl:kubernetes-client"
 need_pkgs=()
 for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}
