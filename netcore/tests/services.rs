@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use common::{privileged, Scratch};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::Netns;
 use netcore::nft;
 use netcore::nft::model::{Command, Element, Expr, Op, Part, Set, Table, Type};
 use netcore::nftnl::{self, SetOp};
-use netcore::podnet::{self, NodeNetwork, PodNetwork};
+use netcore::podnet;
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
 
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 98, 1, 1);

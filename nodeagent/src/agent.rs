@@ -11,8 +11,9 @@ use anyhow::{Context, Result};
 use ipnetwork::Ipv4Network;
 use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
+use netcore::model::NodeNetwork;
 use netcore::netns::Netns;
-use netcore::podnet::{self, NodeNetwork};
+use netcore::podnet;
 use openapi::client::{Client, ListParams};
 use openapi::{
     DaemonEndpoint, Heartbeat, Node, NodeAddress, NodeDaemonEndpoints, NodeLease, NodeStatus, ObjectMeta, Pod, PodPhase,

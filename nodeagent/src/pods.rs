@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use netcore::model::PodNetwork;
 use netcore::netns::Netns;
-use netcore::podnet::PodNetwork;
 use openapi::client::Client;
 use openapi::{ContainerState, Event, ObjectReference, Pod, PodCondition, PodStatus};
 use serde::{Deserialize, Serialize};
