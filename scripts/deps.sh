@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what flatnet needs on a Debian machine, only what is missing.
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
-# chromium-driver (the dashboard's browser test).
+# chromium-driver (the dashboard's browser test), bind9-dnsutils (dig), dnsmasq-base (an
+# upstream resolver in the DNS tests, and a peer in its benchmark) and dnsperf.
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
 # The real clients of tests/tests/kubectl.rs: kubectl (Debian's kubernetes-client) and the
 # official Python client (`kubernetes` on PyPI, pinned to the version tested).
@@ -12,7 +13,10 @@ run_only=false
 [ "${1:-}" = "--run" ] && run_only=true
 
 pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
-$run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver kubectl:kubernetes-client"
+$run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
+$run_only || pairs="$pairs dig:bind9-dnsutils dnsmasq:dnsmasq-base dnsperf:dnsperf"
+# kubectl: preinstalled (1.32) on the CI machines; on a plain Debian, kubernetes-client (1.20).
+$run_only || pairs="$pairs kubectl:kubernetes-client"
 need_pkgs=()
 for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}

@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::handler::Handler;
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
@@ -19,11 +18,12 @@ use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
 use crate::decode::{self, WriteQuery};
+pub use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::fields::FieldSelector;
 use crate::kinds::Served;
 use crate::patch::PatchType;
-use crate::store::{Caller, Op, Selectable, Store, Subresource};
+use crate::store::{Caller, Op, Selectable, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
 
@@ -103,10 +103,14 @@ pub fn served_routes() -> Vec<(String, Method)> {
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    let router =
-        routes().by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
-    let router = crate::openapiv3::routes(crate::discovery::routes(router));
-    router
+    let router = routes()
+        .by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    crate::openapiv3::routes(crate::discovery::routes(router))
+        // Kubernetes' names for the health check, as probes and load balancers ask them.
+        .route("/livez", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(healthz))
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
@@ -198,32 +202,6 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// The authenticated caller of a write. It is extracted before the body is read, so an
-/// unauthenticated write is answered 401 whatever its body.
-pub struct Authenticated(pub Caller);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> ApiResult<Self> {
-        authenticate(&st.store, &parts.headers).map(Authenticated)
-    }
-}
-
-/// The caller of a write: every write needs a bearer token.
-fn authenticate(store: &Store, headers: &HeaderMap) -> ApiResult<Caller> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("writes need a bearer token (Authorization: Bearer TOKEN)"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be \"Bearer TOKEN\""))?;
-    store.authenticate(token).ok_or_else(|| ApiError::unauthorized("unknown bearer token"))
 }
 
 /// Namespace and name from the path (absent ones are empty). A namespace that is not a

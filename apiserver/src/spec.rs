@@ -23,7 +23,7 @@ use openapi::*;
 #[openapi(
     info(
         title = "flatnet API",
-        description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Reads are open; writes need a bearer token (the admin token, or a node-scoped token for a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
+        description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Served over HTTPS with the cluster's own CA (DATA_DIR/ca.crt). Every request but the health checks needs a bearer token: the admin token, the viewer token (reads only, not pod logs), or a node-scoped token (reads, and a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
         license(name = "Apache-2.0")
     ),
     // The kinds' schemas (and those they refer to) come from the registry, in `build`.
@@ -244,7 +244,7 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
         .map(|c| match *c {
             "400" => error(c, "Malformed request: bad JSON, wrong field type, unknown field, bad selector"),
             "401" => error(c, "No or unknown bearer token"),
-            "403" => error(c, "The token may not do this (a node token writing another node)"),
+            "403" => error(c, "The token may not do this (the viewer token writing or reading logs, a node token writing another node)"),
             "404" => error(c, "No such object, or a namespace that cannot exist (not a DNS-1123 label)"),
             "409" => error(c, "Already exists, or a stale resourceVersion"),
             "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
@@ -264,7 +264,9 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
         .collect()
 }
 
-const READ_ERRORS: &[&str] = &["500"];
+/// A read needs a token too (any of them: every role may read); only the health check is open.
+const READ_ERRORS: &[&str] = &["401", "500"];
+const HEALTH_ERRORS: &[&str] = &["500"];
 const WRITE_ERRORS: &[&str] = &["400", "401", "403", "404", "409", "413", "415", "422", "500", "503"];
 
 fn operation(
@@ -395,7 +397,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let ns_param = || namespace_param();
     let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
-    let list_errors: &[&str] = &["400", "404", "410", "500", "504"];
+    let list_errors: &[&str] = &["400", "401", "404", "410", "500", "504"];
     let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (application/json)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
@@ -446,7 +448,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             obj_params.clone(),
             None,
             object_ok("The object", "200"),
-            &["404", "500"],
+            &["401", "404", "500"],
         ),
     );
     if k.verbs.create {
@@ -541,7 +543,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("The object", "200"),
-                &["404", "500"],
+                &["401", "404", "500"],
             ),
         );
         paths.add_path_operation(
@@ -685,7 +687,7 @@ fn build() -> utoipa::openapi::OpenApi {
             vec![],
             None,
             ("200", "ok".into(), text.clone(), "text/plain"),
-            READ_ERRORS,
+            HEALTH_ERRORS,
         ),
     );
     paths.add_path_operation(
@@ -712,7 +714,7 @@ fn build() -> utoipa::openapi::OpenApi {
             vec![],
             None,
             ("200", "The OpenAPI document".into(), any, "application/json"),
-            &[],
+            READ_ERRORS,
         ),
     );
     doc.paths = paths;
@@ -736,7 +738,9 @@ fn build() -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("The admin token (DATA_DIR/admin.token) or a node token"))
+                .description(Some(
+                    "The admin token (DATA_DIR/admin.token), the viewer token (DATA_DIR/viewer.token) or a node token",
+                ))
                 .build(),
         ),
     );

@@ -261,7 +261,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "cluster IP not an address",
             services.clone(),
-            with(service_json("s"), |v| v["spec"]["clusterIP"] = json!("None")),
+            with(service_json("s"), |v| v["spec"]["clusterIP"] = json!("none-such")),
             422,
             "Invalid",
             "spec.clusterIP".into(),

@@ -97,7 +97,10 @@ async fn metrics_count_requests_watchers_and_objects() {
     assert_eq!(metric(&text, "flatnet_apiserver_watch_clients"), Some(0.0));
 
     // A watch counts while its stream is open, and stops counting when the client leaves.
-    let req = Request::get("/api/v1/pods?watch=true").body(Body::empty()).unwrap();
+    let req = Request::get("/api/v1/pods?watch=true")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
     let open = srv.app.clone().oneshot(req).await.unwrap();
     assert_eq!(open.status(), StatusCode::OK);
     wait_for_gauge(&srv, 1.0).await;

@@ -61,7 +61,7 @@ async fn every_event_exactly_once_across_a_reconnect() {
     // First connection from A, with writes while it streams.
     let app = srv.app.clone();
     let first = tokio::spawn(async move {
-        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={a}&timeoutSeconds=1"))).await
+        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={a}&timeoutSeconds=1")).token(ADMIN)).await
     });
     let mut expected = writes(&srv, "one").await;
     let first = first.await.unwrap();
@@ -76,7 +76,7 @@ async fn every_event_exactly_once_across_a_reconnect() {
     expected.extend(writes(&srv, "two").await);
     let app = srv.app.clone();
     let second = tokio::spawn(async move {
-        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={b}&timeoutSeconds=1"))).await
+        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={b}&timeoutSeconds=1")).token(ADMIN)).await
     });
     expected.extend(writes(&srv, "three").await);
     let second = second.await.unwrap();
@@ -101,7 +101,7 @@ async fn a_label_selector_turns_relabels_into_deleted_and_added() {
 
     let app = srv.app.clone();
     let q = query.clone();
-    let live = tokio::spawn(async move { send(&app, Req::get(&q)).await });
+    let live = tokio::spawn(async move { send(&app, Req::get(&q).token(ADMIN)).await });
     let relabel = |p: &Pod, app: &str| {
         let mut p = p.clone();
         p.metadata.labels.insert("app".into(), app.into());
@@ -148,7 +148,7 @@ async fn a_node_field_selector_sees_a_binding_as_added() {
 
     let app = srv.app.clone();
     let q = query.clone();
-    let live = tokio::spawn(async move { send(&app, Req::get(&q)).await });
+    let live = tokio::spawn(async move { send(&app, Req::get(&q).token(ADMIN)).await });
     srv.heartbeat("n1").await; // binds p to n1
     srv.create_pod(pod("elsewhere").node("n2")).await;
     srv.create_pod(pod("r").node("n1")).await;

@@ -41,7 +41,7 @@ pub fn create_netexec(c: &TestCluster, name: &str, node: Option<&str>, labels: s
 pub fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let pod = http_get_json(c.listen, &format!("/api/v1/namespaces/default/pods/{name}"));
+        let pod = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/default/pods/{name}"));
         let ready = pod["status"]["conditions"]
             .as_array()
             .into_iter()

@@ -16,6 +16,7 @@ from .discovery_api_response_200 import DiscoveryApiResponse200
 from .discovery_api_v1_response_200 import DiscoveryApiV1Response200
 from .discovery_apis_response_200 import DiscoveryApisResponse200
 from .discovery_version_response_200 import DiscoveryVersionResponse200
+from .dns_policy import DnsPolicy
 from .endpoint_address import EndpointAddress
 from .endpoint_port import EndpointPort
 from .endpoint_subset import EndpointSubset
@@ -58,6 +59,8 @@ from .patch_pod_body import PatchPodBody
 from .patch_service_body import PatchServiceBody
 from .pod import Pod
 from .pod_condition import PodCondition
+from .pod_dns_config import PodDnsConfig
+from .pod_dns_config_option import PodDnsConfigOption
 from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
@@ -102,6 +105,7 @@ __all__ = (
     "DiscoveryApisResponse200",
     "DiscoveryApiV1Response200",
     "DiscoveryVersionResponse200",
+    "DnsPolicy",
     "EndpointAddress",
     "EndpointPort",
     "Endpoints",
@@ -144,6 +148,8 @@ __all__ = (
     "PatchServiceBody",
     "Pod",
     "PodCondition",
+    "PodDnsConfig",
+    "PodDnsConfigOption",
     "PodList",
     "PodMetadata",
     "PodPhase",

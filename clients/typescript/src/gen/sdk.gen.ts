@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
+import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -21,42 +21,74 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 /**
  * The core group's versions (APIVersions), or its aggregated discovery
  */
-export const discoveryApi = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiResponses, DiscoveryApiErrors, ThrowOnError>({ url: '/api', ...options });
+export const discoveryApi = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiResponses, DiscoveryApiErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api',
+    ...options
+});
 
 /**
  * The core group's resources (APIResourceList)
  */
-export const discoveryApiV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiV1Responses, DiscoveryApiV1Errors, ThrowOnError>({ url: '/api/v1', ...options });
+export const discoveryApiV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiV1Responses, DiscoveryApiV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1',
+    ...options
+});
 
 /**
  * The cluster's network configuration
  */
-export const readClusterConfig = <ThrowOnError extends boolean = false>(options?: Options<ReadClusterConfigData, ThrowOnError>) => (options?.client ?? client).get<ReadClusterConfigResponses, ReadClusterConfigErrors, ThrowOnError>({ url: '/api/v1/clusterconfig', ...options });
+export const readClusterConfig = <ThrowOnError extends boolean = false>(options?: Options<ReadClusterConfigData, ThrowOnError>) => (options?.client ?? client).get<ReadClusterConfigResponses, ReadClusterConfigErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/clusterconfig',
+    ...options
+});
 
 /**
  * List or watch endpoints in all namespaces
  */
-export const listEndpointsAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEndpointsAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEndpointsAllNamespacesResponses, ListEndpointsAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/endpoints', ...options });
+export const listEndpointsAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEndpointsAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEndpointsAllNamespacesResponses, ListEndpointsAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/endpoints',
+    ...options
+});
 
 /**
  * List or watch events in all namespaces
  */
-export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEventAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEventAllNamespacesResponses, ListEventAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/events', ...options });
+export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEventAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEventAllNamespacesResponses, ListEventAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/events',
+    ...options
+});
 
 /**
  * List or watch endpoints in a namespace
  */
-export const listEndpoints = <ThrowOnError extends boolean = false>(options: Options<ListEndpointsData, ThrowOnError>) => (options.client ?? client).get<ListEndpointsResponses, ListEndpointsErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/endpoints', ...options });
+export const listEndpoints = <ThrowOnError extends boolean = false>(options: Options<ListEndpointsData, ThrowOnError>) => (options.client ?? client).get<ListEndpointsResponses, ListEndpointsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/endpoints',
+    ...options
+});
 
 /**
  * Read a Endpoints
  */
-export const readEndpoints = <ThrowOnError extends boolean = false>(options: Options<ReadEndpointsData, ThrowOnError>) => (options.client ?? client).get<ReadEndpointsResponses, ReadEndpointsErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/endpoints/{name}', ...options });
+export const readEndpoints = <ThrowOnError extends boolean = false>(options: Options<ReadEndpointsData, ThrowOnError>) => (options.client ?? client).get<ReadEndpointsResponses, ReadEndpointsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/endpoints/{name}',
+    ...options
+});
 
 /**
  * List or watch events in a namespace
  */
-export const listEvent = <ThrowOnError extends boolean = false>(options: Options<ListEventData, ThrowOnError>) => (options.client ?? client).get<ListEventResponses, ListEventErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/events', ...options });
+export const listEvent = <ThrowOnError extends boolean = false>(options: Options<ListEventData, ThrowOnError>) => (options.client ?? client).get<ListEventResponses, ListEventErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/events',
+    ...options
+});
 
 /**
  * Report an event (node agents report as themselves); the name may be left empty
@@ -83,12 +115,20 @@ export const deleteEvent = <ThrowOnError extends boolean = false>(options: Optio
 /**
  * Read a Event
  */
-export const readEvent = <ThrowOnError extends boolean = false>(options: Options<ReadEventData, ThrowOnError>) => (options.client ?? client).get<ReadEventResponses, ReadEventErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/events/{name}', ...options });
+export const readEvent = <ThrowOnError extends boolean = false>(options: Options<ReadEventData, ThrowOnError>) => (options.client ?? client).get<ReadEventResponses, ReadEventErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/events/{name}',
+    ...options
+});
 
 /**
  * List or watch pods in a namespace
  */
-export const listPod = <ThrowOnError extends boolean = false>(options: Options<ListPodData, ThrowOnError>) => (options.client ?? client).get<ListPodResponses, ListPodErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods', ...options });
+export const listPod = <ThrowOnError extends boolean = false>(options: Options<ListPodData, ThrowOnError>) => (options.client ?? client).get<ListPodResponses, ListPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods',
+    ...options
+});
 
 /**
  * Create a pod; it is scheduled and given an IP from its node's lease
@@ -115,7 +155,11 @@ export const deletePod = <ThrowOnError extends boolean = false>(options: Options
 /**
  * Read a Pod
  */
-export const readPod = <ThrowOnError extends boolean = false>(options: Options<ReadPodData, ThrowOnError>) => (options.client ?? client).get<ReadPodResponses, ReadPodErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods/{name}', ...options });
+export const readPod = <ThrowOnError extends boolean = false>(options: Options<ReadPodData, ThrowOnError>) => (options.client ?? client).get<ReadPodResponses, ReadPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}',
+    ...options
+});
 
 /**
  * Patch a Pod: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
@@ -155,7 +199,11 @@ export const readPodLog = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Read a Pod (with its status)
  */
-export const readPodStatus = <ThrowOnError extends boolean = false>(options: Options<ReadPodStatusData, ThrowOnError>) => (options.client ?? client).get<ReadPodStatusResponses, ReadPodStatusErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods/{name}/status', ...options });
+export const readPodStatus = <ThrowOnError extends boolean = false>(options: Options<ReadPodStatusData, ThrowOnError>) => (options.client ?? client).get<ReadPodStatusResponses, ReadPodStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/status',
+    ...options
+});
 
 /**
  * Replace the status of a Pod (only `status` is taken; server-owned fields are kept)
@@ -173,7 +221,11 @@ export const replacePodStatus = <ThrowOnError extends boolean = false>(options: 
 /**
  * List or watch services in a namespace
  */
-export const listService = <ThrowOnError extends boolean = false>(options: Options<ListServiceData, ThrowOnError>) => (options.client ?? client).get<ListServiceResponses, ListServiceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/services', ...options });
+export const listService = <ThrowOnError extends boolean = false>(options: Options<ListServiceData, ThrowOnError>) => (options.client ?? client).get<ListServiceResponses, ListServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services',
+    ...options
+});
 
 /**
  * Create a service; it is given a cluster IP (and node ports)
@@ -200,7 +252,11 @@ export const deleteService = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Read a Service
  */
-export const readService = <ThrowOnError extends boolean = false>(options: Options<ReadServiceData, ThrowOnError>) => (options.client ?? client).get<ReadServiceResponses, ReadServiceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/services/{name}', ...options });
+export const readService = <ThrowOnError extends boolean = false>(options: Options<ReadServiceData, ThrowOnError>) => (options.client ?? client).get<ReadServiceResponses, ReadServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services/{name}',
+    ...options
+});
 
 /**
  * Patch a Service: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
@@ -231,17 +287,29 @@ export const replaceService = <ThrowOnError extends boolean = false>(options: Op
 /**
  * List or watch nodeleases
  */
-export const listNodeLease = <ThrowOnError extends boolean = false>(options?: Options<ListNodeLeaseData, ThrowOnError>) => (options?.client ?? client).get<ListNodeLeaseResponses, ListNodeLeaseErrors, ThrowOnError>({ url: '/api/v1/nodeleases', ...options });
+export const listNodeLease = <ThrowOnError extends boolean = false>(options?: Options<ListNodeLeaseData, ThrowOnError>) => (options?.client ?? client).get<ListNodeLeaseResponses, ListNodeLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodeleases',
+    ...options
+});
 
 /**
  * Read a NodeLease
  */
-export const readNodeLease = <ThrowOnError extends boolean = false>(options: Options<ReadNodeLeaseData, ThrowOnError>) => (options.client ?? client).get<ReadNodeLeaseResponses, ReadNodeLeaseErrors, ThrowOnError>({ url: '/api/v1/nodeleases/{name}', ...options });
+export const readNodeLease = <ThrowOnError extends boolean = false>(options: Options<ReadNodeLeaseData, ThrowOnError>) => (options.client ?? client).get<ReadNodeLeaseResponses, ReadNodeLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodeleases/{name}',
+    ...options
+});
 
 /**
  * List or watch nodes
  */
-export const listNode = <ThrowOnError extends boolean = false>(options?: Options<ListNodeData, ThrowOnError>) => (options?.client ?? client).get<ListNodeResponses, ListNodeErrors, ThrowOnError>({ url: '/api/v1/nodes', ...options });
+export const listNode = <ThrowOnError extends boolean = false>(options?: Options<ListNodeData, ThrowOnError>) => (options?.client ?? client).get<ListNodeResponses, ListNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes',
+    ...options
+});
 
 /**
  * Register a node (admin, or the node's own token); acquires its CIDR lease
@@ -268,7 +336,11 @@ export const deleteNode = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Read a Node
  */
-export const readNode = <ThrowOnError extends boolean = false>(options: Options<ReadNodeData, ThrowOnError>) => (options.client ?? client).get<ReadNodeResponses, ReadNodeErrors, ThrowOnError>({ url: '/api/v1/nodes/{name}', ...options });
+export const readNode = <ThrowOnError extends boolean = false>(options: Options<ReadNodeData, ThrowOnError>) => (options.client ?? client).get<ReadNodeResponses, ReadNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}',
+    ...options
+});
 
 /**
  * Patch a Node: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
@@ -312,7 +384,11 @@ export const heartbeatNode = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Read a Node (with its status)
  */
-export const readNodeStatus = <ThrowOnError extends boolean = false>(options: Options<ReadNodeStatusData, ThrowOnError>) => (options.client ?? client).get<ReadNodeStatusResponses, ReadNodeStatusErrors, ThrowOnError>({ url: '/api/v1/nodes/{name}/status', ...options });
+export const readNodeStatus = <ThrowOnError extends boolean = false>(options: Options<ReadNodeStatusData, ThrowOnError>) => (options.client ?? client).get<ReadNodeStatusResponses, ReadNodeStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}/status',
+    ...options
+});
 
 /**
  * Replace the status of a Node (only `status` is taken; server-owned fields are kept)
@@ -339,17 +415,29 @@ export const createNodeToken = <ThrowOnError extends boolean = false>(options: O
 /**
  * List or watch pods in all namespaces
  */
-export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListPodAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListPodAllNamespacesResponses, ListPodAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/pods', ...options });
+export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListPodAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListPodAllNamespacesResponses, ListPodAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/pods',
+    ...options
+});
 
 /**
  * List or watch services in all namespaces
  */
-export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/services', ...options });
+export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/services',
+    ...options
+});
 
 /**
  * The named groups (APIGroupList), or their aggregated discovery
  */
-export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisResponses, DiscoveryApisErrors, ThrowOnError>({ url: '/apis', ...options });
+export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisResponses, DiscoveryApisErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis',
+    ...options
+});
 
 /**
  * Liveness: the server and its database answer
@@ -359,24 +447,44 @@ export const healthz = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Prometheus metrics
  */
-export const metrics = <ThrowOnError extends boolean = false>(options?: Options<MetricsData, ThrowOnError>) => (options?.client ?? client).get<MetricsResponses, MetricsErrors, ThrowOnError>({ url: '/metrics', ...options });
+export const metrics = <ThrowOnError extends boolean = false>(options?: Options<MetricsData, ThrowOnError>) => (options?.client ?? client).get<MetricsResponses, MetricsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/metrics',
+    ...options
+});
 
 /**
  * This document
  */
-export const openapi = <ThrowOnError extends boolean = false>(options?: Options<OpenapiData, ThrowOnError>) => (options?.client ?? client).get<OpenapiResponses, unknown, ThrowOnError>({ url: '/openapi.json', ...options });
+export const openapi = <ThrowOnError extends boolean = false>(options?: Options<OpenapiData, ThrowOnError>) => (options?.client ?? client).get<OpenapiResponses, OpenapiErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi.json',
+    ...options
+});
 
 /**
  * Where each group version's OpenAPI 3 document is (for kubectl)
  */
-export const openapiV3Index = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3IndexData, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3IndexResponses, OpenapiV3IndexErrors, ThrowOnError>({ url: '/openapi/v3', ...options });
+export const openapiV3Index = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3IndexData, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3IndexResponses, OpenapiV3IndexErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3',
+    ...options
+});
 
 /**
  * The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read it)
  */
-export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApiV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApiV1Responses, OpenapiV3ApiV1Errors, ThrowOnError>({ url: '/openapi/v3/api/v1', ...options });
+export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApiV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApiV1Responses, OpenapiV3ApiV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/api/v1',
+    ...options
+});
 
 /**
  * The Kubernetes version whose API flatnet follows
  */
-export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({ url: '/version', ...options });
+export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/version',
+    ...options
+});

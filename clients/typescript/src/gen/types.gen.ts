@@ -22,6 +22,16 @@ export type ClientIpConfig = {
 export type ClusterConfig = {
     backend: Backend;
     /**
+     * The cluster DNS address (the `kube-dns` service in `kube-system`): every node answers
+     * its own pods' queries to it on port 53, UDP and TCP. The tenth address of the service
+     * CIDR unless set.
+     */
+    clusterDNS?: string;
+    /**
+     * The cluster's DNS domain: services answer as `NAME.NS.svc.DOMAIN`.
+     */
+    clusterDomain?: string;
+    /**
      * An expired lease is reclaimed (its CIDR freed) after this further grace period.
      */
     leaseGraceSeconds: number;
@@ -115,6 +125,8 @@ export type DaemonEndpoint = {
     address?: string | null;
     port: number;
 };
+
+export type DnsPolicy = 'ClusterFirst' | 'Default' | 'None';
 
 export type EndpointAddress = {
     ip: string;
@@ -464,6 +476,27 @@ export type PodCondition = {
     type: string;
 };
 
+export type PodDnsConfig = {
+    /**
+     * IPv4 addresses of name servers (at most 3 in all).
+     */
+    nameservers?: Array<string>;
+    /**
+     * Resolver options (`ndots` with value `2`, `edns0` …); one given here replaces the
+     * policy's option of the same name.
+     */
+    options?: Array<PodDnsConfigOption>;
+    /**
+     * Search domains (at most 32 in all).
+     */
+    searches?: Array<string>;
+};
+
+export type PodDnsConfigOption = {
+    name: string;
+    value?: string | null;
+};
+
 export type PodList = {
     apiVersion: string;
     items: Array<Pod>;
@@ -481,12 +514,27 @@ export type PodSpec = {
      * At least one; container names are unique within the pod.
      */
     containers: Array<Container>;
+    dnsConfig?: null | PodDnsConfig;
+    /**
+     * How the containers' `/etc/resolv.conf` is made: `ClusterFirst` (the cluster DNS, the
+     * default), `Default` (the node's resolvers) or `None` (only `dnsConfig`).
+     */
+    dnsPolicy?: DnsPolicy;
+    /**
+     * The pod's hostname (default: its name).
+     */
+    hostname?: string | null;
     /**
      * The node the pod runs on. Set it to bind the pod yourself; leave it out and the
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
     restartPolicy?: RestartPolicy;
+    /**
+     * With `hostname`, and a headless service of this name in the pod's namespace, the pod
+     * answers in DNS as `HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN`.
+     */
+    subdomain?: string | null;
     /**
      * Seconds between SIGTERM and SIGKILL when the pod is deleted (default 30).
      */
@@ -579,9 +627,14 @@ export type ServicePort = {
 export type ServiceSpec = {
     /**
      * Allocated from the service CIDR when absent; a requested address must be free and in
-     * the service CIDR. Immutable.
+     * the service CIDR. `None` makes a headless service: no cluster IP and no load
+     * balancing, DNS answers the ready endpoints' addresses. Immutable.
      */
     clusterIP?: string | null;
+    /**
+     * For `type: ExternalName`: the DNS name the service is an alias of.
+     */
+    externalName?: string | null;
     /**
      * For NodePort: `Local` keeps the client address and uses only the node's own
      * endpoints; `Cluster` (default) masquerades and uses every endpoint.
@@ -600,7 +653,7 @@ export type ServiceSpec = {
     type?: ServiceType;
 };
 
-export type ServiceType = 'ClusterIP' | 'NodePort';
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalName';
 
 export type SessionAffinity = 'None' | 'ClientIP';
 
@@ -706,6 +759,10 @@ export type DiscoveryApiData = {
 
 export type DiscoveryApiErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -733,6 +790,10 @@ export type DiscoveryApiV1Data = {
 
 export type DiscoveryApiV1Errors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -759,6 +820,10 @@ export type ReadClusterConfigData = {
 };
 
 export type ReadClusterConfigErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * Internal error
      */
@@ -809,6 +874,10 @@ export type ListEndpointsAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -875,6 +944,10 @@ export type ListEventAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -943,6 +1016,10 @@ export type ListEndpointsErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -988,6 +1065,10 @@ export type ReadEndpointsData = {
 };
 
 export type ReadEndpointsErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1052,6 +1133,10 @@ export type ListEventErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1115,7 +1200,7 @@ export type CreateEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1198,7 +1283,7 @@ export type DeleteEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1243,6 +1328,10 @@ export type ReadEventData = {
 };
 
 export type ReadEventErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1307,6 +1396,10 @@ export type ListPodErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1370,7 +1463,7 @@ export type CreatePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1453,7 +1546,7 @@ export type DeletePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1498,6 +1591,10 @@ export type ReadPodData = {
 };
 
 export type ReadPodErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1563,7 +1660,7 @@ export type PatchPodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1650,7 +1747,7 @@ export type ReplacePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1733,7 +1830,7 @@ export type ReadPodLogErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1783,6 +1880,10 @@ export type ReadPodStatusData = {
 
 export type ReadPodStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1829,7 +1930,7 @@ export type ReplacePodStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1912,6 +2013,10 @@ export type ListServiceErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1975,7 +2080,7 @@ export type CreateServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2058,7 +2163,7 @@ export type DeleteServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2103,6 +2208,10 @@ export type ReadServiceData = {
 };
 
 export type ReadServiceErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2168,7 +2277,7 @@ export type PatchServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2255,7 +2364,7 @@ export type ReplaceServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2333,6 +2442,10 @@ export type ListNodeLeaseErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2374,6 +2487,10 @@ export type ReadNodeLeaseData = {
 };
 
 export type ReadNodeLeaseErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2428,6 +2545,10 @@ export type ListNodeErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2487,7 +2608,7 @@ export type CreateNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2566,7 +2687,7 @@ export type DeleteNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2607,6 +2728,10 @@ export type ReadNodeData = {
 };
 
 export type ReadNodeErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2668,7 +2793,7 @@ export type PatchNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2751,7 +2876,7 @@ export type ReplaceNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2817,7 +2942,7 @@ export type HeartbeatNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2875,6 +3000,10 @@ export type ReadNodeStatusData = {
 
 export type ReadNodeStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2917,7 +3046,7 @@ export type ReplaceNodeStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2979,7 +3108,7 @@ export type CreateNodeTokenErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3045,6 +3174,10 @@ export type ListPodAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3107,6 +3240,10 @@ export type ListServiceAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3143,6 +3280,10 @@ export type DiscoveryApisData = {
 };
 
 export type DiscoveryApisErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * Internal error
      */
@@ -3196,6 +3337,10 @@ export type MetricsData = {
 
 export type MetricsErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -3219,6 +3364,19 @@ export type OpenapiData = {
     url: '/openapi.json';
 };
 
+export type OpenapiErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiError = OpenapiErrors[keyof OpenapiErrors];
+
 export type OpenapiResponses = {
     /**
      * The OpenAPI document
@@ -3238,6 +3396,10 @@ export type OpenapiV3IndexData = {
 };
 
 export type OpenapiV3IndexErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * Internal error
      */
@@ -3266,6 +3428,10 @@ export type OpenapiV3ApiV1Data = {
 
 export type OpenapiV3ApiV1Errors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -3292,6 +3458,10 @@ export type DiscoveryVersionData = {
 };
 
 export type DiscoveryVersionErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * Internal error
      */

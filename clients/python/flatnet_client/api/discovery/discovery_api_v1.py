@@ -28,6 +28,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 500:
         response_500 = Status.from_dict(response.json())
 
@@ -52,7 +57,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[DiscoveryApiV1Response200 | Status]:
     """The core group's resources (APIResourceList)
 
@@ -75,7 +80,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> DiscoveryApiV1Response200 | Status | None:
     """The core group's resources (APIResourceList)
 
@@ -94,7 +99,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[DiscoveryApiV1Response200 | Status]:
     """The core group's resources (APIResourceList)
 
@@ -115,7 +120,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> DiscoveryApiV1Response200 | Status | None:
     """The core group's resources (APIResourceList)
 

@@ -28,6 +28,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 500:
         response_500 = Status.from_dict(response.json())
 
@@ -52,7 +57,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[OpenapiV3ApiV1Response200 | Status]:
     """The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read
     it)
@@ -76,7 +81,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> OpenapiV3ApiV1Response200 | Status | None:
     """The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read
     it)
@@ -96,7 +101,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[OpenapiV3ApiV1Response200 | Status]:
     """The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read
     it)
@@ -118,7 +123,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> OpenapiV3ApiV1Response200 | Status | None:
     """The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read
     it)
