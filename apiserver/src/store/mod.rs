@@ -1,4 +1,7 @@
-//! The store: SQLite through sqlx, one writer, many readers, and the watch event bus.
+//! The store: SQLite (embedded, the default) or PostgreSQL through sqlx, one writer per
+//! server, many readers, and the watch event bus. See [`backend`] for how one set of
+//! statements runs on both engines and [`feed`] for how servers sharing a PostgreSQL
+//! database see each other's writes.
 //!
 //! Every write goes through one writer task ([`writer`]) that owns the only write
 //! connection. It takes the operations queued at the moment, runs each in its own savepoint
@@ -11,6 +14,8 @@
 //! is the object's `resourceVersion` and the key of its row in the `events` history. Reads
 //! use a pool of read connections; WAL gives each read transaction a consistent snapshot.
 
+pub mod backend;
+mod feed;
 pub mod ops;
 mod tx;
 mod writer;
@@ -24,13 +29,69 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use openapi::{ClusterConfig, EventType, KindInfo};
 use serde::Deserialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Row};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+
+use backend::{on, Conn, Pool};
+pub use backend::Location;
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 pub use ops::{Caller, Op, Subresource};
+
+/// An integer kept in `meta` (0 when absent), read on `$conn` (any sqlx executor).
+macro_rules! meta_i64 {
+    ($conn:expr, $key:expr) => {
+        sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = $1")
+            .bind($key)
+            .fetch_optional($conn)
+            .await
+            .map(|v| v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0))
+    };
+}
+
+/// Start a read-only transaction that sees one snapshot for all its statements: WAL gives
+/// SQLite that for free; PostgreSQL's default (READ COMMITTED) takes a snapshot per
+/// statement, so reads that pair the revision with rows ask for REPEATABLE READ.
+macro_rules! begin_snapshot {
+    ($pool:expr, postgres = $pg:expr) => {{
+        let mut tx = $pool.begin().await?;
+        if $pg {
+            sqlx::Executor::execute(&mut *tx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        }
+        tx
+    }};
+}
+
+/// Rebuild a [`Change`] from a row of `events` (`rev, type, kind, namespace, object,
+/// old_object`); `$fallback` is the kind to assume if the stored name is unknown (a kind
+/// removed since); `None` (no fallback) answers `None` for such rows.
+macro_rules! change_from_row {
+    ($row:expr, $fallback:expr) => {{
+        let row = $row;
+        let object: String = row.get("object");
+        let old: Option<String> = row.get("old_object");
+        let event_type = match row.get::<String, _>("type").as_str() {
+            "ADDED" => openapi::EventType::Added,
+            "MODIFIED" => openapi::EventType::Modified,
+            _ => openapi::EventType::Deleted,
+        };
+        let kind_name: String = row.get("kind");
+        openapi::registry::find(&kind_name).or($fallback).map(|kind| $crate::store::Change {
+            rev: row.get("rev"),
+            event_type,
+            kind,
+            namespace: row.get("namespace"),
+            selectable: $crate::store::Selectable::from_json(&object),
+            old: old.as_deref().map($crate::store::Selectable::from_json),
+            object: object.into(),
+            old_object: old.map(Into::into),
+        })
+    }};
+}
+use change_from_row;
 
 /// The time source; tests substitute a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -99,7 +160,7 @@ struct Job {
 }
 
 struct Inner {
-    read: SqlitePool,
+    read: Pool,
     ops: mpsc::Sender<Job>,
     events: broadcast::Sender<Arc<Change>>,
     settings: Settings,
@@ -111,6 +172,11 @@ struct Inner {
     admin_token_hash: String,
     /// SHA-256 of node tokens → node name, mirrored from `node_tokens`.
     node_tokens: RwLock<HashMap<String, String>>,
+    /// PostgreSQL: wakes this server's change feed after a local commit ([`feed`]).
+    feed_wake: Notify,
+    /// The revision published on the bus so far; the PostgreSQL writer waits on it before
+    /// answering, so a write's answer never runs ahead of this server's watches.
+    published: watch::Sender<i64>,
 }
 
 /// A handle on the store; cheap to clone.
@@ -138,9 +204,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 impl Store {
-    /// Open (creating if needed) the database in `data_dir`, run migrations, settle the
-    /// cluster configuration with `configure` (given the stored one, if any), and start the
-    /// writer. `admin_token` is the token whose bearer may do everything.
+    /// Open (creating if needed) the SQLite database in `data_dir`; see [`Store::open_at`].
     pub async fn open(
         data_dir: &Path,
         configure: impl FnOnce(Option<ClusterConfig>) -> Result<Settings, String>,
@@ -148,35 +212,71 @@ impl Store {
         clock: Clock,
     ) -> anyhow::Result<Store> {
         std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join(DB_FILE);
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10))
-            // 64 MiB page cache per connection: lists and the writer's lookups stay in memory.
-            .pragma("cache_size", "-65536")
-            .disable_statement_logging();
-        let mut conn = opts.connect().await?;
-        sqlx::migrate!("./migrations").run(&mut conn).await?;
+        Store::open_at(&Location::Sqlite(data_dir.join(DB_FILE)), configure, admin_token, clock).await
+    }
 
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'config'").fetch_optional(&mut conn).await?;
+    /// Open (creating if needed) the database at `location`, run migrations, settle the
+    /// cluster configuration with `configure` (given the stored one, if any), and start the
+    /// writer (and, on PostgreSQL, the change feed). `admin_token` is the token whose bearer
+    /// may do everything.
+    pub async fn open_at(
+        location: &Location,
+        configure: impl FnOnce(Option<ClusterConfig>) -> Result<Settings, String>,
+        admin_token: &str,
+        clock: Clock,
+    ) -> anyhow::Result<Store> {
+        let (mut conn, read) = match location {
+            Location::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(std::time::Duration::from_secs(10))
+                    // 64 MiB page cache per connection: lists and the writer's lookups stay in memory.
+                    .pragma("cache_size", "-65536")
+                    .disable_statement_logging();
+                let mut conn = opts.connect().await?;
+                sqlx::migrate!("./migrations").run(&mut conn).await?;
+                let read = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+                (Conn::Sqlite(conn), Pool::Sqlite(read))
+            }
+            Location::Postgres(url) => {
+                // Commits wait for the WAL flush (synchronous_commit on, PostgreSQL's default):
+                // an acknowledged write survives kill -9 of the server and of the database.
+                let opts = PgConnectOptions::from_str(url)?.disable_statement_logging();
+                let mut conn = opts.connect().await?;
+                // Several servers may start at once: sqlx's migrator takes an advisory lock.
+                sqlx::migrate!("./migrations_pg").run(&mut conn).await?;
+                let read = PgPoolOptions::new().max_connections(8).connect_with(opts).await?;
+                (Conn::Pg(conn), Pool::Pg(read))
+            }
+        };
+
+        let stored: Option<String> = on!(conn.either(), |c| sqlx::query_scalar(
+            "SELECT value FROM meta WHERE key = 'config'"
+        )
+        .fetch_optional(c)
+        .await)?;
         let stored = stored.map(|s| serde_json::from_str::<ClusterConfig>(&s)).transpose()?;
         let settings = configure(stored).map_err(anyhow::Error::msg)?;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        let config = serde_json::to_string(&settings.cluster)?;
+        on!(conn.either(), |c| sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('config', $1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )
-        .bind(serde_json::to_string(&settings.cluster)?)
-        .execute(&mut conn)
-        .await?;
-        let revision = meta_i64(&mut conn, "revision").await?;
-        let compacted = meta_i64(&mut conn, "compacted").await?;
+        .bind(&config)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        let revision = on!(conn.either(), |c| meta_i64!(c, "revision"))?;
+        let compacted = on!(conn.either(), |c| meta_i64!(c, "compacted"))?;
         let tokens: Vec<(String, String)> =
-            sqlx::query_as("SELECT hash, node_name FROM node_tokens").fetch_all(&mut conn).await?;
+            on!(conn.either(), |c| sqlx::query_as("SELECT hash, node_name FROM node_tokens").fetch_all(c).await)?;
 
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(opts.clone()).await?;
+        let postgres = location.is_postgres();
         let (ops_tx, ops_rx) = mpsc::channel(4096);
         let (events, _) = broadcast::channel(EVENT_BUS);
         let inner = Arc::new(Inner {
@@ -189,9 +289,19 @@ impl Store {
             clock,
             admin_token_hash: hash_token(admin_token),
             node_tokens: RwLock::new(tokens.into_iter().collect()),
+            feed_wake: Notify::new(),
+            published: watch::Sender::new(revision),
         });
+        if postgres {
+            feed::start(inner.clone()).await?;
+        }
         tokio::spawn(writer::run(conn, ops_rx, inner.clone()));
         Ok(Store { inner })
+    }
+
+    /// Whether this store is on PostgreSQL (shared with other servers).
+    pub fn is_postgres(&self) -> bool {
+        self.inner.is_postgres()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -244,12 +354,14 @@ impl Store {
     }
 
     pub async fn get_raw(&self, kind: Kind, namespace: &str, name: &str) -> ApiResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
-            .bind(kind.kind)
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&self.inner.read)
-            .await?)
+        Ok(on!(self.inner.read.either(), |p| sqlx::query_scalar(
+            "SELECT body FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3"
+        )
+        .bind(kind.kind)
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// All objects of `kind` (in `namespace`, on `node` when given), ordered by namespace and
@@ -260,86 +372,86 @@ impl Store {
         namespace: Option<&str>,
         node: Option<&str>,
     ) -> ApiResult<(i64, Vec<String>)> {
-        let mut tx = self.inner.read.begin().await?;
-        let rev = meta_i64(&mut tx, "revision").await?;
-        let mut sql = String::from("SELECT body FROM objects WHERE kind = ?");
+        let mut sql = String::from("SELECT body FROM objects WHERE kind = $1");
+        let mut n = 1;
         if namespace.is_some() {
-            sql.push_str(" AND namespace = ?");
+            n += 1;
+            sql.push_str(&format!(" AND namespace = ${n}"));
         }
         if node.is_some() {
-            sql.push_str(" AND node_name = ?");
+            n += 1;
+            sql.push_str(&format!(" AND node_name = ${n}"));
         }
         sql.push_str(" ORDER BY namespace, name");
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(kind.kind);
-        if let Some(ns) = namespace {
-            q = q.bind(ns);
-        }
-        if let Some(n) = node {
-            q = q.bind(n);
-        }
-        let items = q.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok((rev, items))
+        let postgres = self.is_postgres();
+        on!(self.inner.read.either(), |p| {
+            let mut tx = begin_snapshot!(p, postgres = postgres);
+            let rev = meta_i64!(&mut *tx, "revision")?;
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(kind.kind);
+            if let Some(ns) = namespace {
+                q = q.bind(ns);
+            }
+            if let Some(n) = node {
+                q = q.bind(n);
+            }
+            let items = q.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok((rev, items))
+        })
     }
 
     /// Events of `kind` (in `namespace`) after `after`, from the history. Fails with 410
     /// when that part of the history was compacted.
     pub async fn history(&self, kind: Kind, namespace: Option<&str>, after: i64) -> ApiResult<Vec<Arc<Change>>> {
-        let mut tx = self.inner.read.begin().await?;
-        let compacted = meta_i64(&mut tx, "compacted").await?;
-        if after < compacted {
-            return Err(gone(after, compacted));
-        }
         let mut sql = String::from(
-            "SELECT rev, type, kind, namespace, object, old_object FROM events WHERE kind = ? AND rev > ?",
+            "SELECT rev, type, kind, namespace, object, old_object FROM events WHERE kind = $1 AND rev > $2",
         );
         if namespace.is_some() {
-            sql.push_str(" AND namespace = ?");
+            sql.push_str(" AND namespace = $3");
         }
         sql.push_str(" ORDER BY rev");
-        let mut q = sqlx::query(&sql).bind(kind.kind).bind(after);
-        if let Some(ns) = namespace {
-            q = q.bind(ns);
-        }
-        let rows = q.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        rows.into_iter()
-            .map(|row| {
-                let object: String = row.get("object");
-                let old: Option<String> = row.get("old_object");
-                let event_type = match row.get::<String, _>("type").as_str() {
-                    "ADDED" => EventType::Added,
-                    "MODIFIED" => EventType::Modified,
-                    _ => EventType::Deleted,
-                };
-                Ok(Arc::new(Change {
-                    rev: row.get("rev"),
-                    event_type,
-                    kind: openapi::registry::find(row.get::<&str, _>("kind")).unwrap_or(kind),
-                    namespace: row.get("namespace"),
-                    selectable: Selectable::from_json(&object),
-                    old: old.as_deref().map(Selectable::from_json),
-                    object: object.into(),
-                    old_object: old.map(Into::into),
-                }))
-            })
-            .collect()
+        let postgres = self.is_postgres();
+        on!(self.inner.read.either(), |p| {
+            let mut tx = begin_snapshot!(p, postgres = postgres);
+            let compacted = meta_i64!(&mut *tx, "compacted")?;
+            if after < compacted {
+                return Err(gone(after, compacted));
+            }
+            let mut q = sqlx::query(&sql).bind(kind.kind).bind(after);
+            if let Some(ns) = namespace {
+                q = q.bind(ns);
+            }
+            let rows = q.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(rows.iter().filter_map(|row| change_from_row!(row, Some(kind)).map(Arc::new)).collect())
+        })
     }
 
     /// Number of objects of each kind, for `/metrics`.
     pub async fn count_by_kind(&self) -> ApiResult<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT kind, COUNT(*) FROM objects GROUP BY kind ORDER BY kind")
-            .fetch_all(&self.inner.read)
-            .await?)
+        Ok(on!(self.inner.read.either(), |p| sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM objects GROUP BY kind ORDER BY kind"
+        )
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> ApiResult<()> {
-        let mut conn = self.inner.read.acquire().await?;
-        conn.ping().await?;
+        on!(self.inner.read.either(), |p| {
+            let mut conn = p.acquire().await?;
+            conn.ping().await?;
+        });
         Ok(())
     }
 }
+
+impl Inner {
+    fn is_postgres(&self) -> bool {
+        matches!(self.read, Pool::Pg(_))
+    }
+}
+
 
 pub fn gone(asked: i64, compacted: i64) -> ApiError {
     ApiError::gone(format!(
@@ -348,8 +460,3 @@ pub fn gone(asked: i64, compacted: i64) -> ApiError {
     ))
 }
 
-async fn meta_i64(conn: &mut SqliteConnection, key: &str) -> Result<i64, sqlx::Error> {
-    let v: Option<String> =
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(conn).await?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
-}

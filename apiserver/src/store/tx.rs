@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use openapi::{EventType, Node, Pod, Resource};
-use sqlx::SqliteConnection;
 
+use super::backend::{on, Conn};
 use super::{Change, Kind, Selectable};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
@@ -33,7 +33,7 @@ fn from_json<K: Resource>(json: &str) -> ApiResult<K> {
 }
 
 pub struct Tx<'a> {
-    pub conn: &'a mut SqliteConnection,
+    pub conn: &'a mut Conn,
     /// The last revision handed out in this batch.
     pub rev: i64,
     pub events: Vec<Change>,
@@ -54,12 +54,12 @@ impl Tx<'_> {
     pub async fn get<K: Served>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
         let ns = if K::NAMESPACED { namespace } else { "" };
         let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
+            on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3")
                 .bind(K::KIND)
                 .bind(ns)
                 .bind(name)
-                .fetch_optional(&mut *self.conn)
-                .await?;
+                .fetch_optional(c)
+                .await)?;
         body.as_deref().map(from_json).transpose()
     }
 
@@ -72,17 +72,17 @@ impl Tx<'_> {
     pub async fn list<K: Served>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
         let bodies: Vec<String> = match namespace {
             Some(ns) => {
-                sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name")
+                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 AND namespace = $2 ORDER BY name")
                     .bind(K::KIND)
                     .bind(ns)
-                    .fetch_all(&mut *self.conn)
-                    .await?
+                    .fetch_all(c)
+                    .await)?
             }
             None => {
-                sqlx::query_scalar("SELECT body FROM objects WHERE kind = ? ORDER BY namespace, name")
+                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 ORDER BY namespace, name")
                     .bind(K::KIND)
-                    .fetch_all(&mut *self.conn)
-                    .await?
+                    .fetch_all(c)
+                    .await)?
             }
         };
         bodies.iter().map(|b| from_json(b)).collect()
@@ -92,17 +92,17 @@ impl Tx<'_> {
     pub async fn pods_on(&mut self, node: Option<&str>) -> ApiResult<Vec<Pod>> {
         let bodies: Vec<String> = match node {
             Some(n) => {
-                sqlx::query_scalar(
-                    "SELECT body FROM objects WHERE kind = 'Pod' AND node_name = ? ORDER BY namespace, name",
+                on!(self.conn.either(), |c| sqlx::query_scalar(
+                    "SELECT body FROM objects WHERE kind = 'Pod' AND node_name = $1 ORDER BY namespace, name",
                 )
                 .bind(n)
-                .fetch_all(&mut *self.conn)
-                .await?
+                .fetch_all(c)
+                .await)?
             }
             None => {
-                sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv")
-                    .fetch_all(&mut *self.conn)
-                    .await?
+                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv")
+                    .fetch_all(c)
+                    .await)?
             }
         };
         bodies.iter().map(|b| from_json(b)).collect()
@@ -110,12 +110,12 @@ impl Tx<'_> {
 
     /// Every node with the number of pods bound to it (kept by triggers), in one query.
     pub async fn nodes_with_pod_counts(&mut self) -> ApiResult<Vec<(Node, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64)> = on!(self.conn.either(), |c| sqlx::query_as(
             "SELECT o.body, COALESCE(c.pods, 0) FROM objects o LEFT JOIN node_pods c ON c.node_name = o.name \
              WHERE o.kind = 'Node' ORDER BY o.name",
         )
-        .fetch_all(&mut *self.conn)
-        .await?;
+        .fetch_all(c)
+        .await)?;
         rows.iter().map(|(body, pods)| Ok((from_json(body)?, *pods))).collect()
     }
 
@@ -132,14 +132,14 @@ impl Tx<'_> {
     ) -> ApiResult<()> {
         let rev = self.rev;
         if event_type == EventType::Deleted {
-            sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES (?, ?, ?, ?, ?)")
+            on!(self.conn.either(), |c| sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES ($1, $2, $3, $4, $5)")
                 .bind(rev)
                 .bind(event_type.as_str())
                 .bind(kind.kind)
                 .bind(&namespace)
                 .bind(&object)
-                .execute(&mut *self.conn)
-                .await?;
+                .execute(c)
+                .await.map(|r| r.rows_affected()))?;
         }
         let (old_sel, old_obj) = match old {
             Some((s, o)) => (Some(s), Some(Arc::from(o))),
@@ -170,8 +170,8 @@ impl Tx<'_> {
         meta.resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        let result = sqlx::query(
-            "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        let result = on!(self.conn.either(), |c| sqlx::query(
+            "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(K::KIND)
         .bind(&namespace)
@@ -180,8 +180,8 @@ impl Tx<'_> {
         .bind(rev)
         .bind(obj.node_index())
         .bind(&json)
-        .execute(&mut *self.conn)
-        .await;
+        .execute(c)
+        .await.map(|r| r.rows_affected()));
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::already_exists(K::KIND, &obj.metadata().name))
@@ -208,15 +208,15 @@ impl Tx<'_> {
         obj.metadata_mut().resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        sqlx::query("UPDATE objects SET rv = ?, node_name = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ?")
+        on!(self.conn.either(), |c| sqlx::query("UPDATE objects SET rv = $1, node_name = $2, body = $3 WHERE kind = $4 AND namespace = $5 AND name = $6")
             .bind(rev)
             .bind(obj.node_index())
             .bind(&json)
             .bind(K::KIND)
             .bind(&namespace)
             .bind(&obj.metadata().name)
-            .execute(&mut *self.conn)
-            .await?;
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
         let old_json = to_json(old)?;
         self.record(EventType::Modified, K::INFO, namespace, json, Some((selectable(old), old_json)), selectable(obj))
             .await
@@ -227,28 +227,28 @@ impl Tx<'_> {
         let rev = self.next_rev();
         obj.metadata_mut().resource_version = Some(rev.to_string());
         let namespace = namespace_of(obj);
-        sqlx::query("DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?")
+        on!(self.conn.either(), |c| sqlx::query("DELETE FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3")
             .bind(K::KIND)
             .bind(&namespace)
             .bind(&obj.metadata().name)
-            .execute(&mut *self.conn)
-            .await?;
+            .execute(c)
+            .await.map(|r| r.rows_affected()))?;
         let json = to_json(obj)?;
         self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&mut *self.conn).await?)
+        Ok(on!(self.conn.either(), |c| sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(c).await)?)
     }
 
     pub async fn meta_set(&mut self, key: &str, value: &str) -> ApiResult<()> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        on!(self.conn.either(), |c| sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )
         .bind(key)
         .bind(value)
-        .execute(&mut *self.conn)
-        .await?;
+        .execute(c)
+        .await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

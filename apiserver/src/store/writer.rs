@@ -3,13 +3,25 @@
 //! sqlx runs each SQLite connection on a worker thread, so every statement is a round trip
 //! between threads; the writer therefore sends transaction boundaries as one multi-statement
 //! call (`RELEASE op; SAVEPOINT op`) instead of one call each.
+//!
+//! On PostgreSQL several servers' writers share the database. Each batch starts by locking
+//! the single `meta` row `revision` (`SELECT ... FOR UPDATE`) and continues from the value
+//! it holds; the row is updated and the lock released by the batch's commit. So writers are
+//! serialized by that row: the batch that takes revisions N+1..M commits before any other
+//! batch can read M, and revisions become visible in commit order with no gaps. (A sequence
+//! would not do: `nextval` hands out numbers at call time, so a later number can commit
+//! first and a reader that moved past it would skip the earlier one, which is why kine needs
+//! "fill" rows and a poll.) A batch also costs one round trip for the lock, and commits
+//! with `NOTIFY flatnet_events`, delivered to every server's [`super::feed`] on commit.
+//! The writer does not publish its own events there: the feed does, in revision order with
+//! everyone else's, and the writer waits for it before answering.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use sqlx::SqliteConnection;
 use tokio::sync::mpsc;
 
+use super::backend::{on, Conn};
 use super::tx::Tx;
 use super::{ops, Inner, Job};
 use crate::error::{ApiError, ApiResult};
@@ -19,7 +31,7 @@ type Reply = tokio::sync::oneshot::Sender<ApiResult<String>>;
 /// At most this many operations share one commit; more wait for the next.
 const MAX_BATCH: usize = 512;
 
-pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>, inner: Arc<Inner>) {
+pub(super) async fn run(mut conn: Conn, mut jobs: mpsc::Receiver<Job>, inner: Arc<Inner>) {
     let mut rev = inner.revision.load(Ordering::Acquire);
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -30,20 +42,40 @@ pub(super) async fn run(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job
 }
 
 /// Execute one or more statements (no parameters) in one round trip.
-async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::Executor::execute(conn, sql).await.map(|_| ())
+async fn exec(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
+    on!(conn.either(), |c| sqlx::Executor::execute(c, sql).await.map(|_| ()))
+}
+
+/// Begin the batch's transaction; answers the revision to continue from.
+async fn begin(conn: &mut Conn, rev: i64) -> Result<i64, sqlx::Error> {
+    match conn {
+        Conn::Sqlite(_) => exec(conn, "BEGIN IMMEDIATE; SAVEPOINT op").await.map(|_| rev),
+        Conn::Pg(c) => {
+            sqlx::Executor::execute(&mut *c, "BEGIN").await?;
+            let locked: Option<String> =
+                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
+                    .fetch_optional(&mut *c)
+                    .await?;
+            sqlx::Executor::execute(&mut *c, "SAVEPOINT op").await?;
+            Ok(locked.and_then(|v| v.parse().ok()).unwrap_or(0))
+        }
+    }
 }
 
 /// Run one batch; answers every job and returns the revision after it.
-async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, rev: i64) -> i64 {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE; SAVEPOINT op").await {
-        let _ = exec(conn, "ROLLBACK").await;
-        let err = ApiError::internal("begin transaction", e);
-        for job in jobs {
-            let _ = job.reply.send(Err(err.clone()));
+async fn run_batch(conn: &mut Conn, jobs: Vec<Job>, inner: &Inner, rev: i64) -> i64 {
+    let postgres = matches!(conn, Conn::Pg(_));
+    let rev = match begin(conn, rev).await {
+        Ok(rev) => rev,
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK").await;
+            let err = ApiError::internal("begin transaction", e);
+            for job in jobs {
+                let _ = job.reply.send(Err(err.clone()));
+            }
+            return rev;
         }
-        return rev;
-    }
+    };
     let mut tx = Tx {
         conn,
         rev,
@@ -89,12 +121,14 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
     let committed = match broken {
         Some(e) => Err(e),
         // The revision is an integer we produced: formatting it into the SQL is safe.
-        None if new_rev != rev => {
+        None if new_rev != rev || !new_tokens.is_empty() => {
+            // Other servers hear of new revisions and of node tokens minted here.
+            let notify = if postgres { "NOTIFY flatnet_events; " } else { "" };
             exec(
                 conn,
                 &format!(
                     "INSERT INTO meta (key, value) VALUES ('revision', '{new_rev}') \
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value; COMMIT"
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value; {notify}COMMIT"
                 ),
             )
             .await
@@ -112,17 +146,27 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
 
     // Published strictly in revision order, before the writers hear back: a client that
     // writes and then watches from the answer's resourceVersion misses nothing.
-    inner.revision.store(new_rev, Ordering::Release);
     if let Some(c) = compacted {
-        inner.compacted.store(c, Ordering::Release);
+        inner.compacted.fetch_max(c, Ordering::AcqRel);
     }
     if !new_tokens.is_empty() {
         let mut cache = inner.node_tokens.write().expect("token cache poisoned");
         cache.extend(new_tokens);
     }
-    for event in events {
-        // No receivers is fine: nobody watches.
-        let _ = inner.events.send(Arc::new(event));
+    if postgres {
+        // The feed publishes these events (with any other server's before them); answer
+        // once it has. It reads them from the database, so it cannot fail to see them (it
+        // retries until the database answers).
+        inner.feed_wake.notify_one();
+        let mut published = inner.published.subscribe();
+        let _ = published.wait_for(|r| *r >= new_rev).await;
+    } else {
+        inner.revision.store(new_rev, Ordering::Release);
+        for event in events {
+            // No receivers is fine: nobody watches.
+            let _ = inner.events.send(Arc::new(event));
+        }
+        inner.published.send_replace(new_rev);
     }
     for (reply, result) in results {
         let _ = reply.send(result);
