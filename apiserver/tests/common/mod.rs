@@ -7,12 +7,14 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::sync::{Arc, Mutex};
 
 use apiserver::auth::Authenticator;
 use apiserver::config::{default_cluster_config, Settings};
 use apiserver::metrics::Metrics;
-use apiserver::store::{Clock, Op, Store};
+use apiserver::store::{Clock, Location, Op, Store};
 use apiserver::AppState;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -140,12 +142,33 @@ impl ServerBuilder {
             }
             Ok(settings)
         };
-        let store = Store::open(dir.path(), configure, ADMIN, self.clock.clock()).await.expect("open store");
+        let location = store_location(dir.path());
+        let store = Store::open_at(&location, configure, ADMIN, self.clock.clock()).await.expect("open store");
         let metrics = Arc::new(Metrics::default());
         let auth = Arc::new(Authenticator::new(ADMIN, VIEWER, self.anonymous_reads));
         let app = apiserver::app(AppState { store: store.clone(), metrics: metrics.clone(), auth }, None);
         TestServer { app, store, metrics, clock: self.clock, dir }
     }
+}
+
+/// Where a test server in `dir` keeps its store: an SQLite file in `dir`, or with
+/// `FLATNET_TEST_STORE=postgres` a fresh database of the process's throwaway PostgreSQL
+/// cluster (see [`pg`]), remembered in `dir` so that a restart opens the same one. Every
+/// test built on this harness thus runs on either backend.
+pub fn store_location(dir: &std::path::Path) -> Location {
+    if std::env::var("FLATNET_TEST_STORE").as_deref() != Ok("postgres") {
+        return Location::Sqlite(dir.join("flatnet.db"));
+    }
+    let file = dir.join("store-url");
+    let url = match std::fs::read_to_string(&file) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = pg::cluster().create_database();
+            std::fs::write(&file, &url).expect("remember the test database");
+            url
+        }
+    };
+    Location::Postgres(url)
 }
 
 /// One API server over a real SQLite file, driven through `Router::oneshot`.
