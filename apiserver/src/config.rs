@@ -22,6 +22,13 @@ pub struct Args {
     /// and the tokens (`admin.token`, `viewer.token`), all made on first start.
     #[arg(long, env = "FLATNET_DATA_DIR", default_value = "flatnet-data")]
     pub data_dir: PathBuf,
+    /// Where the objects live: `sqlite:PATH` (the default: `flatnet.db` in the data
+    /// directory), or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (also
+    /// `postgresql://`; a unix socket as `?host=/run/postgresql`) for a database several API
+    /// servers share. The CA and tokens stay in the data directory: servers sharing a
+    /// database share those files too.
+    #[arg(long, env = "FLATNET_STORE", value_parser = crate::store::Location::parse)]
+    pub store: Option<crate::store::Location>,
     /// More names (DNS names or IP addresses) for the serving certificate, besides the listen
     /// address, 127.0.0.1, ::1, localhost and the host name. Repeat or separate with commas.
     #[arg(long = "tls-san", env = "FLATNET_TLS_SAN", value_delimiter = ',')]

@@ -104,7 +104,8 @@ pub async fn open_store(args: &Args, clock: Clock) -> anyhow::Result<Opened> {
         settings.max_body_bytes = args.max_body_bytes;
         Ok(settings)
     };
-    let store = Store::open(&args.data_dir, configure, &admin, clock).await?;
+    let location = args.store.clone().unwrap_or_else(|| store::Location::Sqlite(args.data_dir.join(store::DB_FILE)));
+    let store = Store::open_at(&location, configure, &admin, clock).await?;
     ensure_kube_dns(&store).await?;
     spawn_ticker(store.clone());
     let auth = Arc::new(Authenticator::new(&admin, &viewer, args.anonymous_reads));

@@ -25,9 +25,10 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    let opened = open_store(&args, store::system_clock())
-        .await
-        .with_context(|| format!("open the store in {}", args.data_dir.display()))?;
+    let opened = open_store(&args, store::system_clock()).await.with_context(|| match &args.store {
+        Some(location) => format!("open the store {location}"),
+        None => format!("open the store in {}", args.data_dir.display()),
+    })?;
     let names = tls::serving_names(args.listen, &args.tls_sans);
     let pki = tls::load_or_create(&args.data_dir, &names)
         .with_context(|| format!("set up TLS with the CA in {}", args.data_dir.display()))?;

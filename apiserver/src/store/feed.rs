@@ -71,19 +71,6 @@ async fn run(inner: Arc<Inner>, pool: PgPool, mut listener: PgListener) {
 /// is an event (create, update and delete each write one), so the newest event is the
 /// newest revision; compaction removes only events far below it.
 async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sqlx::Error> {
-    // What other servers change besides objects, refreshed before the events go out (so
-    // an agent that sees its Node here can use its token here).
-    let (tokens, compacted): (i64, Option<String>) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM node_tokens), (SELECT value FROM meta WHERE key = 'compacted')",
-    )
-    .fetch_one(pool)
-    .await?;
-    if tokens != inner.node_tokens.read().expect("token cache poisoned").len() as i64 {
-        let all: Vec<(String, String)> =
-            sqlx::query_as("SELECT hash, node_name FROM node_tokens").fetch_all(pool).await?;
-        *inner.node_tokens.write().expect("token cache poisoned") = all.into_iter().collect();
-    }
-    inner.compacted.fetch_max(compacted.and_then(|c| c.parse().ok()).unwrap_or(0), Ordering::AcqRel);
     loop {
         // One statement, one snapshot: every row after `last` committed so far.
         let rows = sqlx::query(
@@ -93,6 +80,10 @@ async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sq
         .bind(PAGE)
         .fetch_all(pool)
         .await?;
+        // What other servers change besides objects, read after the events and applied
+        // before they go out: a node token minted before an event this server publishes
+        // is accepted here by the time a client sees that event.
+        refresh(inner, pool).await?;
         for row in &rows {
             let rev: i64 = row.get("rev");
             match change_from_row!(row, None) {
@@ -110,4 +101,20 @@ async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sq
             return Ok(last);
         }
     }
+}
+
+/// Reload the node token cache when the table's size changed (tokens are only ever added),
+/// and move the compacted revision on.
+async fn refresh(inner: &Inner, pool: &PgPool) -> Result<(), sqlx::Error> {
+    let (tokens, compacted): (i64, Option<String>) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM node_tokens), (SELECT value FROM meta WHERE key = 'compacted')")
+            .fetch_one(pool)
+            .await?;
+    if tokens != inner.node_tokens.read().expect("token cache poisoned").len() as i64 {
+        let all: Vec<(String, String)> =
+            sqlx::query_as("SELECT hash, node_name FROM node_tokens").fetch_all(pool).await?;
+        *inner.node_tokens.write().expect("token cache poisoned") = all.into_iter().collect();
+    }
+    inner.compacted.fetch_max(compacted.and_then(|c| c.parse().ok()).unwrap_or(0), Ordering::AcqRel);
+    Ok(())
 }

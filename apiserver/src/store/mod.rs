@@ -34,8 +34,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 
-use backend::{on, Conn, Pool};
 pub use backend::Location;
+use backend::{on, Conn, Pool};
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
@@ -185,7 +185,8 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-const DB_FILE: &str = "flatnet.db";
+/// The SQLite file in the data directory, when `--store` does not say otherwise.
+pub const DB_FILE: &str = "flatnet.db";
 /// Capacity of the in-memory event bus; a watcher further behind reads from the database.
 const EVENT_BUS: usize = 4096;
 
@@ -256,11 +257,10 @@ impl Store {
             }
         };
 
-        let stored: Option<String> = on!(conn.either(), |c| sqlx::query_scalar(
-            "SELECT value FROM meta WHERE key = 'config'"
-        )
-        .fetch_optional(c)
-        .await)?;
+        let stored: Option<String> =
+            on!(conn.either(), |c| sqlx::query_scalar("SELECT value FROM meta WHERE key = 'config'")
+                .fetch_optional(c)
+                .await)?;
         let stored = stored.map(|s| serde_json::from_str::<ClusterConfig>(&s)).transpose()?;
         let settings = configure(stored).map_err(anyhow::Error::msg)?;
         let config = serde_json::to_string(&settings.cluster)?;
@@ -452,11 +452,9 @@ impl Inner {
     }
 }
 
-
 pub fn gone(asked: i64, compacted: i64) -> ApiError {
     ApiError::gone(format!(
         "resourceVersion {asked} is too old: history before {} was compacted; list again",
         compacted + 1
     ))
 }
-

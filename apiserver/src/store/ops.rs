@@ -250,7 +250,8 @@ async fn choose_subnet(tx: &mut Tx<'_>, node: &str) -> ApiResult<Ipv4Network> {
     if let Some(cidr) = previous {
         return cidr.parse().map_err(|e| ApiError::internal("stored subnet", e));
     }
-    let known: Vec<String> = on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT cidr FROM subnets").fetch_all(c).await)?;
+    let known: Vec<String> =
+        on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT cidr FROM subnets").fetch_all(c).await)?;
     let known: std::collections::HashSet<String> = known.into_iter().collect();
     let pod_cidr = tx.settings.pod_cidr;
     let prefix = tx.settings.cluster.node_subnet_prefix;
@@ -260,10 +261,11 @@ async fn choose_subnet(tx: &mut Tx<'_>, node: &str) -> ApiResult<Ipv4Network> {
             return Ok(subnet);
         }
     }
-    let reclaimed: Option<String> =
-        on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT cidr FROM subnets WHERE node_name IS NULL ORDER BY released_at ASC, cidr LIMIT 1")
-            .fetch_optional(c)
-            .await)?;
+    let reclaimed: Option<String> = on!(tx.conn.either(), |c| sqlx::query_scalar(
+        "SELECT cidr FROM subnets WHERE node_name IS NULL ORDER BY released_at ASC, cidr LIMIT 1"
+    )
+    .fetch_optional(c)
+    .await)?;
     match reclaimed {
         Some(cidr) => cidr.parse().map_err(|e| ApiError::internal("stored subnet", e)),
         None => Err(ApiError::unavailable(format!(
@@ -279,7 +281,8 @@ async fn acquire_lease(tx: &mut Tx<'_>, node: &Node) -> ApiResult<NodeLease> {
         return Ok(lease);
     }
     let subnet = choose_subnet(tx, &name).await?;
-    on!(tx.conn.either(), |c| sqlx::query(
+    on!(tx.conn.either(), |c| {
+        sqlx::query(
         "INSERT INTO subnets (cidr, node_name, last_node) VALUES ($1, $2, $3)
          ON CONFLICT(cidr) DO UPDATE SET node_name = excluded.node_name, last_node = excluded.last_node, released_at = NULL",
     )
@@ -287,7 +290,8 @@ async fn acquire_lease(tx: &mut Tx<'_>, node: &Node) -> ApiResult<NodeLease> {
     .bind(&name)
     .bind(&name)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     let mut lease = NodeLease {
         api_version: NodeLease::API_VERSION.into(),
         kind: NodeLease::KIND.into(),
@@ -312,11 +316,14 @@ async fn release_lease(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
     if let Some(mut lease) = tx.get::<NodeLease>("", name).await? {
         tx.delete(&mut lease).await?;
     }
-    on!(tx.conn.either(), |c| sqlx::query("UPDATE subnets SET node_name = NULL, released_at = $1 WHERE node_name = $2")
-        .bind(tx.now.timestamp_millis())
-        .bind(name)
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+    on!(tx.conn.either(), |c| sqlx::query(
+        "UPDATE subnets SET node_name = NULL, released_at = $1 WHERE node_name = $2"
+    )
+    .bind(tx.now.timestamp_millis())
+    .bind(name)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     if let Some(old) = tx.get::<Node>("", name).await? {
         let mut node = old.clone();
         node.spec.pod_cidr = None;
@@ -390,7 +397,8 @@ async fn mint_node_token(tx: &mut Tx<'_>, node: &str) -> ApiResult<String> {
         .bind(node)
         .bind(tx.now.to_rfc3339())
         .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.new_tokens.push((hash, node.to_string()));
     json(&NodeToken { node_name: node.to_string(), token })
 }
@@ -452,11 +460,12 @@ async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str)
         .bind(cidr)
         .fetch_optional(c)
         .await)?
-        .unwrap_or(1);
+    .unwrap_or(1);
     for offset in alloc::after_cursor(alloc::pod_offsets(subnet), cursor as u32) {
         let ip = alloc::host_at(subnet, offset);
         // The insert moves the subnet's cursor (trigger pod_ips_cursor).
-        let inserted = on!(tx.conn.either(), |c| sqlx::query(
+        let inserted = on!(tx.conn.either(), |c| {
+            sqlx::query(
             "INSERT INTO pod_ips (ip, pod_uid, node_name, subnet, \"offset\") VALUES ($1, $2, $3, $4, $5) ON CONFLICT(ip) DO NOTHING",
         )
         .bind(ip.to_string())
@@ -465,7 +474,8 @@ async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str)
         .bind(cidr)
         .bind(offset as i64)
         .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+        .await.map(|r| r.rows_affected())
+        })?;
         if inserted == 1 {
             return Ok(Some(ip));
         }
@@ -474,7 +484,11 @@ async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str)
 }
 
 async fn release_pod_ip(tx: &mut Tx<'_>, pod_uid: &str) -> ApiResult<()> {
-    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM pod_ips WHERE pod_uid = $1").bind(pod_uid).execute(c).await.map(|r| r.rows_affected()))?;
+    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM pod_ips WHERE pod_uid = $1")
+        .bind(pod_uid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -721,12 +735,14 @@ async fn allocate_cluster_ip(tx: &mut Tx<'_>, uid: &str, requested: Option<&str>
                 format!("{ip} is not a usable address of the service CIDR {cidr}"),
             ));
         }
-        let inserted =
-            on!(tx.conn.either(), |c| sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES ($1, $2) ON CONFLICT(ip) DO NOTHING")
-                .bind(ip.to_string())
-                .bind(uid)
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+        let inserted = on!(tx.conn.either(), |c| sqlx::query(
+            "INSERT INTO cluster_ips (ip, service_uid) VALUES ($1, $2) ON CONFLICT(ip) DO NOTHING"
+        )
+        .bind(ip.to_string())
+        .bind(uid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         if inserted == 0 {
             return Err(ApiError::invalid("spec.clusterIP", format!("{ip} is already allocated to another service")));
         }
@@ -735,12 +751,14 @@ async fn allocate_cluster_ip(tx: &mut Tx<'_>, uid: &str, requested: Option<&str>
     let cursor: u32 = tx.meta_get("cluster_ip_cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0);
     for offset in alloc::after_cursor(alloc::service_auto_offsets(cidr), cursor) {
         let ip = alloc::host_at(cidr, offset).to_string();
-        let inserted =
-            on!(tx.conn.either(), |c| sqlx::query("INSERT INTO cluster_ips (ip, service_uid) VALUES ($1, $2) ON CONFLICT(ip) DO NOTHING")
-                .bind(&ip)
-                .bind(uid)
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+        let inserted = on!(tx.conn.either(), |c| sqlx::query(
+            "INSERT INTO cluster_ips (ip, service_uid) VALUES ($1, $2) ON CONFLICT(ip) DO NOTHING"
+        )
+        .bind(&ip)
+        .bind(uid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         if inserted == 1 {
             tx.meta_set("cluster_ip_cursor", &offset.to_string()).await?;
             return Ok(ip);
@@ -753,7 +771,12 @@ async fn allocate_node_port(tx: &mut Tx<'_>, uid: &str, field: &str, requested: 
     let range = tx.settings.cluster.node_port_range;
     let insert = "INSERT INTO node_ports (port, service_uid) VALUES ($1, $2) ON CONFLICT(port) DO NOTHING";
     if let Some(port) = requested {
-        let inserted = on!(tx.conn.either(), |c| sqlx::query(insert).bind(port).bind(uid).execute(c).await.map(|r| r.rows_affected()))?;
+        let inserted = on!(tx.conn.either(), |c| sqlx::query(insert)
+            .bind(port)
+            .bind(uid)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         if inserted == 0 {
             return Err(ApiError::invalid(field, format!("nodePort {port} is already allocated")));
         }
@@ -761,7 +784,12 @@ async fn allocate_node_port(tx: &mut Tx<'_>, uid: &str, field: &str, requested: 
     }
     let cursor: u32 = tx.meta_get("node_port_cursor").await?.and_then(|c| c.parse().ok()).unwrap_or(0);
     for port in alloc::after_cursor(u32::from(range.min)..=u32::from(range.max), cursor) {
-        let inserted = on!(tx.conn.either(), |c| sqlx::query(insert).bind(port as i32).bind(uid).execute(c).await.map(|r| r.rows_affected()))?;
+        let inserted = on!(tx.conn.either(), |c| sqlx::query(insert)
+            .bind(port as i32)
+            .bind(uid)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         if inserted == 1 {
             tx.meta_set("node_port_cursor", &port.to_string()).await?;
             return Ok(port as i32);
@@ -774,10 +802,11 @@ async fn allocate_node_port(tx: &mut Tx<'_>, uid: &str, field: &str, requested: 
 /// the same port, and release what is no longer used.
 async fn settle_node_ports(tx: &mut Tx<'_>, svc: &mut Service, old: Option<&Service>) -> ApiResult<()> {
     let uid = svc.metadata.uid.clone().unwrap_or_default();
-    let held: Vec<i32> = on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT port FROM node_ports WHERE service_uid = $1")
-        .bind(&uid)
-        .fetch_all(c)
-        .await)?;
+    let held: Vec<i32> =
+        on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT port FROM node_ports WHERE service_uid = $1")
+            .bind(&uid)
+            .fetch_all(c)
+            .await)?;
     let mut keep = Vec::new();
     if svc.spec.service_type == ServiceType::NodePort {
         for i in 0..svc.spec.ports.len() {
@@ -800,7 +829,11 @@ async fn settle_node_ports(tx: &mut Tx<'_>, svc: &mut Service, old: Option<&Serv
         }
     }
     for p in held.into_iter().filter(|p| !keep.contains(p)) {
-        on!(tx.conn.either(), |c| sqlx::query("DELETE FROM node_ports WHERE port = $1").bind(p).execute(c).await.map(|r| r.rows_affected()))?;
+        on!(tx.conn.either(), |c| sqlx::query("DELETE FROM node_ports WHERE port = $1")
+            .bind(p)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
@@ -860,7 +893,11 @@ async fn update_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> 
     // A service turned ExternalName gives its cluster IP back; one turned back gets one.
     if svc.spec.service_type == ServiceType::ExternalName {
         if svc.spec.cluster_ip.take().is_some() {
-            on!(tx.conn.either(), |c| sqlx::query("DELETE FROM cluster_ips WHERE service_uid = $1").bind(&uid).execute(c).await.map(|r| r.rows_affected()))?;
+            on!(tx.conn.either(), |c| sqlx::query("DELETE FROM cluster_ips WHERE service_uid = $1")
+                .bind(&uid)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
     } else if svc.spec.cluster_ip.is_none() {
         svc.spec.cluster_ip = requested;
@@ -877,8 +914,16 @@ async fn update_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> 
 async fn delete_service(tx: &mut Tx<'_>, ns: &str, name: &str) -> ApiResult<String> {
     let mut svc: Service = tx.must_get(ns, name).await?;
     let uid = svc.metadata.uid.clone().unwrap_or_default();
-    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM cluster_ips WHERE service_uid = $1").bind(&uid).execute(c).await.map(|r| r.rows_affected()))?;
-    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM node_ports WHERE service_uid = $1").bind(&uid).execute(c).await.map(|r| r.rows_affected()))?;
+    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM cluster_ips WHERE service_uid = $1")
+        .bind(&uid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM node_ports WHERE service_uid = $1")
+        .bind(&uid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.delete(&mut svc).await?;
     if let Some(mut ep) = tx.get::<Endpoints>(ns, name).await? {
         tx.delete(&mut ep).await?;
@@ -947,9 +992,11 @@ async fn create_event(tx: &mut Tx<'_>, mut ev: Event, caller: &Caller) -> ApiRes
 
 /// Delete the oldest events past their time to live, a bounded number per tick.
 async fn prune_events(tx: &mut Tx<'_>) -> ApiResult<()> {
-    let oldest: Vec<String> = on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Event' ORDER BY rv LIMIT 100")
-        .fetch_all(c)
-        .await)?;
+    let oldest: Vec<String> = on!(tx.conn.either(), |c| sqlx::query_scalar(
+        "SELECT body FROM objects WHERE kind = 'Event' ORDER BY rv LIMIT 100"
+    )
+    .fetch_all(c)
+    .await)?;
     for body in oldest {
         let mut ev: Event = serde_json::from_str(&body).map_err(|e| ApiError::internal("decode stored event", e))?;
         let last = ev.last_timestamp.or(ev.metadata.creation_timestamp).unwrap_or(tx.now);
@@ -968,7 +1015,11 @@ async fn compact(tx: &mut Tx<'_>) -> ApiResult<()> {
     if floor <= compacted {
         return Ok(());
     }
-    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM events WHERE rev <= $1").bind(floor).execute(c).await.map(|r| r.rows_affected()))?;
+    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM events WHERE rev <= $1")
+        .bind(floor)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.meta_set("compacted", &floor.to_string()).await?;
     tx.compacted = Some(floor);
     Ok(())

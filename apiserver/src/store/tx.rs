@@ -53,13 +53,14 @@ impl Tx<'_> {
 
     pub async fn get<K: Served>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
         let ns = if K::NAMESPACED { namespace } else { "" };
-        let body: Option<String> =
-            on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3")
-                .bind(K::KIND)
-                .bind(ns)
-                .bind(name)
-                .fetch_optional(c)
-                .await)?;
+        let body: Option<String> = on!(self.conn.either(), |c| sqlx::query_scalar(
+            "SELECT body FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3"
+        )
+        .bind(K::KIND)
+        .bind(ns)
+        .bind(name)
+        .fetch_optional(c)
+        .await)?;
         body.as_deref().map(from_json).transpose()
     }
 
@@ -71,19 +72,19 @@ impl Tx<'_> {
     /// All objects of a kind, in `namespace` when given.
     pub async fn list<K: Served>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
         let bodies: Vec<String> = match namespace {
-            Some(ns) => {
-                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 AND namespace = $2 ORDER BY name")
-                    .bind(K::KIND)
-                    .bind(ns)
-                    .fetch_all(c)
-                    .await)?
-            }
-            None => {
-                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = $1 ORDER BY namespace, name")
-                    .bind(K::KIND)
-                    .fetch_all(c)
-                    .await)?
-            }
+            Some(ns) => on!(self.conn.either(), |c| sqlx::query_scalar(
+                "SELECT body FROM objects WHERE kind = $1 AND namespace = $2 ORDER BY name"
+            )
+            .bind(K::KIND)
+            .bind(ns)
+            .fetch_all(c)
+            .await)?,
+            None => on!(self.conn.either(), |c| sqlx::query_scalar(
+                "SELECT body FROM objects WHERE kind = $1 ORDER BY namespace, name"
+            )
+            .bind(K::KIND)
+            .fetch_all(c)
+            .await)?,
         };
         bodies.iter().map(|b| from_json(b)).collect()
     }
@@ -91,19 +92,17 @@ impl Tx<'_> {
     /// Pods bound to `node` (`Some`), or not bound at all (`None`).
     pub async fn pods_on(&mut self, node: Option<&str>) -> ApiResult<Vec<Pod>> {
         let bodies: Vec<String> = match node {
-            Some(n) => {
-                on!(self.conn.either(), |c| sqlx::query_scalar(
-                    "SELECT body FROM objects WHERE kind = 'Pod' AND node_name = $1 ORDER BY namespace, name",
-                )
-                .bind(n)
-                .fetch_all(c)
-                .await)?
-            }
-            None => {
-                on!(self.conn.either(), |c| sqlx::query_scalar("SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv")
-                    .fetch_all(c)
-                    .await)?
-            }
+            Some(n) => on!(self.conn.either(), |c| sqlx::query_scalar(
+                "SELECT body FROM objects WHERE kind = 'Pod' AND node_name = $1 ORDER BY namespace, name",
+            )
+            .bind(n)
+            .fetch_all(c)
+            .await)?,
+            None => on!(self.conn.either(), |c| sqlx::query_scalar(
+                "SELECT body FROM objects WHERE kind = 'Pod' AND node_name IS NULL ORDER BY rv"
+            )
+            .fetch_all(c)
+            .await)?,
         };
         bodies.iter().map(|b| from_json(b)).collect()
     }
@@ -132,14 +131,17 @@ impl Tx<'_> {
     ) -> ApiResult<()> {
         let rev = self.rev;
         if event_type == EventType::Deleted {
-            on!(self.conn.either(), |c| sqlx::query("INSERT INTO events (rev, type, kind, namespace, object) VALUES ($1, $2, $3, $4, $5)")
-                .bind(rev)
-                .bind(event_type.as_str())
-                .bind(kind.kind)
-                .bind(&namespace)
-                .bind(&object)
-                .execute(c)
-                .await.map(|r| r.rows_affected()))?;
+            on!(self.conn.either(), |c| sqlx::query(
+                "INSERT INTO events (rev, type, kind, namespace, object) VALUES ($1, $2, $3, $4, $5)"
+            )
+            .bind(rev)
+            .bind(event_type.as_str())
+            .bind(kind.kind)
+            .bind(&namespace)
+            .bind(&object)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
         }
         let (old_sel, old_obj) = match old {
             Some((s, o)) => (Some(s), Some(Arc::from(o))),
@@ -170,7 +172,9 @@ impl Tx<'_> {
         meta.resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        let result = on!(self.conn.either(), |c| sqlx::query(
+        let result =
+            on!(self.conn.either(), |c| {
+                sqlx::query(
             "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(K::KIND)
@@ -181,7 +185,8 @@ impl Tx<'_> {
         .bind(obj.node_index())
         .bind(&json)
         .execute(c)
-        .await.map(|r| r.rows_affected()));
+        .await.map(|r| r.rows_affected())
+            });
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::already_exists(K::KIND, &obj.metadata().name))
@@ -208,15 +213,18 @@ impl Tx<'_> {
         obj.metadata_mut().resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        on!(self.conn.either(), |c| sqlx::query("UPDATE objects SET rv = $1, node_name = $2, body = $3 WHERE kind = $4 AND namespace = $5 AND name = $6")
-            .bind(rev)
-            .bind(obj.node_index())
-            .bind(&json)
-            .bind(K::KIND)
-            .bind(&namespace)
-            .bind(&obj.metadata().name)
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+        on!(self.conn.either(), |c| sqlx::query(
+            "UPDATE objects SET rv = $1, node_name = $2, body = $3 WHERE kind = $4 AND namespace = $5 AND name = $6"
+        )
+        .bind(rev)
+        .bind(obj.node_index())
+        .bind(&json)
+        .bind(K::KIND)
+        .bind(&namespace)
+        .bind(&obj.metadata().name)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         let old_json = to_json(old)?;
         self.record(EventType::Modified, K::INFO, namespace, json, Some((selectable(old), old_json)), selectable(obj))
             .await
@@ -227,18 +235,24 @@ impl Tx<'_> {
         let rev = self.next_rev();
         obj.metadata_mut().resource_version = Some(rev.to_string());
         let namespace = namespace_of(obj);
-        on!(self.conn.either(), |c| sqlx::query("DELETE FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3")
-            .bind(K::KIND)
-            .bind(&namespace)
-            .bind(&obj.metadata().name)
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+        on!(self.conn.either(), |c| sqlx::query(
+            "DELETE FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3"
+        )
+        .bind(K::KIND)
+        .bind(&namespace)
+        .bind(&obj.metadata().name)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         let json = to_json(obj)?;
         self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
     pub async fn meta_get(&mut self, key: &str) -> ApiResult<Option<String>> {
-        Ok(on!(self.conn.either(), |c| sqlx::query_scalar("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(c).await)?)
+        Ok(on!(self.conn.either(), |c| sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await)?)
     }
 
     pub async fn meta_set(&mut self, key: &str, value: &str) -> ApiResult<()> {
@@ -248,7 +262,8 @@ impl Tx<'_> {
         .bind(key)
         .bind(value)
         .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -52,10 +52,9 @@ async fn begin(conn: &mut Conn, rev: i64) -> Result<i64, sqlx::Error> {
         Conn::Sqlite(_) => exec(conn, "BEGIN IMMEDIATE; SAVEPOINT op").await.map(|_| rev),
         Conn::Pg(c) => {
             sqlx::Executor::execute(&mut *c, "BEGIN").await?;
-            let locked: Option<String> =
-                sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
-                    .fetch_optional(&mut *c)
-                    .await?;
+            let locked: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
+                .fetch_optional(&mut *c)
+                .await?;
             sqlx::Executor::execute(&mut *c, "SAVEPOINT op").await?;
             Ok(locked.and_then(|v| v.parse().ok()).unwrap_or(0))
         }

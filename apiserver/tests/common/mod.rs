@@ -78,9 +78,15 @@ pub struct ServerBuilder {
     dir: Option<Arc<TempDir>>,
     clock: ManualClock,
     anonymous_reads: bool,
+    store: Option<Location>,
 }
 
 impl ServerBuilder {
+    /// Open the store at `location` instead of the default (see [`store_location`]).
+    pub fn store(mut self, location: Location) -> Self {
+        self.store = Some(location);
+        self
+    }
     /// Reads without a token answer (the server's `--anonymous-reads`).
     pub fn anonymous_reads(mut self) -> Self {
         self.anonymous_reads = true;
@@ -142,7 +148,7 @@ impl ServerBuilder {
             }
             Ok(settings)
         };
-        let location = store_location(dir.path());
+        let location = self.store.unwrap_or_else(|| store_location(dir.path()));
         let store = Store::open_at(&location, configure, ADMIN, self.clock.clock()).await.expect("open store");
         let metrics = Arc::new(Metrics::default());
         let auth = Arc::new(Authenticator::new(ADMIN, VIEWER, self.anonymous_reads));
@@ -190,6 +196,7 @@ impl TestServer {
             dir: None,
             clock: ManualClock::default(),
             anonymous_reads: false,
+            store: None,
         }
     }
 

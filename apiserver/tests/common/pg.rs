@@ -162,12 +162,14 @@ impl PgCluster {
     pub fn create_database(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let db = format!("t{}_{n}", std::process::id());
-        run_ok(
-            Command::new(bin_dir().join("psql"))
-                .arg("-h")
-                .arg(&self.dir)
-                .args(["-U", "postgres", "-d", "postgres", "-qAtc", &format!("CREATE DATABASE {db}")]),
-        );
+        run_ok(Command::new(bin_dir().join("psql")).arg("-h").arg(&self.dir).args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qAtc",
+            &format!("CREATE DATABASE {db}"),
+        ]));
         self.url(&db)
     }
 }
