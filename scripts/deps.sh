@@ -2,7 +2,8 @@
 # Install what flatnet needs on a Debian machine, only what is missing.
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
 # chromium-driver (the dashboard's browser test), bind9-dnsutils (dig), dnsmasq-base (an
-# upstream resolver in the DNS tests, and a peer in its benchmark) and dnsperf.
+# upstream resolver in the DNS tests, and a peer in its benchmark), dnsperf and postgresql
+# (the store's second backend, tested on a throwaway server).
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
 # The real clients of tests/tests/kubectl.rs: kubectl (Debian's kubernetes-client) and the
 # official Python client (`kubernetes` on PyPI, pinned to the version tested).
@@ -22,6 +23,9 @@ for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}
     command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
+# postgresql: the store's second backend; its tests start a throwaway server of their own
+# (apiserver/tests/common/pg.rs). Its programs are not on PATH: look for the server itself.
+$run_only || compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need_pkgs+=(postgresql)
 if ((${#need_pkgs[@]})); then
     if [ "$(id -u)" -ne 0 ]; then
         echo "flatnet needs these Debian packages: ${need_pkgs[*]}" >&2
