@@ -745,7 +745,8 @@ async fn healthz(State(st): State<AppState>) -> ApiResult<&'static str> {
 
 async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let objects = st.store.count_by_kind().await?;
-    let body = st.metrics.render(&objects);
+    let mut body = st.metrics.render(&objects);
+    body.push_str(&st.store.metrics_text());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 

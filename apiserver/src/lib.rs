@@ -157,6 +157,10 @@ pub fn spawn_ticker(store: Store) {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
+            // Several servers on one PostgreSQL: only the leader ticks (store::leader).
+            if !store.is_leader() {
+                continue;
+            }
             if let Err(e) = store.write(Op::Tick).await {
                 tracing::warn!(error = %e.message, "periodic tick failed");
             }

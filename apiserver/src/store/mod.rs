@@ -16,6 +16,7 @@
 
 pub mod backend;
 mod feed;
+mod leader;
 pub mod ops;
 mod tx;
 mod writer;
@@ -23,7 +24,7 @@ mod writer;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -177,6 +178,8 @@ struct Inner {
     /// The revision published on the bus so far; the PostgreSQL writer waits on it before
     /// answering, so a write's answer never runs ahead of this server's watches.
     published: watch::Sender<i64>,
+    /// Whether this server runs the work that must run once ([`leader`]); always on SQLite.
+    leader: AtomicBool,
 }
 
 /// A handle on the store; cheap to clone.
@@ -226,6 +229,7 @@ impl Store {
         admin_token: &str,
         clock: Clock,
     ) -> anyhow::Result<Store> {
+        let mut pg_opts = None;
         let (mut conn, read) = match location {
             Location::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -252,7 +256,8 @@ impl Store {
                 let mut conn = opts.connect().await?;
                 // Several servers may start at once: sqlx's migrator takes an advisory lock.
                 sqlx::migrate!("./migrations_pg").run(&mut conn).await?;
-                let read = PgPoolOptions::new().max_connections(8).connect_with(opts).await?;
+                let read = PgPoolOptions::new().max_connections(8).connect_with(opts.clone()).await?;
+                pg_opts = Some(opts);
                 (Conn::Pg(conn), Pool::Pg(read))
             }
         };
@@ -291,12 +296,38 @@ impl Store {
             node_tokens: RwLock::new(tokens.into_iter().collect()),
             feed_wake: Notify::new(),
             published: watch::Sender::new(revision),
+            leader: AtomicBool::new(!postgres),
         });
-        if postgres {
+        if let Some(opts) = pg_opts {
             feed::start(inner.clone()).await?;
+            leader::start(inner.clone(), opts);
         }
         tokio::spawn(writer::run(conn, ops_rx, inner.clone()));
         Ok(Store { inner })
+    }
+
+    /// Whether this server runs the work that must run once (the periodic tick): on
+    /// PostgreSQL, the one holding the database's leader lock ([`leader`]); on SQLite, always.
+    pub fn is_leader(&self) -> bool {
+        self.inner.leader.load(Ordering::Acquire)
+    }
+
+    /// The store's Prometheus series: leadership and backend.
+    pub fn metrics_text(&self) -> String {
+        let backend = if self.is_postgres() { "postgres" } else { "sqlite" };
+        format!(
+            "# HELP flatnet_apiserver_leader Whether this server runs the once-per-cluster work (1) or not (0).\n\
+             # TYPE flatnet_apiserver_leader gauge\n\
+             flatnet_apiserver_leader {}\n\
+             # HELP flatnet_apiserver_store_info The store's backend.\n\
+             # TYPE flatnet_apiserver_store_info gauge\n\
+             flatnet_apiserver_store_info{{backend=\"{backend}\"}} 1\n\
+             # HELP flatnet_apiserver_store_revision The newest revision published to this server's watches.\n\
+             # TYPE flatnet_apiserver_store_revision gauge\n\
+             flatnet_apiserver_store_revision {}\n",
+            u8::from(self.is_leader()),
+            self.revision()
+        )
     }
 
     /// Whether this store is on PostgreSQL (shared with other servers).

@@ -172,9 +172,8 @@ impl Tx<'_> {
         meta.resource_version = Some(rev.to_string());
         let json = to_json(obj)?;
         let namespace = namespace_of(obj);
-        let result =
-            on!(self.conn.either(), |c| {
-                sqlx::query(
+        let result = on!(self.conn.either(), |c| {
+            sqlx::query(
             "INSERT INTO objects (kind, namespace, name, uid, rv, node_name, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(K::KIND)
@@ -186,7 +185,7 @@ impl Tx<'_> {
         .bind(&json)
         .execute(c)
         .await.map(|r| r.rows_affected())
-            });
+        });
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::already_exists(K::KIND, &obj.metadata().name))
