@@ -150,3 +150,24 @@ async fn a_restarted_server_continues_the_shared_revision() {
     assert_eq!(w.next().await.unwrap().name(), "p2");
     assert_no_gaps(&url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_one_server_wakes_the_other_by_notification() {
+    let (a, b, _url) = two_servers().await;
+    let notified = |text: &str| metric(text, "flatnet_apiserver_feed_wakeups_total{cause=\"notify\"}").unwrap();
+    let before = notified(&b.metrics_text().await);
+    let p = a.create_pod(pod("ping")).await;
+    let mut w = b.open_watch(&format!("{PODS}?watch=true&resourceVersion={}", rv_of(&p) - 1)).await;
+    assert_eq!(w.next().await.unwrap().name(), "ping");
+    // The NOTIFY of A's commit reaches B (the safety-net timer would deliver the event
+    // too, so the count is what tells them apart). B wrote nothing itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while notified(&b.metrics_text().await) <= before {
+        assert!(std::time::Instant::now() < deadline, "no NOTIFY reached server B");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let text = b.metrics_text().await;
+    assert_eq!(metric(&text, "flatnet_apiserver_store_info{backend=\"postgres\"}"), Some(1.0));
+    assert_eq!(metric(&text, "flatnet_apiserver_store_revision"), Some(rv_of(&p) as f64));
+    assert_eq!(metric(&text, "flatnet_apiserver_feed_wakeups_total{cause=\"local\"}"), Some(0.0));
+}

@@ -23,6 +23,19 @@ use sqlx::Row;
 use super::backend::Pool;
 use super::{change_from_row, Inner};
 
+/// What woke the feed, counted in `flatnet_apiserver_feed_wakeups_total{cause}`.
+#[derive(Clone, Copy)]
+pub(super) enum Wake {
+    /// A `NOTIFY` from a commit, on any server (this one's included).
+    Notify = 0,
+    /// A commit of this server's writer.
+    Local = 1,
+    /// The safety-net timer.
+    Timer = 2,
+}
+
+pub(super) const WAKE_CAUSES: [&str; 3] = ["notify", "local", "timer"];
+
 /// The channel writers notify on commit.
 pub(super) const CHANNEL: &str = "flatnet_events";
 /// Read the event table at least this often, whatever notifications say.
@@ -56,13 +69,21 @@ async fn run(inner: Arc<Inner>, pool: PgPool, mut listener: PgListener) {
             // `recv` reconnects by itself after a dropped connection (and re-listens); an
             // error here is logged and the loop reads the table anyway.
             n = listener.recv() => {
-                if let Err(e) = n {
-                    tracing::warn!(error = %e, "change feed: listen connection failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+                match n {
+                    Ok(_) => inner.feed_wakes[Wake::Notify as usize].fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change feed: listen connection failed");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        0
+                    }
+                };
             }
-            _ = inner.feed_wake.notified() => {}
-            _ = tokio::time::sleep(SAFETY_NET) => {}
+            _ = inner.feed_wake.notified() => {
+                inner.feed_wakes[Wake::Local as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            _ = tokio::time::sleep(SAFETY_NET) => {
+                inner.feed_wakes[Wake::Timer as usize].fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

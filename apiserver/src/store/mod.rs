@@ -24,7 +24,7 @@ mod writer;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -180,6 +180,8 @@ struct Inner {
     published: watch::Sender<i64>,
     /// Whether this server runs the work that must run once ([`leader`]); always on SQLite.
     leader: AtomicBool,
+    /// PostgreSQL: the change feed's wake-ups by cause ([`feed::Wake`]).
+    feed_wakes: [AtomicU64; 3],
 }
 
 /// A handle on the store; cheap to clone.
@@ -297,6 +299,7 @@ impl Store {
             feed_wake: Notify::new(),
             published: watch::Sender::new(revision),
             leader: AtomicBool::new(!postgres),
+            feed_wakes: Default::default(),
         });
         if let Some(opts) = pg_opts {
             feed::start(inner.clone()).await?;
@@ -315,7 +318,7 @@ impl Store {
     /// The store's Prometheus series: leadership and backend.
     pub fn metrics_text(&self) -> String {
         let backend = if self.is_postgres() { "postgres" } else { "sqlite" };
-        format!(
+        let mut out = format!(
             "# HELP flatnet_apiserver_leader Whether this server runs the once-per-cluster work (1) or not (0).\n\
              # TYPE flatnet_apiserver_leader gauge\n\
              flatnet_apiserver_leader {}\n\
@@ -327,7 +330,19 @@ impl Store {
              flatnet_apiserver_store_revision {}\n",
             u8::from(self.is_leader()),
             self.revision()
-        )
+        );
+        if self.is_postgres() {
+            out.push_str(
+                "# HELP flatnet_apiserver_feed_wakeups_total Reads of the shared event table by what woke them \
+                 (notify: a commit's NOTIFY; local: this server's commit; timer: the safety net).\n\
+                 # TYPE flatnet_apiserver_feed_wakeups_total counter\n",
+            );
+            for (cause, n) in feed::WAKE_CAUSES.iter().zip(&self.inner.feed_wakes) {
+                let n = n.load(Ordering::Relaxed);
+                out.push_str(&format!("flatnet_apiserver_feed_wakeups_total{{cause=\"{cause}\"}} {n}\n"));
+            }
+        }
+        out
     }
 
     /// Whether this store is on PostgreSQL (shared with other servers).
