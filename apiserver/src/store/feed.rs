@@ -88,14 +88,17 @@ async fn run(inner: Arc<Inner>, pool: PgPool, mut listener: PgListener) {
     }
 }
 
-/// Publish every event after `last`; answers the last revision published. Every revision
-/// is an event (create, update and delete each write one), so the newest event is the
-/// newest revision; compaction removes only events far below it.
+/// Publish every event after `last`; answers the last revision published.
+///
+/// One statement reads the committed revision and the events after `last` (one snapshot):
+/// when the page is not full, every revision up to that committed one has been read, so
+/// the feed moves on to it even past revisions that have no event row (compacted away).
 async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sqlx::Error> {
     loop {
-        // One statement, one snapshot: every row after `last` committed so far.
         let rows = sqlx::query(
-            "SELECT rev, type, kind, namespace, object, old_object FROM events WHERE rev > $1 ORDER BY rev LIMIT $2",
+            "SELECT m.value AS committed, e.rev, e.type, e.kind, e.namespace, e.object, e.old_object \
+             FROM (SELECT value FROM meta WHERE key = 'revision') m LEFT JOIN LATERAL \
+             (SELECT * FROM events WHERE rev > $1 ORDER BY rev LIMIT $2) e ON true ORDER BY e.rev",
         )
         .bind(last)
         .bind(PAGE)
@@ -105,8 +108,12 @@ async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sq
         // before they go out: a node token minted before an event this server publishes
         // is accepted here by the time a client sees that event.
         refresh(inner, pool).await?;
+        let committed: i64 =
+            rows.first().and_then(|r| r.get::<Option<String>, _>("committed")?.parse().ok()).unwrap_or(0);
+        let mut read = 0;
         for row in &rows {
-            let rev: i64 = row.get("rev");
+            let Some(rev) = row.get::<Option<i64>, _>("rev") else { continue };
+            read += 1;
             match change_from_row!(row, None) {
                 // No receivers is fine: nobody watches.
                 Some(change) => drop(inner.events.send(Arc::new(change))),
@@ -117,8 +124,12 @@ async fn catch_up(inner: &Inner, pool: &PgPool, mut last: i64) -> Result<i64, sq
             inner.revision.store(rev, Ordering::Release);
             last = rev;
         }
+        if read < PAGE && committed > last {
+            last = committed;
+            inner.revision.store(last, Ordering::Release);
+        }
         inner.published.send_replace(last);
-        if (rows.len() as i64) < PAGE {
+        if read < PAGE {
             return Ok(last);
         }
     }

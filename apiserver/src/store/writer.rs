@@ -155,10 +155,17 @@ async fn run_batch(conn: &mut Conn, jobs: Vec<Job>, inner: &Inner, rev: i64) -> 
     if postgres {
         // The feed publishes these events (with any other server's before them); answer
         // once it has. It reads them from the database, so it cannot fail to see them (it
-        // retries until the database answers).
+        // retries until the database answers). The writer goes on with the next batch
+        // meanwhile: a feed that lags reads several batches in one query.
         inner.feed_wake.notify_one();
         let mut published = inner.published.subscribe();
-        let _ = published.wait_for(|r| *r >= new_rev).await;
+        tokio::spawn(async move {
+            let _ = published.wait_for(|r| *r >= new_rev).await;
+            for (reply, result) in results {
+                let _ = reply.send(result);
+            }
+        });
+        return new_rev;
     } else {
         inner.revision.store(new_rev, Ordering::Release);
         for event in events {
