@@ -171,3 +171,19 @@ async fn a_commit_on_one_server_wakes_the_other_by_notification() {
     assert_eq!(metric(&text, "flatnet_apiserver_store_revision"), Some(rv_of(&p) as f64));
     assert_eq!(metric(&text, "flatnet_apiserver_feed_wakeups_total{cause=\"local\"}"), Some(0.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_started_at_once_on_a_new_database_share_one_schema() {
+    let url = pg::cluster().create_database();
+    let start = || TestServer::builder().store(Location::Postgres(url.clone())).start();
+    let (a, b, c) = tokio::join!(start(), start(), start());
+    let p = a.create_pod(pod("p")).await;
+    let q = b.create_pod(pod("q")).await;
+    assert_eq!(rv_of(&q), rv_of(&p) + 1);
+    let mut w = c.open_watch(&format!("{PODS}?watch=true&resourceVersion={}", rv_of(&p) - 1)).await;
+    assert_eq!(
+        seen(&w.take(2).await),
+        [("ADDED".into(), "p".into(), rv_of(&p)), ("ADDED".into(), "q".into(), rv_of(&q))]
+    );
+    assert_no_gaps(&url).await;
+}
