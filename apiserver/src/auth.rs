@@ -105,6 +105,15 @@ fn is_read(method: &Method) -> bool {
 /// The middleware in front of every API route: identifies the bearer, refuses what no
 /// token allows, and leaves the [`Principal`] in the request's extensions.
 pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Several servers on one PostgreSQL: a node token minted on another one may not have
+    // reached this server's cache yet; look an unknown one up in the database once.
+    if st.store.is_postgres() {
+        if let Ok(Some(token)) = bearer_token(req.headers()) {
+            if st.auth.identify(&st.store, token).is_none() {
+                st.store.learn_node_token(token).await;
+            }
+        }
+    }
     match principal(&st, req.method(), req.uri().path(), req.headers()) {
         Ok(p) => {
             req.extensions_mut().insert(p);

@@ -376,6 +376,20 @@ impl Store {
         tokens.get(&hash).map(|node| Caller::Node(node.clone()))
     }
 
+    /// PostgreSQL: add `token` to the cache if the database knows it as a node token (minted
+    /// on another server, not yet seen by this one's feed). Errors count as unknown.
+    pub async fn learn_node_token(&self, token: &str) {
+        let Pool::Pg(pool) = &self.inner.read else { return };
+        let hash = hash_token(token);
+        let node: Result<Option<String>, _> = sqlx::query_scalar("SELECT node_name FROM node_tokens WHERE hash = $1")
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await;
+        if let Ok(Some(node)) = node {
+            self.inner.node_tokens.write().expect("token cache poisoned").insert(hash, node);
+        }
+    }
+
     /// The hashes of the tokens minted for `node`: its agent accepts them as proof that a
     /// request comes from the API server (only the server holds them; see `nodeagent::logs`).
     pub fn node_token_hashes(&self, node: &str) -> Vec<String> {
