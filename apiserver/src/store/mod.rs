@@ -5,14 +5,17 @@
 //!
 //! Every write goes through one writer task ([`writer`]) that owns the only write
 //! connection. It takes the operations queued at the moment, runs each in its own savepoint
-//! inside one `BEGIN IMMEDIATE` transaction, commits once (group commit: one fsync for the
+//! inside one transaction (`BEGIN IMMEDIATE` on SQLite; on PostgreSQL, one that first locks
+//! the revision row, which serializes the writers of all servers), commits once (group commit: one fsync for the
 //! batch, `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss),
-//! then publishes the batch's events in revision order and answers the callers. A failing
+//! then publishes the batch's events in revision order and answers the callers (on
+//! PostgreSQL the change feed publishes them, see [`feed`]). A failing
 //! operation rolls back to its savepoint and leaves the others of the batch untouched.
 //!
 //! The revision is a single counter over all kinds: each change gets the next value, which
 //! is the object's `resourceVersion` and the key of its row in the `events` history. Reads
-//! use a pool of read connections; WAL gives each read transaction a consistent snapshot.
+//! use a pool of read connections; WAL gives each read transaction a consistent snapshot
+//! (REPEATABLE READ on PostgreSQL).
 
 pub mod backend;
 mod feed;
@@ -175,8 +178,8 @@ struct Inner {
     node_tokens: RwLock<HashMap<String, String>>,
     /// PostgreSQL: wakes this server's change feed after a local commit ([`feed`]).
     feed_wake: Notify,
-    /// The revision published on the bus so far; the PostgreSQL writer waits on it before
-    /// answering, so a write's answer never runs ahead of this server's watches.
+    /// The revision published on the bus so far; on PostgreSQL a batch's answers wait for
+    /// it, so a write's answer never runs ahead of this server's watches.
     published: watch::Sender<i64>,
     /// Whether this server runs the work that must run once ([`leader`]); always on SQLite.
     leader: AtomicBool,
