@@ -1,5 +1,7 @@
 -- flatnet's store on PostgreSQL: the same tables as SQLite's migrations/0001_init.sql (read
 -- the comments there), with integers as BIGINT and the triggers as PL/pgSQL functions.
+-- Names sort as bytes (COLLATE "C"), as in SQLite, whatever the database's locale: lists
+-- come out in the same order on both engines.
 -- Every statement the server runs is shared by both engines (see src/store/backend.rs).
 
 CREATE TABLE meta (
@@ -10,19 +12,19 @@ CREATE TABLE meta (
 INSERT INTO meta (key, value) VALUES ('revision', '0');
 
 CREATE TABLE objects (
-    kind      TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    name      TEXT NOT NULL,
+    kind      TEXT COLLATE "C" NOT NULL,
+    namespace TEXT COLLATE "C" NOT NULL,
+    name      TEXT COLLATE "C" NOT NULL,
     uid       TEXT NOT NULL UNIQUE,
     rv        BIGINT NOT NULL,
-    node_name TEXT,
+    node_name TEXT COLLATE "C",
     body      TEXT NOT NULL,
     PRIMARY KEY (kind, namespace, name)
 );
 CREATE INDEX objects_by_node ON objects (kind, node_name);
 
 CREATE TABLE node_pods (
-    node_name TEXT PRIMARY KEY NOT NULL,
+    node_name TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     pods      BIGINT NOT NULL
 );
 
@@ -70,7 +72,7 @@ CREATE TRIGGER objects_changed AFTER INSERT OR UPDATE OR DELETE ON objects
     FOR EACH ROW EXECUTE FUNCTION objects_changed();
 
 CREATE TABLE subnets (
-    cidr        TEXT PRIMARY KEY,
+    cidr        TEXT COLLATE "C" PRIMARY KEY,
     node_name   TEXT UNIQUE,
     last_node   TEXT,
     released_at BIGINT,
