@@ -1008,14 +1008,21 @@ async fn prune_events(tx: &mut Tx<'_>) -> ApiResult<()> {
     Ok(())
 }
 
-/// Drop history older than the configured number of revisions.
+/// Most history revisions dropped by one tick: compaction runs inside a write batch, and a
+/// bounded delete keeps that batch (and the writes queued behind it, on every server of a
+/// shared database) short. History past the window shrinks by this much per tick.
+const COMPACT_STEP: i64 = 10_000;
+
+/// Drop history older than the configured number of revisions, at most [`COMPACT_STEP`]
+/// revisions at a time.
 async fn compact(tx: &mut Tx<'_>) -> ApiResult<()> {
-    let floor = tx.rev - tx.settings.watch_history;
     let compacted: i64 = tx.meta_get("compacted").await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let floor = (tx.rev - tx.settings.watch_history).min(compacted + COMPACT_STEP);
     if floor <= compacted {
         return Ok(());
     }
-    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM events WHERE rev <= $1")
+    on!(tx.conn.either(), |c| sqlx::query("DELETE FROM events WHERE rev > $1 AND rev <= $2")
+        .bind(compacted)
         .bind(floor)
         .execute(c)
         .await
