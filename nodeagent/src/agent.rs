@@ -28,6 +28,8 @@ use crate::runtime::ShimRuntime;
 /// What one agent needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The API server's URL, or several servers' separated by commas (the client fails over
+    /// between them).
     pub server: String,
     /// The cluster's CA (PEM), pinned for the server's certificate (`None`: plain http://).
     pub ca_pem: Option<Vec<u8>>,

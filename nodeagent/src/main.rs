@@ -25,9 +25,11 @@ enum Command {
 
 #[derive(clap::Args)]
 struct AgentArgs {
-    /// The API server's URL.
-    #[arg(long, env = "FLATNET_SERVER", default_value = "https://127.0.0.1:8080")]
-    server: String,
+    /// The API server's URL; several servers sharing one store as `URL,URL` or a repeated
+    /// `--server`: the agent uses one at a time and moves to the next when it fails, its
+    /// watches resuming where they were (see `openapi::client`).
+    #[arg(long, env = "FLATNET_SERVER", default_value = "https://127.0.0.1:8080", value_delimiter = ',', num_args = 1)]
+    server: Vec<String>,
     /// The cluster's CA certificate (the API server's `DATA_DIR/ca.crt`): the only
     /// certificate authority the agent trusts for the server (required for https://).
     #[arg(long, env = "FLATNET_CA_FILE")]
@@ -95,13 +97,13 @@ fn main() -> anyhow::Result<()> {
     let dns_upstreams = nodeagent::dns::parse_upstreams(&a.dns_upstream, &resolv_conf)?;
     let ca_pem = match a.ca_file {
         Some(path) => Some(std::fs::read(&path).with_context(|| format!("read CA file {}", path.display()))?),
-        None if a.server.starts_with("https://") => {
-            anyhow::bail!("--ca-file is required for {}: the API server's ca.crt", a.server)
+        None if a.server.iter().any(|s| s.starts_with("https://")) => {
+            anyhow::bail!("--ca-file is required for {}: the API server's ca.crt", a.server.join(","))
         }
         None => None,
     };
     let config = nodeagent::Config {
-        server: a.server,
+        server: a.server.join(","),
         ca_pem,
         token,
         node_ip: a.node_ip.context("--node-ip ADDRESS is required")?,

@@ -24,8 +24,24 @@
 //! so no event is lost or repeated across a broken connection. When the server no longer
 //! has that history it yields [`Error::Gone`] and ends: list again and watch from the new
 //! list's version.
+//!
+//! **Several servers.** A client may be given several API servers that share one store
+//! (`https://a:8080,https://b:8080`, or [`Client::with_servers`]). It talks to one of them
+//! at a time; when that one fails — the connection is refused or reset, the answer is a
+//! 5xx, or no answer comes within [`REQUEST_TIMEOUT`] (a watch: no byte, not even a
+//! bookmark, within [`WATCH_IDLE_TIMEOUT`]) — every clone of the client moves on to the
+//! next server in the list, round robin. A request is sent again at once to the next server
+//! when that cannot apply it twice: always when the connection failed before the request
+//! was sent, otherwise only for GET, PUT and DELETE (a PUT carries the resourceVersion it
+//! replaces, a DELETE of a deleted object answers 404); a POST that failed after it was sent
+//! answers its error, and the caller's next request goes to the next server. A watch
+//! reconnects to the next server from the last resourceVersion it saw: the servers share
+//! one revision line, so the resumed watch neither misses nor repeats an event (a server
+//! whose change feed is behind that version waits for it), and the consumer sees no error.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -101,32 +117,56 @@ pub enum WatchEvent<K> {
     Deleted(K),
 }
 
-/// A connection to one API server, cheap to clone.
+/// How long a request (other than a watch) may wait for its answer's headers and body
+/// before the server counts as failed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a watch may go without a byte before its server counts as failed: three of the
+/// server's bookmark intervals (10 s), which the client always asks for.
+pub const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to the API server (one of several, see the module docs), cheap to clone;
+/// clones share which server is current.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    /// The servers' base URLs, without a trailing slash; requests are built on the first
+    /// and sent to the current one.
+    servers: Arc<[String]>,
+    current: Arc<AtomicUsize>,
     token: Option<String>,
 }
 
 impl Client {
-    /// A client of the server at `base` (`https://127.0.0.1:8080`) that trusts the CA
-    /// certificate(s) in `ca_pem` (the server's `ca.crt`) and nothing else: the CA is pinned,
-    /// the system's roots are not used. `token` is sent as a bearer token on every request
-    /// (the server needs one on everything but its health checks).
+    /// A client of the server at `base` (`https://127.0.0.1:8080`; several servers of one
+    /// cluster separated by commas) that trusts the CA certificate(s) in `ca_pem` (the
+    /// server's `ca.crt`) and nothing else: the CA is pinned, the system's roots are not
+    /// used. `token` is sent as a bearer token on every request (the server needs one on
+    /// everything but its health checks).
     pub fn with_ca(base: &str, token: Option<String>, ca_pem: &[u8]) -> Result<Self> {
-        Self::build(base, token, Some(ca_pem))
+        Self::build(&split_servers(base), token, Some(ca_pem))
     }
 
     /// A client without a CA: for `http://` servers (a server's loopback plain-HTTP listener);
     /// an `https://` server fails its certificate check.
     pub fn new(base: &str, token: Option<String>) -> Result<Self> {
-        Self::build(base, token, None)
+        Self::build(&split_servers(base), token, None)
     }
 
-    fn build(base: &str, token: Option<String>, ca_pem: Option<&[u8]>) -> Result<Self> {
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::Config(format!("server URL {base:?} must start with http:// or https://")));
+    /// A client of several API servers sharing one store, tried in this order (see the
+    /// module docs); `ca_pem` as in [`Client::with_ca`].
+    pub fn with_servers(servers: &[String], token: Option<String>, ca_pem: Option<&[u8]>) -> Result<Self> {
+        Self::build(servers, token, ca_pem)
+    }
+
+    fn build(servers: &[String], token: Option<String>, ca_pem: Option<&[u8]>) -> Result<Self> {
+        if servers.is_empty() {
+            return Err(Error::Config("no API server URL given".into()));
+        }
+        for base in servers {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(Error::Config(format!("server URL {base:?} must start with http:// or https://")));
+            }
         }
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
@@ -144,11 +184,18 @@ impl Client {
             }
         }
         let http = builder.build().map_err(|e| Error::Config(e.to_string()))?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string(), token })
+        let servers: Arc<[String]> = servers.iter().map(|s| s.trim_end_matches('/').to_string()).collect();
+        Ok(Client { http, servers, current: Arc::new(AtomicUsize::new(0)), token })
     }
 
+    /// The base URL of the server requests go to now.
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.servers[self.current.load(Ordering::Relaxed) % self.servers.len()]
+    }
+
+    /// Every server this client may use, in order.
+    pub fn servers(&self) -> &[String] {
+        &self.servers
     }
 
     /// The API of kind `K`, in `namespace` (or all namespaces / cluster-scoped with `None`).
@@ -201,13 +248,14 @@ impl Client {
         if let Some(n) = params.tail_lines {
             query.push(("tailLines", n.to_string()));
         }
-        let resp = self.execute(self.http.get(url).query(&query)).await?;
+        let resp = self.execute(self.http.get(url).query(&query).timeout(REQUEST_TIMEOUT)).await?;
         let url = resp.url().to_string();
         resp.text().await.map_err(|source| Error::Http { url, source })
     }
 
+    /// A URL on the first server; [`Client::execute`] sends it to the current one.
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.servers[0])
     }
 
     fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -218,19 +266,82 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
-        let resp = self.execute(req).await?;
+        let resp = self.execute(req.timeout(REQUEST_TIMEOUT)).await?;
         let url = resp.url().to_string();
         let bytes = resp.bytes().await.map_err(|source| Error::Http { url: url.clone(), source })?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode { url, message: e.to_string() })
     }
 
+    /// Send a request to the current server, failing over to the next ones as the module
+    /// docs say; a success makes its server the current one.
     async fn execute(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let req = self.authorize(req).build().map_err(|e| Error::Config(e.to_string()))?;
-        let url = req.url().to_string();
-        let resp = self.http.execute(req).await.map_err(|source| Error::Http { url: url.clone(), source })?;
-        if resp.status().is_success() {
-            return Ok(resp);
+        let first = req.url().to_string();
+        let rest = first.strip_prefix(self.servers[0].as_str()).unwrap_or(first.as_str()).to_string();
+        let n = self.servers.len();
+        let start = self.current.load(Ordering::Relaxed) % n;
+        let idempotent = matches!(*req.method(), reqwest::Method::GET | reqwest::Method::PUT | reqwest::Method::DELETE);
+        let mut last: Option<Error> = None;
+        for attempt in 0..n {
+            let i = (start + attempt) % n;
+            let Some(mut r) = req.try_clone() else {
+                return Err(Error::Config("request body cannot be resent".into()));
+            };
+            let url = format!("{}{rest}", self.servers[i]);
+            *r.url_mut() = reqwest::Url::parse(&url).map_err(|e| Error::Config(format!("URL {url}: {e}")))?;
+            let (err, sent) = match self.http.execute(r).await {
+                Ok(resp) if resp.status().is_server_error() => {
+                    let err = Self::api_error(resp).await;
+                    (err, true)
+                }
+                Ok(resp) => {
+                    self.make_current(i);
+                    if resp.status().is_success() {
+                        return Ok(resp);
+                    }
+                    return Err(Self::api_error(resp).await);
+                }
+                Err(source) => {
+                    // A connection that could not be made carried nothing to the server.
+                    let sent = !source.is_connect();
+                    let failover = source.is_connect() || source.is_timeout() || source.is_request();
+                    let err = Error::Http { url, source };
+                    if !failover {
+                        return Err(err);
+                    }
+                    (err, sent)
+                }
+            };
+            if n > 1 {
+                tracing::warn!(server = %self.servers[i], error = %err, "API server failed; moving to the next one");
+            }
+            self.make_current((i + 1) % n);
+            last = Some(err);
+            if sent && !idempotent {
+                break;
+            }
         }
+        Err(last.expect("at least one server"))
+    }
+
+    /// Make server `i` the current one (for every clone).
+    fn make_current(&self, i: usize) {
+        self.current.store(i, Ordering::Relaxed);
+    }
+
+    /// The current server failed in a way [`Client::execute`] cannot see (a watch's stream
+    /// broke or went silent): move on to the next one.
+    fn server_failed(&self, base: &str) {
+        let n = self.servers.len();
+        if let Some(i) = self.servers.iter().position(|s| s == base) {
+            if n > 1 {
+                tracing::warn!(server = %base, "API server failed during a watch; moving to the next one");
+            }
+            let _ = self.current.compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    async fn api_error(resp: reqwest::Response) -> Error {
         let code = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap_or_default();
         let status = Status::from_body(&bytes).unwrap_or_else(|| Status {
@@ -240,8 +351,13 @@ impl Client {
             field: None,
             causes: Vec::new(),
         });
-        Err(Error::Api(status))
+        Error::Api(status)
     }
+}
+
+/// `a,b` → the servers `a` and `b` (spaces and empty parts ignored).
+fn split_servers(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// What [`Client::pod_log`] reads: one container (required when the pod has several) and
@@ -328,7 +444,10 @@ impl<K: Resource> Api<K> {
                 }
                 Err(e) => {
                     tracing::debug!(kind = K::KIND, error = %e, "watch connection failed; reconnecting");
-                    if matches!(e, Error::Api(_) | Error::Decode { .. }) && tx.send(Err(e)).await.is_err() {
+                    // A server's failure (5xx: every server failed) is retried from the same
+                    // version; a refusal (4xx) or garbage is the consumer's to handle.
+                    let refused = matches!(&e, Error::Api(s) if s.code < 500) || matches!(e, Error::Decode { .. });
+                    if refused && tx.send(Err(e)).await.is_err() {
                         return;
                     }
                 }
@@ -358,10 +477,22 @@ impl<K: Resource> Api<K> {
             Err(Error::Api(s)) if s.code == 410 => return Err(Error::Gone),
             other => other?,
         };
+        let base = self.client.base_url().to_string();
         let mut body = resp.bytes_stream();
         let mut buf: Vec<u8> = Vec::new();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|source| Error::Http { url: url.clone(), source })?;
+        loop {
+            let chunk = match tokio::time::timeout(WATCH_IDLE_TIMEOUT, body.next()).await {
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(None) => break,
+                Ok(Some(Err(source))) => {
+                    self.client.server_failed(&base);
+                    return Err(Error::Http { url: url.clone(), source });
+                }
+                Err(_) => {
+                    self.client.server_failed(&base);
+                    return Err(Error::Config(format!("watch {url}: nothing for {WATCH_IDLE_TIMEOUT:?}")));
+                }
+            };
             buf.extend_from_slice(&chunk);
             while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=pos).collect();
