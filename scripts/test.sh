@@ -12,3 +12,6 @@ cargo fmt --all --check
 cargo clippy --workspace --locked --all-targets -- -D warnings
 cargo build --workspace --locked --bins
 cargo test --workspace --locked "$@"
+# The API server's HTTP-level tests again, on PostgreSQL (a throwaway server per test process,
+# apiserver/tests/common/pg.rs) instead of SQLite.
+FLATNET_TEST_STORE=postgres cargo test -p flatnet-apiserver --locked --tests "$@"

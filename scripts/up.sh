@@ -6,6 +6,7 @@
 # again). `flatnet up` writes /var/lib/flatnet/kubeconfig and prints the line to use it
 # (export KUBECONFIG=/var/lib/flatnet/kubeconfig). Flags go to `flatnet up`:
 #   scripts/up.sh --nodes 5 --backend vxlan --detach      (see target/release/flatnet up --help)
+#   scripts/up.sh --store postgres    (two API servers on a throwaway PostgreSQL; installs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -13,6 +14,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 scripts/deps.sh --run
+case " $* " in
+*" --store postgres "* | *" --store=postgres "*)
+    if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+        echo "installing postgresql (--store postgres)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+    ;;
+esac
 if ! command -v cargo >/dev/null 2>&1; then
     # sudo resets PATH: use the invoking user's rustup toolchain when there is one.
     home=$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)

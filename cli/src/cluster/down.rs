@@ -46,6 +46,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub struct Removed {
     pub agents: usize,
     pub apiserver: usize,
+    pub postgres: usize,
     pub containers: usize,
     pub tables: usize,
     pub pod_namespaces: usize,
@@ -57,9 +58,12 @@ impl fmt::Display for Removed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stopped {} agent(s), {} API server, {} container(s); removed {} nftables table(s), {} pod namespace(s), \
-             {} link(s), {} namespace(s)",
-            self.agents, self.apiserver, self.containers, self.tables, self.pod_namespaces, self.links, self.namespaces
+            "stopped {} agent(s), {} API server(s), {}{} container(s); removed {} nftables table(s), {} pod \
+             namespace(s), {} link(s), {} namespace(s)",
+            self.agents,
+            self.apiserver,
+            if self.postgres > 0 { "PostgreSQL, " } else { "" },
+            self.containers, self.tables, self.pod_namespaces, self.links, self.namespaces
         )
     }
 }
@@ -80,8 +84,10 @@ pub async fn teardown(state: &ClusterState) -> anyhow::Result<Removed> {
     for node in &state.nodes {
         removed.containers += procs::kill_containers(&node.data_dir);
     }
-    if let Some(api) = &state.apiserver {
-        removed.apiserver = procs::stop(&[api], Duration::from_secs(5));
+    let servers: Vec<&ProcessRecord> = state.apiserver.iter().chain(state.more_apiservers.iter()).collect();
+    removed.apiserver = procs::stop(&servers, Duration::from_secs(5));
+    if let Some(pg) = &state.postgres {
+        removed.postgres = procs::stop(&[pg], Duration::from_secs(10));
     }
     for p in state.processes() {
         if p.alive() {
@@ -142,6 +148,11 @@ pub async fn teardown(state: &ClusterState) -> anyhow::Result<Removed> {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    if !state.postgres.iter().any(|p| p.alive()) {
+        if let Err(e) = super::postgres::remove(&state.data_dir) {
+            errors.push(format!("{e:#}"));
+        }
+    }
     if !errors.is_empty() {
         anyhow::bail!(
             "flatnet down could not remove everything (run it again; {} is kept):\n  {}",
@@ -156,10 +167,11 @@ pub async fn teardown(state: &ClusterState) -> anyhow::Result<Removed> {
 /// (node, pod uid) of every pod bound to one of the cluster's nodes, if the API answers
 /// within a second or two.
 async fn api_pod_uids(state: &ClusterState) -> Vec<(String, String)> {
-    if !state.apiserver.as_ref().is_some_and(|a| a.alive()) {
+    if !state.apiserver.iter().chain(state.more_apiservers.iter()).any(|a| a.alive()) {
         return Vec::new();
     }
-    let Ok(client) = super::api_client(&state.data_dir, &state.url) else { return Vec::new() };
+    let urls = state.server_urls().join(",");
+    let Ok(client) = super::api_client(&state.data_dir, &urls) else { return Vec::new() };
     let list = tokio::time::timeout(
         Duration::from_secs(2),
         client.api::<openapi::Pod>(None).list(&openapi::client::ListParams::default()),

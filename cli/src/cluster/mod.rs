@@ -12,7 +12,8 @@
 //! | path | what |
 //! |---|---|
 //! | `cluster.json` | what `up` made (removed by `down`) |
-//! | `apiserver/` | the API server's SQLite database, its CA (`ca.crt`, `ca.key`), `admin.token` and `viewer.token` (kept by `down`) |
+//! | `apiserver/` | the API server's SQLite database, its CA (`ca.crt`, `ca.key`), `admin.token` and `viewer.token` (kept by `down`); with `--store postgres` both API servers use it for the CA and tokens |
+//! | `postgres/` | `--store postgres`: the PostgreSQL cluster and its socket ([`postgres`]; removed by `down`) |
 //! | `kubeconfig` | for kubectl: the cluster (with the CA), the admin token, a context named after the cluster |
 //! | `agents/<node>/` | each agent's pod files (container logs and run records) |
 //! | `logs/<name>.log` | the output of the API server and of each agent |
@@ -21,6 +22,7 @@ pub mod down;
 pub mod kernel;
 pub mod kubeconfig;
 pub mod layout;
+pub mod postgres;
 pub mod procs;
 pub mod state;
 pub mod status;

@@ -64,6 +64,19 @@ pub struct ClusterState {
     pub apiserver: Option<ProcessRecord>,
     #[serde(default)]
     pub agents: Vec<ProcessRecord>,
+    /// The store: `sqlite` (the first API server's file) or `postgres` ([`super::postgres`]).
+    #[serde(default = "sqlite")]
+    pub store: String,
+    /// Every API server's URL, the first one's ([`ClusterState::url`]) first; the agents are
+    /// given all of them.
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// The API servers after the first (`--store postgres`).
+    #[serde(default)]
+    pub more_apiservers: Vec<ProcessRecord>,
+    /// The PostgreSQL server (`--store postgres`).
+    #[serde(default)]
+    pub postgres: Option<ProcessRecord>,
     /// Unix time of the start of `up`.
     pub started_at: i64,
     /// Seconds from the start of `up` to every node Ready.
@@ -96,14 +109,28 @@ impl ClusterState {
                 .collect(),
             apiserver: None,
             agents: Vec::new(),
+            store: sqlite(),
+            servers: vec![url.to_string()],
+            more_apiservers: Vec::new(),
+            postgres: None,
             started_at: chrono::Utc::now().timestamp(),
             ready_seconds: None,
             supervisor: None,
         }
     }
 
+    /// Every process `up` started: PostgreSQL, the API servers, the agents.
     pub fn processes(&self) -> impl Iterator<Item = &ProcessRecord> {
-        self.apiserver.iter().chain(self.agents.iter())
+        self.postgres.iter().chain(self.apiserver.iter()).chain(self.more_apiservers.iter()).chain(self.agents.iter())
+    }
+
+    /// Every API server's URL (a state file of an older `up` has only `url`).
+    pub fn server_urls(&self) -> Vec<String> {
+        if self.servers.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.servers.clone()
+        }
     }
 
     pub fn path(data_dir: &Path) -> PathBuf {
@@ -140,6 +167,10 @@ impl ClusterState {
             _ => Ok(()),
         }
     }
+}
+
+fn sqlite() -> String {
+    "sqlite".into()
 }
 
 pub fn agent_dir(data_dir: &Path, node: &str) -> PathBuf {

@@ -30,6 +30,15 @@ pub struct Args {
     /// Where the API server (and the dashboard) listens.
     #[arg(long, env = "FLATNET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Where the cluster keeps its objects: `sqlite` (a file in the data directory, one API
+    /// server) or `postgres` (a throwaway PostgreSQL in the data directory, removed by `flatnet
+    /// down`, and two API servers on it; the agents fail over between them).
+    #[arg(long, env = "FLATNET_STORE_KIND", default_value = "sqlite", value_parser = ["sqlite", "postgres"])]
+    pub store: String,
+    /// With `--store postgres`: where the second API server listens [default: the port after
+    /// --listen's].
+    #[arg(long)]
+    pub second_listen: Option<SocketAddr>,
     /// Return once every node is Ready and leave the cluster running (stop it with
     /// `flatnet down`); without it, `up` runs until Ctrl-C and then removes the cluster.
     #[arg(long)]
@@ -40,6 +49,15 @@ pub struct Args {
     /// Seconds to wait for every node to be Ready.
     #[arg(long, default_value_t = 60, hide = true)]
     pub ready_timeout: u64,
+}
+
+impl Args {
+    /// The second API server's address (`--store postgres`).
+    fn second_listen_addr(&self) -> SocketAddr {
+        self.second_listen.unwrap_or_else(|| {
+            SocketAddr::new(self.listen.ip(), self.listen.port().checked_add(1).unwrap_or(1))
+        })
+    }
 }
 
 /// The signals that stop a foreground cluster (and interrupt `up` while it works).
@@ -110,11 +128,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Err(e).with_context(|| format!("listen on {}", args.listen));
     }
+    let postgres = args.store == "postgres";
+    let second_listen = postgres.then(|| args.second_listen_addr());
+    if let Some(l) = second_listen {
+        if l.port() == 0 || l == args.listen {
+            anyhow::bail!("--second-listen {l} needs a port other than --listen's");
+        }
+        if let Err(e) = TcpListener::bind(l) {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::bail!("{l} (the second API server's) is in use: pass --second-listen {}:PORT", l.ip());
+            }
+            return Err(e).with_context(|| format!("listen on {l}"));
+        }
+    }
     let layout = Layout::new(&args.name_prefix, args.nodes);
     check_names_free(&layout)?;
 
     let url = super::url_of(args.listen);
-    let first_start = !apiserver_dir(&data_dir).join("flatnet.db").exists();
+    // A PostgreSQL store starts empty every time (`down` removes it).
+    let first_start = postgres || !apiserver_dir(&data_dir).join("flatnet.db").exists();
     let backend_flag = match (&args.backend, first_start) {
         (Some(b), _) => Some(b.clone()),
         (None, true) => Some("host-gw".to_string()),
@@ -125,6 +157,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.detach {
         state.supervisor = Some(std::process::id() as i32);
     }
+    state.store = args.store.clone();
+    state.servers.extend(second_listen.map(super::url_of));
     state.save()?;
 
     let mut children: Vec<Child> = Vec::new();
@@ -243,41 +277,53 @@ async fn bring_up(
 
     let t = Instant::now();
     let api_dir = apiserver_dir(&data_dir);
-    let mut api_args: Vec<String> =
-        vec!["--listen".into(), args.listen.to_string(), "--data-dir".into(), api_dir.display().to_string()];
+    let mut api_args: Vec<String> = vec!["--data-dir".into(), api_dir.display().to_string()];
     if let Some(b) = &backend_flag {
         api_args.extend(["--backend".into(), b.clone()]);
     }
-    let (child, record) =
-        procs::spawn_detached("apiserver", apiserver_bin, &api_args, &[], &logs.join("apiserver.log"))?;
-    children.push(child);
-    state.apiserver = Some(record.clone());
-    state.save()?;
-    // The server makes its CA and tokens on first start, before it listens.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (client, cluster) = loop {
-        let answer = match super::api_client(&data_dir, &state.url) {
-            Ok(client) => client.cluster_config().await.map(|c| (client, c)).map_err(anyhow::Error::from),
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(c) => break c,
-            Err(e) => {
-                if !record.alive() || Instant::now() > deadline {
-                    let why = if record.alive() { format!("did not answer in 30 s ({e})") } else { "exited".into() };
-                    anyhow::bail!(
-                        "the API server {why}; the end of {}:\n{}",
-                        record.log.display(),
-                        procs::log_tail(&record.log, 15)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+    if state.store == "postgres" {
+        let (child, record) = super::postgres::start(&data_dir, &logs.join("postgres.log")).await?;
+        children.push(child);
+        state.postgres = Some(record);
+        state.save()?;
+        api_args.extend(["--store".into(), super::postgres::store_url(&data_dir)]);
+    }
+    let urls = state.server_urls();
+    let mut client = None;
+    for (i, url) in urls.iter().enumerate() {
+        let name = if i == 0 { "apiserver".to_string() } else { format!("apiserver-{}", i + 1) };
+        let listen = if i == 0 { args.listen } else { args.second_listen_addr() };
+        let mut server_args = vec!["--listen".to_string(), listen.to_string()];
+        server_args.extend(api_args.iter().cloned());
+        let log = logs.join(format!("{name}.log"));
+        let (child, record) = procs::spawn_detached(&name, apiserver_bin, &server_args, &[], &log)?;
+        children.push(child);
+        if i == 0 {
+            state.apiserver = Some(record.clone());
+        } else {
+            state.more_apiservers.push(record.clone());
         }
-    };
-    state.backend = cluster.backend.as_str().to_string();
-    state.save()?;
-    println!("[2/4] API server on {} (backend {}, {} ms)", state.url, state.backend, t.elapsed().as_millis());
+        state.save()?;
+        // The first server makes the CA and tokens on its first start, before it listens;
+        // the next ones are started once it answers, and read them.
+        let (c, cluster) = wait_answering(&data_dir, url, &record).await?;
+        if i == 0 {
+            state.backend = cluster.backend.as_str().to_string();
+            state.save()?;
+            client = Some(c);
+        }
+    }
+    let client = client.expect("one API server at least");
+    if state.store == "postgres" {
+        println!(
+            "[2/4] PostgreSQL, API servers on {} (backend {}, {} ms)",
+            urls.join(" and "),
+            state.backend,
+            t.elapsed().as_millis()
+        );
+    } else {
+        println!("[2/4] API server on {} (backend {}, {} ms)", state.url, state.backend, t.elapsed().as_millis());
+    }
 
     let token_path = api_dir.join("admin.token");
     let admin_token = std::fs::read_to_string(&token_path)
@@ -304,7 +350,7 @@ async fn bring_up(
             "--node-ip".into(),
             node.ip.clone(),
             "--server".into(),
-            state.url.clone(),
+            urls.join(","),
             "--ca-file".into(),
             ca_path.display().to_string(),
             "--data-dir".into(),
@@ -327,6 +373,36 @@ async fn bring_up(
     state.ready_seconds = Some(started.elapsed().as_secs_f64());
     state.save()?;
     Ok(())
+}
+
+/// Wait until the API server at `url` (started as `record`) answers; answers a client of it
+/// and the cluster's configuration.
+async fn wait_answering(
+    data_dir: &Path,
+    url: &str,
+    record: &super::state::ProcessRecord,
+) -> anyhow::Result<(Client, openapi::ClusterConfig)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = match super::api_client(data_dir, url) {
+            Ok(client) => client.cluster_config().await.map(|c| (client, c)).map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                if !record.alive() || Instant::now() > deadline {
+                    let why = if record.alive() { format!("did not answer in 30 s ({e})") } else { "exited".into() };
+                    anyhow::bail!(
+                        "the API server {url} {why}; the end of {}:\n{}",
+                        record.log.display(),
+                        procs::log_tail(&record.log, 15)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
 }
 
 /// Wait until every node is Ready with a lease renewed by this run's agent, showing progress.
@@ -409,6 +485,9 @@ fn print_summary(state: &ClusterState, ready: f64, status_cmd: &str, down_cmd: &
     println!("flatnet is up: {} node(s) Ready in {ready:.2} s (backend {})", state.nodes.len(), state.backend);
     println!();
     println!("  API          {} (HTTPS; the cluster's CA: {})", state.url, ca.display());
+    for other in state.server_urls().iter().skip(1) {
+        println!("  API (2nd)    {other} (the same PostgreSQL; the agents fail over between them)");
+    }
     println!("  dashboard    {}/ (the browser does not know the CA; sign in with a token)", state.url);
     println!("  kubeconfig   {} (root only: it holds the admin token)", kubeconfig.display());
     println!("  admin token  {} (root only)", token.display());
