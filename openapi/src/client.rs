@@ -334,10 +334,10 @@ impl Client {
     fn server_failed(&self, base: &str) {
         let n = self.servers.len();
         if let Some(i) = self.servers.iter().position(|s| s == base) {
-            if n > 1 {
+            let moved = self.current.compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed).is_ok();
+            if n > 1 && moved {
                 tracing::warn!(server = %base, "API server failed during a watch; moving to the next one");
             }
-            let _ = self.current.compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 

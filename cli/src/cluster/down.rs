@@ -63,7 +63,11 @@ impl fmt::Display for Removed {
             self.agents,
             self.apiserver,
             if self.postgres > 0 { "PostgreSQL, " } else { "" },
-            self.containers, self.tables, self.pod_namespaces, self.links, self.namespaces
+            self.containers,
+            self.tables,
+            self.pod_namespaces,
+            self.links,
+            self.namespaces
         )
     }
 }

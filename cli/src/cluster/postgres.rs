@@ -96,12 +96,17 @@ pub async fn start(data_dir: &Path, log: &Path) -> anyhow::Result<(Child, Proces
     std::fs::set_permissions(&pg, std::fs::Permissions::from_mode(0o700))?;
     let data = pg.join("data");
     if !data.join("PG_VERSION").exists() {
-        run_ok(
-            as_postgres(&bin.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8", "--locale", "C"]),
-        )
+        run_ok(as_postgres(&bin.join("initdb")).arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            USER,
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale",
+            "C",
+        ]))
         .context("initdb")?;
     }
     let args: Vec<std::ffi::OsString> = vec![

@@ -54,9 +54,8 @@ pub struct Args {
 impl Args {
     /// The second API server's address (`--store postgres`).
     fn second_listen_addr(&self) -> SocketAddr {
-        self.second_listen.unwrap_or_else(|| {
-            SocketAddr::new(self.listen.ip(), self.listen.port().checked_add(1).unwrap_or(1))
-        })
+        self.second_listen
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), self.listen.port().checked_add(1).unwrap_or(1)))
     }
 }
 

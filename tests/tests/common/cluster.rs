@@ -42,9 +42,18 @@ impl std::fmt::Debug for Run {
 }
 
 /// One test's cluster: a data directory, a port and a name prefix of its own.
+///
+/// Its store is SQLite, or with `FLATNET_TEST_STORE=postgres` in the environment (or
+/// [`TestCluster::on_postgres`]) `flatnet up --store postgres`: a throwaway PostgreSQL in the
+/// data directory and a second API server on `second_listen`, the agents given both. The
+/// tests talk to `listen` (the first server) either way.
 pub struct TestCluster {
     pub prefix: String,
     pub listen: SocketAddr,
+    /// The second API server's address (`--store postgres`).
+    pub second_listen: SocketAddr,
+    /// `sqlite` or `postgres`.
+    pub store: String,
     pub dir: tempfile::TempDir,
     /// Environment of every `flatnet` run (and so of the API server and agents it starts).
     pub env: Vec<(String, String)>,
@@ -55,7 +64,27 @@ impl TestCluster {
         static N: AtomicUsize = AtomicUsize::new(0);
         let prefix = format!("t{:x}x{}-", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let listen = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        TestCluster { prefix, listen, dir: tempfile::tempdir().unwrap(), env: Vec::new() }
+        let second_listen = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let store = match std::env::var("FLATNET_TEST_STORE").as_deref() {
+            Ok("postgres") => "postgres",
+            Ok("sqlite") | Ok("") | Err(_) => "sqlite",
+            Ok(other) => panic!("FLATNET_TEST_STORE={other}: sqlite or postgres"),
+        };
+        TestCluster {
+            prefix,
+            listen,
+            second_listen,
+            store: store.into(),
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    /// A cluster on PostgreSQL with two API servers, whatever `FLATNET_TEST_STORE` says.
+    pub fn on_postgres() -> TestCluster {
+        let mut c = TestCluster::new();
+        c.store = "postgres".into();
+        c
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -109,7 +138,12 @@ impl TestCluster {
     pub fn up_with(&self, nodes: u32, backend: &str) -> Run {
         let listen = self.listen.to_string();
         let nodes = nodes.to_string();
-        self.flatnet(&["up", "--nodes", &nodes, "--backend", backend, "--detach", "--listen", &listen], UP_LIMIT)
+        let second = self.second_listen.to_string();
+        let mut args = vec!["up", "--nodes", &nodes, "--backend", backend, "--detach", "--listen", &listen];
+        if self.store == "postgres" {
+            args.extend(["--store", "postgres", "--second-listen", &second]);
+        }
+        self.flatnet(&args, UP_LIMIT)
     }
 
     pub fn down(&self) -> Run {
@@ -125,10 +159,12 @@ impl TestCluster {
         serde_json::from_slice(&bytes).unwrap()
     }
 
-    /// (name, pid) of the API server and the agents, from the state file.
+    /// (name, pid) of the API server(s), PostgreSQL and the agents, from the state file.
     pub fn pids(&self) -> Vec<(String, i32)> {
         let state = self.state();
         let mut all = vec![&state["apiserver"]];
+        all.extend(state["moreApiservers"].as_array().into_iter().flatten());
+        all.extend(state["postgres"].as_object().map(|_| &state["postgres"]));
         all.extend(state["agents"].as_array().unwrap());
         all.iter().map(|p| (p["name"].as_str().unwrap().to_string(), p["pid"].as_i64().unwrap() as i32)).collect()
     }
