@@ -539,3 +539,113 @@ enum WatchEnd {
     Closed,
     ReceiverGone,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A plain-HTTP server answering every request with `status` and the body `hello`;
+    /// answers its URL and how many requests it got.
+    async fn server(status: u16) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // One request per connection: its head, then its body by Content-Length.
+                    loop {
+                        let n = conn.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_string)
+                                })
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let answer = format!("HTTP/1.1 {status} X\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, count)
+    }
+
+    /// A URL where nothing listens.
+    fn refused() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    }
+
+    async fn log(client: &Client) -> Result<String> {
+        client.pod_log("default", "p", &LogParams::default()).await
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_moves_every_request_to_the_next_server() {
+        let (live, hits) = server(200).await;
+        let dead = refused();
+        let client = Client::new(&format!("{dead},{live}"), None).unwrap();
+        assert_eq!(client.base_url(), dead);
+        assert_eq!(log(&client).await.unwrap(), "hello");
+        assert_eq!(client.base_url(), live);
+        // A clone shares the current server.
+        assert_eq!(log(&client.clone()).await.unwrap(), "hello");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_5xx_sends_a_get_again_to_the_next_server_and_stays_there() {
+        let (failing, failed) = server(503).await;
+        let (live, hits) = server(200).await;
+        let client = Client::new(&format!("{failing},{live}"), None).unwrap();
+        assert_eq!(log(&client).await.unwrap(), "hello");
+        assert_eq!(log(&client).await.unwrap(), "hello");
+        assert_eq!((failed.load(Ordering::SeqCst), hits.load(Ordering::SeqCst)), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_post_that_reached_a_failing_server_is_not_sent_twice() {
+        let (failing, failed) = server(503).await;
+        let (live, hits) = server(200).await;
+        let client = Client::new(&format!("{failing},{live}"), None).unwrap();
+        let err = client.create_node_token("n").await.unwrap_err();
+        assert_eq!(err.code(), Some(503));
+        assert_eq!((failed.load(Ordering::SeqCst), hits.load(Ordering::SeqCst)), (1, 0));
+        // The next request goes to the next server.
+        assert_eq!(log(&client).await.unwrap(), "hello");
+        assert_eq!((failed.load(Ordering::SeqCst), hits.load(Ordering::SeqCst)), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_4xx_is_the_answer_not_a_failure() {
+        let (refusing, refusals) = server(404).await;
+        let (live, hits) = server(200).await;
+        let client = Client::new(&format!("{refusing},{live}"), None).unwrap();
+        assert_eq!(log(&client).await.unwrap_err().code(), Some(404));
+        assert_eq!(client.base_url(), refusing);
+        assert_eq!((refusals.load(Ordering::SeqCst), hits.load(Ordering::SeqCst)), (1, 0));
+    }
+}
