@@ -648,4 +648,65 @@ mod tests {
         assert_eq!(client.base_url(), refusing);
         assert_eq!((refusals.load(Ordering::SeqCst), hits.load(Ordering::SeqCst)), (1, 0));
     }
+
+    /// A watch answer: chunked, one event line per chunk.
+    fn chunk(line: &str) -> String {
+        format!("{:x}\r\n{line}\r\n", line.len())
+    }
+
+    fn lease_event(name: &str, rv: &str) -> String {
+        let mut lease = crate::NodeLease::default();
+        lease.metadata.name = name.into();
+        lease.metadata.resource_version = Some(rv.into());
+        format!("{}\n", serde_json::json!({"type": "ADDED", "object": lease}))
+    }
+
+    /// Accept one connection, read the request head, answer it with `head` and `body`, then
+    /// (with `drop`) cut the connection without ending the body; sends the request line.
+    async fn one_watch(listener: TcpListener, body: String, drop: bool, tx: tokio::sync::oneshot::Sender<String>) {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk_buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&buf).contains("\r\n\r\n") {
+            let n = conn.read(&mut chunk_buf).await.unwrap();
+            assert!(n > 0, "the client closed");
+            buf.extend_from_slice(&chunk_buf[..n]);
+        }
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        conn.write_all(format!("{head}{body}").as_bytes()).await.unwrap();
+        conn.flush().await.unwrap();
+        let _ = tx.send(String::from_utf8_lossy(&buf).lines().next().unwrap_or_default().to_string());
+        if !drop {
+            // Keep the watch open until the test ends.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watch_whose_server_dies_resumes_on_the_next_from_its_last_version() {
+        let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let urls = format!("http://{},http://{}", a.local_addr().unwrap(), b.local_addr().unwrap());
+        // A sends the event at version 5, then dies mid-stream; B has the event at 6.
+        let (tx_a, first) = tokio::sync::oneshot::channel();
+        let (tx_b, second) = tokio::sync::oneshot::channel();
+        tokio::spawn(one_watch(a, chunk(&lease_event("x", "5")), true, tx_a));
+        let b_task = tokio::spawn(one_watch(b, chunk(&lease_event("y", "6")), false, tx_b));
+        let client = Client::new(&urls, None).unwrap();
+        let mut events = client.node_leases().watch(&ListParams::default(), "3");
+        let names: Vec<String> = [events.next().await, events.next().await]
+            .into_iter()
+            .map(|e| match e {
+                Some(Ok(WatchEvent::Added(l))) => l.metadata.name,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["x", "y"], "both events, in order, no error in between");
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert!(first.contains("resourceVersion=3"), "{first}");
+        // The second server was asked for what follows the last event delivered.
+        assert!(second.contains("resourceVersion=5"), "{second}");
+        b_task.abort();
+        assert_eq!(client.base_url(), urls.split(',').nth(1).unwrap());
+    }
 }
