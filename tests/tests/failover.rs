@@ -85,6 +85,12 @@ fn agents_move_to_the_surviving_api_server_with_their_pods_untouched() {
     assert_eq!(http_hostname(&pods[0].ns, pods[1].ip).unwrap(), "web-2");
     assert_eq!(http_hostname(&pods[1].ns, pods[0].ip).unwrap(), "web-1");
 
+    // `flatnet status` says a process died, and reaches the API through the second server.
+    let status = c.status();
+    assert!(status.stdout.contains("degraded"), "{status:?}");
+    let second = format!("API https://{}: reachable", c.second_listen);
+    assert!(status.stdout.contains(&second), "{status:?}");
+
     // The agents moved (their client says so) and resumed their watches without a relist.
     for node in ["node-1", "node-2"] {
         let log = agent_log(&c, node);

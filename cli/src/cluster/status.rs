@@ -63,11 +63,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
 
-    let client = super::api_client(&data_dir, &state.url)?;
+    // Any of the API servers (`--store postgres` has two): the client moves to the next one
+    // when one is down.
+    let urls = state.server_urls().join(",");
+    let client = super::api_client(&data_dir, &urls)?;
     let nodes = tokio::time::timeout(Duration::from_secs(3), client.nodes().list(&ListParams::default())).await;
     let api_ok = match nodes {
         Ok(Ok(list)) => {
-            println!("API {}: reachable (dashboard {}/)", state.url, state.url);
+            let url = client.base_url();
+            println!("API {url}: reachable (dashboard {url}/)");
             println!();
             println!("  {:<10} {:<8} {:<16} {:<16} NETNS", "NODE", "READY", "POD CIDR", "INTERNAL IP");
             let mut shown = 0;
@@ -115,15 +119,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         // The API answers, but this user may read neither token (they are root's).
         Ok(Err(e)) if e.code() == Some(401) => {
-            println!("API {}: reachable; listing its nodes needs a token: run `sudo {me} status{flag}`", state.url);
+            println!(
+                "API {}: reachable; listing its nodes needs a token: run `sudo {me} status{flag}`",
+                client.base_url()
+            );
             true
         }
         Ok(Err(e)) => {
-            println!("API {}: NOT reachable ({e})", state.url);
+            println!("API {urls}: NOT reachable ({e})");
             false
         }
         Err(_) => {
-            println!("API {}: NOT reachable (no answer in 3 s)", state.url);
+            println!("API {urls}: NOT reachable (no answer in 3 s)");
             false
         }
     };
