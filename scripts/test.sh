@@ -15,3 +15,6 @@ cargo test --workspace --locked "$@"
 # The API server's HTTP-level tests again, on PostgreSQL (a throwaway server per test process,
 # apiserver/tests/common/pg.rs) instead of SQLite.
 FLATNET_TEST_STORE=postgres cargo test -p flatnet-apiserver --locked --tests "$@"
+# End-to-end suites again on `flatnet up --store postgres` clusters (PostgreSQL and two API
+# servers, the agents given both; tests/tests/common/cluster.rs).
+FLATNET_TEST_STORE=postgres cargo test -p flatnet-tests --locked --test services --test multinode --test cluster "$@"

@@ -135,6 +135,8 @@ pub struct Client {
     servers: Arc<[String]>,
     current: Arc<AtomicUsize>,
     token: Option<String>,
+    /// [`REQUEST_TIMEOUT`] unless changed by [`Client::with_request_timeout`].
+    request_timeout: Duration,
 }
 
 impl Client {
@@ -185,7 +187,15 @@ impl Client {
         }
         let http = builder.build().map_err(|e| Error::Config(e.to_string()))?;
         let servers: Arc<[String]> = servers.iter().map(|s| s.trim_end_matches('/').to_string()).collect();
-        Ok(Client { http, servers, current: Arc::new(AtomicUsize::new(0)), token })
+        Ok(Client { http, servers, current: Arc::new(AtomicUsize::new(0)), token, request_timeout: REQUEST_TIMEOUT })
+    }
+
+    /// The same client with another limit for a request's answer (not a watch's): a load
+    /// generator may want more than [`REQUEST_TIMEOUT`]; a longer limit also delays the move
+    /// away from a server that hangs.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The base URL of the server requests go to now.
@@ -248,7 +258,7 @@ impl Client {
         if let Some(n) = params.tail_lines {
             query.push(("tailLines", n.to_string()));
         }
-        let resp = self.execute(self.http.get(url).query(&query).timeout(REQUEST_TIMEOUT)).await?;
+        let resp = self.execute(self.http.get(url).query(&query).timeout(self.request_timeout)).await?;
         let url = resp.url().to_string();
         resp.text().await.map_err(|source| Error::Http { url, source })
     }
@@ -266,7 +276,7 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
-        let resp = self.execute(req.timeout(REQUEST_TIMEOUT)).await?;
+        let resp = self.execute(req.timeout(self.request_timeout)).await?;
         let url = resp.url().to_string();
         let bytes = resp.bytes().await.map_err(|source| Error::Http { url: url.clone(), source })?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode { url, message: e.to_string() })
