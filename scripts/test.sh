@@ -13,8 +13,8 @@ cargo clippy --workspace --locked --all-targets -- -D warnings
 cargo build --workspace --locked --bins
 cargo test --workspace --locked "$@"
 # The API server's HTTP-level tests again, on PostgreSQL (a throwaway server per test process,
-# apiserver/tests/common/pg.rs) instead of SQLite.
-FLATNET_TEST_STORE=postgres cargo test -p flatnet-apiserver --locked --tests "$@"
+# apiserver/tests/common/pg.rs) instead of SQLite (the unit tests do not touch the store).
+FLATNET_TEST_STORE=postgres cargo test -p flatnet-apiserver --locked --test '*' "$@"
 # End-to-end suites again on `flatnet up --store postgres` clusters (PostgreSQL and two API
 # servers, the agents given both; tests/tests/common/cluster.rs).
 FLATNET_TEST_STORE=postgres cargo test -p flatnet-tests --locked --test services --test multinode --test cluster "$@"
