@@ -438,6 +438,14 @@ pub struct PodCondition {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStatus {
     pub name: String,
+    /// The container's `image` as its spec names it (flatnet runs commands, not images; an
+    /// empty string when the spec names none). Always present: Kubernetes' clients require it.
+    #[serde(default)]
+    pub image: String,
+    /// What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+    /// present: Kubernetes' clients require it.
+    #[serde(default, rename = "imageID")]
+    pub image_id: String,
     #[serde(default)]
     pub ready: bool,
     #[serde(default)]

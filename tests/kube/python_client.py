@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The official Kubernetes Python client (`kubernetes` on PyPI), unmodified, against flatnet.
 
-Reads the kubeconfig named by $KUBECONFIG; run by tests/tests/kubectl.rs against a cluster
-made with `flatnet up` (one Ready node). Every step prints what it checked; the first
+Usage: python_client.py KUBECONFIG FLATNET. Loads the kubeconfig `flatnet up` wrote (https, the
+cluster's CA, the admin token) with `config.load_kube_config(path)`; run by
+tests/tests/kubectl.rs against a cluster made with `flatnet up` (one Ready node). Every step prints what it checked; the first
 failure raises and the script exits non-zero.
 """
 import sys
@@ -22,7 +23,8 @@ def check(cond, what):
 
 
 def main():
-    config.load_kube_config()
+    kubeconfig, flatnet = sys.argv[1], sys.argv[2]
+    config.load_kube_config(kubeconfig)
     v1 = client.CoreV1Api()
 
     # Namespaces list through the core API; nodes are there and Ready.
@@ -42,17 +44,13 @@ def main():
     # Pods: create, read, list with a label selector, patch, replace, delete.
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name="py-web", labels={"app": "py"}),
-        # Bound to a node that does not exist, so that it stays Pending: the Python client cannot
-        # read a pod's containerStatuses until flatnet's carry `image` and `imageID` (see
-        # the report of the branch `kubeproto`).
         spec=client.V1PodSpec(
-            node_name="py-nowhere",
             containers=[
                 client.V1Container(
                     name="web",
                     image="flatnet",
                     image_pull_policy="IfNotPresent",
-                    command=[sys.argv[1], "netexec"],
+                    command=[flatnet, "netexec"],
                     ports=[client.V1ContainerPort(container_port=8080, name="http")],
                 )
             ]
@@ -77,6 +75,23 @@ def main():
         if event["object"].metadata.name == "py-web":
             w.stop()
     check(seen and seen[0] == ("ADDED", "py-web"), f"watch.Watch().stream saw {seen[:3]}")
+
+    # A single-object watch until the pod runs: its containerStatuses (with the `image` and
+    # `imageID` the client requires) deserialize.
+    w = watch.Watch()
+    for event in w.stream(
+        v1.list_namespaced_pod, namespace=NS, field_selector="metadata.name=py-web", timeout_seconds=60
+    ):
+        st = event["object"].status
+        if st.phase == "Running" and st.container_statuses and st.container_statuses[0].ready:
+            w.stop()
+    running = v1.read_namespaced_pod("py-web", NS)
+    statuses = running.status.container_statuses or []
+    check(
+        running.status.phase == "Running" and [(s.name, s.image, s.ready) for s in statuses] == [("web", "flatnet", True)],
+        f"the pod runs on {running.spec.node_name} with containerStatuses {[(s.name, s.image, s.image_id) for s in statuses]}",
+    )
+    check("flatnet netexec" in v1.read_namespaced_pod_log("py-web", NS), "read_namespaced_pod_log")
 
     # A change seen by a watch that started before it.
     w2 = watch.Watch()

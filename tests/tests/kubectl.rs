@@ -2,36 +2,25 @@
 //! on Debian, the `kubernetes-client` package) and the official Python client (`kubernetes`
 //! on PyPI), unmodified.
 //!
-//! kubectl reaches the API through a kubeconfig: the one `flatnet up` writes
-//! (`DATA/kubeconfig`) when there is one. Until the API server serves HTTPS, there is none,
-//! and kubectl never sends a token to an `http://` server: kubectl then goes through
-//! `tests/kube/token_proxy.py`, a loopback proxy that adds the admin token.
+//! Both reach the API through the kubeconfig `flatnet up` writes (`DATA/kubeconfig`: https,
+//! the cluster's CA pinned, the admin token), as a user would after `export KUBECONFIG=...`:
+//! kubectl with `--kubeconfig`, the Python client with `config.load_kube_config(path)`.
 
 mod common;
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::cluster::*;
-use common::{flatnet, free_tcp_port};
+use common::flatnet;
 
-/// A cluster of one node with kubectl's way in.
+/// A cluster of one node and the kubeconfig `flatnet up` wrote for it.
 struct Kube {
-    cluster: TestCluster,
+    /// Held for its `Drop`, which takes the cluster down.
+    _cluster: TestCluster,
     kubeconfig: PathBuf,
-    proxy: Option<Child>,
-}
-
-impl Drop for Kube {
-    fn drop(&mut self) {
-        if let Some(mut p) = self.proxy.take() {
-            let _ = p.kill();
-            let _ = p.wait();
-        }
-    }
 }
 
 fn have(bin: &str) -> bool {
@@ -40,16 +29,6 @@ fn have(bin: &str) -> bool {
 
 fn source_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn kubeconfig(path: &Path, server: &str, token: Option<&str>) {
-    let user = token.map_or_else(|| "{}".to_string(), |t| format!("{{token: \"{t}\"}}"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: flatnet\n  cluster: {{server: \"{server}\"}}\n\
-         users:\n- name: admin\n  user: {user}\ncontexts:\n- name: flatnet\n  context: {{cluster: flatnet, user: admin, namespace: default}}\n\
-         current-context: flatnet\n"
-    );
-    std::fs::write(path, text).unwrap();
 }
 
 impl Kube {
@@ -64,38 +43,10 @@ impl Kube {
         let cluster = TestCluster::new();
         let up = cluster.up(1);
         assert_eq!(up.code, Some(0), "{up:?}");
-        let written = cluster.data_dir().join("kubeconfig");
-        if written.is_file() {
-            return Some(Kube { kubeconfig: written, cluster, proxy: None });
-        }
-        let token = cluster.data_dir().join("apiserver/admin.token");
-        let port = free_tcp_port();
-        let proxy = Command::new("python3")
-            .arg(source_dir().join("kube/token_proxy.py"))
-            .args([port.port().to_string(), cluster.listen.port().to_string()])
-            .arg(&token)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start tests/kube/token_proxy.py");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(port).is_err() {
-            assert!(Instant::now() < deadline, "the token proxy never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let path = cluster.data_dir().join("kubeconfig-test");
-        kubeconfig(&path, &format!("http://{port}"), None);
-        Some(Kube { cluster, kubeconfig: path, proxy: Some(proxy) })
-    }
-
-    /// A kubeconfig for clients that do send a token over plain HTTP (the Python client).
-    fn direct_kubeconfig(&self) -> PathBuf {
-        if self.proxy.is_none() {
-            return self.kubeconfig.clone();
-        }
-        let token = std::fs::read_to_string(self.cluster.data_dir().join("apiserver/admin.token")).unwrap();
-        let path = self.cluster.data_dir().join("kubeconfig-direct");
-        kubeconfig(&path, &format!("http://{}", self.cluster.listen), Some(token.trim()));
-        path
+        let kubeconfig = cluster.data_dir().join("kubeconfig");
+        assert!(kubeconfig.is_file(), "flatnet up wrote no {}", kubeconfig.display());
+        assert!(up.stdout.contains(&format!("export KUBECONFIG={}", kubeconfig.display())), "{up:?}");
+        Some(Kube { _cluster: cluster, kubeconfig })
     }
 
     fn kubectl_in(&self, args: &[&str], stdin: Option<&str>) -> Run {
@@ -299,8 +250,9 @@ fn the_official_python_client_works_unmodified() {
     }
     let out = Command::new("python3")
         .arg(source_dir().join("kube/python_client.py"))
+        .arg(&k.kubeconfig)
         .arg(flatnet())
-        .env("KUBECONFIG", k.direct_kubeconfig())
+        .env_remove("KUBECONFIG")
         .output()
         .unwrap();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
