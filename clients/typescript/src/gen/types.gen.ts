@@ -111,6 +111,16 @@ export type ContainerStateWaiting = {
 };
 
 export type ContainerStatus = {
+    /**
+     * The container's `image` as its spec names it (flatnet runs commands, not images; an
+     * empty string when the spec names none). Always present: Kubernetes' clients require it.
+     */
+    image?: string;
+    /**
+     * What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+     * present: Kubernetes' clients require it.
+     */
+    imageID?: string;
     lastState?: null | ContainerState;
     name: string;
     ready?: boolean;
