@@ -411,8 +411,11 @@ async fn list<K: Served>(
         };
         let body = watch::stream(st.store.clone(), st.metrics.clone(), filter, params);
         let body = shape_watch::<K>(&st, body, q.allow_watch_bookmarks, table, q.include_object);
-        // A stream of JSON objects, one per line, as Kubernetes sends it.
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        // A stream of JSON objects, one per line, labelled `application/json` as Kubernetes
+        // does (what its clients expect), or `application/x-ndjson` when the client asks for it.
+        let ndjson = accept(&headers).is_some_and(|a| a.contains(crate::spec::WATCH_CONTENT_TYPE));
+        let content_type = if ndjson { crate::spec::WATCH_CONTENT_TYPE } else { "application/json" };
+        return Ok(([(header::CONTENT_TYPE, content_type)], body).into_response());
     }
 
     let (rev, items) = st.store.list_raw(filter.kind, filter.namespace.as_deref(), filter.node.as_deref()).await?;

@@ -218,8 +218,9 @@ fn apply_constraints(components: &mut Components) {
 fn watch_event_schema() -> Object {
     ObjectBuilder::new()
         .description(Some(
-            "One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, \
-             as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED \
+            "One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream \
+             lasts, labelled `application/json` as Kubernetes does (a stream of JSON objects, not one document), \
+             or `application/x-ndjson` when the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for ADDED, MODIFIED \
              and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a \
              Status, after which the stream ends.",
         ))
@@ -302,7 +303,8 @@ fn operation(
     op.build()
 }
 
-/// The content type of a watch stream, as served.
+/// The content type of a watch stream when the client's Accept header names it (otherwise
+/// `application/json`, as Kubernetes labels its watch streams).
 pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 
 trait WithWatchStream {
@@ -345,7 +347,8 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         query_param(
             "watch",
             Type::Boolean,
-            "Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing",
+            "Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as \
+             Kubernetes labels it), or `application/x-ndjson` when the Accept header names it",
         ),
         query_param_with(
             "resourceVersion",
@@ -362,31 +365,39 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         count_param("timeoutSeconds", "With watch: end the stream after this many seconds"),
     ];
-    if !k.field_selectors.is_empty() {
-        let accepted: Vec<String> = k
-            .field_selectors
-            .iter()
-            .map(|field| match *field {
-                "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
-                other => format!("`{other}=VALUE`"),
-            })
-            .collect();
-        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
-        if k.field_selectors == ["spec.nodeName"] {
-            schema.pattern = Some(openapi::validation::node_field_selector_pattern());
-        }
-        params.push(query_param_with("fieldSelector", schema, &accepted.join("; ")));
-    }
+    let mut fields: Vec<&str> = crate::fields::COMMON.to_vec();
+    fields.extend(k.field_selectors);
+    let accepted: Vec<String> = fields
+        .iter()
+        .map(|field| match *field {
+            "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
+            other => format!("`{other}=VALUE`"),
+        })
+        .collect();
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(openapi::validation::field_selector_pattern(&fields)))
+        .build();
+    params.push(query_param_with(
+        "fieldSelector",
+        schema,
+        &format!("Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: {}", accepted.join("; ")),
+    ));
     params
 }
 
 /// The query parameters every write accepts.
 fn with_write_params(mut params: Vec<utoipa::openapi::path::Parameter>) -> Vec<utoipa::openapi::path::Parameter> {
-    params.push(query_param("dryRun", Type::String, "`All`: validate and answer as if done; nothing changes"));
-    params.push(query_param(
+    let one_of = |pattern: &str| ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build();
+    params.push(query_param_with(
+        "dryRun",
+        one_of("^(All)?$"),
+        "`All`: validate and answer as if done; nothing changes (empty: a real write)",
+    ));
+    params.push(query_param_with(
         "fieldValidation",
-        Type::String,
-        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)",
+        one_of("^(Ignore|Warn|Strict)?$"),
+        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)",
     ));
     params.push(query_param("fieldManager", Type::String, "Who writes (required for server-side apply)"));
     params
@@ -398,7 +409,8 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "401", "404", "410", "500", "504"];
-    let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (application/json)";
+    let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as \
+                      Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
@@ -651,7 +663,8 @@ fn build() -> utoipa::openapi::OpenApi {
                 vec![],
                 None,
                 ("200", "The document".into(), any_json(), "application/json"),
-                READ_ERRORS,
+                // `/version` is open, as Kubernetes keeps it (crate::auth::OPEN_PATHS).
+                if crate::auth::OPEN_PATHS.contains(&path.as_str()) { HEALTH_ERRORS } else { READ_ERRORS },
             ),
         );
     }

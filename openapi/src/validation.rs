@@ -283,9 +283,14 @@ pub fn label_selector_pattern() -> String {
     format!("^{w}*({req})?{w}*(,{w}*({req})?{w}*)*$")
 }
 
-/// `?fieldSelector=` of pods: empty, or `spec.nodeName=NAME` (`==` too).
-pub fn node_field_selector_pattern() -> String {
-    format!("^{w}*(spec\\.nodeName=[\\s\\S]*)?$", w = WHITESPACE_CLASS)
+/// `?fieldSelector=` of a kind selectable by `fields`, as the API server reads it: terms
+/// joined by commas, blank ones skipped; a term is a field (whitespace around it allowed),
+/// then `=`, `==` or `!=` (the first `=` or `!` ends the field), then any value without a comma.
+pub fn field_selector_pattern(fields: &[&str]) -> String {
+    let w = WHITESPACE_CLASS;
+    let names: Vec<String> = fields.iter().map(|f| f.replace('.', "\\.")).collect();
+    let term = format!("{w}*({}){w}*(!=|==|=)[^,]*", names.join("|"));
+    format!("^({w}*|{term})(,({w}*|{term}))*$")
 }
 
 /// The rule on `metadata.name` of a kind that can be written, as its validator applies it.
@@ -885,20 +890,30 @@ mod tests {
             "x",
             "spec.nodeName",
             "spec.nodeNamex=1",
+            "spec.nodeName!=n1, metadata.name=a ,",
+            " ,\u{2003}metadata.name\u{a0}== x y",
+            "metadata.name=a!=b",
+            "metadata.name!b",
+            "metadata.namespace=a",
+            ",,",
         ];
         let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
         let input = serde_json::json!([
             [label_selector_pattern(), &selectors[..]],
-            [node_field_selector_pattern(), &fields[..]]
+            [field_selector_pattern(&["metadata.name", "spec.nodeName"]), &fields[..]]
         ]);
         let Some(out) = python_json(script, &input) else { return };
         let matched: Vec<Vec<bool>> = serde_json::from_value(out).unwrap();
         for (s, m) in selectors.iter().zip(&matched[0]) {
             assert_eq!(*m, crate::selector::LabelSelector::parse(s).is_ok(), "labelSelector {s:?}");
         }
+        // The API server's reading (apiserver/src/fields.rs), for these two fields.
         let node_rule = |s: &str| {
-            let s = s.trim();
-            s.is_empty() || s.starts_with("spec.nodeName=")
+            s.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|t| {
+                let Some(i) = t.find(['=', '!']) else { return false };
+                let ops = t[i..].starts_with("!=") || t[i..].starts_with('=');
+                ops && ["metadata.name", "spec.nodeName"].contains(&t[..i].trim())
+            })
         };
         for (s, m) in fields.iter().zip(&matched[1]) {
             assert_eq!(*m, node_rule(s), "fieldSelector {s:?}");
