@@ -483,8 +483,4 @@ export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: O
 /**
  * The Kubernetes version whose API flatnet follows
  */
-export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({
-    security: [{ scheme: 'bearer', type: 'http' }],
-    url: '/version',
-    ...options
-});
+export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({ url: '/version', ...options });

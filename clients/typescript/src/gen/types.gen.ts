@@ -751,7 +751,7 @@ export type TcpSocketAction = {
 export type TrafficPolicy = 'Cluster' | 'Local';
 
 /**
- * One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
+ * One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream lasts, labelled `application/json` as Kubernetes does (a stream of JSON objects, not one document), or `application/x-ndjson` when the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
  */
 export type WatchEvent = {
     object: {
@@ -860,7 +860,7 @@ export type ListEndpointsAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -875,6 +875,10 @@ export type ListEndpointsAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/endpoints';
 };
@@ -910,7 +914,7 @@ export type ListEndpointsAllNamespacesError = ListEndpointsAllNamespacesErrors[k
 
 export type ListEndpointsAllNamespacesResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -926,7 +930,7 @@ export type ListEventAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -942,7 +946,7 @@ export type ListEventAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -980,7 +984,7 @@ export type ListEventAllNamespacesError = ListEventAllNamespacesErrors[keyof Lis
 
 export type ListEventAllNamespacesResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
@@ -1001,7 +1005,7 @@ export type ListEndpointsData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1016,6 +1020,10 @@ export type ListEndpointsData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/endpoints';
 };
@@ -1051,7 +1059,7 @@ export type ListEndpointsError = ListEndpointsErrors[keyof ListEndpointsErrors];
 
 export type ListEndpointsResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -1114,7 +1122,7 @@ export type ListEventData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1130,7 +1138,7 @@ export type ListEventData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1168,7 +1176,7 @@ export type ListEventError = ListEventErrors[keyof ListEventErrors];
 
 export type ListEventResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
@@ -1185,11 +1193,11 @@ export type CreateEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1268,11 +1276,11 @@ export type DeleteEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1377,7 +1385,7 @@ export type ListPodData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1393,7 +1401,7 @@ export type ListPodData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1431,7 +1439,7 @@ export type ListPodError = ListPodErrors[keyof ListPodErrors];
 
 export type ListPodResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
@@ -1448,11 +1456,11 @@ export type CreatePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1531,11 +1539,11 @@ export type DeletePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1645,11 +1653,11 @@ export type PatchPodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1732,11 +1740,11 @@ export type ReplacePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1998,7 +2006,7 @@ export type ListServiceData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2013,6 +2021,10 @@ export type ListServiceData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/services';
 };
@@ -2048,7 +2060,7 @@ export type ListServiceError = ListServiceErrors[keyof ListServiceErrors];
 
 export type ListServiceResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -2065,11 +2077,11 @@ export type CreateServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2148,11 +2160,11 @@ export type DeleteServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2262,11 +2274,11 @@ export type PatchServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2349,11 +2361,11 @@ export type ReplaceServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2427,7 +2439,7 @@ export type ListNodeLeaseData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2442,6 +2454,10 @@ export type ListNodeLeaseData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodeleases';
 };
@@ -2477,7 +2493,7 @@ export type ListNodeLeaseError = ListNodeLeaseErrors[keyof ListNodeLeaseErrors];
 
 export type ListNodeLeaseResponses = {
     /**
-     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeLeaseList;
 };
@@ -2531,7 +2547,7 @@ export type ListNodeData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2546,6 +2562,10 @@ export type ListNodeData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodes';
 };
@@ -2581,7 +2601,7 @@ export type ListNodeError = ListNodeErrors[keyof ListNodeErrors];
 
 export type ListNodeResponses = {
     /**
-     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeList;
 };
@@ -2593,11 +2613,11 @@ export type CreateNodeData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2672,11 +2692,11 @@ export type DeleteNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2778,11 +2798,11 @@ export type PatchNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2861,11 +2881,11 @@ export type ReplaceNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3155,7 +3175,7 @@ export type ListPodAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3171,7 +3191,7 @@ export type ListPodAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -3209,7 +3229,7 @@ export type ListPodAllNamespacesError = ListPodAllNamespacesErrors[keyof ListPod
 
 export type ListPodAllNamespacesResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
@@ -3225,7 +3245,7 @@ export type ListServiceAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3240,6 +3260,10 @@ export type ListServiceAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/services';
 };
@@ -3275,7 +3299,7 @@ export type ListServiceAllNamespacesError = ListServiceAllNamespacesErrors[keyof
 
 export type ListServiceAllNamespacesResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -3468,10 +3492,6 @@ export type DiscoveryVersionData = {
 };
 
 export type DiscoveryVersionErrors = {
-    /**
-     * No or unknown bearer token
-     */
-    401: Status;
     /**
      * Internal error
      */
