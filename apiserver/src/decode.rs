@@ -87,7 +87,6 @@ pub const KUBERNETES_FIELDS: &[&str] = &[
     "automountServiceAccountToken",
     "tolerations",
     "affinity",
-    "nodeSelector",
     "hostname",
     "subdomain",
     "priority",

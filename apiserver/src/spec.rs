@@ -381,7 +381,10 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     params.push(query_param_with(
         "fieldSelector",
         schema,
-        &format!("Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: {}", accepted.join("; ")),
+        &format!(
+            "Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: {}",
+            accepted.join("; ")
+        ),
     ));
     params
 }

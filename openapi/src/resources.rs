@@ -246,6 +246,12 @@ pub struct PodSpec {
     /// scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
+    /// Labels a node must carry (all of them, with these values) for the scheduler to bind
+    /// the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+    /// condition False (reason `Unschedulable`), until a node matches. Ignored when
+    /// `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
     /// At least one; container names are unique within the pod.
     pub containers: Vec<Container>,
     #[serde(default)]

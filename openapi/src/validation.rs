@@ -214,6 +214,8 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("Heartbeat", "backendData", Target::Keys, LABEL_KEY),
     on("NodeAddress", "type", Target::Value, Constraint { one_of: Some(NODE_ADDRESS_TYPES), ..Constraint::NONE }),
     on("PodSpec", "nodeName", Target::Value, DNS1123_SUBDOMAIN),
+    on("PodSpec", "nodeSelector", Target::Keys, LABEL_KEY),
+    on("PodSpec", "nodeSelector", Target::Values, LABEL_VALUE),
     on("PodSpec", "containers", Target::MinItems(1), Constraint::NONE),
     on("PodSpec", "terminationGracePeriodSeconds", Target::Value, NOT_NEGATIVE),
     on("Container", "name", Target::Value, DNS1123_LABEL),
@@ -551,6 +553,7 @@ pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
     if let Some(node) = &pod.spec.node_name {
         errs.check("spec.nodeName", validate_dns1123_subdomain(node));
     }
+    validate_labels(&mut errs, "spec.nodeSelector", &pod.spec.node_selector);
     if pod.spec.containers.is_empty() {
         errs.add("spec.containers", "at least one container is required");
     }

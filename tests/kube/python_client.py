@@ -123,14 +123,35 @@ def main():
     )
     svc = v1.create_namespaced_service(NS, svc)
     check(svc.spec.cluster_ip, "create_namespaced_service gives a cluster IP")
-    ep = v1.read_namespaced_endpoints("py-svc", NS)
-    check(ep.metadata.name == "py-svc", "read_namespaced_endpoints")
+    check(v1.read_namespaced_service("py-svc", NS).spec.cluster_ip == svc.spec.cluster_ip, "read_namespaced_service")
+    check([s.metadata.name for s in v1.list_namespaced_service(NS).items] == ["py-svc"], "list_namespaced_service")
+    # Endpoints are the server's (read-only through the API): the running pod's address.
+    pod_ip = v1.read_namespaced_pod("py-web", NS).status.pod_ip
+    addresses = []
+    for _ in range(50):
+        ep = v1.read_namespaced_endpoints("py-svc", NS)
+        addresses = [a.ip for s in ep.subsets or [] for a in s.addresses or []]
+        if addresses:
+            break
+        time.sleep(0.2)
+    check(ep.metadata.name == "py-svc" and addresses == [pod_ip], f"read_namespaced_endpoints: {addresses}")
     check(any(e.metadata.name == "py-svc" for e in v1.list_endpoints_for_all_namespaces().items), "list endpoints")
+    check(any(e.metadata.name == "py-svc" for e in v1.list_namespaced_endpoints(NS).items), "list_namespaced_endpoints")
     svc_patch = {"spec": {"ports": [{"port": 80, "targetPort": 8080}]}}
     check(
         v1.patch_namespaced_service("py-svc", NS, svc_patch).spec.ports[0].target_port == 8080,
         "patch_namespaced_service merges ports by port",
     )
+
+    current_svc = v1.read_namespaced_service("py-svc", NS)
+    current_svc.metadata.labels = {"replaced": "yes"}
+    check(v1.replace_namespaced_service("py-svc", NS, current_svc).metadata.labels == {"replaced": "yes"}, "replace_namespaced_service")
+    merged = v1.patch_namespaced_service(
+        "py-svc", NS, {"metadata": {"labels": {"merged": "yes"}}}, _content_type="application/merge-patch+json"
+    )
+    check(merged.metadata.labels.get("merged") == "yes", "a JSON merge patch")
+    json_patched = v1.patch_namespaced_service("py-svc", NS, [{"op": "remove", "path": "/metadata/labels/merged"}])
+    check("merged" not in (json_patched.metadata.labels or {}), "patch_namespaced_service with a JSON patch (a list)")
 
     # Errors are ApiException with the Status body.
     try:

@@ -161,6 +161,27 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let by_field = k.ok(&["get", "pods", "--field-selector", "status.phase=Running,metadata.name=web"]);
     assert_eq!(lines_with(&by_field, "web").len(), 1, "{by_field}");
 
+    // nodeSelector: no node carries disk=ssd, so the pod waits unscheduled, with the reason in
+    // its PodScheduled condition; labelling the node schedules it there.
+    let picky = web_pod()
+        .replace("name: web\n  labels: {app: web}", "name: picky\n  labels: {app: picky}")
+        .replace("spec:\n", "spec:\n  nodeSelector: {disk: ssd}\n");
+    k.ok_in(&["create", "-f", "-"], &picky);
+    k.ok(&["wait", "--for=condition=PodScheduled=false", "pod/picky", "--timeout=30s"]);
+    let unscheduled = k.ok(&["get", "pod", "picky", "-o", "json"]);
+    let unscheduled: serde_json::Value = serde_json::from_str(&unscheduled).unwrap();
+    assert_eq!(unscheduled["status"]["phase"], "Pending", "{unscheduled}");
+    assert!(unscheduled["spec"].get("nodeName").is_none(), "{unscheduled}");
+    let condition = &unscheduled["status"]["conditions"][0];
+    assert_eq!((&condition["type"], &condition["reason"]), (&"PodScheduled".into(), &"Unschedulable".into()));
+    assert!(condition["message"].as_str().unwrap().contains("disk=ssd"), "{condition}");
+    let described = k.ok(&["describe", "pod", "picky"]);
+    assert!(described.contains("FailedScheduling") && described.contains("disk=ssd"), "{described}");
+    assert!(k.ok(&["label", "node", "node-1", "disk=ssd"]).contains("node/node-1 labeled"));
+    k.ok(&["wait", "--for=condition=Ready", "pod/picky", "--timeout=60s"]);
+    assert_eq!(k.ok(&["get", "pod", "picky", "-o", "jsonpath={.spec.nodeName}"]), "node-1");
+    k.ok(&["delete", "pod", "picky"]);
+
     // describe shows the pod's events (a field selector on involvedObject); logs.
     let described = k.ok(&["describe", "pod", "web"]);
     assert!(described.contains("Events:") && described.contains("Started"), "{described}");

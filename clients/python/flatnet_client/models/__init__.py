@@ -65,6 +65,7 @@ from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
 from .pod_spec import PodSpec
+from .pod_spec_node_selector import PodSpecNodeSelector
 from .pod_status import PodStatus
 from .port_range import PortRange
 from .probe import Probe
@@ -154,6 +155,7 @@ __all__ = (
     "PodMetadata",
     "PodPhase",
     "PodSpec",
+    "PodSpecNodeSelector",
     "PodStatus",
     "PortRange",
     "Probe",

@@ -539,6 +539,15 @@ export type PodSpec = {
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
+    /**
+     * Labels a node must carry (all of them, with these values) for the scheduler to bind
+     * the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+     * condition False (reason `Unschedulable`), until a node matches. Ignored when
+     * `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
+     */
+    nodeSelector?: {
+        [key: string]: string;
+    };
     restartPolicy?: RestartPolicy;
     /**
      * With `hostname`, and a headless service of this name in the pod's namespace, the pod
