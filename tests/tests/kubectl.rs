@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -221,7 +221,7 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let replaced = current.replace("v: \"2\"", "v: \"3\"");
     assert!(k.ok_in(&["replace", "-f", "-"], &replaced).stdout.contains("service/ssa replaced"));
 
-    // get -w sees a change.
+    // get -w sees a change: once it has shown the pod as it is, a label makes a MODIFIED line.
     let mut watch = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&k.kubeconfig)
@@ -230,14 +230,31 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A bound on a hang, not on speed.
+    let next_line = || lines.recv_timeout(Duration::from_secs(60));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.split_whitespace().nth(1) == Some("web")) {
+        seen.push(next_line().unwrap_or_else(|e| panic!("kubectl get -w never showed web ({e}): {seen:?}")));
+    }
     k.ok(&["label", "pod", "web", "watched=yes"]);
-    std::thread::sleep(Duration::from_secs(2));
+    while !seen.iter().any(|l| l.starts_with("MODIFIED") && l.split_whitespace().nth(1) == Some("web")) {
+        seen.push(next_line().unwrap_or_else(|e| panic!("kubectl get -w saw no MODIFIED web ({e}): {seen:?}")));
+    }
     let _ = watch.kill();
-    let seen = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).into_owned();
-    assert!(seen.lines().any(|l| l.starts_with("MODIFIED") && l.contains("web")), "{seen}");
+    let _ = watch.wait();
 
-    // --dry-run=server changes nothing.
+    // --dry-run=server changes nothing: a delete, a create, and an apply with a changed port.
+    assert!(k.ok_in(&["apply", "--dry-run=server", "-f", "-"], &web_service(82)).stdout.contains("server dry run"));
+    assert!(lines_with(&k.ok(&["get", "svc", "web"]), "web")[0].contains(" 81/TCP "));
     assert!(k.ok(&["delete", "pod", "web", "--dry-run=server"]).contains("server dry run"));
     k.ok(&["get", "pod", "web"]);
     let other = web_pod().replace("name: web\n", "name: dry\n");
@@ -246,7 +263,10 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
 
     // explain, and an invalid manifest rejected with the server's message.
     let explained = k.ok(&["explain", "pod.spec"]);
-    assert!(explained.contains("containers") && explained.contains("nodeName"), "{explained}");
+    assert!(
+        explained.contains("containers") && explained.contains("nodeName") && explained.contains("nodeSelector"),
+        "{explained}"
+    );
     let invalid = k.kubectl_in(&["apply", "-f", "-"], Some(&web_pod().replace("name: web\n", "name: Bad_Name\n")));
     assert_ne!(invalid.code, Some(0));
     assert!(invalid.stderr.contains("DNS-1123"), "{invalid:?}");

@@ -595,15 +595,17 @@ async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
     bind(tx, &mut pod).await?;
     tx.create(&mut pod).await?;
     refresh_endpoints_for_pod(tx, None, Some(&pod), None).await?;
-    if pod.spec.node_name.is_none() {
+    if pod.spec.node_name.is_none() && !pod.spec.node_selector.is_empty() {
         failed_scheduling_event(tx, &pod).await?;
     }
     json(&pod)
 }
 
-/// A Warning event on a pod no node could take when it was created, with the reason of its
-/// `PodScheduled` condition, so that `kubectl describe` shows why it waits (once: the
-/// condition stays up to date).
+/// A Warning event on a pod with a `nodeSelector` that no node could take when it was
+/// created, with the message of its `PodScheduled` condition, so that `kubectl describe`
+/// shows why it waits (once: the condition stays up to date). Pods without a selector that
+/// wait for a node get none: they are what a cluster holds before its agents join, and one
+/// event per pod there would be noise.
 async fn failed_scheduling_event(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<()> {
     let message = pod
         .status

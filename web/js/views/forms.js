@@ -148,7 +148,7 @@ export function openCreate(kindId, namespace) {
     const unplaced = [];
     let first = null;
     for (const c of causes) {
-      const target = mode === "form" && fields.find((f) => c.field === f.field || c.field.startsWith(`${f.field}.`) || c.field.startsWith(`${f.field}[`));
+      const target = mode === "form" && fields.find((f) => (c.field || "") === f.field || (c.field || "").startsWith(`${f.field}.`) || (c.field || "").startsWith(`${f.field}[`));
       if (target) {
         const el = form.querySelector(`[data-error-for="${CSS.escape(target.field)}"]`);
         el.append(h("span", {}, c.field === target.field ? c.message : `${c.field}: ${c.message}`));
