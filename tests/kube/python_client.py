@@ -97,8 +97,11 @@ def main():
     w2 = watch.Watch()
     changes = []
 
+    # From a version taken before the change: the change is in the stream however late the
+    # thread starts.
+    rv = v1.list_namespaced_pod(NS).metadata.resource_version
+
     def follow():
-        rv = v1.list_namespaced_pod(NS).metadata.resource_version
         for event in w2.stream(v1.list_namespaced_pod, namespace=NS, resource_version=rv, timeout_seconds=20):
             changes.append(event["type"])
             if event["type"] == "MODIFIED":
@@ -106,7 +109,6 @@ def main():
 
     t = threading.Thread(target=follow)
     t.start()
-    time.sleep(1)
     v1.patch_namespaced_pod("py-web", NS, {"metadata": {"labels": {"seen": "yes"}}})
     t.join(25)
     check("MODIFIED" in changes, "a watch sees a later change")
@@ -128,7 +130,7 @@ def main():
     # Endpoints are the server's (read-only through the API): the running pod's address.
     pod_ip = v1.read_namespaced_pod("py-web", NS).status.pod_ip
     addresses = []
-    for _ in range(50):
+    for _ in range(300):  # a bound on a hang (60 s), not on speed
         ep = v1.read_namespaced_endpoints("py-svc", NS)
         addresses = [a.ip for s in ep.subsets or [] for a in s.addresses or []]
         if addresses:

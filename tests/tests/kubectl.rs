@@ -200,6 +200,11 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let eps = k.ok(&["get", "endpoints", "web"]);
     assert!(lines_with(&eps, "web")[0].contains(":8080"), "{eps}");
 
+    // The README's tour: several kinds at once, node leases.
+    let both = k.ok(&["get", "svc,endpoints", "web"]);
+    assert!(both.contains("service/web") && both.contains("endpoints/web"), "{both}");
+    assert_eq!(lines_with(&k.ok(&["get", "nodeleases"]), "node-1").len(), 1);
+
     // Server-side apply: creates, then changes.
     let ssa =
         "apiVersion: v1\nkind: Service\nmetadata: {name: ssa}\nspec:\n  selector: {app: web}\n  ports: [{port: 90}]\n";
