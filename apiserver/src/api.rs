@@ -473,8 +473,13 @@ async fn read<K: Served>(
 // ---------------------------------------------------------------------------------------------
 
 /// The options of a write (`dryRun`, `fieldValidation`, …).
+/// A write's query parameters, each checked whether the write uses it or not (a delete has
+/// no body to validate, yet a malformed `fieldValidation` is still a 400, as the document says).
 fn write_query(q: Result<Query<WriteQuery>, QueryRejection>) -> ApiResult<WriteQuery> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+    let q = q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))?;
+    q.validation()?;
+    q.dry_run()?;
+    Ok(q)
 }
 
 /// A write's answer: its status, the object, and a `Warning` header per dropped field.

@@ -96,11 +96,10 @@ fn query_param_with(name: &str, schema: Object, description: &str) -> utoipa::op
 }
 
 /// A query parameter the server reads as an unsigned integer (`u64`).
+/// A count the server reads as an unsigned 64-bit number: no `format` (`int64` would say the
+/// upper half of the range is invalid, which the server accepts).
 fn count_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    let mut schema = ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
-        .build();
+    let mut schema = ObjectBuilder::new().schema_type(Type::Integer).build();
     schema.minimum = Some(0.into());
     schema.maximum = Some(u64::MAX.into());
     query_param_with(name, schema, description)
