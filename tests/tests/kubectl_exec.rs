@@ -305,10 +305,12 @@ fn the_agent_exec_endpoint_refuses_hostile_requests_and_stays_up() {
     assert_eq!(status["status"], "Success");
     assert_eq!(frames.last().unwrap().0, 8, "a close frame ends it: {frames:?}");
 
-    // A client that goes away: its command is killed. One that sends garbage frames: too.
+    // A client that goes away: its command is killed, and what it started. One that sends
+    // garbage frames: too.
     for after_upgrade in [&b""[..], b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"] {
         let marker = format!("{}", 600_000 + after_upgrade.len());
-        let query = format!("command=sleep&command={marker}&stdout=1");
+        // Through a shell that stays its parent: the whole process group must go.
+        let query = format!("command=sh&command=-c&command=sleep%20{marker};%20true&stdout=1");
         let (mut ws, head) = exchange(agent, upgrade_request(&path("netexec", &query), Some(&key), v5).as_bytes());
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         let deadline = Instant::now() + Duration::from_secs(10);
