@@ -17,8 +17,8 @@ use openapi::validation;
 use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
-use crate::decode::{self, WriteQuery};
 pub use crate::auth::Authenticated;
+use crate::decode::{self, WriteQuery};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::fields::FieldSelector;
 use crate::kinds::Served;
@@ -106,10 +106,8 @@ pub fn served_routes() -> Vec<(String, Method)> {
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    let router = routes()
-        .by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    let router =
+        routes().by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
     crate::openapiv3::routes(crate::discovery::routes(router))
         // Kubernetes' names for the health check, as probes and load balancers ask them.
         .route("/livez", axum::routing::get(healthz))

@@ -167,7 +167,9 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                     if k.kind == "Pod" {
                         subresources.push(json!({ "subresource": "log", "responseKind": kind, "verbs": ["get"] }));
                         let options = json!({ "group": "", "version": "v1", "kind": "PodExecOptions" });
-                        subresources.push(json!({ "subresource": "exec", "responseKind": options, "verbs": ["create", "get"] }));
+                        subresources.push(
+                            json!({ "subresource": "exec", "responseKind": options, "verbs": ["create", "get"] }),
+                        );
                     }
                     let mut r = json!({
                         "resource": k.plural,

@@ -79,7 +79,7 @@ impl ExecQuery {
                 _ => {} // tty=false, and what other clients add
             }
         }
-        if q.command.first().map_or(true, |c| c.is_empty()) {
+        if q.command.is_empty() || q.command[0].is_empty() {
             return Err(ApiError::bad_request("you must specify at least one command for the container"));
         }
         if q.command.iter().any(|a| a.contains('\0')) {
@@ -121,7 +121,8 @@ async fn connect_agent(
         pairs.append_pair("stdout", &q.stdout.to_string());
         pairs.append_pair("stderr", &q.stderr.to_string());
     }
-    let unreachable = |e: &dyn std::fmt::Display| ApiError::bad_gateway(format!("the agent of node {node:?} at {host}:{port}: {e}"));
+    let unreachable =
+        |e: &dyn std::fmt::Display| ApiError::bad_gateway(format!("the agent of node {node:?} at {host}:{port}: {e}"));
     for key in st.store.node_token_hashes(node) {
         let mut request = url.as_str().into_client_request().map_err(|e| unreachable(&e))?;
         let headers = request.headers_mut();
@@ -150,7 +151,9 @@ async fn connect_agent(
             StatusCode::CONFLICT | StatusCode::BAD_REQUEST => {
                 return Err(ApiError::bad_request(format!("exec in container {container:?}: {text}")));
             }
-            status => return Err(ApiError::bad_gateway(format!("the agent of node {node:?} answered {status}: {text}"))),
+            status => {
+                return Err(ApiError::bad_gateway(format!("the agent of node {node:?} answered {status}: {text}")))
+            }
         }
     }
     Err(ApiError::bad_gateway(format!("the agent of node {node:?} accepted none of the node's tokens")))
@@ -218,9 +221,8 @@ pub async fn pod_exec(
             PROTOCOLS[0]
         ))
     })?;
-    let protocol = choose_protocol(ws.requested_protocols()).ok_or_else(|| {
-        ApiError::bad_request(format!("exec speaks one of the websocket subprotocols {PROTOCOLS:?}"))
-    })?;
+    let protocol = choose_protocol(ws.requested_protocols())
+        .ok_or_else(|| ApiError::bad_request(format!("exec speaks one of the websocket subprotocols {PROTOCOLS:?}")))?;
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let agent_socket = connect_agent(&st, &agent, &uid, &container, &q, protocol).await?;
     tracing::info!(%container, node = %agent.node, command = ?q.command, "exec");

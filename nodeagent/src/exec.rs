@@ -190,7 +190,8 @@ fn locate(data_dir: &Path, uid: &str, container: &str) -> Result<Target, LocateE
     let pid = container_pid(shim).ok_or_else(not_running)?;
     let proc_err = |pid| move |source| LocateError::Proc { pid, source };
     let mut namespaces = Vec::new();
-    for (name, flag) in [("net", CloneFlags::CLONE_NEWNET), ("uts", CloneFlags::CLONE_NEWUTS), ("mnt", CloneFlags::CLONE_NEWNS)]
+    for (name, flag) in
+        [("net", CloneFlags::CLONE_NEWNET), ("uts", CloneFlags::CLONE_NEWUTS), ("mnt", CloneFlags::CLONE_NEWNS)]
     {
         let theirs = format!("/proc/{pid}/ns/{name}");
         let file = std::fs::File::open(&theirs).map_err(proc_err(pid))?;

@@ -247,8 +247,7 @@ fn the_agent_exec_endpoint_refuses_hostile_requests_and_stays_up() {
     let uid = k.pod("web")["metadata"]["uid"].as_str().unwrap().to_string();
     let node = http_get_json(c.listen, c.data_dir(), "/api/v1/nodes/node-1");
     let endpoint = &node["status"]["daemonEndpoints"]["agentEndpoint"];
-    let agent: SocketAddr =
-        format!("{}:{}", endpoint["address"].as_str().unwrap(), endpoint["port"]).parse().unwrap();
+    let agent: SocketAddr = format!("{}:{}", endpoint["address"].as_str().unwrap(), endpoint["port"]).parse().unwrap();
     // The API server's proof: the SHA-256 of the node's token, which the agent has in its
     // environment.
     let (_, agent_pid) = c.pids().into_iter().find(|(name, _)| name == "node-1").unwrap();
@@ -269,17 +268,40 @@ fn the_agent_exec_endpoint_refuses_hostile_requests_and_stays_up() {
 
     for (what, request, expect) in [
         ("no token", upgrade_request(&path("netexec", "command=true&stdout=1"), None, v5), "401"),
-        ("a client's token", upgrade_request(&path("netexec", "command=true&stdout=1"), Some(&format!("Bearer {token}")), v5), "401"),
-        ("no upgrade", format!("GET {} HTTP/1.1\r\nHost: a\r\nAuthorization: {key}\r\n\r\n", path("netexec", "command=true&stdout=1")), "400"),
+        (
+            "a client's token",
+            upgrade_request(&path("netexec", "command=true&stdout=1"), Some(&format!("Bearer {token}")), v5),
+            "401",
+        ),
+        (
+            "no upgrade",
+            format!(
+                "GET {} HTTP/1.1\r\nHost: a\r\nAuthorization: {key}\r\n\r\n",
+                path("netexec", "command=true&stdout=1")
+            ),
+            "400",
+        ),
         ("no command", upgrade_request(&path("netexec", "stdout=1"), Some(&key), v5), "400"),
         ("no stream", upgrade_request(&path("netexec", "command=true"), Some(&key), v5), "400"),
         ("a NUL byte", upgrade_request(&path("netexec", "command=a%00b&stdout=1"), Some(&key), v5), "400"),
         ("a bad boolean", upgrade_request(&path("netexec", "command=true&stdout=yes"), Some(&key), v5), "400"),
-        ("a path that walks", upgrade_request(&format!("/pods/{uid}/containers/..%2F..%2Fx/exec?command=true&stdout=1"), Some(&key), v5), "400"),
+        (
+            "a path that walks",
+            upgrade_request(&format!("/pods/{uid}/containers/..%2F..%2Fx/exec?command=true&stdout=1"), Some(&key), v5),
+            "400",
+        ),
         ("no protocol", upgrade_request(&path("netexec", "command=true&stdout=1"), Some(&key), None), "400"),
-        ("an unknown protocol", upgrade_request(&path("netexec", "command=true&stdout=1"), Some(&key), Some("chat")), "400"),
+        (
+            "an unknown protocol",
+            upgrade_request(&path("netexec", "command=true&stdout=1"), Some(&key), Some("chat")),
+            "400",
+        ),
         ("an unknown container", upgrade_request(&path("other", "command=true&stdout=1"), Some(&key), v5), "409"),
-        ("an unknown pod", upgrade_request("/pods/0000/containers/netexec/exec?command=true&stdout=1", Some(&key), v5), "409"),
+        (
+            "an unknown pod",
+            upgrade_request("/pods/0000/containers/netexec/exec?command=true&stdout=1", Some(&key), v5),
+            "409",
+        ),
     ] {
         let (_, head) = exchange(agent, request.as_bytes());
         assert!(head.starts_with(&format!("HTTP/1.1 {expect}")), "{what}: {head}");
@@ -289,8 +311,11 @@ fn the_agent_exec_endpoint_refuses_hostile_requests_and_stays_up() {
     drop(TcpStream::connect(agent).unwrap().write_all(b"GET /pods/"));
 
     // The protocol by hand: stdout on channel 1, then the Status on channel 3, then a close.
-    let (mut ws, head) =
-        exchange(agent, upgrade_request(&path("netexec", "command=sh&command=-c&command=echo%20hi&stdout=1"), Some(&key), v5).as_bytes());
+    let (mut ws, head) = exchange(
+        agent,
+        upgrade_request(&path("netexec", "command=sh&command=-c&command=echo%20hi&stdout=1"), Some(&key), v5)
+            .as_bytes(),
+    );
     assert!(head.starts_with("HTTP/1.1 101") && head.contains("v5.channel.k8s.io"), "{head}");
     let mut frames = Vec::new();
     while let Ok((opcode, payload)) = read_frame(&mut ws) {
