@@ -86,6 +86,18 @@ fn client_pod(node: &str) -> String {
     )
 }
 
+/// Exec with the official Python client: prints stdout, stderr and the exit code.
+const PYTHON_EXEC: &str = r#"
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config()
+ws = stream(client.CoreV1Api().connect_get_namespaced_pod_exec, "client", "default",
+            command=["sh", "-c", "echo $GREETING; echo oops >&2; exit 4"],
+            stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+ws.run_forever(timeout=30)
+print(repr(ws.read_stdout()), repr(ws.read_stderr()), ws.returncode)
+"#;
+
 #[test]
 fn kubectl_exec_runs_commands_in_pods_on_every_node() {
     let Some(k) = Kube::up(2) else { return };
@@ -134,6 +146,11 @@ fn kubectl_exec_runs_commands_in_pods_on_every_node() {
     assert_eq!(run.stdout, "hello\n/tmp\n", "{run:?}");
     assert!(run.stderr.starts_with("oops\n"), "{run:?}");
     assert!(run.stderr.contains("command terminated with exit code 7"), "{run:?}");
+    // Output larger than one message, whole and in order.
+    let run = k.exec("client", &["sh", "-c", "seq 1 300000"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let expected: String = (1..=300000).map(|n| format!("{n}\n")).collect();
+    assert!(run.stdout == expected, "{} bytes of seq's output came back, not {}", run.stdout.len(), expected.len());
     // A probe that fails is a failing exec.
     let refused = k.exec("client", &[flatnet(), "probe", "tcp", &format!("{}:8080", web.ip), "--timeout-ms", "2000"]);
     assert_eq!(refused.code, Some(0), "port 8080 of web answers: {refused:?}");
@@ -145,6 +162,21 @@ fn kubectl_exec_runs_commands_in_pods_on_every_node() {
     let run = k.kubectl_in(&["exec", "-i", "client", "--", "sh", "-c", "tr a-z A-Z; echo end"], "ping\npong\n");
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "PING\nPONG\nend\n");
+
+    // The official Python client's exec (it speaks v4.channel.k8s.io), unmodified.
+    let have_client = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if have_client {
+        let out = Command::new("python3").arg("-c").arg(PYTHON_EXEC).env("KUBECONFIG", &k.kubeconfig).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{text}");
+        assert_eq!(text.trim(), "'hello\\n' 'oops\\n' 4", "{text}");
+    } else {
+        common::skip("the kubernetes Python package is missing (scripts/deps.sh installs it): its exec SKIPPED");
+    }
 
     // A command that does not exist, a pod that does not exist.
     let run = k.exec("client", &["/no/such/command"]);
