@@ -6,8 +6,9 @@
 //!
 //! Only the API server may read: it proves itself with the SHA-256 of this node's token,
 //! which it holds (it stores tokens only as hashes) and which is worth nothing against the
-//! API itself. The same endpoint serves `exec` ([`crate::exec`]). By default the endpoint listens on loopback (the local cluster runs every
-//! agent and the API server in the root namespace); a node elsewhere listens on its address.
+//! API itself. The same endpoint serves `exec` ([`crate::exec`]). By default the endpoint
+//! listens on loopback (the local cluster runs every agent and the API server in the root
+//! namespace); a node elsewhere listens on its address.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr};
