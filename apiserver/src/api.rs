@@ -90,6 +90,9 @@ fn routes() -> Routes {
     r.add(Method::POST, &format!("{node}/heartbeat"), heartbeat);
     r.add(Method::POST, &format!("{node}/token"), node_token);
     r.add(Method::GET, &format!("{}/log", Pod::INFO.routes().object), crate::logs::pod_log);
+    let exec = format!("{}/exec", Pod::INFO.routes().object);
+    r.add(Method::GET, &exec, crate::exec::pod_exec);
+    r.add(Method::POST, &exec, crate::exec::pod_exec);
     r
 }
 

@@ -652,6 +652,43 @@ fn build() -> utoipa::openapi::OpenApi {
             &["400", "401", "403", "404", "500", "502", "503"],
         ),
     );
+    let exec_path = format!("{}/exec", Pod::INFO.routes().object);
+    for (method, id) in [(HttpMethod::Get, "connectGetPodExec"), (HttpMethod::Post, "connectPostPodExec")] {
+        let command = ParameterBuilder::new()
+            .name("command")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::True)
+            .description(Some("The command and its arguments, one `command=` each"))
+            .schema(Some(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).min_items(Some(1))))
+            .build();
+        let stream = |name: &str, what: &str| query_param(name, Type::Boolean, what);
+        paths.add_path_operation(
+            &exec_path,
+            vec![method],
+            operation(
+                id.into(),
+                "pods",
+                "Run a command in a pod's container (admin only), as `kubectl exec`: a websocket with the \
+                 subprotocol v5.channel.k8s.io (or v4), proxied to the node's agent. Channels: 0 stdin, \
+                 1 stdout, 2 stderr, 3 a Status when the command ends (reason NonZeroExitCode and the \
+                 code in details.causes when not 0). Websockets only: any other request is 400"
+                    .into(),
+                vec![
+                    namespace_param(),
+                    name_param(Pod::INFO),
+                    command,
+                    query_param("container", Type::String, "The container; required when the pod has more than one"),
+                    stream("stdin", "Forward the client's stdin (channel 0)"),
+                    stream("stdout", "Stream the command's stdout (channel 1)"),
+                    stream("stderr", "Stream the command's stderr (channel 2)"),
+                    stream("tty", "A terminal: not supported (400 when true)"),
+                ],
+                None,
+                ("101", "Switched to the websocket".into(), text.clone(), "text/plain"),
+                &["400", "401", "403", "404", "500", "502", "503"],
+            ),
+        );
+    }
     let any_json = || ContentBuilder::new().schema(Some(ObjectBuilder::new())).build();
     for (path, what) in crate::discovery::paths() {
         let id = format!("discovery{}", path.replace(['/', '.', '-'], "_"));

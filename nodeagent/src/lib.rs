@@ -8,7 +8,8 @@
 //! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
 //! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
 //! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
-//! agent serves the containers' logs to the API server ([`logs`]).
+//! agent serves the containers' logs to the API server ([`logs`]) and runs commands in them
+//! for it ([`exec`]).
 //!
 //! Every kind the agent follows (leases, pods, services, endpoints) is read through one
 //! [`reflector`] (list, watch, relist with the one [`backoff`] policy). The kernel is
@@ -28,6 +29,7 @@ pub mod dns;
 pub mod dns_pod;
 pub mod dns_records;
 pub mod dns_wire;
+pub mod exec;
 #[cfg(test)]
 mod fake;
 pub mod kernel;

@@ -1818,6 +1818,154 @@ export type ReplacePodResponses = {
 
 export type ReplacePodResponse = ReplacePodResponses[keyof ReplacePodResponses];
 
+export type ConnectGetPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectGetPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectGetPodExecError = ConnectGetPodExecErrors[keyof ConnectGetPodExecErrors];
+
+export type ConnectPostPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectPostPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectPostPodExecError = ConnectPostPodExecErrors[keyof ConnectPostPodExecErrors];
+
 export type ReadPodLogData = {
     body?: never;
     path: {
