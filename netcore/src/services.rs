@@ -40,7 +40,7 @@ pub mod render;
 
 pub use crate::nft::model::Proto;
 pub use layout::{Group, MASQUERADE_MARK};
-pub use proxier::Proxier;
+pub use proxier::{Proxier, Repaired};
 pub use render::{render_full, Prepared};
 
 /// A ready endpoint of a service port.

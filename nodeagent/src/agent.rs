@@ -20,6 +20,7 @@ use openapi::{
 };
 use tokio::sync::mpsc;
 
+use crate::drift::{Drift, DriftReceiver};
 use crate::kernel::NetcorePodNet;
 use crate::pods::{self, NodeContext, PodMsg, PodWorker, Wiring};
 use crate::reflector::{ApiSource, Event, Reflector};
@@ -149,12 +150,23 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     // The service proxy: cluster IPs, NodePorts and egress NAT in the node's nftables
     // table. Its full resync (drift repair) is rarer than the pods' (it rewrites every map).
+    // Drift notices (crate::drift): what is deleted under the agent in its namespace is
+    // repaired by its owner within milliseconds; the periodic resyncs stay as the safety net.
+    let notifier = match crate::drift::Notifier::start(&node_ns) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "kernel notifications unavailable; drift waits for the resyncs");
+            None
+        }
+    };
+    let subscribe = || notifier.as_ref().map(crate::drift::Notifier::subscribe);
     tokio::spawn(crate::services::run(
         client.clone(),
         cfg.node_name.clone(),
         cfg.netns.clone(),
         cluster.clone(),
         cfg.resync * 10,
+        subscribe(),
     ));
 
     // The cluster DNS: this node answers its own pods.
@@ -169,7 +181,14 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     }));
 
-    tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
+    tokio::spawn(follow_leases(
+        client.clone(),
+        node_nl.clone(),
+        backend.clone(),
+        cfg.node_name.clone(),
+        cfg.resync,
+        subscribe(),
+    ));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
     let bridge = podnet::prepare_node(&node_nl, &node_ns, &net).await.context("prepare the node's pod bridge")?;
@@ -191,7 +210,7 @@ pub async fn run(cfg: Config) -> Result<()> {
             node_resolv_conf: cfg.node_resolv_conf.clone(),
         }),
     });
-    follow_pods(ctx, &cfg).await
+    follow_pods(ctx, &cfg, subscribe()).await
 }
 
 /// The other nodes as the backend needs them, from their leases.
@@ -213,9 +232,17 @@ fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
 }
 
 /// Follow every node's lease and keep the backend's routes equal to them: after each
-/// change, after each relist, and every `resync` to repair drift.
+/// change, after each relist, when routes or links were deleted under the agent (a drift
+/// notice), and every `resync` as the safety net.
 #[tracing::instrument(name = "leases", skip_all)]
-async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, me: String, resync: Duration) {
+async fn follow_leases(
+    client: Client,
+    nl: Netlink,
+    backend: Arc<dyn Backend>,
+    me: String,
+    resync: Duration,
+    mut drift: Option<DriftReceiver>,
+) {
     let mut leases = Reflector::new(ApiSource { api: client.node_leases(), params: ListParams::default() });
     let mut known: Option<HashMap<String, NodeLease>> = None;
     let mut last: Option<Vec<Remote>> = None;
@@ -250,6 +277,11 @@ async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, m
                 }
             },
             _ = ticker.tick() => last = None,
+            d = crate::drift::next(&mut drift) => {
+                if matches!(*d, Drift::Routing(_) | Drift::Lost) {
+                    last = None;
+                }
+            }
         }
     }
 }
@@ -258,9 +290,10 @@ fn is_finished(pod: &Pod) -> bool {
     matches!(pod.status.phase, PodPhase::Failed) && pod.status.pod_ip.is_none()
 }
 
-/// Follow the pods bound to this node; dispatch to workers; resync periodically.
+/// Follow the pods bound to this node; dispatch to workers; resync periodically and on
+/// drift notices.
 #[tracing::instrument(name = "pods", skip_all)]
-async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
+async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config, mut drift: Option<DriftReceiver>) -> Result<()> {
     let params = ListParams::default().fields(&format!("spec.nodeName={}", cfg.node_name));
     let mut pods = Reflector::new(ApiSource { api: ctx.client.api::<Pod>(None), params });
     let mut workers: HashMap<String, mpsc::Sender<PodMsg>> = HashMap::new();
@@ -290,6 +323,15 @@ async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
             _ = resync.tick() => {
                 for tx in workers.values() {
                     let _ = tx.send(PodMsg::Resync).await;
+                }
+            }
+            // A link, address or route deleted under the agent: every pod checks its
+            // wiring now (a check that finds nothing to do costs a few netlink reads).
+            d = crate::drift::next(&mut drift) => {
+                if matches!(*d, Drift::Routing(_) | Drift::Lost) {
+                    for tx in workers.values() {
+                        let _ = tx.send(PodMsg::Resync).await;
+                    }
                 }
             }
         }

@@ -28,6 +28,7 @@ pub mod dns;
 pub mod dns_pod;
 pub mod dns_records;
 pub mod dns_wire;
+pub mod drift;
 #[cfg(test)]
 mod fake;
 pub mod kernel;

@@ -264,6 +264,15 @@ pub fn groups_in<'a>(sets: impl IntoIterator<Item = &'a String>, prefix: &str) -
     sets.into_iter().filter_map(|s| parse_group(s.strip_prefix(prefix)?)).collect()
 }
 
+/// The slot map of the group whose chain is `chain` (`lb_tcp_2` → `lb_slots_tcp_2`,
+/// `np_lb_udp_1` and `np_local_lb_udp_1` → `np_slots_udp_1`).
+pub fn chain_group(chain: &str) -> Option<ElementSet> {
+    if let Some(g) = chain.strip_prefix("np_local_lb_").or_else(|| chain.strip_prefix("np_lb_")) {
+        return parse_group(g).map(ElementSet::NpSlots);
+    }
+    parse_group(chain.strip_prefix("lb_")?).map(ElementSet::LbSlots)
+}
+
 /// The shared objects of a cluster IP group: its slot map and its chain.
 pub fn write_lb_objects(script: &mut String, g: Group) {
     let (_, n) = g;
