@@ -36,7 +36,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 /// The quiet time that ends a burst of notices.
-pub const QUIET: Duration = Duration::from_millis(20);
+pub const QUIET: Duration = Duration::from_millis(10);
 /// The longest a notice waits for its burst to end.
 pub const WINDOW: Duration = Duration::from_millis(200);
 /// How often a reader thread checks that someone still listens.

@@ -4,7 +4,7 @@
 //! a loop like the proxy's repairs what it reports. Each case deletes something with `nft`
 //! as an admin would, and waits for the client's connections through the cluster IP to work
 //! again; the time from the deletion to the first working connection is printed (median of
-//! several rounds). Everything is removed on drop, even when the test fails.
+//! several rounds; `cargo test -p flatnet-nodeagent --test drift -- --nocapture`). Everything is removed on drop, even when the test fails.
 
 mod common;
 
@@ -55,22 +55,28 @@ fn nft(ns: &str, script: &str) {
     assert!(out.status.success(), "nft {script:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// How long a probe waits for its connection. The first SYN after a deletion is often
+/// neither answered nor refused (only its retransmission, a second later, would tell): a
+/// short timeout and a new probe keep the figure's resolution at this. Connections between
+/// namespaces take well under a millisecond; a probe that times out under load only makes
+/// the figure larger.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(5);
+
 /// One connection from the client pod to the service; its answer.
-fn ask(client: &Netns) -> std::io::Result<String> {
+fn ask(client: &Netns, timeout: Duration) -> std::io::Result<String> {
     let to = SocketAddr::from((VIP, 80));
-    let mut c = client.run(move || TcpStream::connect_timeout(&to, Duration::from_secs(1))).unwrap()?;
+    let mut c = client.run(move || TcpStream::connect_timeout(&to, timeout)).unwrap()?;
     c.set_read_timeout(Some(Duration::from_secs(1)))?;
     let mut s = String::new();
     c.read_to_string(&mut s)?;
     Ok(s)
 }
 
-/// How long until a connection works again (waits up to 20 s: a generous bound, not the
-/// figure under test).
-fn until_it_works(client: &Netns) -> Duration {
-    let start = Instant::now();
+/// How long since `start` until a connection works again (waits up to 20 s: a generous
+/// bound, not the figure under test).
+fn until_it_works(client: &Netns, start: Instant) -> Duration {
     loop {
-        if ask(client).is_ok_and(|s| s == "server") {
+        if ask(client, PROBE_TIMEOUT).is_ok_and(|s| s == "server") {
             return start.elapsed();
         }
         assert!(start.elapsed() < Duration::from_secs(20), "not repaired after 20 s");
@@ -117,6 +123,8 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Every refusal, not one per second per client (ICMP errors are rate-limited).
+    netcore::sysctl::set(&node, "net.ipv4.icmp_ratelimit", "0").unwrap();
 
     let listener = server.run(|| TcpListener::bind((SERVER, 8080))).unwrap().unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -153,7 +161,7 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
         endpoints: vec![Endpoint { ip: SERVER, port: 8080, local: true }],
     };
     proxier.sync_all(vec![web]).unwrap();
-    assert_eq!(ask(&client).unwrap(), "server");
+    assert_eq!(ask(&client, Duration::from_secs(1)).unwrap(), "server");
 
     // The agent's notifier, and a repair loop like the proxy's.
     let notifier = Notifier::start(&node).unwrap();
@@ -192,8 +200,18 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
             let script = script.to_string();
             let client = Netns::open(&names[2]).unwrap();
             let t = tokio::task::spawn_blocking(move || {
+                // The last probe's connection must not carry this one: a reused client port
+                // would match its conntrack entry, NAT included, without any rule.
+                let out = std::process::Command::new("ip")
+                    .args(["netns", "exec", &node_name, "conntrack", "-F"])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "conntrack -F: {}", String::from_utf8_lossy(&out.stderr));
+                // From the start of the deletion: an upper bound (it includes nft's own
+                // run, and the repair may start before nft has exited).
+                let start = Instant::now();
                 nft(&node_name, &script);
-                until_it_works(&client)
+                until_it_works(&client, start)
             })
             .await
             .unwrap();
@@ -231,7 +249,7 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
             .unwrap();
     }
     tokio::time::sleep(drift::WINDOW * 3).await;
-    let refused = ask(&client).unwrap_err();
+    let refused = ask(&client, Duration::from_secs(1)).unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused, "{refused}");
 
     repairing.abort();
