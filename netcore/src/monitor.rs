@@ -103,13 +103,32 @@ pub enum NftObject {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notification {
     /// An nftables object of `table` (of address family `family`) added or deleted.
-    Nft { op: Op, family: u8, table: String, object: NftObject },
+    Nft {
+        op: Op,
+        family: u8,
+        table: String,
+        object: NftObject,
+    },
     /// The end of an nftables transaction: the new generation.
     Generation(u32),
-    Link { op: Op, index: u32, name: Option<String> },
-    Address { op: Op, index: u32, address: Option<Ipv4Addr>, prefix: u8 },
+    Link {
+        op: Op,
+        index: u32,
+        name: Option<String>,
+    },
+    Address {
+        op: Op,
+        index: u32,
+        address: Option<Ipv4Addr>,
+        prefix: u8,
+    },
     /// An IPv4 route (`dst` `None`: the default route) in routing table `table`.
-    Route { op: Op, table: u8, dst: Option<Ipv4Addr>, prefix: u8 },
+    Route {
+        op: Op,
+        table: u8,
+        dst: Option<Ipv4Addr>,
+        prefix: u8,
+    },
     /// The kernel dropped notifications (the socket's buffer overran): what changed is
     /// unknown, everything must be checked.
     Lost,
@@ -263,7 +282,8 @@ impl Monitor {
     /// Subscribe to `source` inside `ns`. Reads time out after `poll`, so a reader thread
     /// can notice that nobody listens any more.
     pub fn open(ns: &Netns, source: Source, poll: std::time::Duration) -> Result<Monitor> {
-        let fail = |source: Errno| Error::NetlinkSocket { netns: ns.name().to_string(), source: io::Error::from(source) };
+        let fail =
+            |source: Errno| Error::NetlinkSocket { netns: ns.name().to_string(), source: io::Error::from(source) };
         let (protocol, groups) = match source {
             Source::Nftables => (SockProtocol::NetlinkNetFilter, 1 << (NFNLGRP_NFTABLES - 1)),
             Source::Routing => (SockProtocol::NetlinkRoute, RTMGRP_LINK_ADDR_ROUTE),
@@ -495,7 +515,11 @@ mod tests {
         let mut addr = vec![AF_INET, 24, 0, 0];
         addr.extend_from_slice(&3u32.to_ne_bytes());
         buf.extend(msg(RTM_DELADDR, &addr, &[(IFA_LOCAL, vec![10, 244, 1, 1])]));
-        buf.extend(msg(RTM_DELROUTE, &[AF_INET, 24, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0], &[(RTA_DST, vec![10, 244, 2, 0])]));
+        buf.extend(msg(
+            RTM_DELROUTE,
+            &[AF_INET, 24, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0],
+            &[(RTA_DST, vec![10, 244, 2, 0])],
+        ));
         assert_eq!(
             decode(&buf),
             vec![

@@ -134,10 +134,7 @@ impl Notifier {
 }
 
 /// Fold notifications into drift and send each burst's as one notice per kind.
-async fn debounce(
-    mut raw: mpsc::UnboundedReceiver<(Source, Vec<Notification>)>,
-    tx: broadcast::Sender<Arc<Drift>>,
-) {
+async fn debounce(mut raw: mpsc::UnboundedReceiver<(Source, Vec<Notification>)>, tx: broadcast::Sender<Arc<Drift>>) {
     let mut fold = TableFold::new(2, netcore::nft::TABLE);
     let mut table = TableDrift::default();
     let mut routing = RoutingDrift::default();

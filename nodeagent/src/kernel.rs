@@ -9,9 +9,9 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use netcore::link::Netlink;
 use netcore::model::PodNetwork;
+use netcore::monitor::TableDrift;
 use netcore::plan::PodStep;
 use netcore::podnet;
-use netcore::monitor::TableDrift;
 use netcore::services::{Proxier, Repaired, ServicePort};
 
 /// Wiring pods into the node's network.

@@ -100,9 +100,10 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
     netns::create(&names[0]).unwrap();
     let node = Netns::open(&names[0]).unwrap();
     let nl = Netlink::open(&node).unwrap();
-    let bridge = podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 })
-        .await
-        .unwrap();
+    let bridge =
+        podnet::prepare_node(&nl, &node, &NodeNetwork { bridge: "fnbr0".into(), gateway: GATEWAY, prefix: 24 })
+            .await
+            .unwrap();
     for (i, (ns, ip)) in [(&names[1], SERVER), (&names[2], CLIENT)].into_iter().enumerate() {
         let pod = PodNetwork {
             netns: ns.clone(),
@@ -243,10 +244,12 @@ async fn deleted_table_chains_and_elements_are_repaired_from_notifications() {
     };
     {
         let proxier = proxier.clone();
-        tokio::task::spawn_blocking(move || proxier.lock().unwrap().update(vec![(changed.name.clone(), Some(changed))]))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::task::spawn_blocking(move || {
+            proxier.lock().unwrap().update(vec![(changed.name.clone(), Some(changed))])
+        })
+        .await
+        .unwrap()
+        .unwrap();
     }
     tokio::time::sleep(drift::WINDOW * 3).await;
     let refused = ask(&client, Duration::from_secs(1)).unwrap_err();

@@ -10,8 +10,8 @@ use crate::nft::model::{Chain, Command, Element, Op, Part, Set, SetKind, Value, 
 use crate::nft::TableObjects;
 
 use super::layout::{
-    affinity_set, chain_group, group_name, groups_in, static_chains, write_lb_objects, write_np_objects, ElementSet, Group, FLATNET,
-    MASQUERADE_MARK, STATIC_SETS,
+    affinity_set, chain_group, group_name, groups_in, static_chains, write_lb_objects, write_np_objects, ElementSet,
+    Group, FLATNET, MASQUERADE_MARK, STATIC_SETS,
 };
 use super::{ApplyReport, Endpoint, Frontend, Proto, ServicePort, StaleFlow, TableConfig};
 
