@@ -76,7 +76,8 @@
 //! declarations in [`ElementSet::declaration`], and any mark bit of their own beside
 //! [`MASQUERADE_MARK`]. What a policy puts in those sets is then rendered next to what a
 //! service port puts in its maps ([`super::render`]), and both transports carry the
-//! elements without further change.
+//! elements without further change. Drift in those chains and sets reaches the policy
+//! enforcer as it reaches the proxy (`nodeagent::drift`: subscribe, repair what it owns).
 
 use crate::nft::model::{
     BaseChain, Chain, ChainType, Command, Datatype, Expr, Hook, MapData, Policy, Proto, Set, SetFlag, Table, Type,
