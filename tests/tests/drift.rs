@@ -1,8 +1,8 @@
 //! Drift repair on a `flatnet up` cluster of three nodes (host-gw), with real agents and
 //! real packets: an admin's `nft delete table ip flatnet` in a node's namespace (what a
-//! firewall reload does), and the deletion of that node's route to another node's pods.
-//! Each time, a pod on that node talks through the service (or to the other node's pod)
-//! again soon after: the agent follows the kernel's notifications instead of waiting for
+//! firewall reload does), the deletion of that node's route to another node's pods, and of
+//! a pod's veth. Each time, traffic through the service (or to the other node's pod, or to
+//! the rewired pod) flows again soon after: the agent follows the kernel's notifications instead of waiting for
 //! its periodic resyncs (30 s for routes, 300 s for the service table by default, longer
 //! than this test waits). The time from the deletion to the first working request is
 //! printed, median of several rounds (`cargo test -p flatnet-tests --test drift --
@@ -60,7 +60,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[test]
-fn a_deleted_table_and_a_deleted_route_are_repaired_within_a_second() {
+fn a_deleted_table_route_and_veth_are_repaired_within_a_second() {
     if !privileged() {
         return;
     }
@@ -114,6 +114,24 @@ fn a_deleted_table_and_a_deleted_route_are_repaired_within_a_second() {
     }
     assert_eq!(hostname(client, (pods[0].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-1");
 
+    // Node-2's end of web-2's veth (its pod end goes with it): web-2 is rewired, and a pod
+    // on node-1 reaches it again.
+    let mut veth = Vec::new();
+    for _ in 0..ROUNDS {
+        let pod = http_get_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods/web-2");
+        let name = netcore::names::pod_veth(pod["metadata"]["uid"].as_str().unwrap());
+        let t = break_and_time(
+            &node2,
+            &["ip", "link", "del", &name],
+            &pods[0].ns,
+            (pods[1].ip, 8080).into(),
+            Duration::from_secs(10),
+        );
+        veth.push(t);
+    }
+    assert_eq!(hostname(&pods[0].ns, (pods[1].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-2");
+
     println!("REPAIR `nft delete table ip flatnet` on node-2: median {:?} of {table:?}", median(table.clone()));
     println!("REPAIR `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(route.clone()));
+    println!("REPAIR `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(veth.clone()));
 }
