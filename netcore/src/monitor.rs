@@ -13,9 +13,11 @@
 //! every object a transaction touched, then ends it with a `NEWGEN` message. An object a
 //! transaction deleted and created again (the agent's own `flush chain` + `add rule`, or
 //! replacing a table) is no drift; what a transaction deleted and left deleted is
-//! ([`TableDrift`]). Whether that deletion matters is for the owner to decide against what it
-//! wants: the agent's own deletions (an endpoint gone) are echoed too, and are not in its
-//! desired state.
+//! ([`TableDrift`]). Changes made through this process's own nfnetlink sockets (the agent's
+//! element changes, most of its changes) are recognised by the port id the kernel stamps on
+//! each notification, and skipped. Whether any other deletion matters is for the owner to
+//! decide against what it wants: the agent's `nft -f` scripts are echoed too (with `nft`'s
+//! port id), and what they delete is not in the agent's desired state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
@@ -102,12 +104,14 @@ pub enum NftObject {
 /// One decoded notification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notification {
-    /// An nftables object of `table` (of address family `family`) added or deleted.
+    /// An nftables object of `table` (of address family `family`) added or deleted, by the
+    /// netlink socket with port id `portid`.
     Nft {
         op: Op,
         family: u8,
         table: String,
         object: NftObject,
+        portid: u32,
     },
     /// The end of an nftables transaction: the new generation.
     Generation(u32),
@@ -177,15 +181,16 @@ pub fn decode(buf: &[u8]) -> Vec<Notification> {
         if kind == NLMSG_OVERRUN {
             out.push(Notification::Lost);
         }
-        out.extend(decode_one(kind, &buf[off + NLMSG_HDRLEN..off + len]));
+        let portid = u32::from_ne_bytes(buf[off + 12..off + 16].try_into().expect("4 bytes"));
+        out.extend(decode_one(kind, portid, &buf[off + NLMSG_HDRLEN..off + len]));
         off += len.next_multiple_of(4);
     }
     out
 }
 
-fn decode_one(kind: u16, body: &[u8]) -> Option<Notification> {
+fn decode_one(kind: u16, portid: u32, body: &[u8]) -> Option<Notification> {
     if kind >> 8 == NFNL_SUBSYS_NFTABLES {
-        return decode_nft(kind & 0xff, body);
+        return decode_nft(kind & 0xff, portid, body);
     }
     let op = match kind {
         RTM_NEWLINK | RTM_NEWADDR | RTM_NEWROUTE => Op::New,
@@ -223,7 +228,7 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Notification> {
     }
 }
 
-fn decode_nft(msg: u16, body: &[u8]) -> Option<Notification> {
+fn decode_nft(msg: u16, portid: u32, body: &[u8]) -> Option<Notification> {
     // nfgenmsg: family, version, resource id (2).
     let family = *body.first()?;
     let a = body.get(4..)?;
@@ -255,7 +260,7 @@ fn decode_nft(msg: u16, body: &[u8]) -> Option<Notification> {
         }
         _ => return None,
     };
-    Some(Notification::Nft { op, family, table, object })
+    Some(Notification::Nft { op, family, table, object, portid })
 }
 
 /// Which notifications a [`Monitor`] hears.
@@ -386,7 +391,9 @@ impl TableFold {
     /// answers what it left deleted, if anything.
     pub fn push(&mut self, n: &Notification) -> Option<TableDrift> {
         match n {
-            Notification::Nft { op, family, table, object } if *family == self.family && *table == self.table => {
+            // This process's own element changes (its nfnetlink sockets) are no drift.
+            Notification::Nft { portid, .. } if crate::nftnl::is_own_portid(*portid) => None,
+            Notification::Nft { op, family, table, object, .. } if *family == self.family && *table == self.table => {
                 match object {
                     NftObject::Table => {
                         self.pending.insert(Key::Table, *op);
@@ -493,7 +500,7 @@ mod tests {
             ],
         ));
         buf.extend(nft(NFT_MSG_NEWGEN, &[(NFTA_GEN_ID, 42u32.to_be_bytes().to_vec())]));
-        let n = |op, object| Notification::Nft { op, family: AF_INET, table: "flatnet".into(), object };
+        let n = |op, object| Notification::Nft { op, family: AF_INET, table: "flatnet".into(), object, portid: 0 };
         assert_eq!(
             decode(&buf),
             vec![
@@ -531,7 +538,7 @@ mod tests {
     }
 
     fn obj(op: Op, table: &str, object: NftObject) -> Notification {
-        Notification::Nft { op, family: AF_INET, table: table.into(), object }
+        Notification::Nft { op, family: AF_INET, table: table.into(), object, portid: 0 }
     }
 
     #[test]
