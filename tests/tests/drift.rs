@@ -1,12 +1,12 @@
-//! Drift repair on a `flatnet up` cluster of three nodes (host-gw), with real agents and
-//! real packets: an admin's `nft delete table ip flatnet` in a node's namespace (what a
-//! firewall reload does), the deletion of that node's route to another node's pods, and of
-//! a pod's veth. Each time, traffic through the service (or to the other node's pod, or to
-//! the rewired pod) flows again soon after: the agent follows the kernel's notifications instead of waiting for
-//! its periodic resyncs (30 s for routes, 300 s for the service table by default, longer
-//! than this test waits). The time from the deletion to the first working request is
-//! printed, median of several rounds (`cargo test -p flatnet-tests --test drift --
-//! --nocapture`).
+//! Drift repair on `flatnet up` clusters of three nodes (host-gw, vxlan), with real agents
+//! and real packets: an admin's `nft delete table ip flatnet` in a node's namespace (what a
+//! firewall reload does), the deletion of that node's route to another node's pods, and of a
+//! pod's veth. Each time, traffic through the service (or to the other node's pod, or to the
+//! rewired pod) flows again soon after: the agent follows the kernel's notifications instead
+//! of waiting for its periodic resyncs (30 s for routes and pods, 300 s for the service table
+//! by default, longer than this test waits). The time from the deletion to the first working
+//! request is printed, median of several rounds (`cargo test -p flatnet-tests --test drift
+//! -- --nocapture --test-threads 1`).
 
 mod common;
 
@@ -60,12 +60,22 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[test]
-fn a_deleted_table_route_and_veth_are_repaired_within_a_second() {
-    if !privileged() {
-        return;
+fn host_gw_a_deleted_table_route_and_veth_are_repaired_within_a_second() {
+    if privileged() {
+        deleted_table_route_and_veth_are_repaired("host-gw");
     }
+}
+
+#[test]
+fn vxlan_a_deleted_table_route_and_veth_are_repaired_within_a_second() {
+    if privileged() {
+        deleted_table_route_and_veth_are_repaired("vxlan");
+    }
+}
+
+fn deleted_table_route_and_veth_are_repaired(backend: &str) {
     let c = TestCluster::new();
-    let up = c.up_with(3, "host-gw");
+    let up = c.up_with(3, backend);
     assert_eq!(up.code, Some(0), "{up:?}");
     for i in 1..=3 {
         create_netexec(&c, &format!("web-{i}"), Some(&format!("node-{i}")), json!({"app": "web"}));
@@ -98,7 +108,8 @@ fn a_deleted_table_route_and_veth_are_repaired_within_a_second() {
         table.push(t);
     }
 
-    // Node-2's route to node-1's pods (host-gw: via node-1's address).
+    // Node-2's route to node-1's pods (host-gw: via node-1's address; vxlan: onlink via
+    // node-1's VTEP).
     let cidrs = c.pod_cidrs();
     let node1_cidr = cidrs.iter().find(|(n, _)| n == "node-1").map(|(_, c)| c.clone()).unwrap();
     let mut route = Vec::new();
@@ -131,7 +142,10 @@ fn a_deleted_table_route_and_veth_are_repaired_within_a_second() {
     }
     assert_eq!(hostname(&pods[0].ns, (pods[1].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-2");
 
-    println!("REPAIR `nft delete table ip flatnet` on node-2: median {:?} of {table:?}", median(table.clone()));
-    println!("REPAIR `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(route.clone()));
-    println!("REPAIR `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(veth.clone()));
+    println!(
+        "REPAIR {backend} `nft delete table ip flatnet` on node-2: median {:?} of {table:?}",
+        median(table.clone())
+    );
+    println!("REPAIR {backend} `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(route.clone()));
+    println!("REPAIR {backend} `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(veth.clone()));
 }
