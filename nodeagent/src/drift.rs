@@ -117,7 +117,8 @@ impl Notifier {
                     }
                     Err(e) => {
                         // Without notices the periodic resyncs still repair drift.
-                        tracing::error!(error = %e, ?source, "reading kernel notifications failed; drift waits for the resync");
+                        let what = "reading kernel notifications failed; drift waits for the resync";
+                        tracing::error!(error = %e, ?source, "{what}");
                         return;
                     }
                 }

@@ -4,7 +4,8 @@
 //! a loop like the proxy's repairs what it reports. Each case deletes something with `nft`
 //! as an admin would, and waits for the client's connections through the cluster IP to work
 //! again; the time from the deletion to the first working connection is printed (median of
-//! several rounds; `cargo test -p flatnet-nodeagent --test drift -- --nocapture`). Everything is removed on drop, even when the test fails.
+//! several rounds; `cargo test -p flatnet-nodeagent --test drift -- --nocapture`).
+//! Everything is removed on drop, even when the test fails.
 
 mod common;
 
