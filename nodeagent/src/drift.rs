@@ -11,10 +11,13 @@
 //!   [`netcore::names::PREFIX`]) ([`RoutingDrift`]). The pods' workers re-check their
 //!   wiring (veth, address, routes) and the backend re-syncs its routes to the other nodes.
 //!
-//! Only deletions are drift: every repair adds, so it never feeds back into another. The
-//! agent's own deletions (an endpoint gone, a pod removed) come back as notices too; their
-//! owners ignore them because the deleted object is not in their desired state (a repair
-//! is decided against the desired state, never against the notice alone). Notices are
+//! Only deletions are drift, so a repair (which adds) never feeds back into another. The
+//! agent's own changes come back as notifications too: its element changes (over its own
+//! nfnetlink sockets) are recognised by their netlink port id and dropped before they
+//! become notices; what its `nft -f` scripts delete is no longer in its desired state, so
+//! the proxy's repair finds nothing to do (a repair is decided against the desired state,
+//! never against the notice alone); its own link and route deletions (a pod removed, a node
+//! gone) make the pods and the backend re-check, and find nothing to do. Notices are
 //! debounced: the first one opens a window that closes after [`QUIET`] without more (at
 //! most [`WINDOW`]), so a burst (a table's deletion announces every element in it) becomes
 //! one notice.
@@ -22,9 +25,11 @@
 //! # Joining
 //!
 //! A new owner of objects in `ip flatnet` (the network policy enforcer) subscribes with
-//! one line where the agent starts its parts (`agent::run`): `notifier.subscribe()`, and
-//! in its loop treats `Drift::Table(d)` for its own chains and sets (names it declared) as
-//! the proxy does, and `RecvError::Lagged` as a full resync. Nothing here changes.
+//! one line where the agent starts its parts (`agent::run`): pass it `subscribe()` as the
+//! proxy gets it. In its loop it waits on [`next`] like the proxy does, repairs its own
+//! chains and sets (the names it declared) named in a `Drift::Table`, everything after a
+//! deleted table (`TableDrift::table`) or on `Drift::Lost`, and ignores the rest. Nothing
+//! here changes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
