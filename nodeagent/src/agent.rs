@@ -192,6 +192,11 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
     let bridge = podnet::prepare_node(&node_nl, &node_ns, &net).await.context("prepare the node's pod bridge")?;
+    let repair_ns = match &cfg.netns {
+        Some(name) => Netns::open(name)?,
+        None => Netns::current()?,
+    };
+    tokio::spawn(repair_node(node_nl.clone(), repair_ns, net.clone(), bridge, subscribe()));
     let shim_exe = std::env::current_exe().context("find the agent's own binary for the shim")?;
     std::fs::create_dir_all(&cfg.data_dir)?;
     let ctx = Arc::new(NodeContext {
@@ -211,6 +216,32 @@ pub async fn run(cfg: Config) -> Result<()> {
         }),
     });
     follow_pods(ctx, &cfg, subscribe()).await
+}
+
+/// Put the node's own wiring (the pod bridge, up, with its gateway address; forwarding)
+/// back when a drift notice says an address or link went.
+#[tracing::instrument(name = "node", skip_all)]
+async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut drift: Option<DriftReceiver>) {
+    loop {
+        let d = crate::drift::next(&mut drift).await;
+        let wanted = match &*d {
+            Drift::Routing(r) => r.addresses || r.lost || r.links.contains(&net.bridge),
+            Drift::Lost => true,
+            Drift::Table(_) => false,
+        };
+        if !wanted {
+            continue;
+        }
+        match podnet::prepare_node(&nl, &ns, &net).await {
+            // A bridge made again has lost its ports and has a new index the pods' wiring
+            // does not know: only a restarted agent rewires every pod onto it.
+            Ok(index) if index != bridge => {
+                tracing::error!(bridge = %net.bridge, "the pod bridge was deleted and made again; restart the agent")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "repairing the node's pod bridge failed"),
+        }
+    }
 }
 
 /// The other nodes as the backend needs them, from their leases.

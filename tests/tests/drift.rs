@@ -1,7 +1,7 @@
 //! Drift repair on `flatnet up` clusters of three nodes (host-gw, vxlan), with real agents
 //! and real packets: an admin's `nft delete table ip flatnet` in a node's namespace (what a
-//! firewall reload does), the deletion of that node's route to another node's pods, and of a
-//! pod's veth. Each time, traffic through the service (or to the other node's pod, or to the
+//! firewall reload does), the deletion of that node's route to another node's pods, of a
+//! pod's veth, and of the pod bridge's gateway address. Each time, traffic through the service (or to the other node's pod, or to the
 //! rewired pod) flows again soon after: the agent follows the kernel's notifications instead
 //! of waiting for its periodic resyncs (30 s for routes and pods, 300 s for the service table
 //! by default, longer than this test waits). The time from the deletion to the first working
@@ -54,26 +54,27 @@ fn break_and_time(ns: &str, args: &[&str], from: &str, to: SocketAddr, limit: Du
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
     v.sort();
     v[v.len() / 2]
 }
 
 #[test]
-fn host_gw_a_deleted_table_route_and_veth_are_repaired_within_a_second() {
+fn host_gw_deletions_under_the_agent_are_repaired_within_a_second() {
     if privileged() {
-        deleted_table_route_and_veth_are_repaired("host-gw");
+        deletions_are_repaired("host-gw");
     }
 }
 
 #[test]
-fn vxlan_a_deleted_table_route_and_veth_are_repaired_within_a_second() {
+fn vxlan_deletions_under_the_agent_are_repaired_within_a_second() {
     if privileged() {
-        deleted_table_route_and_veth_are_repaired("vxlan");
+        deletions_are_repaired("vxlan");
     }
 }
 
-fn deleted_table_route_and_veth_are_repaired(backend: &str) {
+fn deletions_are_repaired(backend: &str) {
     let c = TestCluster::new();
     let up = c.up_with(3, backend);
     assert_eq!(up.code, Some(0), "{up:?}");
@@ -142,10 +143,19 @@ fn deleted_table_route_and_veth_are_repaired(backend: &str) {
     }
     assert_eq!(hostname(&pods[0].ns, (pods[1].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-2");
 
-    println!(
-        "REPAIR {backend} `nft delete table ip flatnet` on node-2: median {:?} of {table:?}",
-        median(table.clone())
-    );
-    println!("REPAIR {backend} `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(route.clone()));
-    println!("REPAIR {backend} `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(veth.clone()));
+    // The gateway address of node-2's pod bridge (its pods' next hop): web-2 reaches the
+    // service again.
+    let [a, b, c3, _] = pods[1].ip.octets();
+    let gateway = format!("{}/24", Ipv4Addr::new(a, b, c3, 1));
+    let mut address = Vec::new();
+    for _ in 0..ROUNDS {
+        let args = ["ip", "address", "del", &gateway, "dev", netcore::names::NODE_BRIDGE];
+        let t = break_and_time(&node2, &args, client, (vip, 80).into(), Duration::from_secs(10));
+        address.push(t);
+    }
+
+    println!("REPAIR {backend} `nft delete table ip flatnet` on node-2: median {:?} of {table:?}", median(&table));
+    println!("REPAIR {backend} `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(&route));
+    println!("REPAIR {backend} `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(&veth));
+    println!("REPAIR {backend} `ip address del {gateway}` on node-2: median {:?} of {address:?}", median(&address));
 }
