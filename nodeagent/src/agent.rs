@@ -356,11 +356,18 @@ async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config, mut drift: Option<Drif
                     let _ = tx.send(PodMsg::Resync).await;
                 }
             }
-            // A link, address or route deleted under the agent: every pod checks its
-            // wiring now (a check that finds nothing to do costs a few netlink reads).
+            // Deleted under the agent: a pod's veth makes that pod check its wiring now; an
+            // address or a route (or lost notices), every pod. The veths of pods the agent
+            // removed itself are nobody's.
             d = crate::drift::next(&mut drift) => {
-                if matches!(*d, Drift::Routing(_) | Drift::Lost) {
-                    for tx in workers.values() {
+                let all = match &*d {
+                    Drift::Routing(r) => r.lost || r.addresses || !r.routes.is_empty(),
+                    Drift::Lost => true,
+                    Drift::Table(_) => false,
+                };
+                for (uid, tx) in &workers {
+                    let veth_gone = matches!(&*d, Drift::Routing(r) if r.links.contains(&netcore::names::pod_veth(uid)));
+                    if all || veth_gone {
                         let _ = tx.send(PodMsg::Resync).await;
                     }
                 }
