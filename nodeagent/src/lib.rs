@@ -20,7 +20,9 @@
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
 //! recreating them: nothing is applied before the first full list, every step is
-//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
+//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand). Drift
+//! is repaired at once too: the kernel's notifications in the node's namespace become
+//! notices ([`drift`]) that the proxy, the pods and the backend act on.
 
 pub mod agent;
 pub mod backoff;
@@ -29,6 +31,7 @@ pub mod dns;
 pub mod dns_pod;
 pub mod dns_records;
 pub mod dns_wire;
+pub mod drift;
 pub mod exec;
 #[cfg(test)]
 mod fake;
