@@ -7,9 +7,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 
 use crate::meta::{ObjectMeta, StatusCause};
+use crate::policy::{
+    AdminNetworkPolicyEgressRule, AdminNetworkPolicyIngressRule, AdminNetworkPolicyPeer, AdminNetworkPolicyPort,
+    AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject, BaselineAdminNetworkPolicy, LabelSelector, Namespace,
+    NamespacedPod, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
+};
 use crate::resources::{
     ClusterConfig, Container, Event, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
 };
+use crate::selector;
 
 /// The causes of a failed validation, in the order found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -400,6 +406,260 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
         }
         _ => {}
     }
+    errs.into_result()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces and network policies
+// ---------------------------------------------------------------------------------------------
+
+/// A namespace: a DNS-1123 label (the server sets its `kubernetes.io/metadata.name` label).
+pub fn validate_namespace(ns: &Namespace) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &ns.metadata, validate_dns1123_label);
+    errs.into_result()
+}
+
+/// An IPv4 CIDR (`10.0.0.0/8`): its address and prefix length. Host bits may be set, as
+/// Kubernetes allows; they are ignored.
+pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let err = || format!("{s:?} is not an IPv4 CIDR (like 10.0.0.0/8)");
+    let (addr, len) = s.split_once('/').ok_or_else(err)?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| err())?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(err)?;
+    Ok((addr, len))
+}
+
+/// The first and last address of an IPv4 CIDR.
+pub fn cidr_range(addr: Ipv4Addr, len: u8) -> (u32, u32) {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+    let first = u32::from(addr) & mask;
+    (first, first | !mask)
+}
+
+fn validate_selector(errs: &mut FieldErrors, field: &str, sel: &LabelSelector) {
+    validate_labels(errs, &format!("{field}.matchLabels"), &sel.match_labels);
+    for (i, e) in sel.match_expressions.iter().enumerate() {
+        errs.check(format!("{field}.matchExpressions[{i}].key"), validate_label_key(&e.key));
+        for (j, v) in e.values.iter().enumerate() {
+            errs.check(format!("{field}.matchExpressions[{i}].values[{j}]"), validate_label_value(v));
+        }
+    }
+    if let Err((part, message)) = selector::LabelSelector::from_api(sel) {
+        errs.add(format!("{field}.{part}"), message);
+    }
+}
+
+fn validate_policy_port(errs: &mut FieldErrors, field: &str, port: &NetworkPolicyPort) {
+    if let Some(p) = &port.port {
+        validate_target(errs, format!("{field}.port"), p);
+    }
+    if let Some(end) = port.end_port {
+        match &port.port {
+            None => errs.add(format!("{field}.endPort"), "may only be set with port"),
+            Some(IntOrString::String(_)) => errs.add(format!("{field}.endPort"), "may not be set with a named port"),
+            Some(IntOrString::Int(start)) if end < *start => {
+                errs.add(format!("{field}.endPort"), format!("{end} is below port {start}"))
+            }
+            Some(IntOrString::Int(_)) => errs.check(format!("{field}.endPort"), validate_port_number(end)),
+        }
+    }
+}
+
+fn validate_ip_block(errs: &mut FieldErrors, field: &str, cidr: &str, except: &[String]) {
+    let Ok((addr, len)) = parse_cidr(cidr).map_err(|m| errs.add(format!("{field}.cidr"), m)) else { return };
+    let (first, last) = cidr_range(addr, len);
+    for (i, e) in except.iter().enumerate() {
+        match parse_cidr(e) {
+            Ok((a, l)) => {
+                let (f, t) = cidr_range(a, l);
+                if l <= len || f < first || t > last {
+                    errs.add(format!("{field}.except[{i}]"), format!("{e:?} is not a strict subset of cidr {cidr:?}"));
+                }
+            }
+            Err(m) => errs.add(format!("{field}.except[{i}]"), m),
+        }
+    }
+}
+
+fn validate_peer(errs: &mut FieldErrors, field: &str, peer: &NetworkPolicyPeer) {
+    if let Some(sel) = &peer.pod_selector {
+        validate_selector(errs, &format!("{field}.podSelector"), sel);
+    }
+    if let Some(sel) = &peer.namespace_selector {
+        validate_selector(errs, &format!("{field}.namespaceSelector"), sel);
+    }
+    match (&peer.ip_block, peer.pod_selector.is_some() || peer.namespace_selector.is_some()) {
+        (Some(block), false) => validate_ip_block(errs, &format!("{field}.ipBlock"), &block.cidr, &block.except),
+        (Some(_), true) => {
+            errs.add(format!("{field}.ipBlock"), "may not be combined with podSelector or namespaceSelector")
+        }
+        (None, false) => errs.add(field.to_string(), "one of podSelector, namespaceSelector or ipBlock is required"),
+        (None, true) => {}
+    }
+}
+
+/// A NetworkPolicy: selectors, peers, CIDRs and ports, each failure naming its field.
+pub fn validate_network_policy(np: &NetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &np.metadata, validate_dns1123_subdomain);
+    let spec = &np.spec;
+    validate_selector(&mut errs, "spec.podSelector", &spec.pod_selector);
+    for (i, rule) in spec.ingress.iter().enumerate() {
+        for (j, port) in rule.ports.iter().enumerate() {
+            validate_policy_port(&mut errs, &format!("spec.ingress[{i}].ports[{j}]"), port);
+        }
+        for (j, peer) in rule.from.iter().enumerate() {
+            validate_peer(&mut errs, &format!("spec.ingress[{i}].from[{j}]"), peer);
+        }
+    }
+    for (i, rule) in spec.egress.iter().enumerate() {
+        for (j, port) in rule.ports.iter().enumerate() {
+            validate_policy_port(&mut errs, &format!("spec.egress[{i}].ports[{j}]"), port);
+        }
+        for (j, peer) in rule.to.iter().enumerate() {
+            validate_peer(&mut errs, &format!("spec.egress[{i}].to[{j}]"), peer);
+        }
+    }
+    if let Some(types) = &spec.policy_types {
+        let mut seen = HashSet::new();
+        for (i, t) in types.iter().enumerate() {
+            if !seen.insert(t) {
+                errs.add(format!("spec.policyTypes[{i}]"), format!("duplicate {t:?}"));
+            }
+        }
+    }
+    errs.into_result()
+}
+
+/// Kubernetes' bounds on an admin policy's rules, peers and rule names.
+const ADMIN_RULES_MAX: usize = 100;
+const ADMIN_RULE_NAME_MAX: usize = 100;
+/// The highest (last judged) priority of an admin policy.
+pub const ADMIN_PRIORITY_MAX: i32 = 1000;
+
+fn validate_namespaced_pod(errs: &mut FieldErrors, field: &str, pods: &NamespacedPod) {
+    validate_selector(errs, &format!("{field}.namespaceSelector"), &pods.namespace_selector);
+    validate_selector(errs, &format!("{field}.podSelector"), &pods.pod_selector);
+}
+
+fn validate_subject(errs: &mut FieldErrors, subject: &AdminNetworkPolicySubject) {
+    match (&subject.namespaces, &subject.pods) {
+        (Some(ns), None) => validate_selector(errs, "spec.subject.namespaces", ns),
+        (None, Some(pods)) => validate_namespaced_pod(errs, "spec.subject.pods", pods),
+        _ => errs.add("spec.subject", "exactly one of namespaces or pods is required"),
+    }
+}
+
+fn validate_admin_peer(errs: &mut FieldErrors, field: &str, peer: &AdminNetworkPolicyPeer, egress: bool) {
+    match (&peer.namespaces, &peer.pods, &peer.networks) {
+        (Some(ns), None, None) => validate_selector(errs, &format!("{field}.namespaces"), ns),
+        (None, Some(pods), None) => validate_namespaced_pod(errs, &format!("{field}.pods"), pods),
+        (None, None, Some(networks)) if egress => {
+            if networks.is_empty() {
+                errs.add(format!("{field}.networks"), "at least one CIDR is required");
+            }
+            for (i, n) in networks.iter().enumerate() {
+                errs.check(format!("{field}.networks[{i}]"), parse_cidr(n).map(|_| ()));
+            }
+        }
+        (None, None, Some(_)) => errs.add(format!("{field}.networks"), "only egress peers may name networks"),
+        _ if egress => errs.add(field.to_string(), "exactly one of namespaces, pods or networks is required"),
+        _ => errs.add(field.to_string(), "exactly one of namespaces or pods is required"),
+    }
+}
+
+fn validate_admin_port(errs: &mut FieldErrors, field: &str, port: &AdminNetworkPolicyPort) {
+    match (&port.port_number, &port.named_port, &port.port_range) {
+        (Some(n), None, None) => errs.check(format!("{field}.portNumber.port"), validate_port_number(n.port)),
+        (None, Some(name), None) => errs.check(format!("{field}.namedPort"), validate_port_name(name)),
+        (None, None, Some(r)) => {
+            errs.check(format!("{field}.portRange.start"), validate_port_number(r.start));
+            errs.check(format!("{field}.portRange.end"), validate_port_number(r.end));
+            if r.end <= r.start {
+                errs.add(format!("{field}.portRange.end"), format!("{} must be above start {}", r.end, r.start));
+            }
+        }
+        _ => errs.add(field.to_string(), "exactly one of portNumber, namedPort or portRange is required"),
+    }
+}
+
+/// One admin rule, ingress (`peers` are its `from`) or egress (`to`).
+struct AdminRule<'a> {
+    name: Option<&'a String>,
+    action: AdminNetworkPolicyRuleAction,
+    peers: &'a [AdminNetworkPolicyPeer],
+    ports: Option<&'a Vec<AdminNetworkPolicyPort>>,
+}
+
+impl<'a> From<&'a AdminNetworkPolicyIngressRule> for AdminRule<'a> {
+    fn from(r: &'a AdminNetworkPolicyIngressRule) -> Self {
+        AdminRule { name: r.name.as_ref(), action: r.action, peers: &r.from, ports: r.ports.as_ref() }
+    }
+}
+
+impl<'a> From<&'a AdminNetworkPolicyEgressRule> for AdminRule<'a> {
+    fn from(r: &'a AdminNetworkPolicyEgressRule) -> Self {
+        AdminRule { name: r.name.as_ref(), action: r.action, peers: &r.to, ports: r.ports.as_ref() }
+    }
+}
+
+fn validate_admin_rules<'a>(
+    errs: &mut FieldErrors,
+    direction: &str,
+    rules: impl ExactSizeIterator<Item = AdminRule<'a>>,
+    baseline: bool,
+) {
+    let egress = direction == "egress";
+    let peers = if egress { "to" } else { "from" };
+    if rules.len() > ADMIN_RULES_MAX {
+        errs.add(format!("spec.{direction}"), format!("at most {ADMIN_RULES_MAX} rules"));
+    }
+    for (i, rule) in rules.enumerate() {
+        let field = format!("spec.{direction}[{i}]");
+        if rule.name.is_some_and(|n| n.len() > ADMIN_RULE_NAME_MAX) {
+            errs.add(format!("{field}.name"), format!("must be at most {ADMIN_RULE_NAME_MAX} characters"));
+        }
+        if baseline && rule.action == AdminNetworkPolicyRuleAction::Pass {
+            errs.add(format!("{field}.action"), "a baseline rule is Allow or Deny");
+        }
+        if rule.peers.is_empty() || rule.peers.len() > ADMIN_RULES_MAX {
+            errs.add(format!("{field}.{peers}"), format!("1 to {ADMIN_RULES_MAX} peers are required"));
+        }
+        for (j, peer) in rule.peers.iter().enumerate() {
+            validate_admin_peer(errs, &format!("{field}.{peers}[{j}]"), peer, egress);
+        }
+        for (j, port) in rule.ports.into_iter().flatten().enumerate() {
+            validate_admin_port(errs, &format!("{field}.ports[{j}]"), port);
+        }
+    }
+}
+
+/// An AdminNetworkPolicy: priority, subject, rules, peers and ports.
+pub fn validate_admin_network_policy(anp: &crate::policy::AdminNetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &anp.metadata, validate_dns1123_subdomain);
+    let spec = &anp.spec;
+    if !(0..=ADMIN_PRIORITY_MAX).contains(&spec.priority) {
+        errs.add("spec.priority", format!("{} is not in 0-{ADMIN_PRIORITY_MAX}", spec.priority));
+    }
+    validate_subject(&mut errs, &spec.subject);
+    validate_admin_rules(&mut errs, "ingress", spec.ingress.iter().map(AdminRule::from), false);
+    validate_admin_rules(&mut errs, "egress", spec.egress.iter().map(AdminRule::from), false);
+    errs.into_result()
+}
+
+/// The BaselineAdminNetworkPolicy: the singleton `default`, with Allow and Deny rules.
+pub fn validate_baseline_admin_network_policy(banp: &BaselineAdminNetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &banp.metadata, validate_dns1123_subdomain);
+    if banp.metadata.name != "default" {
+        errs.add("metadata.name", "the baseline admin network policy is a singleton named \"default\"");
+    }
+    let spec = &banp.spec;
+    validate_subject(&mut errs, &spec.subject);
+    validate_admin_rules(&mut errs, "ingress", spec.ingress.iter().map(AdminRule::from), true);
+    validate_admin_rules(&mut errs, "egress", spec.egress.iter().map(AdminRule::from), true);
     errs.into_result()
 }
 
