@@ -25,7 +25,9 @@
 //!   hairpin and egress NAT — its layout (documented there), its rendering and the
 //!   [`services::Proxier`] that applies only what changed.
 //!
-//! Still to come: network policies (their chains join the same table).
+//! - [`policy`]: network policies compiled for one node (sets of pod addresses per peer,
+//!   a chain per distinct set of rules, maps from a local pod to its chains), and the
+//!   script that moves the table from one plan to the next.
 
 pub mod backend;
 pub mod link;
@@ -36,6 +38,7 @@ pub mod nft;
 pub mod nftnl;
 pub mod plan;
 pub mod podnet;
+pub mod policy;
 pub mod services;
 pub mod sysctl;
 
