@@ -17,14 +17,16 @@
 //! - [`backend`]: pod-to-pod across nodes: host-gw routes or a VXLAN overlay, synced to
 //!   the other nodes' leases.
 //!
-//! - [`nft`]: `nft` scripts applied in a namespace as one transaction, and a terse listing
-//!   of flatnet's table.
-//! - [`nftnl`]: set elements encoded and written over nfnetlink, for the bulk load of a
+//! - [`nft`]: the typed model of an nftables table ([`nft::model`]: sets and maps declared
+//!   with their key and value types, elements made of typed parts, commands whose `Display`
+//!   is the `nft -f` text), `nft` scripts applied in a namespace as one transaction, and a
+//!   terse listing of flatnet's table.
+//! - [`nftnl`]: the same typed elements encoded and written over nfnetlink: every change
+//!   that only adds or deletes set and map elements (most of them), and the bulk load of a
 //!   new table.
 //! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
-//!   hairpin and egress NAT — its layout (documented there), its rendering and the
-//!   [`services::Proxier`] that applies only what changed.
-//!
+//!   hairpin and egress NAT — its layout ([`services::layout`], documented there), its pure
+//!   rendering and diff, and the [`services::Proxier`] that applies only what changed.
 //! - [`policy`]: network policies compiled for one node (sets of pod addresses per peer,
 //!   a chain per distinct set of rules, maps from a local pod to its chains), and the
 //!   script that moves the table from one plan to the next.
@@ -67,8 +69,8 @@ pub enum Error {
     NoMac { name: String },
     #[error("bridge port {port} does not forward after {waited:?}")]
     PortNotForwarding { port: String, waited: std::time::Duration },
-    #[error("{what}: {detail}")]
-    Nft { what: String, detail: String },
+    #[error("netns {netns}: {source}")]
+    Nft { netns: String, source: nft::NftError },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 }

@@ -1,13 +1,20 @@
-//! Running `nft` inside a node's namespace: one script per call, applied by the kernel as
-//! one transaction (all of it or none of it), and a terse listing of what flatnet's table
-//! holds (its chains and sets, without the sets' elements).
+//! flatnet's nftables table, applied in a namespace two ways: an `nft -f` script, run by
+//! the `nft` tool as one transaction (all of it or none of it), and, for changes that only
+//! add and delete set elements, an nfnetlink batch written directly ([`crate::nftnl`]).
+//! Both start from the typed objects of [`model`]: `nft` reads their rendered text (the
+//! same text a user reads with `nft list table ip flatnet`, and the golden tests compare);
+//! nfnetlink carries the elements encoded from their typed parts. Also here: a terse
+//! listing of what the table holds (its chains and sets, without the sets' elements), and
+//! the errors of both ways ([`NftError`]).
 //!
-//! flatnet programs nftables through the `nft` tool (as kube-proxy's nftables mode does)
-//! rather than through raw netlink: the scripts are the same text a user reads with
-//! `nft list table ip flatnet`, and golden tests compare them. The cost is one process per
-//! transaction (about a millisecond), which the batching of changes amortizes.
+//! Scripts cost one `nft` process per transaction (about a millisecond) and `nft` reads a
+//! cache of the table first, whose cost grows with the table; hence nfnetlink for the
+//! frequent element-only changes.
+
+pub mod model;
 
 use std::collections::BTreeSet;
+use std::io;
 use std::process::Command;
 
 use crate::netns::Netns;
@@ -18,56 +25,109 @@ pub const FAMILY: &str = "ip";
 /// flatnet's own table, on every node (`flatnet down` removes tables named `flatnet*`).
 pub const TABLE: &str = "flatnet";
 
-/// The `nft` binary (override with `FLATNET_NFT`, for a test or an unusual install).
-fn nft_binary() -> String {
-    std::env::var("FLATNET_NFT").unwrap_or_else(|_| "nft".into())
+/// What went wrong with nftables ([`Error::Nft`] adds the namespace).
+#[derive(Debug, thiserror::Error)]
+pub enum NftError {
+    /// The `nft` binary could not be started.
+    #[error("run nft: {}", run_hint(.source))]
+    Run { source: io::Error },
+    /// `nft -f` refused a script: none of it was applied.
+    #[error("apply nftables script: {stderr}{}", quote(.line))]
+    Refused {
+        /// nft's message (at most 2000 bytes).
+        stderr: String,
+        /// The script line nft's message names.
+        line: Option<ScriptLine>,
+    },
+    /// `nft list table` failed (other than for a missing table).
+    #[error("list nftables table: {stderr}")]
+    List { stderr: String },
+    /// `nft -j`'s output was not understood.
+    #[error("parse nft -j output: {reason}")]
+    Listing { reason: String },
+    /// An element does not have its set's declared type (a bug in the renderer).
+    #[error("encode an element: {0}")]
+    Shape(#[from] model::ShapeError),
+    /// A step on the nfnetlink socket failed.
+    #[error("{step} over nfnetlink: {source}")]
+    Socket { step: &'static str, source: io::Error },
+    /// The kernel did not take the whole batch it was sent.
+    #[error("send a batch over nfnetlink: {sent} of {len} bytes sent")]
+    ShortSend { sent: usize, len: usize },
+    /// The kernel's answer could not be read.
+    #[error("read the answer over nfnetlink: a malformed netlink message")]
+    MalformedAnswer,
+    /// The kernel refused a batch as a whole: nothing was applied.
+    #[error("apply a batch over nfnetlink: {source}")]
+    BatchRefused { source: io::Error },
+    /// The kernel refused elements of one set: the whole batch was undone.
+    #[error("apply set elements over nfnetlink: {op} elements of {set}: {source}")]
+    Elements { op: model::Op, set: String, source: io::Error },
 }
 
-fn nft_error(what: &str, ns: &Netns, detail: String) -> Error {
-    Error::Nft { what: format!("{what} in netns {}", ns.name()), detail }
+/// A line of a script, as an error quotes it (at most 300 bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptLine {
+    pub number: usize,
+    pub text: String,
 }
 
-/// Apply `script` (`nft -f -`) in `ns` as one transaction.
-pub fn apply(ns: &Netns, script: &str) -> Result<()> {
-    let out = ns
-        .output(Command::new(nft_binary()).args(["-f", "-"]), script.as_bytes())
-        .map_err(|e| nft_error("run nft", ns, missing_hint(e)))?;
-    if !out.status.success() {
-        return Err(nft_error("apply nftables script", ns, describe_failure(&out.stderr, script)));
-    }
-    Ok(())
+fn quote(line: &Option<ScriptLine>) -> String {
+    line.as_ref().map(|l| format!(" (script line {}: {})", l.number, l.text)).unwrap_or_default()
 }
 
-fn missing_hint(e: std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::NotFound {
+fn run_hint(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
         "the nft binary was not found: install the `nftables` package".into()
     } else {
         e.to_string()
     }
 }
 
-/// nft's error names a line of the script; quote that line (scripts are long).
-fn describe_failure(stderr: &[u8], script: &str) -> String {
-    let stderr = String::from_utf8_lossy(stderr);
-    let mut msg = stderr.trim().to_string();
-    if msg.len() > 2000 {
-        msg.truncate(2000);
-        msg.push_str(" …");
+/// The `nft` binary (override with `FLATNET_NFT`, for a test or an unusual install).
+fn nft_binary() -> String {
+    std::env::var("FLATNET_NFT").unwrap_or_else(|_| "nft".into())
+}
+
+/// `error` in the namespace named `netns`.
+pub(crate) fn nft_error(netns: &str, error: NftError) -> Error {
+    Error::Nft { netns: netns.to_string(), source: error }
+}
+
+/// Apply `script` (`nft -f -`) in `ns` as one transaction.
+pub fn apply(ns: &Netns, script: &str) -> Result<()> {
+    let out = ns
+        .output(Command::new(nft_binary()).args(["-f", "-"]), script.as_bytes())
+        .map_err(|source| nft_error(ns.name(), NftError::Run { source }))?;
+    if !out.status.success() {
+        return Err(nft_error(ns.name(), refusal(&out.stderr, script)));
     }
+    Ok(())
+}
+
+/// nft's error names a line of the script; quote that line (scripts are long).
+fn refusal(stderr: &[u8], script: &str) -> NftError {
+    let stderr = String::from_utf8_lossy(stderr);
     let line = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("/dev/stdin:").and_then(|rest| rest.split(':').next()?.parse::<usize>().ok()));
-    if let Some(n) = line {
-        if let Some(text) = script.lines().nth(n.saturating_sub(1)) {
-            let mut text = text.to_string();
-            if text.len() > 300 {
-                text.truncate(300);
-                text.push_str(" …");
-            }
-            msg.push_str(&format!(" (script line {n}: {text})"));
-        }
+        .find_map(|l| l.strip_prefix("/dev/stdin:").and_then(|rest| rest.split(':').next()?.parse::<usize>().ok()))
+        .and_then(|number| {
+            let text = script.lines().nth(number.saturating_sub(1))?;
+            Some(ScriptLine { number, text: shorten(text, 300) })
+        });
+    NftError::Refused { stderr: shorten(stderr.trim(), 2000), line }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
     }
-    msg
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} …", &text[..end])
 }
 
 /// The chains and sets (maps included) of a table, by name.
@@ -83,15 +143,15 @@ pub struct TableObjects {
 pub fn list_objects(ns: &Netns) -> Result<Option<TableObjects>> {
     let out = ns
         .output(Command::new(nft_binary()).args(["-t", "-j", "list", "table", FAMILY, TABLE]), b"")
-        .map_err(|e| nft_error("run nft", ns, missing_hint(e)))?;
+        .map_err(|source| nft_error(ns.name(), NftError::Run { source }))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("No such file or directory") {
             return Ok(None);
         }
-        return Err(nft_error("list nftables table", ns, stderr.trim().to_string()));
+        return Err(nft_error(ns.name(), NftError::List { stderr: stderr.trim().to_string() }));
     }
-    parse_objects(&out.stdout).map(Some).map_err(|e| nft_error("parse nft -j output", ns, e))
+    parse_objects(&out.stdout).map(Some).map_err(|reason| nft_error(ns.name(), NftError::Listing { reason }))
 }
 
 fn parse_objects(json: &[u8]) -> std::result::Result<TableObjects, String> {
@@ -141,7 +201,9 @@ mod tests {
     #[test]
     fn failures_quote_the_line() {
         let script = "add table ip t\nadd chain ip t c { bogus }\n";
-        let msg = describe_failure(b"/dev/stdin:2:19-23: Error: syntax error", script);
-        assert!(msg.contains("script line 2: add chain ip t c { bogus }"), "{msg}");
+        let e = refusal(b"/dev/stdin:2:19-23: Error: syntax error", script);
+        let NftError::Refused { line: Some(line), .. } = &e else { panic!("{e:?}") };
+        assert_eq!(line, &ScriptLine { number: 2, text: "add chain ip t c { bogus }".into() });
+        assert!(e.to_string().contains("(script line 2: add chain ip t c { bogus })"), "{e}");
     }
 }

@@ -2,26 +2,30 @@
 //! change that only adds and removes elements (most changes: endpoints come and go).
 //!
 //! `nft -f` spends about 12 µs of userspace time per element parsing and evaluating text
-//! (measured: 0.4 s of the 0.6 s it takes to load 10,000 services' 30,000 elements). The
-//! elements of flatnet's maps have a handful of fixed shapes, so encoding them here costs
+//! (measured: 0.4 s of the 0.6 s it takes to load 10,000 services' 30,000 elements). Here
+//! the elements are encoded from their typed parts ([`crate::nft::model`]), which costs
 //! almost nothing and leaves only the kernel's share; and `nft` reads a cache of the table
 //! before each command, whose cost grows with the table (one added element: 7 ms with
 //! 10,000 services, 39 ms with 50,000), while a batch here costs the same at any size.
 //! A batch is one transaction, like an `nft -f` script. Changes that create or remove
 //! chains and sets still go through `nft -f`.
 //!
-//! Encoding (as the kernel's registers hold concatenations): each component takes a 4-byte
-//! aligned slot — an IPv4 address (network order), a protocol number (1 byte, padded), a
-//! port (2 bytes, network order, padded), a `numgen` slot (u32, host order).
+//! Encoding: each part is written as the set's declared key (or data) type says, which is
+//! checked against the part first ([`Set::check`]): an IPv4 address in network order (4
+//! bytes), a protocol number (1 byte), a port in network order (2 bytes), a mark or an
+//! integer such as a `numgen` slot in host order (4 bytes). In a concatenation (a key of
+//! several parts) each part takes a 4-byte aligned slot, as the kernel's registers hold
+//! them.
 
 use std::io;
-use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType};
 
 use crate::netns::Netns;
-use crate::{Error, Result};
+use crate::nft::model::{self, Datatype, Op, Part, Set, ShapeError, Value, Verdict};
+use crate::nft::{nft_error, NftError};
+use crate::Result;
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -43,94 +47,64 @@ const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_DATA_VERDICT: u16 = 2;
 const NFTA_VERDICT_CODE: u16 = 1;
 const NFTA_VERDICT_CHAIN: u16 = 2;
-const NFT_GOTO: i32 = -4;
 const NF_DROP: i32 = 0;
+const NF_ACCEPT: i32 = 1;
+const NFT_JUMP: i32 = -3;
+const NFT_GOTO: i32 = -4;
 const AF_INET: u8 = 2;
 /// Elements per message: the element list is one attribute, whose length is 16 bits.
 const PER_MESSAGE: usize = 500;
+
+/// An element as the kernel takes it: its key's bytes and, in a map, its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub key: Vec<u8>,
+    pub data: Option<Data>,
+}
 
 /// The value of a map element.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Data {
     Bytes(Vec<u8>),
-    Goto(String),
-    Drop,
+    Verdict(Verdict),
 }
 
-/// One element: its key and, for a map, its value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Element {
-    pub key: Vec<u8>,
-    pub data: Option<Data>,
-}
-
-fn component(s: &str, width: Width) -> std::result::Result<[u8; 4], String> {
-    let mut out = [0u8; 4];
-    match width {
-        Width::Addr => out = s.parse::<Ipv4Addr>().map_err(|e| format!("{s:?}: {e}"))?.octets(),
-        Width::Proto => {
-            out[0] = match s {
-                "tcp" => 6,
-                "udp" => 17,
-                other => other.parse().map_err(|_| format!("protocol {other:?}"))?,
-            }
+/// Encode `element` of `set`, each part as the set declares it.
+pub fn encode(set: &Set, element: &model::Element) -> std::result::Result<Encoded, ShapeError> {
+    set.check(element)?;
+    let shape = |what| ShapeError { set: set.name.clone(), element: element.to_string(), what };
+    let key = bytes(&set.key, &element.key).ok_or_else(|| shape("its key does not have the declared type"))?;
+    let data = match (&set.data, &element.value) {
+        (Some(model::MapData::Data(ty)), Some(Value::Data(parts))) => {
+            Some(Data::Bytes(bytes(ty, parts).ok_or_else(|| shape("its value does not have the declared type"))?))
         }
-        Width::Port => out[..2].copy_from_slice(&s.parse::<u16>().map_err(|_| format!("port {s:?}"))?.to_be_bytes()),
-        Width::Slot => out = s.parse::<u32>().map_err(|_| format!("slot {s:?}"))?.to_ne_bytes(),
-    }
-    Ok(out)
+        (_, Some(Value::Verdict(v))) => Some(Data::Verdict(v.clone())),
+        _ => None,
+    };
+    Ok(Encoded { key, data })
 }
 
-#[derive(Clone, Copy)]
-enum Width {
-    Addr,
-    Proto,
-    Port,
-    Slot,
-}
-
-fn concat(text: &str, shape: &[Width]) -> std::result::Result<Vec<u8>, String> {
-    let parts: Vec<&str> = text.split(" . ").collect();
-    if parts.len() != shape.len() {
-        return Err(format!("{text:?} has {} components, the set {}", parts.len(), shape.len()));
-    }
+/// `parts` as `ty` declares them (`None` if a part is not of its declared datatype).
+fn bytes(ty: &model::Type, parts: &[Part]) -> Option<Vec<u8>> {
+    let concatenation = ty.arity() > 1;
     let mut out = Vec::with_capacity(4 * parts.len());
-    for (p, w) in parts.iter().zip(shape) {
-        out.extend_from_slice(&component(p.trim(), *w)?);
+    for (datatype, part) in ty.datatypes().zip(parts) {
+        let start = out.len();
+        match (datatype, part) {
+            (Datatype::Ipv4Addr, Part::Ipv4(ip)) => out.extend_from_slice(&ip.octets()),
+            (Datatype::InetProto, Part::Proto(p)) => out.push(p.number()),
+            (Datatype::InetService, Part::Port(port)) => out.extend_from_slice(&port.to_be_bytes()),
+            (Datatype::Mark, Part::Mark(n)) | (Datatype::Integer, Part::Integer(n)) => {
+                out.extend_from_slice(&n.to_ne_bytes())
+            }
+            _ => return None,
+        }
+        debug_assert_eq!(out.len() - start, datatype.size());
+        if concatenation {
+            out.resize(start + datatype.size().next_multiple_of(4), 0);
+        }
     }
-    Ok(out)
-}
-
-/// Encode an element of one of flatnet's sets from the text the renderer writes
-/// (`key` and `value` as in `add element … { key : value }`).
-pub fn encode(set: &str, key: &str, value: Option<&str>) -> std::result::Result<Element, String> {
-    use Width::*;
-    let (key_shape, data_shape): (&[Width], Option<&[Width]>) = if set == "service_ips" {
-        (&[Addr, Proto, Port], None)
-    } else if set == "no_endpoints" {
-        (&[Addr, Proto, Port], None)
-    } else if set == "node_ports" || set == "no_endpoint_node_ports" {
-        (&[Proto, Port], None)
-    } else if set == "hairpin" {
-        (&[Addr, Addr], None)
-    } else if set.starts_with("lb_slots_") {
-        (&[Addr, Proto, Port, Slot], Some(&[Addr, Port]))
-    } else if set.starts_with("np_slots_") {
-        (&[Proto, Port, Slot], Some(&[Addr, Port]))
-    } else {
-        return Err(format!("no encoding for set {set}"));
-    };
-    let key = concat(key, key_shape)?;
-    let data = match (value, data_shape) {
-        (None, _) => None,
-        (Some(v), Some(shape)) => Some(Data::Bytes(concat(v, shape)?)),
-        (Some("drop"), None) => Some(Data::Drop),
-        (Some(v), None) => match v.strip_prefix("goto ") {
-            Some(chain) => Some(Data::Goto(chain.trim().to_string())),
-            None => return Err(format!("verdict {v:?}")),
-        },
-    };
-    Ok(Element { key, data })
+    Some(out)
 }
 
 /// A netlink message under construction.
@@ -153,7 +127,7 @@ impl Msg {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }
@@ -191,23 +165,24 @@ impl Msg {
     }
 }
 
-/// Add or delete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Add,
-    Delete,
+/// Elements to add to, or delete from, one set.
+#[derive(Clone, Copy, Debug)]
+pub struct SetOp<'a> {
+    pub op: Op,
+    pub set: &'a Set,
+    pub elements: &'a [model::Element],
 }
 
-/// The batch of `ops` (each: add or delete these elements of that set of `table`, family
-/// ip), as bytes: batch begin, NEWSETELEM/DELSETELEM messages of at most [`PER_MESSAGE`]
-/// elements in the order given, batch end. The last message asks for an acknowledgement.
-/// Answers the bytes and the sequence number to wait for.
-pub fn batch(table: &str, ops: &[(Op, String, Vec<Element>)], first_seq: u32) -> (Vec<u8>, u32) {
+/// The batch of `ops` on sets of `table` (family ip), as bytes: batch begin,
+/// NEWSETELEM/DELSETELEM messages of at most `PER_MESSAGE` (500) elements in the order given,
+/// batch end. The last message asks for an acknowledgement. Answers the bytes and the
+/// sequence number to wait for; fails if an element does not fit its set.
+pub fn batch(table: &str, ops: &[SetOp<'_>], first_seq: u32) -> std::result::Result<(Vec<u8>, u32), ShapeError> {
     let mut out = Vec::new();
     let mut seq = first_seq;
     Msg::new(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES).finish(&mut out);
-    let chunks: Vec<(Op, &String, &[Element])> =
-        ops.iter().flat_map(|(op, set, els)| els.chunks(PER_MESSAGE).map(move |c| (*op, set, c))).collect();
+    let chunks: Vec<(Op, &Set, &[model::Element])> =
+        ops.iter().flat_map(|o| o.elements.chunks(PER_MESSAGE).map(move |c| (o.op, o.set, c))).collect();
     let last = chunks.len();
     for (i, (op, set, chunk)) in chunks.into_iter().enumerate() {
         seq += 1;
@@ -218,9 +193,10 @@ pub fn batch(table: &str, ops: &[(Op, String, Vec<Element>)], first_seq: u32) ->
         };
         let mut m = Msg::new((NFNL_SUBSYS_NFTABLES << 8) | kind, flags, seq, AF_INET, 0);
         m.str_attr(NFTA_SET_ELEM_LIST_TABLE, table);
-        m.str_attr(NFTA_SET_ELEM_LIST_SET, set);
+        m.str_attr(NFTA_SET_ELEM_LIST_SET, &set.name);
         m.begin(NFTA_SET_ELEM_LIST_ELEMENTS);
-        for e in chunk {
+        for element in chunk {
+            let e = encode(set, element)?;
             m.begin(NFTA_LIST_ELEM);
             m.begin(NFTA_SET_ELEM_KEY);
             m.attr(NFTA_DATA_VALUE, &e.key);
@@ -229,15 +205,18 @@ pub fn batch(table: &str, ops: &[(Op, String, Vec<Element>)], first_seq: u32) ->
                 m.begin(NFTA_SET_ELEM_DATA);
                 match d {
                     Data::Bytes(b) => m.attr(NFTA_DATA_VALUE, b),
-                    Data::Goto(chain) => {
+                    Data::Verdict(v) => {
                         m.begin(NFTA_DATA_VERDICT);
-                        m.attr(NFTA_VERDICT_CODE, &NFT_GOTO.to_be_bytes());
-                        m.str_attr(NFTA_VERDICT_CHAIN, chain);
-                        m.end();
-                    }
-                    Data::Drop => {
-                        m.begin(NFTA_DATA_VERDICT);
-                        m.attr(NFTA_VERDICT_CODE, &NF_DROP.to_be_bytes());
+                        let (code, chain) = match v {
+                            Verdict::Accept => (NF_ACCEPT, None),
+                            Verdict::Drop => (NF_DROP, None),
+                            Verdict::Jump(c) => (NFT_JUMP, Some(c)),
+                            Verdict::Goto(c) => (NFT_GOTO, Some(c)),
+                        };
+                        m.attr(NFTA_VERDICT_CODE, &code.to_be_bytes());
+                        if let Some(chain) = chain {
+                            m.str_attr(NFTA_VERDICT_CHAIN, chain);
+                        }
                         m.end();
                     }
                 }
@@ -250,11 +229,7 @@ pub fn batch(table: &str, ops: &[(Op, String, Vec<Element>)], first_seq: u32) ->
     }
     seq += 1;
     Msg::new(NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES).finish(&mut out);
-    (out, seq - 1)
-}
-
-fn nl_error(netns: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Nft { what: format!("{what} over nfnetlink in netns {netns}"), detail: e.to_string() }
+    Ok((out, seq - 1))
 }
 
 /// An nfnetlink socket inside one namespace.
@@ -266,6 +241,7 @@ pub struct Socket {
 
 impl Socket {
     pub fn open(ns: &Netns) -> Result<Socket> {
+        let fail = |step: &'static str, e: nix::Error| nft_error(ns.name(), socket_error(step, e));
         let fd: OwnedFd = ns
             .run(|| {
                 socket::socket(
@@ -275,63 +251,65 @@ impl Socket {
                     SockProtocol::NetlinkNetFilter,
                 )
             })?
-            .map_err(|e| nl_error(ns.name(), "open an nfnetlink socket", e))?;
-        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| nl_error(ns.name(), "bind nfnetlink", e))?;
+            .map_err(|e| fail("open a socket", e))?;
+        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(|e| fail("bind", e))?;
         // Never wait forever for an answer (a batch the kernel refused as a whole is
         // answered with one error for its first message; that case is handled below too).
         let limit = nix::sys::time::TimeVal::new(30, 0);
         socket::setsockopt(&fd, socket::sockopt::ReceiveTimeout, &limit)
-            .map_err(|e| nl_error(ns.name(), "set a receive timeout", e))?;
+            .map_err(|e| fail("set a receive timeout", e))?;
         Ok(Socket { fd, netns: ns.name().to_string(), seq: 1 })
     }
 
     /// Apply `ops` to sets of `table` as one transaction (all of them or none).
-    pub fn apply(&mut self, table: &str, ops: &[(Op, String, Vec<Element>)]) -> Result<()> {
+    pub fn apply(&mut self, table: &str, ops: &[SetOp<'_>]) -> Result<()> {
         // Empty element lists make no message.
-        if ops.iter().all(|(_, _, e)| e.is_empty()) {
+        if ops.iter().all(|o| o.elements.is_empty()) {
             return Ok(());
         }
+        let fail = |e: NftError| nft_error(&self.netns, e);
         let begin_seq = self.seq;
-        let (bytes, ack_seq) = batch(table, ops, begin_seq);
+        let (bytes, ack_seq) = batch(table, ops, begin_seq).map_err(|e| fail(e.into()))?;
         self.seq = ack_seq + 2;
-        let err = |what: &str, e: &dyn std::fmt::Display| nl_error(&self.netns, what, e);
         // The whole batch is one message to the kernel: make room for it.
         let size = bytes.len().max(1 << 20);
-        socket::setsockopt(&self.fd, socket::sockopt::SndBufForce, &size).map_err(|e| err("size the buffer", &e))?;
-        let sent = socket::send(self.fd.as_raw_fd(), &bytes, MsgFlags::empty()).map_err(|e| err("send a batch", &e))?;
+        socket::setsockopt(&self.fd, socket::sockopt::SndBufForce, &size)
+            .map_err(|e| fail(socket_error("size the buffer", e)))?;
+        let sent = socket::send(self.fd.as_raw_fd(), &bytes, MsgFlags::empty())
+            .map_err(|e| fail(socket_error("send a batch", e)))?;
         if sent != bytes.len() {
-            return Err(err("send a batch", &format!("{sent} of {} bytes sent", bytes.len())));
+            return Err(fail(NftError::ShortSend { sent, len: bytes.len() }));
         }
         // Errors of any message come back (the whole batch is then undone); the last
         // message's acknowledgement ends the answer.
         let mut buf = vec![0u8; 1 << 16];
-        let mut first_error: Option<String> = None;
+        let mut first_error: Option<NftError> = None;
         loop {
             let n = socket::recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())
-                .map_err(|e| err("read the answer", &e))?;
+                .map_err(|e| fail(socket_error("read the answer", e)))?;
             let mut off = 0;
             while off + 16 <= n {
                 let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
                 let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().unwrap());
                 let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().unwrap());
                 if len < 16 || off + len > n {
-                    return Err(err("read the answer", &"a malformed netlink message"));
+                    return Err(fail(NftError::MalformedAnswer));
                 }
                 if kind == NLMSG_ERROR && len >= 20 {
                     let code = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().unwrap());
                     if seq == begin_seq && code != 0 {
                         // The batch as a whole was refused: nothing else will come.
-                        return Err(err("apply a batch", &io::Error::from_raw_os_error(-code)));
+                        return Err(fail(NftError::BatchRefused { source: io::Error::from_raw_os_error(-code) }));
                     }
                     if code != 0 && first_error.is_none() {
                         let (op, set) = describe(ops, seq.wrapping_sub(begin_seq + 1));
-                        first_error =
-                            Some(format!("{op:?} elements of {set}: {}", io::Error::from_raw_os_error(-code)));
+                        let source = io::Error::from_raw_os_error(-code);
+                        first_error = Some(NftError::Elements { op, set, source });
                     }
                     if seq == ack_seq {
                         return match first_error {
                             None => Ok(()),
-                            Some(e) => Err(err("apply set elements", &e)),
+                            Some(e) => Err(fail(e)),
                         };
                     }
                 }
@@ -341,13 +319,17 @@ impl Socket {
     }
 }
 
+fn socket_error(step: &'static str, e: nix::Error) -> NftError {
+    NftError::Socket { step, source: io::Error::from(e) }
+}
+
 /// The operation and set of the `i`-th element message (0-based) of a batch.
-fn describe(ops: &[(Op, String, Vec<Element>)], i: u32) -> (Op, String) {
+fn describe(ops: &[SetOp<'_>], i: u32) -> (Op, String) {
     let mut i = i as usize;
-    for (op, set, els) in ops {
-        let n = els.len().div_ceil(PER_MESSAGE);
+    for o in ops {
+        let n = o.elements.len().div_ceil(PER_MESSAGE);
         if i < n {
-            return (*op, set.clone());
+            return (o.op, o.set.name.clone());
         }
         i -= n;
     }
@@ -357,29 +339,66 @@ fn describe(ops: &[(Op, String, Vec<Element>)], i: u32) -> (Op, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nft::model::{Expr, MapData, Proto, Type};
+
+    fn ip(s: &str) -> Part {
+        Part::Ipv4(s.parse().unwrap())
+    }
+
+    fn element(key: Vec<Part>, value: Option<Value>) -> model::Element {
+        model::Element { key, value }
+    }
+
+    fn hairpin() -> Set {
+        Set::plain("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]))
+    }
 
     #[test]
-    fn encodes_every_shape() {
-        let e = encode("lb_slots_udp_1", "10.96.0.10 . udp . 53 . 1", Some("10.244.2.9 . 53")).unwrap();
+    fn encodes_each_part_as_its_set_declares() {
+        let slots = Set::map(
+            "lb_slots_udp_1",
+            Type::Typeof(vec![Expr::IpDaddr, Expr::L4Proto, Expr::ThDport, Expr::NumgenRandomMod(1)]),
+            MapData::Data(Type::Typeof(vec![Expr::IpDaddr, Expr::Dport(Proto::Udp)])),
+        );
+        let e = element(
+            vec![ip("10.96.0.10"), Part::Proto(Proto::Udp), Part::Port(53), Part::Integer(1)],
+            Some(Value::Data(vec![ip("10.244.2.9"), Part::Port(53)])),
+        );
+        let e = encode(&slots, &e).unwrap();
         let mut key = vec![10, 96, 0, 10, 17, 0, 0, 0, 0, 53, 0, 0];
         key.extend_from_slice(&1u32.to_ne_bytes());
         assert_eq!(e.key, key);
         assert_eq!(e.data, Some(Data::Bytes(vec![10, 244, 2, 9, 0, 53, 0, 0])));
-        let e = encode("service_ips", "10.96.0.16 . tcp . 80", Some("goto lb_tcp_2")).unwrap();
-        assert_eq!(e.key, vec![10, 96, 0, 16, 6, 0, 0, 0, 0, 80, 0, 0]);
-        assert_eq!(e.data, Some(Data::Goto("lb_tcp_2".into())));
-        assert_eq!(encode("node_ports", "tcp . 30082", Some("drop")).unwrap().data, Some(Data::Drop));
-        assert_eq!(encode("hairpin", "10.0.0.1 . 10.0.0.1", None).unwrap().key, vec![10, 0, 0, 1, 10, 0, 0, 1]);
-        assert!(encode("service_ips", "10.96.0.16 . tcp", None).is_err());
-        assert!(encode("aff_123", "10.0.0.1", None).is_err());
+
+        let vmap = Set::map("node_ports", Type::Typeof(vec![Expr::L4Proto, Expr::ThDport]), MapData::Verdict);
+        let goto = Value::Verdict(Verdict::Goto("np_lb_tcp_2".into()));
+        let e = encode(&vmap, &element(vec![Part::Proto(Proto::Tcp), Part::Port(30082)], Some(goto))).unwrap();
+        assert_eq!(e.key, vec![6, 0, 0, 0, 0x75, 0x82, 0, 0]);
+        assert_eq!(e.data, Some(Data::Verdict(Verdict::Goto("np_lb_tcp_2".into()))));
+
+        let e = encode(&hairpin(), &element(vec![ip("10.0.0.1"), ip("10.0.0.1")], None)).unwrap();
+        assert_eq!(e.key, vec![10, 0, 0, 1, 10, 0, 0, 1]);
+        // A single part is not a concatenation: no padding.
+        let ports = Set::plain("ports", Type::Type(vec![Datatype::InetService]));
+        assert_eq!(encode(&ports, &element(vec![Part::Port(80)], None)).unwrap().key, vec![0, 80]);
+    }
+
+    #[test]
+    fn refuses_an_element_of_another_shape() {
+        assert!(encode(&hairpin(), &element(vec![ip("10.0.0.1")], None)).is_err());
+        assert!(encode(&hairpin(), &element(vec![ip("10.0.0.1"), Part::Port(80)], None)).is_err());
+        let verdict = Some(Value::Verdict(Verdict::Drop));
+        let err = encode(&hairpin(), &element(vec![ip("10.0.0.1"), ip("10.0.0.2")], verdict)).unwrap_err();
+        assert_eq!(err.set, "hairpin");
     }
 
     #[test]
     fn batches_split_long_element_lists() {
-        let els: Vec<Element> = (0..1200)
-            .map(|i| encode("hairpin", &format!("10.0.{}.{} . 10.0.0.1", i / 256, i % 256), None).unwrap())
+        let els: Vec<model::Element> = (0..1200)
+            .map(|i| element(vec![ip(&format!("10.0.{}.{}", i / 256, i % 256)), ip("10.0.0.1")], None))
             .collect();
-        let (bytes, ack) = batch("flatnet", &[(Op::Add, "hairpin".into(), els)], 1);
+        let set = hairpin();
+        let (bytes, ack) = batch("flatnet", &[SetOp { op: Op::Add, set: &set, elements: &els }], 1).unwrap();
         // begin (seq 1), three element messages (2, 3, 4), end (5): the ack is for 4.
         assert_eq!(ack, 4);
         let mut off = 0;

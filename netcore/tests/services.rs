@@ -16,6 +16,8 @@ use common::{privileged, Scratch};
 use netcore::link::Netlink;
 use netcore::netns::Netns;
 use netcore::nft;
+use netcore::nft::model::{Command, Element, Expr, Op, Part, Set, Table, Type};
+use netcore::nftnl::{self, SetOp};
 use netcore::podnet::{self, NodeNetwork, PodNetwork};
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
 
@@ -518,19 +520,30 @@ async fn a_refused_element_batch_is_an_error() {
     }
     let s = Scratch::create("nlerr");
     let ns = Netns::open(&s.0).unwrap();
-    let mut sock = netcore::nftnl::Socket::open(&ns).unwrap();
-    let el = netcore::nftnl::encode("hairpin", "10.0.0.1 . 10.0.0.1", None).unwrap();
-    let ops = vec![(netcore::nftnl::Op::Add, "hairpin".to_string(), vec![el.clone()])];
-    let err = sock.apply("flatnet", &ops).unwrap_err().to_string();
-    assert!(err.contains("hairpin") && err.contains("No such file"), "{err}");
+    let mut sock = nftnl::Socket::open(&ns).unwrap();
+    let hairpin = Set::plain("hairpin", Type::Typeof(vec![Expr::IpSaddr, Expr::IpDaddr]));
+    let pair = |last: u8| {
+        let ip = Part::Ipv4(Ipv4Addr::new(10, 0, 0, last));
+        Element { key: vec![ip, ip], value: None }
+    };
+    let one = [pair(1)];
+    let ops = [SetOp { op: Op::Add, set: &hairpin, elements: &one }];
+    let err = sock.apply("flatnet", &ops).unwrap_err();
+    let netcore::Error::Nft { source: nft::NftError::Elements { op: Op::Add, set, source }, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((set.as_str(), source.kind()), ("hairpin", std::io::ErrorKind::NotFound), "{err}");
     // With the table there, the same socket works, and a bad element in a batch undoes it.
-    nft::apply(&ns, "add table ip flatnet\nadd set ip flatnet hairpin { typeof ip saddr . ip daddr; }\n").unwrap();
+    let table = Table { family: "ip", name: "flatnet" };
+    let mut script = String::new();
+    table.write(&mut script, Command::AddTable);
+    table.write(&mut script, Command::AddSet(&hairpin));
+    nft::apply(&ns, &script).unwrap();
     sock.apply("flatnet", &ops).unwrap();
-    let missing = netcore::nftnl::encode("hairpin", "10.9.9.9 . 10.9.9.9", None).unwrap();
-    let two = netcore::nftnl::encode("hairpin", "10.0.0.2 . 10.0.0.2", None).unwrap();
-    let bad = vec![
-        (netcore::nftnl::Op::Add, "hairpin".to_string(), vec![two]),
-        (netcore::nftnl::Op::Delete, "hairpin".to_string(), vec![missing]),
+    let (two, missing) = ([pair(2)], [pair(99)]);
+    let bad = [
+        SetOp { op: Op::Add, set: &hairpin, elements: &two },
+        SetOp { op: Op::Delete, set: &hairpin, elements: &missing },
     ];
     assert!(sock.apply("flatnet", &bad).is_err());
     let out = std::process::Command::new("ip")

@@ -80,7 +80,7 @@ impl ServiceTable for Proxier {
 }
 
 /// Drop the UDP flows an apply made stale (see `netcore::services::StaleFlow`).
-fn clear_stale(proxier: &Proxier, report: netcore::services::SyncReport) -> Applied {
+fn clear_stale(proxier: &Proxier, report: netcore::services::ApplyReport) -> Applied {
     if !report.stale.is_empty() {
         proxier.clear_stale_flows(&report.stale);
     }

@@ -2,7 +2,12 @@
 //! of the change logic. The kernel accepts these scripts: netcore/tests/services.rs applies
 //! them and sends packets through them.
 
+use std::net::Ipv4Addr;
+
 use super::*;
+use crate::netns::Netns;
+use crate::nft;
+use crate::services::Proxier;
 
 fn ep(ip: &str, port: u16, local: bool) -> Endpoint {
     Endpoint { ip: ip.parse().unwrap(), port, local }
@@ -216,4 +221,19 @@ fn a_udp_frontend_that_gets_its_first_endpoint_drops_its_unnated_flows() {
     assert!(stale_flows(Some(&ready), Some(&ready)).is_empty());
     let tcp = ServicePort { proto: Proto::Tcp, ..ready.clone() };
     assert!(stale_flows(None, Some(&tcp)).is_empty());
+}
+
+#[test]
+fn every_rendered_element_fits_its_sets_declaration() {
+    // What nfnetlink would send for a full table: each element encodes by its set's type.
+    let (tx, _) = full_tx(&config(), None, &desired(sample()));
+    let mut count = 0;
+    for (name, adds) in &tx.add_elements {
+        assert_eq!(name, &adds.set.name);
+        for e in &adds.elements {
+            crate::nftnl::encode(&adds.set, e).unwrap_or_else(|err| panic!("{err}"));
+            count += 1;
+        }
+    }
+    assert!(count > 20, "{count} elements");
 }
