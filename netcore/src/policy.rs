@@ -9,7 +9,12 @@
 //! `forward` at filter priority, after the NAT prerouting chains: a connection through a
 //! service is judged after DNAT (the pod's address and port), and a NodePort connection from
 //! outside keeps the client's address until postrouting, so `ipBlock` sees the client.
-//! Replies of allowed connections pass (`ct state established,related accept` first).
+//! Replies pass (`ct direction reply accept` first), and so do ICMP errors about a
+//! connection (`ct state related`). Every other packet is judged, not only the first of a
+//! connection: a change that denies an established connection cuts it at its next packet,
+//! and allowing never disturbs one. (Deleting the connection's conntrack entry instead is
+//! not enough: the next packet of the other side, picked up mid-stream, would recreate the
+//! entry the other way round, and the denied side's packets would pass as its replies.)
 //! Connections from the node itself to its pods (probes) are never judged, as in Kubernetes.
 //!
 //! # How it scales
@@ -28,8 +33,8 @@
 //!
 //! | chain | hook | rules |
 //! |---|---|---|
-//! | `policy_forward` | forward, filter | established → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress` |
-//! | `policy_input` | input, filter | established → accept; `ip saddr vmap @policy_egress` (a pod reaching the node) |
+//! | `policy_forward` | forward, filter | replies and related → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress` |
+//! | `policy_input` | input, filter | replies and related → accept; `ip saddr vmap @policy_egress` (a pod reaching the node) |
 //! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
 //! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
 //!
@@ -49,7 +54,9 @@ use openapi::policy::{
 use openapi::selector::LabelSelector;
 use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
 
-use crate::nft::{FAMILY, TABLE};
+use crate::netns::Netns;
+use crate::nft::{self, TableObjects, FAMILY, TABLE};
+use crate::Result;
 
 /// Labels of a pod or a namespace.
 pub type Labels = BTreeMap<String, String>;
@@ -591,7 +598,8 @@ pub fn static_script() -> String {
     for (chain, hook, rules) in hooked {
         let _ = writeln!(s, "add chain {t} {chain} {{ type filter hook {hook} priority filter; policy accept; }}");
         let _ = writeln!(s, "flush chain {t} {chain}");
-        let _ = writeln!(s, "add rule {t} {chain} ct state established,related accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct state related accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct direction reply accept");
         for rule in rules {
             let _ = writeln!(s, "add rule {t} {chain} {rule}");
         }
@@ -674,6 +682,89 @@ impl PolicyPlan {
     /// The whole plan as a script onto an empty table part (the diff from nothing).
     pub fn render(&self) -> String {
         self.diff(&PolicyPlan::default())
+    }
+}
+
+/// The prefixes of the chains and sets the policies own in flatnet's table.
+const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
+const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
+
+/// The script that makes the policy part of the table exactly `plan`, whatever it holds
+/// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the
+/// maps and the policy chains and sets there are emptied, those no longer wanted deleted,
+/// and the plan written. The service part of the table is left alone.
+pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan) -> String {
+    let t = format!("{FAMILY} {TABLE}");
+    let mut s = format!("add table {t}\n");
+    s.push_str(&static_script());
+    for map in [INGRESS_MAP, EGRESS_MAP] {
+        let _ = writeln!(s, "flush map {t} {map}");
+    }
+    let empty = TableObjects::default();
+    let existing = existing.unwrap_or(&empty);
+    let own_chains: Vec<&String> =
+        existing.chains.iter().filter(|c| OWN_CHAIN_PREFIXES.iter().any(|p| c.starts_with(p))).collect();
+    let own_sets: Vec<&String> =
+        existing.sets.iter().filter(|n| OWN_SET_PREFIXES.iter().any(|p| n.starts_with(p))).collect();
+    for c in &own_chains {
+        let _ = writeln!(s, "flush chain {t} {c}");
+    }
+    for set in &own_sets {
+        let _ = writeln!(s, "flush set {t} {set}");
+    }
+    for c in own_chains.iter().filter(|c| !plan.chains.contains_key(**c)) {
+        let _ = writeln!(s, "delete chain {t} {c}");
+    }
+    for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n)) {
+        let _ = writeln!(s, "delete set {t} {set}");
+    }
+    // Written as onto nothing: `add` of a chain or set that exists (now empty) is a no-op.
+    s.push_str(&plan.render());
+    s
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyReport {
+    /// Bytes of the transaction (0: nothing changed, nothing was run).
+    pub script_bytes: usize,
+}
+
+/// The policy part of flatnet's table in one namespace: remembers the plan it applied, so
+/// each later plan costs only its difference.
+pub struct PolicyApplier {
+    ns: Netns,
+    applied: Option<PolicyPlan>,
+}
+
+impl PolicyApplier {
+    pub fn new(ns: Netns) -> PolicyApplier {
+        PolicyApplier { ns, applied: None }
+    }
+
+    /// Make the table hold exactly `plan`, whatever it held (drift repair, first apply).
+    pub fn sync_all(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
+        let existing = nft::list_objects(&self.ns)?;
+        let script = full_script(existing.as_ref(), &plan);
+        nft::apply(&self.ns, &script)?;
+        self.applied = Some(plan);
+        Ok(PolicyReport { script_bytes: script.len() })
+    }
+
+    /// Move the table from the last plan applied to `plan` (a full sync when none was).
+    pub fn update(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
+        let Some(old) = &self.applied else { return self.sync_all(plan) };
+        let script = plan.diff(old);
+        if script.is_empty() {
+            return Ok(PolicyReport::default());
+        }
+        if let Err(e) = nft::apply(&self.ns, &script) {
+            // What the kernel holds is unknown now: the next apply is a full one.
+            self.applied = None;
+            return Err(e);
+        }
+        self.applied = Some(plan);
+        Ok(PolicyReport { script_bytes: script.len() })
     }
 }
 
