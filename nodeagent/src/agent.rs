@@ -146,6 +146,9 @@ pub async fn run(cfg: Config) -> Result<()> {
         cfg.resync * 10,
     ));
 
+    // Network policies: the policy part of the same table, its full resync as rare.
+    tokio::spawn(crate::policy::run(client.clone(), cfg.node_name.clone(), cfg.netns.clone(), cfg.resync * 10));
+
     tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
