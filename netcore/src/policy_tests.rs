@@ -506,3 +506,60 @@ fn port_shapes_and_canonical_cidrs() {
     assert_eq!(canonical_cidr("10.1.2.3/8"), "10.0.0.0/8");
     assert_eq!(canonical_cidr("10.1.2.3/32"), "10.1.2.3");
 }
+
+/// The programming benchmark's shape, without a kernel: 1,000 policies over 5,000 pods in
+/// 50 namespaces (each policy selects an app of its namespace and allows two peers), then one
+/// more policy, then one pod relabelled. Prints the compile times and script sizes (run with
+/// `cargo test -p flatnet-netcore --release --lib policy::tests::scale -- --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement: run it by name"]
+fn scale() {
+    let mut input = PolicyInput::default();
+    for n in 0..50 {
+        let ns = format!("ns{n}");
+        input.namespaces.insert(ns.clone(), BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), ns.clone())]));
+        for p in 0..100 {
+            input.pods.push(PolicyPod {
+                namespace: ns.clone(),
+                name: format!("p{p}"),
+                ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 244, 0, 2)) + (n * 100 + p) as u32),
+                labels: BTreeMap::from([("app".to_string(), format!("app{}", p % 20))]),
+                ports: BTreeMap::new(),
+                local: p % 5 == 0,
+            });
+        }
+    }
+    let policy = |i: usize| {
+        np(
+            &format!("ns{}", i % 50),
+            &format!("p{i}"),
+            json!({"podSelector": {"matchLabels": {"app": format!("app{}", i % 20)}},
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": format!("app{}", (i + 1) % 20)}}},
+                                         {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: format!("ns{}", (i + 7) % 50)}}}],
+                                "ports": [{"port": 80}]}]}),
+        )
+    };
+    input.network_policies = (0..1000).map(policy).collect();
+    let t = std::time::Instant::now();
+    let full = compile(&input);
+    let compile_full = t.elapsed();
+    let script = full.render();
+    println!(
+        "full: compile {compile_full:?}, {} chains, {} sets, {} pods mapped, script {} lines / {} bytes",
+        full.chains.len(),
+        full.sets.len(),
+        full.ingress.len(),
+        script.lines().count(),
+        script.len()
+    );
+    input.network_policies.push(policy(1000));
+    let t = std::time::Instant::now();
+    let more = compile(&input);
+    let diff = more.diff(&full);
+    println!("one more policy: compile + diff {:?}, script {} lines", t.elapsed(), diff.lines().count());
+    input.pods[17].labels.insert("app".into(), "app3".into());
+    let t = std::time::Instant::now();
+    let relabelled = compile(&input);
+    let diff = relabelled.diff(&more);
+    println!("one pod relabelled: compile + diff {:?}, script {} lines", t.elapsed(), diff.lines().count());
+}

@@ -1,0 +1,151 @@
+//! Network policies on `flatnet up` clusters of three nodes, both backends, the way the
+//! Kubernetes e2e suite probes them: namespaces x and y, netexec pods a, b, c in each (a on
+//! node-1, b on node-2, c on node-3, so peers are same-node and cross-node), a full TCP
+//! reachability matrix per case, probes to pod IPs. Cases: default deny ingress in x,
+//! allow from a namespace, an AdminNetworkPolicy Deny beating that allow, the policy
+//! deleted, and an established connection cut by a new Deny.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::cluster::*;
+use common::workload::*;
+use netcore::netns::Netns;
+use serde_json::json;
+
+const NAMESPACES: [&str; 2] = ["x", "y"];
+const PODS: [&str; 3] = ["a", "b", "c"];
+
+struct Cluster {
+    c: TestCluster,
+    /// x/a, x/b, x/c, y/a, y/b, y/c.
+    pods: Vec<(String, PodInfo)>,
+}
+
+impl Cluster {
+    fn up(backend: &str) -> Cluster {
+        let c = TestCluster::new();
+        let up = c.up_with(3, backend);
+        assert_eq!(up.code, Some(0), "{up:?}");
+        for ns in NAMESPACES {
+            http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces", &json!({"metadata": {"name": ns}}));
+            for (i, pod) in PODS.iter().enumerate() {
+                create_netexec_in(&c, ns, pod, Some(&format!("node-{}", i + 1)), json!({"pod": pod}));
+            }
+        }
+        let mut pods = Vec::new();
+        for ns in NAMESPACES {
+            for pod in PODS {
+                pods.push((format!("{ns}/{pod}"), ready_pod_in(&c, ns, pod)));
+            }
+        }
+        Cluster { c, pods }
+    }
+
+    /// The TCP reachability matrix: a line per source, `X` reached, `.` not.
+    fn matrix(&self) -> String {
+        let mut out = String::new();
+        for (_, from) in &self.pods {
+            for (j, (_, to)) in self.pods.iter().enumerate() {
+                let ok = http_hostname(&from.ns, to.ip).is_ok_and(|h| h == to.name);
+                out.push(if ok { 'X' } else { '.' });
+                if j == 2 {
+                    out.push(' ');
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Wait (a few seconds at most) until the matrix is `expected`.
+    fn expect(&self, what: &str, expected: &[&str; 6]) {
+        let expected: String = expected.iter().map(|l| format!("{l}\n")).collect();
+        let mut last = String::new();
+        for _ in 0..20 {
+            last = self.matrix();
+            if last == expected {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("{what}: the reachability matrix is\n{last}expected\n{expected}");
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value) {
+        let reply = http_post_json(self.c.listen, self.c.data_dir(), path, &body);
+        assert!(reply["metadata"]["name"].is_string(), "{path}: {reply}");
+    }
+
+    fn delete(&self, path: &str) {
+        let reply = http_delete(self.c.listen, self.c.data_dir(), path);
+        assert!(reply["metadata"]["name"].is_string(), "{path}: {reply}");
+    }
+}
+
+const NETPOL: &str = "/apis/networking.k8s.io/v1/namespaces/x/networkpolicies";
+const ANP: &str = "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies";
+const OPEN: [&str; 6] = ["XXX XXX"; 6];
+/// Into x: nothing but from the pod itself.
+const X_DENIED: [&str; 6] = ["X.. XXX", ".X. XXX", "..X XXX", "... XXX", "... XXX", "... XXX"];
+/// Into x: from y and from each pod itself.
+const X_FROM_Y: [&str; 6] = ["X.. XXX", ".X. XXX", "..X XXX", "XXX XXX", "XXX XXX", "XXX XXX"];
+
+fn policies_filter_pod_traffic(backend: &str) {
+    if !privileged() {
+        return;
+    }
+    let cl = Cluster::up(backend);
+    cl.expect("no policy", &OPEN);
+
+    cl.post(NETPOL, json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}}));
+    cl.expect("default deny ingress in x", &X_DENIED);
+
+    cl.post(
+        NETPOL,
+        json!({"metadata": {"name": "from-y"}, "spec": {"podSelector": {},
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "y"}}}]}]}}),
+    );
+    cl.expect("allow from namespace y", &X_FROM_Y);
+
+    // An established connection from y/b to x/c, then an admin Deny of y: it is cut.
+    let (_, yb) = &cl.pods[4];
+    let (_, xc) = &cl.pods[2];
+    let target = (xc.ip, 8080).into();
+    let mut kept = Netns::open(&yb.ns)
+        .unwrap()
+        .run(move || TcpStream::connect_timeout(&target, Duration::from_secs(2)))
+        .unwrap()
+        .unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    cl.post(
+        ANP,
+        json!({"metadata": {"name": "deny-y"}, "spec": {"priority": 10,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "x"}}},
+            "ingress": [{"action": "Deny", "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "y"}}}]}]}}),
+    );
+    cl.expect("an admin Deny beats the NetworkPolicy's allow", &X_DENIED);
+    let _ = kept.write_all(b"GET /hostname HTTP/1.0\r\n\r\n");
+    let mut answer = String::new();
+    let read = kept.read_to_string(&mut answer);
+    assert!(read.is_err() || answer.is_empty(), "the denied connection still answered: {answer:?}");
+
+    cl.delete(&format!("{ANP}/deny-y"));
+    cl.expect("the admin policy deleted", &X_FROM_Y);
+    cl.delete(&format!("{NETPOL}/from-y"));
+    cl.delete(&format!("{NETPOL}/deny"));
+    cl.expect("every policy deleted", &OPEN);
+}
+
+#[test]
+fn host_gw_policies_filter_pod_traffic() {
+    policies_filter_pod_traffic("host-gw");
+}
+
+#[test]
+fn vxlan_policies_filter_pod_traffic() {
+    policies_filter_pod_traffic("vxlan");
+}
