@@ -43,9 +43,11 @@
 //! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
 //! anonymous interval sets in their rules (`ip saddr { 10.0.0.0/8 } ip saddr != { 10.1.0.0/16 }`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
@@ -142,6 +144,9 @@ enum PodScope<'a> {
 struct Compiler<'a> {
     input: &'a PolicyInput,
     plan: PolicyPlan,
+    /// The pods of each peer definition resolved so far: each distinct peer is matched
+    /// against the pods once per compile, however many rules and pods use it.
+    resolved: RefCell<HashMap<String, Rc<[usize]>>>,
 }
 
 /// Ports of a rule, grouped by protocol: `None` = every port of the protocol.
@@ -191,7 +196,7 @@ fn render_ports(ports: &PortMatch) -> Vec<String> {
 enum PeerMatch {
     Any,
     /// The pods of a selector peer (its definition, which names its sets, and the pods).
-    Pods(String, Vec<usize>),
+    Pods(String, Rc<[usize]>),
     Block {
         cidr: String,
         except: Vec<String>,
@@ -238,8 +243,12 @@ impl<'a> Compiler<'a> {
     /// The set of the addresses of the pods of the peer `definition`, created when first
     /// needed.
     fn address_set(&mut self, definition: &str, pods: &[usize]) -> String {
-        let elements: BTreeSet<String> = pods.iter().map(|&i| self.input.pods[i].ip.to_string()).collect();
-        self.named_set(definition, elements, ADDRESS_KEY, "peer")
+        let name = content_name("peer", definition);
+        if !self.plan.sets.contains_key(&name) {
+            let elements = pods.iter().map(|&i| self.input.pods[i].ip.to_string()).collect();
+            self.plan.sets.insert(name.clone(), NamedSet { key: ADDRESS_KEY, elements });
+        }
+        name
     }
 
     /// A set named after its `definition` (not its elements): when pods come, go or change
@@ -251,35 +260,43 @@ impl<'a> Compiler<'a> {
         name
     }
 
+    /// The pods of the peer `definition`, resolved by `resolve` the first time.
+    fn peer_pods(&self, definition: String, resolve: impl FnOnce() -> Vec<usize>) -> (String, Rc<[usize]>) {
+        if let Some(pods) = self.resolved.borrow().get(&definition) {
+            return (definition, pods.clone());
+        }
+        let pods: Rc<[usize]> = resolve().into();
+        self.resolved.borrow_mut().insert(definition.clone(), pods.clone());
+        (definition, pods)
+    }
+
     fn np_peer(&self, np_namespace: &'a str, peer: &NetworkPolicyPeer) -> PeerMatch {
         if let Some(block) = &peer.ip_block {
             return PeerMatch::Block { cidr: block.cidr.clone(), except: block.except.clone() };
         }
-        let pods = peer.pod_selector.as_ref().map(selector).unwrap_or_default();
-        let (scope, definition) = match &peer.namespace_selector {
-            Some(ns) => (
-                PodScope::Namespaces(selector(ns)),
-                format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)),
-            ),
-            None => (
-                PodScope::InNamespace(np_namespace),
-                format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)),
-            ),
+        let pods = || peer.pod_selector.as_ref().map(selector).unwrap_or_default();
+        let (definition, pods) = match &peer.namespace_selector {
+            Some(ns) => self
+                .peer_pods(format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)), || {
+                    self.pods_of(&PodScope::Namespaces(selector(ns)), &pods())
+                }),
+            None => self.peer_pods(format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)), || {
+                self.pods_of(&PodScope::InNamespace(np_namespace), &pods())
+            }),
         };
-        PeerMatch::Pods(definition, self.pods_of(&scope, &pods))
+        PeerMatch::Pods(definition, pods)
     }
 
-    fn admin_pods(&self, namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, Vec<usize>) {
+    fn admin_pods(&self, namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, Rc<[usize]>) {
         match (namespaces, pods) {
-            (Some(ns), _) => (
-                format!("namespaces {} pods {{}}", show(ns)),
-                self.pods_of(&PodScope::Namespaces(selector(ns)), &LabelSelector::default()),
-            ),
-            (None, Some(p)) => (
+            (Some(ns), _) => self.peer_pods(format!("namespaces {} pods {{}}", show(ns)), || {
+                self.pods_of(&PodScope::Namespaces(selector(ns)), &LabelSelector::default())
+            }),
+            (None, Some(p)) => self.peer_pods(
                 format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
-                self.pods_of(&PodScope::Namespaces(selector(&p.namespace_selector)), &selector(&p.pod_selector)),
+                || self.pods_of(&PodScope::Namespaces(selector(&p.namespace_selector)), &selector(&p.pod_selector)),
             ),
-            (None, None) => (String::from("nothing"), Vec::new()),
+            (None, None) => (String::from("nothing"), Rc::from(Vec::new())),
         }
     }
 
@@ -296,7 +313,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn subject_pods(&self, subject: &AdminNetworkPolicySubject) -> BTreeSet<usize> {
-        self.admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref()).1.into_iter().collect()
+        self.admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref()).1.iter().copied().collect()
     }
 
     /// The rule lines that match `peers` × `ports` for the pod `pod` (the destination in
@@ -360,7 +377,7 @@ impl<'a> Compiler<'a> {
                         Direction::Egress => {
                             let candidates: Vec<usize> = match peer {
                                 PeerMatch::Any => (0..self.input.pods.len()).collect(),
-                                PeerMatch::Pods(_, pods) => pods.clone(),
+                                PeerMatch::Pods(_, pods) => pods.to_vec(),
                                 PeerMatch::Block { .. } => Vec::new(),
                             };
                             let elements: BTreeSet<String> = candidates
@@ -555,7 +572,7 @@ fn canonical_cidr(cidr: &str) -> String {
 
 /// Compile the policies for the local pods of `input`.
 pub fn compile(input: &PolicyInput) -> PolicyPlan {
-    let mut c = Compiler { input, plan: PolicyPlan::default() };
+    let mut c = Compiler { input, plan: PolicyPlan::default(), resolved: RefCell::default() };
     // Admin policies in the order they are judged: priority, then name.
     let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
     admin_order
