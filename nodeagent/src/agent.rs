@@ -146,8 +146,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         cfg.resync * 10,
     ));
 
-    // Network policies: the policy part of the same table, its full resync as rare.
-    tokio::spawn(crate::policy::run(client.clone(), cfg.node_name.clone(), cfg.netns.clone(), cfg.resync * 10));
+    // Network policies: the policy part of the same table. Its full resync rewrites only
+    // the policies' chains and sets (a few per distinct rule body), so it can be frequent: a
+    // wiped table is an open door.
+    tokio::spawn(crate::policy::run(client.clone(), cfg.node_name.clone(), cfg.netns.clone(), cfg.resync));
 
     tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
 
