@@ -3,12 +3,13 @@
 //! node-1, b on node-2, c on node-3, so peers are same-node and cross-node), a full TCP
 //! reachability matrix per case, probes to pod IPs. Cases: default deny ingress in x,
 //! allow from a namespace, an AdminNetworkPolicy Deny beating that allow, the policy
-//! deleted, and an established connection cut by a new Deny.
+//! deleted, an established connection cut by a new Deny, and a NodePort reached from the
+//! internet namespace judged by `ipBlock` against the client's address.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::cluster::*;
@@ -138,6 +139,30 @@ fn policies_filter_pod_traffic(backend: &str) {
     cl.delete(&format!("{NETPOL}/from-y"));
     cl.delete(&format!("{NETPOL}/deny"));
     cl.expect("every policy deleted", &OPEN);
+
+    // A NodePort (Local: the client's address is kept) to x/a on node-1, from the internet
+    // namespace (203.0.113.1): judged by ipBlock against the client's address.
+    let svc = http_post_json(
+        cl.c.listen,
+        cl.c.data_dir(),
+        "/api/v1/namespaces/x/services",
+        &json!({"metadata": {"name": "np-a"}, "spec": {"type": "NodePort", "externalTrafficPolicy": "Local",
+            "selector": {"pod": "a"}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+    );
+    let node_port = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap() as u16;
+    let to: SocketAddr = (Ipv4Addr::new(192, 168, 254, 11), node_port).into();
+    let internet = cl.c.internet_netns();
+    let reaches = || http_get_in(&internet, to, "/hostname").is_ok_and(|h| h == "a");
+    wait_until("the NodePort answers", Duration::from_secs(20), reaches);
+    let block = |except: serde_json::Value| {
+        json!({"metadata": {"name": "outside"}, "spec": {"podSelector": {"matchLabels": {"pod": "a"}},
+            "ingress": [{"from": [{"ipBlock": {"cidr": "203.0.113.0/24", "except": except}}]}]}})
+    };
+    cl.post(NETPOL, block(json!(["203.0.113.1/32"])));
+    wait_until("the excepted client is denied", Duration::from_secs(5), || !reaches());
+    cl.delete(&format!("{NETPOL}/outside"));
+    cl.post(NETPOL, block(json!([])));
+    wait_until("the client in the block is allowed", Duration::from_secs(5), reaches);
 }
 
 #[test]
