@@ -10,11 +10,13 @@
 //! service is judged after DNAT (the pod's address and port), and a NodePort connection from
 //! outside keeps the client's address until postrouting, so `ipBlock` sees the client.
 //! Replies pass (`ct direction reply accept` first), and so do ICMP errors about a
-//! connection (`ct state related`). Every other packet is judged, not only the first of a
-//! connection: a change that denies an established connection cuts it at its next packet,
-//! and allowing never disturbs one. (Deleting the connection's conntrack entry instead is
-//! not enough: the next packet of the other side, picked up mid-stream, would recreate the
-//! entry the other way round, and the denied side's packets would pass as its replies.)
+//! connection (`ct state related`). A connection is judged at its first packet and again at
+//! its first packet after each change of plan (a generation number in its conntrack mark
+//! says whether it was judged under the plan in force: [`static_script`]): a change that
+//! denies an established connection cuts it at its next packet, and allowing never disturbs
+//! one. (Deleting the connection's conntrack entry instead is not enough: the next packet
+//! of the other side, picked up mid-stream, would recreate the entry the other way round,
+//! and the denied side's packets would pass as its replies.)
 //! Connections from the node itself to its pods (probes) are never judged, as in Kubernetes.
 //!
 //! # How it scales
@@ -33,8 +35,8 @@
 //!
 //! | chain | hook | rules |
 //! |---|---|---|
-//! | `policy_forward` | forward, filter | replies and related → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress` |
-//! | `policy_input` | input, filter | replies and related → accept; `ip saddr vmap @policy_egress` (a pod reaching the node) |
+//! | `policy_forward` | forward, filter | replies, related, and connections judged under this plan → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress`; mark the connection judged |
+//! | `policy_input` | input, filter | the same with `ip saddr vmap @policy_egress` only (a pod reaching the node) |
 //! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
 //! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
 //!
@@ -601,8 +603,13 @@ pub fn compile(input: &PolicyInput) -> PolicyPlan {
 }
 
 /// The hooked chains and the maps of the policies, declared (idempotently: `add` of what
-/// exists is a no-op) and their rules written afresh. Applied with the first plan.
-pub fn static_script() -> String {
+/// exists is a no-op) and their rules written afresh for `generation`: a connection judged
+/// (and allowed) since the plan of this generation was applied carries it as its conntrack
+/// mark and passes at once; any other packet of the original direction is judged, and
+/// marked when it passes. So the rules cost the first packet of a connection, and once more
+/// the first packet after each change of plan (which is how a connection a change denies is
+/// cut, and one it still allows goes on), not every packet.
+pub fn static_script(generation: u32) -> String {
     let t = format!("{FAMILY} {TABLE}");
     let mut s = String::new();
     for map in [INGRESS_MAP, EGRESS_MAP] {
@@ -617,9 +624,11 @@ pub fn static_script() -> String {
         let _ = writeln!(s, "flush chain {t} {chain}");
         let _ = writeln!(s, "add rule {t} {chain} ct state related accept");
         let _ = writeln!(s, "add rule {t} {chain} ct direction reply accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark {generation:#x} accept");
         for rule in rules {
             let _ = writeln!(s, "add rule {t} {chain} {rule}");
         }
+        let _ = writeln!(s, "add rule {t} {chain} ct mark set {generation:#x}");
     }
     s
 }
@@ -710,10 +719,10 @@ const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
 /// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the
 /// maps and the policy chains and sets there are emptied, those no longer wanted deleted,
 /// and the plan written. The service part of the table is left alone.
-pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan) -> String {
+pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generation: u32) -> String {
     let t = format!("{FAMILY} {TABLE}");
     let mut s = format!("add table {t}\n");
-    s.push_str(&static_script());
+    s.push_str(&static_script(generation));
     for map in [INGRESS_MAP, EGRESS_MAP] {
         let _ = writeln!(s, "flush map {t} {map}");
     }
@@ -752,17 +761,28 @@ pub struct PolicyReport {
 pub struct PolicyApplier {
     ns: Netns,
     applied: Option<PolicyPlan>,
+    /// The generation of the plan applied last ([`static_script`]).
+    generation: u32,
 }
 
 impl PolicyApplier {
     pub fn new(ns: Netns) -> PolicyApplier {
-        PolicyApplier { ns, applied: None }
+        // Seeded from the clock, so a restarted agent does not take the marks of the
+        // connections an earlier one judged for its own.
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
+        PolicyApplier { ns, applied: None, generation: seed }
+    }
+
+    /// The next generation (never 0, the mark of a connection never judged).
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.generation
     }
 
     /// Make the table hold exactly `plan`, whatever it held (drift repair, first apply).
     pub fn sync_all(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
         let existing = nft::list_objects(&self.ns)?;
-        let script = full_script(existing.as_ref(), &plan);
+        let script = full_script(existing.as_ref(), &plan, self.next_generation());
         nft::apply(&self.ns, &script)?;
         self.applied = Some(plan);
         Ok(PolicyReport { script_bytes: script.len() })
@@ -771,10 +791,11 @@ impl PolicyApplier {
     /// Move the table from the last plan applied to `plan` (a full sync when none was).
     pub fn update(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
         let Some(old) = &self.applied else { return self.sync_all(plan) };
-        let script = plan.diff(old);
-        if script.is_empty() {
+        let diff = plan.diff(old);
+        if diff.is_empty() {
             return Ok(PolicyReport::default());
         }
+        let script = static_script(self.next_generation()) + &diff;
         if let Err(e) = nft::apply(&self.ns, &script) {
             // What the kernel holds is unknown now: the next apply is a full one.
             self.applied = None;

@@ -290,7 +290,7 @@ fn default_deny_ingress_in_x() {
     for (proto, port) in [(Protocol::Tcp, 80), (Protocol::Udp, 81)] {
         expect(&p, proto, port, |_, to| to.0 != "x");
     }
-    golden("deny_ingress_node1.nft", &(static_script() + &p.plans()[0].render()));
+    golden("deny_ingress_node1.nft", &(static_script(7) + &p.plans()[0].render()));
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn serve(ns: &Netns, ip: Ipv4Addr) {
         for conn in listener.incoming() {
             let Ok(mut c) = conn else { return };
             std::thread::spawn(move || {
-                let mut b = [0u8; 64];
+                let mut b = vec![0u8; 64 * 1024];
                 while let Ok(n) = c.read(&mut b) {
                     if n == 0 || c.write_all(&b[..n]).is_err() {
                         return;
@@ -168,4 +168,69 @@ async fn policies_filter_real_connections_and_cut_the_denied_ones() {
     // Deleting the policy opens c again.
     applier.update(compile(&lab.input(vec![]))).unwrap();
     assert!(reachable(&lab, 0, 2));
+}
+
+/// The data path, measured (run by name, `--ignored --nocapture`): TCP connect latency and
+/// bulk throughput from a to c while c is judged by 1,000 NetworkPolicies (a allowed only by
+/// the last rule: the worst case, every rule evaluated) and while no policy selects c,
+/// alternating in one run.
+#[tokio::test]
+#[ignore = "a measurement: run it by name"]
+async fn data_path_cost_of_a_thousand_policies() {
+    if !privileged() {
+        return;
+    }
+    let lab = Lab::new().await;
+    serve(&lab.pods[2], pod_ip(2));
+    let policies: Vec<NetworkPolicy> = (0..1000)
+        .map(|i| {
+            let from = if i == 999 { "a".to_string() } else { format!("nobody-{i}") };
+            np(
+                &format!("p{i}"),
+                json!({"podSelector": {"matchLabels": {"pod": "c"}},
+                       "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": from}}}], "ports": [{"port": 80}]}]}),
+            )
+        })
+        .collect();
+    let isolated = compile(&lab.input(policies));
+    let open = compile(&lab.input(vec![]));
+    let mut applier = PolicyApplier::new(Netns::open(lab.node.name()).unwrap());
+    let measure = |rounds: usize| {
+        let mut connecting = Duration::ZERO;
+        for _ in 0..rounds {
+            let t = std::time::Instant::now();
+            let mut c = connect(&lab.pods[0], pod_ip(2)).unwrap();
+            connecting += t.elapsed();
+            assert!(echo(&mut c));
+        }
+        let mut c = connect(&lab.pods[0], pod_ip(2)).unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut back = vec![0u8; 64 * 1024];
+        let t = std::time::Instant::now();
+        let mut moved = 0usize;
+        while t.elapsed() < Duration::from_millis(500) {
+            c.write_all(&chunk).unwrap();
+            c.read_exact(&mut back).unwrap();
+            moved += chunk.len();
+        }
+        (connecting / rounds as u32, moved as f64 / t.elapsed().as_secs_f64() / 1e6)
+    };
+    let (mut iso, mut opn) = ((Duration::ZERO, 0.0), (Duration::ZERO, 0.0));
+    for _ in 0..5 {
+        applier.sync_all(isolated.clone()).unwrap();
+        let m = measure(50);
+        iso = (iso.0 + m.0, iso.1 + m.1);
+        applier.sync_all(open.clone()).unwrap();
+        let m = measure(50);
+        opn = (opn.0 + m.0, opn.1 + m.1);
+    }
+    println!(
+        "isolated by 1,000 policies: connect {:?}, echo throughput {:.0} MB/s; open: connect {:?}, {:.0} MB/s; ratios {:.2} / {:.2}",
+        iso.0 / 5,
+        iso.1 / 5.0,
+        opn.0 / 5,
+        opn.1 / 5.0,
+        iso.0.as_secs_f64() / opn.0.as_secs_f64(),
+        iso.1 / opn.1
+    );
 }
