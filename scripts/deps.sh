@@ -32,3 +32,37 @@ if ! $run_only && ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     python3 -m pip install -q openapi-spec-validator 2>/dev/null \
         || python3 -m pip install -q --break-system-packages openapi-spec-validator
 fi
+
+# The generated API clients (clients/): their generators and tests, and schemathesis, which
+# fuzzes the API from its OpenAPI document. Pinned: the committed clients are what these
+# versions generate (scripts/gen-clients.sh --check). wheel: `pip install clients/python` offline.
+py_pins="openapi-python-client==0.29.1 ruff==0.17.6 schemathesis==4.32.5 wheel==0.48.0"
+if ! $run_only; then
+    # shellcheck disable=SC2207
+    missing=($(python3 - $py_pins <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        ok = version(name) == want
+    except PackageNotFoundError:
+        ok = False
+    if not ok:
+        print(pin)
+PY
+    ))
+    if ((${#missing[@]})); then
+        echo "installing ${missing[*]} (pip)" >&2
+        python3 -m pip install -q "${missing[@]}" 2>/dev/null \
+            || python3 -m pip install -q --break-system-packages "${missing[@]}"
+    fi
+    ts_dir="$(cd "$(dirname "$0")/.." && pwd)/clients/typescript"
+    if command -v npm >/dev/null 2>&1 \
+        && { ! cmp -s "$ts_dir/package-lock.json" "$ts_dir/node_modules/.flatnet-lock.json" 2>/dev/null \
+            || [ ! -e "$ts_dir/node_modules/typescript/bin/tsc" ]; }; then
+        echo "installing the TypeScript client's tools (npm ci in clients/typescript)" >&2
+        (cd "$ts_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null \
+            && cp package-lock.json node_modules/.flatnet-lock.json)
+    fi
+fi

@@ -147,9 +147,14 @@ fn authenticate(store: &Store, headers: &HeaderMap) -> ApiResult<Caller> {
     store.authenticate(token).ok_or_else(|| ApiError::unauthorized("unknown bearer token"))
 }
 
-/// Namespace and name from the path (absent ones are empty).
-fn path_parts(p: &HashMap<String, String>) -> (String, String) {
-    (p.get("namespace").cloned().unwrap_or_default(), p.get("name").cloned().unwrap_or_default())
+/// Namespace and name from the path (absent ones are empty). A namespace that is not a
+/// DNS-1123 label cannot exist: 404, as the document's pattern says.
+fn path_parts(p: &HashMap<String, String>) -> ApiResult<(String, String)> {
+    let namespace = p.get("namespace").cloned().unwrap_or_default();
+    if p.contains_key("namespace") && validation::validate_dns1123_label(&namespace).is_err() {
+        return Err(ApiError::not_found("namespace", &namespace));
+    }
+    Ok((namespace, p.get("name").cloned().unwrap_or_default()))
 }
 
 /// Check and fill the type and identity of a written object against its path.
@@ -177,8 +182,9 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
         return Err(ApiError::invalid("metadata.namespace", format!("{} is not namespaced", K::KIND)));
     }
     if let Some(name) = name {
+        // As Kubernetes: a replaced object names itself, as its path does.
         if meta.name.is_empty() {
-            meta.name = name.to_string();
+            return Err(ApiError::invalid("metadata.name", format!("required: {name:?}, the name of the path")));
         } else if meta.name != name {
             return Err(ApiError::bad_request(format!(
                 "metadata.name {:?} does not match the name {name:?} of the path",
@@ -192,6 +198,10 @@ fn normalize<K: Resource>(obj: &mut K, namespace: &str, name: Option<&str>) -> A
 // ---------------------------------------------------------------------------------------------
 // List, get, watch
 // ---------------------------------------------------------------------------------------------
+
+/// The most digits of a `resourceVersion` a list or watch takes (every such number fits an
+/// `i64`); the OpenAPI document's pattern says the same.
+pub(crate) const REVISION_DIGITS_MAX: usize = 18;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -234,21 +244,26 @@ async fn list<K: Served>(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let (namespace, _) = path_parts(&p);
+    let (namespace, _) = path_parts(&p)?;
     let namespace = (!namespace.is_empty()).then_some(namespace);
     let labels = LabelSelector::parse(q.label_selector.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::bad_request(format!("labelSelector: {m}")))?;
     let node = parse_field_selector(K::INFO, q.field_selector.as_deref())?;
     let filter = Filter { kind: K::INFO, namespace, labels, node };
 
+    // Checked on lists too, so that a malformed revision is an error wherever it is sent.
+    let from = match q.resource_version.as_deref() {
+        None | Some("") | Some("0") => None,
+        Some(v) if v.len() <= REVISION_DIGITS_MAX && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse::<i64>().expect("at most 18 digits fit an i64"))
+        }
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "resourceVersion {v:?} is not a number of at most {REVISION_DIGITS_MAX} digits"
+            )))
+        }
+    };
     if q.watch {
-        let from = match q.resource_version.as_deref() {
-            None | Some("") | Some("0") => None,
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request(format!("resourceVersion {v:?} is not a number")))?,
-            ),
-        };
         if let Some(from) = from {
             // Answer 410 as a status before streaming, so clients see it as an HTTP error.
             if from < st.store.compacted() {
@@ -288,7 +303,7 @@ async fn list<K: Served>(
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
 async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     match st.store.get_raw(K::INFO, &namespace, &name).await? {
         Some(body) => Ok(json_response(StatusCode::OK, body)),
         None => Err(ApiError::not_found(K::KIND, &name)),
@@ -306,7 +321,7 @@ async fn create<K: Served>(
     Authenticated(caller): Authenticated,
     Json(mut obj): Json<K>,
 ) -> ApiResult<Response> {
-    let (namespace, _) = path_parts(&p);
+    let (namespace, _) = path_parts(&p)?;
     normalize(&mut obj, &namespace, None)?;
     tracing::Span::current().record("name", obj.metadata().name.as_str());
     obj.validate(st.store.settings())?;
@@ -322,12 +337,11 @@ async fn write_existing<K: Served>(
     mut obj: K,
     sub: Subresource,
 ) -> ApiResult<Response> {
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     normalize(&mut obj, &namespace, Some(&name))?;
-    // A status write carries the whole object, but only its status is taken.
-    if sub == Subresource::Main {
-        obj.validate(st.store.settings())?;
-    }
+    // A status write carries the whole object (only its status is taken): valid as a whole,
+    // as the document says, so that no invalid status is stored.
+    obj.validate(st.store.settings())?;
     let body = st.store.write(obj.update_op(&caller, sub)?).await?;
     Ok(json_response(StatusCode::OK, body))
 }
@@ -356,7 +370,7 @@ async fn delete<K: Served>(
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
 ) -> ApiResult<Response> {
-    let (namespace, name) = path_parts(&p);
+    let (namespace, name) = path_parts(&p)?;
     let body = st.store.write(K::delete_op(namespace, name, &caller)?).await?;
     Ok(json_response(StatusCode::OK, body))
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use openapi::validation::FieldErrors;
 use openapi::Status;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -114,7 +115,7 @@ impl IntoResponse for ApiError {
 /// wrong field type, unknown field) is an [`ApiError`] naming the field where serde knows it.
 pub struct Json<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -140,8 +141,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// Where `input` has an array and the object read from it an object: serde reads a struct
+/// from a JSON array too (`"source": [null, null]`), which the API does not take.
+fn array_for_object(input: &serde_json::Value, read: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match (input, read) {
+        (Value::Array(_), Value::Object(_)) => Some(path.to_string()),
+        (Value::Object(i), Value::Object(r)) => i.iter().find_map(|(k, v)| {
+            let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            r.get(k).and_then(|rv| array_for_object(v, rv, &sub))
+        }),
+        (Value::Array(i), Value::Array(r)) => {
+            i.iter().zip(r).enumerate().find_map(|(n, (iv, rv))| array_for_object(iv, rv, &format!("{path}[{n}]")))
+        }
+        _ => None,
+    }
+}
+
 /// Deserialize with the path of the failing field (`spec.ports[0].port`).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+pub fn parse_json<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> ApiResult<T> {
+    let value: T = parse_json_as(bytes)?;
+    if let (Ok(input), Ok(read)) = (serde_json::from_slice(bytes), serde_json::to_value(&value)) {
+        if let Some(field) = array_for_object(&input, &read, "") {
+            let message = "invalid type: sequence, expected an object".to_string();
+            let mut err = ApiError::bad_request(format!("malformed body at {field}: {message}"));
+            err.causes.push(openapi::StatusCause { field: field.clone(), message });
+            err.field = Some(field);
+            return Err(err);
+        }
+    }
+    Ok(value)
+}
+
+fn parse_json_as<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

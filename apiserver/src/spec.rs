@@ -9,11 +9,12 @@
 
 use std::sync::OnceLock;
 
+use openapi::validation::{name_constraint, Constraint, Target, SCHEMA_CONSTRAINTS};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, AllOfBuilder, ArrayBuilder, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Paths, Ref, Required, ResponseBuilder};
+use utoipa::openapi::{Components, ContentBuilder, Paths, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::OpenApi;
 
 use openapi::*;
@@ -32,7 +33,6 @@ use openapi::*;
         Status,
         StatusCause,
         EventType,
-        RawWatchEvent,
         Heartbeat,
         NodeToken,
         ClusterConfig,
@@ -48,23 +48,183 @@ fn json_content(name: &str) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema_ref(name))).build()
 }
 
-fn path_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+/// The name of an object in a path, with the rule of its kind's names where it has one (an
+/// object whose name breaks it cannot exist: 404; one cannot be created: 422).
+fn name_param(k: &KindInfo) -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+    if let Some(rule) = name_constraint(k.kind) {
+        constrain(&mut schema, &rule);
+        // A path segment is never empty.
+        schema.min_length = Some(1);
+    }
     ParameterBuilder::new()
-        .name(name)
+        .name("name")
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
-        .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(format!("The {}'s name", k.singular)))
+        .schema(Some(schema))
+        .build()
+}
+
+/// The namespace of a path: a DNS-1123 label (anything else is a bad request).
+fn namespace_param() -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+    constrain(&mut schema, &openapi::validation::DNS1123_LABEL);
+    ParameterBuilder::new()
+        .name("namespace")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("Namespace (a DNS-1123 label)"))
+        .schema(Some(schema))
         .build()
 }
 
 fn query_param(name: &str, ty: Type, description: &str) -> utoipa::openapi::path::Parameter {
+    query_param_with(name, ObjectBuilder::new().schema_type(ty).build(), description)
+}
+
+fn query_param_with(name: &str, schema: Object, description: &str) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
         .required(Required::False)
         .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(ty)))
+        .schema(Some(schema))
+        .build()
+}
+
+/// A query parameter the server reads as an unsigned integer (`u64`).
+fn count_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    let mut schema = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+        .build();
+    schema.minimum = Some(0.into());
+    schema.maximum = Some(u64::MAX.into());
+    query_param_with(name, schema, description)
+}
+
+/// Add the keywords of `c` to a string or number schema.
+fn constrain(schema: &mut Object, c: &Constraint) {
+    if let Some(p) = c.pattern {
+        schema.pattern = Some(p.to_string());
+    }
+    if c.min_length.is_some() {
+        schema.min_length = c.min_length;
+    }
+    if c.max_length.is_some() {
+        schema.max_length = c.max_length;
+    }
+    if let Some(min) = c.minimum {
+        schema.minimum = Some(min.into());
+    }
+    if let Some(max) = c.maximum {
+        schema.maximum = Some(max.into());
+    }
+    // As a pattern, not an enum: generators name inline enums after the property, and
+    // `Event.type` would clash with the watch's `EventType`.
+    if let Some(values) = c.one_of {
+        schema.pattern = Some(format!("^({})$", values.join("|")));
+    }
+}
+
+fn object_mut<'a>(schema: &'a mut RefOr<Schema>, what: &str) -> &'a mut Object {
+    match schema {
+        RefOr::T(Schema::Object(o)) => o,
+        _ => panic!("{what} is not an inline object schema"),
+    }
+}
+
+/// Apply the validator's rules ([`SCHEMA_CONSTRAINTS`]) to the schemas. A rule whose schema
+/// or property is missing panics, so that the document test fails when the types and the
+/// rules drift apart.
+fn apply_constraints(components: &mut Components) {
+    for fc in SCHEMA_CONSTRAINTS {
+        let what = format!("{}.{}", fc.schema, fc.property);
+        let schema = components.schemas.get_mut(fc.schema).unwrap_or_else(|| panic!("no schema {}", fc.schema));
+        if let Target::IntBranch | Target::StringBranch = fc.target {
+            let RefOr::T(Schema::OneOf(one_of)) = schema else { panic!("{} is not oneOf", fc.schema) };
+            let branch = if fc.target == Target::IntBranch { 0 } else { 1 };
+            constrain(object_mut(&mut one_of.items[branch], &what), &fc.constraint);
+            continue;
+        }
+        let obj = object_mut(schema, fc.schema);
+        if fc.target == Target::Required {
+            if !obj.required.iter().any(|r| r == fc.property) {
+                obj.required.push(fc.property.to_string());
+            }
+            continue;
+        }
+        let prop = obj.properties.get_mut(fc.property).unwrap_or_else(|| panic!("no property {what}"));
+        match fc.target {
+            Target::Value => constrain(object_mut(prop, &what), &fc.constraint),
+            Target::MinItems(n) => match prop {
+                RefOr::T(Schema::Array(a)) => a.min_items = Some(n),
+                _ => panic!("{what} is not an array"),
+            },
+            Target::Keys => match &mut object_mut(prop, &what).property_names {
+                Some(names) => match names.as_mut() {
+                    Schema::Object(o) => constrain(o, &fc.constraint),
+                    _ => panic!("{what}: property names are not an object schema"),
+                },
+                None => panic!("{what} is not a map"),
+            },
+            Target::Values => match object_mut(prop, &what).additional_properties.as_deref_mut() {
+                Some(AdditionalProperties::RefOr(RefOr::T(Schema::Object(o)))) => constrain(o, &fc.constraint),
+                _ => panic!("{what} is not a map of inline values"),
+            },
+            Target::IntBranch | Target::StringBranch | Target::Required => unreachable!(),
+        }
+    }
+    // A written object's `apiVersion` and `kind` are the kind's own, or absent (the server
+    // fills them in); a cluster-scoped object has no namespace.
+    for k in KINDS.iter().filter(|k| k.verbs.writable()) {
+        let obj = object_mut(components.schemas.get_mut(k.kind).expect("kind schema"), k.kind);
+        for (field, value) in [("apiVersion", k.api_version), ("kind", k.kind)] {
+            let prop = obj.properties.get_mut(field).unwrap_or_else(|| panic!("{}.{field}", k.kind));
+            object_mut(prop, field).pattern = Some(format!("^({})?$", value.replace('.', "\\.")));
+        }
+    }
+    // `metadata.name` of each writable kind, with its kind's rule; required where the
+    // validator requires a name.
+    for k in KINDS {
+        let Some(rule) = name_constraint(k.kind) else { continue };
+        let required = rule.min_length.is_some_and(|m| m > 0);
+        let mut name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!("The {}'s name; on replace, the name of the path", k.singular)))
+            .build();
+        constrain(&mut name, &rule);
+        let mut extra = ObjectBuilder::new().property("name", name);
+        if required {
+            extra = extra.required("name");
+        }
+        let obj = object_mut(components.schemas.get_mut(k.kind).expect("kind schema"), k.kind);
+        let description = match obj.properties.get("metadata") {
+            Some(RefOr::Ref(r)) => Some(r.description.clone()).filter(|d| !d.is_empty()),
+            _ => None,
+        };
+        let meta = AllOfBuilder::new().item(schema_ref("ObjectMeta")).item(extra).description(description).build();
+        obj.properties.insert("metadata".into(), RefOr::T(Schema::AllOf(meta)));
+        if required && !obj.required.iter().any(|r| r == "metadata") {
+            obj.required.push("metadata".into());
+        }
+    }
+}
+
+/// One line of a watch stream.
+fn watch_event_schema() -> Object {
+    ObjectBuilder::new()
+        .description(Some(
+            "One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, \
+             as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED \
+             and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a \
+             Status, after which the stream ends.",
+        ))
+        .property("type", schema_ref("EventType"))
+        .property("object", ObjectBuilder::new().schema_type(Type::Object))
+        .required("type")
+        .required("object")
         .build()
 }
 
@@ -83,7 +243,7 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
             "400" => error(c, "Malformed request: bad JSON, wrong field type, unknown field, bad selector"),
             "401" => error(c, "No or unknown bearer token"),
             "403" => error(c, "The token may not do this (a node token writing another node)"),
-            "404" => error(c, "No such object"),
+            "404" => error(c, "No such object, or a namespace that cannot exist (not a DNS-1123 label)"),
             "409" => error(c, "Already exists, or a stale resourceVersion"),
             "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
             "413" => error(c, "Request body too large"),
@@ -134,6 +294,23 @@ fn operation(
     op.build()
 }
 
+/// The content type of a watch stream, as served.
+pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
+
+trait WithWatchStream {
+    fn with_watch_stream(self) -> Self;
+}
+
+impl WithWatchStream for utoipa::openapi::path::Operation {
+    /// A list answers a stream of WatchEvent lines when asked to watch.
+    fn with_watch_stream(mut self) -> Self {
+        if let Some(RefOr::T(ok)) = self.responses.responses.get_mut("200") {
+            ok.content.insert(WATCH_CONTENT_TYPE.to_string(), json_content("WatchEvent"));
+        }
+        self
+    }
+}
+
 fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
     ObjectBuilder::new()
         .property("apiVersion", ObjectBuilder::new().schema_type(Type::String))
@@ -149,15 +326,25 @@ fn list_schema(kind: &str) -> utoipa::openapi::schema::Object {
 
 fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     let mut params = vec![
-        query_param("labelSelector", Type::String, "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`"),
+        query_param_with(
+            "labelSelector",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(openapi::validation::label_selector_pattern()))
+                .build(),
+            "Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`",
+        ),
         query_param(
             "watch",
             Type::Boolean,
-            "Stream changes as newline-delimited RawWatchEvent objects instead of listing",
+            "Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing",
         ),
-        query_param(
+        query_param_with(
             "resourceVersion",
-            Type::String,
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^[0-9]{{0,{}}}$", crate::api::REVISION_DIGITS_MAX)))
+                .build(),
             "With watch: stream events after this revision (absent or 0: current objects as ADDED first)",
         ),
         query_param(
@@ -165,7 +352,7 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
             Type::Boolean,
             "With watch: send BOOKMARK events carrying the revision reached",
         ),
-        query_param("timeoutSeconds", Type::Integer, "With watch: end the stream after this many seconds"),
+        count_param("timeoutSeconds", "With watch: end the stream after this many seconds"),
     ];
     if !k.field_selectors.is_empty() {
         let accepted: Vec<String> = k
@@ -176,18 +363,22 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
                 other => format!("`{other}=VALUE`"),
             })
             .collect();
-        params.push(query_param("fieldSelector", Type::String, &accepted.join("; ")));
+        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+        if k.field_selectors == ["spec.nodeName"] {
+            schema.pattern = Some(openapi::validation::node_field_selector_pattern());
+        }
+        params.push(query_param_with("fieldSelector", schema, &accepted.join("; ")));
     }
     params
 }
 
 fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let routes = k.routes();
-    let ns_param = || path_param("namespace", "Namespace (a DNS-1123 label)");
-    let name_param = || path_param("name", "Object name");
+    let ns_param = || namespace_param();
+    let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
-    let list_errors: &[&str] = &["400", "410", "500"];
-    let watch_note = "; with watch=true, a stream of RawWatchEvent lines (application/x-ndjson)";
+    let list_errors: &[&str] = &["400", "404", "410", "500"];
+    let watch_note = "; with watch=true, a stream of WatchEvent lines (application/x-ndjson)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
@@ -202,7 +393,8 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             None,
             list_ok(format!("The {}{watch_note}", k.plural)),
             list_errors,
-        ),
+        )
+        .with_watch_stream(),
     );
     let base_params = if k.namespaced { vec![ns_param()] } else { vec![] };
     if let Some(collection) = &routes.collection {
@@ -219,7 +411,8 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 None,
                 list_ok(format!("The {}{watch_note}", k.plural)),
                 list_errors,
-            ),
+            )
+            .with_watch_stream(),
         );
     }
     let object_ok = |what: &str, code: &'static str| (code, what.to_string(), json_content(k.kind), "application/json");
@@ -321,7 +514,7 @@ fn build() -> utoipa::openapi::OpenApi {
     for k in KINDS {
         add_kind(&mut paths, k);
     }
-    let name = || path_param("name", "Node name");
+    let name = || name_param(Node::INFO);
     let node = Node::INFO.routes().object;
     paths.add_path_operation(
         format!("{node}/heartbeat"),
@@ -372,11 +565,19 @@ fn build() -> utoipa::openapi::OpenApi {
             "pods",
             "The log (stdout and stderr) of a pod's container (admin only), read through its node's agent".into(),
             vec![
-                path_param("namespace", "Namespace"),
-                path_param("name", "Pod name"),
-                query_param("container", Type::String, "The container; required when the pod has more than one"),
-                query_param("tailLines", Type::Integer, "Only the last N lines"),
-                query_param("limitBytes", Type::Integer, "At most the last N bytes (default and maximum 4 MiB)"),
+                namespace_param(),
+                name_param(Pod::INFO),
+                query_param_with(
+                    "container",
+                    {
+                        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
+                        constrain(&mut schema, &openapi::validation::DNS1123_LABEL);
+                        schema
+                    },
+                    "The container; required when the pod has more than one (400 without it)",
+                ),
+                count_param("tailLines", "Only the last N lines"),
+                count_param("limitBytes", "At most the last N bytes (default and maximum 4 MiB)"),
             ],
             None,
             ("200", "The log text".into(), text.clone(), "text/plain"),
@@ -437,6 +638,8 @@ fn build() -> utoipa::openapi::OpenApi {
     for k in KINDS {
         components.schemas.insert(k.list_kind(), list_schema(k.kind).into());
     }
+    components.schemas.insert("WatchEvent".into(), watch_event_schema().into());
+    apply_constraints(components);
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(

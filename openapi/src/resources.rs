@@ -117,9 +117,10 @@ pub struct DaemonEndpoint {
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeAddress {
-    /// `InternalIP` or `Hostname`.
+    /// `InternalIP`, `ExternalIP` or `Hostname`.
     #[serde(rename = "type")]
     pub address_type: String,
+    /// An IPv4 address for `InternalIP` and `ExternalIP`.
     pub address: String,
 }
 
@@ -245,6 +246,7 @@ pub struct PodSpec {
     /// scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
+    /// At least one; container names are unique within the pod.
     pub containers: Vec<Container>,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
@@ -269,6 +271,7 @@ pub struct Container {
     pub env: Vec<EnvVar>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// Each `containerPort`/`protocol` once; port names are unique within the pod.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,7 +289,8 @@ pub struct EnvVar {
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerPort {
-    /// A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars).
+    /// A name services can use as `targetPort` (IANA service name syntax, ≤ 15 chars),
+    /// unique within the pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub container_port: i32,
@@ -513,6 +517,7 @@ pub struct ServiceSpec {
     pub ports: Vec<ServicePort>,
     #[serde(default)]
     pub session_affinity: SessionAffinity,
+    /// Only with `sessionAffinity: ClientIP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_affinity_config: Option<SessionAffinityConfig>,
     /// For NodePort: `Local` keeps the client address and uses only the node's own

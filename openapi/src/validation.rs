@@ -52,6 +52,253 @@ const DNS_LABEL_MAX: usize = 63;
 const DNS_SUBDOMAIN_MAX: usize = 253;
 /// Kubernetes' limit on the total size of a object's annotations.
 const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
+const PORT_MIN: i32 = 1;
+const PORT_MAX: i32 = 65535;
+const PORT_NAME_MAX: usize = 15;
+const EVENT_REASON_MAX: usize = 128;
+const EVENT_MESSAGE_MAX: usize = 4096;
+const EVENT_TYPES: &[&str] = &["Normal", "Warning"];
+const NODE_ADDRESS_TYPES: &[&str] = &["InternalIP", "ExternalIP", "Hostname"];
+const AFFINITY_TIMEOUT_MIN: i32 = 1;
+const AFFINITY_TIMEOUT_MAX: i32 = 86400;
+
+// ---------------------------------------------------------------------------------------------
+// The same rules as JSON Schema constraints, for the OpenAPI document
+// ---------------------------------------------------------------------------------------------
+
+/// What the validator below enforces on one field, stated as JSON Schema keywords. The
+/// OpenAPI document (`apiserver::spec`) applies [`SCHEMA_CONSTRAINTS`] and
+/// [`name_constraint`] to the schemas, so that generated clients and fuzzers know the limits;
+/// the numbers are the constants the validator uses, and the unit tests check every pattern
+/// against the validator function it describes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Constraint {
+    /// An ECMA-262 regular expression the whole value matches.
+    pub pattern: Option<&'static str>,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    /// The allowed values of a string.
+    pub one_of: Option<&'static [&'static str]>,
+}
+
+impl Constraint {
+    const NONE: Constraint =
+        Constraint { pattern: None, min_length: None, max_length: None, minimum: None, maximum: None, one_of: None };
+
+    const fn range(min: i64, max: Option<i64>) -> Constraint {
+        Constraint { minimum: Some(min), maximum: max, ..Constraint::NONE }
+    }
+}
+
+/// [`validate_dns1123_label`].
+pub const DNS1123_LABEL: Constraint = Constraint {
+    pattern: Some("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+    min_length: Some(1),
+    max_length: Some(DNS_LABEL_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_dns1123_subdomain`]: labels of at most 63 characters, joined by dots.
+pub const DNS1123_SUBDOMAIN: Constraint = Constraint {
+    pattern: Some("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"),
+    min_length: Some(1),
+    max_length: Some(DNS_SUBDOMAIN_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_dns1035_label`].
+pub const DNS1035_LABEL: Constraint = Constraint {
+    pattern: Some("^[a-z]([-a-z0-9]*[a-z0-9])?$"),
+    min_length: Some(1),
+    max_length: Some(DNS_LABEL_MAX),
+    ..Constraint::NONE
+};
+/// An event's name: empty (the server makes one) or a DNS-1123 subdomain.
+pub const EVENT_NAME: Constraint = Constraint {
+    pattern: Some("^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*)?$"),
+    max_length: Some(DNS_SUBDOMAIN_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_port_number`].
+pub const PORT_NUMBER: Constraint = Constraint::range(PORT_MIN as i64, Some(PORT_MAX as i64));
+/// [`validate_port_name`]: dash-separated runs of letters and digits, one letter at least.
+pub const PORT_NAME: Constraint = Constraint {
+    pattern: Some("^([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$"),
+    min_length: Some(1),
+    max_length: Some(PORT_NAME_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_label_key`] (the prefix's own limit of 253 characters is not in the pattern).
+pub const LABEL_KEY: Constraint = Constraint {
+    pattern: Some(
+        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    ),
+    min_length: Some(1),
+    max_length: Some(DNS_SUBDOMAIN_MAX + 1 + DNS_LABEL_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_label_value`].
+pub const LABEL_VALUE: Constraint = Constraint {
+    pattern: Some("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"),
+    max_length: Some(DNS_LABEL_MAX),
+    ..Constraint::NONE
+};
+/// [`validate_env_name`].
+pub const ENV_NAME: Constraint =
+    Constraint { pattern: Some("^[-._a-zA-Z][-._a-zA-Z0-9]*$"), min_length: Some(1), ..Constraint::NONE };
+/// A probe's `path`.
+pub const HTTP_PATH: Constraint = Constraint { pattern: Some("^/"), ..Constraint::NONE };
+/// An IPv4 address in dotted-quad form.
+pub const IPV4: Constraint = Constraint {
+    pattern: Some(
+        "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
+    ),
+    ..Constraint::NONE
+};
+const NOT_EMPTY: Constraint = Constraint { min_length: Some(1), ..Constraint::NONE };
+const NOT_NEGATIVE: Constraint = Constraint::range(0, None);
+const PROBE_MINIMUMS: [(&str, i32); 5] = [
+    ("initialDelaySeconds", 0),
+    ("periodSeconds", 1),
+    ("timeoutSeconds", 1),
+    ("failureThreshold", 1),
+    ("successThreshold", 1),
+];
+
+/// Where in a schema a [`FieldConstraint`] applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The property's value.
+    Value,
+    /// Each key of a map property.
+    Keys,
+    /// Each value of a map property.
+    Values,
+    /// An array property has at least this many items.
+    MinItems(usize),
+    /// The integer branch of an `IntOrString` property.
+    IntBranch,
+    /// The string branch of an `IntOrString` property.
+    StringBranch,
+    /// The property is required (the validator rejects an object without it).
+    Required,
+}
+
+/// One rule of the validator, on one property of one schema.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldConstraint {
+    /// The component schema (`ContainerPort`).
+    pub schema: &'static str,
+    /// The property in it (`containerPort`).
+    pub property: &'static str,
+    pub target: Target,
+    pub constraint: Constraint,
+}
+
+const fn on(schema: &'static str, property: &'static str, target: Target, constraint: Constraint) -> FieldConstraint {
+    FieldConstraint { schema, property, target, constraint }
+}
+
+const fn probe_minimum(name: &'static str, min: i32) -> FieldConstraint {
+    on("Probe", name, Target::Value, Constraint::range(min as i64, None))
+}
+
+/// Every per-field rule of the validators below that a JSON Schema can state. The rules
+/// that relate fields (unique names in a list, `name` required when a service has more than
+/// one port, `nodePort` only with `type: NodePort` and within the cluster's range) are in
+/// the schemas' descriptions.
+pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
+    on("ObjectMeta", "namespace", Target::Value, DNS1123_LABEL),
+    on("ObjectMeta", "labels", Target::Keys, LABEL_KEY),
+    on("ObjectMeta", "labels", Target::Values, LABEL_VALUE),
+    on("ObjectMeta", "annotations", Target::Keys, LABEL_KEY),
+    on("DaemonEndpoint", "port", Target::Value, Constraint::range(0, Some(PORT_MAX as i64))),
+    on("Heartbeat", "backendData", Target::Keys, LABEL_KEY),
+    on("NodeAddress", "type", Target::Value, Constraint { one_of: Some(NODE_ADDRESS_TYPES), ..Constraint::NONE }),
+    on("PodSpec", "nodeName", Target::Value, DNS1123_SUBDOMAIN),
+    on("PodSpec", "containers", Target::MinItems(1), Constraint::NONE),
+    on("PodSpec", "terminationGracePeriodSeconds", Target::Value, NOT_NEGATIVE),
+    on("Container", "name", Target::Value, DNS1123_LABEL),
+    on("Container", "command", Target::MinItems(1), Constraint::NONE),
+    on("Container", "command", Target::Required, Constraint::NONE),
+    on("EnvVar", "name", Target::Value, ENV_NAME),
+    on("ContainerPort", "containerPort", Target::Value, PORT_NUMBER),
+    on("ContainerPort", "name", Target::Value, PORT_NAME),
+    on("HttpGetAction", "path", Target::Value, HTTP_PATH),
+    probe_minimum(PROBE_MINIMUMS[0].0, PROBE_MINIMUMS[0].1),
+    probe_minimum(PROBE_MINIMUMS[1].0, PROBE_MINIMUMS[1].1),
+    probe_minimum(PROBE_MINIMUMS[2].0, PROBE_MINIMUMS[2].1),
+    probe_minimum(PROBE_MINIMUMS[3].0, PROBE_MINIMUMS[3].1),
+    probe_minimum(PROBE_MINIMUMS[4].0, PROBE_MINIMUMS[4].1),
+    on("ServiceSpec", "selector", Target::Keys, LABEL_KEY),
+    on("ServiceSpec", "selector", Target::Values, LABEL_VALUE),
+    on("ServiceSpec", "clusterIP", Target::Value, IPV4),
+    on("ServiceSpec", "ports", Target::MinItems(1), Constraint::NONE),
+    on("ServiceSpec", "ports", Target::Required, Constraint::NONE),
+    on("ServicePort", "name", Target::Value, DNS1123_LABEL),
+    on("ServicePort", "port", Target::Value, PORT_NUMBER),
+    // Every IntOrString is a port: a number or a container port's name.
+    on("IntOrString", "", Target::IntBranch, PORT_NUMBER),
+    on("IntOrString", "", Target::StringBranch, PORT_NAME),
+    on("ServicePort", "nodePort", Target::Value, PORT_NUMBER),
+    on(
+        "ClientIpConfig",
+        "timeoutSeconds",
+        Target::Value,
+        Constraint::range(AFFINITY_TIMEOUT_MIN as i64, Some(AFFINITY_TIMEOUT_MAX as i64)),
+    ),
+    on(
+        "Event",
+        "reason",
+        Target::Value,
+        Constraint {
+            pattern: Some("^[A-Za-z0-9]+$"),
+            min_length: Some(1),
+            max_length: Some(EVENT_REASON_MAX),
+            ..Constraint::NONE
+        },
+    ),
+    on("Event", "message", Target::Value, Constraint { max_length: Some(EVENT_MESSAGE_MAX), ..Constraint::NONE }),
+    on("Event", "type", Target::Value, Constraint { one_of: Some(EVENT_TYPES), ..Constraint::NONE }),
+    on("ObjectReference", "kind", Target::Value, NOT_EMPTY),
+    on("ObjectReference", "name", Target::Value, DNS1123_SUBDOMAIN),
+];
+
+/// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
+const WHITESPACE_CLASS: &str =
+    "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+fn unanchored(c: &Constraint) -> &'static str {
+    let p = c.pattern.expect("a pattern");
+    &p[1..p.len() - 1]
+}
+
+/// `?labelSelector=` as [`crate::selector::LabelSelector::parse`] takes it: requirements
+/// (`k`, `!k`, `k=v`, `k==v`, `k!=v`, `k in (v,…)`, `k notin (v,…)`) joined by commas.
+pub fn label_selector_pattern() -> String {
+    let w = WHITESPACE_CLASS;
+    let key = unanchored(&LABEL_KEY);
+    let value = unanchored(&LABEL_VALUE);
+    let req = format!(
+        "(!{w}*{key}|{key}{w}*(!=|==|=){w}*{value}|{key}{w}+(notin|in){w}*\\({w}*{value}{w}*(,{w}*{value}{w}*)*\\)|{key})"
+    );
+    format!("^{w}*({req})?{w}*(,{w}*({req})?{w}*)*$")
+}
+
+/// `?fieldSelector=` of pods: empty, or `spec.nodeName=NAME` (`==` too).
+pub fn node_field_selector_pattern() -> String {
+    format!("^{w}*(spec\\.nodeName=[\\s\\S]*)?$", w = WHITESPACE_CLASS)
+}
+
+/// The rule on `metadata.name` of a kind that can be written, as its validator applies it.
+pub fn name_constraint(kind: &str) -> Option<Constraint> {
+    match kind {
+        "Pod" | "Node" => Some(DNS1123_SUBDOMAIN),
+        "Service" => Some(DNS1035_LABEL),
+        "Event" => Some(EVENT_NAME),
+        _ => None,
+    }
+}
 
 fn is_alnum_lower(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit()
@@ -148,7 +395,7 @@ pub fn validate_label_value(value: &str) -> Result<(), String> {
 /// least one letter, no leading, trailing or double '-'.
 pub fn validate_port_name(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
-        && s.len() <= 15
+        && s.len() <= PORT_NAME_MAX
         && s.chars().all(|c| is_alnum_lower(c) || c == '-')
         && s.chars().any(|c| c.is_ascii_lowercase())
         && !s.starts_with('-')
@@ -164,10 +411,10 @@ pub fn validate_port_name(s: &str) -> Result<(), String> {
 }
 
 pub fn validate_port_number(p: i32) -> Result<(), String> {
-    if (1..=65535).contains(&p) {
+    if (PORT_MIN..=PORT_MAX).contains(&p) {
         Ok(())
     } else {
-        Err(format!("{p} is not a valid port: must be 1-65535"))
+        Err(format!("{p} is not a valid port: must be {PORT_MIN}-{PORT_MAX}"))
     }
 }
 
@@ -218,7 +465,7 @@ pub fn validate_node(node: &Node) -> Result<(), FieldErrors> {
                     .map(|_| ())
                     .map_err(|_| format!("{:?} is not an IPv4 address", a.address)),
             ),
-            "Hostname" => {}
+            t if NODE_ADDRESS_TYPES.contains(&t) => {}
             other => errs.add(
                 format!("status.addresses[{i}].type"),
                 format!("{other:?} is not one of InternalIP, ExternalIP, Hostname"),
@@ -246,14 +493,14 @@ fn validate_probe(errs: &mut FieldErrors, field: &str, probe: &Probe) {
         }
         _ => errs.add(field.to_string(), "exactly one of tcpSocket or httpGet is required"),
     }
-    let durations = [
-        ("initialDelaySeconds", probe.initial_delay_seconds, 0),
-        ("periodSeconds", probe.period_seconds, 1),
-        ("timeoutSeconds", probe.timeout_seconds, 1),
-        ("failureThreshold", probe.failure_threshold, 1),
-        ("successThreshold", probe.success_threshold, 1),
+    let values = [
+        probe.initial_delay_seconds,
+        probe.period_seconds,
+        probe.timeout_seconds,
+        probe.failure_threshold,
+        probe.success_threshold,
     ];
-    for (name, value, min) in durations {
+    for ((name, min), value) in PROBE_MINIMUMS.into_iter().zip(values) {
         if let Some(v) = value {
             if v < min {
                 errs.add(format!("{field}.{name}"), format!("must be at least {min}"));
@@ -331,13 +578,17 @@ pub fn validate_event(ev: &Event) -> Result<(), FieldErrors> {
         errs.add("involvedObject.kind", "required");
     }
     errs.check("involvedObject.name", validate_dns1123_subdomain(&obj.name));
-    if ev.reason.is_empty() || ev.reason.len() > 128 || !ev.reason.chars().all(|c| c.is_ascii_alphanumeric()) {
-        errs.add("reason", "required: a CamelCase word of at most 128 letters and digits");
+    if ev.reason.is_empty()
+        || ev.reason.len() > EVENT_REASON_MAX
+        || !ev.reason.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        errs.add("reason", format!("required: a CamelCase word of at most {EVENT_REASON_MAX} letters and digits"));
     }
-    if ev.message.len() > 4096 {
-        errs.add("message", "must be at most 4096 bytes");
+    // Counted in characters, as JSON Schema's maxLength counts.
+    if ev.message.chars().count() > EVENT_MESSAGE_MAX {
+        errs.add("message", format!("must be at most {EVENT_MESSAGE_MAX} characters"));
     }
-    if ev.event_type != "Normal" && ev.event_type != "Warning" {
+    if !EVENT_TYPES.contains(&ev.event_type.as_str()) {
         errs.add("type", format!("{:?} is not Normal or Warning", ev.event_type));
     }
     errs.into_result()
@@ -399,8 +650,11 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
         }
         (SessionAffinity::ClientIP, Some(cfg)) => {
             if let Some(t) = cfg.client_ip.as_ref().and_then(|c| c.timeout_seconds) {
-                if !(1..=86400).contains(&t) {
-                    errs.add("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "must be 1-86400");
+                if !(AFFINITY_TIMEOUT_MIN..=AFFINITY_TIMEOUT_MAX).contains(&t) {
+                    errs.add(
+                        "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                        format!("must be {AFFINITY_TIMEOUT_MIN}-{AFFINITY_TIMEOUT_MAX}"),
+                    );
                 }
             }
         }
@@ -666,6 +920,224 @@ pub fn validate_baseline_admin_network_policy(banp: &BaselineAdminNetworkPolicy)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Strings that probe the edges of the name, port, label and environment rules.
+    fn samples() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            "a",
+            "A",
+            "0",
+            "-",
+            "a-",
+            "-a",
+            "a-b",
+            "a--b",
+            "a.b",
+            "a..b",
+            ".a",
+            "a.",
+            "a_b",
+            "a/b",
+            "a/",
+            "/a",
+            "example.com/app",
+            "Example.com/app",
+            "ex_ample.com/app",
+            "example.com/-app",
+            "a.b-c.d",
+            "1web",
+            "web1",
+            "80",
+            "h2-c",
+            "http",
+            "http_x",
+            "_x",
+            "x_",
+            "X1",
+            "env.name",
+            "9env",
+            "-env",
+            "é",
+            "a b",
+            "Normal",
+            "Warning",
+            "normal",
+            "InternalIP",
+            "10.0.0.1",
+            "256.0.0.1",
+            "1.2.3",
+            "01.2.3.4",
+            "/",
+            "/healthz",
+            "healthz",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in [14, 15, 16, 62, 63, 64, 252, 253, 254] {
+            v.push("a".repeat(n));
+            v.push(format!("{}.b", "a".repeat(n)));
+        }
+        v.push(format!("{}/{}", vec!["a".repeat(63); 3].join("."), "k"));
+        v
+    }
+
+    fn in_length(c: &Constraint, s: &str) -> bool {
+        let n = s.chars().count();
+        c.min_length.is_none_or(|m| n >= m) && c.max_length.is_none_or(|m| n <= m)
+    }
+
+    /// Each pattern of the OpenAPI document accepts exactly what its validator accepts, on
+    /// strings chosen at the rules' edges (Python's `re` stands in for the ECMA-262 engines
+    /// of clients; the patterns use only what both share).
+    #[test]
+    fn schema_patterns_agree_with_the_validators() {
+        type Check = fn(&str) -> Result<(), String>;
+        let rules: [(&str, Constraint, Check); 8] = [
+            ("DNS1123_LABEL", DNS1123_LABEL, validate_dns1123_label),
+            ("DNS1123_SUBDOMAIN", DNS1123_SUBDOMAIN, validate_dns1123_subdomain),
+            ("DNS1035_LABEL", DNS1035_LABEL, validate_dns1035_label),
+            ("EVENT_NAME", EVENT_NAME, |s| if s.is_empty() { Ok(()) } else { validate_dns1123_subdomain(s) }),
+            ("PORT_NAME", PORT_NAME, validate_port_name),
+            ("LABEL_KEY", LABEL_KEY, validate_label_key),
+            ("LABEL_VALUE", LABEL_VALUE, validate_label_value),
+            ("ENV_NAME", ENV_NAME, validate_env_name),
+        ];
+        let samples = samples();
+        let mut script = String::from("import json, re, sys\nrules = json.load(sys.stdin)\nout = {}\n");
+        script.push_str("for name, (pattern, samples) in rules.items():\n");
+        script.push_str("    out[name] = [re.search(pattern, s) is not None for s in samples]\n");
+        script.push_str("print(json.dumps(out))\n");
+        let input: serde_json::Map<String, serde_json::Value> = rules
+            .iter()
+            .map(|(name, c, _)| (name.to_string(), serde_json::json!([c.pattern.unwrap(), samples])))
+            .collect();
+        let mut child = match std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "python3: {e}");
+                eprintln!("WARNING: no python3 ({e}): the schema patterns were NOT checked");
+                return;
+            }
+        };
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let matched: BTreeMap<String, Vec<bool>> = serde_json::from_slice(&out.stdout).unwrap();
+        for (name, c, check) in rules {
+            for (s, pattern_ok) in samples.iter().zip(&matched[name]) {
+                let schema_ok = *pattern_ok && in_length(&c, s);
+                assert_eq!(schema_ok, check(s).is_ok(), "{name} on {s:?}: the schema and the validator disagree");
+            }
+        }
+    }
+
+    /// The selector patterns of the document accept exactly what the parser accepts.
+    #[test]
+    fn selector_patterns_agree_with_the_parser() {
+        let selectors = [
+            "",
+            " ",
+            "app",
+            "!app",
+            "! app",
+            "app=web",
+            "app==web",
+            "app!=web",
+            "app = web",
+            "app=",
+            "app in (a,b)",
+            "app in(a, b )",
+            "app notin (a)",
+            "app in ()",
+            "app in a",
+            "app inx (a)",
+            "a,b",
+            "a,,b",
+            ",a,",
+            "a=b,c!=d",
+            "a b",
+            "=b",
+            "a=b=c",
+            "a=(b)",
+            "app in (a",
+            "a)",
+            "example.com/app=x",
+            "-a",
+            "a=-b",
+            "\u{a0}a=b\u{2003}",
+            "\u{1c}a",
+            "a\tin\t(b)",
+            "é=1",
+            "a=b,",
+            "notin in (a)",
+        ];
+        let fields = [
+            "",
+            " ",
+            "spec.nodeName=n1",
+            "spec.nodeName==n1",
+            " spec.nodeName=",
+            "x",
+            "spec.nodeName",
+            "spec.nodeNamex=1",
+        ];
+        let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
+        let input = serde_json::json!([
+            [label_selector_pattern(), &selectors[..]],
+            [node_field_selector_pattern(), &fields[..]]
+        ]);
+        let Some(out) = python_json(script, &input) else { return };
+        let matched: Vec<Vec<bool>> = serde_json::from_value(out).unwrap();
+        for (s, m) in selectors.iter().zip(&matched[0]) {
+            assert_eq!(*m, crate::selector::LabelSelector::parse(s).is_ok(), "labelSelector {s:?}");
+        }
+        let node_rule = |s: &str| {
+            let s = s.trim();
+            s.is_empty() || s.starts_with("spec.nodeName=")
+        };
+        for (s, m) in fields.iter().zip(&matched[1]) {
+            assert_eq!(*m, node_rule(s), "fieldSelector {s:?}");
+        }
+    }
+
+    /// Run a Python script on JSON input; `None` (loudly, and a failure under CI) without python3.
+    fn python_json(script: &str, input: &serde_json::Value) -> Option<serde_json::Value> {
+        use std::io::Write;
+        let mut child = match std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "python3: {e}");
+                eprintln!("WARNING: no python3 ({e}): the schema patterns were NOT checked");
+                return None;
+            }
+        };
+        child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        Some(serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    #[test]
+    fn numeric_constraints_agree_with_the_validators() {
+        for p in [-1, 0, 1, 80, 65535, 65536] {
+            let c = PORT_NUMBER;
+            let schema_ok = c.minimum.is_none_or(|m| i64::from(p) >= m) && c.maximum.is_none_or(|m| i64::from(p) <= m);
+            assert_eq!(schema_ok, validate_port_number(p).is_ok(), "port {p}");
+        }
+    }
 
     #[test]
     fn names() {

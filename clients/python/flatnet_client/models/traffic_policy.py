@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class TrafficPolicy(StrEnum):
+    CLUSTER = "Cluster"
+    LOCAL = "Local"
+
+    def __str__(self) -> str:
+        return str(self.value)
