@@ -1,6 +1,18 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .admin_network_policy import AdminNetworkPolicy
+from .admin_network_policy_egress_rule import AdminNetworkPolicyEgressRule
+from .admin_network_policy_ingress_rule import AdminNetworkPolicyIngressRule
+from .admin_network_policy_list import AdminNetworkPolicyList
+from .admin_network_policy_peer import AdminNetworkPolicyPeer
+from .admin_network_policy_port import AdminNetworkPolicyPort
+from .admin_network_policy_rule_action import AdminNetworkPolicyRuleAction
+from .admin_network_policy_spec import AdminNetworkPolicySpec
+from .admin_network_policy_subject import AdminNetworkPolicySubject
 from .backend import Backend
+from .baseline_admin_network_policy import BaselineAdminNetworkPolicy
+from .baseline_admin_network_policy_list import BaselineAdminNetworkPolicyList
+from .baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec
 from .client_ip_config import ClientIpConfig
 from .cluster_config import ClusterConfig
 from .condition_status import ConditionStatus
@@ -26,7 +38,23 @@ from .event_type import EventType
 from .heartbeat import Heartbeat
 from .heartbeat_backend_data import HeartbeatBackendData
 from .http_get_action import HttpGetAction
+from .ip_block import IpBlock
+from .label_selector import LabelSelector
+from .label_selector_match_labels import LabelSelectorMatchLabels
+from .label_selector_requirement import LabelSelectorRequirement
 from .list_meta import ListMeta
+from .namespace import Namespace
+from .namespace_list import NamespaceList
+from .namespace_spec import NamespaceSpec
+from .namespace_status import NamespaceStatus
+from .namespaced_pod import NamespacedPod
+from .network_policy import NetworkPolicy
+from .network_policy_egress_rule import NetworkPolicyEgressRule
+from .network_policy_ingress_rule import NetworkPolicyIngressRule
+from .network_policy_list import NetworkPolicyList
+from .network_policy_peer import NetworkPolicyPeer
+from .network_policy_port import NetworkPolicyPort
+from .network_policy_spec import NetworkPolicySpec
 from .node import Node
 from .node_address import NodeAddress
 from .node_condition import NodeCondition
@@ -52,7 +80,10 @@ from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
 from .pod_spec import PodSpec
 from .pod_status import PodStatus
+from .policy_type import PolicyType
+from .port_number import PortNumber
 from .port_range import PortRange
+from .port_range_spec import PortRangeSpec
 from .probe import Probe
 from .protocol import Protocol
 from .restart_policy import RestartPolicy
@@ -73,7 +104,19 @@ from .watch_event import WatchEvent
 from .watch_event_object import WatchEventObject
 
 __all__ = (
+    "AdminNetworkPolicy",
+    "AdminNetworkPolicyEgressRule",
+    "AdminNetworkPolicyIngressRule",
+    "AdminNetworkPolicyList",
+    "AdminNetworkPolicyPeer",
+    "AdminNetworkPolicyPort",
+    "AdminNetworkPolicyRuleAction",
+    "AdminNetworkPolicySpec",
+    "AdminNetworkPolicySubject",
     "Backend",
+    "BaselineAdminNetworkPolicy",
+    "BaselineAdminNetworkPolicyList",
+    "BaselineAdminNetworkPolicySpec",
     "ClientIpConfig",
     "ClusterConfig",
     "ConditionStatus",
@@ -99,7 +142,23 @@ __all__ = (
     "Heartbeat",
     "HeartbeatBackendData",
     "HttpGetAction",
+    "IpBlock",
+    "LabelSelector",
+    "LabelSelectorMatchLabels",
+    "LabelSelectorRequirement",
     "ListMeta",
+    "Namespace",
+    "NamespacedPod",
+    "NamespaceList",
+    "NamespaceSpec",
+    "NamespaceStatus",
+    "NetworkPolicy",
+    "NetworkPolicyEgressRule",
+    "NetworkPolicyIngressRule",
+    "NetworkPolicyList",
+    "NetworkPolicyPeer",
+    "NetworkPolicyPort",
+    "NetworkPolicySpec",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -125,7 +184,10 @@ __all__ = (
     "PodPhase",
     "PodSpec",
     "PodStatus",
+    "PolicyType",
+    "PortNumber",
     "PortRange",
+    "PortRangeSpec",
     "Probe",
     "Protocol",
     "RestartPolicy",

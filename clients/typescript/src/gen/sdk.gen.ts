@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
+import type { CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -32,6 +32,24 @@ export const listEndpointsAllNamespaces = <ThrowOnError extends boolean = false>
  * List or watch events in all namespaces
  */
 export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEventAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEventAllNamespacesResponses, ListEventAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/events', ...options });
+
+/**
+ * List or watch namespaces
+ */
+export const listNamespace = <ThrowOnError extends boolean = false>(options?: Options<ListNamespaceData, ThrowOnError>) => (options?.client ?? client).get<ListNamespaceResponses, ListNamespaceErrors, ThrowOnError>({ url: '/api/v1/namespaces', ...options });
+
+/**
+ * Create a namespace (creating an object in a missing namespace creates it too)
+ */
+export const createNamespace = <ThrowOnError extends boolean = false>(options: Options<CreateNamespaceData, ThrowOnError>) => (options.client ?? client).post<CreateNamespaceResponses, CreateNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * List or watch endpoints in a namespace
@@ -193,6 +211,33 @@ export const replaceService = <ThrowOnError extends boolean = false>(options: Op
 });
 
 /**
+ * Delete a Namespace; answers it as it was
+ */
+export const deleteNamespace = <ThrowOnError extends boolean = false>(options: Options<DeleteNamespaceData, ThrowOnError>) => (options.client ?? client).delete<DeleteNamespaceResponses, DeleteNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options
+});
+
+/**
+ * Read a Namespace
+ */
+export const readNamespace = <ThrowOnError extends boolean = false>(options: Options<ReadNamespaceData, ThrowOnError>) => (options.client ?? client).get<ReadNamespaceResponses, ReadNamespaceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{name}', ...options });
+
+/**
+ * Replace a Namespace (409 when metadata.resourceVersion is stale)
+ */
+export const replaceNamespace = <ThrowOnError extends boolean = false>(options: Options<ReplaceNamespaceData, ThrowOnError>) => (options.client ?? client).put<ReplaceNamespaceResponses, ReplaceNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * List or watch nodeleases
  */
 export const listNodeLease = <ThrowOnError extends boolean = false>(options?: Options<ListNodeLeaseData, ThrowOnError>) => (options?.client ?? client).get<ListNodeLeaseResponses, ListNodeLeaseErrors, ThrowOnError>({ url: '/api/v1/nodeleases', ...options });
@@ -296,6 +341,146 @@ export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(optio
  * List or watch services in all namespaces
  */
 export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/services', ...options });
+
+/**
+ * List or watch networkpolicies in a namespace
+ */
+export const listNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ListNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ListNetworkPolicyResponses, ListNetworkPolicyErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies', ...options });
+
+/**
+ * Create a NetworkPolicy
+ */
+export const createNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateNetworkPolicyResponses, CreateNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a NetworkPolicy; answers it as it was
+ */
+export const deleteNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteNetworkPolicyResponses, DeleteNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a NetworkPolicy
+ */
+export const readNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadNetworkPolicyResponses, ReadNetworkPolicyErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}', ...options });
+
+/**
+ * Replace a NetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceNetworkPolicyResponses, ReplaceNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List or watch networkpolicies in all namespaces
+ */
+export const listNetworkPolicyAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListNetworkPolicyAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyAllNamespacesErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/networkpolicies', ...options });
+
+/**
+ * List or watch adminnetworkpolicies
+ */
+export const listAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListAdminNetworkPolicyResponses, ListAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', ...options });
+
+/**
+ * Create a AdminNetworkPolicy
+ */
+export const createAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateAdminNetworkPolicyResponses, CreateAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a AdminNetworkPolicy; answers it as it was
+ */
+export const deleteAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteAdminNetworkPolicyResponses, DeleteAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a AdminNetworkPolicy
+ */
+export const readAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadAdminNetworkPolicyResponses, ReadAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}', ...options });
+
+/**
+ * Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceAdminNetworkPolicyResponses, ReplaceAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List or watch baselineadminnetworkpolicies
+ */
+export const listBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListBaselineAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListBaselineAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', ...options });
+
+/**
+ * Create a BaselineAdminNetworkPolicy
+ */
+export const createBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateBaselineAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a BaselineAdminNetworkPolicy; answers it as it was
+ */
+export const deleteBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteBaselineAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a BaselineAdminNetworkPolicy
+ */
+export const readBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadBaselineAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}', ...options });
+
+/**
+ * Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceBaselineAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * Liveness: the server and its database answer

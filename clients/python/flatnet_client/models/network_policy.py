@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.network_policy_spec import NetworkPolicySpec
+    from ..models.object_meta import ObjectMeta
+
+
+T = TypeVar("T", bound="NetworkPolicy")
+
+
+@_attrs_define
+class NetworkPolicy:
+    """
+    Attributes:
+        api_version (str | Unset):
+        kind (str | Unset):
+        metadata (ObjectMeta | Unset): Metadata every object carries, in Kubernetes' shape.
+
+            Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
+            ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
+        spec (NetworkPolicySpec | Unset):
+    """
+
+    api_version: str | Unset = UNSET
+    kind: str | Unset = UNSET
+    metadata: ObjectMeta | Unset = UNSET
+    spec: NetworkPolicySpec | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        api_version = self.api_version
+
+        kind = self.kind
+
+        metadata: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.metadata, Unset):
+            metadata = self.metadata.to_dict()
+
+        spec: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.spec, Unset):
+            spec = self.spec.to_dict()
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if api_version is not UNSET:
+            field_dict["apiVersion"] = api_version
+        if kind is not UNSET:
+            field_dict["kind"] = kind
+        if metadata is not UNSET:
+            field_dict["metadata"] = metadata
+        if spec is not UNSET:
+            field_dict["spec"] = spec
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.network_policy_spec import NetworkPolicySpec  # noqa: PLC0415
+        from ..models.object_meta import ObjectMeta  # noqa: PLC0415
+
+        d = dict(src_dict)
+        api_version = d.pop("apiVersion", UNSET)
+
+        kind = d.pop("kind", UNSET)
+
+        _metadata = d.pop("metadata", UNSET)
+        metadata: ObjectMeta | Unset
+        if isinstance(_metadata, Unset):
+            metadata = UNSET
+        else:
+            metadata = ObjectMeta.from_dict(_metadata)
+
+        _spec = d.pop("spec", UNSET)
+        spec: NetworkPolicySpec | Unset
+        if isinstance(_spec, Unset):
+            spec = UNSET
+        else:
+            spec = NetworkPolicySpec.from_dict(_spec)
+
+        network_policy = cls(
+            api_version=api_version,
+            kind=kind,
+            metadata=metadata,
+            spec=spec,
+        )
+
+        return network_policy
