@@ -119,6 +119,17 @@ pub const EVENT_NAME: Constraint = Constraint {
     max_length: Some(DNS_SUBDOMAIN_MAX),
     ..Constraint::NONE
 };
+/// [`parse_cidr`]: an IPv4 address and a prefix length of 0-32.
+pub const CIDR: Constraint = Constraint {
+    pattern: Some(
+        "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",
+    ),
+    ..Constraint::NONE
+};
+/// The name of the baseline admin network policy, a singleton.
+pub const BASELINE_NAME: Constraint = Constraint { pattern: Some("^default$"), ..Constraint::NONE };
+/// The operators of a `matchExpressions` requirement.
+pub const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
 /// [`validate_port_number`].
 pub const PORT_NUMBER: Constraint = Constraint::range(PORT_MIN as i64, Some(PORT_MAX as i64));
 /// [`validate_port_name`]: dash-separated runs of letters and digits, one letter at least.
@@ -262,6 +273,38 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("Event", "type", Target::Value, Constraint { one_of: Some(EVENT_TYPES), ..Constraint::NONE }),
     on("ObjectReference", "kind", Target::Value, NOT_EMPTY),
     on("ObjectReference", "name", Target::Value, DNS1123_SUBDOMAIN),
+    // Network policies; the rules between fields (one kind of peer, `endPort` after a
+    // numeric `port`, `except` inside `cidr`) are the validator's alone.
+    on("LabelSelector", "matchLabels", Target::Keys, LABEL_KEY),
+    on("LabelSelector", "matchLabels", Target::Values, LABEL_VALUE),
+    on("LabelSelectorRequirement", "key", Target::Value, LABEL_KEY),
+    on(
+        "LabelSelectorRequirement",
+        "operator",
+        Target::Value,
+        Constraint { one_of: Some(SELECTOR_OPERATORS), ..Constraint::NONE },
+    ),
+    on("IpBlock", "cidr", Target::Value, CIDR),
+    on("NetworkPolicyPort", "endPort", Target::Value, PORT_NUMBER),
+    on("AdminNetworkPolicySpec", "priority", Target::Value, Constraint::range(0, Some(ADMIN_PRIORITY_MAX as i64))),
+    on(
+        "AdminNetworkPolicyIngressRule",
+        "name",
+        Target::Value,
+        Constraint { max_length: Some(ADMIN_RULE_NAME_MAX), ..Constraint::NONE },
+    ),
+    on(
+        "AdminNetworkPolicyEgressRule",
+        "name",
+        Target::Value,
+        Constraint { max_length: Some(ADMIN_RULE_NAME_MAX), ..Constraint::NONE },
+    ),
+    on("AdminNetworkPolicyIngressRule", "from", Target::MinItems(1), Constraint::NONE),
+    on("AdminNetworkPolicyEgressRule", "to", Target::MinItems(1), Constraint::NONE),
+    on("AdminNetworkPolicyPort", "namedPort", Target::Value, PORT_NAME),
+    on("PortNumber", "port", Target::Value, PORT_NUMBER),
+    on("PortRangeSpec", "start", Target::Value, PORT_NUMBER),
+    on("PortRangeSpec", "end", Target::Value, PORT_NUMBER),
 ];
 
 /// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
@@ -296,6 +339,9 @@ pub fn name_constraint(kind: &str) -> Option<Constraint> {
         "Pod" | "Node" => Some(DNS1123_SUBDOMAIN),
         "Service" => Some(DNS1035_LABEL),
         "Event" => Some(EVENT_NAME),
+        "Namespace" => Some(DNS1123_LABEL),
+        "NetworkPolicy" | "AdminNetworkPolicy" => Some(DNS1123_SUBDOMAIN),
+        "BaselineAdminNetworkPolicy" => Some(BASELINE_NAME),
         _ => None,
     }
 }
@@ -680,7 +726,8 @@ pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     let err = || format!("{s:?} is not an IPv4 CIDR (like 10.0.0.0/8)");
     let (addr, len) = s.split_once('/').ok_or_else(err)?;
     let addr: Ipv4Addr = addr.parse().map_err(|_| err())?;
-    let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or_else(err)?;
+    // Written as a plain decimal (no sign, no leading zero), as the OpenAPI pattern says.
+    let len: u8 = len.parse().ok().filter(|l: &u8| *l <= 32 && l.to_string() == len).ok_or_else(err)?;
     Ok((addr, len))
 }
 
@@ -924,6 +971,15 @@ mod tests {
     /// Strings that probe the edges of the name, port, label and environment rules.
     fn samples() -> Vec<String> {
         let mut v: Vec<String> = [
+            "10.0.0.0/8",
+            "10.1.2.3/32",
+            "0.0.0.0/0",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0",
+            "256.0.0.0/8",
+            "010.0.0.0/8",
             "",
             "a",
             "A",
@@ -994,7 +1050,7 @@ mod tests {
     #[test]
     fn schema_patterns_agree_with_the_validators() {
         type Check = fn(&str) -> Result<(), String>;
-        let rules: [(&str, Constraint, Check); 8] = [
+        let rules: [(&str, Constraint, Check); 9] = [
             ("DNS1123_LABEL", DNS1123_LABEL, validate_dns1123_label),
             ("DNS1123_SUBDOMAIN", DNS1123_SUBDOMAIN, validate_dns1123_subdomain),
             ("DNS1035_LABEL", DNS1035_LABEL, validate_dns1035_label),
@@ -1003,6 +1059,7 @@ mod tests {
             ("LABEL_KEY", LABEL_KEY, validate_label_key),
             ("LABEL_VALUE", LABEL_VALUE, validate_label_value),
             ("ENV_NAME", ENV_NAME, validate_env_name),
+            ("CIDR", CIDR, |s| parse_cidr(s).map(|_| ())),
         ];
         let samples = samples();
         let mut script = String::from("import json, re, sys\nrules = json.load(sys.stdin)\nout = {}\n");

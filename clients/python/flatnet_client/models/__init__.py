@@ -4,6 +4,7 @@ from .admin_network_policy import AdminNetworkPolicy
 from .admin_network_policy_egress_rule import AdminNetworkPolicyEgressRule
 from .admin_network_policy_ingress_rule import AdminNetworkPolicyIngressRule
 from .admin_network_policy_list import AdminNetworkPolicyList
+from .admin_network_policy_metadata import AdminNetworkPolicyMetadata
 from .admin_network_policy_peer import AdminNetworkPolicyPeer
 from .admin_network_policy_port import AdminNetworkPolicyPort
 from .admin_network_policy_rule_action import AdminNetworkPolicyRuleAction
@@ -12,6 +13,7 @@ from .admin_network_policy_subject import AdminNetworkPolicySubject
 from .backend import Backend
 from .baseline_admin_network_policy import BaselineAdminNetworkPolicy
 from .baseline_admin_network_policy_list import BaselineAdminNetworkPolicyList
+from .baseline_admin_network_policy_metadata import BaselineAdminNetworkPolicyMetadata
 from .baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec
 from .client_ip_config import ClientIpConfig
 from .cluster_config import ClusterConfig
@@ -45,6 +47,7 @@ from .label_selector_requirement import LabelSelectorRequirement
 from .list_meta import ListMeta
 from .namespace import Namespace
 from .namespace_list import NamespaceList
+from .namespace_metadata import NamespaceMetadata
 from .namespace_spec import NamespaceSpec
 from .namespace_status import NamespaceStatus
 from .namespaced_pod import NamespacedPod
@@ -52,6 +55,7 @@ from .network_policy import NetworkPolicy
 from .network_policy_egress_rule import NetworkPolicyEgressRule
 from .network_policy_ingress_rule import NetworkPolicyIngressRule
 from .network_policy_list import NetworkPolicyList
+from .network_policy_metadata import NetworkPolicyMetadata
 from .network_policy_peer import NetworkPolicyPeer
 from .network_policy_port import NetworkPolicyPort
 from .network_policy_spec import NetworkPolicySpec
@@ -108,6 +112,7 @@ __all__ = (
     "AdminNetworkPolicyEgressRule",
     "AdminNetworkPolicyIngressRule",
     "AdminNetworkPolicyList",
+    "AdminNetworkPolicyMetadata",
     "AdminNetworkPolicyPeer",
     "AdminNetworkPolicyPort",
     "AdminNetworkPolicyRuleAction",
@@ -116,6 +121,7 @@ __all__ = (
     "Backend",
     "BaselineAdminNetworkPolicy",
     "BaselineAdminNetworkPolicyList",
+    "BaselineAdminNetworkPolicyMetadata",
     "BaselineAdminNetworkPolicySpec",
     "ClientIpConfig",
     "ClusterConfig",
@@ -150,12 +156,14 @@ __all__ = (
     "Namespace",
     "NamespacedPod",
     "NamespaceList",
+    "NamespaceMetadata",
     "NamespaceSpec",
     "NamespaceStatus",
     "NetworkPolicy",
     "NetworkPolicyEgressRule",
     "NetworkPolicyIngressRule",
     "NetworkPolicyList",
+    "NetworkPolicyMetadata",
     "NetworkPolicyPeer",
     "NetworkPolicyPort",
     "NetworkPolicySpec",

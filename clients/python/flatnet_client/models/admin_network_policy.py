@@ -8,8 +8,8 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.admin_network_policy_metadata import AdminNetworkPolicyMetadata
     from ..models.admin_network_policy_spec import AdminNetworkPolicySpec
-    from ..models.object_meta import ObjectMeta
 
 
 T = TypeVar("T", bound="AdminNetworkPolicy")
@@ -20,28 +20,23 @@ class AdminNetworkPolicy:
     """A cluster-wide policy of the administrator, judged before any NetworkPolicy.
 
     Attributes:
+        metadata (AdminNetworkPolicyMetadata):
         api_version (str | Unset):
         kind (str | Unset):
-        metadata (ObjectMeta | Unset): Metadata every object carries, in Kubernetes' shape.
-
-            Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
-            ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
         spec (AdminNetworkPolicySpec | Unset):
     """
 
+    metadata: AdminNetworkPolicyMetadata
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    metadata: ObjectMeta | Unset = UNSET
     spec: AdminNetworkPolicySpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        metadata = self.metadata.to_dict()
+
         api_version = self.api_version
 
         kind = self.kind
-
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
 
         spec: dict[str, Any] | Unset = UNSET
         if not isinstance(self.spec, Unset):
@@ -49,13 +44,15 @@ class AdminNetworkPolicy:
 
         field_dict: dict[str, Any] = {}
 
-        field_dict.update({})
+        field_dict.update(
+            {
+                "metadata": metadata,
+            }
+        )
         if api_version is not UNSET:
             field_dict["apiVersion"] = api_version
         if kind is not UNSET:
             field_dict["kind"] = kind
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
         if spec is not UNSET:
             field_dict["spec"] = spec
 
@@ -63,20 +60,15 @@ class AdminNetworkPolicy:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.admin_network_policy_metadata import AdminNetworkPolicyMetadata  # noqa: PLC0415
         from ..models.admin_network_policy_spec import AdminNetworkPolicySpec  # noqa: PLC0415
-        from ..models.object_meta import ObjectMeta  # noqa: PLC0415
 
         d = dict(src_dict)
+        metadata = AdminNetworkPolicyMetadata.from_dict(d.pop("metadata"))
+
         api_version = d.pop("apiVersion", UNSET)
 
         kind = d.pop("kind", UNSET)
-
-        _metadata = d.pop("metadata", UNSET)
-        metadata: ObjectMeta | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            metadata = ObjectMeta.from_dict(_metadata)
 
         _spec = d.pop("spec", UNSET)
         spec: AdminNetworkPolicySpec | Unset
@@ -86,9 +78,9 @@ class AdminNetworkPolicy:
             spec = AdminNetworkPolicySpec.from_dict(_spec)
 
         admin_network_policy = cls(
+            metadata=metadata,
             api_version=api_version,
             kind=kind,
-            metadata=metadata,
             spec=spec,
         )
 

@@ -8,8 +8,8 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.baseline_admin_network_policy_metadata import BaselineAdminNetworkPolicyMetadata
     from ..models.baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec
-    from ..models.object_meta import ObjectMeta
 
 
 T = TypeVar("T", bound="BaselineAdminNetworkPolicy")
@@ -23,16 +23,13 @@ class BaselineAdminNetworkPolicy:
         Attributes:
             api_version (str | Unset):
             kind (str | Unset):
-            metadata (ObjectMeta | Unset): Metadata every object carries, in Kubernetes' shape.
-
-                Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
-                ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
+            metadata (BaselineAdminNetworkPolicyMetadata | Unset):
             spec (BaselineAdminNetworkPolicySpec | Unset):
     """
 
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    metadata: ObjectMeta | Unset = UNSET
+    metadata: BaselineAdminNetworkPolicyMetadata | Unset = UNSET
     spec: BaselineAdminNetworkPolicySpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,8 +61,8 @@ class BaselineAdminNetworkPolicy:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.baseline_admin_network_policy_metadata import BaselineAdminNetworkPolicyMetadata  # noqa: PLC0415
         from ..models.baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec  # noqa: PLC0415
-        from ..models.object_meta import ObjectMeta  # noqa: PLC0415
 
         d = dict(src_dict)
         api_version = d.pop("apiVersion", UNSET)
@@ -73,11 +70,11 @@ class BaselineAdminNetworkPolicy:
         kind = d.pop("kind", UNSET)
 
         _metadata = d.pop("metadata", UNSET)
-        metadata: ObjectMeta | Unset
+        metadata: BaselineAdminNetworkPolicyMetadata | Unset
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = ObjectMeta.from_dict(_metadata)
+            metadata = BaselineAdminNetworkPolicyMetadata.from_dict(_metadata)
 
         _spec = d.pop("spec", UNSET)
         spec: BaselineAdminNetworkPolicySpec | Unset

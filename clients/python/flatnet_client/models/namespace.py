@@ -8,9 +8,9 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.namespace_metadata import NamespaceMetadata
     from ..models.namespace_spec import NamespaceSpec
     from ..models.namespace_status import NamespaceStatus
-    from ..models.object_meta import ObjectMeta
 
 
 T = TypeVar("T", bound="Namespace")
@@ -23,30 +23,25 @@ class Namespace:
     every object in it, in the same transaction.
 
         Attributes:
+            metadata (NamespaceMetadata):
             api_version (str | Unset):
             kind (str | Unset):
-            metadata (ObjectMeta | Unset): Metadata every object carries, in Kubernetes' shape.
-
-                Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
-                ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
             spec (NamespaceSpec | Unset):
             status (NamespaceStatus | Unset):
     """
 
+    metadata: NamespaceMetadata
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    metadata: ObjectMeta | Unset = UNSET
     spec: NamespaceSpec | Unset = UNSET
     status: NamespaceStatus | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        metadata = self.metadata.to_dict()
+
         api_version = self.api_version
 
         kind = self.kind
-
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
 
         spec: dict[str, Any] | Unset = UNSET
         if not isinstance(self.spec, Unset):
@@ -58,13 +53,15 @@ class Namespace:
 
         field_dict: dict[str, Any] = {}
 
-        field_dict.update({})
+        field_dict.update(
+            {
+                "metadata": metadata,
+            }
+        )
         if api_version is not UNSET:
             field_dict["apiVersion"] = api_version
         if kind is not UNSET:
             field_dict["kind"] = kind
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
         if spec is not UNSET:
             field_dict["spec"] = spec
         if status is not UNSET:
@@ -74,21 +71,16 @@ class Namespace:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.namespace_metadata import NamespaceMetadata  # noqa: PLC0415
         from ..models.namespace_spec import NamespaceSpec  # noqa: PLC0415
         from ..models.namespace_status import NamespaceStatus  # noqa: PLC0415
-        from ..models.object_meta import ObjectMeta  # noqa: PLC0415
 
         d = dict(src_dict)
+        metadata = NamespaceMetadata.from_dict(d.pop("metadata"))
+
         api_version = d.pop("apiVersion", UNSET)
 
         kind = d.pop("kind", UNSET)
-
-        _metadata = d.pop("metadata", UNSET)
-        metadata: ObjectMeta | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            metadata = ObjectMeta.from_dict(_metadata)
 
         _spec = d.pop("spec", UNSET)
         spec: NamespaceSpec | Unset
@@ -105,9 +97,9 @@ class Namespace:
             status = NamespaceStatus.from_dict(_status)
 
         namespace = cls(
+            metadata=metadata,
             api_version=api_version,
             kind=kind,
-            metadata=metadata,
             spec=spec,
             status=status,
         )

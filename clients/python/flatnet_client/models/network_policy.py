@@ -8,8 +8,8 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.network_policy_metadata import NetworkPolicyMetadata
     from ..models.network_policy_spec import NetworkPolicySpec
-    from ..models.object_meta import ObjectMeta
 
 
 T = TypeVar("T", bound="NetworkPolicy")
@@ -19,28 +19,23 @@ T = TypeVar("T", bound="NetworkPolicy")
 class NetworkPolicy:
     """
     Attributes:
+        metadata (NetworkPolicyMetadata):
         api_version (str | Unset):
         kind (str | Unset):
-        metadata (ObjectMeta | Unset): Metadata every object carries, in Kubernetes' shape.
-
-            Unknown fields are rejected so that a typo (`lables`) is an error rather than silently
-            ignored. `uid`, `resourceVersion` and `creationTimestamp` are set by the server.
         spec (NetworkPolicySpec | Unset):
     """
 
+    metadata: NetworkPolicyMetadata
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    metadata: ObjectMeta | Unset = UNSET
     spec: NetworkPolicySpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        metadata = self.metadata.to_dict()
+
         api_version = self.api_version
 
         kind = self.kind
-
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
 
         spec: dict[str, Any] | Unset = UNSET
         if not isinstance(self.spec, Unset):
@@ -48,13 +43,15 @@ class NetworkPolicy:
 
         field_dict: dict[str, Any] = {}
 
-        field_dict.update({})
+        field_dict.update(
+            {
+                "metadata": metadata,
+            }
+        )
         if api_version is not UNSET:
             field_dict["apiVersion"] = api_version
         if kind is not UNSET:
             field_dict["kind"] = kind
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
         if spec is not UNSET:
             field_dict["spec"] = spec
 
@@ -62,20 +59,15 @@ class NetworkPolicy:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.network_policy_metadata import NetworkPolicyMetadata  # noqa: PLC0415
         from ..models.network_policy_spec import NetworkPolicySpec  # noqa: PLC0415
-        from ..models.object_meta import ObjectMeta  # noqa: PLC0415
 
         d = dict(src_dict)
+        metadata = NetworkPolicyMetadata.from_dict(d.pop("metadata"))
+
         api_version = d.pop("apiVersion", UNSET)
 
         kind = d.pop("kind", UNSET)
-
-        _metadata = d.pop("metadata", UNSET)
-        metadata: ObjectMeta | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            metadata = ObjectMeta.from_dict(_metadata)
 
         _spec = d.pop("spec", UNSET)
         spec: NetworkPolicySpec | Unset
@@ -85,9 +77,9 @@ class NetworkPolicy:
             spec = NetworkPolicySpec.from_dict(_spec)
 
         network_policy = cls(
+            metadata=metadata,
             api_version=api_version,
             kind=kind,
-            metadata=metadata,
             spec=spec,
         )
 

@@ -10,7 +10,12 @@ export type ClientOptions = {
 export type AdminNetworkPolicy = {
     apiVersion?: string;
     kind?: string;
-    metadata?: ObjectMeta;
+    metadata: ObjectMeta & {
+        /**
+         * The adminnetworkpolicy's name; on replace, the name of the path
+         */
+        name: string;
+    };
     spec?: AdminNetworkPolicySpec;
 };
 
@@ -111,7 +116,12 @@ export type Backend = 'host-gw' | 'vxlan';
 export type BaselineAdminNetworkPolicy = {
     apiVersion?: string;
     kind?: string;
-    metadata?: ObjectMeta;
+    metadata?: ObjectMeta & {
+        /**
+         * The baselineadminnetworkpolicy's name; on replace, the name of the path
+         */
+        name?: string;
+    };
     spec?: BaselineAdminNetworkPolicySpec;
 };
 
@@ -409,7 +419,12 @@ export type ListMeta = {
 export type Namespace = {
     apiVersion?: string;
     kind?: string;
-    metadata?: ObjectMeta;
+    metadata: ObjectMeta & {
+        /**
+         * The namespace's name; on replace, the name of the path
+         */
+        name: string;
+    };
     spec?: NamespaceSpec;
     status?: NamespaceStatus;
 };
@@ -449,7 +464,12 @@ export type NamespacedPod = {
 export type NetworkPolicy = {
     apiVersion?: string;
     kind?: string;
-    metadata?: ObjectMeta;
+    metadata: ObjectMeta & {
+        /**
+         * The networkpolicy's name; on replace, the name of the path
+         */
+        name: string;
+    };
     spec?: NetworkPolicySpec;
 };
 
