@@ -229,7 +229,6 @@ pub struct AdminNetworkPolicy {
     pub kind: String,
     #[serde(default)]
     pub metadata: ObjectMeta,
-    #[serde(default)]
     pub spec: AdminNetworkPolicySpec,
 }
 
@@ -259,7 +258,6 @@ pub struct BaselineAdminNetworkPolicy {
     pub kind: String,
     #[serde(default)]
     pub metadata: ObjectMeta,
-    #[serde(default)]
     pub spec: BaselineAdminNetworkPolicySpec,
 }
 

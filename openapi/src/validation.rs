@@ -127,7 +127,8 @@ pub const CIDR: Constraint = Constraint {
     ..Constraint::NONE
 };
 /// The name of the baseline admin network policy, a singleton.
-pub const BASELINE_NAME: Constraint = Constraint { pattern: Some("^default$"), ..Constraint::NONE };
+pub const BASELINE_NAME: Constraint =
+    Constraint { pattern: Some("^default$"), min_length: Some(1), ..Constraint::NONE };
 /// The operators of a `matchExpressions` requirement.
 pub const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
 /// [`validate_port_number`].

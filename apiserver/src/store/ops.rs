@@ -1009,14 +1009,23 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
     compact(tx).await
 }
 
+/// The longest part of a generated event name taken from its object's name: 253 less the
+/// dot and the 12-character suffix.
+const EVENT_NAME_PREFIX_MAX: usize = 253 - 13;
+
 /// Events are kept for this long after they last happened.
 const EVENT_TTL: Duration = Duration::hours(1);
 
 async fn create_event(tx: &mut Tx<'_>, mut ev: Event, caller: &Caller) -> ApiResult<String> {
     if ev.metadata.name.is_empty() {
-        // Like Kubernetes: the involved object's name and a unique suffix.
+        // Like Kubernetes: the involved object's name and a unique suffix, the name cut
+        // (at a label's end) so that the whole stays a DNS subdomain of at most 253.
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        ev.metadata.name = format!("{}.{}", ev.involved_object.name, &suffix[..12]);
+        let mut prefix = ev.involved_object.name.as_str();
+        if prefix.len() > EVENT_NAME_PREFIX_MAX {
+            prefix = prefix[..EVENT_NAME_PREFIX_MAX].trim_end_matches(['-', '.']);
+        }
+        ev.metadata.name = format!("{prefix}.{}", &suffix[..12]);
     }
     if let Caller::Node(node) = caller {
         // A node reports as itself, whatever the body claims.

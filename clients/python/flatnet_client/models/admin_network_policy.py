@@ -21,40 +21,37 @@ class AdminNetworkPolicy:
 
     Attributes:
         metadata (AdminNetworkPolicyMetadata):
+        spec (AdminNetworkPolicySpec):
         api_version (str | Unset):
         kind (str | Unset):
-        spec (AdminNetworkPolicySpec | Unset):
     """
 
     metadata: AdminNetworkPolicyMetadata
+    spec: AdminNetworkPolicySpec
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    spec: AdminNetworkPolicySpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         metadata = self.metadata.to_dict()
 
+        spec = self.spec.to_dict()
+
         api_version = self.api_version
 
         kind = self.kind
-
-        spec: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.spec, Unset):
-            spec = self.spec.to_dict()
 
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
             {
                 "metadata": metadata,
+                "spec": spec,
             }
         )
         if api_version is not UNSET:
             field_dict["apiVersion"] = api_version
         if kind is not UNSET:
             field_dict["kind"] = kind
-        if spec is not UNSET:
-            field_dict["spec"] = spec
 
         return field_dict
 
@@ -66,22 +63,17 @@ class AdminNetworkPolicy:
         d = dict(src_dict)
         metadata = AdminNetworkPolicyMetadata.from_dict(d.pop("metadata"))
 
+        spec = AdminNetworkPolicySpec.from_dict(d.pop("spec"))
+
         api_version = d.pop("apiVersion", UNSET)
 
         kind = d.pop("kind", UNSET)
 
-        _spec = d.pop("spec", UNSET)
-        spec: AdminNetworkPolicySpec | Unset
-        if isinstance(_spec, Unset):
-            spec = UNSET
-        else:
-            spec = AdminNetworkPolicySpec.from_dict(_spec)
-
         admin_network_policy = cls(
             metadata=metadata,
+            spec=spec,
             api_version=api_version,
             kind=kind,
-            spec=spec,
         )
 
         return admin_network_policy

@@ -21,41 +21,38 @@ class BaselineAdminNetworkPolicy:
     them isolates: the cluster's defaults that namespaces may override.
 
         Attributes:
+            metadata (BaselineAdminNetworkPolicyMetadata):
+            spec (BaselineAdminNetworkPolicySpec):
             api_version (str | Unset):
             kind (str | Unset):
-            metadata (BaselineAdminNetworkPolicyMetadata | Unset):
-            spec (BaselineAdminNetworkPolicySpec | Unset):
     """
 
+    metadata: BaselineAdminNetworkPolicyMetadata
+    spec: BaselineAdminNetworkPolicySpec
     api_version: str | Unset = UNSET
     kind: str | Unset = UNSET
-    metadata: BaselineAdminNetworkPolicyMetadata | Unset = UNSET
-    spec: BaselineAdminNetworkPolicySpec | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        metadata = self.metadata.to_dict()
+
+        spec = self.spec.to_dict()
+
         api_version = self.api_version
 
         kind = self.kind
 
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
-            metadata = self.metadata.to_dict()
-
-        spec: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.spec, Unset):
-            spec = self.spec.to_dict()
-
         field_dict: dict[str, Any] = {}
 
-        field_dict.update({})
+        field_dict.update(
+            {
+                "metadata": metadata,
+                "spec": spec,
+            }
+        )
         if api_version is not UNSET:
             field_dict["apiVersion"] = api_version
         if kind is not UNSET:
             field_dict["kind"] = kind
-        if metadata is not UNSET:
-            field_dict["metadata"] = metadata
-        if spec is not UNSET:
-            field_dict["spec"] = spec
 
         return field_dict
 
@@ -65,29 +62,19 @@ class BaselineAdminNetworkPolicy:
         from ..models.baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec  # noqa: PLC0415
 
         d = dict(src_dict)
+        metadata = BaselineAdminNetworkPolicyMetadata.from_dict(d.pop("metadata"))
+
+        spec = BaselineAdminNetworkPolicySpec.from_dict(d.pop("spec"))
+
         api_version = d.pop("apiVersion", UNSET)
 
         kind = d.pop("kind", UNSET)
 
-        _metadata = d.pop("metadata", UNSET)
-        metadata: BaselineAdminNetworkPolicyMetadata | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            metadata = BaselineAdminNetworkPolicyMetadata.from_dict(_metadata)
-
-        _spec = d.pop("spec", UNSET)
-        spec: BaselineAdminNetworkPolicySpec | Unset
-        if isinstance(_spec, Unset):
-            spec = UNSET
-        else:
-            spec = BaselineAdminNetworkPolicySpec.from_dict(_spec)
-
         baseline_admin_network_policy = cls(
-            api_version=api_version,
-            kind=kind,
             metadata=metadata,
             spec=spec,
+            api_version=api_version,
+            kind=kind,
         )
 
         return baseline_admin_network_policy

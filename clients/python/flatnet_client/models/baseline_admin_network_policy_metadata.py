@@ -21,10 +21,10 @@ T = TypeVar("T", bound="BaselineAdminNetworkPolicyMetadata")
 class BaselineAdminNetworkPolicyMetadata:
     """
     Attributes:
+        name (str): The baselineadminnetworkpolicy's name; on replace, the name of the path
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):
-        name (str | Unset): The baselineadminnetworkpolicy's name; on replace, the name of the path
         namespace (None | str | Unset): Namespace of a namespaced object; taken from the path when absent.
         resource_version (None | str | Unset): The store revision of the last write to this object. Send it back on
             update for
@@ -32,16 +32,18 @@ class BaselineAdminNetworkPolicyMetadata:
         uid (None | str | Unset):
     """
 
+    name: str
     annotations: ObjectMetaAnnotations | Unset = UNSET
     creation_timestamp: datetime.datetime | None | Unset = UNSET
     labels: ObjectMetaLabels | Unset = UNSET
-    name: str | Unset = UNSET
     namespace: None | str | Unset = UNSET
     resource_version: None | str | Unset = UNSET
     uid: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        name = self.name
+
         annotations: dict[str, Any] | Unset = UNSET
         if not isinstance(self.annotations, Unset):
             annotations = self.annotations.to_dict()
@@ -57,8 +59,6 @@ class BaselineAdminNetworkPolicyMetadata:
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
-
-        name = self.name
 
         namespace: None | str | Unset
         if isinstance(self.namespace, Unset):
@@ -80,15 +80,17 @@ class BaselineAdminNetworkPolicyMetadata:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
+        field_dict.update(
+            {
+                "name": name,
+            }
+        )
         if annotations is not UNSET:
             field_dict["annotations"] = annotations
         if creation_timestamp is not UNSET:
             field_dict["creationTimestamp"] = creation_timestamp
         if labels is not UNSET:
             field_dict["labels"] = labels
-        if name is not UNSET:
-            field_dict["name"] = name
         if namespace is not UNSET:
             field_dict["namespace"] = namespace
         if resource_version is not UNSET:
@@ -104,6 +106,8 @@ class BaselineAdminNetworkPolicyMetadata:
         from ..models.object_meta_labels import ObjectMetaLabels  # noqa: PLC0415
 
         d = dict(src_dict)
+        name = d.pop("name")
+
         _annotations = d.pop("annotations", UNSET)
         annotations: ObjectMetaAnnotations | Unset
         if isinstance(_annotations, Unset):
@@ -135,8 +139,6 @@ class BaselineAdminNetworkPolicyMetadata:
         else:
             labels = ObjectMetaLabels.from_dict(_labels)
 
-        name = d.pop("name", UNSET)
-
         def _parse_namespace(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -165,10 +167,10 @@ class BaselineAdminNetworkPolicyMetadata:
         uid = _parse_uid(d.pop("uid", UNSET))
 
         baseline_admin_network_policy_metadata = cls(
+            name=name,
             annotations=annotations,
             creation_timestamp=creation_timestamp,
             labels=labels,
-            name=name,
             namespace=namespace,
             resource_version=resource_version,
             uid=uid,

@@ -16,7 +16,7 @@ export type AdminNetworkPolicy = {
          */
         name: string;
     };
-    spec?: AdminNetworkPolicySpec;
+    spec: AdminNetworkPolicySpec;
 };
 
 export type AdminNetworkPolicyEgressRule = {
@@ -116,13 +116,13 @@ export type Backend = 'host-gw' | 'vxlan';
 export type BaselineAdminNetworkPolicy = {
     apiVersion?: string;
     kind?: string;
-    metadata?: ObjectMeta & {
+    metadata: ObjectMeta & {
         /**
          * The baselineadminnetworkpolicy's name; on replace, the name of the path
          */
-        name?: string;
+        name: string;
     };
-    spec?: BaselineAdminNetworkPolicySpec;
+    spec: BaselineAdminNetworkPolicySpec;
 };
 
 export type BaselineAdminNetworkPolicyList = {
