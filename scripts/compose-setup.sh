@@ -3,19 +3,26 @@
 # `flatnet-setup NODE...`: with the admin token it mints each node's token into the tokens
 # volume (once: a token already there is kept), then, unless FLATNET_DEMO=0, creates the
 # demo: a pod `web-N` running `flatnet netexec` on each node and the NodePort service `web`
-# (port 80, node port 30080). Safe to run again: what exists is left alone.
+# (port 80, node port 30080). Safe to run again: what exists is left alone. The API server
+# speaks HTTPS with the cluster's CA (its ca.crt), which this copies into the tokens volume
+# for the nodes, before their tokens.
 set -eu
-server=${FLATNET_SERVER:-http://apiserver:8080}
+server=${FLATNET_SERVER:-https://apiserver:8080}
 tokens=/var/lib/flatnet/tokens
 admin_token_file=/var/lib/flatnet/apiserver/admin.token
+ca=/var/lib/flatnet/apiserver/ca.crt
 
 echo "setup: waiting for the API server at $server"
-until curl -fsS "$server/healthz" >/dev/null 2>&1 && [ -s "$admin_token_file" ]; do sleep 0.5; done
+until [ -s "$ca" ] && curl -fsS --cacert "$ca" "$server/healthz" >/dev/null 2>&1 && [ -s "$admin_token_file" ]; do
+    sleep 0.5
+done
 admin_token=$(cat "$admin_token_file")
+cp "$ca" "$tokens/.ca.crt"
+mv "$tokens/.ca.crt" "$tokens/ca.crt"
 
 # POST a JSON body as the admin; 409 (already exists) counts as done.
 post() {
-    code=$(curl -sS -o /tmp/answer -w '%{http_code}' -H "Authorization: Bearer $admin_token" \
+    code=$(curl -sS -o /tmp/answer -w '%{http_code}' --cacert "$ca" -H "Authorization: Bearer $admin_token" \
         -H 'Content-Type: application/json' -X POST "$server$1" -d "$2")
     case $code in
         20? | 409) ;;
@@ -35,7 +42,8 @@ done
 [ "${FLATNET_DEMO:-1}" = 0 ] && exit 0
 # Create the object NAME in the collection PATH unless it exists (a second `up` runs this again).
 create() {
-    curl -fsS -o /dev/null "$server$1/$2" 2>/dev/null || post "$1" "$3"
+    curl -fsS -o /dev/null --cacert "$ca" -H "Authorization: Bearer $admin_token" "$server$1/$2" 2>/dev/null \
+        || post "$1" "$3"
 }
 i=0
 for node in "$@"; do

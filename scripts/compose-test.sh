@@ -143,9 +143,10 @@ docker-compose build -q
 log "image built"
 
 # --- checks ----------------------------------------------------------------------------
-api=http://127.0.0.1:8080
+api=https://127.0.0.1:8080
 host() { ip netns exec "$ns" "$@"; }  # "the host" of the demo: where dockerd publishes
-get() { host curl -fsS "$api$1"; }
+# As a client of the API: the cluster's CA pinned, the admin token (see credentials).
+get() { host curl -fsS --cacert "$work/ca.crt" -H "Authorization: Bearer $admin_token" "$api$1"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 fail() { echo "FAIL: $*" >&2; docker-compose ps >&2; docker-compose logs --tail 30 >&2; exit 1; }
 # Wait up to $1 seconds for the command to succeed.
@@ -185,8 +186,16 @@ requests() {
 # The nodes register with their containers' addresses and get leases, the demo's pods run,
 # and every path works: pod to pod across node containers, the cluster IP from a pod, the
 # NodePort from the client on every node, egress masqueraded to the node's address.
+# The cluster's CA and admin token, copied out of the API server's volume once it made them.
+credentials() {
+    wait_for 60 "the API server's CA and admin token" docker-compose exec -T apiserver \
+        test -s /var/lib/flatnet/apiserver/ca.crt -a -s /var/lib/flatnet/apiserver/admin.token
+    docker-compose exec -T apiserver cat /var/lib/flatnet/apiserver/ca.crt >"$work/ca.crt"
+    admin_token=$(docker-compose exec -T apiserver cat /var/lib/flatnet/apiserver/admin.token)
+}
 cluster_serves() {
     local leases addresses pod ip seen out n p
+    credentials
     wait_for 60 "the API server answers on the published port" get /healthz
     for n in 1 2 3; do wait_for 60 "node-$n is Ready" node_ready "node-$n" True; done
     leases=$(get /api/v1/nodeleases | json '" ".join(sorted(l["metadata"]["name"]+"="+l["spec"]["podCIDR"] for l in d["items"]))')
@@ -239,10 +248,10 @@ log "host-gw (the default)"
 docker-compose up -d
 cluster_serves
 
-host curl -fsS "$api/" | grep -qi '<html' || fail "the dashboard on the published port"
-admin_token=$(docker-compose exec -T apiserver cat /var/lib/flatnet/apiserver/admin.token)
-host curl -fsS -H "Authorization: Bearer $admin_token" "$api/api/v1/namespaces/default/pods/web-2/log?container=web" \
-    | grep -q . || fail "web-2's log through node-2's agent"
+host curl -fsS --cacert "$work/ca.crt" "$api/" | grep -qi '<html' || fail "the dashboard on the published port"
+get "/api/v1/namespaces/default/pods/web-2/log?container=web" | grep -q . || fail "web-2's log through node-2's agent"
+[ "$(host curl -s -o /dev/null -w '%{http_code}' --cacert "$work/ca.crt" "$api/api/v1/pods")" = 401 ] \
+    || fail "a read without a token answers 401"
 logs=$(docker-compose logs --no-color)
 for pattern in "apiserver_1 .*listening on" "node-1_1 .*node registered" "node-2_1 .*node registered" \
     "node-3_1 .*node registered" "setup_1 .*demo pods.*are there"; do

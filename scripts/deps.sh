@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install what flatnet needs on a Debian machine, only what is missing.
 # Debian packages: iproute2 (ip), nftables (nft), conntrack, iperf3 (benchmarks), chromium and
-# chromium-driver (the dashboard's browser test).
+# chromium-driver (the dashboard's browser test), bind9-dnsutils (dig), dnsmasq-base (an
+# upstream resolver in the DNS tests, and a peer in its benchmark) and dnsperf.
 # Python: openapi-spec-validator, to check that the committed OpenAPI document is valid.
+# The real clients of tests/tests/kubectl.rs: kubectl (Debian's kubernetes-client) and the
+# official Python client (`kubernetes` on PyPI, pinned to the version tested).
 # `--run`: only what a running cluster needs (scripts/up.sh), not the test tools.
 set -euo pipefail
 
@@ -11,6 +14,9 @@ run_only=false
 
 pairs="ip:iproute2 nft:nftables conntrack:conntrack python3:python3 curl:curl"
 $run_only || pairs="$pairs iperf3:iperf3 chromium:chromium chromedriver:chromium-driver"
+$run_only || pairs="$pairs dig:bind9-dnsutils dnsmasq:dnsmasq-base dnsperf:dnsperf"
+# kubectl: preinstalled (1.32) on the CI machines; on a plain Debian, kubernetes-client (1.20).
+$run_only || pairs="$pairs kubectl:kubernetes-client"
 need_pkgs=()
 for pair in $pairs; do
     bin=${pair%%:*} pkg=${pair##*:}
@@ -31,6 +37,13 @@ if ! $run_only && ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
     echo "installing openapi-spec-validator (pip)" >&2
     python3 -m pip install -q openapi-spec-validator 2>/dev/null \
         || python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+
+KUBERNETES_PY=37.0.2
+if ! $run_only && [ "$(python3 -c 'import kubernetes; print(kubernetes.__version__)' 2>/dev/null)" != "$KUBERNETES_PY" ]; then
+    echo "installing kubernetes==$KUBERNETES_PY (pip)" >&2
+    python3 -m pip install -q "kubernetes==$KUBERNETES_PY" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "kubernetes==$KUBERNETES_PY"
 fi
 
 # The generated API clients (clients/): their generators and tests, and schemathesis, which

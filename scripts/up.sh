@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Bring flatnet up on this machine: a local multi-node cluster (network namespaces as nodes,
-# the API server on 127.0.0.1:8080, one node agent per node), as root, without Docker.
-# Installs missing system packages, builds the release binaries, then runs `flatnet up`
-# in the foreground until Ctrl-C (which removes the cluster again). Flags go to `flatnet up`:
+# the API server on https://127.0.0.1:8080 with the cluster's own CA, one node agent per
+# node), as root, without Docker. Installs missing system packages, builds the release
+# binaries, then runs `flatnet up` in the foreground until Ctrl-C (which removes the cluster
+# again). `flatnet up` writes /var/lib/flatnet/kubeconfig and prints the line to use it
+# (export KUBECONFIG=/var/lib/flatnet/kubeconfig). Flags go to `flatnet up`:
 #   scripts/up.sh --nodes 5 --backend vxlan --detach      (see target/release/flatnet up --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."

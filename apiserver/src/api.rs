@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::handler::Handler;
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
@@ -18,9 +17,13 @@ use openapi::validation;
 use openapi::{Heartbeat, Node, Pod, Resource};
 use serde::Deserialize;
 
+pub use crate::auth::Authenticated;
+use crate::decode::{self, WriteQuery};
 use crate::error::{ApiError, ApiResult, Json};
+use crate::fields::FieldSelector;
 use crate::kinds::Served;
-use crate::store::{Caller, Kind, Op, Selectable, Store, Subresource};
+use crate::patch::PatchType;
+use crate::store::{Caller, Op, Selectable, Subresource};
 use crate::watch::{self, Filter, WatchParams};
 use crate::AppState;
 
@@ -59,6 +62,7 @@ impl Routes {
         }
         if info.verbs.update {
             self.add(Method::PUT, &routes.object, update::<K>);
+            self.add(Method::PATCH, &routes.object, patch::<K>);
         }
         if info.verbs.delete {
             self.add(Method::DELETE, &routes.object, delete::<K>);
@@ -91,20 +95,97 @@ fn routes() -> Routes {
 
 /// Every (path, method) the router serves, but the JSON 404s of unknown API paths.
 pub fn served_routes() -> Vec<(String, Method)> {
-    routes().served
+    let mut served = routes().served;
+    served.extend(crate::discovery::paths().into_iter().map(|(path, _)| (path, Method::GET)));
+    served.extend(crate::openapiv3::paths().into_iter().map(|path| (path, Method::GET)));
+    served
 }
 
 /// Every route of the API (without the dashboard's static files).
 pub fn router() -> Router<AppState> {
-    routes()
-        .by_path
-        .into_iter()
-        .fold(Router::new(), |router, (path, methods)| router.route(&path, methods))
+    let router =
+        routes().by_path.into_iter().fold(Router::new(), |router, (path, methods)| router.route(&path, methods));
+    crate::openapiv3::routes(crate::discovery::routes(router))
+        // Kubernetes' names for the health check, as probes and load balancers ask them.
+        .route("/livez", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(healthz))
         // Unknown API paths answer a JSON Status too (other paths go to the dashboard).
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/apis/{*rest}", axum::routing::any(api_not_found))
         // After every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(as_status))
+}
+
+/// The longest request target (path and query) served; longer ones are answered 414.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header bytes (names and values) served; more are answered 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Every error of the API is a Kubernetes `Status`: too long a request target (414), too
+/// many header bytes (431), and the plain-text rejections of the router and extractors (a
+/// malformed path, a bad percent-encoding) are turned into one.
+async fn as_status(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "RequestURITooLong",
+            format!("the request target is {uri_len} bytes: at most {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("the request's headers are {header_bytes} bytes: at most {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let mut out = ApiError::new(status, reason_of(status), message).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
+}
+
+/// Kubernetes' reason for an HTTP status.
+fn reason_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        406 => "NotAcceptable",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "RequestEntityTooLarge",
+        414 => "RequestURITooLong",
+        415 => "UnsupportedMediaType",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        431 => "RequestHeaderFieldsTooLarge",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "InternalError",
+    }
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {
@@ -117,34 +198,8 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     ApiError::method_not_allowed(format!("{method} is not allowed on {}", uri.path()))
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// The authenticated caller of a write. It is extracted before the body is read, so an
-/// unauthenticated write is answered 401 whatever its body.
-pub struct Authenticated(pub Caller);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> ApiResult<Self> {
-        authenticate(&st.store, &parts.headers).map(Authenticated)
-    }
-}
-
-/// The caller of a write: every write needs a bearer token.
-fn authenticate(store: &Store, headers: &HeaderMap) -> ApiResult<Caller> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("writes need a bearer token (Authorization: Bearer TOKEN)"))?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be \"Bearer TOKEN\""))?;
-    store.authenticate(token).ok_or_else(|| ApiError::unauthorized("unknown bearer token"))
 }
 
 /// Namespace and name from the path (absent ones are empty). A namespace that is not a
@@ -208,23 +263,104 @@ pub(crate) const REVISION_DIGITS_MAX: usize = 18;
 pub struct ListQuery {
     label_selector: Option<String>,
     field_selector: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "go_bool")]
     watch: bool,
     resource_version: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "go_bool")]
     allow_watch_bookmarks: bool,
     timeout_seconds: Option<u64>,
+    /// What each row of a Table carries: `None`, `Metadata` (default) or `Object`.
+    include_object: Option<String>,
 }
 
-fn parse_field_selector(kind: Kind, selector: Option<&str>) -> ApiResult<Option<String>> {
-    let Some(s) = selector.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
-    let value = s.strip_prefix("spec.nodeName==").or_else(|| s.strip_prefix("spec.nodeName="));
-    match value {
-        Some(node) if kind.field_selectors.contains(&"spec.nodeName") => Ok(Some(node.to_string())),
-        _ => Err(ApiError::bad_request(format!(
-            "unsupported fieldSelector {s:?}: only spec.nodeName=NAME on pods is supported"
-        ))),
+/// A boolean query parameter as Kubernetes (Go's `strconv.ParseBool`) reads it: `true`,
+/// `True`, `1`, `t`, … (the Python client sends `watch=True`).
+fn go_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(serde::de::Error::custom(format!("{other:?} is not a boolean"))),
     }
+}
+
+/// The `Accept` header, as text.
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// A list or object as a Table, when the client asked for one (see [`crate::table`]).
+fn as_table<K: Served>(st: &AppState, objects: &[&str], rv: &str, include: Option<&str>) -> Response {
+    let values: Vec<serde_json::Value> = objects.iter().filter_map(|o| serde_json::from_str(o).ok()).collect();
+    let t = crate::table::table(K::COLUMNS, &values, rv, st.store.now(), crate::table::Include::parse(include));
+    (StatusCode::OK, [(header::CONTENT_TYPE, TABLE_CONTENT_TYPE)], t.to_string()).into_response()
+}
+
+const TABLE_CONTENT_TYPE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// The watch's resourceVersion (parsed by the list: a negative or malformed one is a bad
+/// request): none (or "0") starts with the current objects; one ahead of the store is waited
+/// for a little, then answered 504 as Kubernetes does ("Too large resource version").
+async fn watch_from(st: &AppState, from: Option<i64>) -> ApiResult<Option<i64>> {
+    let Some(from) = from else { return Ok(None) };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while from > st.store.revision() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::too_large_resource_version(from, st.store.revision()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Answer 410 as a status before streaming, so clients see it as an HTTP error.
+    if from < st.store.compacted() {
+        return Err(crate::store::gone(from, st.store.compacted()));
+    }
+    Ok(Some(from))
+}
+
+/// The watch body as the client asked for it: BOOKMARK events only with
+/// `allowWatchBookmarks=true`, and each object as a one-row Table when `kubectl get -w`
+/// asked for Tables.
+fn shape_watch<K: Served>(
+    st: &AppState,
+    body: axum::body::Body,
+    bookmarks: bool,
+    table: bool,
+    include: Option<String>,
+) -> axum::body::Body {
+    use futures::StreamExt;
+    let st = st.clone();
+    let stream = body.into_data_stream().filter_map(move |chunk| {
+        let out = match chunk {
+            Ok(bytes) => reshape_line::<K>(&st, bytes, bookmarks, table, include.as_deref()).map(Ok),
+            Err(e) => Some(Err(e)),
+        };
+        std::future::ready(out)
+    });
+    axum::body::Body::from_stream(stream)
+}
+
+fn reshape_line<K: Served>(
+    st: &AppState,
+    bytes: axum::body::Bytes,
+    bookmarks: bool,
+    table: bool,
+    include: Option<&str>,
+) -> Option<axum::body::Bytes> {
+    let is_bookmark = bytes.starts_with(b"{\"type\":\"BOOKMARK\"");
+    if is_bookmark && !bookmarks {
+        return None;
+    }
+    if !table || is_bookmark || bytes.starts_with(b"{\"type\":\"ERROR\"") {
+        return Some(bytes);
+    }
+    let Ok(mut ev) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Some(bytes) };
+    let object = ev["object"].take();
+    let rv = object.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    ev["object"] =
+        crate::table::table(K::COLUMNS, &[object], &rv, st.store.now(), crate::table::Include::parse(include));
+    let mut line = ev.to_string();
+    line.push('\n');
+    Some(line.into())
 }
 
 /// The namespace of a path, for spans ("" when cluster-scoped or across namespaces).
@@ -241,6 +377,7 @@ pub(crate) fn span_name(p: &HashMap<String, String>) -> &str {
 async fn list<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -248,8 +385,10 @@ async fn list<K: Served>(
     let namespace = (!namespace.is_empty()).then_some(namespace);
     let labels = LabelSelector::parse(q.label_selector.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::bad_request(format!("labelSelector: {m}")))?;
-    let node = parse_field_selector(K::INFO, q.field_selector.as_deref())?;
-    let filter = Filter { kind: K::INFO, namespace, labels, node };
+    let fields = FieldSelector::parse(K::INFO, q.field_selector.as_deref())?;
+    let node = fields.node().map(str::to_string);
+    let filter = Filter { kind: K::INFO, namespace, labels, node, fields };
+    let table = crate::table::wants_table(accept(&headers));
 
     // Checked on lists too, so that a malformed revision is an error wherever it is sent.
     let from = match q.resource_version.as_deref() {
@@ -264,22 +403,26 @@ async fn list<K: Served>(
         }
     };
     if q.watch {
-        if let Some(from) = from {
-            // Answer 410 as a status before streaming, so clients see it as an HTTP error.
-            if from < st.store.compacted() {
-                return Err(crate::store::gone(from, st.store.compacted()));
-            }
-        }
+        let from = watch_from(&st, from).await?;
         let params = WatchParams {
             from,
             bookmarks: q.allow_watch_bookmarks,
             timeout: q.timeout_seconds.map(Duration::from_secs),
         };
         let body = watch::stream(st.store.clone(), st.metrics.clone(), filter, params);
-        return Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response());
+        let body = shape_watch::<K>(&st, body, q.allow_watch_bookmarks, table, q.include_object);
+        // A stream of JSON objects, one per line, as Kubernetes sends it.
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
 
     let (rev, items) = st.store.list_raw(filter.kind, filter.namespace.as_deref(), filter.node.as_deref()).await?;
+    let selected = |item: &String| {
+        (filter.labels.is_empty() || filter.matches(&Selectable::from_json(item))) && filter.fields.matches_json(item)
+    };
+    if table {
+        let objects: Vec<&str> = items.iter().filter(|i| selected(i)).map(String::as_str).collect();
+        return Ok(as_table::<K>(&st, &objects, &rev.to_string(), q.include_object.as_deref()));
+    }
     let mut body = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 128);
     body.push_str(&format!(
         "{{\"apiVersion\":\"{}\",\"kind\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}},\"items\":[",
@@ -288,7 +431,7 @@ async fn list<K: Served>(
     ));
     let mut first = true;
     for item in &items {
-        if !filter.labels.is_empty() && !filter.matches(&Selectable::from_json(item)) {
+        if !selected(item) {
             continue;
         }
         if !first {
@@ -302,9 +445,21 @@ async fn list<K: Served>(
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
-async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<String, String>>) -> ApiResult<Response> {
+async fn read<K: Served>(
+    State(st): State<AppState>,
+    Path(p): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
     let (namespace, name) = path_parts(&p)?;
     match st.store.get_raw(K::INFO, &namespace, &name).await? {
+        Some(body) if crate::table::wants_table(accept(&headers)) => {
+            let rv = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.pointer("/metadata/resourceVersion").and_then(|r| r.as_str().map(str::to_string)))
+                .unwrap_or_default();
+            Ok(as_table::<K>(&st, &[&body], &rv, q.include_object.as_deref()))
+        }
         Some(body) => Ok(json_response(StatusCode::OK, body)),
         None => Err(ApiError::not_found(K::KIND, &name)),
     }
@@ -314,19 +469,43 @@ async fn read<K: Served>(State(st): State<AppState>, Path(p): Path<HashMap<Strin
 // Writes
 // ---------------------------------------------------------------------------------------------
 
+/// The options of a write (`dryRun`, `fieldValidation`, …).
+fn write_query(q: Result<Query<WriteQuery>, QueryRejection>) -> ApiResult<WriteQuery> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// A write's answer: its status, the object, and a `Warning` header per dropped field.
+fn written(status: StatusCode, body: String, warnings: &[String]) -> Response {
+    let mut resp = json_response(status, body);
+    resp.headers_mut().extend(decode::warning_headers(warnings));
+    resp
+}
+
+/// The store operation, or its dry run.
+fn maybe_dry(op: Op, dry_run: bool) -> Op {
+    if dry_run {
+        Op::DryRun(Box::new(op))
+    } else {
+        op
+    }
+}
+
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name))]
 async fn create<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(mut obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    let (mut obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
     let (namespace, _) = path_parts(&p)?;
     normalize(&mut obj, &namespace, None)?;
     tracing::Span::current().record("name", obj.metadata().name.as_str());
     obj.validate(st.store.settings())?;
-    let body = st.store.write(obj.create_op(&caller)?).await?;
-    Ok(json_response(StatusCode::CREATED, body))
+    let body = st.store.write(maybe_dry(obj.create_op(&caller)?, q.dry_run()?)).await?;
+    Ok(written(StatusCode::CREATED, body, &warnings))
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p), ?sub))]
@@ -336,32 +515,165 @@ async fn write_existing<K: Served>(
     caller: Caller,
     mut obj: K,
     sub: Subresource,
-) -> ApiResult<Response> {
+    dry_run: bool,
+) -> ApiResult<String> {
     let (namespace, name) = path_parts(&p)?;
     normalize(&mut obj, &namespace, Some(&name))?;
     // A status write carries the whole object (only its status is taken): valid as a whole,
     // as the document says, so that no invalid status is stored.
+    let _ = sub;
     obj.validate(st.store.settings())?;
-    let body = st.store.write(obj.update_op(&caller, sub)?).await?;
-    Ok(json_response(StatusCode::OK, body))
+    st.store.write(maybe_dry(obj.update_op(&caller, sub)?, dry_run)).await
 }
 
 async fn update<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, caller, obj, Subresource::Main).await
+    let q = write_query(query)?;
+    let (obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
+    let body = write_existing(st, p, caller, obj, Subresource::Main, q.dry_run()?).await?;
+    Ok(written(StatusCode::OK, body, &warnings))
 }
 
 async fn update_status<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
-    Json(obj): Json<K>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    Json(value): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
-    write_existing(st, p, caller, obj, Subresource::Status).await
+    let q = write_query(query)?;
+    let (obj, warnings) = decode::decode::<K>(value, q.validation()?)?;
+    let body = write_existing(st, p, caller, obj, Subresource::Status, q.dry_run()?).await?;
+    Ok(written(StatusCode::OK, body, &warnings))
+}
+
+/// PATCH of an object: JSON merge patch, JSON patch, strategic merge patch, or server-side
+/// apply (which creates the object when missing). The patch is applied to the stored object
+/// and the result written as a replace; a concurrent write makes it try again.
+#[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
+async fn patch<K: Served>(
+    State(st): State<AppState>,
+    Path(p): Path<HashMap<String, String>>,
+    Authenticated(caller): Authenticated,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    let (ct, bytes) = crate::error::read_body(request, &st).await?;
+    let Some(kind) = PatchType::from_content_type(&ct) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of a PATCH is application/merge-patch+json, application/json-patch+json, \
+                 application/strategic-merge-patch+json or application/apply-patch+yaml, not {ct:?}"
+            ),
+        ));
+    };
+    let patch: serde_json::Value = crate::error::parse_json(&bytes).map_err(|e| {
+        if kind == PatchType::Apply {
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("flatnet reads apply patches written as JSON (kubectl sends them so): {}", e.message),
+            )
+        } else {
+            e
+        }
+    })?;
+    if kind == PatchType::Apply && q.field_manager.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request("fieldManager is required for apply patches"));
+    }
+    let (validation, dry_run) = (q.validation()?, q.dry_run()?);
+    let (namespace, name) = path_parts(&p)?;
+    let mut patch = patch;
+    if let Some(meta) = patch.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    let precondition = patch.pointer("/metadata/resourceVersion").is_some();
+    // Server-side apply records its field manager and the fields it set.
+    let manager = (kind == PatchType::Apply)
+        .then(|| (q.field_manager.clone().unwrap_or_default(), crate::patch::fields_v1(&patch)));
+    for _ in 0..8 {
+        let Some(current) = st.store.get_raw(K::INFO, &namespace, &name).await? else {
+            if kind != PatchType::Apply {
+                return Err(ApiError::not_found(K::KIND, &name));
+            }
+            let mut created = patch.clone();
+            if let Some((manager, fields)) = &manager {
+                record_manager::<K>(&mut created, manager, fields, st.store.now());
+            }
+            let (mut obj, warnings) = decode::decode::<K>(created, validation)?;
+            normalize(&mut obj, &namespace, Some(&name))?;
+            obj.validate(st.store.settings())?;
+            let body = st.store.write(maybe_dry(obj.create_op(&caller)?, dry_run)).await?;
+            return Ok(written(StatusCode::CREATED, body, &warnings));
+        };
+        let mut v: serde_json::Value =
+            serde_json::from_str(&current).map_err(|e| ApiError::internal("stored object", e))?;
+        let rv = v.pointer("/metadata/resourceVersion").cloned();
+        let applied = match kind {
+            PatchType::Merge => {
+                crate::patch::merge(&mut v, &patch);
+                Ok(())
+            }
+            PatchType::Json => crate::patch::json_patch(v.take(), &patch).map(|out| v = out),
+            PatchType::Strategic | PatchType::Apply => crate::patch::strategic(&mut v, &patch),
+        };
+        applied.map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m))?;
+        if !precondition {
+            if let (Some(rv), Some(meta)) = (rv, v.get_mut("metadata").and_then(|m| m.as_object_mut())) {
+                meta.insert("resourceVersion".into(), rv);
+            }
+        }
+        if let Some((manager, fields)) = &manager {
+            record_manager::<K>(&mut v, manager, fields, st.store.now());
+        }
+        let (obj, warnings) = decode::decode::<K>(v, validation)?;
+        match write_existing(st.clone(), p.clone(), caller.clone(), obj, Subresource::Main, dry_run).await {
+            Ok(body) => return Ok(written(StatusCode::OK, body, &warnings)),
+            Err(e) if e.reason == "Conflict" && !precondition => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict(format!("{} {name:?} kept changing: patch it again", K::KIND)))
+}
+
+/// Put `manager`'s Apply entry into the object's `metadata.managedFields`: a new one, or the
+/// old one with the fields now applied (its time moves only when they changed).
+fn record_manager<K: Served>(
+    obj: &mut serde_json::Value,
+    manager: &str,
+    fields: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = serde_json::json!({});
+    }
+    let meta = &mut obj["metadata"];
+    let mut entries: Vec<serde_json::Value> = meta["managedFields"].as_array().cloned().unwrap_or_default();
+    let time = serde_json::json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    match entries.iter_mut().find(|e| e["manager"] == manager && e["operation"] == "Apply") {
+        Some(e) if e["fieldsV1"] == *fields => {}
+        Some(e) => {
+            e["fieldsV1"] = fields.clone();
+            e["time"] = time;
+        }
+        None => entries.push(serde_json::json!({
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": K::API_VERSION,
+            "time": time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        })),
+    }
+    meta["managedFields"] = serde_json::Value::Array(entries);
 }
 
 #[tracing::instrument(skip_all, fields(kind = K::KIND, namespace = span_namespace(&p), name = span_name(&p)))]
@@ -369,9 +681,25 @@ async fn delete<K: Served>(
     State(st): State<AppState>,
     Path(p): Path<HashMap<String, String>>,
     Authenticated(caller): Authenticated,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    options: axum::body::Bytes,
 ) -> ApiResult<Response> {
+    let q = write_query(query)?;
+    // kubectl and the official clients send `DeleteOptions` as the body, with `dryRun` there.
+    let mut dry_run = q.dry_run()?;
+    if !options.is_empty() {
+        let options: serde_json::Value = crate::error::parse_json(&options)?;
+        if let Some(modes) = options.get("dryRun").and_then(|d| d.as_array()) {
+            for mode in modes {
+                match mode.as_str() {
+                    Some("All") => dry_run = true,
+                    _ => return Err(ApiError::bad_request(format!("unsupported dryRun {mode}: only \"All\""))),
+                }
+            }
+        }
+    }
     let (namespace, name) = path_parts(&p)?;
-    let body = st.store.write(K::delete_op(namespace, name, &caller)?).await?;
+    let body = st.store.write(maybe_dry(K::delete_op(namespace, name, &caller)?, dry_run)).await?;
     Ok(json_response(StatusCode::OK, body))
 }
 

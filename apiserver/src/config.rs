@@ -15,12 +15,25 @@ use openapi::{Backend, ClusterConfig, PortRange};
 #[derive(clap::Parser, Debug, Clone)]
 #[command(name = "apiserver", version, about = "flatnet's API server")]
 pub struct Args {
-    /// Address to listen on.
+    /// Address to serve HTTPS on.
     #[arg(long, env = "FLATNET_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory of the SQLite database (`flatnet.db`) and the admin token (`admin.token`).
+    /// Directory of the SQLite database (`flatnet.db`), the cluster's CA (`ca.crt`, `ca.key`)
+    /// and the tokens (`admin.token`, `viewer.token`), all made on first start.
     #[arg(long, env = "FLATNET_DATA_DIR", default_value = "flatnet-data")]
     pub data_dir: PathBuf,
+    /// More names (DNS names or IP addresses) for the serving certificate, besides the listen
+    /// address, 127.0.0.1, ::1, localhost and the host name. Repeat or separate with commas.
+    #[arg(long = "tls-san", env = "FLATNET_TLS_SAN", value_delimiter = ',')]
+    pub tls_sans: Vec<String>,
+    /// Also serve plain HTTP on this loopback address (say 127.0.0.1:8079), for local tools
+    /// that cannot do TLS. Tokens are required there as on HTTPS. Off by default: HTTPS only.
+    #[arg(long, env = "FLATNET_PLAIN_HTTP_LISTEN")]
+    pub plain_http_listen: Option<SocketAddr>,
+    /// Answer reads (GET) without a token, for demos; writes still need one. Off by default,
+    /// as on kind and k3s: a pod's spec (its environment) often holds secrets.
+    #[arg(long, env = "FLATNET_ANONYMOUS_READS")]
+    pub anonymous_reads: bool,
     /// Directory of the dashboard's static files (default: the `web/` folder of the source tree).
     #[arg(long, env = "FLATNET_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
@@ -45,6 +58,9 @@ pub struct Args {
     /// Seconds after expiry before a lease is reclaimed [first start default: 3600].
     #[arg(long, env = "FLATNET_LEASE_GRACE")]
     pub lease_grace: Option<u64>,
+    /// The cluster's DNS domain [first start default: cluster.local].
+    #[arg(long, env = "FLATNET_CLUSTER_DOMAIN")]
+    pub cluster_domain: Option<String>,
     /// Watch history kept, in revisions; older resourceVersions answer 410 Gone.
     #[arg(long, env = "FLATNET_WATCH_HISTORY", default_value_t = 100_000)]
     pub watch_history: i64,
@@ -91,7 +107,14 @@ pub fn default_cluster_config() -> ClusterConfig {
         backend: Backend::HostGw,
         lease_ttl_seconds: 20,
         lease_grace_seconds: 3600,
+        cluster_domain: openapi::DEFAULT_CLUSTER_DOMAIN.into(),
+        cluster_dns: "10.96.0.10".into(),
     }
+}
+
+/// The cluster DNS address of a service CIDR: its tenth address, as in Kubernetes.
+pub fn default_cluster_dns(service_cidr: Ipv4Network) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(u32::from(service_cidr.network()) + 10)
 }
 
 /// Fill the stored configuration (or the defaults on first start) with explicit flags;
@@ -124,6 +147,15 @@ pub fn merge_cluster_config(args: &Args, stored: Option<ClusterConfig>) -> Resul
     }
     if set("backend", cfg.backend.as_str().into(), args.backend.map(|b| b.as_str().to_string()))?.is_some() {
         cfg.backend = args.backend.unwrap_or(cfg.backend);
+    }
+    if let Some(v) = set("cluster-domain", cfg.cluster_domain.clone(), args.cluster_domain.clone())? {
+        cfg.cluster_domain = v.trim_end_matches('.').to_ascii_lowercase();
+    }
+    if cfg.cluster_dns.is_empty() || first_start {
+        // The service CIDR's own address; data directories from before DNS get it too.
+        let svc: Ipv4Network =
+            cfg.service_cidr.parse().map_err(|e| format!("service CIDR {:?}: {e}", cfg.service_cidr))?;
+        cfg.cluster_dns = default_cluster_dns(svc).to_string();
     }
     // Lease timings may change between starts: they affect no stored address.
     if let Some(ttl) = args.lease_ttl {
@@ -161,6 +193,14 @@ pub fn validate_cluster_config(cfg: &ClusterConfig) -> Result<(), String> {
     if pod.overlaps(svc) {
         return Err(format!("pod CIDR {pod} and service CIDR {svc} overlap"));
     }
+    let dns: std::net::Ipv4Addr =
+        cfg.cluster_dns.parse().map_err(|e| format!("cluster DNS address {:?}: {e}", cfg.cluster_dns))?;
+    if !svc.contains(dns) {
+        return Err(format!("cluster DNS address {dns} is outside the service CIDR {svc}"));
+    }
+    if openapi::validation::validate_dns1123_subdomain(&cfg.cluster_domain).is_err() {
+        return Err(format!("cluster domain {:?} is not a DNS name", cfg.cluster_domain));
+    }
     if cfg.lease_ttl_seconds == 0 {
         return Err("lease TTL must be at least 1 second".into());
     }
@@ -189,9 +229,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_cluster_configs() {
-        let ok = default_cluster_config();
+        let ok = merge_cluster_config(&Args::parse_from(["apiserver"]), None).unwrap();
+        assert_eq!(ok.cluster_dns, "10.96.0.10");
         assert!(validate_cluster_config(&ok).is_ok());
-        let cases: [fn(&mut ClusterConfig); 4] = [
+        let cases: [fn(&mut ClusterConfig); 6] = [
+            |c| c.cluster_dns = "10.97.0.10".into(),
+            |c| c.cluster_domain = "Not A Domain".into(),
             |c| c.service_cidr = "10.244.128.0/20".into(),
             |c| c.node_subnet_prefix = 8,
             |c| c.pod_cidr = "10.244.1.0/16".into(),

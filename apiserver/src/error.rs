@@ -23,7 +23,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, reason, message: message.into(), field: None, causes: Vec::new() }
     }
 
@@ -59,6 +59,20 @@ impl ApiError {
     }
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Gone", message)
+    }
+    /// A watch from a resourceVersion the store has not reached (Kubernetes' 504).
+    pub fn too_large_resource_version(asked: i64, current: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("Too large resource version: {asked}, current: {current}"),
+        );
+        e.causes.push(openapi::StatusCause {
+            reason: Some("ResourceVersionTooLarge".into()),
+            field: String::new(),
+            message: "Too large resource version".into(),
+        });
+        e
     }
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message)
@@ -106,7 +120,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_string(&self.to_status()).unwrap_or_default();
+        let body = serde_json::to_string(&openapi::StatusBody::from(&self.to_status())).unwrap_or_default();
         (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
@@ -119,10 +133,23 @@ impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequest<S> for Json<T>
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim();
-            ct == "application/json" || ct.ends_with("+json") || ct == "application/yaml+json"
-        });
+        let bytes = read_json_body(req, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// The body of a JSON request: its content type checked, its size limited.
+pub async fn read_json_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<axum::body::Bytes> {
+    {
+        // A body without Content-Type is read as JSON, as Kubernetes does (the official
+        // Python client sends none).
+        let is_json = match req.headers().get(header::CONTENT_TYPE) {
+            None => true,
+            Some(v) => v.to_str().ok().is_some_and(|ct| {
+                let ct = ct.split(';').next().unwrap_or("").trim();
+                ct == "application/json" || ct.ends_with("+json") || ct == "application/yaml+json"
+            }),
+        };
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -137,8 +164,21 @@ impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequest<S> for Json<T>
                 ApiError::bad_request(format!("read request body: {}", e.body_text()))
             }
         })?;
-        parse_json(&bytes).map(Json)
+        Ok(bytes)
     }
+}
+
+/// The body of a request, whatever its content type, and that content type ("" when absent).
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<(String, axum::body::Bytes)> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(format!("request body too large: {}", e.body_text()))
+        } else {
+            ApiError::bad_request(format!("read request body: {}", e.body_text()))
+        }
+    })?;
+    Ok((ct, bytes))
 }
 
 /// Where `input` has an array and the object read from it an object: serde reads a struct
@@ -161,33 +201,51 @@ fn array_for_object(input: &serde_json::Value, read: &serde_json::Value, path: &
 /// Deserialize with the path of the failing field (`spec.ports[0].port`).
 pub fn parse_json<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> ApiResult<T> {
     let value: T = parse_json_as(bytes)?;
-    if let (Ok(input), Ok(read)) = (serde_json::from_slice(bytes), serde_json::to_value(&value)) {
-        if let Some(field) = array_for_object(&input, &read, "") {
-            let message = "invalid type: sequence, expected an object".to_string();
-            let mut err = ApiError::bad_request(format!("malformed body at {field}: {message}"));
-            err.causes.push(openapi::StatusCause { field: field.clone(), message });
-            err.field = Some(field);
-            return Err(err);
-        }
+    if let Ok(input) = serde_json::from_slice(bytes) {
+        no_array_for_object(&input, &value)?;
     }
     Ok(value)
 }
 
+/// A 400 where `input` has an array and `read` (what was read from it) an object.
+pub fn no_array_for_object<T: Serialize>(input: &serde_json::Value, read: &T) -> ApiResult<()> {
+    let Ok(read) = serde_json::to_value(read) else { return Ok(()) };
+    if let Some(field) = array_for_object(input, &read, "") {
+        let message = "invalid type: sequence, expected an object".to_string();
+        let mut err = ApiError::bad_request(format!("malformed body at {field}: {message}"));
+        err.causes.push(openapi::StatusCause {
+            reason: Some("FieldValueInvalid".into()),
+            field: field.clone(),
+            message,
+        });
+        err.field = Some(field);
+        return Err(err);
+    }
+    Ok(())
+}
+
 fn parse_json_as<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." { None } else { Some(path) };
-        let message = match &field {
-            Some(f) => format!("malformed body at {f}: {inner}"),
-            None => format!("malformed body: {inner}"),
-        };
-        let mut err = ApiError::bad_request(message);
-        if let Some(f) = field {
-            err.causes.push(openapi::StatusCause { field: f.clone(), message: inner.to_string() });
-            err.field = Some(f);
-        }
-        err
-    })
+    serde_path_to_error::deserialize(de).map_err(path_error)
+}
+
+/// A 400 naming the field serde failed at.
+pub fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let field = if path == "." { None } else { Some(path) };
+    let message = match &field {
+        Some(f) => format!("malformed body at {f}: {inner}"),
+        None => format!("malformed body: {inner}"),
+    };
+    let mut err = ApiError::bad_request(message);
+    if let Some(f) = field {
+        err.causes.push(openapi::StatusCause {
+            reason: Some("FieldValueInvalid".into()),
+            field: f.clone(),
+            message: inner.to_string(),
+        });
+        err.field = Some(f);
+    }
+    err
 }

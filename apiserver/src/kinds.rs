@@ -31,12 +31,16 @@ use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::store::ops::Plain;
 use crate::store::{Caller, Op, Subresource};
+use crate::table::{self, Column};
 
 /// A kind the API server stores and serves. The default operations are those of a kind
 /// with no write logic of its own; the registry's verbs decide which of them are routed.
 pub trait Served: Resource + PartialEq + Debug {
     /// The field rules of a created or replaced object (its status is the writer's).
     fn validate(&self, settings: &Settings) -> Result<(), FieldErrors>;
+
+    /// The columns `kubectl get` shows (server-side printing, [`crate::table`]).
+    const COLUMNS: &'static [Column] = table::DEFAULT;
 
     /// The node the object is bound to (the store's `node_name` column, which
     /// `fieldSelector=spec.nodeName=…` reads).
@@ -67,6 +71,7 @@ pub trait Served: Resource + PartialEq + Debug {
 }
 
 impl Served for Node {
+    const COLUMNS: &'static [Column] = table::NODE;
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         validation::validate_node(self)
     }
@@ -93,6 +98,7 @@ impl Served for NodeLease {
 }
 
 impl Served for Pod {
+    const COLUMNS: &'static [Column] = table::POD;
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         validation::validate_pod(self)
     }
@@ -115,6 +121,7 @@ impl Served for Pod {
 }
 
 impl Served for Service {
+    const COLUMNS: &'static [Column] = table::SERVICE;
     fn validate(&self, settings: &Settings) -> Result<(), FieldErrors> {
         validation::validate_service(self, &settings.cluster)
     }
@@ -134,6 +141,7 @@ impl Served for Service {
 
 /// Read-only: the writer computes endpoints from services and pods.
 impl Served for Endpoints {
+    const COLUMNS: &'static [Column] = table::ENDPOINTS;
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         Ok(())
     }
@@ -142,6 +150,7 @@ impl Served for Endpoints {
 /// Events are created (by node agents as themselves, or the admin) and deleted (admin, by
 /// default); the registry serves no update.
 impl Served for Event {
+    const COLUMNS: &'static [Column] = table::EVENT;
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         validation::validate_event(self)
     }

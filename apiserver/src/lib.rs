@@ -13,24 +13,37 @@
 //!   [`logs`]: pod logs, read through the node's agent;
 //!   [`error`]: the one error type and its JSON body;
 //!   [`spec`]: the OpenAPI document; [`metrics`]: `/metrics`.
+//! - What Kubernetes clients (kubectl, the official client libraries) need, all derived from
+//!   the registry: [`discovery`] (`/version`, `/api`, `/apis`, …), [`openapiv3`]
+//!   (`/openapi/v3`), [`table`] (server-side printing), [`fields`] (field selectors),
+//!   [`patch`] (merge, JSON, strategic merge patches and server-side apply) and [`decode`]
+//!   (`dryRun`, `fieldValidation`, Kubernetes' fields flatnet drops with a warning,
+//!   `generateName`).
 //! - [`alloc`] and [`endpoints`]: the pure parts of allocation and endpoints computation.
+//! - [`auth`]: a bearer token on every request (admin, viewer, node-scoped), health checks
+//!   and `/version` aside; [`tls`]: HTTPS with the cluster's own CA, made on first start.
 //!
-//! Writes need a bearer token: the admin token created on first start in
-//! `DATA_DIR/admin.token`, or a node-scoped token minted with
-//! `POST /api/v1/nodes/{name}/token`, which may write only that node, its heartbeat and the
-//! status of pods bound to it. Reads are open, except pod logs (admin only: logs may hold
-//! secrets).
+//! The data directory holds, besides the database: `ca.crt` and `ca.key` (the cluster's CA,
+//! like kubeadm's), `admin.token` and `viewer.token` (all keys and tokens mode 0600).
 
 pub mod alloc;
 pub mod api;
+pub mod auth;
 pub mod config;
+pub mod decode;
+pub mod discovery;
 pub mod endpoints;
 pub mod error;
+pub mod fields;
 pub mod kinds;
 pub mod logs;
 pub mod metrics;
+pub mod openapiv3;
+pub mod patch;
 pub mod spec;
 pub mod store;
+pub mod table;
+pub mod tls;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +53,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::services::ServeDir;
 
+use crate::auth::Authenticator;
 use crate::config::{Args, Settings};
 use crate::metrics::Metrics;
 use crate::store::{Clock, Op, Store};
@@ -49,13 +63,16 @@ use crate::store::{Clock, Op, Store};
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub auth: Arc<Authenticator>,
 }
 
 /// The whole HTTP application: the API, `/metrics`, `/openapi.json`, and the dashboard's
-/// static files at `/` when `web_dir` is given.
+/// static files at `/` when `web_dir` is given. Every API route is behind
+/// [`auth::authenticate`]; the static files are not (they hold no cluster data).
 pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
     let max_body = state.store.settings().max_body_bytes;
     let mut router = api::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
         // A span per request (method, path), logged at debug level: RUST_LOG=tower_http=debug.
@@ -67,28 +84,19 @@ pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
     router
 }
 
-/// The admin token of a data directory: read it, or create it (mode 0600) on first start.
-pub fn admin_token(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir)?;
-    let path = data_dir.join("admin.token");
-    match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => return Ok((t.trim().to_string(), path)),
-        Ok(_) => anyhow::bail!("admin token file {} is empty: delete it to create a new one", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(anyhow::anyhow!("read admin token {}: {e}", path.display())),
-    }
-    let token = store::new_token();
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-    writeln!(f, "{token}")?;
-    f.sync_all()?;
-    Ok((token, path))
+/// What [`open_store`] opened: the store, the tokens' files and the token checker.
+pub struct Opened {
+    pub store: Store,
+    pub auth: Arc<Authenticator>,
+    pub admin_token_path: PathBuf,
+    pub viewer_token_path: PathBuf,
 }
 
-/// Open the store for `args`, with `clock`, and start the periodic tick.
-pub async fn open_store(args: &Args, clock: Clock) -> anyhow::Result<(Store, PathBuf)> {
-    let (token, token_path) = admin_token(&args.data_dir)?;
+/// Open the store for `args`, with `clock`, and start the periodic tick; the admin and
+/// viewer tokens are read, or made on first start.
+pub async fn open_store(args: &Args, clock: Clock) -> anyhow::Result<Opened> {
+    let (admin, admin_token_path) = auth::token_file(&args.data_dir, auth::ADMIN_TOKEN_FILE)?;
+    let (viewer, viewer_token_path) = auth::token_file(&args.data_dir, auth::VIEWER_TOKEN_FILE)?;
     let configure = |stored| {
         let cluster = config::merge_cluster_config(args, stored)?;
         let mut settings = Settings::new(cluster)?;
@@ -96,9 +104,49 @@ pub async fn open_store(args: &Args, clock: Clock) -> anyhow::Result<(Store, Pat
         settings.max_body_bytes = args.max_body_bytes;
         Ok(settings)
     };
-    let store = Store::open(&args.data_dir, configure, &token, clock).await?;
+    let store = Store::open(&args.data_dir, configure, &admin, clock).await?;
+    ensure_kube_dns(&store).await?;
     spawn_ticker(store.clone());
-    Ok((store, token_path))
+    let auth = Arc::new(Authenticator::new(&admin, &viewer, args.anonymous_reads));
+    Ok(Opened { store, auth, admin_token_path, viewer_token_path })
+}
+
+/// The `kube-dns` service in `kube-system`: how users and clients find the cluster DNS
+/// (every node answers its own pods at this address, see the agent's `dns` module). It has
+/// no selector and so no endpoints: the nodes' tables leave its address to the local server.
+pub fn kube_dns_service(cluster: &openapi::ClusterConfig) -> openapi::Service {
+    use openapi::{ObjectMeta, Protocol, Service, ServicePort, ServiceSpec};
+    let port = |name: &str, protocol| ServicePort { name: Some(name.into()), protocol, port: 53, ..Default::default() };
+    Service {
+        metadata: ObjectMeta {
+            name: "kube-dns".into(),
+            namespace: Some("kube-system".into()),
+            labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+            ..Default::default()
+        },
+        spec: ServiceSpec {
+            cluster_ip: Some(cluster.cluster_dns.clone()),
+            ports: vec![port("dns", Protocol::Udp), port("dns-tcp", Protocol::Tcp)],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Create the `kube-dns` service unless it exists.
+pub async fn ensure_kube_dns(store: &Store) -> anyhow::Result<()> {
+    use openapi::Resource;
+    let svc = kube_dns_service(&store.settings().cluster);
+    let ns = svc.metadata.namespace.as_deref().unwrap_or_default();
+    let existing = store.get_raw(openapi::Service::INFO, ns, &svc.metadata.name).await;
+    if existing.map_err(|e| anyhow::anyhow!("read the kube-dns service: {}", e.message))?.is_some() {
+        return Ok(());
+    }
+    match store.write(Op::CreateService(svc)).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(()),
+        Err(e) => anyhow::bail!("create the kube-dns service: {}", e.message),
+    }
 }
 
 /// Lease expiry and reclamation, pending pods and compaction, once per tick interval.

@@ -23,14 +23,16 @@ use openapi::*;
 #[openapi(
     info(
         title = "flatnet API",
-        description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Reads are open; writes need a bearer token (the admin token, or a node-scoped token for a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
+        description = "flatnet's API server: nodes and their CIDR leases, pods, services and endpoints, in Kubernetes' shapes. Served over HTTPS with the cluster's own CA (DATA_DIR/ca.crt). Every request but the health checks needs a bearer token: the admin token, the viewer token (reads only, not pod logs), or a node-scoped token (reads, and a node's own writes). Lists answer a resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited events after N.",
         license(name = "Apache-2.0")
     ),
     // The kinds' schemas (and those they refer to) come from the registry, in `build`.
     components(schemas(
         ObjectMeta,
+        ManagedFieldsEntry,
         ListMeta,
-        Status,
+        StatusBody,
+        StatusDetails,
         StatusCause,
         EventType,
         Heartbeat,
@@ -242,14 +244,18 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
         .map(|c| match *c {
             "400" => error(c, "Malformed request: bad JSON, wrong field type, unknown field, bad selector"),
             "401" => error(c, "No or unknown bearer token"),
-            "403" => error(c, "The token may not do this (a node token writing another node)"),
+            "403" => error(c, "The token may not do this (the viewer token writing or reading logs, a node token writing another node)"),
             "404" => error(c, "No such object, or a namespace that cannot exist (not a DNS-1123 label)"),
             "409" => error(c, "Already exists, or a stale resourceVersion"),
             "410" => error(c, "The watch history before resourceVersion was compacted: list again"),
             "413" => error(c, "Request body too large"),
             "415" => error(c, "Body is not application/json"),
-            "422" => error(c, "Validation failed: `field` names the offending field, `causes` lists all"),
+            "422" => error(
+                c,
+                "Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first",
+            ),
             "502" => error(c, "The node's agent could not be reached or failed"),
+            "504" => error(c, "A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)"),
             "503" => {
                 error(c, "Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint")
             }
@@ -258,7 +264,9 @@ fn errors(codes: &[&str]) -> Vec<(String, utoipa::openapi::Response)> {
         .collect()
 }
 
-const READ_ERRORS: &[&str] = &["500"];
+/// A read needs a token too (any of them: every role may read); only the health check is open.
+const READ_ERRORS: &[&str] = &["401", "500"];
+const HEALTH_ERRORS: &[&str] = &["500"];
 const WRITE_ERRORS: &[&str] = &["400", "401", "403", "404", "409", "413", "415", "422", "500", "503"];
 
 fn operation(
@@ -372,13 +380,25 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
     params
 }
 
+/// The query parameters every write accepts.
+fn with_write_params(mut params: Vec<utoipa::openapi::path::Parameter>) -> Vec<utoipa::openapi::path::Parameter> {
+    params.push(query_param("dryRun", Type::String, "`All`: validate and answer as if done; nothing changes"));
+    params.push(query_param(
+        "fieldValidation",
+        Type::String,
+        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)",
+    ));
+    params.push(query_param("fieldManager", Type::String, "Who writes (required for server-side apply)"));
+    params
+}
+
 fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let routes = k.routes();
     let ns_param = || namespace_param();
     let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
-    let list_errors: &[&str] = &["400", "404", "410", "500"];
-    let watch_note = "; with watch=true, a stream of WatchEvent lines (application/x-ndjson)";
+    let list_errors: &[&str] = &["400", "401", "404", "410", "500", "504"];
+    let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (application/json)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
@@ -428,7 +448,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
             obj_params.clone(),
             None,
             object_ok("The object", "200"),
-            &["404", "500"],
+            &["401", "404", "500"],
         ),
     );
     if k.verbs.create {
@@ -440,7 +460,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("create{}", k.kind),
                 k.tag,
                 summary,
-                base_params.clone(),
+                with_write_params(base_params.clone()),
                 Some(k.kind),
                 object_ok("Created", "201"),
                 WRITE_ERRORS,
@@ -455,12 +475,46 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("replace{}", k.kind),
                 k.tag,
                 format!("Replace a {} (409 when metadata.resourceVersion is stale)", k.kind),
-                obj_params.clone(),
+                with_write_params(obj_params.clone()),
                 Some(k.kind),
                 object_ok("Replaced", "200"),
                 WRITE_ERRORS,
             ),
         );
+    }
+    if k.verbs.update {
+        let mut op = operation(
+            format!("patch{}", k.kind),
+            k.tag,
+            format!(
+                "Patch a {}: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)",
+                k.kind
+            ),
+            with_write_params(obj_params.clone()),
+            None,
+            object_ok("Patched", "200"),
+            WRITE_ERRORS,
+        );
+        // One content type described (generators take one); the others are the same object
+        // patched another way: application/json-patch+json (an array of operations),
+        // application/strategic-merge-patch+json and application/apply-patch+yaml.
+        let body = RequestBodyBuilder::new()
+            .description(Some(
+                "A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)",
+            ))
+            .required(Some(Required::True))
+            .content("application/merge-patch+json", ContentBuilder::new().schema(Some(ObjectBuilder::new())).build());
+        op.request_body = Some(body.build());
+        op.responses.responses.insert(
+            "201".into(),
+            utoipa::openapi::RefOr::T(
+                ResponseBuilder::new()
+                    .description("Created by server-side apply")
+                    .content("application/json", json_content(k.kind))
+                    .build(),
+            ),
+        );
+        paths.add_path_operation(&routes.object, vec![HttpMethod::Patch], op);
     }
     if k.verbs.delete {
         paths.add_path_operation(
@@ -470,10 +524,10 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 format!("delete{}", k.kind),
                 k.tag,
                 format!("Delete a {}; answers it as it was", k.kind),
-                obj_params.clone(),
+                with_write_params(obj_params.clone()),
                 None,
                 object_ok("Deleted", "200"),
-                &["401", "403", "404", "500", "503"],
+                &["400", "401", "403", "404", "500", "503"],
             ),
         );
     }
@@ -489,7 +543,7 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
                 obj_params.clone(),
                 None,
                 object_ok("The object", "200"),
-                &["404", "500"],
+                &["401", "404", "500"],
             ),
         );
         paths.add_path_operation(
@@ -584,6 +638,45 @@ fn build() -> utoipa::openapi::OpenApi {
             &["400", "401", "403", "404", "500", "502", "503"],
         ),
     );
+    let any_json = || ContentBuilder::new().schema(Some(ObjectBuilder::new())).build();
+    for (path, what) in crate::discovery::paths() {
+        let id = format!("discovery{}", path.replace(['/', '.', '-'], "_"));
+        paths.add_path_operation(
+            &path,
+            vec![HttpMethod::Get],
+            operation(
+                id,
+                "discovery",
+                what,
+                vec![],
+                None,
+                ("200", "The document".into(), any_json(), "application/json"),
+                READ_ERRORS,
+            ),
+        );
+    }
+    for path in crate::openapiv3::paths() {
+        let (id, what) = match path.strip_prefix("/openapi/v3/") {
+            None => ("openapiV3Index".to_string(), "Where each group version's OpenAPI 3 document is (for kubectl)".to_string()),
+            Some(gv) => (
+                format!("openapiV3{}", gv.replace(['/', '.', '-'], "_")),
+                format!("The OpenAPI 3 document of {gv}, with Kubernetes' extensions (kubectl explain and validation read it)"),
+            ),
+        };
+        paths.add_path_operation(
+            &path,
+            vec![HttpMethod::Get],
+            operation(
+                id,
+                "discovery",
+                what,
+                vec![],
+                None,
+                ("200", "The document".into(), any_json(), "application/json"),
+                READ_ERRORS,
+            ),
+        );
+    }
     paths.add_path_operation(
         "/healthz",
         vec![HttpMethod::Get],
@@ -594,7 +687,7 @@ fn build() -> utoipa::openapi::OpenApi {
             vec![],
             None,
             ("200", "ok".into(), text.clone(), "text/plain"),
-            READ_ERRORS,
+            HEALTH_ERRORS,
         ),
     );
     paths.add_path_operation(
@@ -621,7 +714,7 @@ fn build() -> utoipa::openapi::OpenApi {
             vec![],
             None,
             ("200", "The OpenAPI document".into(), any, "application/json"),
-            &[],
+            READ_ERRORS,
         ),
     );
     doc.paths = paths;
@@ -645,7 +738,9 @@ fn build() -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("The admin token (DATA_DIR/admin.token) or a node token"))
+                .description(Some(
+                    "The admin token (DATA_DIR/admin.token), the viewer token (DATA_DIR/viewer.token) or a node token",
+                ))
                 .build(),
         ),
     );

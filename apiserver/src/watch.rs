@@ -19,6 +19,7 @@ use openapi::selector::LabelSelector;
 use openapi::{EventType, Status};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::fields::FieldSelector;
 use crate::metrics::Metrics;
 use crate::store::{Change, Kind, Selectable, Store};
 
@@ -30,11 +31,18 @@ pub struct Filter {
     pub labels: LabelSelector,
     /// `spec.nodeName=…` (pods).
     pub node: Option<String>,
+    /// Every field selector (including `spec.nodeName`), read from the object itself.
+    pub fields: FieldSelector,
 }
 
 impl Filter {
     pub fn matches(&self, s: &Selectable) -> bool {
         self.labels.matches(&s.labels) && self.node.as_ref().is_none_or(|n| s.node.as_ref() == Some(n))
+    }
+
+    /// [`Filter::matches`] and the field selectors, on the object's JSON.
+    pub fn matches_object(&self, s: &Selectable, json: &str) -> bool {
+        self.matches(s) && self.fields.matches_json(json)
     }
 
     fn in_scope(&self, ev: &Change) -> bool {
@@ -46,9 +54,14 @@ impl Filter {
         if !self.in_scope(ev) {
             return None;
         }
-        let now = self.matches(&ev.selectable);
+        let now = self.matches_object(&ev.selectable, &ev.object);
+        let old = match (&ev.old, &ev.old_object) {
+            (Some(o), Some(json)) => Some(self.matches_object(o, json)),
+            (Some(o), None) => Some(self.matches(o)),
+            _ => None,
+        };
         match ev.event_type {
-            EventType::Modified => match (ev.old.as_ref().map(|o| self.matches(o)).unwrap_or(now), now) {
+            EventType::Modified => match (old.unwrap_or(now), now) {
                 (true, true) => Some(EventType::Modified),
                 (false, true) => Some(EventType::Added),
                 (true, false) => Some(EventType::Deleted),
@@ -87,7 +100,7 @@ fn bookmark(kind: Kind, rev: i64) -> Bytes {
 }
 
 fn error(status: &Status) -> Bytes {
-    line(EventType::Error, &serde_json::to_string(status).unwrap_or_default())
+    line(EventType::Error, &serde_json::to_string(&openapi::StatusBody::from(status)).unwrap_or_default())
 }
 
 type Tx = mpsc::Sender<Result<Bytes, Infallible>>;
@@ -191,7 +204,9 @@ async fn initial(store: &Store, filter: &Filter, tx: &Tx) -> Option<i64> {
     };
     let mut objects: Vec<(i64, String)> = items
         .into_iter()
-        .filter(|o| filter.labels.is_empty() || filter.matches(&Selectable::from_json(o)))
+        .filter(|o| {
+            (filter.labels.is_empty() || filter.matches(&Selectable::from_json(o))) && filter.fields.matches_json(o)
+        })
         .map(|o| (revision_of(&o), o))
         .collect();
     objects.sort_by_key(|(rv, _)| *rv);
@@ -251,8 +266,13 @@ mod tests {
 
     #[test]
     fn selectors_turn_modifications_into_adds_and_deletes() {
-        let f =
-            Filter { kind: Pod::INFO, namespace: None, labels: LabelSelector::parse("app=web").unwrap(), node: None };
+        let f = Filter {
+            kind: Pod::INFO,
+            namespace: None,
+            labels: LabelSelector::parse("app=web").unwrap(),
+            node: None,
+            fields: FieldSelector::default(),
+        };
         let web = sel(&[("app", "web")], None);
         let db = sel(&[("app", "db")], None);
         assert_eq!(f.view(&modified(web.clone(), web.clone())), Some(EventType::Modified));
@@ -263,7 +283,13 @@ mod tests {
 
     #[test]
     fn node_filter_sees_binding_as_added() {
-        let f = Filter { kind: Pod::INFO, namespace: None, labels: LabelSelector::default(), node: Some("n1".into()) };
+        let f = Filter {
+            kind: Pod::INFO,
+            namespace: None,
+            labels: LabelSelector::default(),
+            node: Some("n1".into()),
+            fields: FieldSelector::default(),
+        };
         let unbound = sel(&[], None);
         let bound = sel(&[], Some("n1"));
         assert_eq!(f.view(&modified(unbound, bound.clone())), Some(EventType::Added));

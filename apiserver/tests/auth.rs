@@ -1,6 +1,7 @@
-//! Authentication and authorization: writes need a bearer token (401 without or with a
-//! wrong one), reads do not; a node-scoped token writes only its own node, its heartbeat
-//! and the status of pods bound to it (403 for anything else).
+//! Authentication and authorization: every request but the health checks needs a bearer
+//! token (401 without or with a wrong one; the scheme in any case); the viewer token reads
+//! and writes nothing (403); a node-scoped token writes only its own node, its heartbeat
+//! and the status of pods bound to it (403 for anything else) and reads no pod's log.
 
 mod common;
 
@@ -46,26 +47,10 @@ async fn cluster() -> TestServer {
     srv
 }
 
-#[tokio::test]
-async fn writes_need_a_valid_bearer_token_reads_do_not() {
-    let srv = cluster().await;
-    let before = srv.revision();
-    for (what, req) in write_requests(&srv).await {
-        let s = srv.send(req).await.error(401, "Unauthorized", None);
-        assert!(s.message.contains("token"), "{what}: {s:?}");
-    }
-    for bad in ["Bearer wrong-token", "Basic dGVzdDp0ZXN0", "Bearer ", "test-admin-token", "bearer test-admin-token"] {
-        for (what, req) in write_requests(&srv).await {
-            let resp = srv.send(req.authorization(bad)).await;
-            assert_eq!(resp.status.as_u16(), 401, "{what} with {bad:?}: {}", resp.text());
-            resp.error(401, "Unauthorized", None);
-        }
-    }
-    assert_eq!(srv.revision(), before, "refused writes changed nothing");
-
-    for path in [
-        "/healthz".to_string(),
-        "/metrics".into(),
+/// Every read path, with what it answers to the admin.
+fn read_paths(before: i64) -> Vec<String> {
+    vec![
+        "/metrics".to_string(),
         "/openapi.json".into(),
         "/api/v1/clusterconfig".into(),
         "/api/v1/nodes".into(),
@@ -84,18 +69,104 @@ async fn writes_need_a_valid_bearer_token_reads_do_not() {
         format!("/api/v1/namespaces/{NS}/endpoints"),
         format!("/api/v1/namespaces/{NS}/endpoints/web"),
         format!("/api/v1/pods?watch=true&resourceVersion={before}&timeoutSeconds=0"),
-    ] {
+    ]
+}
+
+#[tokio::test]
+async fn no_request_but_health_succeeds_without_a_valid_token() {
+    let srv = cluster().await;
+    let before = srv.revision();
+    for (what, req) in write_requests(&srv).await {
+        let s = srv.send(req).await.error(401, "Unauthorized", None);
+        assert!(s.message.contains("token"), "{what}: {s:?}");
+    }
+    for bad in ["Bearer wrong-token", "Basic dGVzdDp0ZXN0", "Bearer ", "test-admin-token", "Token test-admin-token"] {
+        for (what, req) in write_requests(&srv).await {
+            let resp = srv.send(req.authorization(bad)).await;
+            assert_eq!(resp.status.as_u16(), 401, "{what} with {bad:?}: {}", resp.text());
+            resp.error(401, "Unauthorized", None);
+        }
+        for path in read_paths(before) {
+            srv.send(Req::get(&path).authorization(bad)).await.error(401, "Unauthorized", None);
+        }
+    }
+    assert_eq!(srv.revision(), before, "refused writes changed nothing");
+    for path in read_paths(before).into_iter().chain(["/api/v1/nope".into(), "/apis/x/v1".into()]) {
+        let s = srv.send(Req::get(&path)).await.error(401, "Unauthorized", None);
+        assert!(s.message.contains("bearer token"), "GET {path}: {s:?}");
+    }
+    // Health checks answer anyone, even with a broken header.
+    for path in ["/healthz", "/livez", "/readyz"] {
+        assert_eq!(srv.send(Req::get(path)).await.text(), "ok");
+        assert_eq!(srv.send(Req::get(path).authorization("Basic x")).await.status.as_u16(), 200);
+    }
+    // Pod logs are the admin's only.
+    let log = format!("{}/log", pod_path("on-n1"));
+    srv.send(Req::get(&log)).await.error(401, "Unauthorized", None);
+    srv.send(Req::get(&log).token(VIEWER)).await.error(403, "Forbidden", None);
+
+    // The admin token reads all of it, and does every write.
+    for path in read_paths(before) {
         let resp = srv.get(&path).await;
         assert_eq!(resp.status.as_u16(), 200, "GET {path}: {}", resp.text());
     }
-    // A wrong token on a read is not looked at.
-    assert_eq!(srv.send(Req::get("/api/v1/pods").token("wrong")).await.status.as_u16(), 200);
-
-    // And the admin token does all of it.
     for (what, req) in write_requests(&srv).await {
         let resp = srv.send(req.token(ADMIN)).await;
         assert!(resp.status.is_success() || resp.status.as_u16() == 404, "{what}: {} {}", resp.status, resp.text());
     }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let srv = cluster().await;
+    for (i, scheme) in ["Bearer", "bearer", "BEARER", "bEaReR"].into_iter().enumerate() {
+        let resp = srv.send(Req::get("/api/v1/nodes").authorization(&format!("{scheme} {ADMIN}"))).await;
+        assert_eq!(resp.status.as_u16(), 200, "{scheme}: {}", resp.text());
+        let created = srv
+            .send(
+                Req::post(&format!("/api/v1/namespaces/{NS}/pods"))
+                    .json(&Pod::from(pod(&format!("p-{i}"))))
+                    .authorization(&format!("{scheme} {ADMIN}")),
+            )
+            .await;
+        assert_eq!(created.status.as_u16(), 201, "{scheme}: {}", created.text());
+    }
+}
+
+#[tokio::test]
+async fn a_viewer_token_reads_everything_and_writes_nothing() {
+    let srv = cluster().await;
+    let before = srv.revision();
+    for path in read_paths(before) {
+        let resp = srv.send(Req::get(&path).token(VIEWER)).await;
+        assert_eq!(resp.status.as_u16(), 200, "GET {path}: {}", resp.text());
+    }
+    for (what, req) in write_requests(&srv).await {
+        let resp = srv.send(req.token(VIEWER)).await;
+        assert_eq!(resp.status.as_u16(), 403, "{what}: {}", resp.text());
+        let s = resp.error(403, "Forbidden", None);
+        assert!(s.message.contains("viewer"), "{what}: {s:?}");
+    }
+    assert_eq!(srv.revision(), before, "refused writes changed nothing");
+}
+
+#[tokio::test]
+async fn anonymous_reads_open_reads_only_when_asked_for() {
+    let srv = TestServer::builder().anonymous_reads().start().await;
+    srv.ready_node("n1", "192.168.50.1").await;
+    srv.create_pod(pod("on-n1").node("n1")).await;
+    srv.create_service(service("web").selector(&[("app", "web")]).port(80, 80)).await;
+    let before = srv.revision();
+    for path in read_paths(before) {
+        let resp = srv.send(Req::get(&path)).await;
+        assert_eq!(resp.status.as_u16(), 200, "GET {path}: {}", resp.text());
+    }
+    // Writes, pod logs and wrong tokens are refused as without the flag.
+    srv.send(Req::post("/api/v1/nodes").json(&Node::from(node("n9")))).await.error(401, "Unauthorized", None);
+    srv.send(Req::delete(&pod_path("on-n1"))).await.error(401, "Unauthorized", None);
+    srv.send(Req::get(&format!("{}/log", pod_path("on-n1")))).await.error(401, "Unauthorized", None);
+    srv.send(Req::get("/api/v1/nodes").token("wrong")).await.error(401, "Unauthorized", None);
+    assert_eq!(srv.revision(), before);
 }
 
 #[tokio::test]
@@ -129,6 +200,10 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
         ),
         ("delete a service", Req::delete(&service_path("web"))),
     ];
+    // Nor read another node's pod logs (logs are the admin's).
+    let forbidden = forbidden
+        .into_iter()
+        .chain([("log of a pod on another node", Req::get(&format!("{}/log", pod_path("on-n2"))))]);
     for (what, req) in forbidden {
         let resp = srv.send(as_n1(req)).await;
         assert_eq!(resp.status.as_u16(), 403, "{what}: {}", resp.text());

@@ -261,7 +261,7 @@ async fn validation_failures_name_the_field_and_change_nothing() {
         (
             "cluster IP not an address",
             services.clone(),
-            with(service_json("s"), |v| v["spec"]["clusterIP"] = json!("None")),
+            with(service_json("s"), |v| v["spec"]["clusterIP"] = json!("none-such")),
             422,
             "Invalid",
             "spec.clusterIP".into(),
@@ -396,9 +396,9 @@ async fn content_type_and_body_size() {
     for ct in ["text/plain", "application/x-www-form-urlencoded", "application/jsonl"] {
         srv.send(Req::post(&pods).raw(body.clone(), ct).token(ADMIN)).await.error(415, "UnsupportedMediaType", None);
     }
-    // No content type at all.
+    // No content type at all: read as JSON (as Kubernetes does), and an empty body is not.
     let no_ct = Req::new(axum::http::Method::PUT, &pod_path("p")).token(ADMIN);
-    srv.send(no_ct).await.error(415, "UnsupportedMediaType", None);
+    srv.send(no_ct).await.error(400, "BadRequest", None);
 
     // Just under the limit: fine. Over it: 413.
     let sized = |n: usize| with(pod_json("big"), |v| v["metadata"]["annotations"]["note"] = json!("x".repeat(n)));

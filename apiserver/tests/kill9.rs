@@ -1,6 +1,7 @@
 //! The real `apiserver` binary, killed with SIGKILL in the middle of a write storm: every
 //! write it acknowledged is there after the restart, and a watch stream of the typed client
-//! resumes across the restart with no event lost or repeated.
+//! resumes across the restart with no event lost or repeated. Over HTTPS, with the CA the
+//! server made on its first start.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -75,7 +76,8 @@ fn pod(name: &str) -> Pod {
 
 fn admin(dir: &Path, port: u16) -> Client {
     let token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
-    Client::new(&format!("http://127.0.0.1:{port}"), Some(token.trim().to_string())).unwrap()
+    let ca = std::fs::read(dir.join("ca.crt")).unwrap();
+    Client::with_ca(&format!("https://127.0.0.1:{port}"), Some(token.trim().to_string()), &ca).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

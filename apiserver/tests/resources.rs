@@ -97,7 +97,10 @@ async fn metrics_count_requests_watchers_and_objects() {
     assert_eq!(metric(&text, "flatnet_apiserver_watch_clients"), Some(0.0));
 
     // A watch counts while its stream is open, and stops counting when the client leaves.
-    let req = Request::get("/api/v1/pods?watch=true").body(Body::empty()).unwrap();
+    let req = Request::get("/api/v1/pods?watch=true")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
     let open = srv.app.clone().oneshot(req).await.unwrap();
     assert_eq!(open.status(), StatusCode::OK);
     wait_for_gauge(&srv, 1.0).await;
@@ -262,7 +265,8 @@ async fn pods_crud_lists_and_status() {
     assert_eq!(names(srv.pods("/api/v1/pods?labelSelector=app%20in%20(web,db)").await).len(), 2);
     assert_eq!(names(srv.pods("/api/v1/pods?fieldSelector=spec.nodeName%3Dn1").await).len(), 2);
     assert!(names(srv.pods("/api/v1/pods?fieldSelector=spec.nodeName%3Dn2").await).is_empty());
-    srv.get("/api/v1/pods?fieldSelector=metadata.name%3Dx").await.error(400, "BadRequest", None);
+    assert_eq!(names(srv.pods("/api/v1/pods?fieldSelector=metadata.name%3Ddb-1").await), ["db-1"]);
+    srv.get("/api/v1/pods?fieldSelector=spec.image%3Dx").await.error(400, "BadRequest", None);
 
     // Replace: metadata may change, the spec may not, the status is kept.
     let mut put = web.clone();

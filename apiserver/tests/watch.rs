@@ -61,7 +61,7 @@ async fn every_event_exactly_once_across_a_reconnect() {
     // First connection from A, with writes while it streams.
     let app = srv.app.clone();
     let first = tokio::spawn(async move {
-        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={a}&timeoutSeconds=1"))).await
+        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={a}&timeoutSeconds=1")).token(ADMIN)).await
     });
     let mut expected = writes(&srv, "one").await;
     let first = first.await.unwrap();
@@ -76,7 +76,7 @@ async fn every_event_exactly_once_across_a_reconnect() {
     expected.extend(writes(&srv, "two").await);
     let app = srv.app.clone();
     let second = tokio::spawn(async move {
-        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={b}&timeoutSeconds=1"))).await
+        send(&app, Req::get(&format!("{PODS}?watch=true&resourceVersion={b}&timeoutSeconds=1")).token(ADMIN)).await
     });
     expected.extend(writes(&srv, "three").await);
     let second = second.await.unwrap();
@@ -101,7 +101,7 @@ async fn a_label_selector_turns_relabels_into_deleted_and_added() {
 
     let app = srv.app.clone();
     let q = query.clone();
-    let live = tokio::spawn(async move { send(&app, Req::get(&q)).await });
+    let live = tokio::spawn(async move { send(&app, Req::get(&q).token(ADMIN)).await });
     let relabel = |p: &Pod, app: &str| {
         let mut p = p.clone();
         p.metadata.labels.insert("app".into(), app.into());
@@ -148,7 +148,7 @@ async fn a_node_field_selector_sees_a_binding_as_added() {
 
     let app = srv.app.clone();
     let q = query.clone();
-    let live = tokio::spawn(async move { send(&app, Req::get(&q)).await });
+    let live = tokio::spawn(async move { send(&app, Req::get(&q).token(ADMIN)).await });
     srv.heartbeat("n1").await; // binds p to n1
     srv.create_pod(pod("elsewhere").node("n2")).await;
     srv.create_pod(pod("r").node("n1")).await;
@@ -163,8 +163,9 @@ async fn a_node_field_selector_sees_a_binding_as_added() {
     assert_eq!(live[0].object["spec"]["nodeName"], "n1");
     assert!(live[0].object["status"]["podIP"].as_str().unwrap().starts_with("10.244."));
     // From the history alone: the same. Without a resourceVersion: the pods on n1 now, then
-    // the bookmark.
-    let now = "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dn1&timeoutSeconds=1".to_string();
+    // the bookmark (asked for).
+    let now = "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dn1&allowWatchBookmarks=true&timeoutSeconds=1"
+        .to_string();
     let [replayed, now]: [Vec<WatchLine>; 2] = srv.watch_all(&[query, now]).await.try_into().unwrap();
     assert_eq!(replayed, live);
     assert_eq!(now.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED p", "BOOKMARK "]);
@@ -183,7 +184,7 @@ async fn without_a_resource_version_current_objects_then_a_bookmark_then_changes
     let x: Pod = srv.put(&pod_path("x"), &x2).await.ok();
     let list_rev = srv.revision();
 
-    let mut w = srv.open_watch(&format!("{PODS}?watch=true&labelSelector=app%3Dweb")).await;
+    let mut w = srv.open_watch(&format!("{PODS}?watch=true&allowWatchBookmarks=true&labelSelector=app%3Dweb")).await;
     let initial = w.take(3).await;
     assert_eq!(initial.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED z", "ADDED x", "BOOKMARK "]);
     assert_eq!(initial[0].rv(), rv_of(&z));
@@ -197,9 +198,9 @@ async fn without_a_resource_version_current_objects_then_a_bookmark_then_changes
     srv.delete(&pod_path("x")).await.ok::<Pod>();
     assert_eq!(w.next().await.unwrap().short(), "DELETED x");
 
-    // `resourceVersion=0` means the same as none.
+    // `resourceVersion=0` means the same as none; without allowWatchBookmarks, no BOOKMARK.
     let zero = srv.watch(&format!("{PODS}?watch=true&resourceVersion=0&timeoutSeconds=1")).await;
-    assert_eq!(zero.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED a", "ADDED z", "ADDED w", "BOOKMARK "]);
+    assert_eq!(zero.iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED a", "ADDED z", "ADDED w"]);
 }
 
 #[tokio::test]

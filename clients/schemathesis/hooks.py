@@ -12,7 +12,9 @@ schemathesis generates as valid (positive mode); the schemas' descriptions state
 - rules between fields: unique container names, ports and port names; a probe has exactly one
   of `tcpSocket` and `httpGet`; a service's ports are named when there are several;
   `sessionAffinityConfig` only with `ClientIP`; a node's InternalIP/ExternalIP is an IPv4
-  address;
+  address; DNS: a pod's `hostname`/`subdomain` are DNS labels, `dnsConfig` holds at most 3
+  IPv4 name servers (one at least with `dnsPolicy: None`), DNS names and option names; a
+  service's `externalName` is a DNS name, given exactly when its type is `ExternalName`;
 - the cluster's configuration: `clusterIP` (in the service CIDR) and `nodePort` (in the
   NodePort range) are left to the allocator.
 """
@@ -71,6 +73,8 @@ def before_call(context, case, kwargs):
     spec = body.get("spec")
     if isinstance(spec, dict):
         _pod_spec(spec)
+        if "containers" in spec:
+            _pod_dns(spec)
         _service_spec(spec)
         _policy_spec(spec, baseline="baselineadminnetworkpolicies" in case.path)
     if "baselineadminnetworkpolicies" in case.path and isinstance(meta, dict):
@@ -117,11 +121,36 @@ def _pod_spec(spec):
                 probe["tcpSocket"] = {"port": 80}
 
 
+def _pod_dns(spec):
+    for field in ("hostname", "subdomain"):
+        if spec.get(field) is not None:
+            spec[field] = field[:4]
+    cfg = spec.get("dnsConfig")
+    if spec.get("dnsPolicy") == "None" and not isinstance(cfg, dict):
+        cfg = spec["dnsConfig"] = {}
+    if not isinstance(cfg, dict):
+        return
+    servers = cfg.get("nameservers")
+    n = min(len(servers), 3) if isinstance(servers, list) else 0
+    if spec.get("dnsPolicy") == "None":
+        n = max(n, 1)
+    if n or "nameservers" in cfg:
+        cfg["nameservers"] = [f"192.0.2.{i + 1}" for i in range(n)]
+    if isinstance(cfg.get("searches"), list):
+        cfg["searches"] = ["example.test"][: len(cfg["searches"])]
+    if isinstance(cfg.get("options"), list):
+        cfg["options"] = [{"name": "ndots", "value": "2"}][: len(cfg["options"])]
+
+
 def _service_spec(spec):
     ports = spec.get("ports")
     if not isinstance(ports, list) or "containers" in spec:
         return
     spec.pop("clusterIP", None)
+    if spec.get("type") == "ExternalName":
+        spec["externalName"] = "example.test"
+    else:
+        spec.pop("externalName", None)
     if spec.get("sessionAffinity") != "ClientIP":
         spec.pop("sessionAffinityConfig", None)
     seen, names = set(), set()

@@ -11,9 +11,7 @@ use crate::netns::{self, Netns};
 use crate::plan::{self, NodeStep, ObservedNode, ObservedPod, PodStep};
 use crate::{sysctl, Result};
 
-/// What this module wires, defined with the plan's data in [`crate::model`]; named here too
-/// because every caller of `podnet` builds them.
-pub use crate::model::{NodeNetwork, PodNetwork};
+use crate::model::{NodeNetwork, PodNetwork};
 
 /// The name of the pod's end of its veth, inside the pod's namespace.
 pub const POD_IFNAME: &str = "eth0";

@@ -76,6 +76,9 @@ pub struct TableConfig {
     /// The cluster's pod CIDR (every node's lease is inside it).
     pub pod_cidr: Ipv4Network,
     pub service_cidr: Ipv4Network,
+    /// The cluster DNS address, answered on port 53 by a server on every node (the address
+    /// is local there): the table lets it through before dispatch and rejects.
+    pub cluster_dns: Option<std::net::Ipv4Addr>,
 }
 
 /// A frontend whose UDP conntrack entries to `endpoint` must go (`None`: every entry of

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use common::{privileged, Scratch};
 use netcore::link::Netlink;
+use netcore::model::{NodeNetwork, PodNetwork};
 use netcore::netns::Netns;
 use netcore::nft;
 use netcore::nft::model::{Command, Element, Expr, Op, Part, Set, Table, Type};
 use netcore::nftnl::{self, SetOp};
-use netcore::podnet::{self, NodeNetwork, PodNetwork};
+use netcore::podnet;
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
 
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 98, 1, 1);
@@ -26,7 +27,11 @@ const OUTSIDE_GW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OUTSIDE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn config() -> TableConfig {
-    TableConfig { pod_cidr: "10.98.0.0/16".parse().unwrap(), service_cidr: "10.97.0.0/16".parse().unwrap() }
+    TableConfig {
+        pod_cidr: "10.98.0.0/16".parse().unwrap(),
+        service_cidr: "10.97.0.0/16".parse().unwrap(),
+        cluster_dns: None,
+    }
 }
 
 /// A node with pods a (.2), b (.3), c (.4) and an outside host, torn down on drop.

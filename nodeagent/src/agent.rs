@@ -11,8 +11,9 @@ use anyhow::{Context, Result};
 use ipnetwork::Ipv4Network;
 use netcore::backend::{self, Backend, HostGw, Remote, Vxlan};
 use netcore::link::Netlink;
+use netcore::model::NodeNetwork;
 use netcore::netns::Netns;
-use netcore::podnet::{self, NodeNetwork};
+use netcore::podnet;
 use openapi::client::{Client, ListParams};
 use openapi::{
     DaemonEndpoint, Heartbeat, Node, NodeAddress, NodeDaemonEndpoints, NodeLease, NodeStatus, ObjectMeta, Pod, PodPhase,
@@ -28,6 +29,8 @@ use crate::runtime::ShimRuntime;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub server: String,
+    /// The cluster's CA (PEM), pinned for the server's certificate (`None`: plain http://).
+    pub ca_pem: Option<Vec<u8>>,
     pub token: String,
     pub node_name: String,
     /// The node's namespace (`None`: the agent's own, as for a node in a container).
@@ -40,6 +43,10 @@ pub struct Config {
     pub backoff_base: Duration,
     /// Where to serve pod logs to the API server ([`crate::logs`]).
     pub daemon_listen: std::net::SocketAddr,
+    /// The upstream resolvers of the node's DNS server ([`crate::dns`]); empty: none.
+    pub dns_upstreams: Vec<std::net::SocketAddr>,
+    /// The node's resolv.conf, which pods with `dnsPolicy: Default` get.
+    pub node_resolv_conf: String,
 }
 
 async fn register(client: &Client, cfg: &Config, agent_endpoint: DaemonEndpoint) -> Result<()> {
@@ -85,7 +92,11 @@ async fn heartbeat_until_ok(client: &Client, node: &str, heartbeat: &Heartbeat) 
 /// Run the agent until the process ends.
 #[tracing::instrument(name = "agent", skip_all, fields(node = %cfg.node_name))]
 pub async fn run(cfg: Config) -> Result<()> {
-    let client = Client::new(&cfg.server, Some(cfg.token.clone()))?;
+    let token = Some(cfg.token.clone());
+    let client = match &cfg.ca_pem {
+        Some(ca) => Client::with_ca(&cfg.server, token, ca)?,
+        None => Client::new(&cfg.server, token)?,
+    };
     let node_ns = match &cfg.netns {
         Some(name) => Netns::open(name)?,
         None => Netns::current()?,
@@ -151,6 +162,18 @@ pub async fn run(cfg: Config) -> Result<()> {
     // wiped table is an open door.
     tokio::spawn(crate::policy::run(client.clone(), cfg.node_name.clone(), cfg.netns.clone(), cfg.resync));
 
+    // The cluster DNS: this node answers its own pods.
+    let dns_ns = match &cfg.netns {
+        Some(name) => Netns::open(name)?,
+        None => Netns::current()?,
+    };
+    let dns = crate::dns::run(client.clone(), dns_ns, node_nl.clone(), cluster.clone(), cfg.dns_upstreams.clone());
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
+        if let Err(e) = dns.await {
+            tracing::error!(error = format!("{e:#}"), "the cluster DNS server stopped");
+        }
+    }));
+
     tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
@@ -167,6 +190,11 @@ pub async fn run(cfg: Config) -> Result<()> {
         data_dir: cfg.data_dir.clone(),
         shim_exe,
         backoff_base: cfg.backoff_base,
+        dns: Some(crate::dns_pod::NodeDns {
+            address: cluster.cluster_dns.parse().context("the cluster configuration's clusterDNS")?,
+            domain: cluster.cluster_domain.clone(),
+            node_resolv_conf: cfg.node_resolv_conf.clone(),
+        }),
     });
     follow_pods(ctx, &cfg).await
 }

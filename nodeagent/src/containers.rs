@@ -83,6 +83,9 @@ pub struct Launch<'a> {
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
     pub workdir: Option<String>,
+    /// The pod's resolv.conf, hosts and hostname, set up by the shim in namespaces of the
+    /// container's own ([`crate::dns_pod`]).
+    pub etc: Option<crate::dns_pod::PodEtc>,
 }
 
 /// Something to wait on for the end of a run: the shim as our child, or an adopted shim
@@ -115,6 +118,14 @@ pub fn start(launch: Launch<'_>, restart_count: i32) -> io::Result<(RunRecord, W
     cmd.arg("shim").arg("--log").arg(launch.dir.log(launch.container)).arg("--exit-file").arg(&exit_file);
     if let Some(dir) = &launch.workdir {
         cmd.arg("--workdir").arg(dir);
+    }
+    if let Some(etc) = &launch.etc {
+        cmd.arg("--resolv-conf")
+            .arg(&etc.resolv_conf)
+            .arg("--hosts")
+            .arg(&etc.hosts)
+            .arg("--hostname")
+            .arg(&etc.hostname);
     }
     cmd.arg("--").args(&launch.command);
     cmd.env_clear()

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use netcore::link::Netlink;
+use netcore::model::PodNetwork;
 use netcore::plan::PodStep;
-use netcore::podnet::{self, PodNetwork};
+use netcore::podnet;
 use netcore::services::{Proxier, ServicePort};
 
 /// Wiring pods into the node's network.

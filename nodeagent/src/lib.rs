@@ -26,6 +26,10 @@
 pub mod agent;
 pub mod backoff;
 pub mod containers;
+pub mod dns;
+pub mod dns_pod;
+pub mod dns_records;
+pub mod dns_wire;
 #[cfg(test)]
 mod fake;
 pub mod kernel;

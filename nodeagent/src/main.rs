@@ -26,8 +26,12 @@ enum Command {
 #[derive(clap::Args)]
 struct AgentArgs {
     /// The API server's URL.
-    #[arg(long, env = "FLATNET_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, env = "FLATNET_SERVER", default_value = "https://127.0.0.1:8080")]
     server: String,
+    /// The cluster's CA certificate (the API server's `DATA_DIR/ca.crt`): the only
+    /// certificate authority the agent trusts for the server (required for https://).
+    #[arg(long, env = "FLATNET_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// This node's name.
     #[arg(long, env = "FLATNET_NODE")]
     node: Option<String>,
@@ -50,6 +54,12 @@ struct AgentArgs {
     /// `daemonEndpoints.agentEndpoint`; port 0: any free port; 0.0.0.0: the node's address).
     #[arg(long, env = "FLATNET_DAEMON_LISTEN", default_value = "127.0.0.1:0")]
     daemon_listen: std::net::SocketAddr,
+    /// Upstream resolvers of the node's cluster DNS server, for names outside the cluster:
+    /// `IP[:PORT],…`, or `none` (such names fail at once with SERVFAIL). Default: the name
+    /// servers of the node's resolv.conf (`/etc/netns/NETNS/resolv.conf` for a named
+    /// namespace that has one, as `ip netns exec` uses, else `/etc/resolv.conf`).
+    #[arg(long, env = "FLATNET_DNS_UPSTREAM", default_value = "")]
+    dns_upstream: String,
     /// Seconds between full reconciliations (drift repair).
     #[arg(long, env = "FLATNET_RESYNC", default_value_t = 30)]
     resync_seconds: u64,
@@ -76,8 +86,23 @@ fn main() -> anyhow::Result<()> {
             .to_string(),
         (None, None) => anyhow::bail!("a node token is required: --token or --token-file"),
     };
+    let resolv_conf = a
+        .netns
+        .as_ref()
+        .and_then(|ns| std::fs::read_to_string(format!("/etc/netns/{ns}/resolv.conf")).ok())
+        .or_else(|| std::fs::read_to_string("/etc/resolv.conf").ok())
+        .unwrap_or_default();
+    let dns_upstreams = nodeagent::dns::parse_upstreams(&a.dns_upstream, &resolv_conf)?;
+    let ca_pem = match a.ca_file {
+        Some(path) => Some(std::fs::read(&path).with_context(|| format!("read CA file {}", path.display()))?),
+        None if a.server.starts_with("https://") => {
+            anyhow::bail!("--ca-file is required for {}: the API server's ca.crt", a.server)
+        }
+        None => None,
+    };
     let config = nodeagent::Config {
         server: a.server,
+        ca_pem,
         token,
         node_ip: a.node_ip.context("--node-ip ADDRESS is required")?,
         data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from("/var/lib/flatnet").join(&node)),
@@ -86,6 +111,8 @@ fn main() -> anyhow::Result<()> {
         daemon_listen: a.daemon_listen,
         resync: Duration::from_secs(a.resync_seconds.max(1)),
         backoff_base: Duration::from_millis(a.restart_backoff_ms.max(1)),
+        dns_upstreams,
+        node_resolv_conf: resolv_conf,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(nodeagent::run(config))

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use netcore::model::PodNetwork;
 use netcore::netns::Netns;
-use netcore::podnet::PodNetwork;
 use openapi::client::Client;
 use openapi::{ContainerState, Event, ObjectReference, Pod, PodCondition, PodStatus};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,8 @@ pub struct NodeContext {
     pub shim_exe: PathBuf,
     /// The first restart delay of a crashing container; it doubles up to [`MAX_BACKOFF`].
     pub backoff_base: Duration,
+    /// What the pods' resolv.conf is made from; `None`: containers see the node's files.
+    pub dns: Option<crate::dns_pod::NodeDns>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -413,6 +415,8 @@ impl PodWorker {
             }
         };
         let mut ok = true;
+        // The pod's resolv.conf and hosts, written when a container is about to start.
+        let mut etc: Option<Option<crate::dns_pod::PodEtc>> = None;
         for c in self.pod.spec.containers.clone() {
             let restarts = match self.runs.get(&c.name) {
                 None => 0,
@@ -423,6 +427,18 @@ impl PodWorker {
                 }
                 Some(Run::Exited { .. }) => continue,
             };
+            if etc.is_none() {
+                etc = Some(match &self.ctx.dns {
+                    Some(dns) => match crate::dns_pod::write(&self.dir, &self.pod, net.ip, dns) {
+                        Ok(files) => Some(files),
+                        Err(e) => {
+                            self.event("Failed", format!("write the pod's resolv.conf and hosts: {e}"), true);
+                            return false;
+                        }
+                    },
+                    None => None,
+                });
+            }
             let mut env = vec![
                 ("POD_NAME".to_string(), self.pod.metadata.name.clone()),
                 ("POD_NAMESPACE".to_string(), self.namespace().to_string()),
@@ -440,6 +456,7 @@ impl PodWorker {
                 command,
                 env,
                 workdir: c.working_dir.clone(),
+                etc: etc.clone().flatten(),
             };
             match self.ctx.runtime.start(launch, restarts) {
                 Ok((record, waiter)) => {

@@ -360,6 +360,8 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
     let config = TableConfig {
         pod_cidr: cluster.pod_cidr.parse().context("cluster podCIDR")?,
         service_cidr: cluster.service_cidr.parse().context("cluster serviceCIDR")?,
+        // The node's own DNS server answers there (crate::dns).
+        cluster_dns: cluster.cluster_dns.parse().ok(),
     };
     Ok(Proxier::new(ns, config))
 }

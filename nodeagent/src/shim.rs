@@ -33,12 +33,88 @@ pub struct ShimArgs {
     pub exit_file: PathBuf,
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Bind-mounted over `/etc/resolv.conf` in a mount namespace of the container's own.
+    #[arg(long)]
+    pub resolv_conf: Option<PathBuf>,
+    /// Bind-mounted over `/etc/hosts` likewise.
+    #[arg(long)]
+    pub hosts: Option<PathBuf>,
+    /// The container's hostname, in a UTS namespace of its own.
+    #[arg(long)]
+    pub hostname: Option<String>,
     /// The container's command and arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
 extern "C" fn ignore(_: libc::c_int) {}
+
+fn os_error(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn c_path(p: &std::path::Path) -> Result<std::ffi::CString, String> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} has a NUL byte", p.display()))
+}
+
+/// Give the process (and so the container it starts) a mount namespace whose
+/// `/etc/resolv.conf` and `/etc/hosts` are the pod's files, and a UTS namespace with the
+/// pod's hostname. Mounts are made slaves first: nothing done here propagates back to the
+/// node, while the node's later mounts still reach the container. Must run while the shim
+/// is single-threaded (unshare of a mount namespace requires it).
+fn enter_pod_namespaces(args: &ShimArgs) -> Result<(), String> {
+    let mounts: Vec<(&PathBuf, &str)> =
+        [(args.resolv_conf.as_ref(), "/etc/resolv.conf"), (args.hosts.as_ref(), "/etc/hosts")]
+            .into_iter()
+            .filter_map(|(src, dst)| Some((src?, dst)))
+            .collect();
+    let mut flags = 0;
+    if !mounts.is_empty() {
+        flags |= libc::CLONE_NEWNS;
+    }
+    if args.hostname.is_some() {
+        flags |= libc::CLONE_NEWUTS;
+    }
+    if flags == 0 {
+        return Ok(());
+    }
+    // SAFETY: unshare(2) with namespace flags only; the process is single-threaded here.
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err(os_error("unshare the mount and UTS namespaces"));
+    }
+    if !mounts.is_empty() {
+        // SAFETY: mount(2) with a static, NUL-terminated target and no source or data.
+        let rc = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_SLAVE,
+                std::ptr::null(),
+            )
+        };
+        if rc != 0 {
+            return Err(os_error("make / a slave mount"));
+        }
+    }
+    for (src, dst) in mounts {
+        let (src_c, dst_c) = (c_path(src)?, c_path(std::path::Path::new(dst))?);
+        // SAFETY: mount(2) with NUL-terminated paths that outlive the call.
+        let rc =
+            unsafe { libc::mount(src_c.as_ptr(), dst_c.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) };
+        if rc != 0 {
+            return Err(os_error(&format!("bind {} over {dst}", src.display())));
+        }
+    }
+    if let Some(name) = &args.hostname {
+        // SAFETY: sethostname(2) with a pointer and length of a live buffer.
+        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
+            return Err(os_error(&format!("set the hostname {name:?}")));
+        }
+    }
+    Ok(())
+}
 
 fn write_record(path: &PathBuf, record: &ExitRecord) {
     let tmp = path.with_extension("tmp");
@@ -82,6 +158,9 @@ pub fn run(args: ShimArgs) -> ! {
         Ok(f) => f,
         Err(e) => fail("StartError", format!("open log: {e}")),
     };
+    if let Err(e) = enter_pod_namespaces(&args) {
+        fail("StartError", e);
+    }
     let mut cmd = Command::new(&args.command[0]);
     cmd.args(&args.command[1..]).stdin(Stdio::null()).stdout(log).stderr(stderr);
     if let Some(dir) = &args.workdir {

@@ -336,27 +336,16 @@ async fn readiness_probe_decides_ready_and_endpoints() {
 
 /// Pod status PUTs so far, from the API server's metrics.
 async fn status_writes(cluster: &Cluster) -> u64 {
-    let text = reqwest_get(&format!("{}/metrics", cluster.url)).await;
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cluster.ca_file).unwrap()).unwrap();
+    let http = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let resp = http.get(format!("{}/metrics", cluster.url)).bearer_auth(ADMIN).send().await.unwrap();
+    let text = resp.error_for_status().unwrap().text().await.unwrap();
     text.lines()
         .filter(|l| {
             l.contains("route=\"/api/v1/namespaces/{namespace}/pods/{name}/status\"") && l.contains("method=\"PUT\"")
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
-}
-
-async fn reqwest_get(url: &str) -> String {
-    let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
-    let path = format!("/{}", url.trim_start_matches("http://").split_once('/').map(|x| x.1).unwrap_or(""));
-    tokio::task::spawn_blocking(move || {
-        let mut c = TcpStream::connect(&addr).unwrap();
-        write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-        let mut s = String::new();
-        c.read_to_string(&mut s).unwrap();
-        s
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

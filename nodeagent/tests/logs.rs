@@ -13,7 +13,7 @@ use openapi::{Container, DaemonEndpoint, Node, NodeDaemonEndpoints, NodeStatus, 
 
 async fn register(cluster: &Cluster, name: &str, endpoint: Option<DaemonEndpoint>) -> Client {
     let token = cluster.admin.create_node_token(name).await.unwrap().token;
-    let node_client = Client::new(&cluster.url, Some(token)).unwrap();
+    let node_client = cluster.client(Some(token));
     let node = Node {
         metadata: ObjectMeta { name: name.into(), ..Default::default() },
         status: NodeStatus {
@@ -76,7 +76,7 @@ async fn pod_logs_are_read_through_the_agent_by_the_admin_only() {
     assert_eq!(code(pods.pod_log("default", "gone", &LogParams::default()).await.unwrap_err()), Some(404));
 
     // Not the admin: anonymous 401, the node's own token 403.
-    let anonymous = Client::new(&cluster.url, None).unwrap();
+    let anonymous = cluster.client(None);
     assert_eq!(code(anonymous.pod_log("default", "web", &LogParams::default()).await.unwrap_err()), Some(401));
     assert_eq!(code(node_client.pod_log("default", "web", &LogParams::default()).await.unwrap_err()), Some(403));
 

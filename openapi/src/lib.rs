@@ -25,7 +25,10 @@ pub mod validation;
 #[cfg(feature = "client")]
 pub mod client;
 
-pub use meta::{EventType, List, ListMeta, ObjectMeta, RawWatchEvent, Resource, Status, StatusCause};
+pub use meta::{
+    EventType, List, ListMeta, ManagedFieldsEntry, ObjectMeta, RawWatchEvent, Resource, Status, StatusBody,
+    StatusCause, StatusDetails,
+};
 pub use policy::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy};
 pub use registry::{KindInfo, Verbs, KINDS};
 pub use resources::*;

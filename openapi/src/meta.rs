@@ -33,6 +33,31 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Who set which fields with server-side apply; kept when a write leaves it out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields: Vec<ManagedFieldsEntry>,
+}
+
+/// One field manager's record (server-side apply): who applied, when, and the fields its
+/// last applied configuration set (Kubernetes' `FieldsV1` form, `{"f:spec":{"f:ports":{}}}`).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedFieldsEntry {
+    pub manager: String,
+    /// `Apply`.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<DateTime<Utc>>,
+    /// `FieldsV1`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fields_type: String,
+    #[serde(default, rename = "fieldsV1", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub fields_v1: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subresource: String,
 }
 
 impl ObjectMeta {
@@ -126,6 +151,9 @@ pub struct RawWatchEvent {
 /// One cause of a validation failure.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
 pub struct StatusCause {
+    /// Kubernetes' machine-readable cause (`FieldValueInvalid`, `FieldValueNotSupported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The offending field, as a path (`spec.ports[0].port`).
     pub field: String,
     pub message: String,
@@ -147,6 +175,97 @@ pub struct Status {
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<StatusCause>,
+}
+
+/// The error body on the wire: Kubernetes' `Status` (`kind: Status`, `apiVersion: v1`,
+/// `status: Failure`, `details.causes[].field`), which kubectl and the official clients
+/// read, with flatnet's `field` and `causes` also at the top. [`Status`] reads it.
+///
+/// The OpenAPI document calls it `Status`, as Kubernetes does.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Status)]
+pub struct StatusBody {
+    /// Always `Status`.
+    #[serde(default)]
+    pub kind: String,
+    /// Always `v1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// Always empty.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// `Failure` for every error.
+    #[serde(default)]
+    pub status: String,
+    pub message: String,
+    /// As in [`Status::reason`].
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<StatusDetails>,
+    /// The HTTP status code.
+    pub code: u16,
+    /// The first offending field (flatnet's shortcut for `details.causes[0].field`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The same as `details.causes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+/// What a [`StatusBody`] is about: the object named, and every cause of a validation failure.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The plural of the kind (`pods`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<StatusCause>,
+}
+
+impl From<&Status> for StatusBody {
+    fn from(s: &Status) -> Self {
+        let details =
+            (!s.causes.is_empty()).then(|| StatusDetails { causes: s.causes.clone(), ..StatusDetails::default() });
+        StatusBody {
+            kind: "Status".into(),
+            api_version: "v1".into(),
+            metadata: serde_json::Map::new(),
+            status: "Failure".into(),
+            message: s.message.clone(),
+            reason: s.reason.clone(),
+            details,
+            code: s.code,
+            field: s.field.clone(),
+            causes: s.causes.clone(),
+        }
+    }
+}
+
+impl Status {
+    /// An error body as Kubernetes or flatnet sends it: a `Status` whose causes may be only in
+    /// `details.causes` (a Kubernetes server's) or also at the top (flatnet's).
+    pub fn from_body(bytes: &[u8]) -> Option<Status> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            details: Option<StatusDetails>,
+        }
+        let mut status: Status = serde_json::from_slice(bytes).ok()?;
+        if status.causes.is_empty() {
+            if let Ok(Body { details: Some(details) }) = serde_json::from_slice::<Body>(bytes) {
+                status.causes = details.causes;
+            }
+        }
+        if status.field.is_none() {
+            status.field = status.causes.iter().map(|c| c.field.clone()).find(|f| !f.is_empty());
+        }
+        Some(status)
+    }
 }
 
 impl std::fmt::Display for Status {

@@ -127,7 +127,8 @@ pub struct KindInfo {
     pub verbs: Verbs,
     /// Whether the `status` subresource is served (`GET`, `PUT …/{name}/status`).
     pub status: bool,
-    /// Field selectors list and watch accept (`spec.nodeName`).
+    /// Field selectors list and watch accept beside `metadata.name` and `metadata.namespace`,
+    /// which every kind accepts (`spec.nodeName`).
     pub field_selectors: &'static [&'static str],
     /// The OpenAPI tag of its operations.
     pub tag: &'static str,
@@ -315,7 +316,7 @@ kinds! { $
         namespaced: true,
         verbs: Verbs::ALL,
         status: true,
-        field_selectors: &["spec.nodeName"],
+        field_selectors: &["spec.nodeName", "status.phase"],
         tag: "pods",
         create_summary: Some("Create a pod; it is scheduled and given an IP from its node's lease"),
     }
@@ -340,6 +341,17 @@ kinds! { $
         singular: "event",
         short_names: &["ev"],
         namespaced: true,
+        field_selectors: &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "type",
+        ],
         // Events are reported and expire; they are never changed.
         verbs: Verbs { create: true, update: false, delete: true },
         tag: "events",

@@ -253,6 +253,56 @@ pub struct PodSpec {
     /// Seconds between SIGTERM and SIGKILL when the pod is deleted (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_grace_period_seconds: Option<i64>,
+    /// The pod's hostname (default: its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// With `hostname`, and a headless service of this name in the pod's namespace, the pod
+    /// answers in DNS as `HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
+    /// How the containers' `/etc/resolv.conf` is made: `ClusterFirst` (the cluster DNS, the
+    /// default), `Default` (the node's resolvers) or `None` (only `dnsConfig`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dns_policy: DnsPolicy,
+    /// Name servers, search domains and options added to (or, with `dnsPolicy: None`,
+    /// making) the containers' `/etc/resolv.conf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_config: Option<PodDnsConfig>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DnsPolicy {
+    #[default]
+    ClusterFirst,
+    Default,
+    None,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodDnsConfig {
+    /// IPv4 addresses of name servers (at most 3 in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nameservers: Vec<String>,
+    /// Search domains (at most 32 in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<String>,
+    /// Resolver options (`ndots` with value `2`, `edns0` …); one given here replaces the
+    /// policy's option of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PodDnsConfigOption>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodDnsConfigOption {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// A container: a process started in the pod's network namespace. `image` is accepted and
@@ -485,6 +535,9 @@ pub enum ServiceType {
     #[default]
     ClusterIP,
     NodePort,
+    /// An alias: DNS answers the service's name with a CNAME to `externalName`; no cluster
+    /// IP, no proxying.
+    ExternalName,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -507,9 +560,13 @@ pub struct ServiceSpec {
     #[serde(default, rename = "type")]
     pub service_type: ServiceType,
     /// Allocated from the service CIDR when absent; a requested address must be free and in
-    /// the service CIDR. Immutable.
+    /// the service CIDR. `None` makes a headless service: no cluster IP and no load
+    /// balancing, DNS answers the ready endpoints' addresses. Immutable.
     #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<String>,
+    /// For `type: ExternalName`: the DNS name the service is an alias of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_name: Option<String>,
     /// Pods with all these labels back the service. Without a selector there are no
     /// endpoints.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -557,6 +614,20 @@ pub struct ServicePort {
     /// port must be free and in range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_port: Option<i32>,
+}
+
+/// The `clusterIP` of a headless service.
+pub const HEADLESS: &str = "None";
+
+impl ServiceSpec {
+    /// `clusterIP: None`.
+    pub fn is_headless(&self) -> bool {
+        self.cluster_ip.as_deref() == Some(HEADLESS)
+    }
+    /// Whether the service gets a cluster IP: neither headless nor an ExternalName.
+    pub fn wants_cluster_ip(&self) -> bool {
+        !self.is_headless() && self.service_type != ServiceType::ExternalName
+    }
 }
 
 impl ServicePort {
@@ -721,6 +792,21 @@ pub struct ClusterConfig {
     pub lease_ttl_seconds: u64,
     /// An expired lease is reclaimed (its CIDR freed) after this further grace period.
     pub lease_grace_seconds: u64,
+    /// The cluster's DNS domain: services answer as `NAME.NS.svc.DOMAIN`.
+    #[serde(default = "default_cluster_domain")]
+    pub cluster_domain: String,
+    /// The cluster DNS address (the `kube-dns` service in `kube-system`): every node answers
+    /// its own pods' queries to it on port 53, UDP and TCP. The tenth address of the service
+    /// CIDR unless set.
+    #[serde(default, rename = "clusterDNS")]
+    pub cluster_dns: String,
+}
+
+/// The default cluster domain.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+fn default_cluster_domain() -> String {
+    DEFAULT_CLUSTER_DOMAIN.into()
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,7 +23,11 @@ pub struct FieldErrors(pub Vec<StatusCause>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(StatusCause { field: field.into(), message: message.into() });
+        self.0.push(StatusCause {
+            reason: Some("FieldValueInvalid".into()),
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     fn check(&mut self, field: impl Into<String>, result: Result<(), String>) {
@@ -611,7 +615,47 @@ pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
             errs.add("spec.terminationGracePeriodSeconds", "must not be negative");
         }
     }
+    if let Some(h) = &pod.spec.hostname {
+        errs.check("spec.hostname", validate_dns1123_label(h));
+    }
+    if let Some(sd) = &pod.spec.subdomain {
+        errs.check("spec.subdomain", validate_dns1123_label(sd));
+    }
+    validate_dns_config(&mut errs, pod.spec.dns_policy, pod.spec.dns_config.as_ref());
     errs.into_result()
+}
+
+/// `dnsPolicy: None` needs a name server in `dnsConfig`; the limits are glibc's.
+fn validate_dns_config(errs: &mut FieldErrors, policy: crate::DnsPolicy, config: Option<&crate::PodDnsConfig>) {
+    let servers = config.map(|c| c.nameservers.len()).unwrap_or(0);
+    if policy == crate::DnsPolicy::None && servers == 0 {
+        errs.add("spec.dnsConfig.nameservers", "at least one is required when dnsPolicy is None");
+    }
+    let Some(config) = config else { return };
+    if servers > 3 {
+        errs.add("spec.dnsConfig.nameservers", "at most 3");
+    }
+    for (i, ns) in config.nameservers.iter().enumerate() {
+        if ns.parse::<Ipv4Addr>().is_err() {
+            errs.add(format!("spec.dnsConfig.nameservers[{i}]"), format!("{ns:?} is not an IPv4 address"));
+        }
+    }
+    if config.searches.len() > 32 {
+        errs.add("spec.dnsConfig.searches", "at most 32");
+    }
+    for (i, s) in config.searches.iter().enumerate() {
+        errs.check(format!("spec.dnsConfig.searches[{i}]"), validate_dns1123_subdomain(s.trim_end_matches('.')));
+    }
+    for (i, o) in config.options.iter().enumerate() {
+        let ok = !o.name.is_empty() && o.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let value_ok = !o.value.as_deref().is_some_and(|v| v.chars().any(char::is_whitespace));
+        if !ok || !value_ok {
+            errs.add(
+                format!("spec.dnsConfig.options[{i}]"),
+                "a name (letters, digits, - and _) and a value without spaces",
+            );
+        }
+    }
 }
 
 /// An event: a name (may be empty: the server makes one), what it is about, a reason.
@@ -649,11 +693,24 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
     validate_meta(&mut errs, &svc.metadata, validate_dns1035_label);
     validate_labels(&mut errs, "spec.selector", &spec.selector);
     if let Some(ip) = &spec.cluster_ip {
-        if ip.parse::<Ipv4Addr>().is_err() {
-            errs.add("spec.clusterIP", format!("{ip:?} is not an IPv4 address (headless services are not supported)"));
+        if ip != crate::HEADLESS && ip.parse::<Ipv4Addr>().is_err() {
+            errs.add("spec.clusterIP", format!("{ip:?} is neither an IPv4 address nor None (headless)"));
         }
     }
-    if spec.ports.is_empty() {
+    let external = spec.service_type == ServiceType::ExternalName;
+    match (&spec.external_name, external) {
+        (Some(name), true) => errs.check("spec.externalName", validate_dns1123_subdomain(name.trim_end_matches('.'))),
+        (None, true) => errs.add("spec.externalName", "required when type is ExternalName"),
+        (Some(_), false) => errs.add("spec.externalName", "may only be set when type is ExternalName"),
+        (None, false) => {}
+    }
+    if external && spec.cluster_ip.is_some() {
+        errs.add("spec.clusterIP", "may not be set when type is ExternalName");
+    }
+    if spec.is_headless() && spec.service_type == ServiceType::NodePort {
+        errs.add("spec.type", "a headless service (clusterIP: None) cannot be a NodePort");
+    }
+    if spec.ports.is_empty() && !external {
         errs.add("spec.ports", "at least one port is required");
     }
     let mut names = HashSet::new();

@@ -36,11 +36,13 @@ fn have(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-/// A live API server; killed on drop.
+/// A live API server (HTTPS, with the CA it made in its data directory); killed on drop.
 struct Server {
     child: Child,
     url: String,
     token: String,
+    /// The cluster's CA certificate, `DATA_DIR/ca.crt`, which the clients trust.
+    ca: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -63,7 +65,9 @@ impl Server {
         // Keep reading stdout so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
         let token = std::fs::read_to_string(dir.path().join("data/admin.token")).unwrap().trim().to_string();
-        Server { child, url, token, _dir: dir }
+        let ca = dir.path().join("data/ca.crt");
+        assert!(url.starts_with("https://") && ca.exists(), "an HTTPS server with its CA: {url}, {}", ca.display());
+        Server { child, url, token, ca, _dir: dir }
     }
 }
 
@@ -123,7 +127,8 @@ fn python_client_against_a_live_server() {
             .current_dir(site.path())
             .env("PYTHONPATH", site.path())
             .env("FLATNET_URL", &server.url)
-            .env("FLATNET_TOKEN", &server.token),
+            .env("FLATNET_TOKEN", &server.token)
+            .env("FLATNET_CA", &server.ca),
     );
 }
 
@@ -143,7 +148,9 @@ fn typescript_client_against_a_live_server() {
             .args(["--test", "dist/test/"])
             .current_dir(&dir)
             .env("FLATNET_URL", &server.url)
-            .env("FLATNET_TOKEN", &server.token),
+            .env("FLATNET_TOKEN", &server.token)
+            // Node's fetch trusts the CAs it is given at startup besides its own.
+            .env("NODE_EXTRA_CA_CERTS", &server.ca),
     );
 }
 

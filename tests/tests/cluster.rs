@@ -34,7 +34,7 @@ fn netexec_on_node_2(cluster: &TestCluster) -> String {
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     let pod_ip = loop {
-        let pod = http_get_json(cluster.listen, "/api/v1/namespaces/default/pods/web-1");
+        let pod = http_get_json(cluster.listen, cluster.data_dir(), "/api/v1/namespaces/default/pods/web-1");
         if pod["status"]["phase"] == "Running" {
             if let Some(ip) = pod["status"]["podIP"].as_str() {
                 break ip.to_string();
@@ -59,8 +59,10 @@ fn up_says_the_nodes_are_ready_and_how_to_reach_the_api() {
     }
     let (cluster, up) = up_two();
     assert!(up.stdout.contains("[4/4] nodes Ready: 2/2"), "{up:?}");
-    assert!(up.stdout.contains(&format!("http://{}", cluster.listen)), "{up:?}");
+    assert!(up.stdout.contains(&format!("https://{}", cluster.listen)), "{up:?}");
     assert!(up.stdout.contains("admin.token"), "{up:?}");
+    let kubeconfig = cluster.data_dir().join("kubeconfig");
+    assert!(up.stdout.contains(&format!("export KUBECONFIG={}", kubeconfig.display())), "{up:?}");
 }
 
 #[test]

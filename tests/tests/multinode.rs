@@ -162,7 +162,7 @@ fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods
     http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/services", &svc);
     let victim = ready_pod(&c, "victim");
     let client = ready_pod(&c, "client");
-    let endpoints = || http_get_json(c.listen, "/api/v1/namespaces/default/endpoints/victim");
+    let endpoints = || http_get_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/endpoints/victim");
     let wait = |what: &str, check: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !check() {
@@ -192,7 +192,7 @@ fn a_node_whose_agent_dies_turns_not_ready_and_comes_back_with_its_cidr_and_pods
     let (args, env) = command_of(agent);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent), nix::sys::signal::Signal::SIGKILL).unwrap();
     let node2_ready = || {
-        let n = http_get_json(c.listen, "/api/v1/nodes/node-2");
+        let n = http_get_json(c.listen, c.data_dir(), "/api/v1/nodes/node-2");
         n["status"]["conditions"]
             .as_array()
             .into_iter()

@@ -39,7 +39,7 @@ fn create_service(c: &TestCluster, body: serde_json::Value) -> (Ipv4Addr, Vec<u1
 }
 
 fn ready_addresses(c: &TestCluster, service: &str) -> usize {
-    let e = http_get_json(c.listen, &format!("/api/v1/namespaces/default/endpoints/{service}"));
+    let e = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/default/endpoints/{service}"));
     e["subsets"].as_array().into_iter().flatten().map(|s| s["addresses"].as_array().map_or(0, |a| a.len())).sum()
 }
 
@@ -175,7 +175,7 @@ fn a_pod_reaching_its_own_service_lands_on_itself_masqueraded() {
     let pod = ready_pod(&c, "web-1");
     wait_endpoints(&c, "me", 1);
     // Hairpin: web-1 reaches its own service, lands on itself, and sees its node's gateway.
-    let lease = http_get_json(c.listen, "/api/v1/nodeleases/node-1");
+    let lease = http_get_json(c.listen, c.data_dir(), "/api/v1/nodeleases/node-1");
     let gateway = lease["spec"]["gateway"].as_str().unwrap().to_string();
     assert_eq!(wait_http(&pod.ns, (me, 80).into(), "/hostname"), "web-1");
     let seen = http_get_in(&pod.ns, (me, 80).into(), "/clientip").unwrap();
@@ -236,10 +236,31 @@ fn a_udp_flow_stays_on_its_endpoint_and_moves_when_the_endpoint_goes() {
     let socket = udp_socket_in(&client.ns);
     assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
 
-    // A second endpoint comes; the client's flow stays where it is (conntrack).
+    // A second endpoint comes; the client's flow stays where it is (conntrack). The client
+    // keeps its flow alive meanwhile, as a real one would: a UDP conntrack entry that has seen
+    // one reply lives 30 s (nf_conntrack_udp_timeout), and bringing u-2 up can take longer on
+    // a loaded machine; an expired flow is a new one, balanced afresh (to u-2 half the time).
+    let stop = Arc::new(AtomicBool::new(false));
+    let keepalive = {
+        let (stop, socket) = (stop.clone(), socket.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                // A lost datagram (a timeout) still refreshed the entry on its way out.
+                if let Ok(host) = udp_request(&socket, to, "hostname") {
+                    answers.push(host);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            answers
+        })
+    };
     create_netexec(&c, "u-2", Some("node-3"), json!({"app": "u"}));
     ready_pod(&c, "u-2");
     wait_endpoints(&c, "dns", 2);
+    stop.store(true, Ordering::Relaxed);
+    let answers = keepalive.join().unwrap();
+    assert!(answers.iter().all(|h| h == "u-1"), "the flow left u-1 while u-2 came: {answers:?}");
     assert_eq!(udp_request(&socket, to, "hostname").unwrap(), "u-1");
 
     // u-1 goes away: the same socket (the same conntrack tuple, kept alive by the client's

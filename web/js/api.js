@@ -1,11 +1,19 @@
-// The API: requests with the admin token (when the user gave one), errors as ApiError with the
-// server's Status body ({code, reason, message, field, causes}), and watch streams.
+// The API: every request with the token the user gave (admin or viewer: the server answers
+// nothing but its health checks without one), errors as ApiError with the server's Kubernetes
+// Status body ({kind: "Status", code, reason, message, details.causes}), and watch streams.
+//
+// Events on `window`: "flatnet:token" when the token changes (waiting informers retry at
+// once), "flatnet:unauthorized" when the server answers 401 (the token dialog opens).
 
 const TOKEN_KEY = "flatnet.adminToken";
 
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY) || "",
-  set: (value) => (value ? sessionStorage.setItem(TOKEN_KEY, value) : sessionStorage.removeItem(TOKEN_KEY)),
+  set: (value) => {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    window.dispatchEvent(new Event("flatnet:token"));
+  },
 };
 
 export class ApiError extends Error {
@@ -13,8 +21,9 @@ export class ApiError extends Error {
     super(status.message || `HTTP ${code}`);
     this.code = code;
     this.reason = status.reason || "";
-    this.field = status.field || null;
-    this.causes = status.causes || [];
+    // Kubernetes puts the causes in details.causes; flatnet also repeats them at the top.
+    this.causes = status.details?.causes || status.causes || [];
+    this.field = status.field || this.causes.find((c) => c.field)?.field || null;
   }
 }
 
@@ -27,6 +36,7 @@ function headers(json) {
 }
 
 async function errorOf(res) {
+  if (res.status === 401) window.dispatchEvent(new Event("flatnet:unauthorized"));
   const text = await res.text();
   try {
     return new ApiError(res.status, JSON.parse(text));

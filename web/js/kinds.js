@@ -2,6 +2,7 @@
 // and a sort key where the cell's text does not sort), their health and their summary. A new kind (network policies, DNS records) is one more entry
 // here; the tables, the detail view, the watch and the filters follow from it.
 
+import { request } from "./api.js";
 import { h, pill, labelChips, age } from "./dom.js";
 import { get, items } from "./store.js";
 import { formatSelector } from "./selector.js";
@@ -23,6 +24,21 @@ function kind(def) {
     },
   };
 }
+
+/** The cluster domain (`clusterDomain` of /api/v1/clusterconfig), for services' DNS names. */
+let clusterDomain = "cluster.local";
+// Read with the tab's token like every request (reads need one); without one yet, again
+// once the user gives one.
+function loadClusterDomain() {
+  request("GET", "/api/v1/clusterconfig")
+    .then((c) => {
+      if (c?.clusterDomain) clusterDomain = c.clusterDomain;
+    })
+    .catch(() => window.addEventListener("flatnet:token", loadClusterDomain, { once: true }));
+}
+loadClusterDomain();
+/** The name a service answers to in the cluster DNS. */
+export const dnsName = (svc) => `${svc.metadata.name}.${svc.metadata.namespace}.svc.${clusterDomain}`;
 
 const condition = (obj, type) => (obj.status?.conditions || []).find((c) => c.type === type);
 const nameLink = (k, obj) => h("a", { href: hrefOf(k, obj), class: "name" }, obj.metadata.name);
@@ -162,6 +178,7 @@ export const KINDS = {
       { title: "Namespace", cell: (o) => o.metadata.namespace },
       { title: "Type", cell: (o) => o.spec?.type || "ClusterIP" },
       { title: "Cluster IP", cell: (o) => o.spec?.clusterIP || "—", mono: true },
+      { title: "DNS name", cell: (o) => dnsName(o), mono: true },
       { title: "Ports", cell: (o) => ports(o.spec?.ports, servicePort), mono: true },
       { title: "Selector", cell: (o) => formatSelector(o.spec?.selector) || "—", mono: true },
       { title: "Endpoints", cell: (o) => healthPill(serviceHealth(o)) },
@@ -170,6 +187,8 @@ export const KINDS = {
     summary: (o) => [
       ["Type", o.spec?.type || "ClusterIP"],
       ["Cluster IP", o.spec?.clusterIP],
+      ["DNS name", dnsName(o)],
+      ["External name", o.spec?.externalName],
       ["Ports", ports(o.spec?.ports, servicePort)],
       ["Selector", formatSelector(o.spec?.selector)],
       ["Session affinity", o.spec?.sessionAffinity],

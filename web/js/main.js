@@ -278,9 +278,17 @@ document.getElementById("create-service").addEventListener("click", () => openCr
 const tokenDialog = document.getElementById("token-dialog");
 const tokenButton = document.getElementById("token-button");
 function renderToken() {
-  tokenButton.textContent = token.get() ? "Admin token ✓" : "Admin token";
-  tokenButton.setAttribute("aria-label", token.get() ? "Admin token (set)" : "Admin token (not set)");
+  tokenButton.textContent = token.get() ? "Token ✓" : "Token";
+  tokenButton.setAttribute("aria-label", token.get() ? "Token (set)" : "Token (not set)");
 }
+// The first time the server refuses us (no token yet, or a wrong one), ask for one.
+let askedForToken = false;
+window.addEventListener("flatnet:unauthorized", () => {
+  if (askedForToken || tokenDialog.open) return;
+  askedForToken = true;
+  document.getElementById("token-input").value = token.get();
+  tokenDialog.showModal();
+});
 tokenButton.addEventListener("click", () => {
   document.getElementById("token-input").value = token.get();
   tokenDialog.showModal();
@@ -288,7 +296,7 @@ tokenButton.addEventListener("click", () => {
 tokenDialog.addEventListener("close", () => {
   if (tokenDialog.returnValue === "save") {
     token.set(document.getElementById("token-input").value.trim());
-    toast(token.get() ? "Admin token saved for this tab" : "Admin token cleared");
+    toast(token.get() ? "Token saved for this tab" : "Token cleared");
     renderToken();
     schedule();
   }
@@ -298,7 +306,7 @@ document.getElementById("token-clear").addEventListener("click", () => {
   token.set("");
   renderToken();
   tokenDialog.close();
-  toast("Admin token cleared");
+  toast("Token cleared");
 });
 renderToken();
 render();

@@ -55,8 +55,12 @@ class Informer {
         // 410 Gone: our version fell out of the kept history; list again at once.
         if (e.code === 410) continue;
         this.setState("error", e);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, 8000);
+        // A new token is worth trying at once.
+        const retried = await new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(false), delay);
+          window.addEventListener("flatnet:token", () => (clearTimeout(timer), resolve(true)), { once: true });
+        });
+        delay = retried ? 250 : Math.min(delay * 2, 8000);
       }
     }
   }

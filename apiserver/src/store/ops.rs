@@ -77,6 +77,8 @@ pub enum Op {
     Plain(Box<dyn PlainWrite>),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
     Tick,
+    /// `dryRun=All`: the write runs, answers, and is rolled back (the writer undoes it).
+    DryRun(Box<Op>),
 }
 
 pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
@@ -99,6 +101,7 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::SeedNamespaces => seed_namespaces(tx).await.map(|()| "{}".to_string()),
         Op::Plain(write) => write.apply(tx).await,
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
+        Op::DryRun(op) => Box::pin(apply(tx, *op)).await,
     }
 }
 
@@ -850,7 +853,9 @@ async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> 
     ensure_namespace(tx, svc.metadata.namespace.as_deref().unwrap_or_default()).await?;
     let uid = uuid::Uuid::new_v4().to_string();
     svc.metadata.uid = Some(uid.clone());
-    svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+    if svc.spec.wants_cluster_ip() {
+        svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+    }
     settle_node_ports(tx, &mut svc, None).await?;
     tx.create(&mut svc).await?;
     write_endpoints(tx, &svc).await?;
@@ -861,13 +866,26 @@ async fn update_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> 
     let ns = svc.metadata.namespace.clone().unwrap_or_default();
     let old: Service = tx.must_get(&ns, &svc.metadata.name).await?;
     check_version(&old, &svc)?;
-    match (&svc.spec.cluster_ip, &old.spec.cluster_ip) {
+    let requested = svc.spec.cluster_ip.clone();
+    match (&requested, &old.spec.cluster_ip) {
         (Some(new), Some(cur)) if new != cur => {
             return Err(ApiError::invalid("spec.clusterIP", format!("is immutable (it is {cur})")))
         }
         _ => svc.spec.cluster_ip = old.spec.cluster_ip.clone(),
     }
     svc.metadata.uid = old.metadata.uid.clone();
+    let uid = svc.metadata.uid.clone().unwrap_or_default();
+    // A service turned ExternalName gives its cluster IP back; one turned back gets one.
+    if svc.spec.service_type == ServiceType::ExternalName {
+        if svc.spec.cluster_ip.take().is_some() {
+            sqlx::query("DELETE FROM cluster_ips WHERE service_uid = ?").bind(&uid).execute(&mut *tx.conn).await?;
+        }
+    } else if svc.spec.cluster_ip.is_none() {
+        svc.spec.cluster_ip = requested;
+        if svc.spec.wants_cluster_ip() {
+            svc.spec.cluster_ip = Some(allocate_cluster_ip(tx, &uid, svc.spec.cluster_ip.as_deref()).await?);
+        }
+    }
     settle_node_ports(tx, &mut svc, Some(&old)).await?;
     tx.update(&old, &mut svc).await?;
     write_endpoints(tx, &svc).await?;

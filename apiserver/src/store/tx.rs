@@ -197,6 +197,10 @@ impl Tx<'_> {
         obj.metadata_mut().resource_version = old.metadata().resource_version.clone();
         obj.metadata_mut().uid = old.metadata().uid.clone();
         obj.metadata_mut().creation_timestamp = old.metadata().creation_timestamp;
+        // A write that leaves out the field managers keeps them, as Kubernetes does.
+        if obj.metadata().managed_fields.is_empty() {
+            obj.metadata_mut().managed_fields = old.metadata().managed_fields.clone();
+        }
         if obj == old {
             return Ok(());
         }

@@ -62,8 +62,11 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
             continue;
         }
         let mark = (tx.rev, tx.events.len(), tx.new_tokens.len(), tx.compacted);
+        // A dry run answers as if done and is undone like a failure.
+        let dry_run = matches!(op, ops::Op::DryRun(_));
         let result = ops::apply(&mut tx, op).await;
-        if result.is_err() {
+        let keep = result.is_ok() && !dry_run;
+        if !keep {
             tx.rev = mark.0;
             tx.events.truncate(mark.1);
             tx.new_tokens.truncate(mark.2);
@@ -71,7 +74,7 @@ async fn run_batch(conn: &mut SqliteConnection, jobs: Vec<Job>, inner: &Inner, r
         }
         // Close this operation's savepoint and open the next one in the same round trip.
         let more = i + 1 < count;
-        let boundary = match (result.is_ok(), more) {
+        let boundary = match (keep, more) {
             (true, true) => "RELEASE op; SAVEPOINT op",
             (true, false) => "RELEASE op",
             (false, true) => "ROLLBACK TO op; RELEASE op; SAVEPOINT op",

@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use apiserver::auth::Authenticator;
 use apiserver::config::{default_cluster_config, Settings};
 use apiserver::metrics::Metrics;
 use apiserver::store::{Clock, Op, Store};
@@ -30,6 +31,8 @@ use tower::ServiceExt;
 
 /// The admin bearer token every test server is opened with.
 pub const ADMIN: &str = "test-admin-token";
+/// The read-only viewer token every test server is opened with.
+pub const VIEWER: &str = "test-viewer-token";
 pub const NS: &str = "default";
 
 // ---------------------------------------------------------------------------------------------
@@ -72,9 +75,15 @@ pub struct ServerBuilder {
     bookmark_interval: Option<std::time::Duration>,
     dir: Option<Arc<TempDir>>,
     clock: ManualClock,
+    anonymous_reads: bool,
 }
 
 impl ServerBuilder {
+    /// Reads without a token answer (the server's `--anonymous-reads`).
+    pub fn anonymous_reads(mut self) -> Self {
+        self.anonymous_reads = true;
+        self
+    }
     pub fn lease(mut self, ttl_seconds: u64, grace_seconds: u64) -> Self {
         self.cluster.lease_ttl_seconds = ttl_seconds;
         self.cluster.lease_grace_seconds = grace_seconds;
@@ -133,7 +142,8 @@ impl ServerBuilder {
         };
         let store = Store::open(dir.path(), configure, ADMIN, self.clock.clock()).await.expect("open store");
         let metrics = Arc::new(Metrics::default());
-        let app = apiserver::app(AppState { store: store.clone(), metrics: metrics.clone() }, None);
+        let auth = Arc::new(Authenticator::new(ADMIN, VIEWER, self.anonymous_reads));
+        let app = apiserver::app(AppState { store: store.clone(), metrics: metrics.clone(), auth }, None);
         TestServer { app, store, metrics, clock: self.clock, dir }
     }
 }
@@ -156,6 +166,7 @@ impl TestServer {
             bookmark_interval: None,
             dir: None,
             clock: ManualClock::default(),
+            anonymous_reads: false,
         }
     }
 
@@ -167,8 +178,9 @@ impl TestServer {
         send(&self.app, req).await
     }
 
+    /// A read with the admin token.
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(Req::get(path)).await
+        self.send(Req::get(path).token(ADMIN)).await
     }
     pub async fn post<T: Serialize>(&self, path: &str, body: &T) -> Resp {
         self.send(Req::post(path).json(body).token(ADMIN)).await
@@ -266,7 +278,7 @@ impl TestServer {
     pub async fn watch(&self, path_and_query: &str) -> Vec<WatchLine> {
         let resp = self.get(path_and_query).await;
         assert_eq!(resp.status, StatusCode::OK, "watch {path_and_query}: {}", resp.text());
-        assert_eq!(resp.headers[header::CONTENT_TYPE], "application/x-ndjson");
+        assert_eq!(resp.headers[header::CONTENT_TYPE], "application/json");
         resp.lines()
     }
 
@@ -277,7 +289,10 @@ impl TestServer {
 
     /// A watch request kept open, read line by line.
     pub async fn open_watch(&self, path_and_query: &str) -> WatchStream {
-        let req = Request::get(path_and_query).body(Body::empty()).unwrap();
+        let req = Request::get(path_and_query)
+            .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+            .body(Body::empty())
+            .unwrap();
         let resp = self.app.clone().oneshot(req).await.expect("router is infallible");
         assert_eq!(resp.status(), StatusCode::OK, "watch {path_and_query}");
         WatchStream { body: resp.into_body(), buf: Vec::new() }
@@ -288,6 +303,19 @@ impl TestServer {
         assert_eq!(resp.status, StatusCode::OK);
         resp.text()
     }
+}
+
+/// The app of `srv` served over HTTPS on a loopback port, with a CA made in `srv`'s data
+/// directory: answers the base URL and the CA certificate (PEM).
+pub async fn serve_tls(srv: &TestServer) -> (String, Vec<u8>, tokio::task::JoinHandle<()>) {
+    let names = apiserver::tls::serving_names("127.0.0.1:0".parse().unwrap(), &[]);
+    let pki = apiserver::tls::load_or_create(srv.dir.path(), &names).expect("make the CA");
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = apiserver::tls::TlsListener::new(tcp, pki.server_config).unwrap();
+    let app = srv.app.clone();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("https://{addr}"), pki.ca_pem.into_bytes(), task)
 }
 
 pub fn pod_path(name: &str) -> String {
@@ -306,9 +334,15 @@ pub async fn send(app: &Router, req: Req) -> Resp {
     if let Some(v) = &req.authorization {
         builder = builder.header(header::AUTHORIZATION, v);
     }
+    for (name, value) in &req.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
     let body = match req.body {
         Some((bytes, content_type)) => {
-            builder = builder.header(header::CONTENT_TYPE, content_type);
+            // An empty content type sends none.
+            if !content_type.is_empty() {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+            }
             Body::from(bytes)
         }
         None => Body::empty(),
@@ -329,11 +363,12 @@ pub struct Req {
     token: Option<String>,
     authorization: Option<String>,
     body: Option<(Vec<u8>, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl Req {
     pub fn new(method: Method, path: &str) -> Req {
-        Req { method, path: path.into(), token: None, authorization: None, body: None }
+        Req { method, path: path.into(), token: None, authorization: None, body: None, headers: Vec::new() }
     }
     pub fn get(path: &str) -> Req {
         Req::new(Method::GET, path)
@@ -360,6 +395,11 @@ impl Req {
     pub fn json<T: Serialize>(self, body: &T) -> Req {
         let bytes = serde_json::to_vec(body).unwrap();
         self.raw(bytes, "application/json")
+    }
+    /// Send this header too (`Accept`, …).
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers.push((name.into(), value.into()));
+        self
     }
     pub fn raw(mut self, bytes: impl Into<Vec<u8>>, content_type: &str) -> Req {
         self.body = Some((bytes.into(), content_type.into()));
@@ -410,6 +450,12 @@ impl Resp {
         );
         let s: Status =
             serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not a Status ({e}): {}", self.text()));
+        // Kubernetes' shape, which kubectl and the official clients read.
+        let v = self.json();
+        assert_eq!(
+            (&v["kind"], &v["apiVersion"], &v["status"]),
+            (&serde_json::json!("Status"), &serde_json::json!("v1"), &serde_json::json!("Failure"))
+        );
         assert_eq!(s.code, status, "{s:?}");
         assert_eq!(s.reason, reason, "{s:?}");
         assert!(!s.message.is_empty(), "{s:?}");

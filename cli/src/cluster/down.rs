@@ -159,7 +159,7 @@ async fn api_pod_uids(state: &ClusterState) -> Vec<(String, String)> {
     if !state.apiserver.as_ref().is_some_and(|a| a.alive()) {
         return Vec::new();
     }
-    let Ok(client) = openapi::client::Client::new(&state.url, None) else { return Vec::new() };
+    let Ok(client) = super::api_client(&state.data_dir, &state.url) else { return Vec::new() };
     let list = tokio::time::timeout(
         Duration::from_secs(2),
         client.api::<openapi::Pod>(None).list(&openapi::client::ListParams::default()),

@@ -12,12 +12,14 @@
 //! | path | what |
 //! |---|---|
 //! | `cluster.json` | what `up` made (removed by `down`) |
-//! | `apiserver/` | the API server's SQLite database and `admin.token` (kept by `down`) |
+//! | `apiserver/` | the API server's SQLite database, its CA (`ca.crt`, `ca.key`), `admin.token` and `viewer.token` (kept by `down`) |
+//! | `kubeconfig` | for kubectl: the cluster (with the CA), the admin token, a context named after the cluster |
 //! | `agents/<node>/` | each agent's pod files (container logs and run records) |
 //! | `logs/<name>.log` | the output of the API server and of each agent |
 
 pub mod down;
 pub mod kernel;
+pub mod kubeconfig;
 pub mod layout;
 pub mod procs;
 pub mod state;
@@ -58,14 +60,39 @@ pub fn require_root(command: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The URL clients use for a listen address (loopback for a wildcard address).
+/// The URL clients use for a listen address (loopback for a wildcard address): the API
+/// server serves HTTPS.
 pub fn url_of(listen: SocketAddr) -> String {
     let ip = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, listen.port()))
+    format!("https://{}", SocketAddr::new(ip, listen.port()))
+}
+
+/// The name of a cluster in kubeconfigs: `flatnet`, or `flatnet-PREFIX` for a test cluster.
+pub fn cluster_name(prefix: &str) -> String {
+    let prefix = prefix.trim_matches('-');
+    if prefix.is_empty() {
+        "flatnet".into()
+    } else {
+        format!("flatnet-{prefix}")
+    }
+}
+
+/// A client of the cluster's API server that pins the cluster's CA, with the admin token
+/// when this user may read it, else the viewer token, else none (then only health answers).
+pub fn api_client(data_dir: &Path, url: &str) -> anyhow::Result<openapi::client::Client> {
+    let dir = state::apiserver_dir(data_dir);
+    let ca_path = dir.join("ca.crt");
+    let ca = std::fs::read(&ca_path).with_context(|| format!("read the cluster's CA {}", ca_path.display()))?;
+    let token = ["admin.token", "viewer.token"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    Ok(openapi::client::Client::with_ca(url, token, &ca)?)
 }
 
 /// How the user calls this binary again: `flatnet` when it is the one in PATH, else its

@@ -1,11 +1,12 @@
 //! `flatnet status`: what runs — the processes `up` started (alive or dead), whether the
-//! API answers, and each node with its Ready condition and pod CIDR. Needs no root.
+//! API answers, and each node with its Ready condition and pod CIDR. Needs no root, but the
+//! nodes are listed only for a user who may read a token (root: the tokens are mode 0600).
 //! Exit code 0 only when every process runs and the API answers.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use openapi::client::{Client, ListParams};
+use openapi::client::ListParams;
 use openapi::ConditionStatus;
 
 use super::state::ClusterState;
@@ -62,7 +63,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!();
 
-    let client = Client::new(&state.url, None)?;
+    let client = super::api_client(&data_dir, &state.url)?;
     let nodes = tokio::time::timeout(Duration::from_secs(3), client.nodes().list(&ListParams::default())).await;
     let api_ok = match nodes {
         Ok(Ok(list)) => {
@@ -110,6 +111,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("  (also registered, not part of this run: {})", others.join(", "));
             }
             let _ = shown;
+            true
+        }
+        // The API answers, but this user may read neither token (they are root's).
+        Ok(Err(e)) if e.code() == Some(401) => {
+            println!("API {}: reachable; listing its nodes needs a token: run `sudo {me} status{flag}`", state.url);
             true
         }
         Ok(Err(e)) => {

@@ -14,7 +14,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::layout::{check_prefix, Layout, MAX_NODES};
 use super::state::{apiserver_dir, logs_dir, ClusterState, DataLock};
-use super::{down, kernel, procs, DataArgs};
+use super::{down, kernel, kubeconfig, procs, DataArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -253,10 +253,14 @@ async fn bring_up(
     children.push(child);
     state.apiserver = Some(record.clone());
     state.save()?;
-    let client = Client::new(&state.url, None)?;
+    // The server makes its CA and tokens on first start, before it listens.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let cluster = loop {
-        match client.cluster_config().await {
+    let (client, cluster) = loop {
+        let answer = match super::api_client(&data_dir, &state.url) {
+            Ok(client) => client.cluster_config().await.map(|c| (client, c)).map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match answer {
             Ok(c) => break c,
             Err(e) => {
                 if !record.alive() || Instant::now() > deadline {
@@ -280,7 +284,11 @@ async fn bring_up(
         .with_context(|| format!("read the admin token {}", token_path.display()))?
         .trim()
         .to_string();
-    let admin = Client::new(&state.url, Some(admin_token))?;
+    let ca_path = api_dir.join("ca.crt");
+    let ca = std::fs::read(&ca_path).with_context(|| format!("read the CA {}", ca_path.display()))?;
+    let config = kubeconfig::render(&super::cluster_name(&layout.prefix), &state.url, &ca, &admin_token);
+    kubeconfig::write(&data_dir, &config)?;
+    let admin = &client;
     let tokens = futures::future::try_join_all(state.nodes.iter().map(|n| admin.create_node_token(&n.name)))
         .await
         .context("mint the node tokens")?;
@@ -297,12 +305,18 @@ async fn bring_up(
             node.ip.clone(),
             "--server".into(),
             state.url.clone(),
+            "--ca-file".into(),
+            ca_path.display().to_string(),
             "--data-dir".into(),
             node.data_dir.display().to_string(),
         ];
         let log = logs.join(format!("{}.log", node.name));
-        let (child, record) =
-            procs::spawn_detached(&node.name, agent_bin, &agent_args, &[("FLATNET_TOKEN", &token.token)], &log)?;
+        // The nodes are namespaces on this machine: the host's resolvers are not reachable
+        // from them, and there is no internet to resolve. Names outside the cluster fail at
+        // once (SERVFAIL) instead of after a timeout, unless the caller names upstreams.
+        let dns_upstream = std::env::var("FLATNET_DNS_UPSTREAM").unwrap_or_else(|_| "none".into());
+        let env = [("FLATNET_TOKEN", token.token.as_str()), ("FLATNET_DNS_UPSTREAM", dns_upstream.as_str())];
+        let (child, record) = procs::spawn_detached(&node.name, agent_bin, &agent_args, &env, &log)?;
         children.push(child);
         state.agents.push(record);
         state.save()?;
@@ -386,34 +400,47 @@ async fn ready_nodes(client: &Client, state: &ClusterState, since: DateTime<Utc>
 
 fn print_summary(state: &ClusterState, ready: f64, status_cmd: &str, down_cmd: &str, detach: bool) {
     let data_dir = &state.data_dir;
-    let token = apiserver_dir(data_dir).join("admin.token");
+    let api_dir = apiserver_dir(data_dir);
+    let (token, ca) = (api_dir.join("admin.token"), api_dir.join("ca.crt"));
+    let kubeconfig = data_dir.join(kubeconfig::KUBECONFIG_FILE);
     let flatnet = flatnet_for_pods();
     let sudo = super::sudo();
     println!();
     println!("flatnet is up: {} node(s) Ready in {ready:.2} s (backend {})", state.nodes.len(), state.backend);
     println!();
-    println!("  API          {}", state.url);
-    println!("  dashboard    {}/", state.url);
+    println!("  API          {} (HTTPS; the cluster's CA: {})", state.url, ca.display());
+    println!("  dashboard    {}/ (the browser does not know the CA; sign in with a token)", state.url);
+    println!("  kubeconfig   {} (root only: it holds the admin token)", kubeconfig.display());
     println!("  admin token  {} (root only)", token.display());
+    println!("  viewer token {} (read-only; root only)", api_dir.join("viewer.token").display());
     println!("  logs         {}", logs_dir(data_dir).display());
     println!(
         "  nodes        {}",
         state.nodes.iter().map(|n| format!("{} {}", n.name, n.ip)).collect::<Vec<_>>().join(", ")
     );
     println!();
+    println!("Use the cluster with kubectl:");
+    println!();
+    println!("  export KUBECONFIG={}", kubeconfig.display());
+    println!();
     println!("Try:");
+    println!("  kubectl get nodes");
+    println!("The raw API, with curl (the CA pinned, the admin token):");
     println!("  API={}", state.url);
     println!("  TOKEN=$({sudo}cat {})", token.display());
-    println!("  curl -s $API/api/v1/nodes");
+    println!("  CA={}", ca.display());
+    println!("  curl -s --cacert $CA -H \"Authorization: Bearer $TOKEN\" $API/api/v1/nodes");
     println!(
-        "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
+        "  curl -s --cacert $CA -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
          $API/api/v1/namespaces/default/pods -d '{{\"metadata\":{{\"name\":\"web-1\",\"labels\":{{\"app\":\"web\"}}}},\n    \
          \"spec\":{{\"nodeName\":\"node-1\",\"containers\":[{{\"name\":\"web\",\"command\":[\"{flatnet}\",\"netexec\"],\n    \
          \"ports\":[{{\"name\":\"http\",\"containerPort\":8080}}]}}]}}}}'"
     );
-    println!("  curl -s $API/api/v1/namespaces/default/pods/web-1     # status.podIP, phase Running");
     println!(
-        "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
+        "  curl -s --cacert $CA -H \"Authorization: Bearer $TOKEN\" $API/api/v1/namespaces/default/pods/web-1   # status.podIP, phase Running"
+    );
+    println!(
+        "  curl -s --cacert $CA -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n    \
          $API/api/v1/namespaces/default/services -d '{{\"metadata\":{{\"name\":\"web\"}},\"spec\":{{\"type\":\"NodePort\",\n    \
          \"selector\":{{\"app\":\"web\"}},\"ports\":[{{\"port\":80,\"targetPort\":\"http\",\"nodePort\":30080}}]}}}}'"
     );

@@ -9,7 +9,7 @@ it) and the raw dict for BOOKMARK (only `metadata.resourceVersion` is meaningful
     from flatnet_client.models import Pod
     from flatnet_client.watch import watch
 
-    client = AuthenticatedClient(base_url="http://127.0.0.1:8080", token=TOKEN)
+    client = AuthenticatedClient(base_url="https://127.0.0.1:8080", token=TOKEN, verify_ssl=CA)  # CA: ssl.create_default_context(cafile="…/ca.crt")
     for ev in watch(client, Pod, namespace="default", timeout_seconds=30):
         print(ev.type, ev.object.metadata.name)
 

@@ -1,7 +1,9 @@
-"""The Python client against a live API server: FLATNET_URL and FLATNET_TOKEN say which
-(tests/tests/clients.rs starts one). Run: python3 -m unittest discover -s clients/python/tests"""
+"""The Python client against a live API server: FLATNET_URL, FLATNET_TOKEN and FLATNET_CA
+(the cluster's CA, DATA_DIR/ca.crt) say which (tests/tests/clients.rs starts one).
+Run: python3 -m unittest discover -s clients/python/tests"""
 
 import os
+import ssl
 import unittest
 import uuid
 
@@ -23,9 +25,15 @@ from flatnet_client.models import (
 )
 from flatnet_client.watch import watch
 
-URL = os.environ.get("FLATNET_URL", "http://127.0.0.1:8080")
+URL = os.environ.get("FLATNET_URL", "https://127.0.0.1:8080")
 TOKEN = os.environ.get("FLATNET_TOKEN", "")
+CA = os.environ.get("FLATNET_CA", "flatnet-data/ca.crt")
 NS = "default"
+
+
+def tls() -> ssl.SSLContext:
+    """A context that trusts the cluster's CA (and checks the server's name, as by default)."""
+    return ssl.create_default_context(cafile=CA)
 
 
 def pod(name: str, port: int = 8080) -> Pod:
@@ -37,7 +45,7 @@ def pod(name: str, port: int = 8080) -> Pod:
 
 class LiveServer(unittest.TestCase):
     def setUp(self):
-        self.client = AuthenticatedClient(base_url=URL, token=TOKEN)
+        self.client = AuthenticatedClient(base_url=URL, token=TOKEN, verify_ssl=tls())
         self.suffix = uuid.uuid4().hex[:6]
 
     def test_create_pod_and_service_list_endpoints_and_watch(self):
@@ -80,11 +88,15 @@ class LiveServer(unittest.TestCase):
         self.assertEqual(response.parsed.field, "spec.containers[0].ports[0].containerPort")
 
     def test_auth_error(self):
-        anonymous = Client(base_url=URL)
+        anonymous = Client(base_url=URL, verify_ssl=tls())
         response = create_pod.sync_detailed(NS, client=anonymous, body=pod(f"py-anon-{self.suffix}"))
         self.assertEqual(response.status_code, 401)
         self.assertIsInstance(response.parsed, Status)
-        wrong = AuthenticatedClient(base_url=URL, token="not-a-token")
+        # Reads need a token too.
+        response = list_pod.sync_detailed(NS, client=anonymous)
+        self.assertEqual(response.status_code, 401)
+        self.assertIsInstance(response.parsed, Status)
+        wrong = AuthenticatedClient(base_url=URL, token="not-a-token", verify_ssl=tls())
         response = create_pod.sync_detailed(NS, client=wrong, body=pod(f"py-wrong-{self.suffix}"))
         self.assertEqual(response.status_code, 401)
         self.assertEqual(response.parsed.reason, "Unauthorized")

@@ -11,14 +11,16 @@ import type { Client } from './gen/client';
 export type { Client };
 
 export interface FlatnetOptions {
-  /** The API server, for example `http://127.0.0.1:8080`. */
+  /** The API server, for example `https://127.0.0.1:8080`. */
   baseUrl: string;
-  /** The bearer token (the admin token or a node token); reads work without one. */
+  /** The bearer token (the admin, viewer or a node token); every request but the health checks needs one. */
   token?: string;
   /**
-   * The fetch to use (default: the global one). TLS lives here: when the API server speaks
-   * HTTPS with the cluster's CA, pass a fetch whose agent trusts that CA (Node: an undici
-   * `Agent({ connect: { ca } })` as `dispatcher`); browsers trust what the page trusts.
+   * The fetch to use (default: the global one). TLS lives here: the API server speaks HTTPS
+   * with the cluster's own CA (DATA_DIR/ca.crt). On Node, either start with
+   * `NODE_EXTRA_CA_CERTS=ca.crt` (the global fetch then trusts it) or pass a fetch whose agent
+   * trusts that CA (an undici `Agent({ connect: { ca } })` as `dispatcher`); browsers trust
+   * what the page trusts.
    */
   fetch?: typeof fetch;
 }

@@ -1,5 +1,6 @@
 // The TypeScript client against a live API server: FLATNET_URL and FLATNET_TOKEN say which
-// (tests/tests/clients.rs starts one). Run: npm test
+// (tests/tests/clients.rs starts one); Node trusts the cluster's CA through
+// NODE_EXTRA_CA_CERTS=DATA_DIR/ca.crt. Run: npm test
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
@@ -7,7 +8,7 @@ import { test } from 'node:test';
 import { createPod, createService, flatnetClient, listEndpoints, listPod, watch } from '../src';
 import type { Pod, Status } from '../src';
 
-const baseUrl = process.env.FLATNET_URL ?? 'http://127.0.0.1:8080';
+const baseUrl = process.env.FLATNET_URL ?? 'https://127.0.0.1:8080';
 const token = process.env.FLATNET_TOKEN ?? '';
 const namespace = 'default';
 const suffix = randomBytes(3).toString('hex');
@@ -62,10 +63,13 @@ test('a validation error is a typed 422 naming the field', async () => {
   assert.equal(status?.field, 'spec.containers[0].ports[0].containerPort');
 });
 
-test('a write without a valid token is a 401', async () => {
+test('a request without a valid token is a 401, reads too', async () => {
   for (const client of [flatnetClient({ baseUrl }), flatnetClient({ baseUrl, token: 'not-a-token' })]) {
     const result = await createPod({ client, path: { namespace }, body: pod(`ts-anon-${suffix}`) });
     assert.equal(result.response.status, 401);
     assert.equal(result.error?.reason, 'Unauthorized');
+    const read = await listPod({ client, path: { namespace } });
+    assert.equal(read.response.status, 401);
+    assert.equal(read.error?.reason, 'Unauthorized');
   }
 });

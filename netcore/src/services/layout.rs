@@ -17,6 +17,13 @@
 //! | output (-100, nat) | `nat_output` → `services` | the same for the node's own connections |
 //! | postrouting (100, nat) | `nat_postrouting` | masquerade: marked packets, hairpin, egress |
 //!
+//! Cluster DNS: with a cluster DNS address (`TableConfig::cluster_dns`, 10.96.0.10 by
+//! default), the first rule of `filter_prerouting` and `filter_output` accepts, and the
+//! first of `services` returns, packets to that address on port 53 (UDP and TCP): the
+//! address is local on every node, where the agent's DNS server answers, so neither the
+//! no-endpoint rejects nor the dispatch may touch it (the `kube-dns` service holds the
+//! address and has no endpoints).
+//!
 //! Chains without a hook:
 //! - `services`: `ip daddr . meta l4proto . th dport vmap @service_ips`, then, for packets to
 //!   one of the node's own addresses (`fib daddr type local`, loopback excluded),
@@ -169,14 +176,28 @@ pub struct StaticChain {
     pub rules: Vec<String>,
 }
 
+/// The port the cluster DNS answers on, UDP and TCP.
+pub const DNS_PORT: u16 = 53;
+
+/// The rule that hands queries to the cluster DNS address to the node's own server, with
+/// `verdict`: `accept` ends a filter chain before its rejects, `return` leaves `services`
+/// before dispatch. So the `kube-dns` service, whose address this is and which has no
+/// endpoints, is never rejected nor DNATed.
+fn dns_rule(config: &TableConfig, verdict: &str) -> Option<String> {
+    config.cluster_dns.map(|ip| format!("ip daddr {ip} meta l4proto {{ tcp, udp }} th dport {DNS_PORT} {verdict}"))
+}
+
 /// The static chains, in the order they are declared.
 pub fn static_chains(config: &TableConfig) -> Vec<StaticChain> {
     let reject_checks = || {
-        vec![
-            "ct state new ip daddr . meta l4proto . th dport @no_endpoints goto reject_service".to_string(),
-            "ct state new fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport @no_endpoint_node_ports goto reject_service"
-                .to_string(),
-        ]
+        dns_rule(config, "accept")
+            .into_iter()
+            .chain([
+                "ct state new ip daddr . meta l4proto . th dport @no_endpoints goto reject_service".to_string(),
+                "ct state new fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport @no_endpoint_node_ports goto reject_service"
+                    .to_string(),
+            ])
+            .collect()
     };
     let base = |kind, hook, priority| Some(BaseChain { kind, hook, priority, policy: Policy::Accept });
     let chain = |name: &str, base, rules| StaticChain { chain: Chain { name: name.into(), base }, rules };
@@ -186,10 +207,13 @@ pub fn static_chains(config: &TableConfig) -> Vec<StaticChain> {
         chain(
             "services",
             None,
-            vec![
-                "ip daddr . meta l4proto . th dport vmap @service_ips".into(),
-                "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @node_ports".into(),
-            ],
+            dns_rule(config, "return")
+                .into_iter()
+                .chain([
+                    "ip daddr . meta l4proto . th dport vmap @service_ips".into(),
+                    "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @node_ports".into(),
+                ])
+                .collect(),
         ),
         chain("filter_prerouting", base(ChainType::Filter, Hook::Prerouting, -110), reject_checks()),
         chain("filter_output", base(ChainType::Filter, Hook::Output, -110), reject_checks()),

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use apiserver::auth::Authenticator;
 use apiserver::config::{default_cluster_config, Settings};
 use apiserver::metrics::Metrics;
 use apiserver::store::{system_clock, Store};
@@ -31,10 +32,13 @@ pub fn privileged() -> bool {
 }
 
 pub const ADMIN: &str = "test-admin-token";
+pub const VIEWER: &str = "test-viewer-token";
 
 pub struct Cluster {
     pub url: String,
     pub admin: Client,
+    /// The cluster's CA certificate, as the server's `ca.crt`.
+    pub ca_file: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -51,12 +55,22 @@ impl Cluster {
         change(&mut cluster);
         let store = Store::open(dir.path(), move |_| Settings::new(cluster), ADMIN, system_clock()).await.unwrap();
         apiserver::spawn_ticker(store.clone());
-        let app = apiserver::app(AppState { store, metrics: Arc::new(Metrics::default()) }, None);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let auth = Arc::new(Authenticator::new(ADMIN, VIEWER, false));
+        let app = apiserver::app(AppState { store, metrics: Arc::new(Metrics::default()), auth }, None);
+        let pki = apiserver::tls::load_or_create(dir.path(), &["127.0.0.1".into()]).unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", tcp.local_addr().unwrap());
+        let listener = apiserver::tls::TlsListener::new(tcp, pki.server_config).unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let admin = Client::new(&url, Some(ADMIN.into())).unwrap();
-        Cluster { url, admin, _dir: dir }
+        let ca_file = dir.path().join(apiserver::tls::CA_CERT_FILE);
+        let admin = Client::with_ca(&url, Some(ADMIN.into()), pki.ca_pem.as_bytes()).unwrap();
+        Cluster { url, admin, ca_file, _dir: dir }
+    }
+
+    /// A client of this cluster's server with `token`, pinning its CA.
+    pub fn client(&self, token: Option<String>) -> Client {
+        let ca = std::fs::read(&self.ca_file).unwrap();
+        Client::with_ca(&self.url, token, &ca).unwrap()
     }
 }
 
@@ -71,6 +85,7 @@ pub struct Agent {
     pub netns: String,
     pub data_dir: PathBuf,
     url: String,
+    ca_file: PathBuf,
     token: String,
     child: Option<Child>,
     _dir: tempfile::TempDir,
@@ -88,6 +103,7 @@ impl Agent {
             node,
             netns,
             url: cluster.url.clone(),
+            ca_file: cluster.ca_file.clone(),
             token,
             child: None,
             _dir: dir,
@@ -102,6 +118,8 @@ impl Agent {
             .args(["--node-ip", "192.0.2.10", "--resync-seconds", "1", "--restart-backoff-ms", "200"])
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .arg("--ca-file")
+            .arg(&self.ca_file)
             .env("FLATNET_TOKEN", &self.token)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
@@ -185,6 +203,7 @@ pub fn pod(name: &str, node: &str, containers: &[(&str, &str)]) -> Pod {
                 .collect(),
             restart_policy: RestartPolicy::Always,
             termination_grace_period_seconds: Some(2),
+            ..Default::default()
         },
         ..Default::default()
     }

@@ -13,6 +13,9 @@
 //! nftables layout), connect latency and throughput through a cluster IP, end-to-end
 //! programming latency; see `bench/services.rs`.
 //!
+//! `flatnet-bench dns`: the node's cluster DNS server against dnsmasq with dnsperf, each
+//! pinned to one core, single-query latency, and the zone's memory; see `bench/dns.rs`.
+//!
 //! `flatnet-bench netsetup`: pod network setup latency (netns, veth, bridge, address,
 //! route, until the pod's first packet arrives) of flatnet's netcore against the CNI
 //! bridge plugin and netavark in the same run, and teardown; see `bench/netsetup.rs`.
@@ -32,6 +35,8 @@ use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, P
 
 #[path = "bench/agent.rs"]
 mod agent;
+#[path = "bench/dns.rs"]
+mod dns;
 #[path = "bench/netsetup.rs"]
 mod netsetup;
 #[path = "bench/services.rs"]
@@ -106,6 +111,31 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         services: usize,
     },
+    /// The node's cluster DNS server against dnsmasq (dnsperf, each pinned to one core),
+    /// single-query latency, and the zone's memory (release build; taskset, dnsperf and
+    /// dnsmasq from Debian).
+    Dns {
+        /// Services in the zone queried.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+        /// Seconds of each dnsperf run.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// Single queries timed for the latency.
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+        /// Services in the zone whose memory is measured.
+        #[arg(long, default_value_t = 10_000)]
+        memory_services: usize,
+    },
+    /// (internal) Serve a zone of N services on 127.0.0.1:PORT, for `dns`.
+    #[command(hide = true)]
+    DnsServe {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        services: usize,
+    },
     /// Pod-to-pod throughput over host-gw and VXLAN against the raw underlay, and the time
     /// of `flatnet up` (needs the release flatnet, apiserver and nodeagent beside this binary).
     Throughput {
@@ -142,6 +172,8 @@ struct Server {
     child: Child,
     url: String,
     token: String,
+    /// The server's CA (`DATA/ca.crt`): clients pin it.
+    ca: Vec<u8>,
 }
 
 impl Drop for Server {
@@ -181,7 +213,8 @@ fn start_apiserver(data_dir: &std::path::Path) -> Result<Server> {
     };
     std::thread::spawn(move || for _ in lines {});
     let token = std::fs::read_to_string(data_dir.join("admin.token"))?.trim().to_string();
-    Ok(Server { child, url, token })
+    let ca = std::fs::read(data_dir.join("ca.crt"))?;
+    Ok(Server { child, url, token, ca })
 }
 
 fn pod(name: &str, namespace: &str) -> Pod {
@@ -227,8 +260,14 @@ async fn api_bench(
     let tmp = tempfile::tempdir()?;
     let dir = data_dir.unwrap_or_else(|| tmp.path().to_path_buf());
     let server = start_apiserver(&dir)?;
-    let client = Client::new(&server.url, Some(server.token.clone()))?;
-    let http = reqwest::Client::new();
+    let client = Client::with_ca(&server.url, Some(server.token.clone()), &server.ca)?;
+    // Raw requests, as any client sends them: over TLS, with the token.
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", server.token).parse()?);
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server.ca)?)
+        .default_headers(auth)
+        .build()?;
 
     // Three Ready nodes, so creates include scheduling and pod IP allocation.
     for i in 0..3 {
@@ -413,5 +452,9 @@ async fn main() -> Result<()> {
         Cmd::Services { part, connects, rounds, secs, services } => {
             services::run(&part, connects, rounds, secs, services).await
         }
+        Cmd::Dns { services, secs, queries, memory_services } => {
+            dns::run(services, secs, queries, memory_services).await
+        }
+        Cmd::DnsServe { port, services } => dns::serve(port, services).await,
     }
 }

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netcore::netns::{self, Netns};
@@ -148,7 +149,7 @@ impl TestCluster {
 
     /// Node name → pod CIDR, from the API.
     pub fn pod_cidrs(&self) -> Vec<(String, String)> {
-        let nodes = http_get_json(self.listen, "/api/v1/nodes");
+        let nodes = http_get_json(self.listen, self.data_dir(), "/api/v1/nodes");
         let mut out: Vec<(String, String)> = nodes["items"]
             .as_array()
             .unwrap()
@@ -193,15 +194,11 @@ pub fn running(pid: i32) -> bool {
     }
 }
 
-pub fn http_get_json(server: SocketAddr, path: &str) -> serde_json::Value {
-    let mut stream = TcpStream::connect(server).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+/// `GET path` with the admin token of `data_dir`; answers the JSON reply (a 200).
+pub fn http_get_json(server: SocketAddr, data_dir: &Path, path: &str) -> serde_json::Value {
+    let (head, body) = https_request(server, data_dir, "GET", path, "");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// `POST path` with a JSON body and the admin token of `data_dir`; answers the JSON reply.
@@ -215,9 +212,17 @@ pub fn http_delete(server: SocketAddr, data_dir: &Path, path: &str) -> serde_jso
 }
 
 fn http_write(server: SocketAddr, data_dir: &Path, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let (head, body) = https_request(server, data_dir, method, path, body);
+    assert!(head.starts_with("HTTP/1.1 20"), "{head}\n{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// One HTTPS request to the cluster's API server, as a client that pins the cluster's CA
+/// (`DATA/apiserver/ca.crt`) and sends its admin token; answers the status line and headers,
+/// and the body.
+pub fn https_request(server: SocketAddr, data_dir: &Path, method: &str, path: &str, body: &str) -> (String, String) {
     let token = std::fs::read_to_string(data_dir.join("apiserver/admin.token")).unwrap();
-    let mut stream = TcpStream::connect(server).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut stream = tls_connect(server, &data_dir.join("apiserver/ca.crt")).unwrap();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {server}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n\
@@ -226,11 +231,43 @@ fn http_write(server: SocketAddr, data_dir: &Path, method: &str, path: &str, bod
         body.len()
     )
     .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let mut response = Vec::new();
+    // The server may close without TLS's close_notify; what arrived is the answer.
+    match stream.read_to_end(&mut response) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => panic!("read the answer of {method} {path}: {e}"),
+    }
+    let response = String::from_utf8(response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 20"), "{head}\n{body}");
-    serde_json::from_str(body).unwrap()
+    (head.to_string(), body.to_string())
+}
+
+/// A TLS connection to `server` that trusts only the CA in `ca_file`.
+pub fn tls_connect(
+    server: SocketAddr,
+    ca_file: &Path,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca_file).map_err(std::io::Error::other)? {
+        roots.add(cert.map_err(std::io::Error::other)?).map_err(std::io::Error::other)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::IpAddress(server.ip().into());
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(std::io::Error::other)?;
+    let tcp = TcpStream::connect(server)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    // Finish the handshake now, so that a certificate error shows here.
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
 }
 
 /// A TCP listener inside the namespace `ns` (the socket stays in that namespace).

@@ -78,6 +78,8 @@ impl Browser {
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
+                    // The API server's certificate is signed by the cluster's own CA.
+                    "--ignore-certificate-errors",
                     format!("--user-data-dir={}", data_dir.display())],
             },
             "goog:loggingPrefs": {"browser": "ALL"},

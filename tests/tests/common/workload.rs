@@ -51,7 +51,7 @@ pub fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
 pub fn ready_pod_in(c: &TestCluster, namespace: &str, name: &str) -> PodInfo {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let pod = http_get_json(c.listen, &format!("/api/v1/namespaces/{namespace}/pods/{name}"));
+        let pod = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/{namespace}/pods/{name}"));
         let ready = pod["status"]["conditions"]
             .as_array()
             .into_iter()

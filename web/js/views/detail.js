@@ -80,7 +80,7 @@ function logsPanel(kind, obj) {
     rerender();
     if (!token.get()) {
       state.text = "";
-      state.status = "Reading logs needs the admin token (Admin token button, top right).";
+      state.status = "Reading logs needs the admin token (Token button, top right).";
       return rerender();
     }
     const path = `${kind.itemPath(obj.metadata.namespace, obj.metadata.name)}/log?container=${encodeURIComponent(state.container)}&tailLines=${state.tail}`;

@@ -172,7 +172,7 @@ export function openCreate(kindId, namespace) {
     e.preventDefault();
     clearErrors();
     if (!token.get()) {
-      showErrors(new ApiError(401, { reason: "Unauthorized", message: "creating needs the admin token: set it with the Admin token button" }));
+      showErrors(new ApiError(401, { reason: "Unauthorized", message: "creating needs the admin token: set it with the Token button" }));
       return;
     }
     let obj;

@@ -26,6 +26,17 @@ from .container_state_terminated import ContainerStateTerminated
 from .container_state_waiting import ContainerStateWaiting
 from .container_status import ContainerStatus
 from .daemon_endpoint import DaemonEndpoint
+from .discovery_api_response_200 import DiscoveryApiResponse200
+from .discovery_api_v1_response_200 import DiscoveryApiV1Response200
+from .discovery_apis_networking_k8s_io_response_200 import DiscoveryApisNetworkingK8SIoResponse200
+from .discovery_apis_networking_k8s_io_v1_response_200 import DiscoveryApisNetworkingK8SIoV1Response200
+from .discovery_apis_policy_networking_k8s_io_response_200 import DiscoveryApisPolicyNetworkingK8SIoResponse200
+from .discovery_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
+    DiscoveryApisPolicyNetworkingK8SIoV1Alpha1Response200,
+)
+from .discovery_apis_response_200 import DiscoveryApisResponse200
+from .discovery_version_response_200 import DiscoveryVersionResponse200
+from .dns_policy import DnsPolicy
 from .endpoint_address import EndpointAddress
 from .endpoint_port import EndpointPort
 from .endpoint_subset import EndpointSubset
@@ -45,6 +56,8 @@ from .label_selector import LabelSelector
 from .label_selector_match_labels import LabelSelectorMatchLabels
 from .label_selector_requirement import LabelSelectorRequirement
 from .list_meta import ListMeta
+from .managed_fields_entry import ManagedFieldsEntry
+from .managed_fields_entry_fields_v1 import ManagedFieldsEntryFieldsV1
 from .namespace import Namespace
 from .namespace_list import NamespaceList
 from .namespace_metadata import NamespaceMetadata
@@ -77,8 +90,23 @@ from .object_meta_annotations import ObjectMetaAnnotations
 from .object_meta_labels import ObjectMetaLabels
 from .object_reference import ObjectReference
 from .openapi_response_200 import OpenapiResponse200
+from .openapi_v3_api_v1_response_200 import OpenapiV3ApiV1Response200
+from .openapi_v3_apis_networking_k8s_io_v1_response_200 import OpenapiV3ApisNetworkingK8SIoV1Response200
+from .openapi_v3_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
+    OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200,
+)
+from .openapi_v3_index_response_200 import OpenapiV3IndexResponse200
+from .patch_admin_network_policy_body import PatchAdminNetworkPolicyBody
+from .patch_baseline_admin_network_policy_body import PatchBaselineAdminNetworkPolicyBody
+from .patch_namespace_body import PatchNamespaceBody
+from .patch_network_policy_body import PatchNetworkPolicyBody
+from .patch_node_body import PatchNodeBody
+from .patch_pod_body import PatchPodBody
+from .patch_service_body import PatchServiceBody
 from .pod import Pod
 from .pod_condition import PodCondition
+from .pod_dns_config import PodDnsConfig
+from .pod_dns_config_option import PodDnsConfigOption
 from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
@@ -102,6 +130,8 @@ from .session_affinity import SessionAffinity
 from .session_affinity_config import SessionAffinityConfig
 from .status import Status
 from .status_cause import StatusCause
+from .status_details import StatusDetails
+from .status_metadata import StatusMetadata
 from .tcp_socket_action import TcpSocketAction
 from .traffic_policy import TrafficPolicy
 from .watch_event import WatchEvent
@@ -134,6 +164,15 @@ __all__ = (
     "ContainerStateWaiting",
     "ContainerStatus",
     "DaemonEndpoint",
+    "DiscoveryApiResponse200",
+    "DiscoveryApisNetworkingK8SIoResponse200",
+    "DiscoveryApisNetworkingK8SIoV1Response200",
+    "DiscoveryApisPolicyNetworkingK8SIoResponse200",
+    "DiscoveryApisPolicyNetworkingK8SIoV1Alpha1Response200",
+    "DiscoveryApisResponse200",
+    "DiscoveryApiV1Response200",
+    "DiscoveryVersionResponse200",
+    "DnsPolicy",
     "EndpointAddress",
     "EndpointPort",
     "Endpoints",
@@ -153,6 +192,8 @@ __all__ = (
     "LabelSelectorMatchLabels",
     "LabelSelectorRequirement",
     "ListMeta",
+    "ManagedFieldsEntry",
+    "ManagedFieldsEntryFieldsV1",
     "Namespace",
     "NamespacedPod",
     "NamespaceList",
@@ -185,8 +226,21 @@ __all__ = (
     "ObjectMetaLabels",
     "ObjectReference",
     "OpenapiResponse200",
+    "OpenapiV3ApisNetworkingK8SIoV1Response200",
+    "OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200",
+    "OpenapiV3ApiV1Response200",
+    "OpenapiV3IndexResponse200",
+    "PatchAdminNetworkPolicyBody",
+    "PatchBaselineAdminNetworkPolicyBody",
+    "PatchNamespaceBody",
+    "PatchNetworkPolicyBody",
+    "PatchNodeBody",
+    "PatchPodBody",
+    "PatchServiceBody",
     "Pod",
     "PodCondition",
+    "PodDnsConfig",
+    "PodDnsConfigOption",
     "PodList",
     "PodMetadata",
     "PodPhase",
@@ -210,6 +264,8 @@ __all__ = (
     "SessionAffinityConfig",
     "Status",
     "StatusCause",
+    "StatusDetails",
+    "StatusMetadata",
     "TcpSocketAction",
     "TrafficPolicy",
     "WatchEvent",

@@ -10,6 +10,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.managed_fields_entry import ManagedFieldsEntry
     from ..models.object_meta_annotations import ObjectMetaAnnotations
     from ..models.object_meta_labels import ObjectMetaLabels
 
@@ -25,6 +26,8 @@ class BaselineAdminNetworkPolicyMetadata:
         annotations (ObjectMetaAnnotations | Unset):
         creation_timestamp (datetime.datetime | None | Unset):
         labels (ObjectMetaLabels | Unset):
+        managed_fields (list[ManagedFieldsEntry] | Unset): Who set which fields with server-side apply; kept when a
+            write leaves it out.
         namespace (None | str | Unset): Namespace of a namespaced object; taken from the path when absent.
         resource_version (None | str | Unset): The store revision of the last write to this object. Send it back on
             update for
@@ -36,6 +39,7 @@ class BaselineAdminNetworkPolicyMetadata:
     annotations: ObjectMetaAnnotations | Unset = UNSET
     creation_timestamp: datetime.datetime | None | Unset = UNSET
     labels: ObjectMetaLabels | Unset = UNSET
+    managed_fields: list[ManagedFieldsEntry] | Unset = UNSET
     namespace: None | str | Unset = UNSET
     resource_version: None | str | Unset = UNSET
     uid: None | str | Unset = UNSET
@@ -59,6 +63,13 @@ class BaselineAdminNetworkPolicyMetadata:
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
+
+        managed_fields: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.managed_fields, Unset):
+            managed_fields = []
+            for managed_fields_item_data in self.managed_fields:
+                managed_fields_item = managed_fields_item_data.to_dict()
+                managed_fields.append(managed_fields_item)
 
         namespace: None | str | Unset
         if isinstance(self.namespace, Unset):
@@ -91,6 +102,8 @@ class BaselineAdminNetworkPolicyMetadata:
             field_dict["creationTimestamp"] = creation_timestamp
         if labels is not UNSET:
             field_dict["labels"] = labels
+        if managed_fields is not UNSET:
+            field_dict["managedFields"] = managed_fields
         if namespace is not UNSET:
             field_dict["namespace"] = namespace
         if resource_version is not UNSET:
@@ -102,6 +115,7 @@ class BaselineAdminNetworkPolicyMetadata:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.managed_fields_entry import ManagedFieldsEntry  # noqa: PLC0415
         from ..models.object_meta_annotations import ObjectMetaAnnotations  # noqa: PLC0415
         from ..models.object_meta_labels import ObjectMetaLabels  # noqa: PLC0415
 
@@ -139,6 +153,15 @@ class BaselineAdminNetworkPolicyMetadata:
         else:
             labels = ObjectMetaLabels.from_dict(_labels)
 
+        _managed_fields = d.pop("managedFields", UNSET)
+        managed_fields: list[ManagedFieldsEntry] | Unset = UNSET
+        if _managed_fields is not UNSET:
+            managed_fields = []
+            for managed_fields_item_data in _managed_fields:
+                managed_fields_item = ManagedFieldsEntry.from_dict(managed_fields_item_data)
+
+                managed_fields.append(managed_fields_item)
+
         def _parse_namespace(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -171,6 +194,7 @@ class BaselineAdminNetworkPolicyMetadata:
             annotations=annotations,
             creation_timestamp=creation_timestamp,
             labels=labels,
+            managed_fields=managed_fields,
             namespace=namespace,
             resource_version=resource_version,
             uid=uid,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 
 from ..models.backend import Backend
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.port_range import PortRange
@@ -26,6 +27,10 @@ class ClusterConfig:
         node_subnet_prefix (int): Prefix length of each node's lease (24: a /24 per node).
         pod_cidr (str): The cluster (pod) CIDR, split into one lease per node.
         service_cidr (str):
+        cluster_dns (str | Unset): The cluster DNS address (the `kube-dns` service in `kube-system`): every node answers
+            its own pods' queries to it on port 53, UDP and TCP. The tenth address of the service
+            CIDR unless set.
+        cluster_domain (str | Unset): The cluster's DNS domain: services answer as `NAME.NS.svc.DOMAIN`.
     """
 
     backend: Backend
@@ -35,6 +40,8 @@ class ClusterConfig:
     node_subnet_prefix: int
     pod_cidr: str
     service_cidr: str
+    cluster_dns: str | Unset = UNSET
+    cluster_domain: str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         backend = self.backend.value
@@ -51,6 +58,10 @@ class ClusterConfig:
 
         service_cidr = self.service_cidr
 
+        cluster_dns = self.cluster_dns
+
+        cluster_domain = self.cluster_domain
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -64,6 +75,10 @@ class ClusterConfig:
                 "serviceCIDR": service_cidr,
             }
         )
+        if cluster_dns is not UNSET:
+            field_dict["clusterDNS"] = cluster_dns
+        if cluster_domain is not UNSET:
+            field_dict["clusterDomain"] = cluster_domain
 
         return field_dict
 
@@ -86,6 +101,10 @@ class ClusterConfig:
 
         service_cidr = d.pop("serviceCIDR")
 
+        cluster_dns = d.pop("clusterDNS", UNSET)
+
+        cluster_domain = d.pop("clusterDomain", UNSET)
+
         cluster_config = cls(
             backend=backend,
             lease_grace_seconds=lease_grace_seconds,
@@ -94,6 +113,8 @@ class ClusterConfig:
             node_subnet_prefix=node_subnet_prefix,
             pod_cidr=pod_cidr,
             service_cidr=service_cidr,
+            cluster_dns=cluster_dns,
+            cluster_domain=cluster_domain,
         )
 
         return cluster_config

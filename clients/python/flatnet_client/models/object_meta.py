@@ -9,6 +9,7 @@ from attrs import define as _attrs_define
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.managed_fields_entry import ManagedFieldsEntry
     from ..models.object_meta_annotations import ObjectMetaAnnotations
     from ..models.object_meta_labels import ObjectMetaLabels
 
@@ -27,6 +28,8 @@ class ObjectMeta:
             annotations (ObjectMetaAnnotations | Unset):
             creation_timestamp (datetime.datetime | None | Unset):
             labels (ObjectMetaLabels | Unset):
+            managed_fields (list[ManagedFieldsEntry] | Unset): Who set which fields with server-side apply; kept when a
+                write leaves it out.
             name (str | Unset): DNS-1123 name, unique per kind and namespace.
             namespace (None | str | Unset): Namespace of a namespaced object; taken from the path when absent.
             resource_version (None | str | Unset): The store revision of the last write to this object. Send it back on
@@ -38,6 +41,7 @@ class ObjectMeta:
     annotations: ObjectMetaAnnotations | Unset = UNSET
     creation_timestamp: datetime.datetime | None | Unset = UNSET
     labels: ObjectMetaLabels | Unset = UNSET
+    managed_fields: list[ManagedFieldsEntry] | Unset = UNSET
     name: str | Unset = UNSET
     namespace: None | str | Unset = UNSET
     resource_version: None | str | Unset = UNSET
@@ -59,6 +63,13 @@ class ObjectMeta:
         labels: dict[str, Any] | Unset = UNSET
         if not isinstance(self.labels, Unset):
             labels = self.labels.to_dict()
+
+        managed_fields: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.managed_fields, Unset):
+            managed_fields = []
+            for managed_fields_item_data in self.managed_fields:
+                managed_fields_item = managed_fields_item_data.to_dict()
+                managed_fields.append(managed_fields_item)
 
         name = self.name
 
@@ -89,6 +100,8 @@ class ObjectMeta:
             field_dict["creationTimestamp"] = creation_timestamp
         if labels is not UNSET:
             field_dict["labels"] = labels
+        if managed_fields is not UNSET:
+            field_dict["managedFields"] = managed_fields
         if name is not UNSET:
             field_dict["name"] = name
         if namespace is not UNSET:
@@ -102,6 +115,7 @@ class ObjectMeta:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.managed_fields_entry import ManagedFieldsEntry  # noqa: PLC0415
         from ..models.object_meta_annotations import ObjectMetaAnnotations  # noqa: PLC0415
         from ..models.object_meta_labels import ObjectMetaLabels  # noqa: PLC0415
 
@@ -137,6 +151,15 @@ class ObjectMeta:
         else:
             labels = ObjectMetaLabels.from_dict(_labels)
 
+        _managed_fields = d.pop("managedFields", UNSET)
+        managed_fields: list[ManagedFieldsEntry] | Unset = UNSET
+        if _managed_fields is not UNSET:
+            managed_fields = []
+            for managed_fields_item_data in _managed_fields:
+                managed_fields_item = ManagedFieldsEntry.from_dict(managed_fields_item_data)
+
+                managed_fields.append(managed_fields_item)
+
         name = d.pop("name", UNSET)
 
         def _parse_namespace(data: object) -> None | str | Unset:
@@ -170,6 +193,7 @@ class ObjectMeta:
             annotations=annotations,
             creation_timestamp=creation_timestamp,
             labels=labels,
+            managed_fields=managed_fields,
             name=name,
             namespace=namespace,
             resource_version=resource_version,

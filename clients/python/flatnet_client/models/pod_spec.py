@@ -5,11 +5,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
+from ..models.dns_policy import DnsPolicy
 from ..models.restart_policy import RestartPolicy
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.container import Container
+    from ..models.pod_dns_config import PodDnsConfig
 
 
 T = TypeVar("T", bound="PodSpec")
@@ -20,23 +22,53 @@ class PodSpec:
     """
     Attributes:
         containers (list[Container]): At least one; container names are unique within the pod.
+        dns_config (None | PodDnsConfig | Unset):
+        dns_policy (DnsPolicy | Unset):
+        hostname (None | str | Unset): The pod's hostname (default: its name).
         node_name (None | str | Unset): The node the pod runs on. Set it to bind the pod yourself; leave it out and the
             scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
         restart_policy (RestartPolicy | Unset):
+        subdomain (None | str | Unset): With `hostname`, and a headless service of this name in the pod's namespace, the
+            pod
+            answers in DNS as `HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN`.
         termination_grace_period_seconds (int | None | Unset): Seconds between SIGTERM and SIGKILL when the pod is
             deleted (default 30).
     """
 
     containers: list[Container]
+    dns_config: None | PodDnsConfig | Unset = UNSET
+    dns_policy: DnsPolicy | Unset = UNSET
+    hostname: None | str | Unset = UNSET
     node_name: None | str | Unset = UNSET
     restart_policy: RestartPolicy | Unset = UNSET
+    subdomain: None | str | Unset = UNSET
     termination_grace_period_seconds: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.pod_dns_config import PodDnsConfig  # noqa: PLC0415
+
         containers = []
         for containers_item_data in self.containers:
             containers_item = containers_item_data.to_dict()
             containers.append(containers_item)
+
+        dns_config: dict[str, Any] | None | Unset
+        if isinstance(self.dns_config, Unset):
+            dns_config = UNSET
+        elif isinstance(self.dns_config, PodDnsConfig):
+            dns_config = self.dns_config.to_dict()
+        else:
+            dns_config = self.dns_config
+
+        dns_policy: str | Unset = UNSET
+        if not isinstance(self.dns_policy, Unset):
+            dns_policy = self.dns_policy.value
+
+        hostname: None | str | Unset
+        if isinstance(self.hostname, Unset):
+            hostname = UNSET
+        else:
+            hostname = self.hostname
 
         node_name: None | str | Unset
         if isinstance(self.node_name, Unset):
@@ -47,6 +79,12 @@ class PodSpec:
         restart_policy: str | Unset = UNSET
         if not isinstance(self.restart_policy, Unset):
             restart_policy = self.restart_policy.value
+
+        subdomain: None | str | Unset
+        if isinstance(self.subdomain, Unset):
+            subdomain = UNSET
+        else:
+            subdomain = self.subdomain
 
         termination_grace_period_seconds: int | None | Unset
         if isinstance(self.termination_grace_period_seconds, Unset):
@@ -61,10 +99,18 @@ class PodSpec:
                 "containers": containers,
             }
         )
+        if dns_config is not UNSET:
+            field_dict["dnsConfig"] = dns_config
+        if dns_policy is not UNSET:
+            field_dict["dnsPolicy"] = dns_policy
+        if hostname is not UNSET:
+            field_dict["hostname"] = hostname
         if node_name is not UNSET:
             field_dict["nodeName"] = node_name
         if restart_policy is not UNSET:
             field_dict["restartPolicy"] = restart_policy
+        if subdomain is not UNSET:
+            field_dict["subdomain"] = subdomain
         if termination_grace_period_seconds is not UNSET:
             field_dict["terminationGracePeriodSeconds"] = termination_grace_period_seconds
 
@@ -73,6 +119,7 @@ class PodSpec:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.container import Container  # noqa: PLC0415
+        from ..models.pod_dns_config import PodDnsConfig  # noqa: PLC0415
 
         d = dict(src_dict)
         containers = []
@@ -81,6 +128,39 @@ class PodSpec:
             containers_item = Container.from_dict(containers_item_data)
 
             containers.append(containers_item)
+
+        def _parse_dns_config(data: object) -> None | PodDnsConfig | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                dns_config_type_1 = PodDnsConfig.from_dict(data)
+
+                return dns_config_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | PodDnsConfig | Unset, data)
+
+        dns_config = _parse_dns_config(d.pop("dnsConfig", UNSET))
+
+        _dns_policy = d.pop("dnsPolicy", UNSET)
+        dns_policy: DnsPolicy | Unset
+        if isinstance(_dns_policy, Unset):
+            dns_policy = UNSET
+        else:
+            dns_policy = DnsPolicy(_dns_policy)
+
+        def _parse_hostname(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        hostname = _parse_hostname(d.pop("hostname", UNSET))
 
         def _parse_node_name(data: object) -> None | str | Unset:
             if data is None:
@@ -98,6 +178,15 @@ class PodSpec:
         else:
             restart_policy = RestartPolicy(_restart_policy)
 
+        def _parse_subdomain(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        subdomain = _parse_subdomain(d.pop("subdomain", UNSET))
+
         def _parse_termination_grace_period_seconds(data: object) -> int | None | Unset:
             if data is None:
                 return data
@@ -111,8 +200,12 @@ class PodSpec:
 
         pod_spec = cls(
             containers=containers,
+            dns_config=dns_config,
+            dns_policy=dns_policy,
+            hostname=hostname,
             node_name=node_name,
             restart_policy=restart_policy,
+            subdomain=subdomain,
             termination_grace_period_seconds=termination_grace_period_seconds,
         )
 

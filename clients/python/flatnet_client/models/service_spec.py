@@ -26,7 +26,9 @@ class ServiceSpec:
         ports (list[ServicePort]):
         cluster_ip (None | str | Unset): Allocated from the service CIDR when absent; a requested address must be free
             and in
-            the service CIDR. Immutable.
+            the service CIDR. `None` makes a headless service: no cluster IP and no load
+            balancing, DNS answers the ready endpoints' addresses. Immutable.
+        external_name (None | str | Unset): For `type: ExternalName`: the DNS name the service is an alias of.
         external_traffic_policy (TrafficPolicy | Unset):
         selector (ServiceSpecSelector | Unset): Pods with all these labels back the service. Without a selector there
             are no
@@ -38,6 +40,7 @@ class ServiceSpec:
 
     ports: list[ServicePort]
     cluster_ip: None | str | Unset = UNSET
+    external_name: None | str | Unset = UNSET
     external_traffic_policy: TrafficPolicy | Unset = UNSET
     selector: ServiceSpecSelector | Unset = UNSET
     session_affinity: SessionAffinity | Unset = UNSET
@@ -57,6 +60,12 @@ class ServiceSpec:
             cluster_ip = UNSET
         else:
             cluster_ip = self.cluster_ip
+
+        external_name: None | str | Unset
+        if isinstance(self.external_name, Unset):
+            external_name = UNSET
+        else:
+            external_name = self.external_name
 
         external_traffic_policy: str | Unset = UNSET
         if not isinstance(self.external_traffic_policy, Unset):
@@ -91,6 +100,8 @@ class ServiceSpec:
         )
         if cluster_ip is not UNSET:
             field_dict["clusterIP"] = cluster_ip
+        if external_name is not UNSET:
+            field_dict["externalName"] = external_name
         if external_traffic_policy is not UNSET:
             field_dict["externalTrafficPolicy"] = external_traffic_policy
         if selector is not UNSET:
@@ -126,6 +137,15 @@ class ServiceSpec:
             return cast(None | str | Unset, data)
 
         cluster_ip = _parse_cluster_ip(d.pop("clusterIP", UNSET))
+
+        def _parse_external_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        external_name = _parse_external_name(d.pop("externalName", UNSET))
 
         _external_traffic_policy = d.pop("externalTrafficPolicy", UNSET)
         external_traffic_policy: TrafficPolicy | Unset
@@ -175,6 +195,7 @@ class ServiceSpec:
         service_spec = cls(
             ports=ports,
             cluster_ip=cluster_ip,
+            external_name=external_name,
             external_traffic_policy=external_traffic_policy,
             selector=selector,
             session_affinity=session_affinity,

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
+import type { CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisNetworkingK8sIoData, DiscoveryApisNetworkingK8sIoErrors, DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoV1Data, DiscoveryApisNetworkingK8sIoV1Errors, DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisPolicyNetworkingK8sIoData, DiscoveryApisPolicyNetworkingK8sIoErrors, DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApisNetworkingK8sIoV1Data, OpenapiV3ApisNetworkingK8sIoV1Errors, OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchAdminNetworkPolicyData, PatchAdminNetworkPolicyErrors, PatchAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyData, PatchBaselineAdminNetworkPolicyErrors, PatchBaselineAdminNetworkPolicyResponses, PatchNamespaceData, PatchNamespaceErrors, PatchNamespaceResponses, PatchNetworkPolicyData, PatchNetworkPolicyErrors, PatchNetworkPolicyResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -19,24 +19,58 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 };
 
 /**
+ * The core group's versions (APIVersions), or its aggregated discovery
+ */
+export const discoveryApi = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiResponses, DiscoveryApiErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api',
+    ...options
+});
+
+/**
+ * The core group's resources (APIResourceList)
+ */
+export const discoveryApiV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApiV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApiV1Responses, DiscoveryApiV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1',
+    ...options
+});
+
+/**
  * The cluster's network configuration
  */
-export const readClusterConfig = <ThrowOnError extends boolean = false>(options?: Options<ReadClusterConfigData, ThrowOnError>) => (options?.client ?? client).get<ReadClusterConfigResponses, ReadClusterConfigErrors, ThrowOnError>({ url: '/api/v1/clusterconfig', ...options });
+export const readClusterConfig = <ThrowOnError extends boolean = false>(options?: Options<ReadClusterConfigData, ThrowOnError>) => (options?.client ?? client).get<ReadClusterConfigResponses, ReadClusterConfigErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/clusterconfig',
+    ...options
+});
 
 /**
  * List or watch endpoints in all namespaces
  */
-export const listEndpointsAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEndpointsAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEndpointsAllNamespacesResponses, ListEndpointsAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/endpoints', ...options });
+export const listEndpointsAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEndpointsAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEndpointsAllNamespacesResponses, ListEndpointsAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/endpoints',
+    ...options
+});
 
 /**
  * List or watch events in all namespaces
  */
-export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEventAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEventAllNamespacesResponses, ListEventAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/events', ...options });
+export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListEventAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListEventAllNamespacesResponses, ListEventAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/events',
+    ...options
+});
 
 /**
  * List or watch namespaces
  */
-export const listNamespace = <ThrowOnError extends boolean = false>(options?: Options<ListNamespaceData, ThrowOnError>) => (options?.client ?? client).get<ListNamespaceResponses, ListNamespaceErrors, ThrowOnError>({ url: '/api/v1/namespaces', ...options });
+export const listNamespace = <ThrowOnError extends boolean = false>(options?: Options<ListNamespaceData, ThrowOnError>) => (options?.client ?? client).get<ListNamespaceResponses, ListNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces',
+    ...options
+});
 
 /**
  * Create a namespace (creating an object in a missing namespace creates it too)
@@ -54,17 +88,29 @@ export const createNamespace = <ThrowOnError extends boolean = false>(options: O
 /**
  * List or watch endpoints in a namespace
  */
-export const listEndpoints = <ThrowOnError extends boolean = false>(options: Options<ListEndpointsData, ThrowOnError>) => (options.client ?? client).get<ListEndpointsResponses, ListEndpointsErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/endpoints', ...options });
+export const listEndpoints = <ThrowOnError extends boolean = false>(options: Options<ListEndpointsData, ThrowOnError>) => (options.client ?? client).get<ListEndpointsResponses, ListEndpointsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/endpoints',
+    ...options
+});
 
 /**
  * Read a Endpoints
  */
-export const readEndpoints = <ThrowOnError extends boolean = false>(options: Options<ReadEndpointsData, ThrowOnError>) => (options.client ?? client).get<ReadEndpointsResponses, ReadEndpointsErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/endpoints/{name}', ...options });
+export const readEndpoints = <ThrowOnError extends boolean = false>(options: Options<ReadEndpointsData, ThrowOnError>) => (options.client ?? client).get<ReadEndpointsResponses, ReadEndpointsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/endpoints/{name}',
+    ...options
+});
 
 /**
  * List or watch events in a namespace
  */
-export const listEvent = <ThrowOnError extends boolean = false>(options: Options<ListEventData, ThrowOnError>) => (options.client ?? client).get<ListEventResponses, ListEventErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/events', ...options });
+export const listEvent = <ThrowOnError extends boolean = false>(options: Options<ListEventData, ThrowOnError>) => (options.client ?? client).get<ListEventResponses, ListEventErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/events',
+    ...options
+});
 
 /**
  * Report an event (node agents report as themselves); the name may be left empty
@@ -91,12 +137,20 @@ export const deleteEvent = <ThrowOnError extends boolean = false>(options: Optio
 /**
  * Read a Event
  */
-export const readEvent = <ThrowOnError extends boolean = false>(options: Options<ReadEventData, ThrowOnError>) => (options.client ?? client).get<ReadEventResponses, ReadEventErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/events/{name}', ...options });
+export const readEvent = <ThrowOnError extends boolean = false>(options: Options<ReadEventData, ThrowOnError>) => (options.client ?? client).get<ReadEventResponses, ReadEventErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/events/{name}',
+    ...options
+});
 
 /**
  * List or watch pods in a namespace
  */
-export const listPod = <ThrowOnError extends boolean = false>(options: Options<ListPodData, ThrowOnError>) => (options.client ?? client).get<ListPodResponses, ListPodErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods', ...options });
+export const listPod = <ThrowOnError extends boolean = false>(options: Options<ListPodData, ThrowOnError>) => (options.client ?? client).get<ListPodResponses, ListPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods',
+    ...options
+});
 
 /**
  * Create a pod; it is scheduled and given an IP from its node's lease
@@ -123,7 +177,24 @@ export const deletePod = <ThrowOnError extends boolean = false>(options: Options
 /**
  * Read a Pod
  */
-export const readPod = <ThrowOnError extends boolean = false>(options: Options<ReadPodData, ThrowOnError>) => (options.client ?? client).get<ReadPodResponses, ReadPodErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods/{name}', ...options });
+export const readPod = <ThrowOnError extends boolean = false>(options: Options<ReadPodData, ThrowOnError>) => (options.client ?? client).get<ReadPodResponses, ReadPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}',
+    ...options
+});
+
+/**
+ * Patch a Pod: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchPod = <ThrowOnError extends boolean = false>(options: Options<PatchPodData, ThrowOnError>) => (options.client ?? client).patch<PatchPodResponses, PatchPodErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a Pod (409 when metadata.resourceVersion is stale)
@@ -150,7 +221,11 @@ export const readPodLog = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Read a Pod (with its status)
  */
-export const readPodStatus = <ThrowOnError extends boolean = false>(options: Options<ReadPodStatusData, ThrowOnError>) => (options.client ?? client).get<ReadPodStatusResponses, ReadPodStatusErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/pods/{name}/status', ...options });
+export const readPodStatus = <ThrowOnError extends boolean = false>(options: Options<ReadPodStatusData, ThrowOnError>) => (options.client ?? client).get<ReadPodStatusResponses, ReadPodStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/status',
+    ...options
+});
 
 /**
  * Replace the status of a Pod (only `status` is taken; server-owned fields are kept)
@@ -168,7 +243,11 @@ export const replacePodStatus = <ThrowOnError extends boolean = false>(options: 
 /**
  * List or watch services in a namespace
  */
-export const listService = <ThrowOnError extends boolean = false>(options: Options<ListServiceData, ThrowOnError>) => (options.client ?? client).get<ListServiceResponses, ListServiceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/services', ...options });
+export const listService = <ThrowOnError extends boolean = false>(options: Options<ListServiceData, ThrowOnError>) => (options.client ?? client).get<ListServiceResponses, ListServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services',
+    ...options
+});
 
 /**
  * Create a service; it is given a cluster IP (and node ports)
@@ -195,7 +274,24 @@ export const deleteService = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Read a Service
  */
-export const readService = <ThrowOnError extends boolean = false>(options: Options<ReadServiceData, ThrowOnError>) => (options.client ?? client).get<ReadServiceResponses, ReadServiceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{namespace}/services/{name}', ...options });
+export const readService = <ThrowOnError extends boolean = false>(options: Options<ReadServiceData, ThrowOnError>) => (options.client ?? client).get<ReadServiceResponses, ReadServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services/{name}',
+    ...options
+});
+
+/**
+ * Patch a Service: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchService = <ThrowOnError extends boolean = false>(options: Options<PatchServiceData, ThrowOnError>) => (options.client ?? client).patch<PatchServiceResponses, PatchServiceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/services/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a Service (409 when metadata.resourceVersion is stale)
@@ -222,7 +318,24 @@ export const deleteNamespace = <ThrowOnError extends boolean = false>(options: O
 /**
  * Read a Namespace
  */
-export const readNamespace = <ThrowOnError extends boolean = false>(options: Options<ReadNamespaceData, ThrowOnError>) => (options.client ?? client).get<ReadNamespaceResponses, ReadNamespaceErrors, ThrowOnError>({ url: '/api/v1/namespaces/{name}', ...options });
+export const readNamespace = <ThrowOnError extends boolean = false>(options: Options<ReadNamespaceData, ThrowOnError>) => (options.client ?? client).get<ReadNamespaceResponses, ReadNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options
+});
+
+/**
+ * Patch a Namespace: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNamespace = <ThrowOnError extends boolean = false>(options: Options<PatchNamespaceData, ThrowOnError>) => (options.client ?? client).patch<PatchNamespaceResponses, PatchNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a Namespace (409 when metadata.resourceVersion is stale)
@@ -240,17 +353,29 @@ export const replaceNamespace = <ThrowOnError extends boolean = false>(options: 
 /**
  * List or watch nodeleases
  */
-export const listNodeLease = <ThrowOnError extends boolean = false>(options?: Options<ListNodeLeaseData, ThrowOnError>) => (options?.client ?? client).get<ListNodeLeaseResponses, ListNodeLeaseErrors, ThrowOnError>({ url: '/api/v1/nodeleases', ...options });
+export const listNodeLease = <ThrowOnError extends boolean = false>(options?: Options<ListNodeLeaseData, ThrowOnError>) => (options?.client ?? client).get<ListNodeLeaseResponses, ListNodeLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodeleases',
+    ...options
+});
 
 /**
  * Read a NodeLease
  */
-export const readNodeLease = <ThrowOnError extends boolean = false>(options: Options<ReadNodeLeaseData, ThrowOnError>) => (options.client ?? client).get<ReadNodeLeaseResponses, ReadNodeLeaseErrors, ThrowOnError>({ url: '/api/v1/nodeleases/{name}', ...options });
+export const readNodeLease = <ThrowOnError extends boolean = false>(options: Options<ReadNodeLeaseData, ThrowOnError>) => (options.client ?? client).get<ReadNodeLeaseResponses, ReadNodeLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodeleases/{name}',
+    ...options
+});
 
 /**
  * List or watch nodes
  */
-export const listNode = <ThrowOnError extends boolean = false>(options?: Options<ListNodeData, ThrowOnError>) => (options?.client ?? client).get<ListNodeResponses, ListNodeErrors, ThrowOnError>({ url: '/api/v1/nodes', ...options });
+export const listNode = <ThrowOnError extends boolean = false>(options?: Options<ListNodeData, ThrowOnError>) => (options?.client ?? client).get<ListNodeResponses, ListNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes',
+    ...options
+});
 
 /**
  * Register a node (admin, or the node's own token); acquires its CIDR lease
@@ -277,7 +402,24 @@ export const deleteNode = <ThrowOnError extends boolean = false>(options: Option
 /**
  * Read a Node
  */
-export const readNode = <ThrowOnError extends boolean = false>(options: Options<ReadNodeData, ThrowOnError>) => (options.client ?? client).get<ReadNodeResponses, ReadNodeErrors, ThrowOnError>({ url: '/api/v1/nodes/{name}', ...options });
+export const readNode = <ThrowOnError extends boolean = false>(options: Options<ReadNodeData, ThrowOnError>) => (options.client ?? client).get<ReadNodeResponses, ReadNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}',
+    ...options
+});
+
+/**
+ * Patch a Node: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNode = <ThrowOnError extends boolean = false>(options: Options<PatchNodeData, ThrowOnError>) => (options.client ?? client).patch<PatchNodeResponses, PatchNodeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a Node (409 when metadata.resourceVersion is stale)
@@ -308,7 +450,11 @@ export const heartbeatNode = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Read a Node (with its status)
  */
-export const readNodeStatus = <ThrowOnError extends boolean = false>(options: Options<ReadNodeStatusData, ThrowOnError>) => (options.client ?? client).get<ReadNodeStatusResponses, ReadNodeStatusErrors, ThrowOnError>({ url: '/api/v1/nodes/{name}/status', ...options });
+export const readNodeStatus = <ThrowOnError extends boolean = false>(options: Options<ReadNodeStatusData, ThrowOnError>) => (options.client ?? client).get<ReadNodeStatusResponses, ReadNodeStatusErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}/status',
+    ...options
+});
 
 /**
  * Replace the status of a Node (only `status` is taken; server-owned fields are kept)
@@ -335,17 +481,56 @@ export const createNodeToken = <ThrowOnError extends boolean = false>(options: O
 /**
  * List or watch pods in all namespaces
  */
-export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListPodAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListPodAllNamespacesResponses, ListPodAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/pods', ...options });
+export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListPodAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListPodAllNamespacesResponses, ListPodAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/pods',
+    ...options
+});
 
 /**
  * List or watch services in all namespaces
  */
-export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({ url: '/api/v1/services', ...options });
+export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/services',
+    ...options
+});
+
+/**
+ * The named groups (APIGroupList), or their aggregated discovery
+ */
+export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisResponses, DiscoveryApisErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis',
+    ...options
+});
+
+/**
+ * The group networking.k8s.io (APIGroup)
+ */
+export const discoveryApisNetworkingK8sIo = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisNetworkingK8sIoData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io',
+    ...options
+});
+
+/**
+ * The resources of networking.k8s.io/v1 (APIResourceList)
+ */
+export const discoveryApisNetworkingK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisNetworkingK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisNetworkingK8sIoV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1',
+    ...options
+});
 
 /**
  * List or watch networkpolicies in a namespace
  */
-export const listNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ListNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ListNetworkPolicyResponses, ListNetworkPolicyErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies', ...options });
+export const listNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ListNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ListNetworkPolicyResponses, ListNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies',
+    ...options
+});
 
 /**
  * Create a NetworkPolicy
@@ -372,7 +557,24 @@ export const deleteNetworkPolicy = <ThrowOnError extends boolean = false>(option
 /**
  * Read a NetworkPolicy
  */
-export const readNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadNetworkPolicyResponses, ReadNetworkPolicyErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}', ...options });
+export const readNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadNetworkPolicyResponses, ReadNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a NetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchNetworkPolicyResponses, PatchNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a NetworkPolicy (409 when metadata.resourceVersion is stale)
@@ -390,12 +592,38 @@ export const replaceNetworkPolicy = <ThrowOnError extends boolean = false>(optio
 /**
  * List or watch networkpolicies in all namespaces
  */
-export const listNetworkPolicyAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListNetworkPolicyAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyAllNamespacesErrors, ThrowOnError>({ url: '/apis/networking.k8s.io/v1/networkpolicies', ...options });
+export const listNetworkPolicyAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListNetworkPolicyAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/networkpolicies',
+    ...options
+});
+
+/**
+ * The group policy.networking.k8s.io (APIGroup)
+ */
+export const discoveryApisPolicyNetworkingK8sIo = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisPolicyNetworkingK8sIoData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io',
+    ...options
+});
+
+/**
+ * The resources of policy.networking.k8s.io/v1alpha1 (APIResourceList)
+ */
+export const discoveryApisPolicyNetworkingK8sIoV1Alpha1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1',
+    ...options
+});
 
 /**
  * List or watch adminnetworkpolicies
  */
-export const listAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListAdminNetworkPolicyResponses, ListAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies', ...options });
+export const listAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListAdminNetworkPolicyResponses, ListAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies',
+    ...options
+});
 
 /**
  * Create a AdminNetworkPolicy
@@ -422,7 +650,24 @@ export const deleteAdminNetworkPolicy = <ThrowOnError extends boolean = false>(o
 /**
  * Read a AdminNetworkPolicy
  */
-export const readAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadAdminNetworkPolicyResponses, ReadAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}', ...options });
+export const readAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadAdminNetworkPolicyResponses, ReadAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a AdminNetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchAdminNetworkPolicyResponses, PatchAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
@@ -440,7 +685,11 @@ export const replaceAdminNetworkPolicy = <ThrowOnError extends boolean = false>(
 /**
  * List or watch baselineadminnetworkpolicies
  */
-export const listBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListBaselineAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListBaselineAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies', ...options });
+export const listBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListBaselineAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListBaselineAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
+    ...options
+});
 
 /**
  * Create a BaselineAdminNetworkPolicy
@@ -467,7 +716,24 @@ export const deleteBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = 
 /**
  * Read a BaselineAdminNetworkPolicy
  */
-export const readBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadBaselineAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyErrors, ThrowOnError>({ url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}', ...options });
+export const readBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadBaselineAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a BaselineAdminNetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchBaselineAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
 
 /**
  * Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
@@ -490,9 +756,62 @@ export const healthz = <ThrowOnError extends boolean = false>(options?: Options<
 /**
  * Prometheus metrics
  */
-export const metrics = <ThrowOnError extends boolean = false>(options?: Options<MetricsData, ThrowOnError>) => (options?.client ?? client).get<MetricsResponses, MetricsErrors, ThrowOnError>({ url: '/metrics', ...options });
+export const metrics = <ThrowOnError extends boolean = false>(options?: Options<MetricsData, ThrowOnError>) => (options?.client ?? client).get<MetricsResponses, MetricsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/metrics',
+    ...options
+});
 
 /**
  * This document
  */
-export const openapi = <ThrowOnError extends boolean = false>(options?: Options<OpenapiData, ThrowOnError>) => (options?.client ?? client).get<OpenapiResponses, unknown, ThrowOnError>({ url: '/openapi.json', ...options });
+export const openapi = <ThrowOnError extends boolean = false>(options?: Options<OpenapiData, ThrowOnError>) => (options?.client ?? client).get<OpenapiResponses, OpenapiErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi.json',
+    ...options
+});
+
+/**
+ * Where each group version's OpenAPI 3 document is (for kubectl)
+ */
+export const openapiV3Index = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3IndexData, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3IndexResponses, OpenapiV3IndexErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3',
+    ...options
+});
+
+/**
+ * The OpenAPI 3 document of api/v1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApiV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApiV1Responses, OpenapiV3ApiV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/api/v1',
+    ...options
+});
+
+/**
+ * The OpenAPI 3 document of apis/networking.k8s.io/v1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApisNetworkingK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApisNetworkingK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisNetworkingK8sIoV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/apis/networking.k8s.io/v1',
+    ...options
+});
+
+/**
+ * The OpenAPI 3 document of apis/policy.networking.k8s.io/v1alpha1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApisPolicyNetworkingK8sIoV1Alpha1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/apis/policy.networking.k8s.io/v1alpha1',
+    ...options
+});
+
+/**
+ * The Kubernetes version whose API flatnet follows
+ */
+export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/version',
+    ...options
+});

@@ -157,6 +157,16 @@ export type ClientIpConfig = {
 export type ClusterConfig = {
     backend: Backend;
     /**
+     * The cluster DNS address (the `kube-dns` service in `kube-system`): every node answers
+     * its own pods' queries to it on port 53, UDP and TCP. The tenth address of the service
+     * CIDR unless set.
+     */
+    clusterDNS?: string;
+    /**
+     * The cluster's DNS domain: services answer as `NAME.NS.svc.DOMAIN`.
+     */
+    clusterDomain?: string;
+    /**
      * An expired lease is reclaimed (its CIDR freed) after this further grace period.
      */
     leaseGraceSeconds: number;
@@ -250,6 +260,8 @@ export type DaemonEndpoint = {
     address?: string | null;
     port: number;
 };
+
+export type DnsPolicy = 'ClusterFirst' | 'Default' | 'None';
 
 export type EndpointAddress = {
     ip: string;
@@ -409,6 +421,28 @@ export type LabelSelectorRequirement = {
  */
 export type ListMeta = {
     resourceVersion?: string;
+};
+
+/**
+ * One field manager's record (server-side apply): who applied, when, and the fields its
+ * last applied configuration set (Kubernetes' `FieldsV1` form, `{"f:spec":{"f:ports":{}}}`).
+ */
+export type ManagedFieldsEntry = {
+    apiVersion?: string;
+    /**
+     * `FieldsV1`.
+     */
+    fieldsType?: string;
+    fieldsV1?: {
+        [key: string]: unknown;
+    };
+    manager: string;
+    /**
+     * `Apply`.
+     */
+    operation: string;
+    subresource?: string;
+    time?: string | null;
 };
 
 /**
@@ -688,6 +722,10 @@ export type ObjectMeta = {
         [key: string]: string;
     };
     /**
+     * Who set which fields with server-side apply; kept when a write leaves it out.
+     */
+    managedFields?: Array<ManagedFieldsEntry>;
+    /**
      * DNS-1123 name, unique per kind and namespace.
      */
     name?: string;
@@ -737,6 +775,27 @@ export type PodCondition = {
     type: string;
 };
 
+export type PodDnsConfig = {
+    /**
+     * IPv4 addresses of name servers (at most 3 in all).
+     */
+    nameservers?: Array<string>;
+    /**
+     * Resolver options (`ndots` with value `2`, `edns0` …); one given here replaces the
+     * policy's option of the same name.
+     */
+    options?: Array<PodDnsConfigOption>;
+    /**
+     * Search domains (at most 32 in all).
+     */
+    searches?: Array<string>;
+};
+
+export type PodDnsConfigOption = {
+    name: string;
+    value?: string | null;
+};
+
 export type PodList = {
     apiVersion: string;
     items: Array<Pod>;
@@ -754,12 +813,27 @@ export type PodSpec = {
      * At least one; container names are unique within the pod.
      */
     containers: Array<Container>;
+    dnsConfig?: null | PodDnsConfig;
+    /**
+     * How the containers' `/etc/resolv.conf` is made: `ClusterFirst` (the cluster DNS, the
+     * default), `Default` (the node's resolvers) or `None` (only `dnsConfig`).
+     */
+    dnsPolicy?: DnsPolicy;
+    /**
+     * The pod's hostname (default: its name).
+     */
+    hostname?: string | null;
     /**
      * The node the pod runs on. Set it to bind the pod yourself; leave it out and the
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
     restartPolicy?: RestartPolicy;
+    /**
+     * With `hostname`, and a headless service of this name in the pod's namespace, the pod
+     * answers in DNS as `HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN`.
+     */
+    subdomain?: string | null;
     /**
      * Seconds between SIGTERM and SIGKILL when the pod is deleted (default 30).
      */
@@ -871,9 +945,14 @@ export type ServicePort = {
 export type ServiceSpec = {
     /**
      * Allocated from the service CIDR when absent; a requested address must be free and in
-     * the service CIDR. Immutable.
+     * the service CIDR. `None` makes a headless service: no cluster IP and no load
+     * balancing, DNS answers the ready endpoints' addresses. Immutable.
      */
     clusterIP?: string | null;
+    /**
+     * For `type: ExternalName`: the DNS name the service is an alias of.
+     */
+    externalName?: string | null;
     /**
      * For NodePort: `Local` keeps the client address and uses only the node's own
      * endpoints; `Cluster` (default) masquerades and uses every endpoint.
@@ -892,7 +971,7 @@ export type ServiceSpec = {
     type?: ServiceType;
 };
 
-export type ServiceType = 'ClusterIP' | 'NodePort';
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'ExternalName';
 
 export type SessionAffinity = 'None' | 'ClientIP';
 
@@ -901,23 +980,49 @@ export type SessionAffinityConfig = {
 };
 
 /**
- * Every error the API returns: `{"code","reason","message"}`, plus the offending field
- * and all causes when the request failed validation.
+ * The error body on the wire: Kubernetes' `Status` (`kind: Status`, `apiVersion: v1`,
+ * `status: Failure`, `details.causes[].field`), which kubectl and the official clients
+ * read, with flatnet's `field` and `causes` also at the top. [`Status`] reads it.
+ *
+ * The OpenAPI document calls it `Status`, as Kubernetes does.
  */
 export type Status = {
+    /**
+     * Always `v1`.
+     */
+    apiVersion?: string;
+    /**
+     * The same as `details.causes`.
+     */
     causes?: Array<StatusCause>;
     /**
      * The HTTP status code.
      */
     code: number;
+    details?: null | StatusDetails;
+    /**
+     * The first offending field (flatnet's shortcut for `details.causes[0].field`).
+     */
     field?: string | null;
+    /**
+     * Always `Status`.
+     */
+    kind?: string;
     message: string;
     /**
-     * A machine-readable reason: `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`,
-     * `BadRequest`, `Unauthorized`, `Forbidden`, `Gone`, `RequestEntityTooLarge`,
-     * `InternalError`, `ServiceUnavailable`.
+     * Always empty.
+     */
+    metadata?: {
+        [key: string]: unknown;
+    };
+    /**
+     * As in [`Status::reason`].
      */
     reason: string;
+    /**
+     * `Failure` for every error.
+     */
+    status?: string;
 };
 
 /**
@@ -929,6 +1034,22 @@ export type StatusCause = {
      */
     field: string;
     message: string;
+    /**
+     * Kubernetes' machine-readable cause (`FieldValueInvalid`, `FieldValueNotSupported`).
+     */
+    reason?: string | null;
+};
+
+/**
+ * What a [`StatusBody`] is about: the object named, and every cause of a validation failure.
+ */
+export type StatusDetails = {
+    causes?: Array<StatusCause>;
+    /**
+     * The plural of the kind (`pods`).
+     */
+    kind?: string | null;
+    name?: string | null;
 };
 
 export type TcpSocketAction = {
@@ -947,6 +1068,68 @@ export type WatchEvent = {
     type: EventType;
 };
 
+export type DiscoveryApiData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api';
+};
+
+export type DiscoveryApiErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApiError = DiscoveryApiErrors[keyof DiscoveryApiErrors];
+
+export type DiscoveryApiResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApiResponse = DiscoveryApiResponses[keyof DiscoveryApiResponses];
+
+export type DiscoveryApiV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1';
+};
+
+export type DiscoveryApiV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApiV1Error = DiscoveryApiV1Errors[keyof DiscoveryApiV1Errors];
+
+export type DiscoveryApiV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApiV1Response = DiscoveryApiV1Responses[keyof DiscoveryApiV1Responses];
+
 export type ReadClusterConfigData = {
     body?: never;
     path?: never;
@@ -955,6 +1138,10 @@ export type ReadClusterConfigData = {
 };
 
 export type ReadClusterConfigErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * Internal error
      */
@@ -1006,6 +1193,10 @@ export type ListEndpointsAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1017,13 +1208,17 @@ export type ListEndpointsAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEndpointsAllNamespacesError = ListEndpointsAllNamespacesErrors[keyof ListEndpointsAllNamespacesErrors];
 
 export type ListEndpointsAllNamespacesResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EndpointsList;
 };
@@ -1054,6 +1249,10 @@ export type ListEventAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/events';
 };
@@ -1063,6 +1262,10 @@ export type ListEventAllNamespacesErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1075,13 +1278,17 @@ export type ListEventAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEventAllNamespacesError = ListEventAllNamespacesErrors[keyof ListEventAllNamespacesErrors];
 
 export type ListEventAllNamespacesResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EventList;
 };
@@ -1122,6 +1329,10 @@ export type ListNamespaceErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1133,13 +1344,17 @@ export type ListNamespaceErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNamespaceError = ListNamespaceErrors[keyof ListNamespaceErrors];
 
 export type ListNamespaceResponses = {
     /**
-     * The namespaces; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The namespaces; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NamespaceList;
 };
@@ -1149,7 +1364,20 @@ export type ListNamespaceResponse = ListNamespaceResponses[keyof ListNamespaceRe
 export type CreateNamespaceData = {
     body: Namespace;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces';
 };
 
@@ -1163,7 +1391,7 @@ export type CreateNamespaceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1183,7 +1411,7 @@ export type CreateNamespaceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1246,6 +1474,10 @@ export type ListEndpointsErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1257,13 +1489,17 @@ export type ListEndpointsErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEndpointsError = ListEndpointsErrors[keyof ListEndpointsErrors];
 
 export type ListEndpointsResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EndpointsList;
 };
@@ -1287,6 +1523,10 @@ export type ReadEndpointsData = {
 };
 
 export type ReadEndpointsErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1337,6 +1577,10 @@ export type ListEventData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/events';
 };
@@ -1346,6 +1590,10 @@ export type ListEventErrors = {
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
     400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1358,13 +1606,17 @@ export type ListEventErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListEventError = ListEventErrors[keyof ListEventErrors];
 
 export type ListEventResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: EventList;
 };
@@ -1379,7 +1631,20 @@ export type CreateEventData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/events';
 };
 
@@ -1393,7 +1658,7 @@ export type CreateEventErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1413,7 +1678,7 @@ export type CreateEventErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1449,17 +1714,34 @@ export type DeleteEventData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/events/{name}';
 };
 
 export type DeleteEventErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1504,6 +1786,10 @@ export type ReadEventData = {
 };
 
 export type ReadEventErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -1555,7 +1841,7 @@ export type ListPodData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node
+         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1568,6 +1854,10 @@ export type ListPodErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1579,13 +1869,17 @@ export type ListPodErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListPodError = ListPodErrors[keyof ListPodErrors];
 
 export type ListPodResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: PodList;
 };
@@ -1600,7 +1894,20 @@ export type CreatePodData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods';
 };
 
@@ -1614,7 +1921,7 @@ export type CreatePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1634,7 +1941,7 @@ export type CreatePodErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1670,17 +1977,34 @@ export type DeletePodData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods/{name}';
 };
 
 export type DeletePodErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1726,6 +2050,10 @@ export type ReadPodData = {
 
 export type ReadPodErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1746,8 +2074,13 @@ export type ReadPodResponses = {
 
 export type ReadPodResponse = ReadPodResponses[keyof ReadPodResponses];
 
-export type ReplacePodData = {
-    body: Pod;
+export type PatchPodData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * Namespace (a DNS-1123 label)
@@ -1758,11 +2091,24 @@ export type ReplacePodData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/pods/{name}';
 };
 
-export type ReplacePodErrors = {
+export type PatchPodErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -1772,7 +2118,7 @@ export type ReplacePodErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1792,7 +2138,94 @@ export type ReplacePodErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchPodError = PatchPodErrors[keyof PatchPodErrors];
+
+export type PatchPodResponses = {
+    /**
+     * Patched
+     */
+    200: Pod;
+    /**
+     * Created by server-side apply
+     */
+    201: Pod;
+};
+
+export type PatchPodResponse = PatchPodResponses[keyof PatchPodResponses];
+
+export type ReplacePodData = {
+    body: Pod;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}';
+};
+
+export type ReplacePodErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -1855,7 +2288,7 @@ export type ReadPodLogErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1905,6 +2338,10 @@ export type ReadPodStatusData = {
 
 export type ReadPodStatusErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -1951,7 +2388,7 @@ export type ReplacePodStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -1971,7 +2408,7 @@ export type ReplacePodStatusErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2034,6 +2471,10 @@ export type ListServiceErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2045,13 +2486,17 @@ export type ListServiceErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListServiceError = ListServiceErrors[keyof ListServiceErrors];
 
 export type ListServiceResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: ServiceList;
 };
@@ -2066,7 +2511,20 @@ export type CreateServiceData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services';
 };
 
@@ -2080,7 +2538,7 @@ export type CreateServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2100,7 +2558,7 @@ export type CreateServiceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2136,17 +2594,34 @@ export type DeleteServiceData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services/{name}';
 };
 
 export type DeleteServiceErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2192,6 +2667,10 @@ export type ReadServiceData = {
 
 export type ReadServiceErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2212,8 +2691,13 @@ export type ReadServiceResponses = {
 
 export type ReadServiceResponse = ReadServiceResponses[keyof ReadServiceResponses];
 
-export type ReplaceServiceData = {
-    body: Service;
+export type PatchServiceData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * Namespace (a DNS-1123 label)
@@ -2224,11 +2708,24 @@ export type ReplaceServiceData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{namespace}/services/{name}';
 };
 
-export type ReplaceServiceErrors = {
+export type PatchServiceErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -2238,7 +2735,7 @@ export type ReplaceServiceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2258,7 +2755,94 @@ export type ReplaceServiceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchServiceError = PatchServiceErrors[keyof PatchServiceErrors];
+
+export type PatchServiceResponses = {
+    /**
+     * Patched
+     */
+    200: Service;
+    /**
+     * Created by server-side apply
+     */
+    201: Service;
+};
+
+export type PatchServiceResponse = PatchServiceResponses[keyof PatchServiceResponses];
+
+export type ReplaceServiceData = {
+    body: Service;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The service's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{namespace}/services/{name}';
+};
+
+export type ReplaceServiceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2290,17 +2874,34 @@ export type DeleteNamespaceData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{name}';
 };
 
 export type DeleteNamespaceErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2342,6 +2943,10 @@ export type ReadNamespaceData = {
 
 export type ReadNamespaceErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2362,19 +2967,37 @@ export type ReadNamespaceResponses = {
 
 export type ReadNamespaceResponse = ReadNamespaceResponses[keyof ReadNamespaceResponses];
 
-export type ReplaceNamespaceData = {
-    body: Namespace;
+export type PatchNamespaceData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * The namespace's name
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/namespaces/{name}';
 };
 
-export type ReplaceNamespaceErrors = {
+export type PatchNamespaceErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -2384,7 +3007,7 @@ export type ReplaceNamespaceErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2404,7 +3027,90 @@ export type ReplaceNamespaceErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNamespaceError = PatchNamespaceErrors[keyof PatchNamespaceErrors];
+
+export type PatchNamespaceResponses = {
+    /**
+     * Patched
+     */
+    200: Namespace;
+    /**
+     * Created by server-side apply
+     */
+    201: Namespace;
+};
+
+export type PatchNamespaceResponse = PatchNamespaceResponses[keyof PatchNamespaceResponses];
+
+export type ReplaceNamespaceData = {
+    body: Namespace;
+    path: {
+        /**
+         * The namespace's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{name}';
+};
+
+export type ReplaceNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2462,6 +3168,10 @@ export type ListNodeLeaseErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2473,13 +3183,17 @@ export type ListNodeLeaseErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNodeLeaseError = ListNodeLeaseErrors[keyof ListNodeLeaseErrors];
 
 export type ListNodeLeaseResponses = {
     /**
-     * The nodeleases; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NodeLeaseList;
 };
@@ -2499,6 +3213,10 @@ export type ReadNodeLeaseData = {
 };
 
 export type ReadNodeLeaseErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2554,6 +3272,10 @@ export type ListNodeErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2565,13 +3287,17 @@ export type ListNodeErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNodeError = ListNodeErrors[keyof ListNodeErrors];
 
 export type ListNodeResponses = {
     /**
-     * The nodes; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NodeList;
 };
@@ -2581,7 +3307,20 @@ export type ListNodeResponse = ListNodeResponses[keyof ListNodeResponses];
 export type CreateNodeData = {
     body: Node;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes';
 };
 
@@ -2595,7 +3334,7 @@ export type CreateNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2615,7 +3354,7 @@ export type CreateNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2647,17 +3386,34 @@ export type DeleteNodeData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes/{name}';
 };
 
 export type DeleteNodeErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2699,6 +3455,10 @@ export type ReadNodeData = {
 
 export type ReadNodeErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -2719,19 +3479,37 @@ export type ReadNodeResponses = {
 
 export type ReadNodeResponse = ReadNodeResponses[keyof ReadNodeResponses];
 
-export type ReplaceNodeData = {
-    body: Node;
+export type PatchNodeData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * The node's name
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/api/v1/nodes/{name}';
 };
 
-export type ReplaceNodeErrors = {
+export type PatchNodeErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -2741,7 +3519,7 @@ export type ReplaceNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2761,7 +3539,90 @@ export type ReplaceNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNodeError = PatchNodeErrors[keyof PatchNodeErrors];
+
+export type PatchNodeResponses = {
+    /**
+     * Patched
+     */
+    200: Node;
+    /**
+     * Created by server-side apply
+     */
+    201: Node;
+};
+
+export type PatchNodeResponse = PatchNodeResponses[keyof PatchNodeResponses];
+
+export type ReplaceNodeData = {
+    body: Node;
+    path: {
+        /**
+         * The node's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/nodes/{name}';
+};
+
+export type ReplaceNodeErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2807,7 +3668,7 @@ export type HeartbeatNodeErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2827,7 +3688,7 @@ export type HeartbeatNodeErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2864,6 +3725,10 @@ export type ReadNodeStatusData = {
 };
 
 export type ReadNodeStatusErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
     /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
@@ -2907,7 +3772,7 @@ export type ReplaceNodeStatusErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -2927,7 +3792,7 @@ export type ReplaceNodeStatusErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -2969,11 +3834,11 @@ export type CreateNodeTokenErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3022,7 +3887,7 @@ export type ListPodAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node
+         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -3035,6 +3900,10 @@ export type ListPodAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3046,13 +3915,17 @@ export type ListPodAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListPodAllNamespacesError = ListPodAllNamespacesErrors[keyof ListPodAllNamespacesErrors];
 
 export type ListPodAllNamespacesResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: PodList;
 };
@@ -3093,6 +3966,10 @@ export type ListServiceAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3104,18 +3981,115 @@ export type ListServiceAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListServiceAllNamespacesError = ListServiceAllNamespacesErrors[keyof ListServiceAllNamespacesErrors];
 
 export type ListServiceAllNamespacesResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: ServiceList;
 };
 
 export type ListServiceAllNamespacesResponse = ListServiceAllNamespacesResponses[keyof ListServiceAllNamespacesResponses];
+
+export type DiscoveryApisData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis';
+};
+
+export type DiscoveryApisErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisError = DiscoveryApisErrors[keyof DiscoveryApisErrors];
+
+export type DiscoveryApisResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisResponse = DiscoveryApisResponses[keyof DiscoveryApisResponses];
+
+export type DiscoveryApisNetworkingK8sIoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/networking.k8s.io';
+};
+
+export type DiscoveryApisNetworkingK8sIoErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisNetworkingK8sIoError = DiscoveryApisNetworkingK8sIoErrors[keyof DiscoveryApisNetworkingK8sIoErrors];
+
+export type DiscoveryApisNetworkingK8sIoResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisNetworkingK8sIoResponse = DiscoveryApisNetworkingK8sIoResponses[keyof DiscoveryApisNetworkingK8sIoResponses];
+
+export type DiscoveryApisNetworkingK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/networking.k8s.io/v1';
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Error = DiscoveryApisNetworkingK8sIoV1Errors[keyof DiscoveryApisNetworkingK8sIoV1Errors];
+
+export type DiscoveryApisNetworkingK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Response = DiscoveryApisNetworkingK8sIoV1Responses[keyof DiscoveryApisNetworkingK8sIoV1Responses];
 
 export type ListNetworkPolicyData = {
     body?: never;
@@ -3156,6 +4130,10 @@ export type ListNetworkPolicyErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3167,13 +4145,17 @@ export type ListNetworkPolicyErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNetworkPolicyError = ListNetworkPolicyErrors[keyof ListNetworkPolicyErrors];
 
 export type ListNetworkPolicyResponses = {
     /**
-     * The networkpolicies; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NetworkPolicyList;
 };
@@ -3188,7 +4170,20 @@ export type CreateNetworkPolicyData = {
          */
         namespace: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies';
 };
 
@@ -3202,7 +4197,7 @@ export type CreateNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3222,7 +4217,7 @@ export type CreateNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3258,17 +4253,34 @@ export type DeleteNetworkPolicyData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
 };
 
 export type DeleteNetworkPolicyErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3314,6 +4326,10 @@ export type ReadNetworkPolicyData = {
 
 export type ReadNetworkPolicyErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3334,8 +4350,13 @@ export type ReadNetworkPolicyResponses = {
 
 export type ReadNetworkPolicyResponse = ReadNetworkPolicyResponses[keyof ReadNetworkPolicyResponses];
 
-export type ReplaceNetworkPolicyData = {
-    body: NetworkPolicy;
+export type PatchNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * Namespace (a DNS-1123 label)
@@ -3346,11 +4367,24 @@ export type ReplaceNetworkPolicyData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
 };
 
-export type ReplaceNetworkPolicyErrors = {
+export type PatchNetworkPolicyErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -3360,7 +4394,7 @@ export type ReplaceNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3380,7 +4414,94 @@ export type ReplaceNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNetworkPolicyError = PatchNetworkPolicyErrors[keyof PatchNetworkPolicyErrors];
+
+export type PatchNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: NetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: NetworkPolicy;
+};
+
+export type PatchNetworkPolicyResponse = PatchNetworkPolicyResponses[keyof PatchNetworkPolicyResponses];
+
+export type ReplaceNetworkPolicyData = {
+    body: NetworkPolicy;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The networkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
+};
+
+export type ReplaceNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3438,6 +4559,10 @@ export type ListNetworkPolicyAllNamespacesErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3449,18 +4574,84 @@ export type ListNetworkPolicyAllNamespacesErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListNetworkPolicyAllNamespacesError = ListNetworkPolicyAllNamespacesErrors[keyof ListNetworkPolicyAllNamespacesErrors];
 
 export type ListNetworkPolicyAllNamespacesResponses = {
     /**
-     * The networkpolicies; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: NetworkPolicyList;
 };
 
 export type ListNetworkPolicyAllNamespacesResponse = ListNetworkPolicyAllNamespacesResponses[keyof ListNetworkPolicyAllNamespacesResponses];
+
+export type DiscoveryApisPolicyNetworkingK8sIoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/policy.networking.k8s.io';
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoError = DiscoveryApisPolicyNetworkingK8sIoErrors[keyof DiscoveryApisPolicyNetworkingK8sIoErrors];
+
+export type DiscoveryApisPolicyNetworkingK8sIoResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoResponse = DiscoveryApisPolicyNetworkingK8sIoResponses[keyof DiscoveryApisPolicyNetworkingK8sIoResponses];
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/policy.networking.k8s.io/v1alpha1';
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Error = DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors[keyof DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors];
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Response = DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses[keyof DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses];
 
 export type ListAdminNetworkPolicyData = {
     body?: never;
@@ -3496,6 +4687,10 @@ export type ListAdminNetworkPolicyErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3507,13 +4702,17 @@ export type ListAdminNetworkPolicyErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListAdminNetworkPolicyError = ListAdminNetworkPolicyErrors[keyof ListAdminNetworkPolicyErrors];
 
 export type ListAdminNetworkPolicyResponses = {
     /**
-     * The adminnetworkpolicies; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The adminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: AdminNetworkPolicyList;
 };
@@ -3523,7 +4722,20 @@ export type ListAdminNetworkPolicyResponse = ListAdminNetworkPolicyResponses[key
 export type CreateAdminNetworkPolicyData = {
     body: AdminNetworkPolicy;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';
 };
 
@@ -3537,7 +4749,7 @@ export type CreateAdminNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3557,7 +4769,7 @@ export type CreateAdminNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3589,17 +4801,34 @@ export type DeleteAdminNetworkPolicyData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
 };
 
 export type DeleteAdminNetworkPolicyErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3641,6 +4870,10 @@ export type ReadAdminNetworkPolicyData = {
 
 export type ReadAdminNetworkPolicyErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3661,19 +4894,37 @@ export type ReadAdminNetworkPolicyResponses = {
 
 export type ReadAdminNetworkPolicyResponse = ReadAdminNetworkPolicyResponses[keyof ReadAdminNetworkPolicyResponses];
 
-export type ReplaceAdminNetworkPolicyData = {
-    body: AdminNetworkPolicy;
+export type PatchAdminNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * The adminnetworkpolicy's name
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
 };
 
-export type ReplaceAdminNetworkPolicyErrors = {
+export type PatchAdminNetworkPolicyErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -3683,7 +4934,7 @@ export type ReplaceAdminNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3703,7 +4954,90 @@ export type ReplaceAdminNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchAdminNetworkPolicyError = PatchAdminNetworkPolicyErrors[keyof PatchAdminNetworkPolicyErrors];
+
+export type PatchAdminNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: AdminNetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: AdminNetworkPolicy;
+};
+
+export type PatchAdminNetworkPolicyResponse = PatchAdminNetworkPolicyResponses[keyof PatchAdminNetworkPolicyResponses];
+
+export type ReplaceAdminNetworkPolicyData = {
+    body: AdminNetworkPolicy;
+    path: {
+        /**
+         * The adminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
+};
+
+export type ReplaceAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3761,6 +5095,10 @@ export type ListBaselineAdminNetworkPolicyErrors = {
      */
     400: Status;
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3772,13 +5110,17 @@ export type ListBaselineAdminNetworkPolicyErrors = {
      * Internal error
      */
     500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
 };
 
 export type ListBaselineAdminNetworkPolicyError = ListBaselineAdminNetworkPolicyErrors[keyof ListBaselineAdminNetworkPolicyErrors];
 
 export type ListBaselineAdminNetworkPolicyResponses = {
     /**
-     * The baselineadminnetworkpolicies; with watch=true, a stream of WatchEvent lines (application/x-ndjson)
+     * The baselineadminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
      */
     200: BaselineAdminNetworkPolicyList;
 };
@@ -3788,7 +5130,20 @@ export type ListBaselineAdminNetworkPolicyResponse = ListBaselineAdminNetworkPol
 export type CreateBaselineAdminNetworkPolicyData = {
     body: BaselineAdminNetworkPolicy;
     path?: never;
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies';
 };
 
@@ -3802,7 +5157,7 @@ export type CreateBaselineAdminNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3822,7 +5177,7 @@ export type CreateBaselineAdminNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -3854,17 +5209,34 @@ export type DeleteBaselineAdminNetworkPolicyData = {
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
 };
 
 export type DeleteBaselineAdminNetworkPolicyErrors = {
     /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
      * No or unknown bearer token
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3906,6 +5278,10 @@ export type ReadBaselineAdminNetworkPolicyData = {
 
 export type ReadBaselineAdminNetworkPolicyErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * No such object, or a namespace that cannot exist (not a DNS-1123 label)
      */
     404: Status;
@@ -3926,19 +5302,37 @@ export type ReadBaselineAdminNetworkPolicyResponses = {
 
 export type ReadBaselineAdminNetworkPolicyResponse = ReadBaselineAdminNetworkPolicyResponses[keyof ReadBaselineAdminNetworkPolicyResponses];
 
-export type ReplaceBaselineAdminNetworkPolicyData = {
-    body: BaselineAdminNetworkPolicy;
+export type PatchBaselineAdminNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
     path: {
         /**
          * The baselineadminnetworkpolicy's name
          */
         name: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
     url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
 };
 
-export type ReplaceBaselineAdminNetworkPolicyErrors = {
+export type PatchBaselineAdminNetworkPolicyErrors = {
     /**
      * Malformed request: bad JSON, wrong field type, unknown field, bad selector
      */
@@ -3948,7 +5342,7 @@ export type ReplaceBaselineAdminNetworkPolicyErrors = {
      */
     401: Status;
     /**
-     * The token may not do this (a node token writing another node)
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
      */
     403: Status;
     /**
@@ -3968,7 +5362,90 @@ export type ReplaceBaselineAdminNetworkPolicyErrors = {
      */
     415: Status;
     /**
-     * Validation failed: `field` names the offending field, `causes` lists all
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchBaselineAdminNetworkPolicyError = PatchBaselineAdminNetworkPolicyErrors[keyof PatchBaselineAdminNetworkPolicyErrors];
+
+export type PatchBaselineAdminNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: BaselineAdminNetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: BaselineAdminNetworkPolicy;
+};
+
+export type PatchBaselineAdminNetworkPolicyResponse = PatchBaselineAdminNetworkPolicyResponses[keyof PatchBaselineAdminNetworkPolicyResponses];
+
+export type ReplaceBaselineAdminNetworkPolicyData = {
+    body: BaselineAdminNetworkPolicy;
+    path: {
+        /**
+         * The baselineadminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
+};
+
+export type ReplaceBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
      */
     422: Status;
     /**
@@ -4026,6 +5503,10 @@ export type MetricsData = {
 
 export type MetricsErrors = {
     /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
      * Internal error
      */
     500: Status;
@@ -4049,6 +5530,19 @@ export type OpenapiData = {
     url: '/openapi.json';
 };
 
+export type OpenapiErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiError = OpenapiErrors[keyof OpenapiErrors];
+
 export type OpenapiResponses = {
     /**
      * The OpenAPI document
@@ -4059,3 +5553,158 @@ export type OpenapiResponses = {
 };
 
 export type OpenapiResponse = OpenapiResponses[keyof OpenapiResponses];
+
+export type OpenapiV3IndexData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3';
+};
+
+export type OpenapiV3IndexErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3IndexError = OpenapiV3IndexErrors[keyof OpenapiV3IndexErrors];
+
+export type OpenapiV3IndexResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3IndexResponse = OpenapiV3IndexResponses[keyof OpenapiV3IndexResponses];
+
+export type OpenapiV3ApiV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/api/v1';
+};
+
+export type OpenapiV3ApiV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApiV1Error = OpenapiV3ApiV1Errors[keyof OpenapiV3ApiV1Errors];
+
+export type OpenapiV3ApiV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApiV1Response = OpenapiV3ApiV1Responses[keyof OpenapiV3ApiV1Responses];
+
+export type OpenapiV3ApisNetworkingK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/apis/networking.k8s.io/v1';
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Error = OpenapiV3ApisNetworkingK8sIoV1Errors[keyof OpenapiV3ApisNetworkingK8sIoV1Errors];
+
+export type OpenapiV3ApisNetworkingK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Response = OpenapiV3ApisNetworkingK8sIoV1Responses[keyof OpenapiV3ApisNetworkingK8sIoV1Responses];
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/apis/policy.networking.k8s.io/v1alpha1';
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Error = OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors[keyof OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors];
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Response = OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses[keyof OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses];
+
+export type DiscoveryVersionData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/version';
+};
+
+export type DiscoveryVersionErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryVersionError = DiscoveryVersionErrors[keyof DiscoveryVersionErrors];
+
+export type DiscoveryVersionResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryVersionResponse = DiscoveryVersionResponses[keyof DiscoveryVersionResponses];

@@ -14,7 +14,11 @@ fn ep(ip: &str, port: u16, local: bool) -> Endpoint {
 }
 
 pub(crate) fn config() -> TableConfig {
-    TableConfig { pod_cidr: "10.244.0.0/16".parse().unwrap(), service_cidr: "10.96.0.0/16".parse().unwrap() }
+    TableConfig {
+        pod_cidr: "10.244.0.0/16".parse().unwrap(),
+        service_cidr: "10.96.0.0/16".parse().unwrap(),
+        cluster_dns: None,
+    }
 }
 
 fn svc(name: &str, ip: &str, port: u16, endpoints: Vec<Endpoint>) -> ServicePort {
@@ -92,6 +96,13 @@ fn proxier_with(sps: Vec<ServicePort>) -> Proxier {
 #[test]
 fn full_table_from_empty() {
     golden("full.nft", &render_full(&config(), None, &desired(sample())));
+}
+
+/// With a cluster DNS address, its port 53 passes before the rejects and the dispatch.
+#[test]
+fn cluster_dns_comes_first() {
+    let config = TableConfig { cluster_dns: Some("10.96.0.10".parse().unwrap()), ..config() };
+    golden("cluster_dns.nft", &render_full(&config, None, &HashMap::new()));
 }
 
 #[test]

@@ -31,7 +31,11 @@ use super::throughput::{iperf, Cluster};
 use super::{ms, percentile};
 
 fn config() -> TableConfig {
-    TableConfig { pod_cidr: "10.244.0.0/16".parse().unwrap(), service_cidr: "10.96.0.0/12".parse().unwrap() }
+    TableConfig {
+        pod_cidr: "10.244.0.0/16".parse().unwrap(),
+        service_cidr: "10.96.0.0/12".parse().unwrap(),
+        cluster_dns: None,
+    }
 }
 
 /// Service `i` (cluster IP from 10.100.0.0 up) with 2 endpoints.

@@ -34,7 +34,7 @@ impl Cluster {
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let prefix = format!("b{}x{}-", std::process::id(), backend.len() + nodes as usize);
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("https://127.0.0.1:{port}");
         let cluster = Cluster { flatnet, dir, prefix, url };
         let started = Instant::now();
         let out = cluster.run(&[
@@ -74,7 +74,8 @@ impl Cluster {
 
     pub(crate) fn client(&self) -> Result<Client> {
         let token = std::fs::read_to_string(self.dir.path().join("apiserver/admin.token"))?;
-        Ok(Client::new(&self.url, Some(token.trim().to_string()))?)
+        let ca = std::fs::read(self.dir.path().join("apiserver/ca.crt"))?;
+        Ok(Client::with_ca(&self.url, Some(token.trim().to_string()), &ca)?)
     }
 
     /// Create a pod running `command` on `node` and wait for it to run; answers (netns, IP).

@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.openapi_response_200 import OpenapiResponse200
+from ...models.status import Status
 from ...types import Response
 
 
@@ -19,11 +20,23 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> OpenapiResponse200 | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> OpenapiResponse200 | Status | None:
     if response.status_code == 200:
         response_200 = OpenapiResponse200.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 500:
+        response_500 = Status.from_dict(response.json())
+
+        return response_500
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -31,7 +44,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[OpenapiResponse200]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[OpenapiResponse200 | Status]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -42,8 +57,8 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
-) -> Response[OpenapiResponse200]:
+    client: AuthenticatedClient,
+) -> Response[OpenapiResponse200 | Status]:
     """This document
 
     Raises:
@@ -51,7 +66,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OpenapiResponse200]
+        Response[OpenapiResponse200 | Status]
     """
 
     kwargs = _get_kwargs()
@@ -65,8 +80,8 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
-) -> OpenapiResponse200 | None:
+    client: AuthenticatedClient,
+) -> OpenapiResponse200 | Status | None:
     """This document
 
     Raises:
@@ -74,7 +89,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OpenapiResponse200
+        OpenapiResponse200 | Status
     """
 
     return sync_detailed(
@@ -84,8 +99,8 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
-) -> Response[OpenapiResponse200]:
+    client: AuthenticatedClient,
+) -> Response[OpenapiResponse200 | Status]:
     """This document
 
     Raises:
@@ -93,7 +108,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[OpenapiResponse200]
+        Response[OpenapiResponse200 | Status]
     """
 
     kwargs = _get_kwargs()
@@ -105,8 +120,8 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
-) -> OpenapiResponse200 | None:
+    client: AuthenticatedClient,
+) -> OpenapiResponse200 | Status | None:
     """This document
 
     Raises:
@@ -114,7 +129,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        OpenapiResponse200
+        OpenapiResponse200 | Status
     """
 
     return (

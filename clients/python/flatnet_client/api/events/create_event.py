@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.event import Event
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     namespace: str,
     *,
     body: Event,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/v1/namespaces/{namespace}/events".format(
             namespace=quote(str(namespace), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -109,11 +123,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Event,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Event | Status]:
     """Report an event (node agents report as themselves); the name may be left empty
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Event): Something that happened to an object that a user would want to see: a pod's
             network
             wired, a container started or exited with its code, a restart backing off. Written by
@@ -130,6 +150,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -144,11 +167,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Event,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Event | Status | None:
     """Report an event (node agents report as themselves); the name may be left empty
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Event): Something that happened to an object that a user would want to see: a pod's
             network
             wired, a container started or exited with its code, a restart backing off. Written by
@@ -166,6 +195,9 @@ def sync(
         namespace=namespace,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -174,11 +206,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Event,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Event | Status]:
     """Report an event (node agents report as themselves); the name may be left empty
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Event): Something that happened to an object that a user would want to see: a pod's
             network
             wired, a container started or exited with its code, a restart backing off. Written by
@@ -195,6 +233,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -207,11 +248,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Event,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Event | Status | None:
     """Report an event (node agents report as themselves); the name may be left empty
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Event): Something that happened to an object that a user would want to see: a pod's
             network
             wired, a container started or exited with its code, a restart backing off. Written by
@@ -230,5 +277,8 @@ async def asyncio(
             namespace=namespace,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

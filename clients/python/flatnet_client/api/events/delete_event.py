@@ -8,13 +8,27 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.event import Event
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     namespace: str,
     name: str,
+    *,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
@@ -22,6 +36,7 @@ def _get_kwargs(
             namespace=quote(str(namespace), safe=""),
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -32,6 +47,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_200 = Event.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Status.from_dict(response.json())
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = Status.from_dict(response.json())
@@ -78,12 +98,18 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Event | Status]:
     """Delete a Event; answers it as it was
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,6 +122,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -110,12 +139,18 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Event | Status | None:
     """Delete a Event; answers it as it was
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,6 +164,9 @@ def sync(
         namespace=namespace,
         name=name,
         client=client,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -137,12 +175,18 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Event | Status]:
     """Delete a Event; answers it as it was
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -155,6 +199,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -167,12 +214,18 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Event | Status | None:
     """Delete a Event; answers it as it was
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -187,5 +240,8 @@ async def asyncio(
             namespace=namespace,
             name=name,
             client=client,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -7,18 +7,32 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.namespace import Namespace
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/v1/namespaces",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -104,10 +118,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Namespace | Status]:
     """Create a namespace (creating an object in a missing namespace creates it too)
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -123,6 +143,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -136,10 +159,16 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Namespace | Status | None:
     """Create a namespace (creating an object in a missing namespace creates it too)
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -156,6 +185,9 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -163,10 +195,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Namespace | Status]:
     """Create a namespace (creating an object in a missing namespace creates it too)
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -182,6 +220,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -193,10 +234,16 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Namespace | Status | None:
     """Create a namespace (creating an object in a missing namespace creates it too)
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -214,5 +261,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.namespace import Namespace
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/api/v1/namespaces/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -109,11 +123,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Namespace | Status]:
     """Replace a Namespace (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -130,6 +150,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -144,11 +167,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Namespace | Status | None:
     """Replace a Namespace (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -166,6 +195,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -174,11 +206,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Namespace | Status]:
     """Replace a Namespace (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -195,6 +233,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -207,11 +248,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Namespace,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Namespace | Status | None:
     """Replace a Namespace (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Namespace): A namespace. Creating a namespaced object in a namespace that does not
             exist creates the
             namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
@@ -230,5 +277,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -7,18 +7,32 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.admin_network_policy import AdminNetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -108,10 +122,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Create a AdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -125,6 +145,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -138,10 +161,16 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Create a AdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -156,6 +185,9 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -163,10 +195,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Create a AdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -180,6 +218,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -191,10 +232,16 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Create a AdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -210,5 +257,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

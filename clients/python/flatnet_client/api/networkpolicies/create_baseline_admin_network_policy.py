@@ -7,18 +7,32 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.baseline_admin_network_policy import BaselineAdminNetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -108,10 +122,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Create a BaselineAdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -126,6 +146,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -139,10 +162,16 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Create a BaselineAdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -158,6 +187,9 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -165,10 +197,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Create a BaselineAdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -183,6 +221,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -194,10 +235,16 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Create a BaselineAdminNetworkPolicy
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -214,5 +261,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.network_policy import NetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     namespace: str,
     *,
     body: NetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies".format(
             namespace=quote(str(namespace), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -111,11 +125,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: NetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[NetworkPolicy | Status]:
     """Create a NetworkPolicy
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (NetworkPolicy):
 
     Raises:
@@ -129,6 +149,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -143,11 +166,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: NetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> NetworkPolicy | Status | None:
     """Create a NetworkPolicy
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (NetworkPolicy):
 
     Raises:
@@ -162,6 +191,9 @@ def sync(
         namespace=namespace,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -170,11 +202,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: NetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[NetworkPolicy | Status]:
     """Create a NetworkPolicy
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (NetworkPolicy):
 
     Raises:
@@ -188,6 +226,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -200,11 +241,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: NetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> NetworkPolicy | Status | None:
     """Create a NetworkPolicy
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (NetworkPolicy):
 
     Raises:
@@ -220,5 +267,8 @@ async def asyncio(
             namespace=namespace,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,18 +8,33 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.admin_network_policy import AdminNetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
+    *,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "delete",
         "url": "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -32,6 +47,11 @@ def _parse_response(
         response_200 = AdminNetworkPolicy.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Status.from_dict(response.json())
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = Status.from_dict(response.json())
@@ -79,11 +99,17 @@ def sync_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Delete a AdminNetworkPolicy; answers it as it was
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -95,6 +121,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -108,11 +137,17 @@ def sync(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Delete a AdminNetworkPolicy; answers it as it was
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -125,6 +160,9 @@ def sync(
     return sync_detailed(
         name=name,
         client=client,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -132,11 +170,17 @@ async def asyncio_detailed(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Delete a AdminNetworkPolicy; answers it as it was
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -148,6 +192,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -159,11 +206,17 @@ async def asyncio(
     name: str,
     *,
     client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Delete a AdminNetworkPolicy; answers it as it was
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,5 +230,8 @@ async def asyncio(
         await asyncio_detailed(
             name=name,
             client=client,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -33,6 +33,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = Status.from_dict(response.json())
 
@@ -63,7 +68,7 @@ def _build_response(
 def sync_detailed(
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Read a BaselineAdminNetworkPolicy
 
@@ -92,7 +97,7 @@ def sync_detailed(
 def sync(
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Read a BaselineAdminNetworkPolicy
 
@@ -116,7 +121,7 @@ def sync(
 async def asyncio_detailed(
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Read a BaselineAdminNetworkPolicy
 
@@ -143,7 +148,7 @@ async def asyncio_detailed(
 async def asyncio(
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Read a BaselineAdminNetworkPolicy
 

@@ -33,6 +33,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = Status.from_dict(response.json())
 
@@ -64,7 +69,7 @@ def sync_detailed(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[NetworkPolicy | Status]:
     """Read a NetworkPolicy
 
@@ -96,7 +101,7 @@ def sync(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> NetworkPolicy | Status | None:
     """Read a NetworkPolicy
 
@@ -123,7 +128,7 @@ async def asyncio_detailed(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[NetworkPolicy | Status]:
     """Read a NetworkPolicy
 
@@ -153,7 +158,7 @@ async def asyncio(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> NetworkPolicy | Status | None:
     """Read a NetworkPolicy
 

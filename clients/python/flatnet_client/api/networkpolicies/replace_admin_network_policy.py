@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.admin_network_policy import AdminNetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -113,11 +127,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -132,6 +152,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -146,11 +169,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -166,6 +195,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -174,11 +206,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[AdminNetworkPolicy | Status]:
     """Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -193,6 +231,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -205,11 +246,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: AdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> AdminNetworkPolicy | Status | None:
     """Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (AdminNetworkPolicy): A cluster-wide policy of the administrator, judged before any
             NetworkPolicy.
 
@@ -226,5 +273,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.baseline_admin_network_policy import BaselineAdminNetworkPolicy
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -113,11 +127,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -133,6 +153,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -147,11 +170,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -168,6 +197,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -176,11 +208,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[BaselineAdminNetworkPolicy | Status]:
     """Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -196,6 +234,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -208,11 +249,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BaselineAdminNetworkPolicy,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> BaselineAdminNetworkPolicy | Status | None:
     """Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (BaselineAdminNetworkPolicy): The singleton (named `default`) judged after every
             NetworkPolicy, for traffic none of
             them isolates: the cluster's defaults that namespaces may override.
@@ -230,5 +277,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

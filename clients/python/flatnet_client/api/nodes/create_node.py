@@ -7,18 +7,32 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.node import Node
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     *,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/v1/nodes",
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -104,10 +118,16 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Node | Status]:
     """Register a node (admin, or the node's own token); acquires its CIDR lease
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -121,6 +141,9 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -134,10 +157,16 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Node | Status | None:
     """Register a node (admin, or the node's own token); acquires its CIDR lease
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -152,6 +181,9 @@ def sync(
     return sync_detailed(
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -159,10 +191,16 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Node | Status]:
     """Register a node (admin, or the node's own token); acquires its CIDR lease
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -176,6 +214,9 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -187,10 +228,16 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Node | Status | None:
     """Register a node (admin, or the node's own token); acquires its CIDR lease
 
     Args:
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -206,5 +253,8 @@ async def asyncio(
         await asyncio_detailed(
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.node import Node
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     name: str,
     *,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
         "url": "/api/v1/nodes/{name}".format(
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -109,11 +123,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Node | Status]:
     """Replace a Node (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -128,6 +148,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -142,11 +165,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Node | Status | None:
     """Replace a Node (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -162,6 +191,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -170,11 +202,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Node | Status]:
     """Replace a Node (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -189,6 +227,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -201,11 +242,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Node,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Node | Status | None:
     """Replace a Node (409 when metadata.resourceVersion is stale)
 
     Args:
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Node): A node: one host (or one network namespace of the local cluster) running a
             node agent.
 
@@ -222,5 +269,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.pod import Pod
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     namespace: str,
     *,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/v1/namespaces/{namespace}/pods".format(
             namespace=quote(str(namespace), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -109,11 +123,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Pod | Status]:
     """Create a pod; it is scheduled and given an IP from its node's lease
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -127,6 +147,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -141,11 +164,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Pod | Status | None:
     """Create a pod; it is scheduled and given an IP from its node's lease
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -160,6 +189,9 @@ def sync(
         namespace=namespace,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -168,11 +200,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Pod | Status]:
     """Create a pod; it is scheduled and given an IP from its node's lease
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -186,6 +224,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -198,11 +239,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Pod | Status | None:
     """Create a pod; it is scheduled and given an IP from its node's lease
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -218,5 +265,8 @@ async def asyncio(
             namespace=namespace,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

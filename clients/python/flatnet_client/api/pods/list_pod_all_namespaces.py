@@ -56,6 +56,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = Status.from_dict(response.json())
 
@@ -70,6 +75,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_500 = Status.from_dict(response.json())
 
         return response_500
+
+    if response.status_code == 504:
+        response_504 = Status.from_dict(response.json())
+
+        return response_504
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -88,7 +98,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -132,7 +142,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -171,7 +181,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -213,7 +223,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,

@@ -8,7 +8,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.pod import Pod
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
@@ -16,8 +16,21 @@ def _get_kwargs(
     name: str,
     *,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
@@ -25,6 +38,7 @@ def _get_kwargs(
             namespace=quote(str(namespace), safe=""),
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -112,12 +126,18 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Pod | Status]:
     """Replace a Pod (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -132,6 +152,9 @@ def sync_detailed(
         namespace=namespace,
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -147,12 +170,18 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Pod | Status | None:
     """Replace a Pod (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -168,6 +197,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -177,12 +209,18 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Pod | Status]:
     """Replace a Pod (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -197,6 +235,9 @@ async def asyncio_detailed(
         namespace=namespace,
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -210,12 +251,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Pod,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Pod | Status | None:
     """Replace a Pod (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Pod): A pod: containers (processes) sharing one network namespace and one IP.
 
     Raises:
@@ -232,5 +279,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -8,21 +8,35 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.service import Service
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     namespace: str,
     *,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/api/v1/namespaces/{namespace}/services".format(
             namespace=quote(str(namespace), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -109,11 +123,17 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Service | Status]:
     """Create a service; it is given a cluster IP (and node ports)
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -129,6 +149,9 @@ def sync_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -143,11 +166,17 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Service | Status | None:
     """Create a service; it is given a cluster IP (and node ports)
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -164,6 +193,9 @@ def sync(
         namespace=namespace,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -172,11 +204,17 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Service | Status]:
     """Create a service; it is given a cluster IP (and node ports)
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -192,6 +230,9 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         namespace=namespace,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -204,11 +245,17 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Service | Status | None:
     """Create a service; it is given a cluster IP (and node ports)
 
     Args:
         namespace (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -226,5 +273,8 @@ async def asyncio(
             namespace=namespace,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed

@@ -57,6 +57,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = Status.from_dict(response.json())
 
@@ -71,6 +76,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_500 = Status.from_dict(response.json())
 
         return response_500
+
+    if response.status_code == 504:
+        response_504 = Status.from_dict(response.json())
+
+        return response_504
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -92,7 +102,7 @@ def _build_response(
 def sync_detailed(
     namespace: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -136,7 +146,7 @@ def sync_detailed(
 def sync(
     namespace: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -175,7 +185,7 @@ def sync(
 async def asyncio_detailed(
     namespace: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,
@@ -217,7 +227,7 @@ async def asyncio_detailed(
 async def asyncio(
     namespace: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     label_selector: str | Unset = UNSET,
     watch: bool | Unset = UNSET,
     resource_version: str | Unset = UNSET,

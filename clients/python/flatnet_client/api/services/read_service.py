@@ -33,6 +33,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = Status.from_dict(response.json())
 
@@ -62,7 +67,7 @@ def sync_detailed(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Service | Status]:
     """Read a Service
 
@@ -94,7 +99,7 @@ def sync(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Service | Status | None:
     """Read a Service
 
@@ -121,7 +126,7 @@ async def asyncio_detailed(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Response[Service | Status]:
     """Read a Service
 
@@ -151,7 +156,7 @@ async def asyncio(
     namespace: str,
     name: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 ) -> Service | Status | None:
     """Read a Service
 

@@ -8,7 +8,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.service import Service
 from ...models.status import Status
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
@@ -16,8 +16,21 @@ def _get_kwargs(
     name: str,
     *,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "put",
@@ -25,6 +38,7 @@ def _get_kwargs(
             namespace=quote(str(namespace), safe=""),
             name=quote(str(name), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -112,12 +126,18 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Service | Status]:
     """Replace a Service (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -134,6 +154,9 @@ def sync_detailed(
         namespace=namespace,
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = client.get_httpx_client().request(
@@ -149,12 +172,18 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Service | Status | None:
     """Replace a Service (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -172,6 +201,9 @@ def sync(
         name=name,
         client=client,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     ).parsed
 
 
@@ -181,12 +213,18 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Response[Service | Status]:
     """Replace a Service (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -203,6 +241,9 @@ async def asyncio_detailed(
         namespace=namespace,
         name=name,
         body=body,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -216,12 +257,18 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Service,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
 ) -> Service | Status | None:
     """Replace a Service (409 when metadata.resourceVersion is stale)
 
     Args:
         namespace (str):
         name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
         body (Service): A service: a stable virtual IP (and optionally a port on every node) load-
             balanced over
             the ready pods its selector matches.
@@ -240,5 +287,8 @@ async def asyncio(
             name=name,
             client=client,
             body=body,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
         )
     ).parsed
