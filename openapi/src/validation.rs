@@ -144,10 +144,13 @@ pub const PORT_NAME: Constraint = Constraint {
     max_length: Some(PORT_NAME_MAX),
     ..Constraint::NONE
 };
-/// [`validate_label_key`] (the prefix's own limit of 253 characters is not in the pattern).
+/// [`validate_label_key`]. The negative lookahead holds the prefix's own limit of 253
+/// characters (a run of 254 prefix characters before the `/`); it names only the prefix's
+/// characters, so it stays right where [`label_selector_pattern`] inlines the key before `=`,
+/// `,` or another requirement.
 pub const LABEL_KEY: Constraint = Constraint {
     pattern: Some(
-        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+        "^(?![-a-z0-9.]{254}[-a-z0-9.]*/)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
     ),
     min_length: Some(1),
     max_length: Some(DNS_SUBDOMAIN_MAX + 1 + DNS_LABEL_MAX),
@@ -1094,6 +1097,9 @@ mod tests {
             v.push(format!("{}.b", "a".repeat(n)));
         }
         v.push(format!("{}/{}", vec!["a".repeat(63); 3].join("."), "k"));
+        // Label-key prefixes at the 253-character limit and one past it.
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(61)));
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(62)));
         v
     }
 
@@ -1204,6 +1210,14 @@ mod tests {
             "spec.nodeName",
             "spec.nodeNamex=1",
         ];
+        // Keys whose prefix is at the 253-character limit and one past it, alone and after
+        // another requirement.
+        let mut selectors: Vec<String> = selectors.iter().map(|s| s.to_string()).collect();
+        let three = vec!["a".repeat(63); 3].join(".");
+        for n in [61, 62] {
+            let key = format!("{three}.{}/k", "a".repeat(n));
+            selectors.extend([format!("{key}=v"), format!("x=y,{key}"), format!("!{key}"), format!("{key} in (a)")]);
+        }
         let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
         let input = serde_json::json!([
             [label_selector_pattern(), &selectors[..]],
