@@ -55,12 +55,16 @@ use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
     LabelSelector as ApiSelector, NamespacedPod, NetworkPolicyPeer, NetworkPolicyPort, PolicyType,
 };
+use openapi::policy::PolicyCounterKey;
 use openapi::selector::LabelSelector;
 use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
 
 use crate::netns::Netns;
 use crate::nft::{self, TableObjects, FAMILY, TABLE};
 use crate::Result;
+
+#[path = "policy_counters.rs"]
+pub mod counters;
 
 /// Labels of a pod or a namespace.
 pub type Labels = BTreeMap<String, String>;
@@ -100,6 +104,8 @@ pub struct PolicyPlan {
     pub ingress: BTreeMap<Ipv4Addr, String>,
     /// Local pod address → the chain judging its egress.
     pub egress: BTreeMap<Ipv4Addr, String>,
+    /// `pc_*` named counters: name → the policy rule it counts ([`counters`]).
+    pub counters: BTreeMap<String, PolicyCounterKey>,
 }
 
 /// A set of the plan: its key type (as nft writes it) and elements.
@@ -168,6 +174,13 @@ impl Direction {
             Direction::Egress => "ip daddr",
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        }
+    }
 }
 
 fn proto_name(p: Protocol) -> &'static str {
@@ -213,6 +226,13 @@ enum RulePort {
 }
 
 impl<'a> Compiler<'a> {
+    /// The counter of `key`, added to the plan; answers its name.
+    fn counter(&mut self, key: PolicyCounterKey) -> String {
+        let name = counters::counter_name(&key);
+        self.plan.counters.entry(name.clone()).or_insert(key);
+        name
+    }
+
     fn namespace_labels(&self, ns: &str) -> Labels {
         self.input.namespaces.get(ns).cloned().unwrap_or_else(|| {
             // A namespace not (yet) seen still has its name label.
@@ -410,13 +430,13 @@ impl<'a> Compiler<'a> {
         lines
     }
 
-    /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and whether any
-    /// policy isolates it.
-    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, bool) {
+    /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and the
+    /// isolation counters of the policies that isolate it (empty: none does).
+    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, Vec<String>) {
         let input = self.input;
         let p = &input.pods[pod];
         let mut lines = Vec::new();
-        let mut isolated = false;
+        let mut isolated = Vec::new();
         for np in &input.network_policies {
             let ns = np.metadata.namespace.as_deref().unwrap_or_default();
             if ns != p.namespace || !selector(&np.spec.pod_selector).matches(&p.labels) {
@@ -429,23 +449,28 @@ impl<'a> Compiler<'a> {
             if !np.spec.isolates(policy_type) {
                 continue;
             }
-            isolated = true;
+            let np_name = np.metadata.name.as_str();
+            isolated.push(self.counter(counters::network_policy_key(ns, np_name, direction.name(), None, "Deny")));
             let rules: Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> = match direction {
                 Direction::Ingress => np.spec.ingress.iter().map(|r| (&r.from[..], &r.ports[..])).collect(),
                 Direction::Egress => np.spec.egress.iter().map(|r| (&r.to[..], &r.ports[..])).collect(),
             };
-            for (peers, ports) in rules {
+            for (index, (peers, ports)) in rules.into_iter().enumerate() {
                 let peers: Vec<PeerMatch> = peers.iter().map(|peer| self.np_peer(ns, peer)).collect();
                 let ports: Vec<RulePort> = ports.iter().map(np_port).collect();
-                lines.extend(self.rule_lines(direction, pod, &peers, &ports, "return"));
+                let key = counters::network_policy_key(ns, np_name, direction.name(), Some(index as u32), "Allow");
+                let verdict = counters::counting(&[self.counter(key)]) + "return";
+                lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
             }
         }
         (lines, isolated)
     }
 
-    /// The admin (or baseline) rules of one policy that apply to `pod`.
+    /// The admin (or baseline) rules of one policy (`kind` and `name`, for the counters)
+    /// that apply to `pod`.
     fn admin_lines<'r>(
         &mut self,
+        (kind, name): (&str, &str),
         direction: Direction,
         pod: usize,
         rules: impl Iterator<
@@ -458,12 +483,14 @@ impl<'a> Compiler<'a> {
         pass_to: &str,
     ) -> Vec<String> {
         let mut lines = Vec::new();
-        for (action, peers, ports) in rules {
+        for (index, (action, peers, ports)) in rules.enumerate() {
             let verdict = match action {
                 AdminNetworkPolicyRuleAction::Allow => "return".to_string(),
                 AdminNetworkPolicyRuleAction::Deny => "drop".to_string(),
                 AdminNetworkPolicyRuleAction::Pass => format!("goto {pass_to}"),
             };
+            let key = counters::admin_key(kind, name, direction.name(), index as u32, &format!("{action:?}"));
+            let verdict = counters::counting(&[self.counter(key)]) + &verdict;
             let peers: Vec<PeerMatch> = peers.iter().flat_map(|peer| self.admin_peer(peer)).collect();
             let ports: Vec<RulePort> = ports.into_iter().flatten().map(admin_port).collect();
             lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
@@ -483,8 +510,8 @@ impl<'a> Compiler<'a> {
         let (np_lines, isolated) = self.network_policy_lines(direction, pod);
         // After the NetworkPolicies: deny what they isolate, else the baseline decides.
         let mut np_part = np_lines;
-        if isolated {
-            np_part.push("drop".into());
+        if !isolated.is_empty() {
+            np_part.push(counters::counting(&isolated) + "drop");
         } else if let Some(banp) = &input.baseline {
             if self.subject_pods(&banp.spec.subject).contains(&pod) {
                 let rules: Vec<_> = match direction {
@@ -495,7 +522,8 @@ impl<'a> Compiler<'a> {
                         banp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect()
                     }
                 };
-                np_part.extend(self.admin_lines(direction, pod, rules.into_iter(), ""));
+                let policy = ("BaselineAdminNetworkPolicy", banp.metadata.name.as_str());
+                np_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), ""));
             }
         }
         let np_chain = content_name("pnp", &np_part.join("\n"));
@@ -511,7 +539,8 @@ impl<'a> Compiler<'a> {
                 }
                 Direction::Egress => anp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect(),
             };
-            admin_part.extend(self.admin_lines(direction, pod, rules.into_iter(), &np_chain));
+            let policy = ("AdminNetworkPolicy", anp.metadata.name.as_str());
+            admin_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), &np_chain));
         }
         if admin_part.is_empty() {
             return np_part;
@@ -661,6 +690,10 @@ impl PolicyPlan {
                 let _ = writeln!(s, "delete element {t} {name} {{ {} }}", removed.join(", "));
             }
         }
+        // Counters before the rules that name them.
+        for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
+            let _ = writeln!(s, "add counter {t} {name}");
+        }
         // Chains in an order where a `goto` target comes before the chain that names it.
         let mut new_chains: Vec<(&String, &Vec<String>)> =
             self.chains.iter().filter(|(name, _)| !old.chains.contains_key(*name)).collect();
@@ -701,6 +734,9 @@ impl PolicyPlan {
         }
         for name in old.sets.keys().filter(|n| !self.sets.contains_key(*n)) {
             let _ = writeln!(s, "delete set {t} {name}");
+        }
+        for name in old.counters.keys().filter(|n| !self.counters.contains_key(*n)) {
+            let _ = writeln!(s, "delete counter {t} {name}");
         }
         s
     }
@@ -744,6 +780,12 @@ pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generatio
     for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n)) {
         let _ = writeln!(s, "delete set {t} {set}");
     }
+    // Counters no rule names any more (those kept keep their counts).
+    for c in existing.counters.iter().filter(|c| c.starts_with(counters::COUNTER_PREFIX)) {
+        if !plan.counters.contains_key(c) {
+            let _ = writeln!(s, "delete counter {t} {c}");
+        }
+    }
     // Written as onto nothing: `add` of a chain or set that exists (now empty) is a no-op.
     s.push_str(&plan.render());
     s
@@ -786,6 +828,15 @@ impl PolicyApplier {
         nft::apply(&self.ns, &script)?;
         self.applied = Some(plan);
         Ok(PolicyReport { script_bytes: script.len() })
+    }
+
+    /// The counters of the policies' rules as the kernel holds them (none before the first
+    /// apply).
+    pub fn counters(&self) -> Result<Vec<openapi::PolicyCounter>> {
+        match &self.applied {
+            Some(plan) => counters::read(&self.ns, plan),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Move the table from the last plan applied to `plan` (a full sync when none was).

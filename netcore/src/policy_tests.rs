@@ -162,7 +162,12 @@ fn rule_matches<'r>(plan: &PolicyPlan, rule: &'r str, pkt: &Packet) -> Option<&'
     let mut rest = rule;
     loop {
         let addr_of = |field: &str| if field == "saddr" { pkt.src } else { pkt.dst };
-        if let Some(r) = rest.strip_prefix("ip daddr . meta l4proto . th dport @") {
+        if let Some(r) = rest.strip_prefix("counter name \"") {
+            // A counter of the plan: counts, never decides.
+            let (name, r) = r.split_once("\" ").unwrap();
+            assert!(plan.counters.contains_key(name), "counter {name} not in the plan");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("ip daddr . meta l4proto . th dport @") {
             let (set, r) = r.split_once(' ').unwrap_or((r, ""));
             let key = format!("{} . {} . {}", pkt.dst, proto_name(pkt.proto), pkt.port);
             if !plan.sets[set].elements.contains(&key) {
