@@ -11,7 +11,8 @@ schemathesis generates as valid (positive mode); the schemas' descriptions state
   and a replaced object's `metadata.name` is the path's name;
 - rules between fields: unique container names, ports and port names; a probe has exactly one
   of `tcpSocket` and `httpGet`; a service's ports are named when there are several;
-  `sessionAffinityConfig` only with `ClientIP`; a node's InternalIP/ExternalIP is an IPv4
+  `sessionAffinityConfig` only with `ClientIP`; a policy counter has a namespace exactly when it
+  counts a NetworkPolicy's rule; a node's InternalIP/ExternalIP is an IPv4
   address; DNS: a pod's `hostname`/`subdomain` are DNS labels, `dnsConfig` holds at most 3
   IPv4 name servers (one at least with `dnsPolicy: None`), DNS names and option names; a
   service's `externalName` is a DNS name, given exactly when its type is `ExternalName`;
@@ -59,6 +60,9 @@ def before_call(context, case, kwargs):
         case.body = _integral(case.body)
     body = case.body
     if not isinstance(body, dict):
+        return
+    if case.path.endswith("/policycounters"):
+        _policy_counters(body)
         return
     params = case.path_parameters or {}
     meta = body.get("metadata")
@@ -190,6 +194,16 @@ def _one_of(obj, keys, default):
         obj.pop(k)
     if not present:
         obj[default] = {}
+
+
+def _policy_counters(body):
+    for item in body.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("kind") == "NetworkPolicy":
+            item.setdefault("namespace", "default")
+        else:
+            item.pop("namespace", None)
 
 
 def _policy_spec(spec, baseline):

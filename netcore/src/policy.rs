@@ -834,7 +834,7 @@ impl PolicyApplier {
     /// apply).
     pub fn counters(&self) -> Result<Vec<openapi::PolicyCounter>> {
         match &self.applied {
-            Some(plan) => counters::read(&self.ns, plan),
+            Some(plan) => counters::read(&self.ns, &plan.counters),
             None => Ok(Vec::new()),
         }
     }

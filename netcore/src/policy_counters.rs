@@ -9,6 +9,7 @@
 //! rules every packet dropped. The drop a NetworkPolicy's isolation adds after its allow
 //! rules is counted as rule-less `Deny` of every policy isolating the pod.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use openapi::policy::PolicyCounterKey;
@@ -51,8 +52,11 @@ pub fn admin_key(kind: &str, name: &str, direction: &str, rule: u32, action: &st
     (kind.to_string(), None, name.to_string(), direction.to_string(), Some(rule), action.to_string())
 }
 
-/// The policy counters in `ns` that `plan` knows (by name), with their packets and bytes.
-pub fn read(ns: &Netns, plan: &super::PolicyPlan) -> Result<Vec<PolicyCounter>> {
+/// The named counters of a plan: name → what it counts ([`super::PolicyPlan::counters`]).
+pub type CounterNames = BTreeMap<String, PolicyCounterKey>;
+
+/// The policy counters in `ns` that `known` names, with their packets and bytes.
+pub fn read(ns: &Netns, known: &CounterNames) -> Result<Vec<PolicyCounter>> {
     let out = ns
         .output(Command::new(nft_binary()).args(["-j", "list", "counters", "table", FAMILY, TABLE]), b"")
         .map_err(|source| nft_error(ns.name(), NftError::Run { source }))?;
@@ -60,18 +64,18 @@ pub fn read(ns: &Netns, plan: &super::PolicyPlan) -> Result<Vec<PolicyCounter>> 
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
         return Err(nft_error(ns.name(), NftError::List { stderr }));
     }
-    Ok(parse(&out.stdout, plan))
+    Ok(parse(&out.stdout, known))
 }
 
-/// The counters of `nft -j list counters` output that `plan` knows.
-pub fn parse(json: &[u8], plan: &super::PolicyPlan) -> Vec<PolicyCounter> {
+/// The counters of `nft -j list counters` output that `known` names.
+pub fn parse(json: &[u8], known: &CounterNames) -> Vec<PolicyCounter> {
     let doc: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
     let items = doc.get("nftables").and_then(|v| v.as_array()).cloned().unwrap_or_default();
     let mut out = Vec::new();
     for item in items {
         let Some(c) = item.get("counter") else { continue };
         let Some(name) = c.get("name").and_then(|n| n.as_str()) else { continue };
-        let Some((kind, namespace, policy, direction, rule, action)) = plan.counters.get(name).cloned() else {
+        let Some((kind, namespace, policy, direction, rule, action)) = known.get(name).cloned() else {
             continue;
         };
         out.push(PolicyCounter {

@@ -313,7 +313,23 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("PortNumber", "port", Target::Value, PORT_NUMBER),
     on("PortRangeSpec", "start", Target::Value, PORT_NUMBER),
     on("PortRangeSpec", "end", Target::Value, PORT_NUMBER),
+    // A node's report of its policy counters (`PUT /api/v1/nodes/{name}/policycounters`).
+    on("PolicyCounter", "kind", Target::Value, POLICY_KINDS),
+    on("PolicyCounter", "namespace", Target::Value, DNS1123_LABEL),
+    on("PolicyCounter", "name", Target::Value, DNS1123_SUBDOMAIN),
+    on("PolicyCounter", "direction", Target::Value, DIRECTIONS),
+    on("PolicyCounter", "action", Target::Value, ACTIONS),
 ];
+
+/// The kinds a policy counter names.
+const POLICY_KINDS: Constraint = Constraint {
+    one_of: Some(&["NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"]),
+    ..Constraint::NONE
+};
+/// The directions of a policy counter.
+const DIRECTIONS: Constraint = Constraint { one_of: Some(&["Ingress", "Egress"]), ..Constraint::NONE };
+/// The actions of a policy counter.
+const ACTIONS: Constraint = Constraint { one_of: Some(&["Allow", "Deny", "Pass"]), ..Constraint::NONE };
 
 /// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
 const WHITESPACE_CLASS: &str =

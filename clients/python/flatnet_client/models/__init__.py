@@ -112,6 +112,8 @@ from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
 from .pod_spec import PodSpec
 from .pod_status import PodStatus
+from .policy_counter import PolicyCounter
+from .policy_counters import PolicyCounters
 from .policy_type import PolicyType
 from .port_number import PortNumber
 from .port_range import PortRange
@@ -246,6 +248,8 @@ __all__ = (
     "PodPhase",
     "PodSpec",
     "PodStatus",
+    "PolicyCounter",
+    "PolicyCounters",
     "PolicyType",
     "PortNumber",
     "PortRange",

@@ -858,6 +858,49 @@ export type PodStatus = {
 };
 
 /**
+ * The counts of one rule of a policy. A connection is judged at its first packet (and again
+ * at its first packet after each change of the node's plan), so `Allow` and `Pass` count
+ * judgements of new connections, and `Deny` every packet dropped (a client's retries
+ * included).
+ */
+export type PolicyCounter = {
+    /**
+     * `Allow`, `Deny` or `Pass`.
+     */
+    action: string;
+    bytes: number;
+    /**
+     * `Ingress` or `Egress`.
+     */
+    direction: string;
+    /**
+     * `NetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
+     */
+    kind: string;
+    name: string;
+    /**
+     * The policy's namespace (NetworkPolicies only).
+     */
+    namespace?: string | null;
+    packets: number;
+    /**
+     * The rule's index in `ingress` or `egress`; absent for the drop of a NetworkPolicy's
+     * isolation (what no rule of the policies selecting the pod allows), which counts
+     * against every policy isolating the pod.
+     */
+    rule?: number | null;
+};
+
+/**
+ * The policy counters of one node (`PUT /api/v1/nodes/{name}/policycounters`, by its agent),
+ * or of the cluster (`GET /api/v1/policycounters`: the last report of every node, summed
+ * per rule).
+ */
+export type PolicyCounters = {
+    items?: Array<PolicyCounter>;
+};
+
+/**
  * A direction of traffic a policy isolates.
  */
 export type PolicyType = 'Ingress' | 'Egress';
@@ -3712,6 +3755,72 @@ export type HeartbeatNodeResponses = {
 
 export type HeartbeatNodeResponse = HeartbeatNodeResponses[keyof HeartbeatNodeResponses];
 
+export type ReportPolicyCountersData = {
+    body: PolicyCounters;
+    path: {
+        /**
+         * The node's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/api/v1/nodes/{name}/policycounters';
+};
+
+export type ReportPolicyCountersErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReportPolicyCountersError = ReportPolicyCountersErrors[keyof ReportPolicyCountersErrors];
+
+export type ReportPolicyCountersResponses = {
+    /**
+     * The report as kept
+     */
+    200: PolicyCounters;
+};
+
+export type ReportPolicyCountersResponse = ReportPolicyCountersResponses[keyof ReportPolicyCountersResponses];
+
 export type ReadNodeStatusData = {
     body?: never;
     path: {
@@ -3931,6 +4040,35 @@ export type ListPodAllNamespacesResponses = {
 };
 
 export type ListPodAllNamespacesResponse = ListPodAllNamespacesResponses[keyof ListPodAllNamespacesResponses];
+
+export type ReadPolicyCountersData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/policycounters';
+};
+
+export type ReadPolicyCountersErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadPolicyCountersError = ReadPolicyCountersErrors[keyof ReadPolicyCountersErrors];
+
+export type ReadPolicyCountersResponses = {
+    /**
+     * The counters
+     */
+    200: PolicyCounters;
+};
+
+export type ReadPolicyCountersResponse = ReadPolicyCountersResponses[keyof ReadPolicyCountersResponses];
 
 export type ListServiceAllNamespacesData = {
     body?: never;
