@@ -743,20 +743,24 @@ async fn report_policy_counters(
 /// a direction and an action; at most [`openapi::policy::POLICY_COUNTERS_MAX`] of them.
 fn validate_policy_counters(report: &PolicyCounters) -> ApiResult<()> {
     if report.items.len() > openapi::policy::POLICY_COUNTERS_MAX {
-        return Err(ApiError::invalid(
-            "items",
-            format!("at most {} counters", openapi::policy::POLICY_COUNTERS_MAX),
-        ));
+        return Err(ApiError::invalid("items", format!("at most {} counters", openapi::policy::POLICY_COUNTERS_MAX)));
     }
     for (i, c) in report.items.iter().enumerate() {
         let field = |f: &str| format!("items[{i}].{f}");
         let namespaced = match c.kind.as_str() {
             "NetworkPolicy" => true,
             "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => false,
-            _ => return Err(ApiError::invalid(field("kind"), "NetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy")),
+            _ => {
+                return Err(ApiError::invalid(
+                    field("kind"),
+                    "NetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy",
+                ))
+            }
         };
         match (&c.namespace, namespaced) {
-            (Some(ns), true) => validation::validate_dns1123_label(ns).map_err(|m| ApiError::invalid(field("namespace"), m))?,
+            (Some(ns), true) => {
+                validation::validate_dns1123_label(ns).map_err(|m| ApiError::invalid(field("namespace"), m))?
+            }
             (None, false) => {}
             (None, true) => return Err(ApiError::invalid(field("namespace"), "required for a NetworkPolicy")),
             (Some(_), false) => return Err(ApiError::invalid(field("namespace"), "only a NetworkPolicy has one")),

@@ -51,11 +51,11 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 
+use openapi::policy::PolicyCounterKey;
 use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
     LabelSelector as ApiSelector, NamespacedPod, NetworkPolicyPeer, NetworkPolicyPort, PolicyType,
 };
-use openapi::policy::PolicyCounterKey;
 use openapi::selector::LabelSelector;
 use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
 

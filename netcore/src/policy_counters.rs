@@ -36,7 +36,13 @@ pub fn counting(names: &[String]) -> String {
 }
 
 /// The key of a NetworkPolicy's rule (or, `rule: None`, its isolation drop).
-pub fn network_policy_key(namespace: &str, name: &str, direction: &str, rule: Option<u32>, action: &str) -> PolicyCounterKey {
+pub fn network_policy_key(
+    namespace: &str,
+    name: &str,
+    direction: &str,
+    rule: Option<u32>,
+    action: &str,
+) -> PolicyCounterKey {
     (
         "NetworkPolicy".into(),
         Some(namespace.to_string()),

@@ -446,7 +446,8 @@ mod tests {
     async fn nothing_before_every_list_then_a_full_sync_then_changes_only() {
         let table = FakeTable::default();
         let (tx, rx) = mpsc::channel(64);
-        let enforcer = tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
+        let enforcer =
+            tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
         let a = pod("a", "10.244.1.2", "n1", "web");
         let b = pod("b", "10.244.1.3", "n1", "db");
         let mut all = lists(vec![a.clone(), b.clone()], vec![deny_app("web")]);
@@ -488,7 +489,8 @@ mod tests {
     async fn a_failed_apply_is_retried_as_a_full_sync_and_the_resync_repairs() {
         let table = FakeTable::default();
         let (tx, rx) = mpsc::channel(64);
-        let enforcer = tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
+        let enforcer =
+            tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
         *table.fail.lock().unwrap() = true;
         for change in lists(vec![pod("a", "10.244.1.2", "n1", "web")], vec![deny_app("web")]) {
             tx.send(change).await.unwrap();

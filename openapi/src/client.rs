@@ -33,8 +33,8 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::meta::{EventType, List, RawWatchEvent, Resource, Status};
-use crate::resources::{ClusterConfig, Endpoints, Event, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 use crate::policy::PolicyCounters;
+use crate::resources::{ClusterConfig, Endpoints, Event, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
