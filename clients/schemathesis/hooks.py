@@ -201,7 +201,8 @@ def _policy_counters(body):
         if not isinstance(item, dict):
             continue
         if item.get("kind") == "NetworkPolicy":
-            item.setdefault("namespace", "default")
+            if item.get("namespace") is None:
+                item["namespace"] = "default"
         else:
             item.pop("namespace", None)
 

@@ -228,6 +228,8 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     }
     browser.wait("the policy's denied count rising in the topology", WAIT, |b| denied(b).filter(|n| *n >= before + 3));
     browser.screenshot(&out.join("06b-policy-denied.png"));
+    // (The policy has no labels: the label filter would hide it.)
+    browser.fill("#filter-labels", "");
     browser.goto(&format!("{api}/#/networkpolicies"));
     let row = browser.wait_find(&format!("table[data-kind=networkpolicies] tr[data-key=\"default/{policy}\"]"), WAIT);
     let row_text = browser.text(&row);

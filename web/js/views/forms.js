@@ -78,6 +78,7 @@ const FORMS = {
     fields: (ns) => [
       { field: "metadata.name", label: "Name", required: true, placeholder: "deny-web" },
       { field: "metadata.namespace", label: "Namespace", value: ns || "default" },
+      { field: "metadata.labels", label: "Labels", placeholder: "team=web", hint: "key=value, comma separated" },
       { field: "spec.podSelector", label: "Pod selector", placeholder: "app=web", hint: "the pods it isolates; empty: every pod of the namespace" },
       { field: "spec.policyTypes", label: "Isolates", type: "select", options: [["Ingress", "Ingress"], ["Egress", "Egress"], ["Ingress,Egress", "Ingress and egress"]] },
       { field: "spec.ingress[0].from[0].podSelector", label: "Allow from pods", placeholder: "role=client", hint: "optional: pods of the namespace allowed in; empty: none" },
