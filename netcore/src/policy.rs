@@ -40,6 +40,9 @@
 //! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
 //! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
 //!
+//! Counters: `pc_<hash>`, one named counter per policy, direction, rule and action, named
+//! by every rule line of that rule before its verdict ([`counters`]).
+//!
 //! Sets: `peer_<hash>` (`ipv4_addr`), the addresses of the pods a peer selects;
 //! `pport_<hash>` (`ipv4_addr . inet_proto . inet_service`), a named port resolved to each
 //! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
