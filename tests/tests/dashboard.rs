@@ -213,7 +213,7 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.click_css("#create-submit", WAIT);
     browser.wait_find(&format!(".detail[data-key=\"default/{policy}\"]"), WAIT);
     browser.goto(&format!("{api}/#/"));
-    browser.wait_find("svg.topo text.policy-badge[data-pod=\"default/web-a\"]", WAIT);
+    browser.wait_find("svg.topo g.policy-badge[data-pod=\"default/web-a\"]", WAIT);
     let entry = format!(".topo-policies li[data-policy=\"NetworkPolicy/default/{policy}\"]");
     let listed = browser.wait_find(&entry, WAIT);
     let text = browser.text(&listed);

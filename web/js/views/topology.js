@@ -105,8 +105,10 @@ export function topology({ nodes, pods, services }) {
         px, py, NODE.w - 2 * NODE.pad, POD.h,
         [[clip(pod.metadata.name, 26), "name"], [`${ip} · ${hl.text}`, `mono sub ${hl.level}`]], hl.level));
       if (policies.length) {
-        layers.pods.push(s("text", { x: px + NODE.w - 2 * NODE.pad - 10, y: py + 19, "text-anchor": "end", class: "policy-badge", "data-pod": `${ns}/${pod.metadata.name}`, "aria-hidden": "true" },
-          s("title", {}, `isolated by ${policies.join(", ")}`), "⛨"));
+        // A shield (drawn: not every font has one) at the box's top right.
+        layers.pods.push(s("g", { class: "policy-badge", "data-pod": `${ns}/${pod.metadata.name}`, transform: `translate(${px + NODE.w - 2 * NODE.pad - 24},${py + 8})` },
+          s("title", {}, `isolated by ${policies.join(", ")}`),
+          s("path", { d: "M7,0 L14,2.5 L14,7.5 C14,12 10.5,14.5 7,16 C3.5,14.5 0,12 0,7.5 L0,2.5 Z" })));
       }
     });
   });
