@@ -38,6 +38,8 @@ use openapi::*;
         Heartbeat,
         NodeToken,
         ClusterConfig,
+        openapi::PolicyCounters,
+        openapi::PolicyCounter,
     ))
 )]
 struct Doc;
@@ -609,6 +611,34 @@ fn build() -> utoipa::openapi::OpenApi {
             None,
             ("201", "The token".into(), json_content("NodeToken"), "application/json"),
             &["401", "403", "422", "500", "503"],
+        ),
+    );
+    paths.add_path_operation(
+        format!("{node}/policycounters"),
+        vec![HttpMethod::Put],
+        operation(
+            "reportPolicyCounters".into(),
+            "nodes",
+            "Replace the node's network policy counters (its agent reports them every few seconds)".into(),
+            vec![name()],
+            Some("PolicyCounters"),
+            ("200", "The report as kept".into(), json_content("PolicyCounters"), "application/json"),
+            WRITE_ERRORS,
+        ),
+    );
+    paths.add_path_operation(
+        "/api/v1/policycounters",
+        vec![HttpMethod::Get],
+        operation(
+            "readPolicyCounters".into(),
+            "cluster",
+            "The network policies' counters: every node's last report, summed per policy, direction, rule and action \
+             (read-only; also on /metrics as flatnet_policy_packets_total)"
+                .into(),
+            vec![],
+            None,
+            ("200", "The counters".into(), json_content("PolicyCounters"), "application/json"),
+            READ_ERRORS,
         ),
     );
     paths.add_path_operation(

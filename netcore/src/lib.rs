@@ -29,9 +29,9 @@
 //! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
 //!   hairpin and egress NAT — its layout ([`services::layout`], documented there), its pure
 //!   rendering and diff, and the [`services::Proxier`] that applies only what changed.
-//!
-//! Still to come: network policies (their chains and sets join the same table; see
-//! "Where network policies go" in [`services::layout`]).
+//! - [`policy`]: network policies compiled for one node (sets of pod addresses per peer,
+//!   a chain per distinct set of rules, maps from a local pod to its chains), and the
+//!   script that moves the table from one plan to the next.
 
 pub mod backend;
 pub mod link;
@@ -43,6 +43,7 @@ pub mod nft;
 pub mod nftnl;
 pub mod plan;
 pub mod podnet;
+pub mod policy;
 pub mod services;
 pub mod sysctl;
 

@@ -169,6 +169,19 @@ pub async fn run(cfg: Config) -> Result<()> {
         subscribe(),
     ));
 
+    // Network policies: the policy part of the same table. Its full resync rewrites only
+    // the policies' chains and sets (a few per distinct rule body), so it can be frequent: a
+    // wiped table is an open door.
+    // `policy.resync_now` is the enforcer's "re-apply everything now".
+    let policy = crate::policy::Shared::default();
+    tokio::spawn(crate::policy::run(
+        client.clone(),
+        cfg.node_name.clone(),
+        cfg.netns.clone(),
+        cfg.resync,
+        policy.clone(),
+    ));
+
     // The cluster DNS: this node answers its own pods.
     let dns_ns = match &cfg.netns {
         Some(name) => Netns::open(name)?,

@@ -8,6 +8,8 @@
 //! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
 //! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
 //! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
+//! policy enforcer ([`policy`]) follows namespaces, pods and network policies and keeps the
+//! policy part of the same table equal to what `netcore::policy` compiles of them. The
 //! agent serves the containers' logs to the API server ([`logs`]) and runs commands in them
 //! for it ([`exec`]).
 //!
@@ -38,6 +40,7 @@ mod fake;
 pub mod kernel;
 pub mod logs;
 pub mod pods;
+pub mod policy;
 pub mod probe;
 pub mod reflector;
 pub mod runtime;

@@ -191,7 +191,9 @@ impl Store {
             node_tokens: RwLock::new(tokens.into_iter().collect()),
         });
         tokio::spawn(writer::run(conn, ops_rx, inner.clone()));
-        Ok(Store { inner })
+        let store = Store { inner };
+        store.write(Op::SeedNamespaces).await.map_err(|e| anyhow::anyhow!("seed the namespaces: {}", e.to_status()))?;
+        Ok(store)
     }
 
     pub fn settings(&self) -> &Settings {

@@ -7,9 +7,10 @@ use std::net::Ipv4Addr;
 use chrono::Duration;
 use futures::future::BoxFuture;
 use ipnetwork::Ipv4Network;
+use openapi::policy::{INITIAL_NAMESPACES, NAMESPACE_NAME_LABEL};
 use openapi::{
-    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec,
-    NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
+    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Namespace, Node, NodeCondition, NodeLease,
+    NodeLeaseSpec, NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
 };
 
 use super::hash_token;
@@ -66,6 +67,12 @@ pub enum Op {
     UpdateService(Service),
     DeleteService(String, String),
     CreateEvent(Event, Caller),
+    CreateNamespace(Namespace),
+    UpdateNamespace(Namespace),
+    DeleteNamespace(String),
+    /// At start: the initial namespaces, and one for every namespace objects are in (a
+    /// store written before namespaces were objects).
+    SeedNamespaces,
     /// A write of a kind with no write logic of its own.
     Plain(Box<dyn PlainWrite>),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
@@ -88,6 +95,10 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::UpdateService(svc) => update_service(tx, svc).await,
         Op::DeleteService(ns, name) => delete_service(tx, &ns, &name).await,
         Op::CreateEvent(ev, caller) => create_event(tx, ev, &caller).await,
+        Op::CreateNamespace(ns) => create_namespace(tx, ns).await,
+        Op::UpdateNamespace(ns) => update_namespace(tx, ns).await,
+        Op::DeleteNamespace(name) => delete_namespace(tx, &name).await,
+        Op::SeedNamespaces => seed_namespaces(tx).await.map(|()| "{}".to_string()),
         Op::Plain(write) => write.apply(tx).await,
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
         Op::DryRun(op) => Box::pin(apply(tx, *op)).await,
@@ -117,6 +128,9 @@ impl<K: Served> PlainWrite for Plain<K> {
         Box::pin(async move {
             let obj = match *self {
                 Plain::Create(mut obj) => {
+                    if K::NAMESPACED {
+                        ensure_namespace(tx, obj.metadata().namespace.as_deref().unwrap_or_default()).await?;
+                    }
                     // The server gives the identity.
                     obj.metadata_mut().uid = None;
                     tx.create(&mut obj).await?;
@@ -590,6 +604,7 @@ async fn evict_pods(tx: &mut Tx<'_>, node: &str, reason: &str, message: &str) ->
 }
 
 async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
+    ensure_namespace(tx, pod.metadata.namespace.as_deref().unwrap_or_default()).await?;
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     pod.status = Default::default();
     bind(tx, &mut pod).await?;
@@ -892,6 +907,7 @@ async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
 }
 
 async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
+    ensure_namespace(tx, svc.metadata.namespace.as_deref().unwrap_or_default()).await?;
     let uid = uuid::Uuid::new_v4().to_string();
     svc.metadata.uid = Some(uid.clone());
     if svc.spec.wants_cluster_ip() {
@@ -946,6 +962,89 @@ async fn delete_service(tx: &mut Tx<'_>, ns: &str, name: &str) -> ApiResult<Stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Namespaces
+// ---------------------------------------------------------------------------------------------
+
+/// The server's part of a namespace: its name label and its phase.
+fn settle_namespace(ns: &mut Namespace) {
+    ns.metadata.labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.metadata.name.clone());
+    ns.status.phase = Some("Active".to_string());
+}
+
+async fn create_namespace(tx: &mut Tx<'_>, mut ns: Namespace) -> ApiResult<String> {
+    ns.metadata.uid = None;
+    settle_namespace(&mut ns);
+    tx.create(&mut ns).await?;
+    json(&ns)
+}
+
+async fn update_namespace(tx: &mut Tx<'_>, mut ns: Namespace) -> ApiResult<String> {
+    let old: Namespace = tx.must_get("", &ns.metadata.name).await?;
+    check_version(&old, &ns)?;
+    settle_namespace(&mut ns);
+    tx.update(&old, &mut ns).await?;
+    json(&ns)
+}
+
+/// Create the namespace `name` unless it exists: flatnet's answer to an object created in
+/// a missing namespace (Kubernetes' admission would refuse it with 404).
+async fn ensure_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
+    if name.is_empty() || tx.get::<Namespace>("", name).await?.is_some() {
+        return Ok(());
+    }
+    let mut ns = Namespace::named(name);
+    ns.api_version = Namespace::API_VERSION.into();
+    ns.kind = Namespace::KIND.into();
+    settle_namespace(&mut ns);
+    tx.create(&mut ns).await
+}
+
+async fn seed_namespaces(tx: &mut Tx<'_>) -> ApiResult<()> {
+    // Events outlive what they are about: they do not bring back a deleted namespace.
+    let in_use: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT namespace FROM objects WHERE namespace != '' AND kind != 'Event'")
+            .fetch_all(&mut *tx.conn)
+            .await?;
+    for name in INITIAL_NAMESPACES.iter().map(|n| n.to_string()).chain(in_use) {
+        ensure_namespace(tx, &name).await?;
+    }
+    Ok(())
+}
+
+/// Delete every object of kind `K` in `namespace` (none when `K` is cluster-scoped).
+async fn delete_all_in<K: Served>(tx: &mut Tx<'_>, namespace: &str) -> ApiResult<()> {
+    if !K::NAMESPACED {
+        return Ok(());
+    }
+    for mut obj in tx.list::<K>(Some(namespace)).await? {
+        tx.delete(&mut obj).await?;
+    }
+    Ok(())
+}
+
+/// Delete a namespace and, in the same transaction, everything in it: pods (their IPs
+/// released), services (their cluster IPs, node ports and endpoints), then every other
+/// namespaced kind. The initial namespaces stay.
+async fn delete_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
+    if INITIAL_NAMESPACES.contains(&name) {
+        return Err(ApiError::forbidden(format!("namespace {name:?} may not be deleted")));
+    }
+    let mut ns: Namespace = tx.must_get("", name).await?;
+    for pod in tx.list::<Pod>(Some(name)).await? {
+        delete_pod(tx, name, &pod.metadata.name).await?;
+    }
+    for svc in tx.list::<Service>(Some(name)).await? {
+        delete_service(tx, name, &svc.metadata.name).await?;
+    }
+    macro_rules! delete_the_rest {
+        ($($k:path),*) => { $(delete_all_in::<$k>(tx, name).await?;)* };
+    }
+    openapi::for_each_kind!(delete_the_rest);
+    tx.delete(&mut ns).await?;
+    json(&ns)
+}
+
+// ---------------------------------------------------------------------------------------------
 // The periodic tick
 // ---------------------------------------------------------------------------------------------
 
@@ -985,14 +1084,23 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
     compact(tx).await
 }
 
+/// The longest part of a generated event name taken from its object's name: 253 less the
+/// dot and the 12-character suffix.
+const EVENT_NAME_PREFIX_MAX: usize = 253 - 13;
+
 /// Events are kept for this long after they last happened.
 const EVENT_TTL: Duration = Duration::hours(1);
 
 async fn create_event(tx: &mut Tx<'_>, mut ev: Event, caller: &Caller) -> ApiResult<String> {
     if ev.metadata.name.is_empty() {
-        // Like Kubernetes: the involved object's name and a unique suffix.
+        // Like Kubernetes: the involved object's name and a unique suffix, the name cut
+        // (at a label's end) so that the whole stays a DNS subdomain of at most 253.
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        ev.metadata.name = format!("{}.{}", ev.involved_object.name, &suffix[..12]);
+        let mut prefix = ev.involved_object.name.as_str();
+        if prefix.len() > EVENT_NAME_PREFIX_MAX {
+            prefix = prefix[..EVENT_NAME_PREFIX_MAX].trim_end_matches(['-', '.']);
+        }
+        ev.metadata.name = format!("{prefix}.{}", &suffix[..12]);
     }
     if let Caller::Node(node) = caller {
         // A node reports as itself, whatever the body claims.

@@ -111,6 +111,7 @@ fn full_table_adopting_an_existing_one() {
     let existing = nft::TableObjects {
         chains: ["services", "lb_3", "aff_0123456789ab", "aff_0123456789ab_01234567"].map(String::from).into(),
         sets: ["service_ips", "lb_slots_3", "aff_0123456789ab_01234567"].map(String::from).into(),
+        ..Default::default()
     };
     golden("adopt.nft", &render_full(&config(), Some(&existing), &desired(sample())));
 }
