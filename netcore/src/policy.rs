@@ -751,8 +751,8 @@ impl PolicyPlan {
 }
 
 /// The prefixes of the chains and sets the policies own in flatnet's table.
-const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
-const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
+pub const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
+pub const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
 
 /// The script that makes the policy part of the table exactly `plan`, whatever it holds
 /// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the

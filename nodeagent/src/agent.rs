@@ -172,7 +172,8 @@ pub async fn run(cfg: Config) -> Result<()> {
     // Network policies: the policy part of the same table. Its full resync rewrites only
     // the policies' chains and sets (a few per distinct rule body), so it can be frequent: a
     // wiped table is an open door.
-    // `policy.resync_now` is the enforcer's "re-apply everything now".
+    // `policy.resync_now` is the enforcer's "re-apply everything now", which drift notices
+    // touching the policies' chains and sets ring.
     let policy = crate::policy::Shared::default();
     tokio::spawn(crate::policy::run(
         client.clone(),
@@ -181,6 +182,7 @@ pub async fn run(cfg: Config) -> Result<()> {
         cfg.resync,
         policy.clone(),
     ));
+    tokio::spawn(crate::policy::repair_on_drift(subscribe(), policy.resync_now.clone()));
 
     // The cluster DNS: this node answers its own pods.
     let dns_ns = match &cfg.netns {
@@ -245,14 +247,27 @@ async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut 
         if !wanted {
             continue;
         }
-        match podnet::prepare_node(&nl, &ns, &net).await {
-            // A bridge made again has lost its ports and has a new index the pods' wiring
-            // does not know: only a restarted agent rewires every pod onto it.
-            Ok(index) if index != bridge => {
-                tracing::error!(bridge = %net.bridge, "the pod bridge was deleted and made again; restart the agent")
+        // Tried again with back-off (a netlink dump can be refused while another runs), up
+        // to ~10 s; after that the next notice or restart tries again.
+        let mut delay = Duration::from_millis(10);
+        loop {
+            match podnet::prepare_node(&nl, &ns, &net).await {
+                // A bridge made again has lost its ports and has a new index the pods' wiring
+                // does not know: only a restarted agent rewires every pod onto it.
+                Ok(index) if index != bridge => {
+                    tracing::error!(bridge = %net.bridge, "the pod bridge was deleted and made again; restart the agent");
+                    break;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "repairing the node's pod bridge failed");
+                    if delay > Duration::from_secs(5) {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "repairing the node's pod bridge failed"),
         }
     }
 }

@@ -109,6 +109,39 @@ fn deletions_are_repaired(backend: &str) {
         table.push(t);
     }
 
+    // Network policies live in the same table: a wiped table must not leave a pod that a
+    // policy isolates open for long. `guarded` (on node-2) takes no ingress at all; a probe
+    // from node-1's pod must be refused again soon after each deletion (within 10 s, under
+    // the enforcer's 30 s periodic resync, so a missing repair fails the test).
+    create_netexec(&c, "guarded", Some("node-2"), json!({"role": "guarded"}));
+    let guarded = ready_pod(&c, "guarded");
+    http_post_json(
+        c.listen,
+        c.data_dir(),
+        "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+        &json!({"metadata": {"name": "guard"}, "spec": {"podSelector": {"matchLabels": {"role": "guarded"}},
+            "policyTypes": ["Ingress"]}}),
+    );
+    let reaches_guarded =
+        || hostname(&pods[0].ns, (guarded.ip, 8080).into(), Duration::from_millis(200)).is_ok_and(|h| h == "guarded");
+    wait_until("the policy isolates guarded", Duration::from_secs(30), || !reaches_guarded());
+    let mut policy = Vec::new();
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let out = Command::new("ip")
+            .args(["netns", "exec", &node2, "nft", "delete", "table", "ip", "flatnet"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_until("guarded isolated again after the table went", Duration::from_secs(10), || !reaches_guarded());
+        policy.push(start.elapsed());
+        // And the services came back with it.
+        wait_until("the service answers again", Duration::from_secs(10), || {
+            hostname(client, (vip, 80).into(), Duration::from_millis(200)).is_ok_and(|h| h.starts_with("web-"))
+        });
+    }
+    assert!(!reaches_guarded(), "guarded is reachable although a policy isolates it");
+
     // Node-2's route to node-1's pods (host-gw: via node-1's address; vxlan: onlink via
     // node-1's VTEP).
     let cidrs = c.pod_cidrs();
@@ -155,6 +188,10 @@ fn deletions_are_repaired(backend: &str) {
     }
 
     println!("REPAIR {backend} `nft delete table ip flatnet` on node-2: median {:?} of {table:?}", median(&table));
+    println!(
+        "REPAIR {backend} policy isolation back after `nft delete table ip flatnet`: median {:?} of {policy:?}",
+        median(&policy)
+    );
     println!("REPAIR {backend} `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(&route));
     println!("REPAIR {backend} `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(&veth));
     println!("REPAIR {backend} `ip address del {gateway}` on node-2: median {:?} of {address:?}", median(&address));
