@@ -341,6 +341,43 @@ async fn sleep_until(when: Option<Instant>) {
     }
 }
 
+/// Whether a drift notice (`crate::drift`) touches the policy part of the table: the table
+/// itself, lost notices, or a chain, set or element of the policies (the static
+/// `policy_*` chains and maps, the `pol_`/`pnp_` chains, the `peer_`/`pport_` sets).
+///
+/// The notice is not compared with the plan applied: the enforcer's own `nft -f` deletions
+/// (a chain or element no longer wanted) echo back as one such notice, and cost one extra
+/// full re-apply, which deletes nothing more and so echoes nothing. Kept simple on purpose:
+/// a missed repair would be an open door, an extra re-apply only costs a few milliseconds.
+pub fn concerns_policies(drift: &crate::drift::Drift) -> bool {
+    use netcore::policy::{OWN_CHAIN_PREFIXES, OWN_SET_PREFIXES};
+    let ours =
+        |name: &String, prefixes: &[&str]| name.starts_with("policy_") || prefixes.iter().any(|p| name.starts_with(p));
+    match drift {
+        crate::drift::Drift::Table(t) => {
+            t.table
+                || t.lost
+                || t.chains.iter().chain(&t.rules).any(|c| ours(c, &OWN_CHAIN_PREFIXES))
+                || t.sets.iter().chain(t.elements.keys()).any(|s| ours(s, &OWN_SET_PREFIXES))
+        }
+        crate::drift::Drift::Routing(_) => false,
+        crate::drift::Drift::Lost => true,
+    }
+}
+
+/// Follow drift notices and ask the enforcer for a full re-apply when one touches the
+/// policies ([`concerns_policies`]): a deleted table or chain is repaired within
+/// milliseconds, not at the next periodic resync.
+pub async fn repair_on_drift(mut drift: Option<crate::drift::DriftReceiver>, resync_now: Arc<Notify>) {
+    loop {
+        let notice = crate::drift::next(&mut drift).await;
+        if concerns_policies(&notice) {
+            tracing::info!("policy objects deleted under the agent; re-applying the policies");
+            resync_now.notify_one();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -510,42 +547,5 @@ mod tests {
         assert!(table.calls()[1].0);
         drop(tx);
         enforcer.await.unwrap();
-    }
-}
-
-/// Whether a drift notice (`crate::drift`) touches the policy part of the table: the table
-/// itself, lost notices, or a chain, set or element of the policies (the static
-/// `policy_*` chains and maps, the `pol_`/`pnp_` chains, the `peer_`/`pport_` sets).
-///
-/// The notice is not compared with the plan applied: the enforcer's own `nft -f` deletions
-/// (a chain or element no longer wanted) echo back as one such notice, and cost one extra
-/// full re-apply, which deletes nothing more and so echoes nothing. Kept simple on purpose:
-/// a missed repair would be an open door, an extra re-apply only costs a few milliseconds.
-pub fn concerns_policies(drift: &crate::drift::Drift) -> bool {
-    use netcore::policy::{OWN_CHAIN_PREFIXES, OWN_SET_PREFIXES};
-    let ours =
-        |name: &String, prefixes: &[&str]| name.starts_with("policy_") || prefixes.iter().any(|p| name.starts_with(p));
-    match drift {
-        crate::drift::Drift::Table(t) => {
-            t.table
-                || t.lost
-                || t.chains.iter().chain(&t.rules).any(|c| ours(c, &OWN_CHAIN_PREFIXES))
-                || t.sets.iter().chain(t.elements.keys()).any(|s| ours(s, &OWN_SET_PREFIXES))
-        }
-        crate::drift::Drift::Routing(_) => false,
-        crate::drift::Drift::Lost => true,
-    }
-}
-
-/// Follow drift notices and ask the enforcer for a full re-apply when one touches the
-/// policies ([`concerns_policies`]): a deleted table or chain is repaired within
-/// milliseconds, not at the next periodic resync.
-pub async fn repair_on_drift(mut drift: Option<crate::drift::DriftReceiver>, resync_now: Arc<Notify>) {
-    loop {
-        let notice = crate::drift::next(&mut drift).await;
-        if concerns_policies(&notice) {
-            tracing::info!("policy objects deleted under the agent; re-applying the policies");
-            resync_now.notify_one();
-        }
     }
 }
