@@ -689,7 +689,11 @@ fn build() -> utoipa::openapi::OpenApi {
             .parameter_in(ParameterIn::Query)
             .required(Required::True)
             .description(Some("The command and its arguments, one `command=` each"))
-            .schema(Some(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).min_items(Some(1))))
+            .schema(Some(
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)))
+                    .min_items(Some(1)),
+            ))
             .build();
         let stream = |name: &str, what: &str| query_param(name, Type::Boolean, what);
         paths.add_path_operation(
