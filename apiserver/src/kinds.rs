@@ -22,7 +22,10 @@
 use std::fmt::Debug;
 
 use openapi::validation::{self, FieldErrors};
-use openapi::{Endpoints, Event, Node, NodeLease, Pod, Resource, Service};
+use openapi::{
+    AdminNetworkPolicy, BaselineAdminNetworkPolicy, Endpoints, Event, Namespace, NetworkPolicy, Node, NodeLease, Pod,
+    Resource, Service,
+};
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
@@ -153,5 +156,43 @@ impl Served for Event {
     }
     fn create_op(self, caller: &Caller) -> ApiResult<Op> {
         Ok(Op::CreateEvent(self, caller.clone()))
+    }
+}
+
+/// Namespaces carry the server's `kubernetes.io/metadata.name` label; deleting one deletes
+/// what is in it.
+impl Served for Namespace {
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_namespace(self)
+    }
+    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
+        caller.require_admin()?;
+        Ok(Op::CreateNamespace(self))
+    }
+    fn update_op(self, caller: &Caller, _: Subresource) -> ApiResult<Op> {
+        caller.require_admin()?;
+        Ok(Op::UpdateNamespace(self))
+    }
+    fn delete_op(_: String, name: String, caller: &Caller) -> ApiResult<Op> {
+        caller.require_admin()?;
+        Ok(Op::DeleteNamespace(name))
+    }
+}
+
+impl Served for NetworkPolicy {
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_network_policy(self)
+    }
+}
+
+impl Served for AdminNetworkPolicy {
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_admin_network_policy(self)
+    }
+}
+
+impl Served for BaselineAdminNetworkPolicy {
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_baseline_admin_network_policy(self)
     }
 }

@@ -24,22 +24,26 @@
 //! - [`nftnl`]: the same typed elements encoded and written over nfnetlink: every change
 //!   that only adds or deletes set and map elements (most of them), and the bulk load of a
 //!   new table.
+//! - [`monitor`]: nftables' and rtnetlink's change notifications, read inside a
+//!   namespace and folded into what was deleted under the agent (drift repair).
 //! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
 //!   hairpin and egress NAT — its layout ([`services::layout`], documented there), its pure
 //!   rendering and diff, and the [`services::Proxier`] that applies only what changed.
-//!
-//! Still to come: network policies (their chains and sets join the same table; see
-//! "Where network policies go" in [`services::layout`]).
+//! - [`policy`]: network policies compiled for one node (sets of pod addresses per peer,
+//!   a chain per distinct set of rules, maps from a local pod to its chains), and the
+//!   script that moves the table from one plan to the next.
 
 pub mod backend;
 pub mod link;
 pub mod model;
+pub mod monitor;
 pub mod names;
 pub mod netns;
 pub mod nft;
 pub mod nftnl;
 pub mod plan;
 pub mod podnet;
+pub mod policy;
 pub mod services;
 pub mod sysctl;
 

@@ -8,7 +8,10 @@
 //! restart policy, and reports the pod's status. The service proxy ([`services`]) follows
 //! every Service and Endpoints object and keeps the node's nftables table (cluster IPs,
 //! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
-//! agent serves the containers' logs to the API server ([`logs`]).
+//! policy enforcer ([`policy`]) follows namespaces, pods and network policies and keeps the
+//! policy part of the same table equal to what `netcore::policy` compiles of them. The
+//! agent serves the containers' logs to the API server ([`logs`]) and runs commands in them
+//! for it ([`exec`]).
 //!
 //! Every kind the agent follows (leases, pods, services, endpoints) is read through one
 //! [`reflector`] (list, watch, relist with the one [`backoff`] policy). The kernel is
@@ -19,7 +22,9 @@
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
 //! recreating them: nothing is applied before the first full list, every step is
-//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
+//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand). Drift
+//! is repaired at once too: the kernel's notifications in the node's namespace become
+//! notices ([`drift`]) that the proxy, the pods and the backend act on.
 
 pub mod agent;
 pub mod backoff;
@@ -28,11 +33,14 @@ pub mod dns;
 pub mod dns_pod;
 pub mod dns_records;
 pub mod dns_wire;
+pub mod drift;
+pub mod exec;
 #[cfg(test)]
 mod fake;
 pub mod kernel;
 pub mod logs;
 pub mod pods;
+pub mod policy;
 pub mod probe;
 pub mod reflector;
 pub mod runtime;

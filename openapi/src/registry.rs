@@ -71,6 +71,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use crate::meta::{ObjectMeta, Resource};
+use crate::policy::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy};
 use crate::resources::{Endpoints, Event, Node, NodeLease, Pod, Service};
 
 /// The verbs the API serves for a kind, beyond `get`, `list` and `watch`, which every kind
@@ -355,6 +356,39 @@ kinds! { $
         verbs: Verbs { create: true, update: false, delete: true },
         tag: "events",
         create_summary: Some("Report an event (node agents report as themselves); the name may be left empty"),
+    }
+    Namespace {
+        plural: "namespaces",
+        singular: "namespace",
+        short_names: &["ns"],
+        verbs: Verbs::ALL,
+        tag: "namespaces",
+        create_summary: Some("Create a namespace (creating an object in a missing namespace creates it too)"),
+    }
+    NetworkPolicy {
+        api_version: "networking.k8s.io/v1",
+        plural: "networkpolicies",
+        singular: "networkpolicy",
+        short_names: &["netpol"],
+        namespaced: true,
+        verbs: Verbs::ALL,
+        tag: "networkpolicies",
+    }
+    AdminNetworkPolicy {
+        api_version: "policy.networking.k8s.io/v1alpha1",
+        plural: "adminnetworkpolicies",
+        singular: "adminnetworkpolicy",
+        short_names: &["anp"],
+        verbs: Verbs::ALL,
+        tag: "networkpolicies",
+    }
+    BaselineAdminNetworkPolicy {
+        api_version: "policy.networking.k8s.io/v1alpha1",
+        plural: "baselineadminnetworkpolicies",
+        singular: "baselineadminnetworkpolicy",
+        short_names: &["banp"],
+        verbs: Verbs::ALL,
+        tag: "networkpolicies",
     }
 }
 

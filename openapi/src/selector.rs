@@ -27,6 +27,34 @@ impl LabelSelector {
         LabelSelector { requirements: labels.iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect() }
     }
 
+    /// The selector a policy carries (`matchLabels` and `matchExpressions`). Errors name the
+    /// offending part, relative to the selector (`matchExpressions[0].operator`).
+    pub fn from_api(api: &crate::policy::LabelSelector) -> Result<Self, (String, String)> {
+        let mut requirements: Vec<Requirement> =
+            api.match_labels.iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect();
+        for (i, e) in api.match_expressions.iter().enumerate() {
+            let field = |f: &str| format!("matchExpressions[{i}].{f}");
+            let (key, values) = (e.key.clone(), e.values.clone());
+            let requirement = match (e.operator.as_str(), values.is_empty()) {
+                ("In", false) => Requirement::In(key, values),
+                ("NotIn", false) => Requirement::NotIn(key, values),
+                ("Exists", true) => Requirement::Exists(key),
+                ("DoesNotExist", true) => Requirement::DoesNotExist(key),
+                ("In" | "NotIn", true) => {
+                    return Err((field("values"), format!("required (non-empty) when the operator is {}", e.operator)))
+                }
+                ("Exists" | "DoesNotExist", false) => {
+                    return Err((field("values"), format!("must be empty when the operator is {}", e.operator)))
+                }
+                (other, _) => {
+                    return Err((field("operator"), format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist")))
+                }
+            };
+            requirements.push(requirement);
+        }
+        Ok(LabelSelector { requirements })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -168,6 +196,36 @@ mod tests {
         for s in ["app in (web", "app)", "-bad=x", "app=has space", "app in web", "app ~ x"] {
             assert!(LabelSelector::parse(s).is_err(), "{s} should be rejected");
         }
+    }
+
+    #[test]
+    fn from_api_has_every_operator() {
+        use crate::policy::{LabelSelector as Api, LabelSelectorRequirement as Req};
+        let req = |key: &str, operator: &str, values: &[&str]| Req {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let api = Api {
+            match_labels: labels(&[("app", "web")]),
+            match_expressions: vec![
+                req("tier", "In", &["front", "back"]),
+                req("env", "NotIn", &["prod"]),
+                req("team", "Exists", &[]),
+                req("canary", "DoesNotExist", &[]),
+            ],
+        };
+        let sel = LabelSelector::from_api(&api).unwrap();
+        assert!(sel.matches(&labels(&[("app", "web"), ("tier", "front"), ("team", "x")])));
+        assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "db"), ("team", "x")])));
+        assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "front"), ("team", "x"), ("env", "prod")])));
+        assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "front")])));
+        assert!(!sel.matches(&labels(&[("app", "web"), ("tier", "front"), ("team", "x"), ("canary", "")])));
+        assert!(LabelSelector::from_api(&Api::default()).unwrap().matches(&labels(&[])));
+        let bad = Api { match_expressions: vec![req("a", "Equals", &["b"])], ..Default::default() };
+        assert_eq!(LabelSelector::from_api(&bad).unwrap_err().0, "matchExpressions[0].operator");
+        let bad = Api { match_expressions: vec![req("a", "In", &[])], ..Default::default() };
+        assert_eq!(LabelSelector::from_api(&bad).unwrap_err().0, "matchExpressions[0].values");
     }
 
     #[test]

@@ -7,9 +7,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
 
 use crate::meta::{ObjectMeta, StatusCause};
+use crate::policy::{
+    AdminNetworkPolicyEgressRule, AdminNetworkPolicyIngressRule, AdminNetworkPolicyPeer, AdminNetworkPolicyPort,
+    AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject, BaselineAdminNetworkPolicy, LabelSelector, Namespace,
+    NamespacedPod, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
+};
 use crate::resources::{
     ClusterConfig, Container, Event, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
 };
+use crate::selector;
 
 /// The causes of a failed validation, in the order found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -117,6 +123,18 @@ pub const EVENT_NAME: Constraint = Constraint {
     max_length: Some(DNS_SUBDOMAIN_MAX),
     ..Constraint::NONE
 };
+/// [`parse_cidr`]: an IPv4 address and a prefix length of 0-32.
+pub const CIDR: Constraint = Constraint {
+    pattern: Some(
+        "^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$",
+    ),
+    ..Constraint::NONE
+};
+/// The name of the baseline admin network policy, a singleton.
+pub const BASELINE_NAME: Constraint =
+    Constraint { pattern: Some("^default$"), min_length: Some(1), ..Constraint::NONE };
+/// The operators of a `matchExpressions` requirement.
+pub const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist"];
 /// [`validate_port_number`].
 pub const PORT_NUMBER: Constraint = Constraint::range(PORT_MIN as i64, Some(PORT_MAX as i64));
 /// [`validate_port_name`]: dash-separated runs of letters and digits, one letter at least.
@@ -126,10 +144,13 @@ pub const PORT_NAME: Constraint = Constraint {
     max_length: Some(PORT_NAME_MAX),
     ..Constraint::NONE
 };
-/// [`validate_label_key`] (the prefix's own limit of 253 characters is not in the pattern).
+/// [`validate_label_key`]. The negative lookahead holds the prefix's own limit of 253
+/// characters (a run of 254 prefix characters before the `/`); it names only the prefix's
+/// characters, so it stays right where [`label_selector_pattern`] inlines the key before `=`,
+/// `,` or another requirement.
 pub const LABEL_KEY: Constraint = Constraint {
     pattern: Some(
-        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+        "^(?![-a-z0-9.]{254}[-a-z0-9.]*/)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
     ),
     min_length: Some(1),
     max_length: Some(DNS_SUBDOMAIN_MAX + 1 + DNS_LABEL_MAX),
@@ -214,6 +235,8 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("Heartbeat", "backendData", Target::Keys, LABEL_KEY),
     on("NodeAddress", "type", Target::Value, Constraint { one_of: Some(NODE_ADDRESS_TYPES), ..Constraint::NONE }),
     on("PodSpec", "nodeName", Target::Value, DNS1123_SUBDOMAIN),
+    on("PodSpec", "nodeSelector", Target::Keys, LABEL_KEY),
+    on("PodSpec", "nodeSelector", Target::Values, LABEL_VALUE),
     on("PodSpec", "containers", Target::MinItems(1), Constraint::NONE),
     on("PodSpec", "terminationGracePeriodSeconds", Target::Value, NOT_NEGATIVE),
     on("Container", "name", Target::Value, DNS1123_LABEL),
@@ -260,7 +283,55 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("Event", "type", Target::Value, Constraint { one_of: Some(EVENT_TYPES), ..Constraint::NONE }),
     on("ObjectReference", "kind", Target::Value, NOT_EMPTY),
     on("ObjectReference", "name", Target::Value, DNS1123_SUBDOMAIN),
+    // Network policies; the rules between fields (one kind of peer, `endPort` after a
+    // numeric `port`, `except` inside `cidr`) are the validator's alone.
+    on("LabelSelector", "matchLabels", Target::Keys, LABEL_KEY),
+    on("LabelSelector", "matchLabels", Target::Values, LABEL_VALUE),
+    on("LabelSelectorRequirement", "key", Target::Value, LABEL_KEY),
+    on(
+        "LabelSelectorRequirement",
+        "operator",
+        Target::Value,
+        Constraint { one_of: Some(SELECTOR_OPERATORS), ..Constraint::NONE },
+    ),
+    on("IpBlock", "cidr", Target::Value, CIDR),
+    on("NetworkPolicyPort", "endPort", Target::Value, PORT_NUMBER),
+    on("AdminNetworkPolicySpec", "priority", Target::Value, Constraint::range(0, Some(ADMIN_PRIORITY_MAX as i64))),
+    on(
+        "AdminNetworkPolicyIngressRule",
+        "name",
+        Target::Value,
+        Constraint { max_length: Some(ADMIN_RULE_NAME_MAX), ..Constraint::NONE },
+    ),
+    on(
+        "AdminNetworkPolicyEgressRule",
+        "name",
+        Target::Value,
+        Constraint { max_length: Some(ADMIN_RULE_NAME_MAX), ..Constraint::NONE },
+    ),
+    on("AdminNetworkPolicyIngressRule", "from", Target::MinItems(1), Constraint::NONE),
+    on("AdminNetworkPolicyEgressRule", "to", Target::MinItems(1), Constraint::NONE),
+    on("AdminNetworkPolicyPort", "namedPort", Target::Value, PORT_NAME),
+    on("PortNumber", "port", Target::Value, PORT_NUMBER),
+    on("PortRangeSpec", "start", Target::Value, PORT_NUMBER),
+    on("PortRangeSpec", "end", Target::Value, PORT_NUMBER),
+    // A node's report of its policy counters (`PUT /api/v1/nodes/{name}/policycounters`).
+    on("PolicyCounter", "kind", Target::Value, POLICY_KINDS),
+    on("PolicyCounter", "namespace", Target::Value, DNS1123_LABEL),
+    on("PolicyCounter", "name", Target::Value, DNS1123_SUBDOMAIN),
+    on("PolicyCounter", "direction", Target::Value, DIRECTIONS),
+    on("PolicyCounter", "action", Target::Value, ACTIONS),
 ];
+
+/// The kinds a policy counter names.
+const POLICY_KINDS: Constraint = Constraint {
+    one_of: Some(&["NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"]),
+    ..Constraint::NONE
+};
+/// The directions of a policy counter.
+const DIRECTIONS: Constraint = Constraint { one_of: Some(&["Ingress", "Egress"]), ..Constraint::NONE };
+/// The actions of a policy counter.
+const ACTIONS: Constraint = Constraint { one_of: Some(&["Allow", "Deny", "Pass"]), ..Constraint::NONE };
 
 /// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
 const WHITESPACE_CLASS: &str =
@@ -283,9 +354,14 @@ pub fn label_selector_pattern() -> String {
     format!("^{w}*({req})?{w}*(,{w}*({req})?{w}*)*$")
 }
 
-/// `?fieldSelector=` of pods: empty, or `spec.nodeName=NAME` (`==` too).
-pub fn node_field_selector_pattern() -> String {
-    format!("^{w}*(spec\\.nodeName=[\\s\\S]*)?$", w = WHITESPACE_CLASS)
+/// `?fieldSelector=` of a kind selectable by `fields`, as the API server reads it: terms
+/// joined by commas, blank ones skipped; a term is a field (whitespace around it allowed),
+/// then `=`, `==` or `!=` (the first `=` or `!` ends the field), then any value without a comma.
+pub fn field_selector_pattern(fields: &[&str]) -> String {
+    let w = WHITESPACE_CLASS;
+    let names: Vec<String> = fields.iter().map(|f| f.replace('.', "\\.")).collect();
+    let term = format!("{w}*({}){w}*(!=|==|=)[^,]*", names.join("|"));
+    format!("^({w}*|{term})(,({w}*|{term}))*$")
 }
 
 /// The rule on `metadata.name` of a kind that can be written, as its validator applies it.
@@ -294,6 +370,9 @@ pub fn name_constraint(kind: &str) -> Option<Constraint> {
         "Pod" | "Node" => Some(DNS1123_SUBDOMAIN),
         "Service" => Some(DNS1035_LABEL),
         "Event" => Some(EVENT_NAME),
+        "Namespace" => Some(DNS1123_LABEL),
+        "NetworkPolicy" | "AdminNetworkPolicy" => Some(DNS1123_SUBDOMAIN),
+        "BaselineAdminNetworkPolicy" => Some(BASELINE_NAME),
         _ => None,
     }
 }
@@ -546,6 +625,7 @@ pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
     if let Some(node) = &pod.spec.node_name {
         errs.check("spec.nodeName", validate_dns1123_subdomain(node));
     }
+    validate_labels(&mut errs, "spec.nodeSelector", &pod.spec.node_selector);
     if pod.spec.containers.is_empty() {
         errs.add("spec.containers", "at least one container is required");
     }
@@ -714,6 +794,261 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
     errs.into_result()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Namespaces and network policies
+// ---------------------------------------------------------------------------------------------
+
+/// A namespace: a DNS-1123 label (the server sets its `kubernetes.io/metadata.name` label).
+pub fn validate_namespace(ns: &Namespace) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &ns.metadata, validate_dns1123_label);
+    errs.into_result()
+}
+
+/// An IPv4 CIDR (`10.0.0.0/8`): its address and prefix length. Host bits may be set, as
+/// Kubernetes allows; they are ignored.
+pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let err = || format!("{s:?} is not an IPv4 CIDR (like 10.0.0.0/8)");
+    let (addr, len) = s.split_once('/').ok_or_else(err)?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| err())?;
+    // Written as a plain decimal (no sign, no leading zero), as the OpenAPI pattern says.
+    let len: u8 = len.parse().ok().filter(|l: &u8| *l <= 32 && l.to_string() == len).ok_or_else(err)?;
+    Ok((addr, len))
+}
+
+/// The first and last address of an IPv4 CIDR.
+pub fn cidr_range(addr: Ipv4Addr, len: u8) -> (u32, u32) {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+    let first = u32::from(addr) & mask;
+    (first, first | !mask)
+}
+
+fn validate_selector(errs: &mut FieldErrors, field: &str, sel: &LabelSelector) {
+    validate_labels(errs, &format!("{field}.matchLabels"), &sel.match_labels);
+    for (i, e) in sel.match_expressions.iter().enumerate() {
+        errs.check(format!("{field}.matchExpressions[{i}].key"), validate_label_key(&e.key));
+        for (j, v) in e.values.iter().enumerate() {
+            errs.check(format!("{field}.matchExpressions[{i}].values[{j}]"), validate_label_value(v));
+        }
+    }
+    if let Err((part, message)) = selector::LabelSelector::from_api(sel) {
+        errs.add(format!("{field}.{part}"), message);
+    }
+}
+
+fn validate_policy_port(errs: &mut FieldErrors, field: &str, port: &NetworkPolicyPort) {
+    if let Some(p) = &port.port {
+        validate_target(errs, format!("{field}.port"), p);
+    }
+    if let Some(end) = port.end_port {
+        match &port.port {
+            None => errs.add(format!("{field}.endPort"), "may only be set with port"),
+            Some(IntOrString::String(_)) => errs.add(format!("{field}.endPort"), "may not be set with a named port"),
+            Some(IntOrString::Int(start)) if end < *start => {
+                errs.add(format!("{field}.endPort"), format!("{end} is below port {start}"))
+            }
+            Some(IntOrString::Int(_)) => errs.check(format!("{field}.endPort"), validate_port_number(end)),
+        }
+    }
+}
+
+fn validate_ip_block(errs: &mut FieldErrors, field: &str, cidr: &str, except: &[String]) {
+    let Ok((addr, len)) = parse_cidr(cidr).map_err(|m| errs.add(format!("{field}.cidr"), m)) else { return };
+    let (first, last) = cidr_range(addr, len);
+    for (i, e) in except.iter().enumerate() {
+        match parse_cidr(e) {
+            Ok((a, l)) => {
+                let (f, t) = cidr_range(a, l);
+                if l <= len || f < first || t > last {
+                    errs.add(format!("{field}.except[{i}]"), format!("{e:?} is not a strict subset of cidr {cidr:?}"));
+                }
+            }
+            Err(m) => errs.add(format!("{field}.except[{i}]"), m),
+        }
+    }
+}
+
+fn validate_peer(errs: &mut FieldErrors, field: &str, peer: &NetworkPolicyPeer) {
+    if let Some(sel) = &peer.pod_selector {
+        validate_selector(errs, &format!("{field}.podSelector"), sel);
+    }
+    if let Some(sel) = &peer.namespace_selector {
+        validate_selector(errs, &format!("{field}.namespaceSelector"), sel);
+    }
+    match (&peer.ip_block, peer.pod_selector.is_some() || peer.namespace_selector.is_some()) {
+        (Some(block), false) => validate_ip_block(errs, &format!("{field}.ipBlock"), &block.cidr, &block.except),
+        (Some(_), true) => {
+            errs.add(format!("{field}.ipBlock"), "may not be combined with podSelector or namespaceSelector")
+        }
+        (None, false) => errs.add(field.to_string(), "one of podSelector, namespaceSelector or ipBlock is required"),
+        (None, true) => {}
+    }
+}
+
+/// A NetworkPolicy: selectors, peers, CIDRs and ports, each failure naming its field.
+pub fn validate_network_policy(np: &NetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &np.metadata, validate_dns1123_subdomain);
+    let spec = &np.spec;
+    validate_selector(&mut errs, "spec.podSelector", &spec.pod_selector);
+    for (i, rule) in spec.ingress.iter().enumerate() {
+        for (j, port) in rule.ports.iter().enumerate() {
+            validate_policy_port(&mut errs, &format!("spec.ingress[{i}].ports[{j}]"), port);
+        }
+        for (j, peer) in rule.from.iter().enumerate() {
+            validate_peer(&mut errs, &format!("spec.ingress[{i}].from[{j}]"), peer);
+        }
+    }
+    for (i, rule) in spec.egress.iter().enumerate() {
+        for (j, port) in rule.ports.iter().enumerate() {
+            validate_policy_port(&mut errs, &format!("spec.egress[{i}].ports[{j}]"), port);
+        }
+        for (j, peer) in rule.to.iter().enumerate() {
+            validate_peer(&mut errs, &format!("spec.egress[{i}].to[{j}]"), peer);
+        }
+    }
+    if let Some(types) = &spec.policy_types {
+        let mut seen = HashSet::new();
+        for (i, t) in types.iter().enumerate() {
+            if !seen.insert(t) {
+                errs.add(format!("spec.policyTypes[{i}]"), format!("duplicate {t:?}"));
+            }
+        }
+    }
+    errs.into_result()
+}
+
+/// Kubernetes' bounds on an admin policy's rules, peers and rule names.
+const ADMIN_RULES_MAX: usize = 100;
+const ADMIN_RULE_NAME_MAX: usize = 100;
+/// The highest (last judged) priority of an admin policy.
+pub const ADMIN_PRIORITY_MAX: i32 = 1000;
+
+fn validate_namespaced_pod(errs: &mut FieldErrors, field: &str, pods: &NamespacedPod) {
+    validate_selector(errs, &format!("{field}.namespaceSelector"), &pods.namespace_selector);
+    validate_selector(errs, &format!("{field}.podSelector"), &pods.pod_selector);
+}
+
+fn validate_subject(errs: &mut FieldErrors, subject: &AdminNetworkPolicySubject) {
+    match (&subject.namespaces, &subject.pods) {
+        (Some(ns), None) => validate_selector(errs, "spec.subject.namespaces", ns),
+        (None, Some(pods)) => validate_namespaced_pod(errs, "spec.subject.pods", pods),
+        _ => errs.add("spec.subject", "exactly one of namespaces or pods is required"),
+    }
+}
+
+fn validate_admin_peer(errs: &mut FieldErrors, field: &str, peer: &AdminNetworkPolicyPeer, egress: bool) {
+    match (&peer.namespaces, &peer.pods, &peer.networks) {
+        (Some(ns), None, None) => validate_selector(errs, &format!("{field}.namespaces"), ns),
+        (None, Some(pods), None) => validate_namespaced_pod(errs, &format!("{field}.pods"), pods),
+        (None, None, Some(networks)) if egress => {
+            if networks.is_empty() {
+                errs.add(format!("{field}.networks"), "at least one CIDR is required");
+            }
+            for (i, n) in networks.iter().enumerate() {
+                errs.check(format!("{field}.networks[{i}]"), parse_cidr(n).map(|_| ()));
+            }
+        }
+        (None, None, Some(_)) => errs.add(format!("{field}.networks"), "only egress peers may name networks"),
+        _ if egress => errs.add(field.to_string(), "exactly one of namespaces, pods or networks is required"),
+        _ => errs.add(field.to_string(), "exactly one of namespaces or pods is required"),
+    }
+}
+
+fn validate_admin_port(errs: &mut FieldErrors, field: &str, port: &AdminNetworkPolicyPort) {
+    match (&port.port_number, &port.named_port, &port.port_range) {
+        (Some(n), None, None) => errs.check(format!("{field}.portNumber.port"), validate_port_number(n.port)),
+        (None, Some(name), None) => errs.check(format!("{field}.namedPort"), validate_port_name(name)),
+        (None, None, Some(r)) => {
+            errs.check(format!("{field}.portRange.start"), validate_port_number(r.start));
+            errs.check(format!("{field}.portRange.end"), validate_port_number(r.end));
+            if r.end <= r.start {
+                errs.add(format!("{field}.portRange.end"), format!("{} must be above start {}", r.end, r.start));
+            }
+        }
+        _ => errs.add(field.to_string(), "exactly one of portNumber, namedPort or portRange is required"),
+    }
+}
+
+/// One admin rule, ingress (`peers` are its `from`) or egress (`to`).
+struct AdminRule<'a> {
+    name: Option<&'a String>,
+    action: AdminNetworkPolicyRuleAction,
+    peers: &'a [AdminNetworkPolicyPeer],
+    ports: Option<&'a Vec<AdminNetworkPolicyPort>>,
+}
+
+impl<'a> From<&'a AdminNetworkPolicyIngressRule> for AdminRule<'a> {
+    fn from(r: &'a AdminNetworkPolicyIngressRule) -> Self {
+        AdminRule { name: r.name.as_ref(), action: r.action, peers: &r.from, ports: r.ports.as_ref() }
+    }
+}
+
+impl<'a> From<&'a AdminNetworkPolicyEgressRule> for AdminRule<'a> {
+    fn from(r: &'a AdminNetworkPolicyEgressRule) -> Self {
+        AdminRule { name: r.name.as_ref(), action: r.action, peers: &r.to, ports: r.ports.as_ref() }
+    }
+}
+
+fn validate_admin_rules<'a>(
+    errs: &mut FieldErrors,
+    direction: &str,
+    rules: impl ExactSizeIterator<Item = AdminRule<'a>>,
+    baseline: bool,
+) {
+    let egress = direction == "egress";
+    let peers = if egress { "to" } else { "from" };
+    if rules.len() > ADMIN_RULES_MAX {
+        errs.add(format!("spec.{direction}"), format!("at most {ADMIN_RULES_MAX} rules"));
+    }
+    for (i, rule) in rules.enumerate() {
+        let field = format!("spec.{direction}[{i}]");
+        if rule.name.is_some_and(|n| n.len() > ADMIN_RULE_NAME_MAX) {
+            errs.add(format!("{field}.name"), format!("must be at most {ADMIN_RULE_NAME_MAX} characters"));
+        }
+        if baseline && rule.action == AdminNetworkPolicyRuleAction::Pass {
+            errs.add(format!("{field}.action"), "a baseline rule is Allow or Deny");
+        }
+        if rule.peers.is_empty() || rule.peers.len() > ADMIN_RULES_MAX {
+            errs.add(format!("{field}.{peers}"), format!("1 to {ADMIN_RULES_MAX} peers are required"));
+        }
+        for (j, peer) in rule.peers.iter().enumerate() {
+            validate_admin_peer(errs, &format!("{field}.{peers}[{j}]"), peer, egress);
+        }
+        for (j, port) in rule.ports.into_iter().flatten().enumerate() {
+            validate_admin_port(errs, &format!("{field}.ports[{j}]"), port);
+        }
+    }
+}
+
+/// An AdminNetworkPolicy: priority, subject, rules, peers and ports.
+pub fn validate_admin_network_policy(anp: &crate::policy::AdminNetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &anp.metadata, validate_dns1123_subdomain);
+    let spec = &anp.spec;
+    if !(0..=ADMIN_PRIORITY_MAX).contains(&spec.priority) {
+        errs.add("spec.priority", format!("{} is not in 0-{ADMIN_PRIORITY_MAX}", spec.priority));
+    }
+    validate_subject(&mut errs, &spec.subject);
+    validate_admin_rules(&mut errs, "ingress", spec.ingress.iter().map(AdminRule::from), false);
+    validate_admin_rules(&mut errs, "egress", spec.egress.iter().map(AdminRule::from), false);
+    errs.into_result()
+}
+
+/// The BaselineAdminNetworkPolicy: the singleton `default`, with Allow and Deny rules.
+pub fn validate_baseline_admin_network_policy(banp: &BaselineAdminNetworkPolicy) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &banp.metadata, validate_dns1123_subdomain);
+    if banp.metadata.name != "default" {
+        errs.add("metadata.name", "the baseline admin network policy is a singleton named \"default\"");
+    }
+    let spec = &banp.spec;
+    validate_subject(&mut errs, &spec.subject);
+    validate_admin_rules(&mut errs, "ingress", spec.ingress.iter().map(AdminRule::from), true);
+    validate_admin_rules(&mut errs, "egress", spec.egress.iter().map(AdminRule::from), true);
+    errs.into_result()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,6 +1056,15 @@ mod tests {
     /// Strings that probe the edges of the name, port, label and environment rules.
     fn samples() -> Vec<String> {
         let mut v: Vec<String> = [
+            "10.0.0.0/8",
+            "10.1.2.3/32",
+            "0.0.0.0/0",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0",
+            "256.0.0.0/8",
+            "010.0.0.0/8",
             "",
             "a",
             "A",
@@ -777,6 +1121,9 @@ mod tests {
             v.push(format!("{}.b", "a".repeat(n)));
         }
         v.push(format!("{}/{}", vec!["a".repeat(63); 3].join("."), "k"));
+        // Label-key prefixes at the 253-character limit and one past it.
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(61)));
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(62)));
         v
     }
 
@@ -791,7 +1138,7 @@ mod tests {
     #[test]
     fn schema_patterns_agree_with_the_validators() {
         type Check = fn(&str) -> Result<(), String>;
-        let rules: [(&str, Constraint, Check); 8] = [
+        let rules: [(&str, Constraint, Check); 9] = [
             ("DNS1123_LABEL", DNS1123_LABEL, validate_dns1123_label),
             ("DNS1123_SUBDOMAIN", DNS1123_SUBDOMAIN, validate_dns1123_subdomain),
             ("DNS1035_LABEL", DNS1035_LABEL, validate_dns1035_label),
@@ -800,6 +1147,7 @@ mod tests {
             ("LABEL_KEY", LABEL_KEY, validate_label_key),
             ("LABEL_VALUE", LABEL_VALUE, validate_label_value),
             ("ENV_NAME", ENV_NAME, validate_env_name),
+            ("CIDR", CIDR, |s| parse_cidr(s).map(|_| ())),
         ];
         let samples = samples();
         let mut script = String::from("import json, re, sys\nrules = json.load(sys.stdin)\nout = {}\n");
@@ -885,20 +1233,38 @@ mod tests {
             "x",
             "spec.nodeName",
             "spec.nodeNamex=1",
+            "spec.nodeName!=n1, metadata.name=a ,",
+            " ,\u{2003}metadata.name\u{a0}== x y",
+            "metadata.name=a!=b",
+            "metadata.name!b",
+            "metadata.namespace=a",
+            ",,",
         ];
+        // Keys whose prefix is at the 253-character limit and one past it, alone and after
+        // another requirement.
+        let mut selectors: Vec<String> = selectors.iter().map(|s| s.to_string()).collect();
+        let three = vec!["a".repeat(63); 3].join(".");
+        for n in [61, 62] {
+            let key = format!("{three}.{}/k", "a".repeat(n));
+            selectors.extend([format!("{key}=v"), format!("x=y,{key}"), format!("!{key}"), format!("{key} in (a)")]);
+        }
         let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
         let input = serde_json::json!([
             [label_selector_pattern(), &selectors[..]],
-            [node_field_selector_pattern(), &fields[..]]
+            [field_selector_pattern(&["metadata.name", "spec.nodeName"]), &fields[..]]
         ]);
         let Some(out) = python_json(script, &input) else { return };
         let matched: Vec<Vec<bool>> = serde_json::from_value(out).unwrap();
         for (s, m) in selectors.iter().zip(&matched[0]) {
             assert_eq!(*m, crate::selector::LabelSelector::parse(s).is_ok(), "labelSelector {s:?}");
         }
+        // The API server's reading (apiserver/src/fields.rs), for these two fields.
         let node_rule = |s: &str| {
-            let s = s.trim();
-            s.is_empty() || s.starts_with("spec.nodeName=")
+            s.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|t| {
+                let Some(i) = t.find(['=', '!']) else { return false };
+                let ops = t[i..].starts_with("!=") || t[i..].starts_with('=');
+                ops && ["metadata.name", "spec.nodeName"].contains(&t[..i].trim())
+            })
         };
         for (s, m) in fields.iter().zip(&matched[1]) {
             assert_eq!(*m, node_rule(s), "fieldSelector {s:?}");

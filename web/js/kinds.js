@@ -6,6 +6,7 @@ import { request } from "./api.js";
 import { h, pill, labelChips, age } from "./dom.js";
 import { get, items } from "./store.js";
 import { formatSelector } from "./selector.js";
+import { podsOf, deniedOf, allowedOf, isolatedDirections } from "./policies.js";
 
 function kind(def) {
   const base = def.group ? `/apis/${def.group}` : "/api/v1";
@@ -219,6 +220,75 @@ export const KINDS = {
     summary: (o) => [["Source", [o.source?.component, o.source?.host].filter(Boolean).join(" on ")]],
   }),
 };
+
+// Network policies (issue 11): what a selector selects, written as kubectl does.
+const policySelector = (sel) => {
+  const parts = [formatSelector(sel?.matchLabels)].filter(Boolean);
+  for (const e of sel?.matchExpressions || []) parts.push(`${e.key} ${e.operator}${e.values?.length ? ` (${e.values.join(",")})` : ""}`);
+  return parts.join(", ") || "(all)";
+};
+const policyTypes = (o) => (o.spec?.policyTypes || ["Ingress", ...(o.spec?.egress?.length ? ["Egress"] : [])]).join(", ");
+const adminSubject = (s) => (s?.namespaces ? `namespaces ${policySelector(s.namespaces)}`
+  : s?.pods ? `pods ${policySelector(s.pods.podSelector)} in namespaces ${policySelector(s.pods.namespaceSelector)}` : "—");
+const ruleActions = (o) => [...(o.spec?.ingress || []), ...(o.spec?.egress || [])].map((r) => r.action).join(", ") || "—";
+
+Object.assign(KINDS, {
+  namespaces: kind({
+    id: "namespaces", kind: "Namespace", title: "Namespaces", plural: "namespaces", namespaced: false,
+    health: (o) => ({ level: "ok", text: o.status?.phase || "Active" }),
+    columns: [
+      { title: "Name", cell: (o) => nameLink(KINDS.namespaces, o) },
+      { title: "Status", cell: (o) => healthPill(KINDS.namespaces.health(o)) },
+      { title: "Pods", cell: (o) => items(KINDS.pods).filter((p) => p.metadata.namespace === o.metadata.name).length },
+      { title: "Labels", cell: (o) => labelChips(o.metadata.labels) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
+    ],
+    summary: () => [],
+  }),
+  networkpolicies: kind({
+    id: "networkpolicies", kind: "NetworkPolicy", title: "Network policies", plural: "networkpolicies",
+    group: "networking.k8s.io/v1",
+    health: () => ({ level: "ok", text: "enforced" }),
+    columns: [
+      { title: "Name", cell: (o) => nameLink(KINDS.networkpolicies, o) },
+      { title: "Namespace", cell: (o) => o.metadata.namespace },
+      { title: "Pod selector", cell: (o) => policySelector(o.spec?.podSelector), mono: true },
+      { title: "Types", cell: policyTypes },
+      { title: "Rules", cell: (o) => `${(o.spec?.ingress || []).length} in, ${(o.spec?.egress || []).length} out` },
+      { title: "Isolated pods", cell: (o) => podsOf("NetworkPolicy", o).length, sort: (o) => podsOf("NetworkPolicy", o).length },
+      { title: "Denied", cell: (o) => deniedOf("NetworkPolicy", o), sort: (o) => deniedOf("NetworkPolicy", o) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
+    ],
+    summary: (o) => [
+      ["Pod selector", policySelector(o.spec?.podSelector)],
+      ["Isolates", isolatedDirections(o).join(", ")],
+      ["Isolated pods", podsOf("NetworkPolicy", o).map((p) => p.metadata.name).join(", ") || "none"],
+      ["Denied packets", String(deniedOf("NetworkPolicy", o))],
+      ["Allowed connections", String(allowedOf("NetworkPolicy", o))],
+    ],
+  }),
+  adminnetworkpolicies: kind({
+    id: "adminnetworkpolicies", kind: "AdminNetworkPolicy", title: "Admin network policies", plural: "adminnetworkpolicies",
+    group: "policy.networking.k8s.io/v1alpha1", namespaced: false,
+    health: () => ({ level: "ok", text: "enforced" }),
+    columns: [
+      { title: "Name", cell: (o) => nameLink(KINDS.adminnetworkpolicies, o) },
+      { title: "Priority", cell: (o) => o.spec?.priority, sort: (o) => o.spec?.priority ?? 0 },
+      { title: "Subject", cell: (o) => adminSubject(o.spec?.subject), mono: true },
+      { title: "Actions", cell: ruleActions },
+      { title: "Subject pods", cell: (o) => podsOf("AdminNetworkPolicy", o).length, sort: (o) => podsOf("AdminNetworkPolicy", o).length },
+      { title: "Denied", cell: (o) => deniedOf("AdminNetworkPolicy", o), sort: (o) => deniedOf("AdminNetworkPolicy", o) },
+      ageColumn("Age", (o) => o.metadata.creationTimestamp),
+    ],
+    summary: (o) => [
+      ["Priority", o.spec?.priority],
+      ["Subject", adminSubject(o.spec?.subject)],
+      ["Subject pods", podsOf("AdminNetworkPolicy", o).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(", ") || "none"],
+      ["Denied packets", String(deniedOf("AdminNetworkPolicy", o))],
+      ["Allowed connections", String(allowedOf("AdminNetworkPolicy", o))],
+    ],
+  }),
+});
 
 function endpointList(ep, field) {
   const out = [];

@@ -309,7 +309,9 @@ impl Store {
             leader::start(inner.clone(), opts);
         }
         tokio::spawn(writer::run(conn, ops_rx, inner.clone()));
-        Ok(Store { inner })
+        let store = Store { inner };
+        store.write(Op::SeedNamespaces).await.map_err(|e| anyhow::anyhow!("seed the namespaces: {}", e.to_status()))?;
+        Ok(store)
     }
 
     /// Whether this server runs the work that must run once (the periodic tick): on

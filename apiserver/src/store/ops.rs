@@ -7,9 +7,10 @@ use std::net::Ipv4Addr;
 use chrono::Duration;
 use futures::future::BoxFuture;
 use ipnetwork::Ipv4Network;
+use openapi::policy::{INITIAL_NAMESPACES, NAMESPACE_NAME_LABEL};
 use openapi::{
-    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Node, NodeCondition, NodeLease, NodeLeaseSpec,
-    NodeToken, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
+    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Namespace, Node, NodeCondition, NodeLease,
+    NodeLeaseSpec, NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
 };
 
 use super::backend::on;
@@ -67,6 +68,12 @@ pub enum Op {
     UpdateService(Service),
     DeleteService(String, String),
     CreateEvent(Event, Caller),
+    CreateNamespace(Namespace),
+    UpdateNamespace(Namespace),
+    DeleteNamespace(String),
+    /// At start: the initial namespaces, and one for every namespace objects are in (a
+    /// store written before namespaces were objects).
+    SeedNamespaces,
     /// A write of a kind with no write logic of its own.
     Plain(Box<dyn PlainWrite>),
     /// Periodic: lease expiry and reclamation, binding of pending pods, history compaction.
@@ -89,6 +96,10 @@ pub(super) async fn apply(tx: &mut Tx<'_>, op: Op) -> ApiResult<String> {
         Op::UpdateService(svc) => update_service(tx, svc).await,
         Op::DeleteService(ns, name) => delete_service(tx, &ns, &name).await,
         Op::CreateEvent(ev, caller) => create_event(tx, ev, &caller).await,
+        Op::CreateNamespace(ns) => create_namespace(tx, ns).await,
+        Op::UpdateNamespace(ns) => update_namespace(tx, ns).await,
+        Op::DeleteNamespace(name) => delete_namespace(tx, &name).await,
+        Op::SeedNamespaces => seed_namespaces(tx).await.map(|()| "{}".to_string()),
         Op::Plain(write) => write.apply(tx).await,
         Op::Tick => tick(tx).await.map(|()| "{}".to_string()),
         Op::DryRun(op) => Box::pin(apply(tx, *op)).await,
@@ -118,6 +129,9 @@ impl<K: Served> PlainWrite for Plain<K> {
         Box::pin(async move {
             let obj = match *self {
                 Plain::Create(mut obj) => {
+                    if K::NAMESPACED {
+                        ensure_namespace(tx, obj.metadata().namespace.as_deref().unwrap_or_default()).await?;
+                    }
                     // The server gives the identity.
                     obj.metadata_mut().uid = None;
                     tx.create(&mut obj).await?;
@@ -224,7 +238,10 @@ async fn update_node(tx: &mut Tx<'_>, mut node: Node, sub: Subresource) -> ApiRe
             tx.update(&old_lease, &mut lease).await?;
         }
     }
-    if node.spec.unschedulable != old.spec.unschedulable && !node.spec.unschedulable {
+    // Room again, or labels a waiting pod's nodeSelector may match.
+    if (node.spec.unschedulable != old.spec.unschedulable && !node.spec.unschedulable)
+        || node.metadata.labels != old.metadata.labels
+    {
         bind_pending(tx).await?;
     }
     json(&node)
@@ -433,12 +450,16 @@ fn set_pod_condition(
     });
 }
 
-/// The Ready, schedulable node with a lease and room that has the fewest pods (ties: name).
-async fn schedule(tx: &mut Tx<'_>) -> ApiResult<Option<Node>> {
+/// The Ready, schedulable node with a lease and room, carrying the pod's `nodeSelector`
+/// labels, that has the fewest pods (ties: name).
+async fn schedule(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<Option<Node>> {
     let mut best: Option<(i64, Node)> = None;
     for (node, count) in tx.nodes_with_pod_counts().await? {
         let Some(cidr) = node.spec.pod_cidr.as_deref() else { continue };
         if !node.is_ready() || node.spec.unschedulable {
+            continue;
+        }
+        if !pod.spec.node_selector.iter().all(|(k, v)| node.metadata.labels.get(k) == Some(v)) {
             continue;
         }
         let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
@@ -498,18 +519,24 @@ async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
     let now = tx.now;
     let node = match &pod.spec.node_name {
         Some(name) => tx.get::<Node>("", name).await?,
-        None => match schedule(tx).await? {
+        None => match schedule(tx, pod).await? {
             Some(node) => {
                 pod.spec.node_name = Some(node.metadata.name.clone());
                 Some(node)
             }
             None => {
+                let message = if pod.spec.node_selector.is_empty() {
+                    "no Ready node with room".to_string()
+                } else {
+                    let wanted: Vec<String> = pod.spec.node_selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("no Ready node with room matches the pod's nodeSelector {}", wanted.join(","))
+                };
                 set_pod_condition(
                     pod,
                     "PodScheduled",
                     ConditionStatus::False,
                     Some("Unschedulable"),
-                    Some("no Ready node with room"),
+                    Some(&message),
                     now,
                 );
                 return Ok(());
@@ -535,13 +562,20 @@ async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
     Ok(())
 }
 
-/// Schedule the pods that wait for a node.
+/// Schedule the pods that wait for a node (each: another may have a nodeSelector a node
+/// now matches).
 async fn bind_pending(tx: &mut Tx<'_>) -> ApiResult<()> {
+    // Once a pod without a nodeSelector finds no node, no other such pod would.
+    let mut full = false;
     for old in tx.pods_on(None).await? {
+        if full && old.spec.node_selector.is_empty() {
+            continue;
+        }
         let mut pod = old.clone();
         bind(tx, &mut pod).await?;
         if pod.spec.node_name.is_none() {
-            break; // no node has room: the rest would not fit either
+            full |= pod.spec.node_selector.is_empty();
+            continue;
         }
         tx.update(&old, &mut pod).await?;
         refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), None).await?;
@@ -584,12 +618,50 @@ async fn evict_pods(tx: &mut Tx<'_>, node: &str, reason: &str, message: &str) ->
 }
 
 async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
+    ensure_namespace(tx, pod.metadata.namespace.as_deref().unwrap_or_default()).await?;
     pod.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     pod.status = Default::default();
     bind(tx, &mut pod).await?;
     tx.create(&mut pod).await?;
     refresh_endpoints_for_pod(tx, None, Some(&pod), None).await?;
+    if pod.spec.node_name.is_none() && !pod.spec.node_selector.is_empty() {
+        failed_scheduling_event(tx, &pod).await?;
+    }
     json(&pod)
+}
+
+/// A Warning event on a pod with a `nodeSelector` that no node could take when it was
+/// created, with the message of its `PodScheduled` condition, so that `kubectl describe`
+/// shows why it waits (once: the condition stays up to date). Pods without a selector that
+/// wait for a node get none: they are what a cluster holds before its agents join, and one
+/// event per pod there would be noise.
+async fn failed_scheduling_event(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<()> {
+    let message = pod
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.condition_type == "PodScheduled")
+        .and_then(|c| c.message.clone())
+        .unwrap_or_default();
+    let event = Event {
+        api_version: "v1".into(),
+        kind: "Event".into(),
+        metadata: openapi::ObjectMeta { namespace: pod.metadata.namespace.clone(), ..Default::default() },
+        involved_object: ObjectReference {
+            kind: "Pod".into(),
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+        },
+        reason: "FailedScheduling".into(),
+        message,
+        event_type: "Warning".into(),
+        source: Some(EventSource { component: Some("scheduler".into()), host: None }),
+        first_timestamp: None,
+        last_timestamp: None,
+    };
+    create_event(tx, event, &Caller::Admin).await?;
+    Ok(())
 }
 
 async fn update_pod(tx: &mut Tx<'_>, mut pod: Pod, sub: Subresource, caller: &Caller) -> ApiResult<String> {
@@ -866,6 +938,7 @@ async fn write_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<()> {
 }
 
 async fn create_service(tx: &mut Tx<'_>, mut svc: Service) -> ApiResult<String> {
+    ensure_namespace(tx, svc.metadata.namespace.as_deref().unwrap_or_default()).await?;
     let uid = uuid::Uuid::new_v4().to_string();
     svc.metadata.uid = Some(uid.clone());
     if svc.spec.wants_cluster_ip() {
@@ -932,6 +1005,89 @@ async fn delete_service(tx: &mut Tx<'_>, ns: &str, name: &str) -> ApiResult<Stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Namespaces
+// ---------------------------------------------------------------------------------------------
+
+/// The server's part of a namespace: its name label and its phase.
+fn settle_namespace(ns: &mut Namespace) {
+    ns.metadata.labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.metadata.name.clone());
+    ns.status.phase = Some("Active".to_string());
+}
+
+async fn create_namespace(tx: &mut Tx<'_>, mut ns: Namespace) -> ApiResult<String> {
+    ns.metadata.uid = None;
+    settle_namespace(&mut ns);
+    tx.create(&mut ns).await?;
+    json(&ns)
+}
+
+async fn update_namespace(tx: &mut Tx<'_>, mut ns: Namespace) -> ApiResult<String> {
+    let old: Namespace = tx.must_get("", &ns.metadata.name).await?;
+    check_version(&old, &ns)?;
+    settle_namespace(&mut ns);
+    tx.update(&old, &mut ns).await?;
+    json(&ns)
+}
+
+/// Create the namespace `name` unless it exists: flatnet's answer to an object created in
+/// a missing namespace (Kubernetes' admission would refuse it with 404).
+async fn ensure_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
+    if name.is_empty() || tx.get::<Namespace>("", name).await?.is_some() {
+        return Ok(());
+    }
+    let mut ns = Namespace::named(name);
+    ns.api_version = Namespace::API_VERSION.into();
+    ns.kind = Namespace::KIND.into();
+    settle_namespace(&mut ns);
+    tx.create(&mut ns).await
+}
+
+async fn seed_namespaces(tx: &mut Tx<'_>) -> ApiResult<()> {
+    // Events outlive what they are about: they do not bring back a deleted namespace.
+    let in_use: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT namespace FROM objects WHERE namespace != '' AND kind != 'Event'")
+            .fetch_all(&mut *tx.conn)
+            .await?;
+    for name in INITIAL_NAMESPACES.iter().map(|n| n.to_string()).chain(in_use) {
+        ensure_namespace(tx, &name).await?;
+    }
+    Ok(())
+}
+
+/// Delete every object of kind `K` in `namespace` (none when `K` is cluster-scoped).
+async fn delete_all_in<K: Served>(tx: &mut Tx<'_>, namespace: &str) -> ApiResult<()> {
+    if !K::NAMESPACED {
+        return Ok(());
+    }
+    for mut obj in tx.list::<K>(Some(namespace)).await? {
+        tx.delete(&mut obj).await?;
+    }
+    Ok(())
+}
+
+/// Delete a namespace and, in the same transaction, everything in it: pods (their IPs
+/// released), services (their cluster IPs, node ports and endpoints), then every other
+/// namespaced kind. The initial namespaces stay.
+async fn delete_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
+    if INITIAL_NAMESPACES.contains(&name) {
+        return Err(ApiError::forbidden(format!("namespace {name:?} may not be deleted")));
+    }
+    let mut ns: Namespace = tx.must_get("", name).await?;
+    for pod in tx.list::<Pod>(Some(name)).await? {
+        delete_pod(tx, name, &pod.metadata.name).await?;
+    }
+    for svc in tx.list::<Service>(Some(name)).await? {
+        delete_service(tx, name, &svc.metadata.name).await?;
+    }
+    macro_rules! delete_the_rest {
+        ($($k:path),*) => { $(delete_all_in::<$k>(tx, name).await?;)* };
+    }
+    openapi::for_each_kind!(delete_the_rest);
+    tx.delete(&mut ns).await?;
+    json(&ns)
+}
+
+// ---------------------------------------------------------------------------------------------
 // The periodic tick
 // ---------------------------------------------------------------------------------------------
 
@@ -971,14 +1127,23 @@ async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
     compact(tx).await
 }
 
+/// The longest part of a generated event name taken from its object's name: 253 less the
+/// dot and the 12-character suffix.
+const EVENT_NAME_PREFIX_MAX: usize = 253 - 13;
+
 /// Events are kept for this long after they last happened.
 const EVENT_TTL: Duration = Duration::hours(1);
 
 async fn create_event(tx: &mut Tx<'_>, mut ev: Event, caller: &Caller) -> ApiResult<String> {
     if ev.metadata.name.is_empty() {
-        // Like Kubernetes: the involved object's name and a unique suffix.
+        // Like Kubernetes: the involved object's name and a unique suffix, the name cut
+        // (at a label's end) so that the whole stays a DNS subdomain of at most 253.
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        ev.metadata.name = format!("{}.{}", ev.involved_object.name, &suffix[..12]);
+        let mut prefix = ev.involved_object.name.as_str();
+        if prefix.len() > EVENT_NAME_PREFIX_MAX {
+            prefix = prefix[..EVENT_NAME_PREFIX_MAX].trim_end_matches(['-', '.']);
+        }
+        ev.metadata.name = format!("{prefix}.{}", &suffix[..12]);
     }
     if let Caller::Node(node) = caller {
         // A node reports as itself, whatever the body claims.

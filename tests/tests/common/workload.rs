@@ -23,6 +23,11 @@ pub struct PodInfo {
 /// A netexec pod (HTTP 8080, UDP 8081, ready by `GET /healthz`) with `labels` (plus
 /// `name: NAME`), bound to `node` or scheduled.
 pub fn create_netexec(c: &TestCluster, name: &str, node: Option<&str>, labels: serde_json::Value) {
+    create_netexec_in(c, "default", name, node, labels)
+}
+
+/// [`create_netexec`] in namespace `namespace`.
+pub fn create_netexec_in(c: &TestCluster, namespace: &str, name: &str, node: Option<&str>, labels: serde_json::Value) {
     let mut labels = labels;
     labels["name"] = json!(name);
     let mut pod = json!({
@@ -34,14 +39,19 @@ pub fn create_netexec(c: &TestCluster, name: &str, node: Option<&str>, labels: s
     if let Some(node) = node {
         pod["spec"]["nodeName"] = json!(node);
     }
-    http_post_json(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods", &pod);
+    http_post_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/{namespace}/pods"), &pod);
 }
 
 /// Wait until the pod is Running and Ready.
 pub fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
+    ready_pod_in(c, "default", name)
+}
+
+/// [`ready_pod`] in namespace `namespace`.
+pub fn ready_pod_in(c: &TestCluster, namespace: &str, name: &str) -> PodInfo {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let pod = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/default/pods/{name}"));
+        let pod = http_get_json(c.listen, c.data_dir(), &format!("/api/v1/namespaces/{namespace}/pods/{name}"));
         let ready = pod["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -53,7 +63,7 @@ pub fn ready_pod(c: &TestCluster, name: &str) -> PodInfo {
             return PodInfo {
                 name: name.into(),
                 node: node.into(),
-                ns: netcore::names::pod_netns(node, "default", name, uid),
+                ns: netcore::names::pod_netns(node, namespace, name, uid),
                 ip: pod["status"]["podIP"].as_str().unwrap().parse().unwrap(),
             };
         }

@@ -1,6 +1,20 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .admin_network_policy import AdminNetworkPolicy
+from .admin_network_policy_egress_rule import AdminNetworkPolicyEgressRule
+from .admin_network_policy_ingress_rule import AdminNetworkPolicyIngressRule
+from .admin_network_policy_list import AdminNetworkPolicyList
+from .admin_network_policy_metadata import AdminNetworkPolicyMetadata
+from .admin_network_policy_peer import AdminNetworkPolicyPeer
+from .admin_network_policy_port import AdminNetworkPolicyPort
+from .admin_network_policy_rule_action import AdminNetworkPolicyRuleAction
+from .admin_network_policy_spec import AdminNetworkPolicySpec
+from .admin_network_policy_subject import AdminNetworkPolicySubject
 from .backend import Backend
+from .baseline_admin_network_policy import BaselineAdminNetworkPolicy
+from .baseline_admin_network_policy_list import BaselineAdminNetworkPolicyList
+from .baseline_admin_network_policy_metadata import BaselineAdminNetworkPolicyMetadata
+from .baseline_admin_network_policy_spec import BaselineAdminNetworkPolicySpec
 from .client_ip_config import ClientIpConfig
 from .cluster_config import ClusterConfig
 from .condition_status import ConditionStatus
@@ -14,6 +28,12 @@ from .container_status import ContainerStatus
 from .daemon_endpoint import DaemonEndpoint
 from .discovery_api_response_200 import DiscoveryApiResponse200
 from .discovery_api_v1_response_200 import DiscoveryApiV1Response200
+from .discovery_apis_networking_k8s_io_response_200 import DiscoveryApisNetworkingK8SIoResponse200
+from .discovery_apis_networking_k8s_io_v1_response_200 import DiscoveryApisNetworkingK8SIoV1Response200
+from .discovery_apis_policy_networking_k8s_io_response_200 import DiscoveryApisPolicyNetworkingK8SIoResponse200
+from .discovery_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
+    DiscoveryApisPolicyNetworkingK8SIoV1Alpha1Response200,
+)
 from .discovery_apis_response_200 import DiscoveryApisResponse200
 from .discovery_version_response_200 import DiscoveryVersionResponse200
 from .dns_policy import DnsPolicy
@@ -31,9 +51,27 @@ from .event_type import EventType
 from .heartbeat import Heartbeat
 from .heartbeat_backend_data import HeartbeatBackendData
 from .http_get_action import HttpGetAction
+from .ip_block import IpBlock
+from .label_selector import LabelSelector
+from .label_selector_match_labels import LabelSelectorMatchLabels
+from .label_selector_requirement import LabelSelectorRequirement
 from .list_meta import ListMeta
 from .managed_fields_entry import ManagedFieldsEntry
 from .managed_fields_entry_fields_v1 import ManagedFieldsEntryFieldsV1
+from .namespace import Namespace
+from .namespace_list import NamespaceList
+from .namespace_metadata import NamespaceMetadata
+from .namespace_spec import NamespaceSpec
+from .namespace_status import NamespaceStatus
+from .namespaced_pod import NamespacedPod
+from .network_policy import NetworkPolicy
+from .network_policy_egress_rule import NetworkPolicyEgressRule
+from .network_policy_ingress_rule import NetworkPolicyIngressRule
+from .network_policy_list import NetworkPolicyList
+from .network_policy_metadata import NetworkPolicyMetadata
+from .network_policy_peer import NetworkPolicyPeer
+from .network_policy_port import NetworkPolicyPort
+from .network_policy_spec import NetworkPolicySpec
 from .node import Node
 from .node_address import NodeAddress
 from .node_condition import NodeCondition
@@ -53,7 +91,15 @@ from .object_meta_labels import ObjectMetaLabels
 from .object_reference import ObjectReference
 from .openapi_response_200 import OpenapiResponse200
 from .openapi_v3_api_v1_response_200 import OpenapiV3ApiV1Response200
+from .openapi_v3_apis_networking_k8s_io_v1_response_200 import OpenapiV3ApisNetworkingK8SIoV1Response200
+from .openapi_v3_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
+    OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200,
+)
 from .openapi_v3_index_response_200 import OpenapiV3IndexResponse200
+from .patch_admin_network_policy_body import PatchAdminNetworkPolicyBody
+from .patch_baseline_admin_network_policy_body import PatchBaselineAdminNetworkPolicyBody
+from .patch_namespace_body import PatchNamespaceBody
+from .patch_network_policy_body import PatchNetworkPolicyBody
 from .patch_node_body import PatchNodeBody
 from .patch_pod_body import PatchPodBody
 from .patch_service_body import PatchServiceBody
@@ -65,8 +111,14 @@ from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
 from .pod_spec import PodSpec
+from .pod_spec_node_selector import PodSpecNodeSelector
 from .pod_status import PodStatus
+from .policy_counter import PolicyCounter
+from .policy_counters import PolicyCounters
+from .policy_type import PolicyType
+from .port_number import PortNumber
 from .port_range import PortRange
+from .port_range_spec import PortRangeSpec
 from .probe import Probe
 from .protocol import Protocol
 from .restart_policy import RestartPolicy
@@ -89,7 +141,21 @@ from .watch_event import WatchEvent
 from .watch_event_object import WatchEventObject
 
 __all__ = (
+    "AdminNetworkPolicy",
+    "AdminNetworkPolicyEgressRule",
+    "AdminNetworkPolicyIngressRule",
+    "AdminNetworkPolicyList",
+    "AdminNetworkPolicyMetadata",
+    "AdminNetworkPolicyPeer",
+    "AdminNetworkPolicyPort",
+    "AdminNetworkPolicyRuleAction",
+    "AdminNetworkPolicySpec",
+    "AdminNetworkPolicySubject",
     "Backend",
+    "BaselineAdminNetworkPolicy",
+    "BaselineAdminNetworkPolicyList",
+    "BaselineAdminNetworkPolicyMetadata",
+    "BaselineAdminNetworkPolicySpec",
     "ClientIpConfig",
     "ClusterConfig",
     "ConditionStatus",
@@ -102,6 +168,10 @@ __all__ = (
     "ContainerStatus",
     "DaemonEndpoint",
     "DiscoveryApiResponse200",
+    "DiscoveryApisNetworkingK8SIoResponse200",
+    "DiscoveryApisNetworkingK8SIoV1Response200",
+    "DiscoveryApisPolicyNetworkingK8SIoResponse200",
+    "DiscoveryApisPolicyNetworkingK8SIoV1Alpha1Response200",
     "DiscoveryApisResponse200",
     "DiscoveryApiV1Response200",
     "DiscoveryVersionResponse200",
@@ -120,9 +190,27 @@ __all__ = (
     "Heartbeat",
     "HeartbeatBackendData",
     "HttpGetAction",
+    "IpBlock",
+    "LabelSelector",
+    "LabelSelectorMatchLabels",
+    "LabelSelectorRequirement",
     "ListMeta",
     "ManagedFieldsEntry",
     "ManagedFieldsEntryFieldsV1",
+    "Namespace",
+    "NamespacedPod",
+    "NamespaceList",
+    "NamespaceMetadata",
+    "NamespaceSpec",
+    "NamespaceStatus",
+    "NetworkPolicy",
+    "NetworkPolicyEgressRule",
+    "NetworkPolicyIngressRule",
+    "NetworkPolicyList",
+    "NetworkPolicyMetadata",
+    "NetworkPolicyPeer",
+    "NetworkPolicyPort",
+    "NetworkPolicySpec",
     "Node",
     "NodeAddress",
     "NodeCondition",
@@ -141,8 +229,14 @@ __all__ = (
     "ObjectMetaLabels",
     "ObjectReference",
     "OpenapiResponse200",
+    "OpenapiV3ApisNetworkingK8SIoV1Response200",
+    "OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200",
     "OpenapiV3ApiV1Response200",
     "OpenapiV3IndexResponse200",
+    "PatchAdminNetworkPolicyBody",
+    "PatchBaselineAdminNetworkPolicyBody",
+    "PatchNamespaceBody",
+    "PatchNetworkPolicyBody",
     "PatchNodeBody",
     "PatchPodBody",
     "PatchServiceBody",
@@ -154,8 +248,14 @@ __all__ = (
     "PodMetadata",
     "PodPhase",
     "PodSpec",
+    "PodSpecNodeSelector",
     "PodStatus",
+    "PolicyCounter",
+    "PolicyCounters",
+    "PolicyType",
+    "PortNumber",
     "PortRange",
+    "PortRangeSpec",
     "Probe",
     "Protocol",
     "RestartPolicy",

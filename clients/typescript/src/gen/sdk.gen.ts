@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateEventData, CreateEventErrors, CreateEventResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses } from './types.gen';
+import type { ConnectGetPodExecData, ConnectGetPodExecErrors, ConnectPostPodExecData, ConnectPostPodExecErrors, CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisNetworkingK8sIoData, DiscoveryApisNetworkingK8sIoErrors, DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoV1Data, DiscoveryApisNetworkingK8sIoV1Errors, DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisPolicyNetworkingK8sIoData, DiscoveryApisPolicyNetworkingK8sIoErrors, DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApisNetworkingK8sIoV1Data, OpenapiV3ApisNetworkingK8sIoV1Errors, OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchAdminNetworkPolicyData, PatchAdminNetworkPolicyErrors, PatchAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyData, PatchBaselineAdminNetworkPolicyErrors, PatchBaselineAdminNetworkPolicyResponses, PatchNamespaceData, PatchNamespaceErrors, PatchNamespaceResponses, PatchNetworkPolicyData, PatchNetworkPolicyErrors, PatchNetworkPolicyResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadPolicyCountersData, ReadPolicyCountersErrors, ReadPolicyCountersResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses, ReportPolicyCountersData, ReportPolicyCountersErrors, ReportPolicyCountersResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -61,6 +61,28 @@ export const listEventAllNamespaces = <ThrowOnError extends boolean = false>(opt
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/events',
     ...options
+});
+
+/**
+ * List or watch namespaces
+ */
+export const listNamespace = <ThrowOnError extends boolean = false>(options?: Options<ListNamespaceData, ThrowOnError>) => (options?.client ?? client).get<ListNamespaceResponses, ListNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces',
+    ...options
+});
+
+/**
+ * Create a namespace (creating an object in a missing namespace creates it too)
+ */
+export const createNamespace = <ThrowOnError extends boolean = false>(options: Options<CreateNamespaceData, ThrowOnError>) => (options.client ?? client).post<CreateNamespaceResponses, CreateNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -188,6 +210,24 @@ export const replacePod = <ThrowOnError extends boolean = false>(options: Option
 });
 
 /**
+ * Run a command in a pod's container (admin only), as `kubectl exec`: a websocket with the subprotocol v5.channel.k8s.io (or v4), proxied to the node's agent. Channels: 0 stdin, 1 stdout, 2 stderr, 3 a Status when the command ends (reason NonZeroExitCode and the code in details.causes when not 0). Websockets only: any other request is 400
+ */
+export const connectGetPodExec = <ThrowOnError extends boolean = false>(options: Options<ConnectGetPodExecData, ThrowOnError>) => (options.client ?? client).get<unknown, ConnectGetPodExecErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
+    ...options
+});
+
+/**
+ * Run a command in a pod's container (admin only), as `kubectl exec`: a websocket with the subprotocol v5.channel.k8s.io (or v4), proxied to the node's agent. Channels: 0 stdin, 1 stdout, 2 stderr, 3 a Status when the command ends (reason NonZeroExitCode and the code in details.causes when not 0). Websockets only: any other request is 400
+ */
+export const connectPostPodExec = <ThrowOnError extends boolean = false>(options: Options<ConnectPostPodExecData, ThrowOnError>) => (options.client ?? client).post<unknown, ConnectPostPodExecErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec',
+    ...options
+});
+
+/**
  * The log (stdout and stderr) of a pod's container (admin only), read through its node's agent
  */
 export const readPodLog = <ThrowOnError extends boolean = false>(options: Options<ReadPodLogData, ThrowOnError>) => (options.client ?? client).get<ReadPodLogResponses, ReadPodLogErrors, ThrowOnError>({
@@ -277,6 +317,50 @@ export const patchService = <ThrowOnError extends boolean = false>(options: Opti
 export const replaceService = <ThrowOnError extends boolean = false>(options: Options<ReplaceServiceData, ThrowOnError>) => (options.client ?? client).put<ReplaceServiceResponses, ReplaceServiceErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/namespaces/{namespace}/services/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a Namespace; answers it as it was
+ */
+export const deleteNamespace = <ThrowOnError extends boolean = false>(options: Options<DeleteNamespaceData, ThrowOnError>) => (options.client ?? client).delete<DeleteNamespaceResponses, DeleteNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options
+});
+
+/**
+ * Read a Namespace
+ */
+export const readNamespace = <ThrowOnError extends boolean = false>(options: Options<ReadNamespaceData, ThrowOnError>) => (options.client ?? client).get<ReadNamespaceResponses, ReadNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options
+});
+
+/**
+ * Patch a Namespace: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNamespace = <ThrowOnError extends boolean = false>(options: Options<PatchNamespaceData, ThrowOnError>) => (options.client ?? client).patch<PatchNamespaceResponses, PatchNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace a Namespace (409 when metadata.resourceVersion is stale)
+ */
+export const replaceNamespace = <ThrowOnError extends boolean = false>(options: Options<ReplaceNamespaceData, ThrowOnError>) => (options.client ?? client).put<ReplaceNamespaceResponses, ReplaceNamespaceErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/namespaces/{name}',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -382,6 +466,19 @@ export const heartbeatNode = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Replace the node's network policy counters (its agent reports them every few seconds)
+ */
+export const reportPolicyCounters = <ThrowOnError extends boolean = false>(options: Options<ReportPolicyCountersData, ThrowOnError>) => (options.client ?? client).put<ReportPolicyCountersResponses, ReportPolicyCountersErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/nodes/{name}/policycounters',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * Read a Node (with its status)
  */
 export const readNodeStatus = <ThrowOnError extends boolean = false>(options: Options<ReadNodeStatusData, ThrowOnError>) => (options.client ?? client).get<ReadNodeStatusResponses, ReadNodeStatusErrors, ThrowOnError>({
@@ -422,6 +519,15 @@ export const listPodAllNamespaces = <ThrowOnError extends boolean = false>(optio
 });
 
 /**
+ * The network policies' counters: every node's last report, summed per policy, direction, rule and action (read-only; also on /metrics as flatnet_policy_packets_total)
+ */
+export const readPolicyCounters = <ThrowOnError extends boolean = false>(options?: Options<ReadPolicyCountersData, ThrowOnError>) => (options?.client ?? client).get<ReadPolicyCountersResponses, ReadPolicyCountersErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/policycounters',
+    ...options
+});
+
+/**
  * List or watch services in all namespaces
  */
 export const listServiceAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListServiceAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListServiceAllNamespacesResponses, ListServiceAllNamespacesErrors, ThrowOnError>({
@@ -437,6 +543,249 @@ export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Op
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/apis',
     ...options
+});
+
+/**
+ * The group networking.k8s.io (APIGroup)
+ */
+export const discoveryApisNetworkingK8sIo = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisNetworkingK8sIoData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io',
+    ...options
+});
+
+/**
+ * The resources of networking.k8s.io/v1 (APIResourceList)
+ */
+export const discoveryApisNetworkingK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisNetworkingK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisNetworkingK8sIoV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1',
+    ...options
+});
+
+/**
+ * List or watch networkpolicies in a namespace
+ */
+export const listNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ListNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ListNetworkPolicyResponses, ListNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies',
+    ...options
+});
+
+/**
+ * Create a NetworkPolicy
+ */
+export const createNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateNetworkPolicyResponses, CreateNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a NetworkPolicy; answers it as it was
+ */
+export const deleteNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteNetworkPolicyResponses, DeleteNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a NetworkPolicy
+ */
+export const readNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadNetworkPolicyResponses, ReadNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a NetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchNetworkPolicyResponses, PatchNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace a NetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceNetworkPolicyResponses, ReplaceNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List or watch networkpolicies in all namespaces
+ */
+export const listNetworkPolicyAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListNetworkPolicyAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/networking.k8s.io/v1/networkpolicies',
+    ...options
+});
+
+/**
+ * The group policy.networking.k8s.io (APIGroup)
+ */
+export const discoveryApisPolicyNetworkingK8sIo = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisPolicyNetworkingK8sIoData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io',
+    ...options
+});
+
+/**
+ * The resources of policy.networking.k8s.io/v1alpha1 (APIResourceList)
+ */
+export const discoveryApisPolicyNetworkingK8sIoV1Alpha1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1',
+    ...options
+});
+
+/**
+ * List or watch adminnetworkpolicies
+ */
+export const listAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListAdminNetworkPolicyResponses, ListAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies',
+    ...options
+});
+
+/**
+ * Create a AdminNetworkPolicy
+ */
+export const createAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateAdminNetworkPolicyResponses, CreateAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a AdminNetworkPolicy; answers it as it was
+ */
+export const deleteAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteAdminNetworkPolicyResponses, DeleteAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a AdminNetworkPolicy
+ */
+export const readAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadAdminNetworkPolicyResponses, ReadAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a AdminNetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchAdminNetworkPolicyResponses, PatchAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace a AdminNetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceAdminNetworkPolicyResponses, ReplaceAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List or watch baselineadminnetworkpolicies
+ */
+export const listBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options?: Options<ListBaselineAdminNetworkPolicyData, ThrowOnError>) => (options?.client ?? client).get<ListBaselineAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
+    ...options
+});
+
+/**
+ * Create a BaselineAdminNetworkPolicy
+ */
+export const createBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<CreateBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).post<CreateBaselineAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a BaselineAdminNetworkPolicy; answers it as it was
+ */
+export const deleteBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<DeleteBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).delete<DeleteBaselineAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Read a BaselineAdminNetworkPolicy
+ */
+export const readBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReadBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).get<ReadBaselineAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options
+});
+
+/**
+ * Patch a BaselineAdminNetworkPolicy: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<PatchBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).patch<PatchBaselineAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace a BaselineAdminNetworkPolicy (409 when metadata.resourceVersion is stale)
+ */
+export const replaceBaselineAdminNetworkPolicy = <ThrowOnError extends boolean = false>(options: Options<ReplaceBaselineAdminNetworkPolicyData, ThrowOnError>) => (options.client ?? client).put<ReplaceBaselineAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -481,10 +830,24 @@ export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: O
 });
 
 /**
- * The Kubernetes version whose API flatnet follows
+ * The OpenAPI 3 document of apis/networking.k8s.io/v1, with Kubernetes' extensions (kubectl explain and validation read it)
  */
-export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({
+export const openapiV3ApisNetworkingK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApisNetworkingK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisNetworkingK8sIoV1Errors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
-    url: '/version',
+    url: '/openapi/v3/apis/networking.k8s.io/v1',
     ...options
 });
+
+/**
+ * The OpenAPI 3 document of apis/policy.networking.k8s.io/v1alpha1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApisPolicyNetworkingK8sIoV1Alpha1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/apis/policy.networking.k8s.io/v1alpha1',
+    ...options
+});
+
+/**
+ * The Kubernetes version whose API flatnet follows
+ */
+export const discoveryVersion = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryVersionData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryVersionResponses, DiscoveryVersionErrors, ThrowOnError>({ url: '/version', ...options });

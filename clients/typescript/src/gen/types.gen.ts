@@ -5,9 +5,144 @@ export type ClientOptions = {
 };
 
 /**
+ * A cluster-wide policy of the administrator, judged before any NetworkPolicy.
+ */
+export type AdminNetworkPolicy = {
+    apiVersion?: string;
+    kind?: string;
+    metadata: ObjectMeta & {
+        /**
+         * The adminnetworkpolicy's name; on replace, the name of the path
+         */
+        name: string;
+    };
+    spec: AdminNetworkPolicySpec;
+};
+
+export type AdminNetworkPolicyEgressRule = {
+    action: AdminNetworkPolicyRuleAction;
+    name?: string | null;
+    ports?: Array<AdminNetworkPolicyPort> | null;
+    to: Array<AdminNetworkPolicyPeer>;
+};
+
+export type AdminNetworkPolicyIngressRule = {
+    action: AdminNetworkPolicyRuleAction;
+    /**
+     * At least one peer.
+     */
+    from: Array<AdminNetworkPolicyPeer>;
+    /**
+     * Shown in counters and events; at most 100 characters.
+     */
+    name?: string | null;
+    /**
+     * Absent: every port.
+     */
+    ports?: Array<AdminNetworkPolicyPort> | null;
+};
+
+export type AdminNetworkPolicyList = {
+    apiVersion: string;
+    items: Array<AdminNetworkPolicy>;
+    /**
+     * AdminNetworkPolicyList
+     */
+    kind: string;
+    metadata: ListMeta;
+};
+
+/**
+ * Exactly one of: pods of namespaces, pods, or (egress only) networks by CIDR.
+ */
+export type AdminNetworkPolicyPeer = {
+    namespaces?: null | LabelSelector;
+    /**
+     * Egress only: destinations outside the cluster's pods, as CIDRs.
+     */
+    networks?: Array<string> | null;
+    pods?: null | NamespacedPod;
+};
+
+/**
+ * Exactly one of a port number, a named port of the destination pod, or a range.
+ */
+export type AdminNetworkPolicyPort = {
+    namedPort?: string | null;
+    portNumber?: null | PortNumber;
+    portRange?: null | PortRangeSpec;
+};
+
+/**
+ * What a matching rule does.
+ */
+export type AdminNetworkPolicyRuleAction = 'Allow' | 'Deny' | 'Pass';
+
+export type AdminNetworkPolicySpec = {
+    egress?: Array<AdminNetworkPolicyEgressRule>;
+    /**
+     * Judged in order: the first rule that matches decides. At most 100.
+     */
+    ingress?: Array<AdminNetworkPolicyIngressRule>;
+    /**
+     * 0-1000; the lower, the earlier it is judged. Two policies of one priority are
+     * judged in name order.
+     */
+    priority: number;
+    /**
+     * The pods the policy applies to.
+     */
+    subject: AdminNetworkPolicySubject;
+};
+
+/**
+ * Exactly one of: every pod of the namespaces `namespaces` selects, or the pods `pods`
+ * selects.
+ */
+export type AdminNetworkPolicySubject = {
+    namespaces?: null | LabelSelector;
+    pods?: null | NamespacedPod;
+};
+
+/**
  * How pods reach pods on other nodes.
  */
 export type Backend = 'host-gw' | 'vxlan';
+
+/**
+ * The singleton (named `default`) judged after every NetworkPolicy, for traffic none of
+ * them isolates: the cluster's defaults that namespaces may override.
+ */
+export type BaselineAdminNetworkPolicy = {
+    apiVersion?: string;
+    kind?: string;
+    metadata: ObjectMeta & {
+        /**
+         * The baselineadminnetworkpolicy's name; on replace, the name of the path
+         */
+        name: string;
+    };
+    spec: BaselineAdminNetworkPolicySpec;
+};
+
+export type BaselineAdminNetworkPolicyList = {
+    apiVersion: string;
+    items: Array<BaselineAdminNetworkPolicy>;
+    /**
+     * BaselineAdminNetworkPolicyList
+     */
+    kind: string;
+    metadata: ListMeta;
+};
+
+export type BaselineAdminNetworkPolicySpec = {
+    egress?: Array<AdminNetworkPolicyEgressRule>;
+    /**
+     * `Allow` or `Deny` only (there is nothing after the baseline to pass to).
+     */
+    ingress?: Array<AdminNetworkPolicyIngressRule>;
+    subject: AdminNetworkPolicySubject;
+};
 
 export type ClientIpConfig = {
     /**
@@ -111,6 +246,16 @@ export type ContainerStateWaiting = {
 };
 
 export type ContainerStatus = {
+    /**
+     * The container's `image` as its spec names it (flatnet runs commands, not images; an
+     * empty string when the spec names none). Always present: Kubernetes' clients require it.
+     */
+    image?: string;
+    /**
+     * What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+     * present: Kubernetes' clients require it.
+     */
+    imageID?: string;
     lastState?: null | ContainerState;
     name: string;
     ready?: boolean;
@@ -251,6 +396,37 @@ export type HttpGetAction = {
 export type IntOrString = number | string;
 
 /**
+ * Addresses in `cidr` but not in any of `except` (each within `cidr`).
+ */
+export type IpBlock = {
+    cidr: string;
+    except?: Array<string>;
+};
+
+/**
+ * A label selector, as policies carry it: every `matchLabels` pair and every
+ * `matchExpressions` requirement must hold. The empty selector selects everything.
+ */
+export type LabelSelector = {
+    matchExpressions?: Array<LabelSelectorRequirement>;
+    matchLabels?: {
+        [key: string]: string;
+    };
+};
+
+export type LabelSelectorRequirement = {
+    key: string;
+    /**
+     * `In`, `NotIn`, `Exists` or `DoesNotExist`.
+     */
+    operator: string;
+    /**
+     * Required (non-empty) for `In` and `NotIn`, empty for `Exists` and `DoesNotExist`.
+     */
+    values?: Array<string>;
+};
+
+/**
  * Metadata of a list: the store revision the list was read at. Watch from it to follow.
  */
 export type ListMeta = {
@@ -277,6 +453,139 @@ export type ManagedFieldsEntry = {
     operation: string;
     subresource?: string;
     time?: string | null;
+};
+
+/**
+ * A namespace. Creating a namespaced object in a namespace that does not exist creates the
+ * namespace (flatnet has no admission step to refuse it); deleting a namespace deletes
+ * every object in it, in the same transaction.
+ */
+export type Namespace = {
+    apiVersion?: string;
+    kind?: string;
+    metadata: ObjectMeta & {
+        /**
+         * The namespace's name; on replace, the name of the path
+         */
+        name: string;
+    };
+    spec?: NamespaceSpec;
+    status?: NamespaceStatus;
+};
+
+export type NamespaceList = {
+    apiVersion: string;
+    items: Array<Namespace>;
+    /**
+     * NamespaceList
+     */
+    kind: string;
+    metadata: ListMeta;
+};
+
+export type NamespaceSpec = {
+    /**
+     * Accepted for compatibility; deletion does not wait for finalizers.
+     */
+    finalizers?: Array<string>;
+};
+
+export type NamespaceStatus = {
+    /**
+     * Server-owned: `Active` (deletion is immediate, so never `Terminating`).
+     */
+    phase?: string | null;
+};
+
+/**
+ * Pods matching `podSelector` in the namespaces matching `namespaceSelector`.
+ */
+export type NamespacedPod = {
+    namespaceSelector?: LabelSelector;
+    podSelector?: LabelSelector;
+};
+
+export type NetworkPolicy = {
+    apiVersion?: string;
+    kind?: string;
+    metadata: ObjectMeta & {
+        /**
+         * The networkpolicy's name; on replace, the name of the path
+         */
+        name: string;
+    };
+    spec?: NetworkPolicySpec;
+};
+
+/**
+ * Traffic to any of `to` (everywhere when empty) on any of `ports` (all when empty).
+ */
+export type NetworkPolicyEgressRule = {
+    ports?: Array<NetworkPolicyPort>;
+    to?: Array<NetworkPolicyPeer>;
+};
+
+/**
+ * Traffic from any of `from` (everywhere when empty) to any of `ports` (all when empty).
+ */
+export type NetworkPolicyIngressRule = {
+    from?: Array<NetworkPolicyPeer>;
+    ports?: Array<NetworkPolicyPort>;
+};
+
+export type NetworkPolicyList = {
+    apiVersion: string;
+    items: Array<NetworkPolicy>;
+    /**
+     * NetworkPolicyList
+     */
+    kind: string;
+    metadata: ListMeta;
+};
+
+/**
+ * One peer: either `ipBlock`, or pods by `podSelector` and/or `namespaceSelector`. Both
+ * selectors in one peer mean the pods that match `podSelector` in the namespaces that match
+ * `namespaceSelector`; `podSelector` alone means pods of the policy's namespace;
+ * `namespaceSelector` alone means every pod of the matching namespaces.
+ */
+export type NetworkPolicyPeer = {
+    ipBlock?: null | IpBlock;
+    namespaceSelector?: null | LabelSelector;
+    podSelector?: null | LabelSelector;
+};
+
+/**
+ * A port (number or the name of a container port of the destination pod), or the range
+ * `port..=endPort`; no port: every port of the protocol.
+ */
+export type NetworkPolicyPort = {
+    /**
+     * The last port of a range starting at a numeric `port`.
+     */
+    endPort?: number | null;
+    port?: null | IntOrString;
+    protocol?: null | Protocol;
+};
+
+export type NetworkPolicySpec = {
+    /**
+     * Traffic allowed out of the selected pods (when the policy isolates egress).
+     */
+    egress?: Array<NetworkPolicyEgressRule>;
+    /**
+     * Traffic allowed into the selected pods (when the policy isolates ingress).
+     */
+    ingress?: Array<NetworkPolicyIngressRule>;
+    /**
+     * The pods of the policy's namespace it applies to; empty: all of them.
+     */
+    podSelector?: LabelSelector;
+    /**
+     * The directions the policy isolates. Absent: `Ingress`, plus `Egress` when the policy
+     * has egress rules (Kubernetes' default).
+     */
+    policyTypes?: Array<PolicyType> | null;
 };
 
 /**
@@ -529,6 +838,15 @@ export type PodSpec = {
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
+    /**
+     * Labels a node must carry (all of them, with these values) for the scheduler to bind
+     * the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+     * condition False (reason `Unschedulable`), until a node matches. Ignored when
+     * `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
+     */
+    nodeSelector?: {
+        [key: string]: string;
+    };
     restartPolicy?: RestartPolicy;
     /**
      * With `hostname`, and a headless service of this name in the pod's namespace, the pod
@@ -558,9 +876,71 @@ export type PodStatus = {
     startTime?: string | null;
 };
 
+/**
+ * The counts of one rule of a policy. A connection is judged at its first packet (and again
+ * at its first packet after each change of the node's plan), so `Allow` and `Pass` count
+ * judgements of new connections, and `Deny` every packet dropped (a client's retries
+ * included).
+ */
+export type PolicyCounter = {
+    /**
+     * `Allow`, `Deny` or `Pass`.
+     */
+    action: string;
+    bytes: number;
+    /**
+     * `Ingress` or `Egress`.
+     */
+    direction: string;
+    /**
+     * `NetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
+     */
+    kind: string;
+    name: string;
+    /**
+     * The policy's namespace (NetworkPolicies only).
+     */
+    namespace?: string | null;
+    packets: number;
+    /**
+     * The rule's index in `ingress` or `egress`; absent for the drop of a NetworkPolicy's
+     * isolation (what no rule of the policies selecting the pod allows), which counts
+     * against every policy isolating the pod.
+     */
+    rule?: number | null;
+};
+
+/**
+ * The policy counters of one node (`PUT /api/v1/nodes/{name}/policycounters`, by its agent),
+ * or of the cluster (`GET /api/v1/policycounters`: the last report of every node, summed
+ * per rule).
+ */
+export type PolicyCounters = {
+    items?: Array<PolicyCounter>;
+};
+
+/**
+ * A direction of traffic a policy isolates.
+ */
+export type PolicyType = 'Ingress' | 'Egress';
+
+export type PortNumber = {
+    port: number;
+    protocol?: Protocol;
+};
+
 export type PortRange = {
     max: number;
     min: number;
+};
+
+/**
+ * `start..=end` of one protocol.
+ */
+export type PortRangeSpec = {
+    end: number;
+    protocol?: Protocol;
+    start: number;
 };
 
 /**
@@ -741,7 +1121,7 @@ export type TcpSocketAction = {
 export type TrafficPolicy = 'Cluster' | 'Local';
 
 /**
- * One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
+ * One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream lasts, labelled `application/json` as Kubernetes does (a stream of JSON objects, not one document), or `application/x-ndjson` when the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
  */
 export type WatchEvent = {
     object: {
@@ -850,7 +1230,7 @@ export type ListEndpointsAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -865,6 +1245,10 @@ export type ListEndpointsAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/endpoints';
 };
@@ -900,7 +1284,7 @@ export type ListEndpointsAllNamespacesError = ListEndpointsAllNamespacesErrors[k
 
 export type ListEndpointsAllNamespacesResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -916,7 +1300,7 @@ export type ListEventAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -932,7 +1316,7 @@ export type ListEventAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -970,12 +1354,156 @@ export type ListEventAllNamespacesError = ListEventAllNamespacesErrors[keyof Lis
 
 export type ListEventAllNamespacesResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
 
 export type ListEventAllNamespacesResponse = ListEventAllNamespacesResponses[keyof ListEventAllNamespacesResponses];
+
+export type ListNamespaceData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/api/v1/namespaces';
+};
+
+export type ListNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListNamespaceError = ListNamespaceErrors[keyof ListNamespaceErrors];
+
+export type ListNamespaceResponses = {
+    /**
+     * The namespaces; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: NamespaceList;
+};
+
+export type ListNamespaceResponse = ListNamespaceResponses[keyof ListNamespaceResponses];
+
+export type CreateNamespaceData = {
+    body: Namespace;
+    path?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces';
+};
+
+export type CreateNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type CreateNamespaceError = CreateNamespaceErrors[keyof CreateNamespaceErrors];
+
+export type CreateNamespaceResponses = {
+    /**
+     * Created
+     */
+    201: Namespace;
+};
+
+export type CreateNamespaceResponse = CreateNamespaceResponses[keyof CreateNamespaceResponses];
 
 export type ListEndpointsData = {
     body?: never;
@@ -991,7 +1519,7 @@ export type ListEndpointsData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1006,6 +1534,10 @@ export type ListEndpointsData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/endpoints';
 };
@@ -1041,7 +1573,7 @@ export type ListEndpointsError = ListEndpointsErrors[keyof ListEndpointsErrors];
 
 export type ListEndpointsResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -1104,7 +1636,7 @@ export type ListEventData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1120,7 +1652,7 @@ export type ListEventData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1158,7 +1690,7 @@ export type ListEventError = ListEventErrors[keyof ListEventErrors];
 
 export type ListEventResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
@@ -1175,11 +1707,11 @@ export type CreateEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1258,11 +1790,11 @@ export type DeleteEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1367,7 +1899,7 @@ export type ListPodData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1383,7 +1915,7 @@ export type ListPodData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1421,7 +1953,7 @@ export type ListPodError = ListPodErrors[keyof ListPodErrors];
 
 export type ListPodResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
@@ -1438,11 +1970,11 @@ export type CreatePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1521,11 +2053,11 @@ export type DeletePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1635,11 +2167,11 @@ export type PatchPodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1722,11 +2254,11 @@ export type ReplacePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1790,6 +2322,154 @@ export type ReplacePodResponses = {
 };
 
 export type ReplacePodResponse = ReplacePodResponses[keyof ReplacePodResponses];
+
+export type ConnectGetPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectGetPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectGetPodExecError = ConnectGetPodExecErrors[keyof ConnectGetPodExecErrors];
+
+export type ConnectPostPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectPostPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectPostPodExecError = ConnectPostPodExecErrors[keyof ConnectPostPodExecErrors];
 
 export type ReadPodLogData = {
     body?: never;
@@ -1988,7 +2668,7 @@ export type ListServiceData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2003,6 +2683,10 @@ export type ListServiceData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/services';
 };
@@ -2038,7 +2722,7 @@ export type ListServiceError = ListServiceErrors[keyof ListServiceErrors];
 
 export type ListServiceResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -2055,11 +2739,11 @@ export type CreateServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2138,11 +2822,11 @@ export type DeleteServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2252,11 +2936,11 @@ export type PatchServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2339,11 +3023,11 @@ export type ReplaceServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2408,6 +3092,274 @@ export type ReplaceServiceResponses = {
 
 export type ReplaceServiceResponse = ReplaceServiceResponses[keyof ReplaceServiceResponses];
 
+export type DeleteNamespaceData = {
+    body?: never;
+    path: {
+        /**
+         * The namespace's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{name}';
+};
+
+export type DeleteNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type DeleteNamespaceError = DeleteNamespaceErrors[keyof DeleteNamespaceErrors];
+
+export type DeleteNamespaceResponses = {
+    /**
+     * Deleted
+     */
+    200: Namespace;
+};
+
+export type DeleteNamespaceResponse = DeleteNamespaceResponses[keyof DeleteNamespaceResponses];
+
+export type ReadNamespaceData = {
+    body?: never;
+    path: {
+        /**
+         * The namespace's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/api/v1/namespaces/{name}';
+};
+
+export type ReadNamespaceErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadNamespaceError = ReadNamespaceErrors[keyof ReadNamespaceErrors];
+
+export type ReadNamespaceResponses = {
+    /**
+     * The object
+     */
+    200: Namespace;
+};
+
+export type ReadNamespaceResponse = ReadNamespaceResponses[keyof ReadNamespaceResponses];
+
+export type PatchNamespaceData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * The namespace's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{name}';
+};
+
+export type PatchNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNamespaceError = PatchNamespaceErrors[keyof PatchNamespaceErrors];
+
+export type PatchNamespaceResponses = {
+    /**
+     * Patched
+     */
+    200: Namespace;
+    /**
+     * Created by server-side apply
+     */
+    201: Namespace;
+};
+
+export type PatchNamespaceResponse = PatchNamespaceResponses[keyof PatchNamespaceResponses];
+
+export type ReplaceNamespaceData = {
+    body: Namespace;
+    path: {
+        /**
+         * The namespace's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/api/v1/namespaces/{name}';
+};
+
+export type ReplaceNamespaceErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReplaceNamespaceError = ReplaceNamespaceErrors[keyof ReplaceNamespaceErrors];
+
+export type ReplaceNamespaceResponses = {
+    /**
+     * Replaced
+     */
+    200: Namespace;
+};
+
+export type ReplaceNamespaceResponse = ReplaceNamespaceResponses[keyof ReplaceNamespaceResponses];
+
 export type ListNodeLeaseData = {
     body?: never;
     path?: never;
@@ -2417,7 +3369,7 @@ export type ListNodeLeaseData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2432,6 +3384,10 @@ export type ListNodeLeaseData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodeleases';
 };
@@ -2467,7 +3423,7 @@ export type ListNodeLeaseError = ListNodeLeaseErrors[keyof ListNodeLeaseErrors];
 
 export type ListNodeLeaseResponses = {
     /**
-     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeLeaseList;
 };
@@ -2521,7 +3477,7 @@ export type ListNodeData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2536,6 +3492,10 @@ export type ListNodeData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodes';
 };
@@ -2571,7 +3531,7 @@ export type ListNodeError = ListNodeErrors[keyof ListNodeErrors];
 
 export type ListNodeResponses = {
     /**
-     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeList;
 };
@@ -2583,11 +3543,11 @@ export type CreateNodeData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2662,11 +3622,11 @@ export type DeleteNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2768,11 +3728,11 @@ export type PatchNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2851,11 +3811,11 @@ export type ReplaceNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2985,6 +3945,72 @@ export type HeartbeatNodeResponses = {
 };
 
 export type HeartbeatNodeResponse = HeartbeatNodeResponses[keyof HeartbeatNodeResponses];
+
+export type ReportPolicyCountersData = {
+    body: PolicyCounters;
+    path: {
+        /**
+         * The node's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/api/v1/nodes/{name}/policycounters';
+};
+
+export type ReportPolicyCountersErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReportPolicyCountersError = ReportPolicyCountersErrors[keyof ReportPolicyCountersErrors];
+
+export type ReportPolicyCountersResponses = {
+    /**
+     * The report as kept
+     */
+    200: PolicyCounters;
+};
+
+export type ReportPolicyCountersResponse = ReportPolicyCountersResponses[keyof ReportPolicyCountersResponses];
 
 export type ReadNodeStatusData = {
     body?: never;
@@ -3145,7 +4171,7 @@ export type ListPodAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3161,7 +4187,7 @@ export type ListPodAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -3199,12 +4225,41 @@ export type ListPodAllNamespacesError = ListPodAllNamespacesErrors[keyof ListPod
 
 export type ListPodAllNamespacesResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
 
 export type ListPodAllNamespacesResponse = ListPodAllNamespacesResponses[keyof ListPodAllNamespacesResponses];
+
+export type ReadPolicyCountersData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/policycounters';
+};
+
+export type ReadPolicyCountersErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadPolicyCountersError = ReadPolicyCountersErrors[keyof ReadPolicyCountersErrors];
+
+export type ReadPolicyCountersResponses = {
+    /**
+     * The counters
+     */
+    200: PolicyCounters;
+};
+
+export type ReadPolicyCountersResponse = ReadPolicyCountersResponses[keyof ReadPolicyCountersResponses];
 
 export type ListServiceAllNamespacesData = {
     body?: never;
@@ -3215,7 +4270,7 @@ export type ListServiceAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3230,6 +4285,10 @@ export type ListServiceAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/services';
 };
@@ -3265,7 +4324,7 @@ export type ListServiceAllNamespacesError = ListServiceAllNamespacesErrors[keyof
 
 export type ListServiceAllNamespacesResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -3302,6 +4361,1462 @@ export type DiscoveryApisResponses = {
 };
 
 export type DiscoveryApisResponse = DiscoveryApisResponses[keyof DiscoveryApisResponses];
+
+export type DiscoveryApisNetworkingK8sIoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/networking.k8s.io';
+};
+
+export type DiscoveryApisNetworkingK8sIoErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisNetworkingK8sIoError = DiscoveryApisNetworkingK8sIoErrors[keyof DiscoveryApisNetworkingK8sIoErrors];
+
+export type DiscoveryApisNetworkingK8sIoResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisNetworkingK8sIoResponse = DiscoveryApisNetworkingK8sIoResponses[keyof DiscoveryApisNetworkingK8sIoResponses];
+
+export type DiscoveryApisNetworkingK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/networking.k8s.io/v1';
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Error = DiscoveryApisNetworkingK8sIoV1Errors[keyof DiscoveryApisNetworkingK8sIoV1Errors];
+
+export type DiscoveryApisNetworkingK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisNetworkingK8sIoV1Response = DiscoveryApisNetworkingK8sIoV1Responses[keyof DiscoveryApisNetworkingK8sIoV1Responses];
+
+export type ListNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+    };
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies';
+};
+
+export type ListNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListNetworkPolicyError = ListNetworkPolicyErrors[keyof ListNetworkPolicyErrors];
+
+export type ListNetworkPolicyResponses = {
+    /**
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: NetworkPolicyList;
+};
+
+export type ListNetworkPolicyResponse = ListNetworkPolicyResponses[keyof ListNetworkPolicyResponses];
+
+export type CreateNetworkPolicyData = {
+    body: NetworkPolicy;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies';
+};
+
+export type CreateNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type CreateNetworkPolicyError = CreateNetworkPolicyErrors[keyof CreateNetworkPolicyErrors];
+
+export type CreateNetworkPolicyResponses = {
+    /**
+     * Created
+     */
+    201: NetworkPolicy;
+};
+
+export type CreateNetworkPolicyResponse = CreateNetworkPolicyResponses[keyof CreateNetworkPolicyResponses];
+
+export type DeleteNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The networkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
+};
+
+export type DeleteNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type DeleteNetworkPolicyError = DeleteNetworkPolicyErrors[keyof DeleteNetworkPolicyErrors];
+
+export type DeleteNetworkPolicyResponses = {
+    /**
+     * Deleted
+     */
+    200: NetworkPolicy;
+};
+
+export type DeleteNetworkPolicyResponse = DeleteNetworkPolicyResponses[keyof DeleteNetworkPolicyResponses];
+
+export type ReadNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The networkpolicy's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
+};
+
+export type ReadNetworkPolicyErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadNetworkPolicyError = ReadNetworkPolicyErrors[keyof ReadNetworkPolicyErrors];
+
+export type ReadNetworkPolicyResponses = {
+    /**
+     * The object
+     */
+    200: NetworkPolicy;
+};
+
+export type ReadNetworkPolicyResponse = ReadNetworkPolicyResponses[keyof ReadNetworkPolicyResponses];
+
+export type PatchNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The networkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
+};
+
+export type PatchNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchNetworkPolicyError = PatchNetworkPolicyErrors[keyof PatchNetworkPolicyErrors];
+
+export type PatchNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: NetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: NetworkPolicy;
+};
+
+export type PatchNetworkPolicyResponse = PatchNetworkPolicyResponses[keyof PatchNetworkPolicyResponses];
+
+export type ReplaceNetworkPolicyData = {
+    body: NetworkPolicy;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The networkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}';
+};
+
+export type ReplaceNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReplaceNetworkPolicyError = ReplaceNetworkPolicyErrors[keyof ReplaceNetworkPolicyErrors];
+
+export type ReplaceNetworkPolicyResponses = {
+    /**
+     * Replaced
+     */
+    200: NetworkPolicy;
+};
+
+export type ReplaceNetworkPolicyResponse = ReplaceNetworkPolicyResponses[keyof ReplaceNetworkPolicyResponses];
+
+export type ListNetworkPolicyAllNamespacesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/networking.k8s.io/v1/networkpolicies';
+};
+
+export type ListNetworkPolicyAllNamespacesErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListNetworkPolicyAllNamespacesError = ListNetworkPolicyAllNamespacesErrors[keyof ListNetworkPolicyAllNamespacesErrors];
+
+export type ListNetworkPolicyAllNamespacesResponses = {
+    /**
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: NetworkPolicyList;
+};
+
+export type ListNetworkPolicyAllNamespacesResponse = ListNetworkPolicyAllNamespacesResponses[keyof ListNetworkPolicyAllNamespacesResponses];
+
+export type DiscoveryApisPolicyNetworkingK8sIoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/policy.networking.k8s.io';
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoError = DiscoveryApisPolicyNetworkingK8sIoErrors[keyof DiscoveryApisPolicyNetworkingK8sIoErrors];
+
+export type DiscoveryApisPolicyNetworkingK8sIoResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoResponse = DiscoveryApisPolicyNetworkingK8sIoResponses[keyof DiscoveryApisPolicyNetworkingK8sIoResponses];
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/policy.networking.k8s.io/v1alpha1';
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Error = DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors[keyof DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors];
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Response = DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses[keyof DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses];
+
+export type ListAdminNetworkPolicyData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';
+};
+
+export type ListAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListAdminNetworkPolicyError = ListAdminNetworkPolicyErrors[keyof ListAdminNetworkPolicyErrors];
+
+export type ListAdminNetworkPolicyResponses = {
+    /**
+     * The adminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: AdminNetworkPolicyList;
+};
+
+export type ListAdminNetworkPolicyResponse = ListAdminNetworkPolicyResponses[keyof ListAdminNetworkPolicyResponses];
+
+export type CreateAdminNetworkPolicyData = {
+    body: AdminNetworkPolicy;
+    path?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';
+};
+
+export type CreateAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type CreateAdminNetworkPolicyError = CreateAdminNetworkPolicyErrors[keyof CreateAdminNetworkPolicyErrors];
+
+export type CreateAdminNetworkPolicyResponses = {
+    /**
+     * Created
+     */
+    201: AdminNetworkPolicy;
+};
+
+export type CreateAdminNetworkPolicyResponse = CreateAdminNetworkPolicyResponses[keyof CreateAdminNetworkPolicyResponses];
+
+export type DeleteAdminNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * The adminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
+};
+
+export type DeleteAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type DeleteAdminNetworkPolicyError = DeleteAdminNetworkPolicyErrors[keyof DeleteAdminNetworkPolicyErrors];
+
+export type DeleteAdminNetworkPolicyResponses = {
+    /**
+     * Deleted
+     */
+    200: AdminNetworkPolicy;
+};
+
+export type DeleteAdminNetworkPolicyResponse = DeleteAdminNetworkPolicyResponses[keyof DeleteAdminNetworkPolicyResponses];
+
+export type ReadAdminNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * The adminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
+};
+
+export type ReadAdminNetworkPolicyErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadAdminNetworkPolicyError = ReadAdminNetworkPolicyErrors[keyof ReadAdminNetworkPolicyErrors];
+
+export type ReadAdminNetworkPolicyResponses = {
+    /**
+     * The object
+     */
+    200: AdminNetworkPolicy;
+};
+
+export type ReadAdminNetworkPolicyResponse = ReadAdminNetworkPolicyResponses[keyof ReadAdminNetworkPolicyResponses];
+
+export type PatchAdminNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * The adminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
+};
+
+export type PatchAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchAdminNetworkPolicyError = PatchAdminNetworkPolicyErrors[keyof PatchAdminNetworkPolicyErrors];
+
+export type PatchAdminNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: AdminNetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: AdminNetworkPolicy;
+};
+
+export type PatchAdminNetworkPolicyResponse = PatchAdminNetworkPolicyResponses[keyof PatchAdminNetworkPolicyResponses];
+
+export type ReplaceAdminNetworkPolicyData = {
+    body: AdminNetworkPolicy;
+    path: {
+        /**
+         * The adminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}';
+};
+
+export type ReplaceAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReplaceAdminNetworkPolicyError = ReplaceAdminNetworkPolicyErrors[keyof ReplaceAdminNetworkPolicyErrors];
+
+export type ReplaceAdminNetworkPolicyResponses = {
+    /**
+     * Replaced
+     */
+    200: AdminNetworkPolicy;
+};
+
+export type ReplaceAdminNetworkPolicyResponse = ReplaceAdminNetworkPolicyResponses[keyof ReplaceAdminNetworkPolicyResponses];
+
+export type ListBaselineAdminNetworkPolicyData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies';
+};
+
+export type ListBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListBaselineAdminNetworkPolicyError = ListBaselineAdminNetworkPolicyErrors[keyof ListBaselineAdminNetworkPolicyErrors];
+
+export type ListBaselineAdminNetworkPolicyResponses = {
+    /**
+     * The baselineadminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: BaselineAdminNetworkPolicyList;
+};
+
+export type ListBaselineAdminNetworkPolicyResponse = ListBaselineAdminNetworkPolicyResponses[keyof ListBaselineAdminNetworkPolicyResponses];
+
+export type CreateBaselineAdminNetworkPolicyData = {
+    body: BaselineAdminNetworkPolicy;
+    path?: never;
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies';
+};
+
+export type CreateBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type CreateBaselineAdminNetworkPolicyError = CreateBaselineAdminNetworkPolicyErrors[keyof CreateBaselineAdminNetworkPolicyErrors];
+
+export type CreateBaselineAdminNetworkPolicyResponses = {
+    /**
+     * Created
+     */
+    201: BaselineAdminNetworkPolicy;
+};
+
+export type CreateBaselineAdminNetworkPolicyResponse = CreateBaselineAdminNetworkPolicyResponses[keyof CreateBaselineAdminNetworkPolicyResponses];
+
+export type DeleteBaselineAdminNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * The baselineadminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
+};
+
+export type DeleteBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type DeleteBaselineAdminNetworkPolicyError = DeleteBaselineAdminNetworkPolicyErrors[keyof DeleteBaselineAdminNetworkPolicyErrors];
+
+export type DeleteBaselineAdminNetworkPolicyResponses = {
+    /**
+     * Deleted
+     */
+    200: BaselineAdminNetworkPolicy;
+};
+
+export type DeleteBaselineAdminNetworkPolicyResponse = DeleteBaselineAdminNetworkPolicyResponses[keyof DeleteBaselineAdminNetworkPolicyResponses];
+
+export type ReadBaselineAdminNetworkPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * The baselineadminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
+};
+
+export type ReadBaselineAdminNetworkPolicyErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadBaselineAdminNetworkPolicyError = ReadBaselineAdminNetworkPolicyErrors[keyof ReadBaselineAdminNetworkPolicyErrors];
+
+export type ReadBaselineAdminNetworkPolicyResponses = {
+    /**
+     * The object
+     */
+    200: BaselineAdminNetworkPolicy;
+};
+
+export type ReadBaselineAdminNetworkPolicyResponse = ReadBaselineAdminNetworkPolicyResponses[keyof ReadBaselineAdminNetworkPolicyResponses];
+
+export type PatchBaselineAdminNetworkPolicyData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * The baselineadminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
+};
+
+export type PatchBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchBaselineAdminNetworkPolicyError = PatchBaselineAdminNetworkPolicyErrors[keyof PatchBaselineAdminNetworkPolicyErrors];
+
+export type PatchBaselineAdminNetworkPolicyResponses = {
+    /**
+     * Patched
+     */
+    200: BaselineAdminNetworkPolicy;
+    /**
+     * Created by server-side apply
+     */
+    201: BaselineAdminNetworkPolicy;
+};
+
+export type PatchBaselineAdminNetworkPolicyResponse = PatchBaselineAdminNetworkPolicyResponses[keyof PatchBaselineAdminNetworkPolicyResponses];
+
+export type ReplaceBaselineAdminNetworkPolicyData = {
+    body: BaselineAdminNetworkPolicy;
+    path: {
+        /**
+         * The baselineadminnetworkpolicy's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies/{name}';
+};
+
+export type ReplaceBaselineAdminNetworkPolicyErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReplaceBaselineAdminNetworkPolicyError = ReplaceBaselineAdminNetworkPolicyErrors[keyof ReplaceBaselineAdminNetworkPolicyErrors];
+
+export type ReplaceBaselineAdminNetworkPolicyResponses = {
+    /**
+     * Replaced
+     */
+    200: BaselineAdminNetworkPolicy;
+};
+
+export type ReplaceBaselineAdminNetworkPolicyResponse = ReplaceBaselineAdminNetworkPolicyResponses[keyof ReplaceBaselineAdminNetworkPolicyResponses];
 
 export type HealthzData = {
     body?: never;
@@ -3450,6 +5965,68 @@ export type OpenapiV3ApiV1Responses = {
 
 export type OpenapiV3ApiV1Response = OpenapiV3ApiV1Responses[keyof OpenapiV3ApiV1Responses];
 
+export type OpenapiV3ApisNetworkingK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/apis/networking.k8s.io/v1';
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Error = OpenapiV3ApisNetworkingK8sIoV1Errors[keyof OpenapiV3ApisNetworkingK8sIoV1Errors];
+
+export type OpenapiV3ApisNetworkingK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApisNetworkingK8sIoV1Response = OpenapiV3ApisNetworkingK8sIoV1Responses[keyof OpenapiV3ApisNetworkingK8sIoV1Responses];
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/apis/policy.networking.k8s.io/v1alpha1';
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Error = OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors[keyof OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors];
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Response = OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses[keyof OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses];
+
 export type DiscoveryVersionData = {
     body?: never;
     path?: never;
@@ -3458,10 +6035,6 @@ export type DiscoveryVersionData = {
 };
 
 export type DiscoveryVersionErrors = {
-    /**
-     * No or unknown bearer token
-     */
-    401: Status;
     /**
      * Internal error
      */

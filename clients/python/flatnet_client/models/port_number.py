@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+
+from ..models.protocol import Protocol
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="PortNumber")
+
+
+@_attrs_define
+class PortNumber:
+    """
+    Attributes:
+        port (int):
+        protocol (Protocol | Unset): Transport protocol of a port.
+    """
+
+    port: int
+    protocol: Protocol | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        port = self.port
+
+        protocol: str | Unset = UNSET
+        if not isinstance(self.protocol, Unset):
+            protocol = self.protocol.value
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "port": port,
+            }
+        )
+        if protocol is not UNSET:
+            field_dict["protocol"] = protocol
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        port = d.pop("port")
+
+        _protocol = d.pop("protocol", UNSET)
+        protocol: Protocol | Unset
+        if isinstance(_protocol, Unset):
+            protocol = UNSET
+        else:
+            protocol = Protocol(_protocol)
+
+        port_number = cls(
+            port=port,
+            protocol=protocol,
+        )
+
+        return port_number

@@ -1,0 +1,865 @@
+//! The network policy compiler: the cluster's namespaces, pods and policies in, the part of
+//! the `ip flatnet` table that enforces them on one node out. Pure: no kernel, no I/O.
+//!
+//! # What is judged where
+//!
+//! A node judges the traffic of its own pods: **egress** when a local pod sends, **ingress**
+//! when a local pod receives. Traffic between two pods is so judged twice (by the sender's
+//! node for egress, the receiver's for ingress), as Kubernetes means it. The hook is
+//! `forward` at filter priority, after the NAT prerouting chains: a connection through a
+//! service is judged after DNAT (the pod's address and port), and a NodePort connection from
+//! outside keeps the client's address until postrouting, so `ipBlock` sees the client.
+//! Replies pass (`ct direction reply accept` first), and so do ICMP errors about a
+//! connection (`ct state related`). A connection is judged at its first packet and again at
+//! its first packet after each change of plan (a generation number in its conntrack mark
+//! says whether it was judged under the plan in force: [`static_script`]): a change that
+//! denies an established connection cuts it at its next packet, and allowing never disturbs
+//! one. (Deleting the connection's conntrack entry instead is not enough: the next packet
+//! of the other side, picked up mid-stream, would recreate the entry the other way round,
+//! and the denied side's packets would pass as its replies.)
+//! Connections from the node itself to its pods (probes) are never judged, as in Kubernetes.
+//!
+//! # How it scales
+//!
+//! There is never a rule per pod pair. Each selector peer (a pod selector in the policy's
+//! namespace, a namespace selector, both) becomes one **set of pod addresses**, named after
+//! its content, shared by every rule that uses the same peer. Each local pod that some
+//! policy selects gets a **chain body**: the rules of the policies selecting it, in order
+//! (admin policies by priority, then NetworkPolicies, then the baseline). Bodies are named by
+//! a hash of their text, so the pods that the same policies select share one chain; the maps
+//! `policy_ingress` and `policy_egress` send a pod's address to its chain with one lookup.
+//! A change re-renders the plan, and [`PolicyPlan::diff`] writes only what differs: the
+//! elements of a changed set, a new chain, a map element that now points elsewhere.
+//!
+//! # The chains
+//!
+//! | chain | hook | rules |
+//! |---|---|---|
+//! | `policy_forward` | forward, filter | replies, related, and connections judged under this plan → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress`; mark the connection judged |
+//! | `policy_input` | input, filter | the same with `ip saddr vmap @policy_egress` only (a pod reaching the node) |
+//! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
+//! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
+//!
+//! Counters: `pc_<hash>`, one named counter per policy, direction, rule and action, named
+//! by every rule line of that rule before its verdict ([`counters`]).
+//!
+//! Sets: `peer_<hash>` (`ipv4_addr`), the addresses of the pods a peer selects;
+//! `pport_<hash>` (`ipv4_addr . inet_proto . inet_service`), a named port resolved to each
+//! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
+//! anonymous interval sets in their rules (`ip saddr { 10.0.0.0/8 } ip saddr != { 10.1.0.0/16 }`).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+use openapi::policy::PolicyCounterKey;
+use openapi::policy::{
+    AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
+    LabelSelector as ApiSelector, NamespacedPod, NetworkPolicyPeer, NetworkPolicyPort, PolicyType,
+};
+use openapi::selector::LabelSelector;
+use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
+
+use crate::netns::Netns;
+use crate::nft::{self, TableObjects, FAMILY, TABLE};
+use crate::Result;
+
+#[path = "policy_counters.rs"]
+pub mod counters;
+
+/// Labels of a pod or a namespace.
+pub type Labels = BTreeMap<String, String>;
+
+/// A pod as the compiler sees it: where it is, what it is called, its named ports, and
+/// whether it runs on this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyPod {
+    pub namespace: String,
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub labels: Labels,
+    /// Named container ports: name → (protocol, number).
+    pub ports: BTreeMap<String, (Protocol, u16)>,
+    pub local: bool,
+}
+
+/// Everything the compiler reads: the cluster's namespaces (name → labels), its pods with an
+/// address, and its policies.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyInput {
+    pub namespaces: BTreeMap<String, Labels>,
+    pub pods: Vec<PolicyPod>,
+    pub network_policies: Vec<NetworkPolicy>,
+    pub admin_policies: Vec<AdminNetworkPolicy>,
+    pub baseline: Option<BaselineAdminNetworkPolicy>,
+}
+
+/// The enforcement of the policies on one node, as desired state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyPlan {
+    /// `peer_*` and `pport_*` sets: name → (key type, elements).
+    pub sets: BTreeMap<String, NamedSet>,
+    /// `pol_*` and `pnp_*` chains: name → rules.
+    pub chains: BTreeMap<String, Vec<String>>,
+    /// Local pod address → the chain judging its ingress.
+    pub ingress: BTreeMap<Ipv4Addr, String>,
+    /// Local pod address → the chain judging its egress.
+    pub egress: BTreeMap<Ipv4Addr, String>,
+    /// `pc_*` named counters: name → the policy rule it counts ([`counters`]).
+    pub counters: BTreeMap<String, PolicyCounterKey>,
+}
+
+/// A set of the plan: its key type (as nft writes it) and elements.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamedSet {
+    pub key: &'static str,
+    pub elements: BTreeSet<String>,
+}
+
+/// The key of a set of pod addresses.
+const ADDRESS_KEY: &str = "ipv4_addr";
+/// The key of a set of resolved named ports.
+const PORT_KEY: &str = "ipv4_addr . inet_proto . inet_service";
+/// The maps from a local pod's address to its chain.
+pub const INGRESS_MAP: &str = "policy_ingress";
+pub const EGRESS_MAP: &str = "policy_egress";
+
+/// A short, stable name from content (FNV-1a, 64 bits, as 12 hex digits): the same content
+/// gets the same name on every node and in every run, so unchanged chains and sets keep
+/// their names and a change touches only what differs.
+fn content_name(prefix: &str, content: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in content.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{prefix}_{:012x}", h >> 16)
+}
+
+fn selector(api: &ApiSelector) -> LabelSelector {
+    // Validated at the API edge; an invalid one (from an older server) selects nothing
+    // rather than everything.
+    LabelSelector::from_api(api).unwrap_or_else(|_| LabelSelector::parse("flatnet.io/invalid-selector").unwrap())
+}
+
+/// Which pods a peer means: in the namespaces `namespaces` selects (or exactly
+/// `namespace`), those `pods` selects.
+#[derive(Clone, Debug)]
+enum PodScope<'a> {
+    InNamespace(&'a str),
+    Namespaces(LabelSelector),
+}
+
+struct Compiler<'a> {
+    input: &'a PolicyInput,
+    plan: PolicyPlan,
+    /// The pods of each peer definition resolved so far: each distinct peer is matched
+    /// against the pods once per compile, however many rules and pods use it.
+    resolved: RefCell<HashMap<String, Rc<[usize]>>>,
+}
+
+/// Ports of a rule, grouped by protocol: `None` = every port of the protocol.
+type PortMatch = BTreeMap<Protocol, Option<BTreeSet<(u16, u16)>>>;
+
+/// Which way the rule looks: the peer is the source (ingress) or the destination (egress).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    fn peer(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ip saddr",
+            Direction::Egress => "ip daddr",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        }
+    }
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    }
+}
+
+fn render_ports(ports: &PortMatch) -> Vec<String> {
+    ports
+        .iter()
+        .map(|(proto, ranges)| {
+            let proto = proto_name(*proto);
+            match ranges {
+                None => format!("meta l4proto {proto}"),
+                Some(ranges) => {
+                    let items: Vec<String> =
+                        ranges.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+                    format!("meta l4proto {proto} th dport {{ {} }}", items.join(", "))
+                }
+            }
+        })
+        .collect()
+}
+
+/// A peer's match, before ports: addresses by set, by CIDR, or anything.
+enum PeerMatch {
+    Any,
+    /// The pods of a selector peer (its definition, which names its sets, and the pods).
+    Pods(String, Rc<[usize]>),
+    Block {
+        cidr: String,
+        except: Vec<String>,
+    },
+}
+
+/// A port of a rule before resolution against a pod.
+enum RulePort {
+    Number(Protocol, u16, u16),
+    Protocol(Protocol),
+    Named(Option<Protocol>, String),
+}
+
+impl<'a> Compiler<'a> {
+    /// The counter of `key`, added to the plan; answers its name.
+    fn counter(&mut self, key: PolicyCounterKey) -> String {
+        let name = counters::counter_name(&key);
+        self.plan.counters.entry(name.clone()).or_insert(key);
+        name
+    }
+
+    fn namespace_labels(&self, ns: &str) -> Labels {
+        self.input.namespaces.get(ns).cloned().unwrap_or_else(|| {
+            // A namespace not (yet) seen still has its name label.
+            Labels::from([(openapi::policy::NAMESPACE_NAME_LABEL.to_string(), ns.to_string())])
+        })
+    }
+
+    /// The pods (indices into the input) of `scope` that `pods` selects.
+    fn pods_of(&self, scope: &PodScope, pods: &LabelSelector) -> Vec<usize> {
+        let namespaces: BTreeSet<&str> = match scope {
+            PodScope::InNamespace(ns) => BTreeSet::from([*ns]),
+            PodScope::Namespaces(sel) => self
+                .input
+                .pods
+                .iter()
+                .map(|p| p.namespace.as_str())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|ns| sel.matches(&self.namespace_labels(ns)))
+                .collect(),
+        };
+        (0..self.input.pods.len())
+            .filter(|&i| {
+                let p = &self.input.pods[i];
+                namespaces.contains(p.namespace.as_str()) && pods.matches(&p.labels)
+            })
+            .collect()
+    }
+
+    /// The set of the addresses of the pods of the peer `definition`, created when first
+    /// needed.
+    fn address_set(&mut self, definition: &str, pods: &[usize]) -> String {
+        let name = content_name("peer", definition);
+        if !self.plan.sets.contains_key(&name) {
+            let elements = pods.iter().map(|&i| self.input.pods[i].ip.to_string()).collect();
+            self.plan.sets.insert(name.clone(), NamedSet { key: ADDRESS_KEY, elements });
+        }
+        name
+    }
+
+    /// A set named after its `definition` (not its elements): when pods come, go or change
+    /// labels, the set keeps its name and only its elements change, and so do the rules
+    /// that use it.
+    fn named_set(&mut self, definition: &str, elements: BTreeSet<String>, key: &'static str, prefix: &str) -> String {
+        let name = content_name(prefix, definition);
+        self.plan.sets.entry(name.clone()).or_insert(NamedSet { key, elements });
+        name
+    }
+
+    /// The pods of the peer `definition`, resolved by `resolve` the first time.
+    fn peer_pods(&self, definition: String, resolve: impl FnOnce() -> Vec<usize>) -> (String, Rc<[usize]>) {
+        if let Some(pods) = self.resolved.borrow().get(&definition) {
+            return (definition, pods.clone());
+        }
+        let pods: Rc<[usize]> = resolve().into();
+        self.resolved.borrow_mut().insert(definition.clone(), pods.clone());
+        (definition, pods)
+    }
+
+    fn np_peer(&self, np_namespace: &'a str, peer: &NetworkPolicyPeer) -> PeerMatch {
+        if let Some(block) = &peer.ip_block {
+            return PeerMatch::Block { cidr: block.cidr.clone(), except: block.except.clone() };
+        }
+        let pods = || peer.pod_selector.as_ref().map(selector).unwrap_or_default();
+        let (definition, pods) = match &peer.namespace_selector {
+            Some(ns) => self
+                .peer_pods(format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)), || {
+                    self.pods_of(&PodScope::Namespaces(selector(ns)), &pods())
+                }),
+            None => self.peer_pods(format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)), || {
+                self.pods_of(&PodScope::InNamespace(np_namespace), &pods())
+            }),
+        };
+        PeerMatch::Pods(definition, pods)
+    }
+
+    fn admin_pods(&self, namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, Rc<[usize]>) {
+        match (namespaces, pods) {
+            (Some(ns), _) => self.peer_pods(format!("namespaces {} pods {{}}", show(ns)), || {
+                self.pods_of(&PodScope::Namespaces(selector(ns)), &LabelSelector::default())
+            }),
+            (None, Some(p)) => self.peer_pods(
+                format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
+                || self.pods_of(&PodScope::Namespaces(selector(&p.namespace_selector)), &selector(&p.pod_selector)),
+            ),
+            (None, None) => (String::from("nothing"), Rc::from(Vec::new())),
+        }
+    }
+
+    fn admin_peer(&self, peer: &AdminNetworkPolicyPeer) -> Vec<PeerMatch> {
+        match &peer.networks {
+            Some(networks) => {
+                networks.iter().map(|cidr| PeerMatch::Block { cidr: cidr.clone(), except: Vec::new() }).collect()
+            }
+            None => {
+                let (definition, pods) = self.admin_pods(peer.namespaces.as_ref(), peer.pods.as_ref());
+                vec![PeerMatch::Pods(definition, pods)]
+            }
+        }
+    }
+
+    fn subject_pods(&self, subject: &AdminNetworkPolicySubject) -> BTreeSet<usize> {
+        self.admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref()).1.iter().copied().collect()
+    }
+
+    /// The rule lines that match `peers` × `ports` for the pod `pod` (the destination in
+    /// ingress, the source in egress), each ending in `verdict`. No peers: any peer; no
+    /// ports: any port. A peer or port that matches nothing adds no line.
+    fn rule_lines(
+        &mut self,
+        direction: Direction,
+        pod: usize,
+        peers: &[PeerMatch],
+        ports: &[RulePort],
+        verdict: &str,
+    ) -> Vec<String> {
+        let any = [PeerMatch::Any];
+        let peers = if peers.is_empty() { &any[..] } else { peers };
+        let mut lines = Vec::new();
+        for peer in peers {
+            let peer_clause = match peer {
+                PeerMatch::Any => String::new(),
+                PeerMatch::Pods(definition, pods) => {
+                    format!("{} @{} ", direction.peer(), self.address_set(definition, pods))
+                }
+                PeerMatch::Block { cidr, except } => {
+                    let mut c = format!("{} {{ {} }} ", direction.peer(), canonical_cidr(cidr));
+                    if !except.is_empty() {
+                        let ex: Vec<String> = except.iter().map(|e| canonical_cidr(e)).collect();
+                        let _ = write!(c, "{} != {{ {} }} ", direction.peer(), ex.join(", "));
+                    }
+                    c
+                }
+            };
+            if ports.is_empty() {
+                lines.push(format!("{peer_clause}{verdict}"));
+                continue;
+            }
+            let mut numeric = PortMatch::new();
+            for port in ports {
+                match port {
+                    RulePort::Protocol(p) => {
+                        numeric.insert(*p, None);
+                    }
+                    RulePort::Number(p, a, b) => {
+                        if let Some(ranges) = numeric.entry(*p).or_insert_with(|| Some(BTreeSet::new())) {
+                            ranges.insert((*a, *b));
+                        }
+                    }
+                    RulePort::Named(proto, name) => match direction {
+                        // Ingress: the name is the receiving pod's port.
+                        Direction::Ingress => {
+                            if let Some((p, n)) = self.input.pods[pod].ports.get(name) {
+                                if proto.is_none_or(|want| want == *p) {
+                                    if let Some(ranges) = numeric.entry(*p).or_insert_with(|| Some(BTreeSet::new())) {
+                                        ranges.insert((*n, *n));
+                                    }
+                                }
+                            }
+                        }
+                        // Egress: each destination pod's own number for the name, in a set
+                        // of address . protocol . port. An ipBlock destination has no
+                        // named ports.
+                        Direction::Egress => {
+                            let candidates: Vec<usize> = match peer {
+                                PeerMatch::Any => (0..self.input.pods.len()).collect(),
+                                PeerMatch::Pods(_, pods) => pods.to_vec(),
+                                PeerMatch::Block { .. } => Vec::new(),
+                            };
+                            let elements: BTreeSet<String> = candidates
+                                .iter()
+                                .filter_map(|&i| {
+                                    let dst = &self.input.pods[i];
+                                    let (p, n) = dst.ports.get(name)?;
+                                    proto
+                                        .is_none_or(|want| want == *p)
+                                        .then(|| format!("{} . {} . {n}", dst.ip, proto_name(*p)))
+                                })
+                                .collect();
+                            let definition = match peer {
+                                PeerMatch::Pods(definition, _) => definition.as_str(),
+                                _ => "any pod",
+                            };
+                            let definition = format!("{definition} port {name} {proto:?}");
+                            let set = self.named_set(&definition, elements, PORT_KEY, "pport");
+                            lines.push(format!("ip daddr . meta l4proto . th dport @{set} {verdict}"));
+                        }
+                    },
+                }
+            }
+            for ports in render_ports(&numeric) {
+                lines.push(format!("{peer_clause}{ports} {verdict}"));
+            }
+        }
+        lines
+    }
+
+    /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and the
+    /// isolation counters of the policies that isolate it (empty: none does).
+    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, Vec<String>) {
+        let input = self.input;
+        let p = &input.pods[pod];
+        let mut lines = Vec::new();
+        let mut isolated = Vec::new();
+        for np in &input.network_policies {
+            let ns = np.metadata.namespace.as_deref().unwrap_or_default();
+            if ns != p.namespace || !selector(&np.spec.pod_selector).matches(&p.labels) {
+                continue;
+            }
+            let policy_type = match direction {
+                Direction::Ingress => PolicyType::Ingress,
+                Direction::Egress => PolicyType::Egress,
+            };
+            if !np.spec.isolates(policy_type) {
+                continue;
+            }
+            let np_name = np.metadata.name.as_str();
+            isolated.push(self.counter(counters::network_policy_key(ns, np_name, direction.name(), None, "Deny")));
+            let rules: Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> = match direction {
+                Direction::Ingress => np.spec.ingress.iter().map(|r| (&r.from[..], &r.ports[..])).collect(),
+                Direction::Egress => np.spec.egress.iter().map(|r| (&r.to[..], &r.ports[..])).collect(),
+            };
+            for (index, (peers, ports)) in rules.into_iter().enumerate() {
+                let peers: Vec<PeerMatch> = peers.iter().map(|peer| self.np_peer(ns, peer)).collect();
+                let ports: Vec<RulePort> = ports.iter().map(np_port).collect();
+                let key = counters::network_policy_key(ns, np_name, direction.name(), Some(index as u32), "Allow");
+                let verdict = counters::counting(&[self.counter(key)]) + "return";
+                lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
+            }
+        }
+        (lines, isolated)
+    }
+
+    /// The admin (or baseline) rules of one policy (`kind` and `name`, for the counters)
+    /// that apply to `pod`.
+    fn admin_lines<'r>(
+        &mut self,
+        (kind, name): (&str, &str),
+        direction: Direction,
+        pod: usize,
+        rules: impl Iterator<
+            Item = (
+                AdminNetworkPolicyRuleAction,
+                &'r [AdminNetworkPolicyPeer],
+                Option<&'r Vec<AdminNetworkPolicyPort>>,
+            ),
+        >,
+        pass_to: &str,
+    ) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (index, (action, peers, ports)) in rules.enumerate() {
+            let verdict = match action {
+                AdminNetworkPolicyRuleAction::Allow => "return".to_string(),
+                AdminNetworkPolicyRuleAction::Deny => "drop".to_string(),
+                AdminNetworkPolicyRuleAction::Pass => format!("goto {pass_to}"),
+            };
+            let key = counters::admin_key(kind, name, direction.name(), index as u32, &format!("{action:?}"));
+            let verdict = counters::counting(&[self.counter(key)]) + &verdict;
+            let peers: Vec<PeerMatch> = peers.iter().flat_map(|peer| self.admin_peer(peer)).collect();
+            let ports: Vec<RulePort> = ports.into_iter().flatten().map(admin_port).collect();
+            lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
+        }
+        lines
+    }
+
+    /// The body of `pod`'s chain in `direction` (empty: nothing judges it).
+    fn body(
+        &mut self,
+        direction: Direction,
+        pod: usize,
+        admin_order: &[usize],
+        subjects: &[BTreeSet<usize>],
+    ) -> Vec<String> {
+        let input = self.input;
+        let (np_lines, isolated) = self.network_policy_lines(direction, pod);
+        // After the NetworkPolicies: deny what they isolate, else the baseline decides.
+        let mut np_part = np_lines;
+        if !isolated.is_empty() {
+            np_part.push(counters::counting(&isolated) + "drop");
+        } else if let Some(banp) = &input.baseline {
+            if self.subject_pods(&banp.spec.subject).contains(&pod) {
+                let rules: Vec<_> = match direction {
+                    Direction::Ingress => {
+                        banp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
+                    }
+                    Direction::Egress => {
+                        banp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect()
+                    }
+                };
+                let policy = ("BaselineAdminNetworkPolicy", banp.metadata.name.as_str());
+                np_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), ""));
+            }
+        }
+        let np_chain = content_name("pnp", &np_part.join("\n"));
+        let mut admin_part = Vec::new();
+        for (&i, subject) in admin_order.iter().zip(subjects) {
+            if !subject.contains(&pod) {
+                continue;
+            }
+            let anp = &input.admin_policies[i];
+            let rules: Vec<_> = match direction {
+                Direction::Ingress => {
+                    anp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
+                }
+                Direction::Egress => anp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect(),
+            };
+            let policy = ("AdminNetworkPolicy", anp.metadata.name.as_str());
+            admin_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), &np_chain));
+        }
+        if admin_part.is_empty() {
+            return np_part;
+        }
+        if admin_part.iter().any(|l| l.ends_with(&np_chain)) || !np_part.is_empty() {
+            self.plan.chains.insert(np_chain.clone(), np_part.clone());
+        }
+        if !np_part.is_empty() {
+            admin_part.push(format!("goto {np_chain}"));
+        }
+        admin_part
+    }
+}
+
+fn np_port(port: &NetworkPolicyPort) -> RulePort {
+    match (&port.port, port.end_port) {
+        (None, _) => RulePort::Protocol(port.protocol.unwrap_or_default()),
+        (Some(IntOrString::Int(p)), end) => {
+            RulePort::Number(port.protocol.unwrap_or_default(), *p as u16, end.unwrap_or(*p) as u16)
+        }
+        (Some(IntOrString::String(name)), _) => RulePort::Named(port.protocol, name.clone()),
+    }
+}
+
+fn admin_port(port: &AdminNetworkPolicyPort) -> RulePort {
+    match (&port.port_number, &port.named_port, &port.port_range) {
+        (Some(n), _, _) => RulePort::Number(n.protocol, n.port as u16, n.port as u16),
+        (_, Some(name), _) => RulePort::Named(None, name.clone()),
+        (_, _, Some(r)) => RulePort::Number(r.protocol, r.start as u16, r.end as u16),
+        // Rejected at the API edge; matches nothing here.
+        _ => RulePort::Named(None, String::new()),
+    }
+}
+
+/// A selector as text, for the definitions that name sets (JSON: stable, and equal for
+/// equal selectors since its maps are ordered).
+fn show(sel: &ApiSelector) -> String {
+    serde_json::to_string(sel).unwrap_or_default()
+}
+
+fn show_opt(sel: &Option<ApiSelector>) -> String {
+    sel.as_ref().map_or_else(|| "{}".to_string(), show)
+}
+
+/// `10.1.2.3/8` as nft writes it back: `10.0.0.0/8`.
+fn canonical_cidr(cidr: &str) -> String {
+    match openapi::validation::parse_cidr(cidr) {
+        Ok((addr, len)) => {
+            let (first, _) = openapi::validation::cidr_range(addr, len);
+            if len == 32 {
+                Ipv4Addr::from(first).to_string()
+            } else {
+                format!("{}/{len}", Ipv4Addr::from(first))
+            }
+        }
+        // Rejected at the API edge; an address that matches nothing here.
+        Err(_) => "0.0.0.0/32".into(),
+    }
+}
+
+/// Compile the policies for the local pods of `input`.
+pub fn compile(input: &PolicyInput) -> PolicyPlan {
+    let mut c = Compiler { input, plan: PolicyPlan::default(), resolved: RefCell::default() };
+    // Admin policies in the order they are judged: priority, then name.
+    let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
+    admin_order
+        .sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
+    let subjects: Vec<BTreeSet<usize>> =
+        admin_order.iter().map(|&i| c.subject_pods(&input.admin_policies[i].spec.subject)).collect();
+    for pod in 0..input.pods.len() {
+        if !input.pods[pod].local {
+            continue;
+        }
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let body = c.body(direction, pod, &admin_order, &subjects);
+            if body.is_empty() {
+                continue;
+            }
+            let chain = content_name("pol", &body.join("\n"));
+            c.plan.chains.entry(chain.clone()).or_insert(body);
+            let map = match direction {
+                Direction::Ingress => &mut c.plan.ingress,
+                Direction::Egress => &mut c.plan.egress,
+            };
+            map.insert(input.pods[pod].ip, chain);
+        }
+    }
+    c.plan
+}
+
+/// The hooked chains and the maps of the policies, declared (idempotently: `add` of what
+/// exists is a no-op) and their rules written afresh for `generation`: a connection judged
+/// (and allowed) since the plan of this generation was applied carries it as its conntrack
+/// mark and passes at once; any other packet of the original direction is judged, and
+/// marked when it passes. So the rules cost the first packet of a connection, and once more
+/// the first packet after each change of plan (which is how a connection a change denies is
+/// cut, and one it still allows goes on), not every packet.
+pub fn static_script(generation: u32) -> String {
+    let t = format!("{FAMILY} {TABLE}");
+    let mut s = String::new();
+    for map in [INGRESS_MAP, EGRESS_MAP] {
+        let _ = writeln!(s, "add map {t} {map} {{ type ipv4_addr : verdict; }}");
+    }
+    let hooked = [
+        ("policy_forward", "forward", &["ip saddr vmap @policy_egress", "ip daddr vmap @policy_ingress"][..]),
+        ("policy_input", "input", &["ip saddr vmap @policy_egress"][..]),
+    ];
+    for (chain, hook, rules) in hooked {
+        let _ = writeln!(s, "add chain {t} {chain} {{ type filter hook {hook} priority filter; policy accept; }}");
+        let _ = writeln!(s, "flush chain {t} {chain}");
+        let _ = writeln!(s, "add rule {t} {chain} ct state related accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct direction reply accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark {generation:#x} accept");
+        for rule in rules {
+            let _ = writeln!(s, "add rule {t} {chain} {rule}");
+        }
+        let _ = writeln!(s, "add rule {t} {chain} ct mark set {generation:#x}");
+    }
+    s
+}
+
+fn elements<'e>(items: impl IntoIterator<Item = &'e String>) -> Vec<&'e str> {
+    items.into_iter().map(String::as_str).collect()
+}
+
+impl PolicyPlan {
+    /// The script that turns the table from `old` into `self`, as one transaction: new sets
+    /// and their elements, the elements a set gained or lost, new chains, the map elements
+    /// that changed, then what is no longer used. Empty when nothing changed. Its size
+    /// follows the change, not the table: chains are named by content and never rewritten.
+    pub fn diff(&self, old: &PolicyPlan) -> String {
+        let t = format!("{FAMILY} {TABLE}");
+        let mut s = String::new();
+        for (name, set) in &self.sets {
+            let before = old.sets.get(name);
+            if before.is_none() {
+                let _ = writeln!(s, "add set {t} {name} {{ type {}; }}", set.key);
+            }
+            let empty = BTreeSet::new();
+            let had = before.map_or(&empty, |b| &b.elements);
+            let added = elements(set.elements.difference(had));
+            let removed = elements(had.difference(&set.elements));
+            if !added.is_empty() {
+                let _ = writeln!(s, "add element {t} {name} {{ {} }}", added.join(", "));
+            }
+            if !removed.is_empty() {
+                let _ = writeln!(s, "delete element {t} {name} {{ {} }}", removed.join(", "));
+            }
+        }
+        // Counters before the rules that name them.
+        for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
+            let _ = writeln!(s, "add counter {t} {name}");
+        }
+        // Chains in an order where a `goto` target comes before the chain that names it.
+        let mut new_chains: Vec<(&String, &Vec<String>)> =
+            self.chains.iter().filter(|(name, _)| !old.chains.contains_key(*name)).collect();
+        new_chains.sort_by_key(|(name, _)| !name.starts_with("pnp_"));
+        for (name, rules) in new_chains {
+            let _ = writeln!(s, "add chain {t} {name}");
+            for rule in rules {
+                let _ = writeln!(s, "add rule {t} {name} {rule}");
+            }
+        }
+        for (map, new, before) in [(INGRESS_MAP, &self.ingress, &old.ingress), (EGRESS_MAP, &self.egress, &old.egress)]
+        {
+            let mut gone = Vec::new();
+            let mut add = Vec::new();
+            for (ip, chain) in before {
+                if new.get(ip) != Some(chain) {
+                    gone.push(ip.to_string());
+                }
+            }
+            for (ip, chain) in new {
+                if before.get(ip) != Some(chain) {
+                    add.push(format!("{ip} : jump {chain}"));
+                }
+            }
+            if !gone.is_empty() {
+                let _ = writeln!(s, "delete element {t} {map} {{ {} }}", gone.join(", "));
+            }
+            if !add.is_empty() {
+                let _ = writeln!(s, "add element {t} {map} {{ {} }}", add.join(", "));
+            }
+        }
+        // Unused chains go before the sets their rules name, a chain that names a `pnp_`
+        // chain before it.
+        let mut gone_chains: Vec<&String> = old.chains.keys().filter(|n| !self.chains.contains_key(*n)).collect();
+        gone_chains.sort_by_key(|name| name.starts_with("pnp_"));
+        for name in gone_chains {
+            let _ = writeln!(s, "delete chain {t} {name}");
+        }
+        for name in old.sets.keys().filter(|n| !self.sets.contains_key(*n)) {
+            let _ = writeln!(s, "delete set {t} {name}");
+        }
+        for name in old.counters.keys().filter(|n| !self.counters.contains_key(*n)) {
+            let _ = writeln!(s, "delete counter {t} {name}");
+        }
+        s
+    }
+
+    /// The whole plan as a script onto an empty table part (the diff from nothing).
+    pub fn render(&self) -> String {
+        self.diff(&PolicyPlan::default())
+    }
+}
+
+/// The prefixes of the chains and sets the policies own in flatnet's table.
+pub const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
+pub const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
+
+/// The script that makes the policy part of the table exactly `plan`, whatever it holds
+/// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the
+/// maps and the policy chains and sets there are emptied, those no longer wanted deleted,
+/// and the plan written. The service part of the table is left alone.
+pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generation: u32) -> String {
+    let t = format!("{FAMILY} {TABLE}");
+    let mut s = format!("add table {t}\n");
+    s.push_str(&static_script(generation));
+    for map in [INGRESS_MAP, EGRESS_MAP] {
+        let _ = writeln!(s, "flush map {t} {map}");
+    }
+    let empty = TableObjects::default();
+    let existing = existing.unwrap_or(&empty);
+    let own_chains: Vec<&String> =
+        existing.chains.iter().filter(|c| OWN_CHAIN_PREFIXES.iter().any(|p| c.starts_with(p))).collect();
+    let own_sets: Vec<&String> =
+        existing.sets.iter().filter(|n| OWN_SET_PREFIXES.iter().any(|p| n.starts_with(p))).collect();
+    for c in &own_chains {
+        let _ = writeln!(s, "flush chain {t} {c}");
+    }
+    for set in &own_sets {
+        let _ = writeln!(s, "flush set {t} {set}");
+    }
+    for c in own_chains.iter().filter(|c| !plan.chains.contains_key(**c)) {
+        let _ = writeln!(s, "delete chain {t} {c}");
+    }
+    for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n)) {
+        let _ = writeln!(s, "delete set {t} {set}");
+    }
+    // Counters no rule names any more (those kept keep their counts).
+    for c in existing.counters.iter().filter(|c| c.starts_with(counters::COUNTER_PREFIX)) {
+        if !plan.counters.contains_key(c) {
+            let _ = writeln!(s, "delete counter {t} {c}");
+        }
+    }
+    // Written as onto nothing: `add` of a chain or set that exists (now empty) is a no-op.
+    s.push_str(&plan.render());
+    s
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyReport {
+    /// Bytes of the transaction (0: nothing changed, nothing was run).
+    pub script_bytes: usize,
+}
+
+/// The policy part of flatnet's table in one namespace: remembers the plan it applied, so
+/// each later plan costs only its difference.
+pub struct PolicyApplier {
+    ns: Netns,
+    applied: Option<PolicyPlan>,
+    /// The generation of the plan applied last ([`static_script`]).
+    generation: u32,
+}
+
+impl PolicyApplier {
+    pub fn new(ns: Netns) -> PolicyApplier {
+        // Seeded from the clock, so a restarted agent does not take the marks of the
+        // connections an earlier one judged for its own.
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
+        PolicyApplier { ns, applied: None, generation: seed }
+    }
+
+    /// The next generation (never 0, the mark of a connection never judged).
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.generation
+    }
+
+    /// Make the table hold exactly `plan`, whatever it held (drift repair, first apply).
+    pub fn sync_all(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
+        let existing = nft::list_objects(&self.ns)?;
+        let script = full_script(existing.as_ref(), &plan, self.next_generation());
+        nft::apply(&self.ns, &script)?;
+        self.applied = Some(plan);
+        Ok(PolicyReport { script_bytes: script.len() })
+    }
+
+    /// The counters of the policies' rules as the kernel holds them (none before the first
+    /// apply).
+    pub fn counters(&self) -> Result<Vec<openapi::PolicyCounter>> {
+        match &self.applied {
+            Some(plan) => counters::read(&self.ns, &plan.counters),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Move the table from the last plan applied to `plan` (a full sync when none was).
+    pub fn update(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
+        let Some(old) = &self.applied else { return self.sync_all(plan) };
+        let diff = plan.diff(old);
+        if diff.is_empty() {
+            return Ok(PolicyReport::default());
+        }
+        let script = static_script(self.next_generation()) + &diff;
+        if let Err(e) = nft::apply(&self.ns, &script) {
+            // What the kernel holds is unknown now: the next apply is a full one.
+            self.applied = None;
+            return Err(e);
+        }
+        self.applied = Some(plan);
+        Ok(PolicyReport { script_bytes: script.len() })
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
