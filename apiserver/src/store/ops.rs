@@ -1044,10 +1044,11 @@ async fn ensure_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
 
 async fn seed_namespaces(tx: &mut Tx<'_>) -> ApiResult<()> {
     // Events outlive what they are about: they do not bring back a deleted namespace.
-    let in_use: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT namespace FROM objects WHERE namespace != '' AND kind != 'Event'")
-            .fetch_all(&mut *tx.conn)
-            .await?;
+    let in_use: Vec<String> = on!(tx.conn.either(), |c| sqlx::query_scalar(
+        "SELECT DISTINCT namespace FROM objects WHERE namespace != '' AND kind != 'Event'"
+    )
+    .fetch_all(c)
+    .await)?;
     for name in INITIAL_NAMESPACES.iter().map(|n| n.to_string()).chain(in_use) {
         ensure_namespace(tx, &name).await?;
     }
