@@ -87,11 +87,24 @@ async fn pods_run_with_their_ip_reach_each_other_and_are_cleaned_up() {
     let gateway: Ipv4Addr = (u32::from(cidr.network()) + 1).into();
     exchange(&agent.netns, gateway, &a_ns);
     exchange(&a_ns, a_ip, &a_ns);
-    let events = cluster.admin.events("default").list(&Default::default()).await.unwrap().items;
-    let reasons: Vec<(&str, &str)> =
-        events.iter().map(|e| (e.involved_object.name.as_str(), e.reason.as_str())).collect();
-    for (pod, reason) in [("a", "NetworkReady"), ("a", "Started"), ("b", "NetworkReady"), ("b", "Started")] {
-        assert!(reasons.contains(&(pod, reason)), "no {reason} event for {pod}: {reasons:?}");
+    // Events are reported in the background (a pod can be running before its events are
+    // in): wait for all four, then say which one is missing if one never comes.
+    let wanted = [("a", "NetworkReady"), ("a", "Started"), ("b", "NetworkReady"), ("b", "Started")];
+    let events = cluster.admin.events("default");
+    let reasons = || async {
+        let items = events.list(&Default::default()).await.unwrap().items;
+        items.iter().map(|e| (e.involved_object.name.clone(), e.reason.clone())).collect::<Vec<_>>()
+    };
+    let all_in = |r: &Vec<(String, String)>| wanted.iter().all(|(p, w)| r.iter().any(|(n, x)| n == p && x == w));
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while !all_in(&reasons().await) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let reasons = reasons().await;
+    for (pod, reason) in wanted {
+        assert!(reasons.iter().any(|(n, r)| n == pod && r == reason), "no {reason} event for {pod}: {reasons:?}");
     }
 
     // Delete: processes, namespace and veth go; the IP goes back to the pool.
