@@ -45,11 +45,9 @@
 //! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
 //! anonymous interval sets in their rules (`ip saddr { 10.0.0.0/8 } ip saddr != { 10.1.0.0/16 }`).
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
@@ -135,20 +133,108 @@ fn selector(api: &ApiSelector) -> LabelSelector {
     LabelSelector::from_api(api).unwrap_or_else(|_| LabelSelector::parse("flatnet.io/invalid-selector").unwrap())
 }
 
-/// Which pods a peer means: in the namespaces `namespaces` selects (or exactly
-/// `namespace`), those `pods` selects.
-#[derive(Clone, Debug)]
-enum PodScope<'a> {
-    InNamespace(&'a str),
+/// Which namespaces a peer's pods are in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PodScope {
+    InNamespace(String),
     Namespaces(LabelSelector),
+    /// No pod at all (an admin peer that names neither namespaces nor pods, an `ipBlock`).
+    Nothing,
 }
 
+/// The pods a selector peer means: in the namespaces of `scope`, those `pods` selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PeerSpec {
+    scope: PodScope,
+    pods: LabelSelector,
+}
+
+/// Whether the namespace `ns`, with its labels in `namespaces`, matches `sel`. A namespace
+/// not (yet) seen still has its name label.
+fn namespace_matches(namespaces: &BTreeMap<String, Labels>, sel: &LabelSelector, ns: &str) -> bool {
+    match namespaces.get(ns) {
+        Some(labels) => sel.matches(labels),
+        None => sel.matches(&Labels::from([(openapi::policy::NAMESPACE_NAME_LABEL.to_string(), ns.to_string())])),
+    }
+}
+
+impl PeerSpec {
+    fn matches(&self, namespaces: &BTreeMap<String, Labels>, pod: &PolicyPod) -> bool {
+        let in_scope = match &self.scope {
+            PodScope::InNamespace(ns) => *ns == pod.namespace,
+            PodScope::Namespaces(sel) => namespace_matches(namespaces, sel, &pod.namespace),
+            PodScope::Nothing => false,
+        };
+        in_scope && self.pods.matches(&pod.labels)
+    }
+
+    /// The one namespace this peer's pods can be in, if it is one.
+    fn namespace(&self) -> Option<&str> {
+        match &self.scope {
+            PodScope::InNamespace(ns) => Some(ns),
+            _ => None,
+        }
+    }
+}
+
+/// What a named set holds, as a rule over pods: the compiler computes a set's elements from
+/// it over every pod, and the [`IncrementalCompiler`] asks it about one pod that changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SetSpec {
+    /// `peer_*`: the addresses of the pods of a peer.
+    Addresses(PeerSpec),
+    /// `pport_*`: `address . protocol . number` of the named port `name` (of `protocol`, if
+    /// given) of each pod of the peer (`None`: of any pod).
+    Ports { peer: Option<PeerSpec>, name: String, protocol: Option<Protocol> },
+}
+
+impl SetSpec {
+    fn key(&self) -> &'static str {
+        match self {
+            SetSpec::Addresses(_) => ADDRESS_KEY,
+            SetSpec::Ports { .. } => PORT_KEY,
+        }
+    }
+
+    /// The element `pod` puts in the set, if any.
+    fn element(&self, namespaces: &BTreeMap<String, Labels>, pod: &PolicyPod) -> Option<String> {
+        match self {
+            SetSpec::Addresses(peer) => peer.matches(namespaces, pod).then(|| pod.ip.to_string()),
+            SetSpec::Ports { peer, name, protocol } => {
+                if peer.as_ref().is_some_and(|peer| !peer.matches(namespaces, pod)) {
+                    return None;
+                }
+                let (p, n) = pod.ports.get(name)?;
+                protocol.is_none_or(|want| want == *p).then(|| format!("{} . {} . {n}", pod.ip, proto_name(*p)))
+            }
+        }
+    }
+
+    /// The one namespace whose pods can be in the set, if it is one.
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            SetSpec::Addresses(peer) | SetSpec::Ports { peer: Some(peer), .. } => peer.namespace(),
+            SetSpec::Ports { peer: None, .. } => None,
+        }
+    }
+
+    /// The set's elements over all of `input`'s pods.
+    fn elements(&self, input: &PolicyInput) -> BTreeSet<String> {
+        input.pods.iter().filter_map(|pod| self.element(&input.namespaces, pod)).collect()
+    }
+}
+
+/// Builds the chains of local pods; records the sets their rules name (by name, with what
+/// they hold) without filling them: [`compile`] fills them at the end, each once, and the
+/// [`IncrementalCompiler`] only those it does not hold yet.
 struct Compiler<'a> {
     input: &'a PolicyInput,
     plan: PolicyPlan,
-    /// The pods of each peer definition resolved so far: each distinct peer is matched
-    /// against the pods once per compile, however many rules and pods use it.
-    resolved: RefCell<HashMap<String, Rc<[usize]>>>,
+    /// The sets named so far.
+    specs: BTreeMap<String, SetSpec>,
+    /// Admin policies (indices into the input) in the order they are judged: priority, then
+    /// name.
+    admin_order: Vec<usize>,
 }
 
 /// Ports of a rule, grouped by protocol: `None` = every port of the protocol.
@@ -198,7 +284,7 @@ fn render_ports(ports: &PortMatch) -> Vec<String> {
 enum PeerMatch {
     Any,
     /// The pods of a selector peer (its definition, which names its sets, and the pods).
-    Pods(String, Rc<[usize]>),
+    Pods(String, PeerSpec),
     Block {
         cidr: String,
         except: Vec<String>,
@@ -213,92 +299,53 @@ enum RulePort {
 }
 
 impl<'a> Compiler<'a> {
-    fn namespace_labels(&self, ns: &str) -> Labels {
-        self.input.namespaces.get(ns).cloned().unwrap_or_else(|| {
-            // A namespace not (yet) seen still has its name label.
-            Labels::from([(openapi::policy::NAMESPACE_NAME_LABEL.to_string(), ns.to_string())])
-        })
-    }
-
-    /// The pods (indices into the input) of `scope` that `pods` selects.
-    fn pods_of(&self, scope: &PodScope, pods: &LabelSelector) -> Vec<usize> {
-        let namespaces: BTreeSet<&str> = match scope {
-            PodScope::InNamespace(ns) => BTreeSet::from([*ns]),
-            PodScope::Namespaces(sel) => self
-                .input
-                .pods
-                .iter()
-                .map(|p| p.namespace.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .filter(|ns| sel.matches(&self.namespace_labels(ns)))
-                .collect(),
-        };
-        (0..self.input.pods.len())
-            .filter(|&i| {
-                let p = &self.input.pods[i];
-                namespaces.contains(p.namespace.as_str()) && pods.matches(&p.labels)
-            })
-            .collect()
-    }
-
-    /// The set of the addresses of the pods of the peer `definition`, created when first
-    /// needed.
-    fn address_set(&mut self, definition: &str, pods: &[usize]) -> String {
-        let name = content_name("peer", definition);
-        if !self.plan.sets.contains_key(&name) {
-            let elements = pods.iter().map(|&i| self.input.pods[i].ip.to_string()).collect();
-            self.plan.sets.insert(name.clone(), NamedSet { key: ADDRESS_KEY, elements });
-        }
-        name
+    /// The set of the addresses of the pods of the peer `definition`.
+    fn address_set(&mut self, definition: &str, peer: &PeerSpec) -> String {
+        self.named_set(definition, SetSpec::Addresses(peer.clone()), "peer")
     }
 
     /// A set named after its `definition` (not its elements): when pods come, go or change
     /// labels, the set keeps its name and only its elements change, and so do the rules
     /// that use it.
-    fn named_set(&mut self, definition: &str, elements: BTreeSet<String>, key: &'static str, prefix: &str) -> String {
+    fn named_set(&mut self, definition: &str, spec: SetSpec, prefix: &str) -> String {
         let name = content_name(prefix, definition);
-        self.plan.sets.entry(name.clone()).or_insert(NamedSet { key, elements });
+        self.specs.entry(name.clone()).or_insert(spec);
         name
     }
 
-    /// The pods of the peer `definition`, resolved by `resolve` the first time.
-    fn peer_pods(&self, definition: String, resolve: impl FnOnce() -> Vec<usize>) -> (String, Rc<[usize]>) {
-        if let Some(pods) = self.resolved.borrow().get(&definition) {
-            return (definition, pods.clone());
-        }
-        let pods: Rc<[usize]> = resolve().into();
-        self.resolved.borrow_mut().insert(definition.clone(), pods.clone());
-        (definition, pods)
-    }
-
-    fn np_peer(&self, np_namespace: &'a str, peer: &NetworkPolicyPeer) -> PeerMatch {
+    fn np_peer(&self, np_namespace: &str, peer: &NetworkPolicyPeer) -> PeerMatch {
         if let Some(block) = &peer.ip_block {
             return PeerMatch::Block { cidr: block.cidr.clone(), except: block.except.clone() };
         }
-        let pods = || peer.pod_selector.as_ref().map(selector).unwrap_or_default();
-        let (definition, pods) = match &peer.namespace_selector {
-            Some(ns) => self
-                .peer_pods(format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)), || {
-                    self.pods_of(&PodScope::Namespaces(selector(ns)), &pods())
-                }),
-            None => self.peer_pods(format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)), || {
-                self.pods_of(&PodScope::InNamespace(np_namespace), &pods())
-            }),
-        };
-        PeerMatch::Pods(definition, pods)
+        let pods = peer.pod_selector.as_ref().map(selector).unwrap_or_default();
+        match &peer.namespace_selector {
+            Some(ns) => PeerMatch::Pods(
+                format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)),
+                PeerSpec { scope: PodScope::Namespaces(selector(ns)), pods },
+            ),
+            None => PeerMatch::Pods(
+                format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)),
+                PeerSpec { scope: PodScope::InNamespace(np_namespace.to_string()), pods },
+            ),
+        }
     }
 
-    fn admin_pods(&self, namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, Rc<[usize]>) {
+    fn admin_pods(namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, PeerSpec) {
         match (namespaces, pods) {
-            (Some(ns), _) => self.peer_pods(format!("namespaces {} pods {{}}", show(ns)), || {
-                self.pods_of(&PodScope::Namespaces(selector(ns)), &LabelSelector::default())
-            }),
-            (None, Some(p)) => self.peer_pods(
-                format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
-                || self.pods_of(&PodScope::Namespaces(selector(&p.namespace_selector)), &selector(&p.pod_selector)),
+            (Some(ns), _) => (
+                format!("namespaces {} pods {{}}", show(ns)),
+                PeerSpec { scope: PodScope::Namespaces(selector(ns)), pods: LabelSelector::default() },
             ),
-            (None, None) => (String::from("nothing"), Rc::from(Vec::new())),
+            (None, Some(p)) => (
+                format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
+                PeerSpec {
+                    scope: PodScope::Namespaces(selector(&p.namespace_selector)),
+                    pods: selector(&p.pod_selector),
+                },
+            ),
+            (None, None) => {
+                (String::from("nothing"), PeerSpec { scope: PodScope::Nothing, pods: LabelSelector::default() })
+            }
         }
     }
 
@@ -308,14 +355,16 @@ impl<'a> Compiler<'a> {
                 networks.iter().map(|cidr| PeerMatch::Block { cidr: cidr.clone(), except: Vec::new() }).collect()
             }
             None => {
-                let (definition, pods) = self.admin_pods(peer.namespaces.as_ref(), peer.pods.as_ref());
-                vec![PeerMatch::Pods(definition, pods)]
+                let (definition, peer) = Self::admin_pods(peer.namespaces.as_ref(), peer.pods.as_ref());
+                vec![PeerMatch::Pods(definition, peer)]
             }
         }
     }
 
-    fn subject_pods(&self, subject: &AdminNetworkPolicySubject) -> BTreeSet<usize> {
-        self.admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref()).1.iter().copied().collect()
+    /// Whether an admin policy's `subject` selects `pod`.
+    fn is_subject(&self, subject: &AdminNetworkPolicySubject, pod: usize) -> bool {
+        let (_, peer) = Self::admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref());
+        peer.matches(&self.input.namespaces, &self.input.pods[pod])
     }
 
     /// The rule lines that match `peers` × `ports` for the pod `pod` (the destination in
@@ -335,8 +384,8 @@ impl<'a> Compiler<'a> {
         for peer in peers {
             let peer_clause = match peer {
                 PeerMatch::Any => String::new(),
-                PeerMatch::Pods(definition, pods) => {
-                    format!("{} @{} ", direction.peer(), self.address_set(definition, pods))
+                PeerMatch::Pods(definition, peer) => {
+                    format!("{} @{} ", direction.peer(), self.address_set(definition, peer))
                 }
                 PeerMatch::Block { cidr, except } => {
                     let mut c = format!("{} {{ {} }} ", direction.peer(), canonical_cidr(cidr));
@@ -377,27 +426,17 @@ impl<'a> Compiler<'a> {
                         // of address . protocol . port. An ipBlock destination has no
                         // named ports.
                         Direction::Egress => {
-                            let candidates: Vec<usize> = match peer {
-                                PeerMatch::Any => (0..self.input.pods.len()).collect(),
-                                PeerMatch::Pods(_, pods) => pods.to_vec(),
-                                PeerMatch::Block { .. } => Vec::new(),
+                            let (definition, peer) = match peer {
+                                PeerMatch::Any => ("any pod", None),
+                                PeerMatch::Pods(definition, peer) => (definition.as_str(), Some(peer.clone())),
+                                PeerMatch::Block { .. } => (
+                                    "no pod",
+                                    Some(PeerSpec { scope: PodScope::Nothing, pods: LabelSelector::default() }),
+                                ),
                             };
-                            let elements: BTreeSet<String> = candidates
-                                .iter()
-                                .filter_map(|&i| {
-                                    let dst = &self.input.pods[i];
-                                    let (p, n) = dst.ports.get(name)?;
-                                    proto
-                                        .is_none_or(|want| want == *p)
-                                        .then(|| format!("{} . {} . {n}", dst.ip, proto_name(*p)))
-                                })
-                                .collect();
-                            let definition = match peer {
-                                PeerMatch::Pods(definition, _) => definition.as_str(),
-                                _ => "any pod",
-                            };
+                            let spec = SetSpec::Ports { peer, name: name.clone(), protocol: *proto };
                             let definition = format!("{definition} port {name} {proto:?}");
-                            let set = self.named_set(&definition, elements, PORT_KEY, "pport");
+                            let set = self.named_set(&definition, spec, "pport");
                             lines.push(format!("ip daddr . meta l4proto . th dport @{set} {verdict}"));
                         }
                     },
@@ -472,13 +511,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The body of `pod`'s chain in `direction` (empty: nothing judges it).
-    fn body(
-        &mut self,
-        direction: Direction,
-        pod: usize,
-        admin_order: &[usize],
-        subjects: &[BTreeSet<usize>],
-    ) -> Vec<String> {
+    fn body(&mut self, direction: Direction, pod: usize) -> Vec<String> {
         let input = self.input;
         let (np_lines, isolated) = self.network_policy_lines(direction, pod);
         // After the NetworkPolicies: deny what they isolate, else the baseline decides.
@@ -486,7 +519,7 @@ impl<'a> Compiler<'a> {
         if isolated {
             np_part.push("drop".into());
         } else if let Some(banp) = &input.baseline {
-            if self.subject_pods(&banp.spec.subject).contains(&pod) {
+            if self.is_subject(&banp.spec.subject, pod) {
                 let rules: Vec<_> = match direction {
                     Direction::Ingress => {
                         banp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
@@ -500,11 +533,11 @@ impl<'a> Compiler<'a> {
         }
         let np_chain = content_name("pnp", &np_part.join("\n"));
         let mut admin_part = Vec::new();
-        for (&i, subject) in admin_order.iter().zip(subjects) {
-            if !subject.contains(&pod) {
+        for k in 0..self.admin_order.len() {
+            let anp = &input.admin_policies[self.admin_order[k]];
+            if !self.is_subject(&anp.spec.subject, pod) {
                 continue;
             }
-            let anp = &input.admin_policies[i];
             let rules: Vec<_> = match direction {
                 Direction::Ingress => {
                     anp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
@@ -523,6 +556,23 @@ impl<'a> Compiler<'a> {
             admin_part.push(format!("goto {np_chain}"));
         }
         admin_part
+    }
+
+    /// The chains of the local pod `pod` and its map elements.
+    fn pod_chains(&mut self, pod: usize) {
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let body = self.body(direction, pod);
+            if body.is_empty() {
+                continue;
+            }
+            let chain = content_name("pol", &body.join("\n"));
+            self.plan.chains.entry(chain.clone()).or_insert(body);
+            let map = match direction {
+                Direction::Ingress => &mut self.plan.ingress,
+                Direction::Egress => &mut self.plan.egress,
+            };
+            map.insert(self.input.pods[pod].ip, chain);
+        }
     }
 }
 
@@ -572,32 +622,27 @@ fn canonical_cidr(cidr: &str) -> String {
     }
 }
 
-/// Compile the policies for the local pods of `input`.
+impl<'a> Compiler<'a> {
+    fn new(input: &'a PolicyInput) -> Compiler<'a> {
+        let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
+        admin_order
+            .sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
+        Compiler { input, plan: PolicyPlan::default(), specs: BTreeMap::new(), admin_order }
+    }
+}
+
+/// Compile the policies for the local pods of `input`: the reference the
+/// [`IncrementalCompiler`] is tested against.
 pub fn compile(input: &PolicyInput) -> PolicyPlan {
-    let mut c = Compiler { input, plan: PolicyPlan::default(), resolved: RefCell::default() };
-    // Admin policies in the order they are judged: priority, then name.
-    let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
-    admin_order
-        .sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
-    let subjects: Vec<BTreeSet<usize>> =
-        admin_order.iter().map(|&i| c.subject_pods(&input.admin_policies[i].spec.subject)).collect();
+    let mut c = Compiler::new(input);
     for pod in 0..input.pods.len() {
-        if !input.pods[pod].local {
-            continue;
+        if input.pods[pod].local {
+            c.pod_chains(pod);
         }
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let body = c.body(direction, pod, &admin_order, &subjects);
-            if body.is_empty() {
-                continue;
-            }
-            let chain = content_name("pol", &body.join("\n"));
-            c.plan.chains.entry(chain.clone()).or_insert(body);
-            let map = match direction {
-                Direction::Ingress => &mut c.plan.ingress,
-                Direction::Egress => &mut c.plan.egress,
-            };
-            map.insert(input.pods[pod].ip, chain);
-        }
+    }
+    // Each set filled once, however many rules and pods name it.
+    for (name, spec) in &c.specs {
+        c.plan.sets.insert(name.clone(), NamedSet { key: spec.key(), elements: spec.elements(input) });
     }
     c.plan
 }
