@@ -48,6 +48,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
@@ -104,7 +105,9 @@ pub struct PolicyPlan {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamedSet {
     pub key: &'static str,
-    pub elements: BTreeSet<String>,
+    /// Shared with the plans it is copied into, so a copy costs nothing and an unchanged
+    /// set is told apart from a changed one without comparing elements.
+    pub elements: Arc<BTreeSet<String>>,
 }
 
 /// The key of a set of pod addresses.
@@ -232,9 +235,33 @@ struct Compiler<'a> {
     plan: PolicyPlan,
     /// The sets named so far.
     specs: BTreeMap<String, SetSpec>,
-    /// Admin policies (indices into the input) in the order they are judged: priority, then
-    /// name.
+    /// The NetworkPolicies of each namespace.
+    policies: &'a NpIndex,
+    /// Admin policies (indices into the input) in the order they are judged.
     admin_order: Vec<usize>,
+}
+
+/// NetworkPolicies by namespace, as indices into the input's, in the order of their names:
+/// a body lists its policies' rules in that order, whatever the input's order.
+type NpIndex = HashMap<String, Vec<usize>>;
+
+fn np_index(input: &PolicyInput) -> NpIndex {
+    let mut index = NpIndex::new();
+    for (i, np) in input.network_policies.iter().enumerate() {
+        index.entry(np.metadata.namespace.clone().unwrap_or_default()).or_default().push(i);
+    }
+    for list in index.values_mut() {
+        list.sort_by(|&a, &b| input.network_policies[a].metadata.name.cmp(&input.network_policies[b].metadata.name));
+    }
+    index
+}
+
+/// Admin policies (indices into the input) in the order they are judged: priority, then
+/// name.
+fn admin_order(input: &PolicyInput) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..input.admin_policies.len()).collect();
+    order.sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
+    order
 }
 
 /// Ports of a rule, grouped by protocol: `None` = every port of the protocol.
@@ -456,9 +483,10 @@ impl<'a> Compiler<'a> {
         let p = &input.pods[pod];
         let mut lines = Vec::new();
         let mut isolated = false;
-        for np in &input.network_policies {
-            let ns = np.metadata.namespace.as_deref().unwrap_or_default();
-            if ns != p.namespace || !selector(&np.spec.pod_selector).matches(&p.labels) {
+        for &i in self.policies.get(&p.namespace).into_iter().flatten() {
+            let np = &input.network_policies[i];
+            let ns = p.namespace.as_str();
+            if !selector(&np.spec.pod_selector).matches(&p.labels) {
                 continue;
             }
             let policy_type = match direction {
@@ -623,18 +651,16 @@ fn canonical_cidr(cidr: &str) -> String {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(input: &'a PolicyInput) -> Compiler<'a> {
-        let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
-        admin_order
-            .sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
-        Compiler { input, plan: PolicyPlan::default(), specs: BTreeMap::new(), admin_order }
+    fn new(input: &'a PolicyInput, policies: &'a NpIndex, admin_order: Vec<usize>) -> Compiler<'a> {
+        Compiler { input, plan: PolicyPlan::default(), specs: BTreeMap::new(), policies, admin_order }
     }
 }
 
 /// Compile the policies for the local pods of `input`: the reference the
 /// [`IncrementalCompiler`] is tested against.
 pub fn compile(input: &PolicyInput) -> PolicyPlan {
-    let mut c = Compiler::new(input);
+    let policies = np_index(input);
+    let mut c = Compiler::new(input, &policies, admin_order(input));
     for pod in 0..input.pods.len() {
         if input.pods[pod].local {
             c.pod_chains(pod);
@@ -642,7 +668,7 @@ pub fn compile(input: &PolicyInput) -> PolicyPlan {
     }
     // Each set filled once, however many rules and pods name it.
     for (name, spec) in &c.specs {
-        c.plan.sets.insert(name.clone(), NamedSet { key: spec.key(), elements: spec.elements(input) });
+        c.plan.sets.insert(name.clone(), NamedSet { key: spec.key(), elements: Arc::new(spec.elements(input)) });
     }
     c.plan
 }
@@ -692,6 +718,9 @@ impl PolicyPlan {
         let mut s = String::new();
         for (name, set) in &self.sets {
             let before = old.sets.get(name);
+            if before.is_some_and(|b| Arc::ptr_eq(&b.elements, &set.elements)) {
+                continue;
+            }
             if before.is_none() {
                 let _ = writeln!(s, "add set {t} {name} {{ type {}; }}", set.key);
             }
@@ -850,6 +879,10 @@ impl PolicyApplier {
         Ok(PolicyReport { script_bytes: script.len() })
     }
 }
+
+#[path = "policy_incremental.rs"]
+mod incremental;
+pub use incremental::IncrementalCompiler;
 
 #[cfg(test)]
 #[path = "policy_tests.rs"]
