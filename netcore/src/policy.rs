@@ -58,7 +58,9 @@ use openapi::selector::LabelSelector;
 use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
 
 use crate::netns::Netns;
+use crate::nft::model::{Datatype, Element, MapData, Op, Part, Proto, Set, Type, Value, Verdict};
 use crate::nft::{self, TableObjects, FAMILY, TABLE};
+use crate::nftnl::{self, SetOp};
 use crate::Result;
 
 /// Labels of a pod or a namespace.
@@ -673,19 +675,37 @@ pub fn compile(input: &PolicyInput) -> PolicyPlan {
     c.plan
 }
 
-/// The hooked chains and the maps of the policies, declared (idempotently: `add` of what
-/// exists is a no-op) and their rules written afresh for `generation`: a connection judged
-/// (and allowed) since the plan of this generation was applied carries it as its conntrack
-/// mark and passes at once; any other packet of the original direction is judged, and
-/// marked when it passes. So the rules cost the first packet of a connection, and once more
-/// the first packet after each change of plan (which is how a connection a change denies is
-/// cut, and one it still allows goes on), not every packet.
+/// The set holding the generation of the plan in force (one element), and the map that
+/// gives the mark a judged connection takes (the same generation, by protocol): kept in
+/// elements rather than in the rules' text, so a change of plan moves the generation in
+/// the same set-element transaction as the change itself, without rewriting a rule (see
+/// [`PolicyApplier::update`]). TCP and UDP connections are marked (the protocols policies
+/// name); any other protocol's packets are judged one by one.
+pub const GENERATION_SET: &str = "policy_generation";
+pub const MARK_MAP: &str = "policy_marks";
+const MARKED_PROTOCOLS: [&str; 2] = ["tcp", "udp"];
+
+/// The hooked chains, the maps and the generation's set and map of the policies, declared
+/// (idempotently: `add` of what exists is a no-op), their rules written afresh, and
+/// `generation` made the one in force: a connection judged (and allowed) since the plan of
+/// this generation was applied carries it as its conntrack mark and passes at once; any
+/// other packet of the original direction is judged, and marked when it passes. So the
+/// rules cost the first packet of a connection, and once more the first packet after each
+/// change of plan (which is how a connection a change denies is cut, and one it still
+/// allows goes on), not every packet.
 pub fn static_script(generation: u32) -> String {
     let t = format!("{FAMILY} {TABLE}");
     let mut s = String::new();
     for map in [INGRESS_MAP, EGRESS_MAP] {
         let _ = writeln!(s, "add map {t} {map} {{ type ipv4_addr : verdict; }}");
     }
+    let _ = writeln!(s, "add set {t} {GENERATION_SET} {{ type mark; }}");
+    let _ = writeln!(s, "add map {t} {MARK_MAP} {{ type inet_proto : mark; }}");
+    let _ = writeln!(s, "flush set {t} {GENERATION_SET}");
+    let _ = writeln!(s, "flush map {t} {MARK_MAP}");
+    let _ = writeln!(s, "add element {t} {GENERATION_SET} {{ {generation:#x} }}");
+    let marks: Vec<String> = MARKED_PROTOCOLS.iter().map(|p| format!("{p} : {generation:#x}")).collect();
+    let _ = writeln!(s, "add element {t} {MARK_MAP} {{ {} }}", marks.join(", "));
     let hooked = [
         ("policy_forward", "forward", &["ip saddr vmap @policy_egress", "ip daddr vmap @policy_ingress"][..]),
         ("policy_input", "input", &["ip saddr vmap @policy_egress"][..]),
@@ -695,13 +715,25 @@ pub fn static_script(generation: u32) -> String {
         let _ = writeln!(s, "flush chain {t} {chain}");
         let _ = writeln!(s, "add rule {t} {chain} ct state related accept");
         let _ = writeln!(s, "add rule {t} {chain} ct direction reply accept");
-        let _ = writeln!(s, "add rule {t} {chain} ct mark {generation:#x} accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark @{GENERATION_SET} accept");
         for rule in rules {
             let _ = writeln!(s, "add rule {t} {chain} {rule}");
         }
-        let _ = writeln!(s, "add rule {t} {chain} ct mark set {generation:#x}");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark set meta l4proto map @{MARK_MAP}");
     }
     s
+}
+
+/// The script that moves the generation in force from `old` to `new`.
+fn generation_script(old: u32, new: u32) -> String {
+    let t = format!("{FAMILY} {TABLE}");
+    let marks = |g: u32| MARKED_PROTOCOLS.iter().map(|p| format!("{p} : {g:#x}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "delete element {t} {GENERATION_SET} {{ {old:#x} }}\nadd element {t} {GENERATION_SET} {{ {new:#x} }}\n\
+         delete element {t} {MARK_MAP} {{ {} }}\nadd element {t} {MARK_MAP} {{ {} }}\n",
+        MARKED_PROTOCOLS.join(", "),
+        marks(new)
+    )
 }
 
 fn elements<'e>(items: impl IntoIterator<Item = &'e String>) -> Vec<&'e str> {
@@ -834,6 +866,9 @@ pub struct PolicyReport {
 /// each later plan costs only its difference.
 pub struct PolicyApplier {
     ns: Netns,
+    /// The nfnetlink socket of changes that only add and remove elements, opened at the
+    /// first.
+    nl: Option<nftnl::Socket>,
     applied: Option<PolicyPlan>,
     /// The generation of the plan applied last ([`static_script`]).
     generation: u32,
@@ -844,7 +879,7 @@ impl PolicyApplier {
         // Seeded from the clock, so a restarted agent does not take the marks of the
         // connections an earlier one judged for its own.
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
-        PolicyApplier { ns, applied: None, generation: seed }
+        PolicyApplier { ns, nl: None, applied: None, generation: seed }
     }
 
     /// The next generation (never 0, the mark of a connection never judged).
@@ -864,20 +899,118 @@ impl PolicyApplier {
 
     /// Move the table from the last plan applied to `plan` (a full sync when none was).
     pub fn update(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
-        let Some(old) = &self.applied else { return self.sync_all(plan) };
-        let diff = plan.diff(old);
+        let Some(old) = self.applied.take() else { return self.sync_all(plan) };
+        let diff = plan.diff(&old);
         if diff.is_empty() {
+            self.applied = Some(old);
             return Ok(PolicyReport::default());
         }
-        let script = static_script(self.next_generation()) + &diff;
-        if let Err(e) = nft::apply(&self.ns, &script) {
+        let old_generation = self.generation;
+        let generation = self.next_generation();
+        // Most changes (pods come, go and change labels) only add and remove elements:
+        // those go straight over nfnetlink, whose cost follows the change; `nft -f` reads
+        // a cache of the whole table first ([`crate::nftnl`]). New or gone chains and sets
+        // take a script.
+        let structural = !plan.chains.keys().eq(old.chains.keys()) || !plan.sets.keys().eq(old.sets.keys());
+        let (result, bytes) = if structural {
+            let script = generation_script(old_generation, generation) + &diff;
+            (nft::apply(&self.ns, &script), script.len())
+        } else {
+            let ops = element_ops(&old, &plan, old_generation, generation);
+            let result = match &mut self.nl {
+                Some(nl) => nl.apply(TABLE, &ops.refs()),
+                None => nftnl::Socket::open(&self.ns).and_then(|nl| self.nl.insert(nl).apply(TABLE, &ops.refs())),
+            };
+            (result, diff.len())
+        };
+        if let Err(e) = result {
             // What the kernel holds is unknown now: the next apply is a full one.
             self.applied = None;
             return Err(e);
         }
         self.applied = Some(plan);
-        Ok(PolicyReport { script_bytes: script.len() })
+        Ok(PolicyReport { script_bytes: bytes })
     }
+}
+
+/// Element changes to send over nfnetlink, as owned sets and elements.
+struct ElementOps(Vec<(Op, Set, Vec<Element>)>);
+
+impl ElementOps {
+    fn push(&mut self, op: Op, set: &Set, elements: Vec<Element>) {
+        if !elements.is_empty() {
+            self.0.push((op, set.clone(), elements));
+        }
+    }
+
+    fn refs(&self) -> Vec<SetOp<'_>> {
+        self.0.iter().map(|(op, set, elements)| SetOp { op: *op, set, elements }).collect()
+    }
+}
+
+/// A plan's set element (`10.1.2.3`, or `10.1.2.3 . tcp . 80`) as typed parts.
+fn parse_element(text: &str) -> Element {
+    let key = text
+        .split(" . ")
+        .map(|part| match part {
+            "tcp" => Part::Proto(Proto::Tcp),
+            "udp" => Part::Proto(Proto::Udp),
+            other => match other.parse::<Ipv4Addr>() {
+                Ok(ip) => Part::Ipv4(ip),
+                // The compiler writes nothing else.
+                Err(_) => Part::Port(other.parse().unwrap_or_default()),
+            },
+        })
+        .collect();
+    Element { key, value: None }
+}
+
+/// The element changes from `old` to `new`, which have the same chains and sets, and the
+/// generation moved from `old_generation` to `generation`; in the order they apply.
+fn element_ops(old: &PolicyPlan, new: &PolicyPlan, old_generation: u32, generation: u32) -> ElementOps {
+    let mut ops = ElementOps(Vec::new());
+    for (name, set) in &new.sets {
+        let Some(before) = old.sets.get(name) else { continue };
+        if Arc::ptr_eq(&before.elements, &set.elements) {
+            continue;
+        }
+        let key = match set.key {
+            ADDRESS_KEY => Type::Type(vec![Datatype::Ipv4Addr]),
+            _ => Type::Type(vec![Datatype::Ipv4Addr, Datatype::InetProto, Datatype::InetService]),
+        };
+        let kernel_set = Set::plain(name.clone(), key);
+        let added = set.elements.difference(&before.elements).map(|e| parse_element(e)).collect();
+        let removed = before.elements.difference(&set.elements).map(|e| parse_element(e)).collect();
+        ops.push(Op::Add, &kernel_set, added);
+        ops.push(Op::Delete, &kernel_set, removed);
+    }
+    let entry = |ip: &Ipv4Addr, chain: &String| Element {
+        key: vec![Part::Ipv4(*ip)],
+        value: Some(Value::Verdict(Verdict::Jump(chain.clone()))),
+    };
+    for (map, now, before) in [(INGRESS_MAP, &new.ingress, &old.ingress), (EGRESS_MAP, &new.egress, &old.egress)] {
+        let kernel_map = Set::map(map, Type::Type(vec![Datatype::Ipv4Addr]), MapData::Verdict);
+        let gone = before.iter().filter(|(ip, chain)| now.get(ip) != Some(chain)).map(|(ip, c)| entry(ip, c)).collect();
+        let added =
+            now.iter().filter(|(ip, chain)| before.get(ip) != Some(chain)).map(|(ip, c)| entry(ip, c)).collect();
+        ops.push(Op::Delete, &kernel_map, gone);
+        ops.push(Op::Add, &kernel_map, added);
+    }
+    let generation_set = Set::plain(GENERATION_SET, Type::Type(vec![Datatype::Mark]));
+    let mark = |g: u32| Element { key: vec![Part::Mark(g)], value: None };
+    ops.push(Op::Delete, &generation_set, vec![mark(old_generation)]);
+    ops.push(Op::Add, &generation_set, vec![mark(generation)]);
+    let marks =
+        Set::map(MARK_MAP, Type::Type(vec![Datatype::InetProto]), MapData::Data(Type::Type(vec![Datatype::Mark])));
+    let by_protocol = |g: u32| -> Vec<Element> {
+        [Proto::Tcp, Proto::Udp]
+            .into_iter()
+            .map(|p| Element { key: vec![Part::Proto(p)], value: Some(Value::Data(vec![Part::Mark(g)])) })
+            .collect()
+    };
+    ops.push(Op::Delete, &marks, by_protocol(old_generation));
+    ops.push(Op::Add, &marks, by_protocol(generation));
+    ops
 }
 
 #[path = "policy_incremental.rs"]
