@@ -1,15 +1,17 @@
 //! `flatnet-bench policy`: network policies (as root).
 //!
 //! - **rules**: programming one node. A synthetic cluster (N pods in N/100 namespaces of 100
-//!   pods, 20 apps of 5 pods per namespace; `--local` of them on the node) and 1,000 policies
-//!   of realistic size: each selects one app of its namespace and allows port 80 from three
-//!   peers: an app of its namespace (5 pods), a whole other namespace (100 pods), an app in
-//!   the namespaces of a team (25 pods). Loaded from empty into a fresh namespace's table,
-//!   then one more policy, then one pod's labels changed (median of 20 each), with the
-//!   compile (`IncrementalCompiler`, what the agent runs) and the kernel apply
-//!   (`PolicyApplier`, one `nft -f` transaction of the plan's difference) timed apart. The
-//!   same at several sizes, to show that a change's cost does not follow the table; and the
-//!   reference `compile()` of the whole cluster, which the agent ran before, for comparison.
+//!   pods, 20 apps of 5 pods per namespace; one in `--local-every` on the node) and N/5
+//!   policies of realistic size: each selects one app of its namespace and allows port 80
+//!   from three peers: an app of its namespace (5 pods), a whole other namespace (100 pods),
+//!   an app in the namespaces of a team (25 pods). Loaded from empty into a fresh
+//!   namespace's table; then one more policy (selecting a pod of the node); then one pod's
+//!   labels changed (of another node, then of this one); median of 20 each. The compile
+//!   (`IncrementalCompiler`, what the agent runs) and the kernel apply (`PolicyApplier`: an
+//!   `nft -f` transaction of the plan's difference when chains or sets come or go, else one
+//!   nfnetlink batch of elements) are timed apart. At three sizes, to show that a change's
+//!   cost does not follow the table; with the reference `compile()` of everything (what the
+//!   agent ran for each change before) and the agent's whole-input `update` for comparison.
 //! - **dataplane**: TCP connect latency and one iperf3 stream from a pod to a pod that the
 //!   policies isolate (and allow the client) against a pod no policy selects, each in its own
 //!   node namespace holding the same 1,000 policies, alternating in one run. Two shapes of
@@ -49,7 +51,7 @@ fn labels(pairs: &[(&str, String)]) -> std::collections::BTreeMap<String, String
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
-/// `pods` pods in namespaces of 100, every `local_every`-th on this node; addresses from
+/// `pods` pods in namespaces of 100, one in `local_every` on this node; addresses from
 /// 10.245.0.0 up (clear of the labs' 10.244.1.0/24).
 fn cluster(pods: usize, local_every: usize) -> PolicyInput {
     let mut input = PolicyInput::default();
@@ -65,7 +67,8 @@ fn cluster(pods: usize, local_every: usize) -> PolicyInput {
             ip: Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 245, 0, 0)) + i as u32),
             labels: labels(&[("app", format!("app{}", i % APPS))]),
             ports: Default::default(),
-            local: i % local_every == 0,
+            // Spread over namespaces and apps alike (a multiplicative hash of the index).
+            local: local_every != usize::MAX && (i.wrapping_mul(2_654_435_761) >> 8) % local_every == 0,
         });
     }
     input
@@ -81,12 +84,16 @@ fn network_policy(namespace: &str, name: &str, spec: serde_json::Value) -> Netwo
 
 /// Policy `i` of a cluster of `namespaces` namespaces (see the module's doc).
 fn policy(i: usize, namespaces: usize) -> NetworkPolicy {
-    let ns = i % namespaces;
+    policy_for(i, i % namespaces, (i / namespaces) % APPS, namespaces)
+}
+
+/// Policy `i`, selecting app `app` of namespace `ns`.
+fn policy_for(i: usize, ns: usize, app: usize, namespaces: usize) -> NetworkPolicy {
     network_policy(
         &format!("ns{ns}"),
         &format!("pol{i}"),
         json!({
-            "podSelector": {"matchLabels": {"app": format!("app{}", (i / namespaces) % APPS)}},
+            "podSelector": {"matchLabels": {"app": format!("app{app}")}},
             "ingress": [{
                 "from": [
                     {"podSelector": {"matchLabels": {"app": format!("app{}", (i + 1) % APPS)}}},
@@ -122,28 +129,41 @@ fn program(policies: usize, pods: usize, local_every: usize) -> Result<()> {
 
     let (mut add_compile, mut add_apply) = (Vec::new(), Vec::new());
     for k in 0..20 {
+        // One that selects a pod of this node (one that selects none changes nothing here).
+        let local: Vec<&PolicyPod> = compiler.input().pods.iter().filter(|p| p.local).collect();
+        let target = local[(k * 13) % local.len()];
+        let ns = target.namespace.trim_start_matches("ns").parse::<usize>()?;
+        let app = target.labels["app"].trim_start_matches("app").parse::<usize>()?;
+        let np = policy_for(policies + k, ns, app, namespaces);
         let started = Instant::now();
-        compiler.set_network_policy(policy(policies + k, namespaces));
+        compiler.set_network_policy(np);
         let plan = compiler.plan().clone();
         add_compile.push(started.elapsed());
         let started = Instant::now();
         applier.update(plan)?;
         add_apply.push(started.elapsed());
     }
-    let (mut relabel_compile, mut relabel_apply) = (Vec::new(), Vec::new());
-    for k in 0..20 {
-        // A local pod takes the app of the next one: it leaves some sets, joins others, and
-        // its own chains change.
-        let mut pod = compiler.input().pods.iter().find(|p| p.name == format!("p{}", k * local_every)).unwrap().clone();
-        pod.labels.insert("app".into(), format!("app{}", (k * local_every + 1) % APPS));
-        let started = Instant::now();
-        compiler.set_pod(pod);
-        let plan = compiler.plan().clone();
-        relabel_compile.push(started.elapsed());
-        let started = Instant::now();
-        applier.update(plan)?;
-        relabel_apply.push(started.elapsed());
-    }
+    // A pod takes the app of the next one: it leaves some sets and joins others; a local
+    // pod's own chains change too.
+    let mut relabel = |local: bool| -> Result<(Duration, Duration)> {
+        let (mut compile_times, mut apply_times) = (Vec::new(), Vec::new());
+        for k in 0..20 {
+            let pods: Vec<&PolicyPod> = compiler.input().pods.iter().filter(|p| p.local == local).collect();
+            let mut pod = pods[(k * 7) % pods.len()].clone();
+            let app = pod.labels["app"].trim_start_matches("app").parse::<usize>()?;
+            pod.labels.insert("app".into(), format!("app{}", (app + 1) % APPS));
+            let started = Instant::now();
+            compiler.set_pod(pod);
+            let plan = compiler.plan().clone();
+            compile_times.push(started.elapsed());
+            let started = Instant::now();
+            applier.update(plan)?;
+            apply_times.push(started.elapsed());
+        }
+        Ok((median(compile_times), median(apply_times)))
+    };
+    let remote = relabel(false)?;
+    let local = relabel(true)?;
     // What the agent's loop pays around it: a whole new input compared with the last.
     let mut whole = compiler.input().clone();
     whole.pods[1].labels.insert("app".into(), "app7".into());
@@ -154,14 +174,15 @@ fn program(policies: usize, pods: usize, local_every: usize) -> Result<()> {
     let plan = compiler.plan();
     let cell = |c: Duration, a: Duration| format!("{} + {} = {}", ms(c), ms(a), ms(c + a));
     println!(
-        "| {policies} | {pods} | {} | {} sets, {} chains, {} KiB | {} | {} | {} | {} | {} |",
+        "| {policies} | {pods} | {} | {} sets, {} chains, {} KiB | {} | {} | {} | {} | {} | {} |",
         plan.ingress.len(),
         plan.sets.len(),
         plan.chains.len(),
         bytes / 1024,
         cell(full_compile, full_apply),
         cell(median(add_compile), median(add_apply)),
-        cell(median(relabel_compile), median(relabel_apply)),
+        cell(remote.0, remote.1),
+        cell(local.0, local.1),
         ms(reference_compile),
         ms(update_whole),
     );
@@ -171,10 +192,11 @@ fn program(policies: usize, pods: usize, local_every: usize) -> Result<()> {
 fn rules(local_every: usize) -> Result<()> {
     println!("\n### Programming one node (compile + kernel apply = total; changes: median of 20)\n");
     println!(
-        "| policies | pods | local pods isolated | table | from empty | one more policy | one pod relabelled | \
-         reference compile() of everything | the agent's whole-input update, one pod changed |"
+        "| policies | pods | local pods isolated | table | from empty | one more policy | a pod of another node \
+         relabelled | a local pod relabelled | reference compile() of everything | the agent's whole-input update, \
+         one pod changed |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (policies, pods) in [(100, 500), (1_000, 5_000), (4_000, 20_000)] {
         program(policies, pods, local_every)?;
     }
@@ -238,7 +260,8 @@ fn lab_policies(shape: Shape) -> PolicyInput {
             input.network_policies.push(allow_client("allow-client", "client"));
         }
         Shape::Worst => {
-            input.network_policies = (0..999).map(|i| allow_client(&format!("a{i:04}"), &format!("other{i}"))).collect();
+            input.network_policies =
+                (0..999).map(|i| allow_client(&format!("a{i:04}"), &format!("other{i}"))).collect();
             input.network_policies.push(allow_client("z-last", "client"));
         }
     }
@@ -371,7 +394,8 @@ async fn e2e(rounds: usize) -> Result<()> {
     let client = cluster.client()?;
     let netexec = std::env::current_exe()?.with_file_name("flatnet");
     let netexec = netexec.to_string_lossy().to_string();
-    let (client_ns, _) = cluster.pod_with_labels("client", "node-1", &[&netexec, "netexec"], &[("app", "client")]).await?;
+    let (client_ns, _) =
+        cluster.pod_with_labels("client", "node-1", &[&netexec, "netexec"], &[("app", "client")]).await?;
     let mut servers = Vec::new();
     for i in 1..=3 {
         let (_, ip) = cluster
@@ -416,7 +440,9 @@ async fn e2e(rounds: usize) -> Result<()> {
     allowed.sort();
     let mut all: Vec<Duration> = denied.iter().chain(&allowed).copied().collect();
     all.sort();
-    println!("\n### From a policy write to enforcement on every node ({rounds} creates and deletes, 3 nodes, host-gw)\n");
+    println!(
+        "\n### From a policy write to enforcement on every node ({rounds} creates and deletes, 3 nodes, host-gw)\n"
+    );
     println!("| from the write being sent to … | samples | median | p99 | max |");
     println!("|---|---|---|---|---|");
     for (what, v) in [
@@ -447,7 +473,14 @@ async fn e2e(rounds: usize) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(part: &str, local_every: usize, connects: usize, rounds: usize, secs: u32, writes: usize) -> Result<()> {
+pub async fn run(
+    part: &str,
+    local_every: usize,
+    connects: usize,
+    rounds: usize,
+    secs: u32,
+    writes: usize,
+) -> Result<()> {
     if !super::is_root() {
         bail!("the policy benchmark needs root (namespaces and nftables)");
     }
