@@ -736,7 +736,7 @@ impl PolicyPlan {
     /// never rewritten, and a set whose elements are shared with `old` is not compared.
     pub fn diff(&self, old: &PolicyPlan) -> String {
         let t = format!("{FAMILY} {TABLE}");
-        let mut s = self.additions(old);
+        let mut s = self.additions(old, true);
         for (name, set) in &self.sets {
             let Some(before) = old.sets.get(name) else { continue };
             if Arc::ptr_eq(&before.elements, &set.elements) {
@@ -776,15 +776,15 @@ impl PolicyPlan {
         s
     }
 
-    /// The sets (with their elements) and chains of `self` that `old` lacks. Nothing uses
-    /// them until a map element points at a new chain, so they can be written before the
-    /// change that uses them, in a transaction of their own.
-    pub fn additions(&self, old: &PolicyPlan) -> String {
+    /// The sets (with their elements, if `with_elements`) and chains of `self` that `old`
+    /// lacks. Nothing uses them until a map element points at a new chain, so they can be
+    /// written before the change that uses them, in a transaction of their own.
+    pub fn additions(&self, old: &PolicyPlan, with_elements: bool) -> String {
         let t = format!("{FAMILY} {TABLE}");
         let mut s = String::new();
         for (name, set) in self.sets.iter().filter(|(name, _)| !old.sets.contains_key(*name)) {
             let _ = writeln!(s, "add set {t} {name} {{ type {}; }}", set.key);
-            if !set.elements.is_empty() {
+            if with_elements && !set.elements.is_empty() {
                 let _ = writeln!(s, "add element {t} {name} {{ {} }}", elements(set.elements.iter()).join(", "));
             }
         }
@@ -928,7 +928,8 @@ impl PolicyApplier {
         // by `nft -f` (deleting through `nft` costs 10 to 30 ms here, after enforcement).
         // Traffic sees the old plan until (2) and the new one from (2) on.
         let result = (|| -> Result<()> {
-            let additions = plan.additions(&old);
+            // New sets empty: their elements go with the change (2), as elements.
+            let additions = plan.additions(&old, false);
             if !additions.is_empty() {
                 nft::apply(&self.ns, &additions)?;
                 bytes += additions.len();
@@ -990,13 +991,15 @@ fn parse_element(text: &str) -> Element {
     Element { key, value: None }
 }
 
-/// The element changes from `old` to `new`, which have the same chains and sets, and the
-/// generation moved from `old_generation` to `generation`; in the order they apply.
+/// The element changes from `old` to `new` (whose new sets exist, empty), and the generation
+/// moved from `old_generation` to `generation`; in the order they apply.
 fn element_ops(old: &PolicyPlan, new: &PolicyPlan, old_generation: u32, generation: u32) -> ElementOps {
     let mut ops = ElementOps(Vec::new());
+    let empty = Arc::new(BTreeSet::new());
     for (name, set) in &new.sets {
-        let Some(before) = old.sets.get(name) else { continue };
-        if Arc::ptr_eq(&before.elements, &set.elements) {
+        // A new set was created empty.
+        let before = old.sets.get(name).map_or(&empty, |b| &b.elements);
+        if Arc::ptr_eq(before, &set.elements) {
             continue;
         }
         let key = match set.key {
@@ -1004,8 +1007,8 @@ fn element_ops(old: &PolicyPlan, new: &PolicyPlan, old_generation: u32, generati
             _ => Type::Type(vec![Datatype::Ipv4Addr, Datatype::InetProto, Datatype::InetService]),
         };
         let kernel_set = Set::plain(name.clone(), key);
-        let added = set.elements.difference(&before.elements).map(|e| parse_element(e)).collect();
-        let removed = before.elements.difference(&set.elements).map(|e| parse_element(e)).collect();
+        let added = set.elements.difference(before).map(|e| parse_element(e)).collect();
+        let removed = before.difference(&set.elements).map(|e| parse_element(e)).collect();
         ops.push(Op::Add, &kernel_set, added);
         ops.push(Op::Delete, &kernel_set, removed);
     }
