@@ -28,8 +28,11 @@
 //! (admin policies by priority, then NetworkPolicies, then the baseline). Bodies are named by
 //! a hash of their text, so the pods that the same policies select share one chain; the maps
 //! `policy_ingress` and `policy_egress` send a pod's address to its chain with one lookup.
-//! A change re-renders the plan, and [`PolicyPlan::diff`] writes only what differs: the
-//! elements of a changed set, a new chain, a map element that now points elsewhere.
+//! [`compile`] renders the whole plan; the [`IncrementalCompiler`] (what the agent runs)
+//! keeps it up to date recompiling only what a change touches, and is tested against it.
+//! [`PolicyApplier::update`] writes only what differs: new chains and sets by `nft -f`,
+//! then the change (set and map elements, the generation) in one nfnetlink batch, then the
+//! deletion of what is no longer used; a change of elements only never starts `nft`.
 //!
 //! # The chains
 //!
