@@ -14,7 +14,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 use openapi::selector::LabelSelector;
 use openapi::validation;
-use openapi::{Heartbeat, Node, Pod, Resource};
+use openapi::{Heartbeat, Node, Pod, PolicyCounters, Resource};
 use serde::Deserialize;
 
 pub use crate::auth::Authenticated;
@@ -89,7 +89,12 @@ fn routes() -> Routes {
     let node = Node::INFO.routes().object;
     r.add(Method::POST, &format!("{node}/heartbeat"), heartbeat);
     r.add(Method::POST, &format!("{node}/token"), node_token);
+    r.add(Method::PUT, &format!("{node}/policycounters"), report_policy_counters);
+    r.add(Method::GET, "/api/v1/policycounters", policy_counters);
     r.add(Method::GET, &format!("{}/log", Pod::INFO.routes().object), crate::logs::pod_log);
+    let exec = format!("{}/exec", Pod::INFO.routes().object);
+    r.add(Method::GET, &exec, crate::exec::pod_exec);
+    r.add(Method::POST, &exec, crate::exec::pod_exec);
     r
 }
 
@@ -411,8 +416,11 @@ async fn list<K: Served>(
         };
         let body = watch::stream(st.store.clone(), st.metrics.clone(), filter, params);
         let body = shape_watch::<K>(&st, body, q.allow_watch_bookmarks, table, q.include_object);
-        // A stream of JSON objects, one per line, as Kubernetes sends it.
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        // A stream of JSON objects, one per line, labelled `application/json` as Kubernetes
+        // does (what its clients expect), or `application/x-ndjson` when the client asks for it.
+        let ndjson = accept(&headers).is_some_and(|a| a.contains(crate::spec::WATCH_CONTENT_TYPE));
+        let content_type = if ndjson { crate::spec::WATCH_CONTENT_TYPE } else { "application/json" };
+        return Ok(([(header::CONTENT_TYPE, content_type)], body).into_response());
     }
 
     let (rev, items) = st.store.list_raw(filter.kind, filter.namespace.as_deref(), filter.node.as_deref()).await?;
@@ -470,8 +478,13 @@ async fn read<K: Served>(
 // ---------------------------------------------------------------------------------------------
 
 /// The options of a write (`dryRun`, `fieldValidation`, …).
+/// A write's query parameters, each checked whether the write uses it or not (a delete has
+/// no body to validate, yet a malformed `fieldValidation` is still a 400, as the document says).
 fn write_query(q: Result<Query<WriteQuery>, QueryRejection>) -> ApiResult<WriteQuery> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))
+    let q = q.map(|Query(q)| q).map_err(|e| ApiError::bad_request(e.body_text()))?;
+    q.validation()?;
+    q.dry_run()?;
+    Ok(q)
 }
 
 /// A write's answer: its status, the object, and a `Warning` header per dropped field.
@@ -715,6 +728,69 @@ async fn heartbeat(
         validation::validate_label_key(k).map_err(|m| ApiError::invalid(format!("backendData[{k}]"), m))?;
     }
     let body = st.store.write(Op::Heartbeat(name, hb)).await?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `PUT /api/v1/nodes/{name}/policycounters`: the node's agent replaces its policy counters
+/// (kept in memory, [`crate::metrics::Metrics::set_policy_counters`]).
+#[tracing::instrument(skip_all, fields(node = %name))]
+async fn report_policy_counters(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Authenticated(caller): Authenticated,
+    Json(report): Json<PolicyCounters>,
+) -> ApiResult<Response> {
+    caller.require_node(&name)?;
+    validate_policy_counters(&report)?;
+    if st.store.get_raw(Node::INFO, "", &name).await?.is_none() {
+        return Err(ApiError::not_found("node", &name));
+    }
+    st.metrics.set_policy_counters(&name, report.items.clone());
+    let body = serde_json::to_string(&report).map_err(|e| ApiError::internal("policy counters", e))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// A report's counters name a policy kind, a valid name (and namespace for a NetworkPolicy),
+/// a direction and an action; at most [`openapi::policy::POLICY_COUNTERS_MAX`] of them.
+fn validate_policy_counters(report: &PolicyCounters) -> ApiResult<()> {
+    if report.items.len() > openapi::policy::POLICY_COUNTERS_MAX {
+        return Err(ApiError::invalid("items", format!("at most {} counters", openapi::policy::POLICY_COUNTERS_MAX)));
+    }
+    for (i, c) in report.items.iter().enumerate() {
+        let field = |f: &str| format!("items[{i}].{f}");
+        let namespaced = match c.kind.as_str() {
+            "NetworkPolicy" => true,
+            "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => false,
+            _ => {
+                return Err(ApiError::invalid(
+                    field("kind"),
+                    "NetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy",
+                ))
+            }
+        };
+        match (&c.namespace, namespaced) {
+            (Some(ns), true) => {
+                validation::validate_dns1123_label(ns).map_err(|m| ApiError::invalid(field("namespace"), m))?
+            }
+            (None, false) => {}
+            (None, true) => return Err(ApiError::invalid(field("namespace"), "required for a NetworkPolicy")),
+            (Some(_), false) => return Err(ApiError::invalid(field("namespace"), "only a NetworkPolicy has one")),
+        }
+        validation::validate_dns1123_subdomain(&c.name).map_err(|m| ApiError::invalid(field("name"), m))?;
+        if !matches!(c.direction.as_str(), "Ingress" | "Egress") {
+            return Err(ApiError::invalid(field("direction"), "Ingress or Egress"));
+        }
+        if !matches!(c.action.as_str(), "Allow" | "Deny" | "Pass") {
+            return Err(ApiError::invalid(field("action"), "Allow, Deny or Pass"));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /api/v1/policycounters`: every node's last report, summed per policy rule.
+async fn policy_counters(State(st): State<AppState>) -> ApiResult<Response> {
+    let all = PolicyCounters { items: st.metrics.policy_counters() };
+    let body = serde_json::to_string(&all).map_err(|e| ApiError::internal("policy counters", e))?;
     Ok(json_response(StatusCode::OK, body))
 }
 

@@ -62,6 +62,10 @@ pub fn resource_list(api_version: &str) -> Value {
             resources.push(json!({
                 "name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"],
             }));
+            resources.push(json!({
+                "name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions",
+                "verbs": ["create", "get"],
+            }));
         }
     }
     json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version, "resources": resources })
@@ -162,6 +166,10 @@ fn group_discovery(group: &str, versions: &[&str]) -> Value {
                     }
                     if k.kind == "Pod" {
                         subresources.push(json!({ "subresource": "log", "responseKind": kind, "verbs": ["get"] }));
+                        let options = json!({ "group": "", "version": "v1", "kind": "PodExecOptions" });
+                        subresources.push(
+                            json!({ "subresource": "exec", "responseKind": options, "verbs": ["create", "get"] }),
+                        );
                     }
                     let mut r = json!({
                         "resource": k.plural,

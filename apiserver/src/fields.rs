@@ -23,22 +23,25 @@ pub struct FieldSelector {
 }
 
 /// Fields every kind can be selected by.
-const COMMON: &[&str] = &["metadata.name", "metadata.namespace"];
+pub(crate) const COMMON: &[&str] = &["metadata.name", "metadata.namespace"];
 
 impl FieldSelector {
     pub fn parse(kind: Kind, selector: Option<&str>) -> ApiResult<FieldSelector> {
         let mut reqs = Vec::new();
         for term in selector.unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
-                (f, false, v)
-            } else if let Some((f, v)) = term.split_once("==") {
-                (f, true, v)
-            } else if let Some((f, v)) = term.split_once('=') {
-                (f, true, v)
+            // The field ends at the first `=` or `!`: `=`, `==` or `!=` follows; the value is
+            // the rest (the OpenAPI document's pattern says the same).
+            let bad = || ApiError::bad_request(format!("invalid fieldSelector term {term:?}: expected FIELD=VALUE"));
+            let i = term.find(['=', '!']).ok_or_else(bad)?;
+            let (field, rest) = term.split_at(i);
+            let (equal, value) = if let Some(v) = rest.strip_prefix("!=") {
+                (false, v)
+            } else if let Some(v) = rest.strip_prefix("==") {
+                (true, v)
+            } else if let Some(v) = rest.strip_prefix('=') {
+                (true, v)
             } else {
-                return Err(ApiError::bad_request(format!(
-                    "invalid fieldSelector term {term:?}: expected FIELD=VALUE"
-                )));
+                return Err(bad());
             };
             let field = field.trim();
             if !COMMON.contains(&field) && !kind.field_selectors.contains(&field) {

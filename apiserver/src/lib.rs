@@ -10,7 +10,8 @@
 //! - [`watch`]: watch streams from a resourceVersion, exact across reconnects.
 //! - [`api`]: the axum routes, derived from the kind registry ([`openapi::registry`]);
 //!   [`kinds`]: what each kind adds to its registry entry (validation, write operations);
-//!   [`logs`]: pod logs, read through the node's agent;
+//!   [`logs`]: pod logs, read through the node's agent; [`exec`]: `kubectl exec`, a websocket
+//!   proxied to the node's agent;
 //!   [`error`]: the one error type and its JSON body;
 //!   [`spec`]: the OpenAPI document; [`metrics`]: `/metrics`.
 //! - What Kubernetes clients (kubectl, the official client libraries) need, all derived from
@@ -34,6 +35,7 @@ pub mod decode;
 pub mod discovery;
 pub mod endpoints;
 pub mod error;
+pub mod exec;
 pub mod fields;
 pub mod kinds;
 pub mod logs;

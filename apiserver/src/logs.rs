@@ -40,7 +40,7 @@ fn agent_client() -> &'static reqwest::Client {
     })
 }
 
-async fn get<K: serde::de::DeserializeOwned>(
+pub(crate) async fn get<K: serde::de::DeserializeOwned>(
     st: &AppState,
     kind: Kind,
     namespace: &str,
@@ -55,7 +55,7 @@ async fn get<K: serde::de::DeserializeOwned>(
 }
 
 /// The container to read: the one asked for, or the pod's only one.
-fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
+pub(crate) fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
     match asked {
         Some(c) if names.contains(&c.as_str()) => Ok(c),
@@ -66,6 +66,37 @@ fn choose_container(pod: &Pod, asked: Option<String>) -> ApiResult<String> {
         None if names.len() == 1 => Ok(names[0].to_string()),
         None => Err(ApiError::bad_request(format!("a container name must be given (?container=): one of {names:?}"))),
     }
+}
+
+/// Where the agent of a pod's node listens.
+pub(crate) struct AgentAddr {
+    pub node: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// The agent endpoint of `pod`'s node, from the Node's `status.daemonEndpoints`;
+/// `unbound` says what a pod not bound to a node yet lacks (for the error).
+pub(crate) async fn agent_of(st: &AppState, pod: &Pod, unbound: &str) -> ApiResult<AgentAddr> {
+    let name = &pod.metadata.name;
+    let node_name = pod
+        .spec
+        .node_name
+        .clone()
+        .ok_or_else(|| ApiError::bad_request(format!("pod {name:?} is not bound to a node yet: {unbound}")))?;
+    let node: Node = get(st, Node::INFO, "", &node_name)
+        .await?
+        .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} of pod {name:?} is not registered")))?;
+    let endpoint = node.status.daemon_endpoints.as_ref().map(|d| &d.agent_endpoint).ok_or_else(|| {
+        ApiError::unavailable(format!("node {node_name:?} publishes no agent endpoint (status.daemonEndpoints)"))
+    })?;
+    let host = endpoint
+        .address
+        .as_deref()
+        .or_else(|| node.internal_ip())
+        .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} has no address for its agent")))?
+        .to_string();
+    Ok(AgentAddr { node: node_name, host, port: endpoint.port })
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/log?container=&tailLines=&limitBytes=`.
@@ -82,32 +113,18 @@ pub async fn pod_log(
         (p.get("namespace").cloned().unwrap_or_default(), p.get("name").cloned().unwrap_or_default());
     let pod: Pod = get(&st, Pod::INFO, &namespace, &name).await?.ok_or_else(|| ApiError::not_found("Pod", &name))?;
     let container = choose_container(&pod, q.container)?;
-    let node_name = pod
-        .spec
-        .node_name
-        .clone()
-        .ok_or_else(|| ApiError::bad_request(format!("pod {name:?} is not bound to a node yet: it has no log")))?;
+    let agent = agent_of(&st, &pod, "it has no log").await?;
+    let (node_name, host) = (&agent.node, &agent.host);
     let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let node: Node = get(&st, Node::INFO, "", &node_name)
-        .await?
-        .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} of pod {name:?} is not registered")))?;
-    let endpoint = node.status.daemon_endpoints.as_ref().map(|d| &d.agent_endpoint).ok_or_else(|| {
-        ApiError::unavailable(format!("node {node_name:?} publishes no agent endpoint (status.daemonEndpoints)"))
-    })?;
-    let host = endpoint
-        .address
-        .as_deref()
-        .or_else(|| node.internal_ip())
-        .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} has no address for its agent")))?;
-    let url = format!("http://{host}:{}/pods/{uid}/containers/{container}/log", endpoint.port);
+    let url = format!("http://{host}:{}/pods/{uid}/containers/{container}/log", agent.port);
     let mut params = vec![("limitBytes", q.limit_bytes.unwrap_or(MAX_LOG_BYTES).min(MAX_LOG_BYTES).to_string())];
     if let Some(n) = q.tail_lines {
         params.push(("tailLines", n.to_string()));
     }
     // A node may hold several tokens (one per `flatnet up`, say); its agent knows one.
-    for key in st.store.node_token_hashes(&node_name) {
+    for key in st.store.node_token_hashes(node_name) {
         let resp = agent_client().get(&url).bearer_auth(&key).query(&params).send().await.map_err(|e| {
-            ApiError::bad_gateway(format!("the agent of node {node_name:?} at {host}:{}: {e}", endpoint.port))
+            ApiError::bad_gateway(format!("the agent of node {node_name:?} at {host}:{}: {e}", agent.port))
         })?;
         match resp.status() {
             StatusCode::UNAUTHORIZED => continue,

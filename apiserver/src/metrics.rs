@@ -1,6 +1,7 @@
 //! Prometheus metrics in the text exposition format, kept by hand (a few counters and a
 //! histogram do not need a metrics framework): requests by method, route and status;
-//! request latency by route; watch clients; objects by kind (counted at scrape time).
+//! request latency by route; watch clients; objects by kind (counted at scrape time); the
+//! network policies' counters as the node agents last reported them, summed per rule.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -27,6 +28,9 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<(String, String), Histogram>>,
     watch_clients: AtomicI64,
+    /// Each node's last policy counters report (kept in memory: they are the kernel's
+    /// counts, which the agents report again after a restart of the server).
+    policy_counters: Mutex<BTreeMap<String, Vec<openapi::PolicyCounter>>>,
 }
 
 /// Counts a watch client while it lives.
@@ -39,6 +43,27 @@ impl Drop for WatchClient {
 }
 
 impl Metrics {
+    /// Replace `node`'s policy counters.
+    pub fn set_policy_counters(&self, node: &str, items: Vec<openapi::PolicyCounter>) {
+        self.policy_counters.lock().expect("metrics poisoned").insert(node.to_string(), items);
+    }
+
+    /// The policy counters of every node, summed per rule, in the order of their keys.
+    pub fn policy_counters(&self) -> Vec<openapi::PolicyCounter> {
+        let mut sum: BTreeMap<openapi::policy::PolicyCounterKey, openapi::PolicyCounter> = BTreeMap::new();
+        for items in self.policy_counters.lock().expect("metrics poisoned").values() {
+            for c in items {
+                sum.entry(c.key())
+                    .and_modify(|s| {
+                        s.packets = s.packets.saturating_add(c.packets);
+                        s.bytes = s.bytes.saturating_add(c.bytes);
+                    })
+                    .or_insert_with(|| c.clone());
+            }
+        }
+        sum.into_values().collect()
+    }
+
     pub fn watch_client(self: &Arc<Self>) -> WatchClient {
         self.watch_clients.fetch_add(1, Ordering::Relaxed);
         WatchClient(self.clone())
@@ -99,6 +124,25 @@ impl Metrics {
         out.push_str("# TYPE flatnet_apiserver_objects gauge\n");
         for (kind, n) in objects {
             let _ = writeln!(out, "flatnet_apiserver_objects{{kind=\"{kind}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP flatnet_policy_packets_total Packets counted by a network policy rule on every node (Allow and \
+             Pass: connections judged; Deny: packets dropped); rule=\"isolation\" is a NetworkPolicy's default deny.\n",
+        );
+        out.push_str("# TYPE flatnet_policy_packets_total counter\n");
+        let counters = self.policy_counters();
+        for c in &counters {
+            let rule = c.rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
+            let _ = writeln!(
+                out,
+                "flatnet_policy_packets_total{{kind=\"{}\",namespace=\"{}\",name=\"{}\",direction=\"{}\",rule=\"{rule}\",action=\"{}\"}} {}",
+                c.kind,
+                c.namespace.as_deref().unwrap_or(""),
+                c.name,
+                c.direction,
+                c.action,
+                c.packets
+            );
         }
         out
     }

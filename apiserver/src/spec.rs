@@ -38,6 +38,8 @@ use openapi::*;
         Heartbeat,
         NodeToken,
         ClusterConfig,
+        openapi::PolicyCounters,
+        openapi::PolicyCounter,
     ))
 )]
 struct Doc;
@@ -96,11 +98,10 @@ fn query_param_with(name: &str, schema: Object, description: &str) -> utoipa::op
 }
 
 /// A query parameter the server reads as an unsigned integer (`u64`).
+/// A count the server reads as an unsigned 64-bit number: no `format` (`int64` would say the
+/// upper half of the range is invalid, which the server accepts).
 fn count_param(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    let mut schema = ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
-        .build();
+    let mut schema = ObjectBuilder::new().schema_type(Type::Integer).build();
     schema.minimum = Some(0.into());
     schema.maximum = Some(u64::MAX.into());
     query_param_with(name, schema, description)
@@ -218,8 +219,9 @@ fn apply_constraints(components: &mut Components) {
 fn watch_event_schema() -> Object {
     ObjectBuilder::new()
         .description(Some(
-            "One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, \
-             as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED \
+            "One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream \
+             lasts, labelled `application/json` as Kubernetes does (a stream of JSON objects, not one document), \
+             or `application/x-ndjson` when the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for ADDED, MODIFIED \
              and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a \
              Status, after which the stream ends.",
         ))
@@ -302,7 +304,8 @@ fn operation(
     op.build()
 }
 
-/// The content type of a watch stream, as served.
+/// The content type of a watch stream when the client's Accept header names it (otherwise
+/// `application/json`, as Kubernetes labels its watch streams).
 pub const WATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 
 trait WithWatchStream {
@@ -345,7 +348,8 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         query_param(
             "watch",
             Type::Boolean,
-            "Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing",
+            "Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as \
+             Kubernetes labels it), or `application/x-ndjson` when the Accept header names it",
         ),
         query_param_with(
             "resourceVersion",
@@ -362,31 +366,42 @@ fn list_params(k: &KindInfo) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         count_param("timeoutSeconds", "With watch: end the stream after this many seconds"),
     ];
-    if !k.field_selectors.is_empty() {
-        let accepted: Vec<String> = k
-            .field_selectors
-            .iter()
-            .map(|field| match *field {
-                "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
-                other => format!("`{other}=VALUE`"),
-            })
-            .collect();
-        let mut schema = ObjectBuilder::new().schema_type(Type::String).build();
-        if k.field_selectors == ["spec.nodeName"] {
-            schema.pattern = Some(openapi::validation::node_field_selector_pattern());
-        }
-        params.push(query_param_with("fieldSelector", schema, &accepted.join("; ")));
-    }
+    let mut fields: Vec<&str> = crate::fields::COMMON.to_vec();
+    fields.extend(k.field_selectors);
+    let accepted: Vec<String> = fields
+        .iter()
+        .map(|field| match *field {
+            "spec.nodeName" => "`spec.nodeName=NAME`: only pods bound to that node".to_string(),
+            other => format!("`{other}=VALUE`"),
+        })
+        .collect();
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(openapi::validation::field_selector_pattern(&fields)))
+        .build();
+    params.push(query_param_with(
+        "fieldSelector",
+        schema,
+        &format!(
+            "Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: {}",
+            accepted.join("; ")
+        ),
+    ));
     params
 }
 
 /// The query parameters every write accepts.
 fn with_write_params(mut params: Vec<utoipa::openapi::path::Parameter>) -> Vec<utoipa::openapi::path::Parameter> {
-    params.push(query_param("dryRun", Type::String, "`All`: validate and answer as if done; nothing changes"));
-    params.push(query_param(
+    let one_of = |pattern: &str| ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).build();
+    params.push(query_param_with(
+        "dryRun",
+        one_of("^(All)?$"),
+        "`All`: validate and answer as if done; nothing changes (empty: a real write)",
+    ));
+    params.push(query_param_with(
         "fieldValidation",
-        Type::String,
-        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)",
+        one_of("^(Ignore|Warn|Strict)?$"),
+        "`Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)",
     ));
     params.push(query_param("fieldManager", Type::String, "Who writes (required for server-side apply)"));
     params
@@ -398,7 +413,8 @@ fn add_kind(paths: &mut Paths, k: &KindInfo) {
     let name_param = || name_param(k);
     let list_ok = |what: String| ("200", what, json_content(&k.list_kind()), "application/json");
     let list_errors: &[&str] = &["400", "401", "404", "410", "500", "504"];
-    let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (application/json)";
+    let watch_note = "; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as \
+                      Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)";
 
     // Cluster-wide list (for namespaced kinds: across all namespaces).
     let all = if k.namespaced { " in all namespaces" } else { "" };
@@ -598,6 +614,34 @@ fn build() -> utoipa::openapi::OpenApi {
         ),
     );
     paths.add_path_operation(
+        format!("{node}/policycounters"),
+        vec![HttpMethod::Put],
+        operation(
+            "reportPolicyCounters".into(),
+            "nodes",
+            "Replace the node's network policy counters (its agent reports them every few seconds)".into(),
+            vec![name()],
+            Some("PolicyCounters"),
+            ("200", "The report as kept".into(), json_content("PolicyCounters"), "application/json"),
+            WRITE_ERRORS,
+        ),
+    );
+    paths.add_path_operation(
+        "/api/v1/policycounters",
+        vec![HttpMethod::Get],
+        operation(
+            "readPolicyCounters".into(),
+            "cluster",
+            "The network policies' counters: every node's last report, summed per policy, direction, rule and action \
+             (read-only; also on /metrics as flatnet_policy_packets_total)"
+                .into(),
+            vec![],
+            None,
+            ("200", "The counters".into(), json_content("PolicyCounters"), "application/json"),
+            READ_ERRORS,
+        ),
+    );
+    paths.add_path_operation(
         "/api/v1/clusterconfig",
         vec![HttpMethod::Get],
         operation(
@@ -638,6 +682,43 @@ fn build() -> utoipa::openapi::OpenApi {
             &["400", "401", "403", "404", "500", "502", "503"],
         ),
     );
+    let exec_path = format!("{}/exec", Pod::INFO.routes().object);
+    for (method, id) in [(HttpMethod::Get, "connectGetPodExec"), (HttpMethod::Post, "connectPostPodExec")] {
+        let command = ParameterBuilder::new()
+            .name("command")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::True)
+            .description(Some("The command and its arguments, one `command=` each"))
+            .schema(Some(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).min_items(Some(1))))
+            .build();
+        let stream = |name: &str, what: &str| query_param(name, Type::Boolean, what);
+        paths.add_path_operation(
+            &exec_path,
+            vec![method],
+            operation(
+                id.into(),
+                "pods",
+                "Run a command in a pod's container (admin only), as `kubectl exec`: a websocket with the \
+                 subprotocol v5.channel.k8s.io (or v4), proxied to the node's agent. Channels: 0 stdin, \
+                 1 stdout, 2 stderr, 3 a Status when the command ends (reason NonZeroExitCode and the \
+                 code in details.causes when not 0). Websockets only: any other request is 400"
+                    .into(),
+                vec![
+                    namespace_param(),
+                    name_param(Pod::INFO),
+                    command,
+                    query_param("container", Type::String, "The container; required when the pod has more than one"),
+                    stream("stdin", "Forward the client's stdin (channel 0)"),
+                    stream("stdout", "Stream the command's stdout (channel 1)"),
+                    stream("stderr", "Stream the command's stderr (channel 2)"),
+                    stream("tty", "A terminal: not supported (400 when true)"),
+                ],
+                None,
+                ("101", "Switched to the websocket".into(), text.clone(), "text/plain"),
+                &["400", "401", "403", "404", "500", "502", "503"],
+            ),
+        );
+    }
     let any_json = || ContentBuilder::new().schema(Some(ObjectBuilder::new())).build();
     for (path, what) in crate::discovery::paths() {
         let id = format!("discovery{}", path.replace(['/', '.', '-'], "_"));
@@ -651,7 +732,8 @@ fn build() -> utoipa::openapi::OpenApi {
                 vec![],
                 None,
                 ("200", "The document".into(), any_json(), "application/json"),
-                READ_ERRORS,
+                // `/version` is open, as Kubernetes keeps it (crate::auth::OPEN_PATHS).
+                if crate::auth::OPEN_PATHS.contains(&path.as_str()) { HEALTH_ERRORS } else { READ_ERRORS },
             ),
         );
     }

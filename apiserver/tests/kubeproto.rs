@@ -39,7 +39,7 @@ async fn version_and_discovery_come_from_the_registry() {
     assert_eq!(srv.get("/apis").await.expect(200)["kind"], "APIGroupList");
     // Aggregated discovery, as kubectl 1.32 asks for it.
     let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
-    let agg = srv.send(Req::get("/api").header("accept", accept)).await;
+    let agg = srv.send(Req::get("/api").header("accept", accept).token(ADMIN)).await;
     assert!(agg.headers["content-type"].to_str().unwrap().contains("as=APIGroupDiscoveryList"));
     let agg = agg.expect(200);
     let pods = agg["items"][0]["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods");
@@ -58,7 +58,11 @@ async fn every_error_is_a_kubernetes_status() {
     assert!(s.message.contains("/api/v1/nothing/here"));
     srv.get(&format!("/api/v1/pods?x={}", "a".repeat(20_000))).await.error(414, "RequestURITooLong", None);
     let big = "b".repeat(70_000);
-    srv.send(Req::get("/api/v1/pods").header("x-big", &big)).await.error(431, "RequestHeaderFieldsTooLarge", None);
+    srv.send(Req::get("/api/v1/pods").header("x-big", &big).token(ADMIN)).await.error(
+        431,
+        "RequestHeaderFieldsTooLarge",
+        None,
+    );
     // A malformed path: a bad percent-encoding in a path parameter.
     srv.get("/api/v1/namespaces/default/pods/%ff%fe").await.error(400, "BadRequest", None);
     // Validation failures name their fields in details.causes.
@@ -223,7 +227,7 @@ async fn tables_and_field_selectors() {
     srv.create_pod(pod("b").namespace("other")).await;
     srv.create_service(service("web").selector(&[("app", "web")]).port(80, 8080)).await;
 
-    let t = srv.send(Req::get("/api/v1/pods").header("accept", TABLE)).await.expect(200);
+    let t = srv.send(Req::get("/api/v1/pods").header("accept", TABLE).token(ADMIN)).await.expect(200);
     assert_eq!(t["kind"], "Table");
     let columns: Vec<&str> =
         t["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -231,9 +235,9 @@ async fn tables_and_field_selectors() {
     assert_eq!(t["rows"].as_array().unwrap().len(), 2);
     assert_eq!(t["rows"][0]["cells"].as_array().unwrap()[..3], [json!("a"), json!("0/1"), json!("Pending")]);
     assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "default");
-    let one = srv.send(Req::get(&pod_path("a")).header("accept", TABLE)).await.expect(200);
+    let one = srv.send(Req::get(&pod_path("a")).header("accept", TABLE).token(ADMIN)).await.expect(200);
     assert_eq!(one["rows"].as_array().unwrap().len(), 1);
-    let svc = srv.send(Req::get("/api/v1/services").header("accept", TABLE)).await.expect(200);
+    let svc = srv.send(Req::get("/api/v1/services").header("accept", TABLE).token(ADMIN)).await.expect(200);
     let columns: Vec<&str> =
         svc["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(columns, ["Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector"]);
@@ -265,9 +269,18 @@ async fn watches_as_kubernetes_answers_them() {
     let s = srv.get(&format!("/api/v1/pods?watch=true&resourceVersion={ahead}")).await.error(504, "Timeout", None);
     assert!(s.message.contains("Too large resource version"), "{s:?}");
     // Tables on a watch (kubectl get -w).
-    let resp = srv.send(Req::get("/api/v1/pods?watch=true&timeoutSeconds=1").header("accept", TABLE)).await;
+    let resp =
+        srv.send(Req::get("/api/v1/pods?watch=true&timeoutSeconds=1").header("accept", TABLE).token(ADMIN)).await;
     let lines = resp.lines();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0].object["kind"], "Table");
     assert_eq!(lines[0].object["rows"][0]["cells"][0], "a");
+    // The same stream, labelled application/x-ndjson when the client asks for that.
+    let resp = srv
+        .send(
+            Req::get("/api/v1/pods?watch=true&timeoutSeconds=1").header("accept", "application/x-ndjson").token(ADMIN),
+        )
+        .await;
+    assert_eq!(resp.headers["content-type"], "application/x-ndjson");
+    assert_eq!(resp.lines().iter().map(WatchLine::short).collect::<Vec<_>>(), ["ADDED a", "ADDED b"]);
 }

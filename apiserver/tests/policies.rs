@@ -245,3 +245,68 @@ async fn admin_network_policies_are_cluster_scoped_and_validated() {
     );
     srv.post(banp, &json!({"metadata": {"name": "default"}, "spec": deny})).await.expect(201);
 }
+
+/// The policy counters: each node reports its own (a node token, for its node only), the
+/// server sums them per rule (readable by the viewer), a new report replaces the node's
+/// last, and a report names a policy kind, direction and action (422 with the field).
+#[tokio::test]
+async fn policy_counters_are_reported_per_node_and_summed() {
+    let srv = TestServer::start().await;
+    srv.ready_node("n1", "192.168.50.1").await;
+    srv.ready_node("n2", "192.168.50.2").await;
+    let (t1, t2) = (srv.node_token("n1").await, srv.node_token("n2").await);
+    let counter = |name: &str, rule: Option<u32>, action: &str, packets: u64| {
+        let mut c = json!({"kind": "NetworkPolicy", "namespace": "x", "name": name, "direction": "Ingress",
+            "action": action, "packets": packets, "bytes": packets * 60});
+        if let Some(r) = rule {
+            c["rule"] = json!(r);
+        }
+        c
+    };
+    let report = |items: Vec<serde_json::Value>| json!({ "items": items });
+    let put = |node: &str, token: &str, body: serde_json::Value| {
+        Req::put(&format!("/api/v1/nodes/{node}/policycounters")).json(&body).token(token)
+    };
+    srv.send(put("n1", &t1, report(vec![counter("deny", None, "Deny", 5), counter("web", Some(0), "Allow", 2)])))
+        .await
+        .ok::<serde_json::Value>();
+    srv.send(put("n2", &t2, report(vec![counter("deny", None, "Deny", 7)]))).await.ok::<serde_json::Value>();
+    // A node may not report for another.
+    srv.send(put("n1", &t2, report(vec![]))).await.error(403, "Forbidden", None);
+    // Nor for a node that does not exist (the admin may write any node's).
+    srv.send(put("ghost", ADMIN, report(vec![]))).await.error(404, "NotFound", None);
+
+    let sum = |v: &serde_json::Value, name: &str, action: &str| -> u64 {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == name && c["action"] == action)
+            .map(|c| c["packets"].as_u64().unwrap())
+            .sum()
+    };
+    let all: serde_json::Value = srv.send(Req::get("/api/v1/policycounters").token(VIEWER)).await.ok();
+    assert_eq!((sum(&all, "deny", "Deny"), sum(&all, "web", "Allow")), (12, 2), "{all}");
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "one item per rule: {all}");
+    // A new report replaces the node's last one.
+    srv.send(put("n1", &t1, report(vec![counter("deny", None, "Deny", 6)]))).await.ok::<serde_json::Value>();
+    let all: serde_json::Value = srv.get("/api/v1/policycounters").await.ok();
+    assert_eq!((sum(&all, "deny", "Deny"), sum(&all, "web", "Allow")), (13, 0), "{all}");
+    // And /metrics shows the sums.
+    let metrics = srv.get("/metrics").await;
+    assert!(metrics.text().contains(
+        "flatnet_policy_packets_total{kind=\"NetworkPolicy\",namespace=\"x\",name=\"deny\",direction=\"Ingress\",rule=\"isolation\",action=\"Deny\"} 13"
+    ), "{}", metrics.text());
+
+    // Validation: 422 naming the field.
+    let mut bad = counter("deny", None, "Deny", 1);
+    bad["direction"] = json!("Sideways");
+    srv.send(put("n1", &t1, report(vec![bad]))).await.error(422, "Invalid", Some("items[0].direction"));
+    let mut bad = counter("deny", None, "Deny", 1);
+    bad.as_object_mut().unwrap().remove("namespace");
+    srv.send(put("n1", &t1, report(vec![bad]))).await.error(422, "Invalid", Some("items[0].namespace"));
+    let mut bad = counter("Bad_Name", None, "Deny", 1);
+    bad["kind"] = json!("AdminNetworkPolicy");
+    bad.as_object_mut().unwrap().remove("namespace");
+    srv.send(put("n1", &t1, report(vec![bad]))).await.error(422, "Invalid", Some("items[0].name"));
+}

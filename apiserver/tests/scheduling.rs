@@ -157,3 +157,40 @@ async fn a_pod_bound_by_its_creator_gets_an_ip_from_that_nodes_lease() {
     moved.spec.node_name = Some("n2".into());
     srv.put(&pod_path("w"), &moved).await.error(422, "Invalid", Some("spec"));
 }
+
+#[tokio::test]
+async fn a_node_selector_picks_the_nodes_and_waits_for_a_match() {
+    let srv = TestServer::start().await;
+    let n1 = srv.ready_node("n1", "192.168.50.1").await;
+    let n2 = srv.ready_node("n2", "192.168.50.2").await;
+    let mut labelled = n2.clone();
+    labelled.metadata.labels.insert("disk".into(), "ssd".into());
+    srv.put("/api/v1/nodes/n2", &labelled).await.ok::<Node>();
+    // n2 already has a pod, yet the selector sends every such pod there.
+    let with = |name: &str, disk: &str| {
+        let mut p = Pod::from(pod(name));
+        p.spec.node_selector.insert("disk".into(), disk.into());
+        p
+    };
+    for name in ["s1", "s2"] {
+        assert_bound(&srv.create_pod(with(name, "ssd")).await, &n2);
+    }
+    assert_bound(&srv.create_pod(pod("plain")).await, &n1);
+    // No node matches: Pending, unscheduled, the selector in the condition, an event.
+    let waiting = srv.create_pod(with("w", "nvme")).await;
+    assert_eq!((waiting.spec.node_name.as_deref(), waiting.status.phase), (None, PodPhase::Pending));
+    let sched = pod_condition(&waiting, "PodScheduled").unwrap();
+    assert_eq!((sched.status, sched.reason.as_deref()), (ConditionStatus::False, Some("Unschedulable")));
+    assert!(sched.message.as_deref().unwrap().contains("disk=nvme"), "{sched:?}");
+    let events = srv.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dw").await.expect(200);
+    assert_eq!(events["items"][0]["reason"], "FailedScheduling", "{events}");
+    // A later pod without a selector is not held up behind it.
+    assert_bound(&srv.create_pod(pod("after")).await, &n1);
+    srv.tick().await;
+    assert_eq!(srv.pod("w").await.spec.node_name, None);
+    // Labelling a node binds the waiting pod there.
+    let mut n1 = srv.node("n1").await;
+    n1.metadata.labels.insert("disk".into(), "nvme".into());
+    srv.put("/api/v1/nodes/n1", &n1).await.ok::<Node>();
+    assert_bound(&srv.pod("w").await, &n1);
+}

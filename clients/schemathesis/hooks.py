@@ -11,15 +11,31 @@ schemathesis generates as valid (positive mode); the schemas' descriptions state
   and a replaced object's `metadata.name` is the path's name;
 - rules between fields: unique container names, ports and port names; a probe has exactly one
   of `tcpSocket` and `httpGet`; a service's ports are named when there are several;
-  `sessionAffinityConfig` only with `ClientIP`; a node's InternalIP/ExternalIP is an IPv4
+  `sessionAffinityConfig` only with `ClientIP`; a policy counter has a namespace exactly when it
+  counts a NetworkPolicy's rule; a node's InternalIP/ExternalIP is an IPv4
   address; DNS: a pod's `hostname`/`subdomain` are DNS labels, `dnsConfig` holds at most 3
   IPv4 name servers (one at least with `dnsPolicy: None`), DNS names and option names; a
   service's `externalName` is a DNS name, given exactly when its type is `ExternalName`;
 - the cluster's configuration: `clusterIP` (in the service CIDR) and `nodePort` (in the
   NodePort range) are left to the allocator.
+
+One hook reads a response, and says what the document says: a watch's 200 is a stream of
+WatchEvent objects, one per line. The server labels it `application/json`, as Kubernetes does
+and its clients expect (or `application/x-ndjson` when the Accept header names that; the
+document describes the stream under that name, and the label `application/json` in the
+descriptions). `after_call` gives a watch stream labelled `application/json` the document's
+`application/x-ndjson` label, so that schemathesis does not read it as one JSON document; the
+check `watch_stream_is_watch_events` then reads every line and checks it is a WatchEvent
+(schemathesis has no reader for streams: without that check, the lines would go unchecked).
+The request keeps its headers: a hook that edited them would change the negative cases.
 """
 
+import json
+
 import schemathesis
+
+WATCH_MEDIA_TYPE = "application/x-ndjson"
+EVENT_TYPES = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"}
 
 WATCH_TIMEOUT_SECONDS = 1
 
@@ -42,10 +58,45 @@ def _integral(value):
     return value
 
 
+def _is_watch(case):
+    query = case.query if isinstance(case.query, dict) else None
+    return query is not None and str(query.get("watch")).lower() in ("true", "1", "t")
+
+
+@schemathesis.check
+def watch_stream_is_watch_events(ctx, response, case):
+    """Every line of a watch stream is a WatchEvent; an ERROR carries a Status and ends it."""
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if response.status_code != 200 or not content_type.startswith(WATCH_MEDIA_TYPE):
+        return None
+    lines = [line for line in response.content.decode("utf-8").split("\n") if line.strip()]
+    for i, line in enumerate(lines):
+        event = json.loads(line)
+        if not isinstance(event, dict) or event.get("type") not in EVENT_TYPES:
+            raise AssertionError(f"watch line {i} is not a WatchEvent: {line[:200]}")
+        obj = event.get("object")
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
+            raise AssertionError(f"watch line {i} has no object: {line[:200]}")
+        if event["type"] == "ERROR":
+            if obj.get("kind") != "Status" or i != len(lines) - 1:
+                raise AssertionError(f"watch line {i}: an ERROR carries a Status and ends the stream")
+        elif event["type"] != "BOOKMARK" and not obj.get("metadata", {}).get("name"):
+            raise AssertionError(f"watch line {i}: the object has no metadata.name")
+    return True
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    if _is_watch(case) and response.status_code == 200:
+        content_type = response.headers.get("content-type") or []
+        if content_type and content_type[0].split(";")[0].strip() == "application/json":
+            response.headers["content-type"] = [WATCH_MEDIA_TYPE]
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     query = case.query if isinstance(case.query, dict) else None
-    if query is not None and str(query.get("watch")).lower() in ("true", "1"):
+    if _is_watch(case):
         # Any timeout the server would wait out (absent, or a u64 above ours) becomes ours;
         # malformed or out-of-range ones stay, for the server to reject at once.
         timeout = query.get("timeoutSeconds")
@@ -59,6 +110,9 @@ def before_call(context, case, kwargs):
         case.body = _integral(case.body)
     body = case.body
     if not isinstance(body, dict):
+        return
+    if case.path.endswith("/policycounters"):
+        _policy_counters(body)
         return
     params = case.path_parameters or {}
     meta = body.get("metadata")
@@ -190,6 +244,17 @@ def _one_of(obj, keys, default):
         obj.pop(k)
     if not present:
         obj[default] = {}
+
+
+def _policy_counters(body):
+    for item in body.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("kind") == "NetworkPolicy":
+            if item.get("namespace") is None:
+                item["namespace"] = "default"
+        else:
+            item.pop("namespace", None)
 
 
 def _policy_spec(spec, baseline):

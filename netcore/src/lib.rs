@@ -24,6 +24,8 @@
 //! - [`nftnl`]: the same typed elements encoded and written over nfnetlink: every change
 //!   that only adds or deletes set and map elements (most of them), and the bulk load of a
 //!   new table.
+//! - [`monitor`]: nftables' and rtnetlink's change notifications, read inside a
+//!   namespace and folded into what was deleted under the agent (drift repair).
 //! - [`services`]: the `ip flatnet` table — cluster IPs, NodePorts, session affinity,
 //!   hairpin and egress NAT — its layout ([`services::layout`], documented there), its pure
 //!   rendering and diff, and the [`services::Proxier`] that applies only what changed.
@@ -34,6 +36,7 @@
 pub mod backend;
 pub mod link;
 pub mod model;
+pub mod monitor;
 pub mod names;
 pub mod netns;
 pub mod nft;

@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 const EEXIST: i32 = 17;
 const ENOENT: i32 = 2;
+const EBUSY: i32 = 16;
 const ESRCH: i32 = 3;
 const ENODEV: i32 = 19;
 
@@ -132,7 +133,17 @@ impl Netlink {
 
     /// Create the bridge `name` (if absent) and bring it up; answers its index.
     pub async fn ensure_bridge(&self, name: &str) -> Result<u32> {
-        self.add(&format!("bridge {name}"), LinkBridge::new(name).build()).await?;
+        self.ensure_bridge_with(name, None).await
+    }
+
+    /// [`Netlink::ensure_bridge`], with MAC address `mac` when it creates the bridge (a
+    /// bridge's MAC cannot change while it is up; one that exists keeps its own).
+    pub async fn ensure_bridge_with(&self, name: &str, mac: Option<&[u8; 6]>) -> Result<u32> {
+        let mut msg = LinkBridge::new(name);
+        if let Some(mac) = mac {
+            msg = msg.address(mac.to_vec());
+        }
+        self.add(&format!("bridge {name}"), msg.build()).await?;
         let index = self.must_index(name).await?;
         self.set_up(index, name).await?;
         Ok(index)
@@ -160,6 +171,12 @@ impl Netlink {
     pub async fn set_up(&self, index: u32, name: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).up().build();
         self.handle.link().set(msg).execute().await.map_err(fail(format!("set {name} up")))
+    }
+
+    /// Set the link's MAC address (while it is down, for a veth end).
+    pub async fn set_mac(&self, index: u32, mac: &[u8; 6], name: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(index).address(mac.to_vec()).build();
+        self.handle.link().set(msg).execute().await.map_err(fail(format!("set {name} address")))
     }
 
     /// Attach the link to a bridge (or other controller).
@@ -469,7 +486,24 @@ impl Netlink {
     }
 
     /// IPv4 addresses on the link, as (address, prefix).
+    ///
+    /// A socket runs one dump at a time: the kernel answers EBUSY to a second one started on
+    /// it meanwhile (the agent's pod workers and node repair share one socket), so the dump
+    /// is tried again a few times.
     pub async fn addresses(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
+        let mut delay = std::time::Duration::from_millis(1);
+        loop {
+            match self.addresses_once(index).await {
+                Err(Error::Netlink { source, .. }) if delay.as_millis() < 200 && errno(&source) == Some(EBUSY) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn addresses_once(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
         use rtnetlink::packet_route::address::AddressAttribute;
         let mut out = Vec::new();
         let mut stream = self.handle.address().get().set_link_index_filter(index).execute();

@@ -42,6 +42,17 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
+/// The MAC address flatnet gives an interface whose IPv4 address is `ip`: `0a:58` and the
+/// address's four bytes (locally administered, unicast), as the CNI bridge plugin once did.
+/// A pod's `eth0` and a node's pod bridge get it, so a pod wired again (its veth deleted
+/// under the agent and re-created) or a new pod reusing an address keeps the MAC that the
+/// node's and the other pods' neighbour caches hold; with a random one they would send to
+/// the old MAC until their entries went stale (tens of seconds).
+pub fn mac_of(ip: std::net::Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x0a, 0x58, a, b, c, d]
+}
+
 /// The MAC address written as [`format_mac`] writes it (either case), if `s` is one.
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let bytes: Vec<u8> = s.split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
@@ -57,6 +68,13 @@ mod tests {
         let mac = [0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f];
         assert_eq!(format_mac(&mac), "0a:1b:2c:3d:4e:5f");
         assert_eq!(parse_mac("0a:1b:2c:3d:4e:5f"), Some(mac));
+    }
+
+    #[test]
+    fn the_mac_of_an_address_is_local_unicast_and_holds_the_address() {
+        let mac = mac_of(std::net::Ipv4Addr::new(10, 244, 2, 7));
+        assert_eq!(format_mac(&mac), "0a:58:0a:f4:02:07");
+        assert_eq!(mac[0] & 0b11, 0b10, "locally administered, unicast");
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn run_hint(e: &io::Error) -> String {
 }
 
 /// The `nft` binary (override with `FLATNET_NFT`, for a test or an unusual install).
-fn nft_binary() -> String {
+pub(crate) fn nft_binary() -> String {
     std::env::var("FLATNET_NFT").unwrap_or_else(|_| "nft".into())
 }
 
@@ -135,6 +135,8 @@ fn shorten(text: &str, max: usize) -> String {
 pub struct TableObjects {
     pub chains: BTreeSet<String>,
     pub sets: BTreeSet<String>,
+    /// Named counters (the policies' rules: `crate::policy`).
+    pub counters: BTreeSet<String>,
 }
 
 /// What flatnet's table holds in `ns` (`None` when there is no table), read with
@@ -168,6 +170,9 @@ fn parse_objects(json: &[u8]) -> std::result::Result<TableObjects, String> {
                 }
                 ("set" | "map", Some(n)) => {
                     objects.sets.insert(n);
+                }
+                ("counter", Some(n)) => {
+                    objects.counters.insert(n);
                 }
                 _ => {}
             }

@@ -237,6 +237,25 @@ pub struct Socket {
     fd: OwnedFd,
     netns: String,
     seq: u32,
+    portid: u32,
+}
+
+/// The netlink port ids of this process's open [`Socket`]s. The kernel stamps each
+/// nftables notification with the port id of the socket whose change it announces, so
+/// [`crate::monitor`] knows this process's own element changes from anyone else's without
+/// comparing them with any state.
+static OWN_PORTIDS: std::sync::Mutex<std::collections::BTreeSet<u32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Whether `portid` is one of this process's nfnetlink sockets.
+pub fn is_own_portid(portid: u32) -> bool {
+    OWN_PORTIDS.lock().unwrap_or_else(|e| e.into_inner()).contains(&portid)
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        OWN_PORTIDS.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.portid);
+    }
 }
 
 impl Socket {
@@ -258,7 +277,9 @@ impl Socket {
         let limit = nix::sys::time::TimeVal::new(30, 0);
         socket::setsockopt(&fd, socket::sockopt::ReceiveTimeout, &limit)
             .map_err(|e| fail("set a receive timeout", e))?;
-        Ok(Socket { fd, netns: ns.name().to_string(), seq: 1 })
+        let portid = socket::getsockname::<NetlinkAddr>(fd.as_raw_fd()).map_err(|e| fail("read the port id", e))?.pid();
+        OWN_PORTIDS.lock().unwrap_or_else(|e| e.into_inner()).insert(portid);
+        Ok(Socket { fd, netns: ns.name().to_string(), seq: 1, portid })
     }
 
     /// Apply `ops` to sets of `table` as one transaction (all of them or none).

@@ -27,7 +27,9 @@ pub async fn apply_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork, step
     for step in steps {
         match step {
             NodeStep::CreateBridge | NodeStep::BridgeUp => {
-                node.ensure_bridge(&net.bridge).await?;
+                // A fixed MAC: otherwise the bridge takes its lowest port's, and changes it
+                // (under the pods' caches of their gateway) when that pod goes.
+                node.ensure_bridge_with(&net.bridge, Some(&crate::model::mac_of(net.gateway))).await?;
             }
             NodeStep::AddBridgeAddress => {
                 let index = node.must_index(&net.bridge).await?;
@@ -171,7 +173,11 @@ async fn apply_steps(
                     };
                     match inner {
                         PodStep::AddAddress => nl.ensure_address(index, pod.ip, pod.prefix).await?,
-                        PodStep::Eth0Up => nl.set_up(index, POD_IFNAME).await?,
+                        // Eth0Up is planned while eth0 is down: just made, or re-made.
+                        PodStep::Eth0Up => {
+                            nl.set_mac(index, &crate::model::mac_of(pod.ip), POD_IFNAME).await?;
+                            nl.set_up(index, POD_IFNAME).await?
+                        }
                         PodStep::DefaultRoute => nl.replace_default_route(pod.gateway).await?,
                         _ => unreachable!("the host end's steps are handled above"),
                     }

@@ -43,6 +43,9 @@
 //! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
 //! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
 //!
+//! Counters: `pc_<hash>`, one named counter per policy, direction, rule and action, named
+//! by every rule line of that rule before its verdict ([`counters`]).
+//!
 //! Sets: `peer_<hash>` (`ipv4_addr`), the addresses of the pods a peer selects;
 //! `pport_<hash>` (`ipv4_addr . inet_proto . inet_service`), a named port resolved to each
 //! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
@@ -53,6 +56,7 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use openapi::policy::PolicyCounterKey;
 use openapi::policy::{
     AdminNetworkPolicyPeer, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction, AdminNetworkPolicySubject,
     LabelSelector as ApiSelector, NamespacedPod, NetworkPolicyPeer, NetworkPolicyPort, PolicyType,
@@ -65,6 +69,9 @@ use crate::nft::model::{Datatype, Element, MapData, Op, Part, Proto, Set, Type, 
 use crate::nft::{self, TableObjects, FAMILY, TABLE};
 use crate::nftnl::{self, SetOp};
 use crate::Result;
+
+#[path = "policy_counters.rs"]
+pub mod counters;
 
 /// Labels of a pod or a namespace.
 pub type Labels = BTreeMap<String, String>;
@@ -104,6 +111,8 @@ pub struct PolicyPlan {
     pub ingress: BTreeMap<Ipv4Addr, String>,
     /// Local pod address → the chain judging its egress.
     pub egress: BTreeMap<Ipv4Addr, String>,
+    /// `pc_*` named counters: name → the policy rule it counts ([`counters`]).
+    pub counters: BTreeMap<String, PolicyCounterKey>,
 }
 
 /// A set of the plan: its key type (as nft writes it) and elements.
@@ -286,6 +295,13 @@ impl Direction {
             Direction::Egress => "ip daddr",
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        }
+    }
 }
 
 fn proto_name(p: Protocol) -> &'static str {
@@ -331,6 +347,13 @@ enum RulePort {
 }
 
 impl<'a> Compiler<'a> {
+    /// The counter of `key`, added to the plan; answers its name.
+    fn counter(&mut self, key: PolicyCounterKey) -> String {
+        let name = counters::counter_name(&key);
+        self.plan.counters.entry(name.clone()).or_insert(key);
+        name
+    }
+
     /// The set of the addresses of the pods of the peer `definition`.
     fn address_set(&mut self, definition: &str, peer: &PeerSpec) -> String {
         self.named_set(definition, SetSpec::Addresses(peer.clone()), "peer")
@@ -481,13 +504,13 @@ impl<'a> Compiler<'a> {
         lines
     }
 
-    /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and whether any
-    /// policy isolates it.
-    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, bool) {
+    /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and the
+    /// isolation counters of the policies that isolate it (empty: none does).
+    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, Vec<String>) {
         let input = self.input;
         let p = &input.pods[pod];
         let mut lines = Vec::new();
-        let mut isolated = false;
+        let mut isolated = Vec::new();
         for &i in self.policies.get(&p.namespace).into_iter().flatten() {
             let np = &input.network_policies[i];
             let ns = p.namespace.as_str();
@@ -501,23 +524,28 @@ impl<'a> Compiler<'a> {
             if !np.spec.isolates(policy_type) {
                 continue;
             }
-            isolated = true;
+            let np_name = np.metadata.name.as_str();
+            isolated.push(self.counter(counters::network_policy_key(ns, np_name, direction.name(), None, "Deny")));
             let rules: Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> = match direction {
                 Direction::Ingress => np.spec.ingress.iter().map(|r| (&r.from[..], &r.ports[..])).collect(),
                 Direction::Egress => np.spec.egress.iter().map(|r| (&r.to[..], &r.ports[..])).collect(),
             };
-            for (peers, ports) in rules {
+            for (index, (peers, ports)) in rules.into_iter().enumerate() {
                 let peers: Vec<PeerMatch> = peers.iter().map(|peer| self.np_peer(ns, peer)).collect();
                 let ports: Vec<RulePort> = ports.iter().map(np_port).collect();
-                lines.extend(self.rule_lines(direction, pod, &peers, &ports, "return"));
+                let key = counters::network_policy_key(ns, np_name, direction.name(), Some(index as u32), "Allow");
+                let verdict = counters::counting(&[self.counter(key)]) + "return";
+                lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
             }
         }
         (lines, isolated)
     }
 
-    /// The admin (or baseline) rules of one policy that apply to `pod`.
+    /// The admin (or baseline) rules of one policy (`kind` and `name`, for the counters)
+    /// that apply to `pod`.
     fn admin_lines<'r>(
         &mut self,
+        (kind, name): (&str, &str),
         direction: Direction,
         pod: usize,
         rules: impl Iterator<
@@ -530,12 +558,14 @@ impl<'a> Compiler<'a> {
         pass_to: &str,
     ) -> Vec<String> {
         let mut lines = Vec::new();
-        for (action, peers, ports) in rules {
+        for (index, (action, peers, ports)) in rules.enumerate() {
             let verdict = match action {
                 AdminNetworkPolicyRuleAction::Allow => "return".to_string(),
                 AdminNetworkPolicyRuleAction::Deny => "drop".to_string(),
                 AdminNetworkPolicyRuleAction::Pass => format!("goto {pass_to}"),
             };
+            let key = counters::admin_key(kind, name, direction.name(), index as u32, &format!("{action:?}"));
+            let verdict = counters::counting(&[self.counter(key)]) + &verdict;
             let peers: Vec<PeerMatch> = peers.iter().flat_map(|peer| self.admin_peer(peer)).collect();
             let ports: Vec<RulePort> = ports.into_iter().flatten().map(admin_port).collect();
             lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
@@ -549,8 +579,8 @@ impl<'a> Compiler<'a> {
         let (np_lines, isolated) = self.network_policy_lines(direction, pod);
         // After the NetworkPolicies: deny what they isolate, else the baseline decides.
         let mut np_part = np_lines;
-        if isolated {
-            np_part.push("drop".into());
+        if !isolated.is_empty() {
+            np_part.push(counters::counting(&isolated) + "drop");
         } else if let Some(banp) = &input.baseline {
             if self.is_subject(&banp.spec.subject, pod) {
                 let rules: Vec<_> = match direction {
@@ -561,7 +591,8 @@ impl<'a> Compiler<'a> {
                         banp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect()
                     }
                 };
-                np_part.extend(self.admin_lines(direction, pod, rules.into_iter(), ""));
+                let policy = ("BaselineAdminNetworkPolicy", banp.metadata.name.as_str());
+                np_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), ""));
             }
         }
         let np_chain = content_name("pnp", &np_part.join("\n"));
@@ -577,7 +608,8 @@ impl<'a> Compiler<'a> {
                 }
                 Direction::Egress => anp.spec.egress.iter().map(|r| (r.action, &r.to[..], r.ports.as_ref())).collect(),
             };
-            admin_part.extend(self.admin_lines(direction, pod, rules.into_iter(), &np_chain));
+            let policy = ("AdminNetworkPolicy", anp.metadata.name.as_str());
+            admin_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), &np_chain));
         }
         if admin_part.is_empty() {
             return np_part;
@@ -779,8 +811,8 @@ impl PolicyPlan {
         s
     }
 
-    /// The sets (with their elements, if `with_elements`) and chains of `self` that `old`
-    /// lacks. Nothing uses them until a map element points at a new chain, so they can be
+    /// The sets (with their elements, if `with_elements`), counters and chains of `self`
+    /// that `old` lacks, the counters before the chains whose rules name them. Nothing uses them until a map element points at a new chain, so they can be
     /// written before the change that uses them, in a transaction of their own.
     pub fn additions(&self, old: &PolicyPlan, with_elements: bool) -> String {
         let t = format!("{FAMILY} {TABLE}");
@@ -790,6 +822,10 @@ impl PolicyPlan {
             if with_elements && !set.elements.is_empty() {
                 let _ = writeln!(s, "add element {t} {name} {{ {} }}", elements(set.elements.iter()).join(", "));
             }
+        }
+        // Counters before the rules that name them.
+        for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
+            let _ = writeln!(s, "add counter {t} {name}");
         }
         // Chains in an order where a `goto` target comes before the chain that names it.
         let mut new_chains: Vec<(&String, &Vec<String>)> =
@@ -804,8 +840,9 @@ impl PolicyPlan {
         s
     }
 
-    /// The chains and sets of `old` that `self` no longer uses: unused chains before the
-    /// sets their rules name, a chain that names a `pnp_` chain before it. Once nothing
+    /// The chains, sets and counters of `old` that `self` no longer uses: unused chains
+    /// before the sets and counters their rules name, a chain that names a `pnp_` chain
+    /// before it. Once nothing
     /// points at them they can go in a transaction of their own, after the change.
     pub fn removals(&self, old: &PolicyPlan) -> String {
         let t = format!("{FAMILY} {TABLE}");
@@ -818,6 +855,9 @@ impl PolicyPlan {
         for name in old.sets.keys().filter(|n| !self.sets.contains_key(*n)) {
             let _ = writeln!(s, "delete set {t} {name}");
         }
+        for name in old.counters.keys().filter(|n| !self.counters.contains_key(*n)) {
+            let _ = writeln!(s, "delete counter {t} {name}");
+        }
         s
     }
 
@@ -828,8 +868,8 @@ impl PolicyPlan {
 }
 
 /// The prefixes of the chains and sets the policies own in flatnet's table.
-const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
-const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
+pub const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
+pub const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
 
 /// The script that makes the policy part of the table exactly `plan`, whatever it holds
 /// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the
@@ -859,6 +899,12 @@ pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generatio
     }
     for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n)) {
         let _ = writeln!(s, "delete set {t} {set}");
+    }
+    // Counters no rule names any more (those kept keep their counts).
+    for c in existing.counters.iter().filter(|c| c.starts_with(counters::COUNTER_PREFIX)) {
+        if !plan.counters.contains_key(c) {
+            let _ = writeln!(s, "delete counter {t} {c}");
+        }
     }
     // Written as onto nothing: `add` of a chain or set that exists (now empty) is a no-op.
     s.push_str(&plan.render());
@@ -908,6 +954,15 @@ impl PolicyApplier {
         nft::apply(&self.ns, &script)?;
         self.applied = Some(plan);
         Ok(PolicyReport { script_bytes: script.len(), enforced: None })
+    }
+
+    /// The counters of the policies' rules as the kernel holds them (none before the first
+    /// apply).
+    pub fn counters(&self) -> Result<Vec<openapi::PolicyCounter>> {
+        match &self.applied {
+            Some(plan) => counters::read(&self.ns, &plan.counters),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Move the table from the last plan applied to `plan` (a full sync when none was).

@@ -3,9 +3,10 @@
 //!
 //! What it keeps besides the input and the plan:
 //! - per local pod, its **fragment**: the chains its bodies are (and the `pnp_` chains they
-//!   go to), the sets their rules name, its map elements. A chain is shared by every pod
-//!   whose body has the same text (chains are named by content), a set by every rule with
-//!   the same peer: both are counted, and leave the plan when their last user goes.
+//!   go to), the sets and counters their rules name, its map elements. A chain is shared by
+//!   every pod whose body has the same text (chains are named by content), a set by every
+//!   rule with the same peer, a counter by every pod a policy rule applies to: all three
+//!   are counted, and leave the plan when their last user goes.
 //! - per set, what it holds ([`SetSpec`]) and, per element, how many pods put it there.
 //!   Sets that can only hold pods of one namespace (a `podSelector` peer of a
 //!   NetworkPolicy) are indexed by it.
@@ -45,6 +46,7 @@ struct Fragment {
     egress: Option<String>,
     chains: Vec<String>,
     sets: Vec<String>,
+    counters: Vec<String>,
 }
 
 /// A set of the plan: what it holds, how many fragments name it, and per element how many
@@ -67,6 +69,8 @@ pub struct IncrementalCompiler {
     fragments: HashMap<Key, Fragment>,
     sets: HashMap<String, SetState>,
     chains: HashMap<String, usize>,
+    /// Per counter, how many fragments name it.
+    counters: HashMap<String, usize>,
     /// The sets that can only hold pods of one namespace, by namespace; the others.
     namespace_sets: HashMap<String, HashSet<String>>,
     cluster_sets: HashSet<String>,
@@ -89,6 +93,7 @@ impl IncrementalCompiler {
             fragments: HashMap::new(),
             sets: HashMap::new(),
             chains: HashMap::new(),
+            counters: HashMap::new(),
             namespace_sets: HashMap::new(),
             cluster_sets: HashSet::new(),
         };
@@ -282,7 +287,15 @@ impl IncrementalCompiler {
             egress: plan.egress.get(&ip).cloned(),
             chains: plan.chains.keys().cloned().collect(),
             sets: specs.keys().cloned().collect(),
+            counters: plan.counters.keys().cloned().collect(),
         };
+        for (name, key) in plan.counters {
+            let users = self.counters.entry(name.clone()).or_insert(0);
+            *users += 1;
+            if *users == 1 {
+                self.plan.counters.insert(name, key);
+            }
+        }
         for (name, rules) in plan.chains {
             let users = self.chains.entry(name.clone()).or_insert(0);
             *users += 1;
@@ -332,6 +345,14 @@ impl IncrementalCompiler {
             if *users == 0 {
                 self.chains.remove(&name);
                 self.plan.chains.remove(&name);
+            }
+        }
+        for name in fragment.counters {
+            let users = self.counters.get_mut(&name).expect("a fragment's counter is counted");
+            *users -= 1;
+            if *users == 0 {
+                self.counters.remove(&name);
+                self.plan.counters.remove(&name);
             }
         }
         for name in fragment.sets {

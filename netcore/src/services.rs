@@ -26,6 +26,14 @@
 //! in between, so established connections and new ones keep working through a restart.
 //! Sticky clients are kept too (the endpoints' sets survive).
 //!
+//! # Drift
+//!
+//! What someone deletes under the proxier (read from the kernel's notifications:
+//! [`crate::monitor`]) is put back by [`Proxier::repair`] against what it applied: a wanted
+//! element alone (over nfnetlink), a chain or set with its rules and elements and the static
+//! chains that refer to it (one script), the table whole (a full sync). Deletions of what it
+//! no longer wants (the echo of its own changes) are left alone.
+//!
 //! When a UDP endpoint goes away, the conntrack entries that NAT to it are deleted (for
 //! that frontend only), so a client that keeps sending reaches a live endpoint, or is
 //! rejected, instead of a dead one. Conntrack is never flushed wholesale.
@@ -40,7 +48,7 @@ pub mod render;
 
 pub use crate::nft::model::Proto;
 pub use layout::{Group, MASQUERADE_MARK};
-pub use proxier::Proxier;
+pub use proxier::{Proxier, Repaired};
 pub use render::{render_full, Prepared};
 
 /// A ready endpoint of a service port.

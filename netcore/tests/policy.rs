@@ -149,6 +149,8 @@ async fn policies_filter_real_connections_and_cut_the_denied_ones() {
     assert!(report.script_bytes > 0);
     assert!(echo(&mut kept), "allowing disturbed an established connection");
     assert!(reachable(&lab, 0, 2) && reachable(&lab, 1, 2));
+    let allowed_before = count(&applier, Some(0), "Allow");
+    assert!(allowed_before >= 2, "a → c and b → c were judged by rule 0: {:?}", applier.counters());
 
     let allow_b = np(
         "from-a-b",
@@ -159,6 +161,10 @@ async fn policies_filter_real_connections_and_cut_the_denied_ones() {
     assert!(!reachable(&lab, 0, 2), "a still reaches c");
     assert!(reachable(&lab, 1, 2), "b no longer reaches c");
     assert!(reachable(&lab, 2, 0), "c's own connections are not isolated (no egress policy)");
+    // The counters: a's drops on the isolation, b's connection on rule 0, whose counter
+    // outlived the chain the new rule text made.
+    assert!(count(&applier, None, "Deny") > 0, "{:?}", applier.counters());
+    assert!(count(&applier, Some(0), "Allow") > allowed_before, "{:?}", applier.counters());
 
     // b relabelled out of the allowed peer: a change of set elements only (the same chains
     // and sets), which goes over nfnetlink with the generation, and still cuts b's
@@ -182,9 +188,24 @@ async fn policies_filter_real_connections_and_cut_the_denied_ones() {
     applier.sync_all(compile(&lab.input(vec![allow_b]))).unwrap();
     assert!(!reachable(&lab, 0, 2) && reachable(&lab, 1, 2));
 
-    // Deleting the policy opens c again.
+    // Deleting the policy opens c again, and its counters go.
     applier.update(compile(&lab.input(vec![]))).unwrap();
     assert!(reachable(&lab, 0, 2));
+    assert_eq!(applier.counters().unwrap(), vec![]);
+    let left = netcore::nft::list_objects(&lab.node).unwrap().unwrap().counters;
+    assert!(left.is_empty(), "counters left in the table: {left:?}");
+}
+
+/// Packets counted for NetworkPolicy `from-a-b`'s ingress `rule` (`None`: its isolation) and
+/// `action`.
+fn count(applier: &PolicyApplier, rule: Option<u32>, action: &str) -> u64 {
+    applier
+        .counters()
+        .unwrap()
+        .iter()
+        .filter(|c| c.name == "from-a-b" && c.direction == "Ingress" && c.rule == rule && c.action == action)
+        .map(|c| c.packets)
+        .sum()
 }
 
 /// The data path, measured (run by name, `--ignored --nocapture`): TCP connect latency and

@@ -20,6 +20,7 @@ use openapi::{
 };
 use tokio::sync::mpsc;
 
+use crate::drift::{Drift, DriftReceiver};
 use crate::kernel::NetcorePodNet;
 use crate::pods::{self, NodeContext, PodMsg, PodWorker, Wiring};
 use crate::reflector::{ApiSource, Event, Reflector};
@@ -149,18 +150,39 @@ pub async fn run(cfg: Config) -> Result<()> {
 
     // The service proxy: cluster IPs, NodePorts and egress NAT in the node's nftables
     // table. Its full resync (drift repair) is rarer than the pods' (it rewrites every map).
+    // Drift notices (crate::drift): what is deleted under the agent in its namespace is
+    // repaired by its owner within milliseconds; the periodic resyncs stay as the safety net.
+    let notifier = match crate::drift::Notifier::start(&node_ns) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "kernel notifications unavailable; drift waits for the resyncs");
+            None
+        }
+    };
+    let subscribe = || notifier.as_ref().map(crate::drift::Notifier::subscribe);
     tokio::spawn(crate::services::run(
         client.clone(),
         cfg.node_name.clone(),
         cfg.netns.clone(),
         cluster.clone(),
         cfg.resync * 10,
+        subscribe(),
     ));
 
     // Network policies: the policy part of the same table. Its full resync rewrites only
     // the policies' chains and sets (a few per distinct rule body), so it can be frequent: a
     // wiped table is an open door.
-    tokio::spawn(crate::policy::run(client.clone(), cfg.node_name.clone(), cfg.netns.clone(), cfg.resync));
+    // `policy.resync_now` is the enforcer's "re-apply everything now", which drift notices
+    // touching the policies' chains and sets ring.
+    let policy = crate::policy::Shared::default();
+    tokio::spawn(crate::policy::run(
+        client.clone(),
+        cfg.node_name.clone(),
+        cfg.netns.clone(),
+        cfg.resync,
+        policy.clone(),
+    ));
+    tokio::spawn(crate::policy::repair_on_drift(subscribe(), policy.resync_now.clone()));
 
     // The cluster DNS: this node answers its own pods.
     let dns_ns = match &cfg.netns {
@@ -174,10 +196,22 @@ pub async fn run(cfg: Config) -> Result<()> {
         }
     }));
 
-    tokio::spawn(follow_leases(client.clone(), node_nl.clone(), backend.clone(), cfg.node_name.clone(), cfg.resync));
+    tokio::spawn(follow_leases(
+        client.clone(),
+        node_nl.clone(),
+        backend.clone(),
+        cfg.node_name.clone(),
+        cfg.resync,
+        subscribe(),
+    ));
 
     let net = NodeNetwork { bridge: netcore::names::NODE_BRIDGE.into(), gateway, prefix: subnet.prefix() };
     let bridge = podnet::prepare_node(&node_nl, &node_ns, &net).await.context("prepare the node's pod bridge")?;
+    let repair_ns = match &cfg.netns {
+        Some(name) => Netns::open(name)?,
+        None => Netns::current()?,
+    };
+    tokio::spawn(repair_node(node_nl.clone(), repair_ns, net.clone(), bridge, subscribe()));
     let shim_exe = std::env::current_exe().context("find the agent's own binary for the shim")?;
     std::fs::create_dir_all(&cfg.data_dir)?;
     let ctx = Arc::new(NodeContext {
@@ -196,7 +230,46 @@ pub async fn run(cfg: Config) -> Result<()> {
             node_resolv_conf: cfg.node_resolv_conf.clone(),
         }),
     });
-    follow_pods(ctx, &cfg).await
+    follow_pods(ctx, &cfg, subscribe()).await
+}
+
+/// Put the node's own wiring (the pod bridge, up, with its gateway address; forwarding)
+/// back when a drift notice says an address or link went.
+#[tracing::instrument(name = "node", skip_all)]
+async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut drift: Option<DriftReceiver>) {
+    loop {
+        let d = crate::drift::next(&mut drift).await;
+        let wanted = match &*d {
+            Drift::Routing(r) => r.addresses || r.lost || r.links.contains(&net.bridge),
+            Drift::Lost => true,
+            Drift::Table(_) => false,
+        };
+        if !wanted {
+            continue;
+        }
+        // Tried again with back-off (a netlink dump can be refused while another runs), up
+        // to ~10 s; after that the next notice or restart tries again.
+        let mut delay = Duration::from_millis(10);
+        loop {
+            match podnet::prepare_node(&nl, &ns, &net).await {
+                // A bridge made again has lost its ports and has a new index the pods' wiring
+                // does not know: only a restarted agent rewires every pod onto it.
+                Ok(index) if index != bridge => {
+                    tracing::error!(bridge = %net.bridge, "the pod bridge was deleted and made again; restart the agent");
+                    break;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "repairing the node's pod bridge failed");
+                    if delay > Duration::from_secs(5) {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+    }
 }
 
 /// The other nodes as the backend needs them, from their leases.
@@ -218,9 +291,17 @@ fn remotes(leases: &HashMap<String, NodeLease>, me: &str) -> Vec<Remote> {
 }
 
 /// Follow every node's lease and keep the backend's routes equal to them: after each
-/// change, after each relist, and every `resync` to repair drift.
+/// change, after each relist, when routes or links were deleted under the agent (a drift
+/// notice), and every `resync` as the safety net.
 #[tracing::instrument(name = "leases", skip_all)]
-async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, me: String, resync: Duration) {
+async fn follow_leases(
+    client: Client,
+    nl: Netlink,
+    backend: Arc<dyn Backend>,
+    me: String,
+    resync: Duration,
+    mut drift: Option<DriftReceiver>,
+) {
     let mut leases = Reflector::new(ApiSource { api: client.node_leases(), params: ListParams::default() });
     let mut known: Option<HashMap<String, NodeLease>> = None;
     let mut last: Option<Vec<Remote>> = None;
@@ -255,6 +336,11 @@ async fn follow_leases(client: Client, nl: Netlink, backend: Arc<dyn Backend>, m
                 }
             },
             _ = ticker.tick() => last = None,
+            d = crate::drift::next(&mut drift) => {
+                if matches!(*d, Drift::Routing(_) | Drift::Lost) {
+                    last = None;
+                }
+            }
         }
     }
 }
@@ -263,9 +349,10 @@ fn is_finished(pod: &Pod) -> bool {
     matches!(pod.status.phase, PodPhase::Failed) && pod.status.pod_ip.is_none()
 }
 
-/// Follow the pods bound to this node; dispatch to workers; resync periodically.
+/// Follow the pods bound to this node; dispatch to workers; resync periodically and on
+/// drift notices.
 #[tracing::instrument(name = "pods", skip_all)]
-async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
+async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config, mut drift: Option<DriftReceiver>) -> Result<()> {
     let params = ListParams::default().fields(&format!("spec.nodeName={}", cfg.node_name));
     let mut pods = Reflector::new(ApiSource { api: ctx.client.api::<Pod>(None), params });
     let mut workers: HashMap<String, mpsc::Sender<PodMsg>> = HashMap::new();
@@ -295,6 +382,22 @@ async fn follow_pods(ctx: Arc<NodeContext>, cfg: &Config) -> Result<()> {
             _ = resync.tick() => {
                 for tx in workers.values() {
                     let _ = tx.send(PodMsg::Resync).await;
+                }
+            }
+            // Deleted under the agent: a pod's veth makes that pod check its wiring now; an
+            // address or a route (or lost notices), every pod. The veths of pods the agent
+            // removed itself are nobody's.
+            d = crate::drift::next(&mut drift) => {
+                let all = match &*d {
+                    Drift::Routing(r) => r.lost || r.addresses || !r.routes.is_empty(),
+                    Drift::Lost => true,
+                    Drift::Table(_) => false,
+                };
+                for (uid, tx) in &workers {
+                    let veth_gone = matches!(&*d, Drift::Routing(r) if r.links.contains(&netcore::names::pod_veth(uid)));
+                    if all || veth_gone {
+                        let _ = tx.send(PodMsg::Resync).await;
+                    }
                 }
             }
         }

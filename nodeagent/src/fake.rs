@@ -33,6 +33,8 @@ pub enum Call {
     SyncAll(Vec<String>),
     /// A batch of changes: `(name, endpoints)` (`None`: removed).
     Update(Vec<(String, Option<usize>)>),
+    /// A drift repair of the service table: the drift, debug-printed.
+    RepairDrift(String),
     Start(String, i32),
     Stop(Vec<i32>),
 }
@@ -122,6 +124,11 @@ impl ServiceTable for FakeTable {
         let call = changes.iter().map(|(n, p)| (n.clone(), p.as_ref().map(|p| p.endpoints.len()))).collect();
         self.0.result("apply", Call::Update(call))?;
         Ok(Applied { changed: changes.len(), bytes: 1 })
+    }
+
+    fn repair(&mut self, drift: &netcore::monitor::TableDrift) -> anyhow::Result<Applied> {
+        self.0.result("apply", Call::RepairDrift(format!("{drift:?}")))?;
+        Ok(Applied { changed: 0, bytes: 1 })
     }
 }
 

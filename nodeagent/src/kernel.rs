@@ -9,9 +9,10 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use netcore::link::Netlink;
 use netcore::model::PodNetwork;
+use netcore::monitor::TableDrift;
 use netcore::plan::PodStep;
 use netcore::podnet;
-use netcore::services::{Proxier, ServicePort};
+use netcore::services::{Proxier, Repaired, ServicePort};
 
 /// Wiring pods into the node's network.
 pub trait PodNet: Send + Sync + 'static {
@@ -66,6 +67,8 @@ pub trait ServiceTable: Send + 'static {
     fn sync_all(&mut self, desired: Vec<ServicePort>) -> anyhow::Result<Applied>;
     /// Apply changes: `Some(port)` adds or replaces the port of that name, `None` removes it.
     fn update(&mut self, changes: Vec<(String, Option<ServicePort>)>) -> anyhow::Result<Applied>;
+    /// Put back what `drift` says was deleted from the table and is still wanted.
+    fn repair(&mut self, drift: &TableDrift) -> anyhow::Result<Applied>;
 }
 
 impl ServiceTable for Proxier {
@@ -77,6 +80,15 @@ impl ServiceTable for Proxier {
     fn update(&mut self, changes: Vec<(String, Option<ServicePort>)>) -> anyhow::Result<Applied> {
         let report = Proxier::update(self, changes)?;
         Ok(clear_stale(self, report))
+    }
+
+    fn repair(&mut self, drift: &TableDrift) -> anyhow::Result<Applied> {
+        Ok(match Proxier::repair(self, drift)? {
+            Repaired::Nothing => Applied::default(),
+            Repaired::Elements(n) => Applied { changed: n, bytes: 1 },
+            Repaired::Script(bytes) => Applied { changed: 0, bytes },
+            Repaired::Full(report) => clear_stale(self, report),
+        })
     }
 }
 

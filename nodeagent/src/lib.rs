@@ -10,7 +10,8 @@
 //! NodePorts, egress NAT; see `netcore::services`) equal to them, change by change. The
 //! policy enforcer ([`policy`]) follows namespaces, pods and network policies and keeps the
 //! policy part of the same table equal to what `netcore::policy` compiles of them. The
-//! agent serves the containers' logs to the API server ([`logs`]).
+//! agent serves the containers' logs to the API server ([`logs`]) and runs commands in them
+//! for it ([`exec`]).
 //!
 //! Every kind the agent follows (leases, pods, services, endpoints) is read through one
 //! [`reflector`] (list, watch, relist with the one [`backoff`] policy). The kernel is
@@ -21,7 +22,9 @@
 //! The agent keeps what it must remember about running containers in its data directory,
 //! so a restarted agent (even after `kill -9`) adopts the running pods instead of
 //! recreating them: nothing is applied before the first full list, every step is
-//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand).
+//! idempotent, and a periodic resync repairs drift (a veth or route deleted by hand). Drift
+//! is repaired at once too: the kernel's notifications in the node's namespace become
+//! notices ([`drift`]) that the proxy, the pods and the backend act on.
 
 pub mod agent;
 pub mod backoff;
@@ -30,6 +33,8 @@ pub mod dns;
 pub mod dns_pod;
 pub mod dns_records;
 pub mod dns_wire;
+pub mod drift;
+pub mod exec;
 #[cfg(test)]
 mod fake;
 pub mod kernel;

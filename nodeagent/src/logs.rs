@@ -6,8 +6,9 @@
 //!
 //! Only the API server may read: it proves itself with the SHA-256 of this node's token,
 //! which it holds (it stores tokens only as hashes) and which is worth nothing against the
-//! API itself. By default the endpoint listens on loopback (the local cluster runs every
-//! agent and the API server in the root namespace); a node elsewhere listens on its address.
+//! API itself. The same endpoint serves `exec` ([`crate::exec`]). By default the endpoint
+//! listens on loopback (the local cluster runs every agent and the API server in the root
+//! namespace); a node elsewhere listens on its address.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -55,8 +56,11 @@ pub async fn start(
     let local = listener.local_addr()?;
     let address = if local.ip().is_unspecified() { node_ip.to_string() } else { local.ip().to_string() };
     let hash: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    let state = Arc::new(LogState { expected: format!("Bearer {hash}"), data_dir });
-    let app = Router::new().route("/pods/{uid}/containers/{container}/log", get(read_log)).with_state(state);
+    let expected = format!("Bearer {hash}");
+    let exec = crate::exec::router(expected.clone(), data_dir.clone());
+    let state = Arc::new(LogState { expected, data_dir });
+    let app =
+        Router::new().route("/pods/{uid}/containers/{container}/log", get(read_log)).with_state(state).merge(exec);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the pod log endpoint stopped");
@@ -67,12 +71,12 @@ pub async fn start(
 }
 
 /// Equal, in time independent of where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A path segment we made ourselves: a pod uid or a container name, nothing that walks.
-fn safe_segment(s: &str) -> bool {
+pub(crate) fn safe_segment(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 

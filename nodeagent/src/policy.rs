@@ -11,14 +11,18 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
 use netcore::netns::Netns;
+use netcore::policy::counters::CounterNames;
 use netcore::policy::{IncrementalCompiler, PolicyApplier, PolicyInput, PolicyPlan, PolicyPod};
 use openapi::client::{Client, ListParams};
-use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy, Pod, PodPhase, Resource};
-use tokio::sync::mpsc;
+use openapi::{
+    AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy, Pod, PodPhase, PolicyCounters, Resource,
+};
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
@@ -41,6 +45,20 @@ impl PolicyTable for PolicyApplier {
         Ok(PolicyApplier::update(self, plan)?.script_bytes)
     }
 }
+
+/// What the enforcer shares with the rest of the agent.
+#[derive(Clone, Default)]
+pub struct Shared {
+    /// "Re-apply everything now": each notification makes the enforcer's next turn a full
+    /// sync (the policy part of the table rewritten from the cluster's state, whatever the
+    /// kernel holds), as its periodic resync does. For a drift notifier.
+    pub resync_now: Arc<Notify>,
+    /// The named counters of the plan last applied, which [`report_counters`] reads.
+    pub counters: Arc<Mutex<CounterNames>>,
+}
+
+/// How often the agent reports its policy counters to the API server (when they changed).
+pub const COUNTER_REPORT_PERIOD: Duration = Duration::from_secs(2);
 
 /// One reflector event of one of the kinds the enforcer follows.
 #[derive(Debug)]
@@ -160,16 +178,19 @@ async fn follow<K: Resource, S: ListWatch<K>>(
 }
 
 /// Run the enforcer for node `me` (in the named namespace, or the agent's own) until the
-/// process ends.
+/// process ends, and report its counters to the API server. `shared.resync_now` is the
+/// "re-apply everything now" hook.
 #[tracing::instrument(name = "policy", skip_all)]
-pub async fn run(client: Client, me: String, netns: Option<String>, resync: Duration) {
-    let ns = match netns.as_deref().map_or_else(Netns::current, Netns::open) {
-        Ok(ns) => ns,
-        Err(e) => {
+pub async fn run(client: Client, me: String, netns: Option<String>, resync: Duration, shared: Shared) {
+    let open = || netns.as_deref().map_or_else(Netns::current, Netns::open);
+    let (ns, counter_ns) = match (open(), open()) {
+        (Ok(ns), Ok(counter_ns)) => (ns, counter_ns),
+        (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "the policy enforcer cannot start; network policies are not enforced on this node");
             return;
         }
     };
+    tokio::spawn(report_counters(client.clone(), me.clone(), counter_ns, shared.counters.clone()));
     let (tx, rx) = mpsc::channel(1024);
     macro_rules! follow {
         ($kind:ty, $wrap:expr) => {
@@ -186,7 +207,38 @@ pub async fn run(client: Client, me: String, netns: Option<String>, resync: Dura
     follow!(AdminNetworkPolicy, Change::Admin);
     follow!(BaselineAdminNetworkPolicy, Change::Baseline);
     drop(tx);
-    enforce(me, PolicyApplier::new(ns), resync, rx).await
+    enforce(me, PolicyApplier::new(ns), resync, rx, shared).await
+}
+
+/// Every [`COUNTER_REPORT_PERIOD`], read the counters of the plan last applied and, when they
+/// changed, report them (`PUT /api/v1/nodes/{me}/policycounters`), which the API server sums
+/// over the nodes (`GET /api/v1/policycounters`).
+async fn report_counters(client: Client, me: String, ns: Netns, names: Arc<Mutex<CounterNames>>) {
+    let ns = Arc::new(ns);
+    let mut last: Option<PolicyCounters> = None;
+    let mut ticker = tokio::time::interval(COUNTER_REPORT_PERIOD);
+    loop {
+        ticker.tick().await;
+        let known = names.lock().expect("counters poisoned").clone();
+        let read_ns = ns.clone();
+        let read = tokio::task::spawn_blocking(move || netcore::policy::counters::read(&read_ns, &known)).await;
+        let items = match read {
+            Ok(Ok(items)) => items,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "reading the policy counters failed");
+                continue;
+            }
+            Err(_) => return,
+        };
+        let report = PolicyCounters { items };
+        if last.as_ref() == Some(&report) {
+            continue;
+        }
+        match client.report_policy_counters(&me, &report).await {
+            Ok(_) => last = Some(report),
+            Err(e) => tracing::debug!(error = %e, "reporting the policy counters failed"),
+        }
+    }
 }
 
 /// The first delay before a failed apply is retried (as a full sync); it doubles up to
@@ -197,7 +249,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The enforcer's loop: take in changes (with whatever else is already waiting), compile,
 /// and apply the difference; a full sync after each list, every `resync` and after a
 /// failed apply (with back-off). Ends when every sender of `changes` is gone.
-pub async fn enforce<T: PolicyTable>(me: String, table: T, resync: Duration, mut changes: mpsc::Receiver<Change>) {
+pub async fn enforce<T: PolicyTable>(
+    me: String,
+    table: T,
+    resync: Duration,
+    mut changes: mpsc::Receiver<Change>,
+    shared: Shared,
+) {
     let mut table = Some(table);
     let mut ticker = tokio::time::interval(resync);
     ticker.tick().await;
@@ -215,6 +273,7 @@ pub async fn enforce<T: PolicyTable>(me: String, table: T, resync: Duration, mut
                 None => return,
             },
             _ = ticker.tick() => full = true,
+            _ = shared.resync_now.notified() => full = true,
             _ = sleep_until(retry) => retry = None,
         }
         while let Ok(c) = changes.try_recv() {
@@ -261,6 +320,7 @@ pub async fn enforce<T: PolicyTable>(me: String, table: T, resync: Duration, mut
                         "applied network policies"
                     );
                 }
+                *shared.counters.lock().expect("counters poisoned") = plan.counters.clone();
                 applied = Some(plan);
             }
             Err(e) => {
@@ -282,6 +342,43 @@ async fn sleep_until(when: Option<Instant>) {
     match when {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Whether a drift notice (`crate::drift`) touches the policy part of the table: the table
+/// itself, lost notices, or a chain, set or element of the policies (the static
+/// `policy_*` chains and maps, the `pol_`/`pnp_` chains, the `peer_`/`pport_` sets).
+///
+/// The notice is not compared with the plan applied: the enforcer's own `nft -f` deletions
+/// (a chain or element no longer wanted) echo back as one such notice, and cost one extra
+/// full re-apply, which deletes nothing more and so echoes nothing. Kept simple on purpose:
+/// a missed repair would be an open door, an extra re-apply only costs a few milliseconds.
+pub fn concerns_policies(drift: &crate::drift::Drift) -> bool {
+    use netcore::policy::{OWN_CHAIN_PREFIXES, OWN_SET_PREFIXES};
+    let ours =
+        |name: &String, prefixes: &[&str]| name.starts_with("policy_") || prefixes.iter().any(|p| name.starts_with(p));
+    match drift {
+        crate::drift::Drift::Table(t) => {
+            t.table
+                || t.lost
+                || t.chains.iter().chain(&t.rules).any(|c| ours(c, &OWN_CHAIN_PREFIXES))
+                || t.sets.iter().chain(t.elements.keys()).any(|s| ours(s, &OWN_SET_PREFIXES))
+        }
+        crate::drift::Drift::Routing(_) => false,
+        crate::drift::Drift::Lost => true,
+    }
+}
+
+/// Follow drift notices and ask the enforcer for a full re-apply when one touches the
+/// policies ([`concerns_policies`]): a deleted table or chain is repaired within
+/// milliseconds, not at the next periodic resync.
+pub async fn repair_on_drift(mut drift: Option<crate::drift::DriftReceiver>, resync_now: Arc<Notify>) {
+    loop {
+        let notice = crate::drift::next(&mut drift).await;
+        if concerns_policies(&notice) {
+            tracing::info!("policy objects deleted under the agent; re-applying the policies");
+            resync_now.notify_one();
+        }
     }
 }
 
@@ -390,7 +487,8 @@ mod tests {
     async fn nothing_before_every_list_then_a_full_sync_then_changes_only() {
         let table = FakeTable::default();
         let (tx, rx) = mpsc::channel(64);
-        let enforcer = tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx));
+        let enforcer =
+            tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
         let a = pod("a", "10.244.1.2", "n1", "web");
         let b = pod("b", "10.244.1.3", "n1", "db");
         let mut all = lists(vec![a.clone(), b.clone()], vec![deny_app("web")]);
@@ -432,7 +530,8 @@ mod tests {
     async fn a_failed_apply_is_retried_as_a_full_sync_and_the_resync_repairs() {
         let table = FakeTable::default();
         let (tx, rx) = mpsc::channel(64);
-        let enforcer = tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx));
+        let enforcer =
+            tokio::spawn(enforce("n1".into(), table.clone(), Duration::from_secs(300), rx, Shared::default()));
         *table.fail.lock().unwrap() = true;
         for change in lists(vec![pod("a", "10.244.1.2", "n1", "web")], vec![deny_app("web")]) {
             tx.send(change).await.unwrap();

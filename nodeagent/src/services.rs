@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::FutureExt;
+use netcore::monitor::TableDrift;
 use netcore::netns::Netns;
 use netcore::services::{Endpoint, Proto, Proxier, ServicePort, TableConfig};
 use openapi::client::{Client, ListParams};
@@ -21,6 +22,7 @@ use openapi::{ClusterConfig, Endpoints, Protocol, Service, ServiceType, SessionA
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
+use crate::drift::{Drift, DriftReceiver};
 use crate::kernel::{Applied, ServiceTable};
 use crate::reflector::{ApiSource, Event, ListWatch, Reflector};
 
@@ -175,10 +177,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Full syncs that may fail in a row before the proxy lists everything again.
 const FAILURES_BEFORE_RELIST: u32 = 5;
 
-/// What one apply does: a full sync, or a batch of changes.
+/// What one apply does: a full sync, a batch of changes, or a drift repair.
 enum Work {
     Full(Vec<ServicePort>),
     Changes(Vec<(String, Option<ServicePort>)>),
+    Repair(TableDrift),
 }
 
 /// Run `work` on the table on a blocking thread. A panic there is logged and costs the
@@ -193,6 +196,7 @@ async fn apply<T: ServiceTable>(
         let r = match work {
             Work::Full(all) => t.sync_all(all),
             Work::Changes(changes) => t.update(changes),
+            Work::Repair(drift) => t.repair(&drift),
         };
         (t, r)
     })
@@ -210,7 +214,14 @@ async fn apply<T: ServiceTable>(
 /// Run the proxy for node `me` (in the named namespace, or the agent's own) until the
 /// process ends.
 #[tracing::instrument(name = "proxy", skip_all)]
-pub async fn run(client: Client, me: String, netns: Option<String>, cluster: ClusterConfig, resync: Duration) {
+pub async fn run(
+    client: Client,
+    me: String,
+    netns: Option<String>,
+    cluster: ClusterConfig,
+    resync: Duration,
+    drift: Option<DriftReceiver>,
+) {
     let reopen = move || open(&netns, &cluster);
     let table = match reopen() {
         Ok(p) => p,
@@ -224,12 +235,14 @@ pub async fn run(client: Client, me: String, netns: Option<String>, cluster: Clu
     };
     let services = Reflector::new(ApiSource { api: client.api::<Service>(None), params: ListParams::default() });
     let endpoints = Reflector::new(ApiSource { api: client.api::<Endpoints>(None), params: ListParams::default() });
-    proxy(me, table, reopen, resync, services, endpoints).await
+    proxy(me, table, reopen, resync, services, endpoints, drift).await
 }
 
 /// The proxy's loop: follow services and endpoints, apply each change (with whatever else
 /// is already waiting) to `table`, a full sync after each relist, every `resync` and after
-/// a failed apply (with back-off); relist both after repeated failures.
+/// a failed apply (with back-off); relist both after repeated failures. Drift notices
+/// ([`crate::drift`]) are repaired at once, after the changes already waiting (a repair is
+/// decided against what is applied, so the proxy's own deletions are never put back).
 async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     me: String,
     table: T,
@@ -237,6 +250,7 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     resync: Duration,
     mut services: Reflector<Service, S>,
     mut endpoints: Reflector<Endpoints, E>,
+    mut drift: Option<DriftReceiver>,
 ) {
     let mut table = Some(table);
     let mut ticker = tokio::time::interval(resync);
@@ -249,9 +263,11 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     let mut full = true;
     let mut retry: Option<Instant> = None;
     let mut failures = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+    // What was deleted under the proxy and waits for its repair.
+    let mut drifted = TableDrift::default();
     loop {
         let mut dirty: BTreeSet<Key> = BTreeSet::new();
-        if !full || retry.is_some() || !(listed_services && listed_endpoints) {
+        if (!full && drifted.is_empty()) || retry.is_some() || !(listed_services && listed_endpoints) {
             // Wait for something to do.
             tokio::select! {
                 ev = services.next() => on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full),
@@ -259,6 +275,7 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
                 _ = ticker.tick() => full = true,
                 _ = sleep_until(cache.next_wait()) => dirty.extend(cache.expired()),
                 _ = sleep_until(retry) => retry = None,
+                d = crate::drift::next(&mut drift) => on_drift(&d, &mut drifted, &mut full),
             }
             // Take whatever else is already waiting into the same transaction.
             loop {
@@ -269,6 +286,10 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
                 }
                 if let Some(ev) = endpoints.next().now_or_never() {
                     on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full);
+                    progressed = true;
+                }
+                if let Some(d) = crate::drift::next(&mut drift).now_or_never() {
+                    on_drift(&d, &mut drifted, &mut full);
                     progressed = true;
                 }
                 if !progressed {
@@ -289,17 +310,23 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
         };
         let started = Instant::now();
         let (work, what) = if full {
+            // The full sync repairs any drift too.
+            drifted = TableDrift::default();
             let all = cache.all(&me);
             let what = format!("full sync of {} service ports", all.len());
             (Work::Full(all), what)
         } else {
             let changes = cache.changes(dirty, &me);
-            if changes.is_empty() {
+            if !changes.is_empty() {
+                // Any drift is repaired next, against the state these changes leave.
+                let what = format!("{} service port change(s)", changes.len());
+                (Work::Changes(changes), what)
+            } else if !drifted.is_empty() {
+                (Work::Repair(std::mem::take(&mut drifted)), "a repair of drift".to_string())
+            } else {
                 table = Some(t);
                 continue;
             }
-            let what = format!("{} service port change(s)", changes.len());
-            (Work::Changes(changes), what)
         };
         let (t, result) = apply(t, work, &reopen).await;
         table = t;
@@ -364,6 +391,16 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
         cluster_dns: cluster.cluster_dns.parse().ok(),
     };
     Ok(Proxier::new(ns, config))
+}
+
+/// Take a drift notice: the table's deletions wait for their repair; lost notices call for
+/// a full sync; the routing's are not the proxy's.
+fn on_drift(d: &Drift, drifted: &mut TableDrift, full: &mut bool) {
+    match d {
+        Drift::Table(t) => drifted.merge(t.clone()),
+        Drift::Lost => *full = true,
+        Drift::Routing(_) => {}
+    }
 }
 
 /// Apply one reflector event to `objects` (the cache's services or endpoints) and mark
@@ -532,6 +569,7 @@ mod tests {
             services: FakeSource<Service>,
             endpoints: FakeSource<Endpoints>,
             start: Instant,
+            drift: tokio::sync::broadcast::Sender<std::sync::Arc<Drift>>,
         }
 
         /// A proxy for node n1 over fakes, its first lists holding `services` and `endpoints`.
@@ -541,7 +579,9 @@ mod tests {
                 services: FakeSource::new(services),
                 endpoints: FakeSource::new(endpoints),
                 start: Instant::now(),
+                drift: tokio::sync::broadcast::channel(8).0,
             };
+            let drift = Some(p.drift.subscribe());
             p.table.0.fail_next("apply", failing_applies);
             let table = p.table.clone();
             tokio::spawn(super::proxy(
@@ -551,6 +591,7 @@ mod tests {
                 Duration::from_secs(3600),
                 Reflector::new(p.services.clone()),
                 Reflector::new(p.endpoints.clone()),
+                drift,
             ));
             p
         }
@@ -570,6 +611,21 @@ mod tests {
 
         fn full(names: &[&str]) -> Call {
             Call::SyncAll(names.iter().map(|n| n.to_string()).collect())
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn drift_is_repaired_at_once_and_lost_notices_make_a_full_sync() {
+            let p = start(vec![service()], vec![endpoints()], 0);
+            settle().await;
+            let deleted = TableDrift { chains: ["services".to_string()].into(), ..TableDrift::default() };
+            p.drift.send(std::sync::Arc::new(Drift::Table(deleted.clone()))).unwrap();
+            // The routing's drift is not the proxy's.
+            p.drift.send(std::sync::Arc::new(Drift::Routing(Default::default()))).unwrap();
+            settle().await;
+            p.drift.send(std::sync::Arc::new(Drift::Lost)).unwrap();
+            settle().await;
+            let all = full(&["ns/web:dns", "ns/web:http"]);
+            assert_eq!(p.calls(), vec![all.clone(), Call::RepairDrift(format!("{deleted:?}")), all]);
         }
 
         #[tokio::test(start_paused = true)]

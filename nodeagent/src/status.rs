@@ -114,7 +114,16 @@ pub fn pod_status(o: &Observed<'_>) -> PodStatus {
                 }
             }
         };
-        statuses.push(ContainerStatus { name: c.name.clone(), ready, restart_count, state, last_state });
+        let image = c.image.clone().unwrap_or_default();
+        statuses.push(ContainerStatus {
+            name: c.name.clone(),
+            image_id: image.clone(),
+            image,
+            ready,
+            restart_count,
+            state,
+            last_state,
+        });
     }
     let total = o.pod.spec.containers.len();
     let phase = if done == total && total > 0 {

@@ -33,6 +33,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::meta::{EventType, List, RawWatchEvent, Resource, Status};
+use crate::policy::PolicyCounters;
 use crate::resources::{ClusterConfig, Endpoints, Event, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +184,17 @@ impl Client {
     pub async fn heartbeat(&self, node: &str, heartbeat: &Heartbeat) -> Result<NodeLease> {
         let url = self.url(&format!("/api/v1/nodes/{node}/heartbeat"));
         self.send(self.http.post(url).json(heartbeat)).await
+    }
+
+    /// Report this node's policy counters (its agent; replaces its last report).
+    pub async fn report_policy_counters(&self, node: &str, counters: &PolicyCounters) -> Result<PolicyCounters> {
+        let url = self.url(&format!("/api/v1/nodes/{node}/policycounters"));
+        self.send(self.http.put(url).json(counters)).await
+    }
+
+    /// The cluster's policy counters: every node's last report, summed per rule.
+    pub async fn policy_counters(&self) -> Result<PolicyCounters> {
+        self.send(self.http.get(self.url("/api/v1/policycounters"))).await
     }
 
     /// Mint a bearer token scoped to `node` (admin only).

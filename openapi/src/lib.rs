@@ -29,6 +29,8 @@ pub use meta::{
     EventType, List, ListMeta, ManagedFieldsEntry, ObjectMeta, RawWatchEvent, Resource, Status, StatusBody,
     StatusCause, StatusDetails,
 };
-pub use policy::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy};
+pub use policy::{
+    AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy, PolicyCounter, PolicyCounters,
+};
 pub use registry::{KindInfo, Verbs, KINDS};
 pub use resources::*;

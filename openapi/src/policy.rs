@@ -369,3 +369,65 @@ pub struct PortRangeSpec {
     pub start: i32,
     pub end: i32,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+// ---------------------------------------------------------------------------------------------
+
+/// The limit of [`PolicyCounters::items`] in one node's report.
+pub const POLICY_COUNTERS_MAX: usize = 10_000;
+
+/// The counts of one rule of a policy. A connection is judged at its first packet (and again
+/// at its first packet after each change of the node's plan), so `Allow` and `Pass` count
+/// judgements of new connections, and `Deny` every packet dropped (a client's retries
+/// included).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyCounter {
+    /// `NetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
+    pub kind: String,
+    /// The policy's namespace (NetworkPolicies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// `Ingress` or `Egress`.
+    pub direction: String,
+    /// The rule's index in `ingress` or `egress`; absent for the drop of a NetworkPolicy's
+    /// isolation (what no rule of the policies selecting the pod allows), which counts
+    /// against every policy isolating the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub rule: Option<u32>,
+    /// `Allow`, `Deny` or `Pass`.
+    pub action: String,
+    #[schema(minimum = 0)]
+    pub packets: u64,
+    #[schema(minimum = 0)]
+    pub bytes: u64,
+}
+
+/// What a [`PolicyCounter`] counts: kind, namespace, name, direction, rule, action.
+pub type PolicyCounterKey = (String, Option<String>, String, String, Option<u32>, String);
+
+impl PolicyCounter {
+    pub fn key(&self) -> PolicyCounterKey {
+        (
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+            self.direction.clone(),
+            self.rule,
+            self.action.clone(),
+        )
+    }
+}
+
+/// The policy counters of one node (`PUT /api/v1/nodes/{name}/policycounters`, by its agent),
+/// or of the cluster (`GET /api/v1/policycounters`: the last report of every node, summed
+/// per rule).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyCounters {
+    #[serde(default)]
+    pub items: Vec<PolicyCounter>,
+}

@@ -246,6 +246,12 @@ pub struct PodSpec {
     /// scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
+    /// Labels a node must carry (all of them, with these values) for the scheduler to bind
+    /// the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+    /// condition False (reason `Unschedulable`), until a node matches. Ignored when
+    /// `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
     /// At least one; container names are unique within the pod.
     pub containers: Vec<Container>,
     #[serde(default)]
@@ -438,6 +444,14 @@ pub struct PodCondition {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerStatus {
     pub name: String,
+    /// The container's `image` as its spec names it (flatnet runs commands, not images; an
+    /// empty string when the spec names none). Always present: Kubernetes' clients require it.
+    #[serde(default)]
+    pub image: String,
+    /// What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+    /// present: Kubernetes' clients require it.
+    #[serde(default, rename = "imageID")]
+    pub image_id: String,
     #[serde(default)]
     pub ready: bool,
     #[serde(default)]

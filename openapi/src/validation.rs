@@ -144,10 +144,13 @@ pub const PORT_NAME: Constraint = Constraint {
     max_length: Some(PORT_NAME_MAX),
     ..Constraint::NONE
 };
-/// [`validate_label_key`] (the prefix's own limit of 253 characters is not in the pattern).
+/// [`validate_label_key`]. The negative lookahead holds the prefix's own limit of 253
+/// characters (a run of 254 prefix characters before the `/`); it names only the prefix's
+/// characters, so it stays right where [`label_selector_pattern`] inlines the key before `=`,
+/// `,` or another requirement.
 pub const LABEL_KEY: Constraint = Constraint {
     pattern: Some(
-        "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+        "^(?![-a-z0-9.]{254}[-a-z0-9.]*/)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
     ),
     min_length: Some(1),
     max_length: Some(DNS_SUBDOMAIN_MAX + 1 + DNS_LABEL_MAX),
@@ -232,6 +235,8 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("Heartbeat", "backendData", Target::Keys, LABEL_KEY),
     on("NodeAddress", "type", Target::Value, Constraint { one_of: Some(NODE_ADDRESS_TYPES), ..Constraint::NONE }),
     on("PodSpec", "nodeName", Target::Value, DNS1123_SUBDOMAIN),
+    on("PodSpec", "nodeSelector", Target::Keys, LABEL_KEY),
+    on("PodSpec", "nodeSelector", Target::Values, LABEL_VALUE),
     on("PodSpec", "containers", Target::MinItems(1), Constraint::NONE),
     on("PodSpec", "terminationGracePeriodSeconds", Target::Value, NOT_NEGATIVE),
     on("Container", "name", Target::Value, DNS1123_LABEL),
@@ -310,7 +315,23 @@ pub const SCHEMA_CONSTRAINTS: &[FieldConstraint] = &[
     on("PortNumber", "port", Target::Value, PORT_NUMBER),
     on("PortRangeSpec", "start", Target::Value, PORT_NUMBER),
     on("PortRangeSpec", "end", Target::Value, PORT_NUMBER),
+    // A node's report of its policy counters (`PUT /api/v1/nodes/{name}/policycounters`).
+    on("PolicyCounter", "kind", Target::Value, POLICY_KINDS),
+    on("PolicyCounter", "namespace", Target::Value, DNS1123_LABEL),
+    on("PolicyCounter", "name", Target::Value, DNS1123_SUBDOMAIN),
+    on("PolicyCounter", "direction", Target::Value, DIRECTIONS),
+    on("PolicyCounter", "action", Target::Value, ACTIONS),
 ];
+
+/// The kinds a policy counter names.
+const POLICY_KINDS: Constraint = Constraint {
+    one_of: Some(&["NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"]),
+    ..Constraint::NONE
+};
+/// The directions of a policy counter.
+const DIRECTIONS: Constraint = Constraint { one_of: Some(&["Ingress", "Egress"]), ..Constraint::NONE };
+/// The actions of a policy counter.
+const ACTIONS: Constraint = Constraint { one_of: Some(&["Allow", "Deny", "Pass"]), ..Constraint::NONE };
 
 /// Unicode's White_Space, which `str::trim` removes, as a regular-expression class.
 const WHITESPACE_CLASS: &str =
@@ -333,9 +354,14 @@ pub fn label_selector_pattern() -> String {
     format!("^{w}*({req})?{w}*(,{w}*({req})?{w}*)*$")
 }
 
-/// `?fieldSelector=` of pods: empty, or `spec.nodeName=NAME` (`==` too).
-pub fn node_field_selector_pattern() -> String {
-    format!("^{w}*(spec\\.nodeName=[\\s\\S]*)?$", w = WHITESPACE_CLASS)
+/// `?fieldSelector=` of a kind selectable by `fields`, as the API server reads it: terms
+/// joined by commas, blank ones skipped; a term is a field (whitespace around it allowed),
+/// then `=`, `==` or `!=` (the first `=` or `!` ends the field), then any value without a comma.
+pub fn field_selector_pattern(fields: &[&str]) -> String {
+    let w = WHITESPACE_CLASS;
+    let names: Vec<String> = fields.iter().map(|f| f.replace('.', "\\.")).collect();
+    let term = format!("{w}*({}){w}*(!=|==|=)[^,]*", names.join("|"));
+    format!("^({w}*|{term})(,({w}*|{term}))*$")
 }
 
 /// The rule on `metadata.name` of a kind that can be written, as its validator applies it.
@@ -599,6 +625,7 @@ pub fn validate_pod(pod: &Pod) -> Result<(), FieldErrors> {
     if let Some(node) = &pod.spec.node_name {
         errs.check("spec.nodeName", validate_dns1123_subdomain(node));
     }
+    validate_labels(&mut errs, "spec.nodeSelector", &pod.spec.node_selector);
     if pod.spec.containers.is_empty() {
         errs.add("spec.containers", "at least one container is required");
     }
@@ -1094,6 +1121,9 @@ mod tests {
             v.push(format!("{}.b", "a".repeat(n)));
         }
         v.push(format!("{}/{}", vec!["a".repeat(63); 3].join("."), "k"));
+        // Label-key prefixes at the 253-character limit and one past it.
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(61)));
+        v.push(format!("{}.{}/k", vec!["a".repeat(63); 3].join("."), "a".repeat(62)));
         v
     }
 
@@ -1203,20 +1233,38 @@ mod tests {
             "x",
             "spec.nodeName",
             "spec.nodeNamex=1",
+            "spec.nodeName!=n1, metadata.name=a ,",
+            " ,\u{2003}metadata.name\u{a0}== x y",
+            "metadata.name=a!=b",
+            "metadata.name!b",
+            "metadata.namespace=a",
+            ",,",
         ];
+        // Keys whose prefix is at the 253-character limit and one past it, alone and after
+        // another requirement.
+        let mut selectors: Vec<String> = selectors.iter().map(|s| s.to_string()).collect();
+        let three = vec!["a".repeat(63); 3].join(".");
+        for n in [61, 62] {
+            let key = format!("{three}.{}/k", "a".repeat(n));
+            selectors.extend([format!("{key}=v"), format!("x=y,{key}"), format!("!{key}"), format!("{key} in (a)")]);
+        }
         let script = "import json, re, sys\nd = json.load(sys.stdin)\nprint(json.dumps([[re.search(p, s) is not None for s in ss] for p, ss in d]))\n";
         let input = serde_json::json!([
             [label_selector_pattern(), &selectors[..]],
-            [node_field_selector_pattern(), &fields[..]]
+            [field_selector_pattern(&["metadata.name", "spec.nodeName"]), &fields[..]]
         ]);
         let Some(out) = python_json(script, &input) else { return };
         let matched: Vec<Vec<bool>> = serde_json::from_value(out).unwrap();
         for (s, m) in selectors.iter().zip(&matched[0]) {
             assert_eq!(*m, crate::selector::LabelSelector::parse(s).is_ok(), "labelSelector {s:?}");
         }
+        // The API server's reading (apiserver/src/fields.rs), for these two fields.
         let node_rule = |s: &str| {
-            let s = s.trim();
-            s.is_empty() || s.starts_with("spec.nodeName=")
+            s.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|t| {
+                let Some(i) = t.find(['=', '!']) else { return false };
+                let ops = t[i..].starts_with("!=") || t[i..].starts_with('=');
+                ops && ["metadata.name", "spec.nodeName"].contains(&t[..i].trim())
+            })
         };
         for (s, m) in fields.iter().zip(&matched[1]) {
             assert_eq!(*m, node_rule(s), "fieldSelector {s:?}");

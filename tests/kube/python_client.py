@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The official Kubernetes Python client (`kubernetes` on PyPI), unmodified, against flatnet.
 
-Reads the kubeconfig named by $KUBECONFIG; run by tests/tests/kubectl.rs against a cluster
-made with `flatnet up` (one Ready node). Every step prints what it checked; the first
+Usage: python_client.py KUBECONFIG FLATNET. Loads the kubeconfig `flatnet up` wrote (https, the
+cluster's CA, the admin token) with `config.load_kube_config(path)`; run by
+tests/tests/kubectl.rs against a cluster made with `flatnet up` (one Ready node). Every step prints what it checked; the first
 failure raises and the script exits non-zero.
 """
 import sys
@@ -22,7 +23,8 @@ def check(cond, what):
 
 
 def main():
-    config.load_kube_config()
+    kubeconfig, flatnet = sys.argv[1], sys.argv[2]
+    config.load_kube_config(kubeconfig)
     v1 = client.CoreV1Api()
 
     # Namespaces list through the core API; nodes are there and Ready.
@@ -42,17 +44,13 @@ def main():
     # Pods: create, read, list with a label selector, patch, replace, delete.
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name="py-web", labels={"app": "py"}),
-        # Bound to a node that does not exist, so that it stays Pending: the Python client cannot
-        # read a pod's containerStatuses until flatnet's carry `image` and `imageID` (see
-        # the report of the branch `kubeproto`).
         spec=client.V1PodSpec(
-            node_name="py-nowhere",
             containers=[
                 client.V1Container(
                     name="web",
                     image="flatnet",
                     image_pull_policy="IfNotPresent",
-                    command=[sys.argv[1], "netexec"],
+                    command=[flatnet, "netexec"],
                     ports=[client.V1ContainerPort(container_port=8080, name="http")],
                 )
             ]
@@ -78,12 +76,32 @@ def main():
             w.stop()
     check(seen and seen[0] == ("ADDED", "py-web"), f"watch.Watch().stream saw {seen[:3]}")
 
+    # A single-object watch until the pod runs: its containerStatuses (with the `image` and
+    # `imageID` the client requires) deserialize.
+    w = watch.Watch()
+    for event in w.stream(
+        v1.list_namespaced_pod, namespace=NS, field_selector="metadata.name=py-web", timeout_seconds=60
+    ):
+        st = event["object"].status
+        if st.phase == "Running" and st.container_statuses and st.container_statuses[0].ready:
+            w.stop()
+    running = v1.read_namespaced_pod("py-web", NS)
+    statuses = running.status.container_statuses or []
+    check(
+        running.status.phase == "Running" and [(s.name, s.image, s.ready) for s in statuses] == [("web", "flatnet", True)],
+        f"the pod runs on {running.spec.node_name} with containerStatuses {[(s.name, s.image, s.image_id) for s in statuses]}",
+    )
+    check("flatnet netexec" in v1.read_namespaced_pod_log("py-web", NS), "read_namespaced_pod_log")
+
     # A change seen by a watch that started before it.
     w2 = watch.Watch()
     changes = []
 
+    # From a version taken before the change: the change is in the stream however late the
+    # thread starts.
+    rv = v1.list_namespaced_pod(NS).metadata.resource_version
+
     def follow():
-        rv = v1.list_namespaced_pod(NS).metadata.resource_version
         for event in w2.stream(v1.list_namespaced_pod, namespace=NS, resource_version=rv, timeout_seconds=20):
             changes.append(event["type"])
             if event["type"] == "MODIFIED":
@@ -91,7 +109,6 @@ def main():
 
     t = threading.Thread(target=follow)
     t.start()
-    time.sleep(1)
     v1.patch_namespaced_pod("py-web", NS, {"metadata": {"labels": {"seen": "yes"}}})
     t.join(25)
     check("MODIFIED" in changes, "a watch sees a later change")
@@ -108,14 +125,35 @@ def main():
     )
     svc = v1.create_namespaced_service(NS, svc)
     check(svc.spec.cluster_ip, "create_namespaced_service gives a cluster IP")
-    ep = v1.read_namespaced_endpoints("py-svc", NS)
-    check(ep.metadata.name == "py-svc", "read_namespaced_endpoints")
+    check(v1.read_namespaced_service("py-svc", NS).spec.cluster_ip == svc.spec.cluster_ip, "read_namespaced_service")
+    check([s.metadata.name for s in v1.list_namespaced_service(NS).items] == ["py-svc"], "list_namespaced_service")
+    # Endpoints are the server's (read-only through the API): the running pod's address.
+    pod_ip = v1.read_namespaced_pod("py-web", NS).status.pod_ip
+    addresses = []
+    for _ in range(300):  # a bound on a hang (60 s), not on speed
+        ep = v1.read_namespaced_endpoints("py-svc", NS)
+        addresses = [a.ip for s in ep.subsets or [] for a in s.addresses or []]
+        if addresses:
+            break
+        time.sleep(0.2)
+    check(ep.metadata.name == "py-svc" and addresses == [pod_ip], f"read_namespaced_endpoints: {addresses}")
     check(any(e.metadata.name == "py-svc" for e in v1.list_endpoints_for_all_namespaces().items), "list endpoints")
+    check(any(e.metadata.name == "py-svc" for e in v1.list_namespaced_endpoints(NS).items), "list_namespaced_endpoints")
     svc_patch = {"spec": {"ports": [{"port": 80, "targetPort": 8080}]}}
     check(
         v1.patch_namespaced_service("py-svc", NS, svc_patch).spec.ports[0].target_port == 8080,
         "patch_namespaced_service merges ports by port",
     )
+
+    current_svc = v1.read_namespaced_service("py-svc", NS)
+    current_svc.metadata.labels = {"replaced": "yes"}
+    check(v1.replace_namespaced_service("py-svc", NS, current_svc).metadata.labels == {"replaced": "yes"}, "replace_namespaced_service")
+    merged = v1.patch_namespaced_service(
+        "py-svc", NS, {"metadata": {"labels": {"merged": "yes"}}}, _content_type="application/merge-patch+json"
+    )
+    check(merged.metadata.labels.get("merged") == "yes", "a JSON merge patch")
+    json_patched = v1.patch_namespaced_service("py-svc", NS, [{"op": "remove", "path": "/metadata/labels/merged"}])
+    check("merged" not in (json_patched.metadata.labels or {}), "patch_namespaced_service with a JSON patch (a list)")
 
     # Errors are ApiException with the Status body.
     try:

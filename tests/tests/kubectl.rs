@@ -2,36 +2,25 @@
 //! on Debian, the `kubernetes-client` package) and the official Python client (`kubernetes`
 //! on PyPI), unmodified.
 //!
-//! kubectl reaches the API through a kubeconfig: the one `flatnet up` writes
-//! (`DATA/kubeconfig`) when there is one. Until the API server serves HTTPS, there is none,
-//! and kubectl never sends a token to an `http://` server: kubectl then goes through
-//! `tests/kube/token_proxy.py`, a loopback proxy that adds the admin token.
+//! Both reach the API through the kubeconfig `flatnet up` writes (`DATA/kubeconfig`: https,
+//! the cluster's CA pinned, the admin token), as a user would after `export KUBECONFIG=...`:
+//! kubectl with `--kubeconfig`, the Python client with `config.load_kube_config(path)`.
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::cluster::*;
-use common::{flatnet, free_tcp_port};
+use common::flatnet;
 
-/// A cluster of one node with kubectl's way in.
+/// A cluster of one node and the kubeconfig `flatnet up` wrote for it.
 struct Kube {
-    cluster: TestCluster,
+    /// Held for its `Drop`, which takes the cluster down.
+    _cluster: TestCluster,
     kubeconfig: PathBuf,
-    proxy: Option<Child>,
-}
-
-impl Drop for Kube {
-    fn drop(&mut self) {
-        if let Some(mut p) = self.proxy.take() {
-            let _ = p.kill();
-            let _ = p.wait();
-        }
-    }
 }
 
 fn have(bin: &str) -> bool {
@@ -40,16 +29,6 @@ fn have(bin: &str) -> bool {
 
 fn source_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn kubeconfig(path: &Path, server: &str, token: Option<&str>) {
-    let user = token.map_or_else(|| "{}".to_string(), |t| format!("{{token: \"{t}\"}}"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: flatnet\n  cluster: {{server: \"{server}\"}}\n\
-         users:\n- name: admin\n  user: {user}\ncontexts:\n- name: flatnet\n  context: {{cluster: flatnet, user: admin, namespace: default}}\n\
-         current-context: flatnet\n"
-    );
-    std::fs::write(path, text).unwrap();
 }
 
 impl Kube {
@@ -64,38 +43,10 @@ impl Kube {
         let cluster = TestCluster::new();
         let up = cluster.up(1);
         assert_eq!(up.code, Some(0), "{up:?}");
-        let written = cluster.data_dir().join("kubeconfig");
-        if written.is_file() {
-            return Some(Kube { kubeconfig: written, cluster, proxy: None });
-        }
-        let token = cluster.data_dir().join("apiserver/admin.token");
-        let port = free_tcp_port();
-        let proxy = Command::new("python3")
-            .arg(source_dir().join("kube/token_proxy.py"))
-            .args([port.port().to_string(), cluster.listen.port().to_string()])
-            .arg(&token)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start tests/kube/token_proxy.py");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(port).is_err() {
-            assert!(Instant::now() < deadline, "the token proxy never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let path = cluster.data_dir().join("kubeconfig-test");
-        kubeconfig(&path, &format!("http://{port}"), None);
-        Some(Kube { cluster, kubeconfig: path, proxy: Some(proxy) })
-    }
-
-    /// A kubeconfig for clients that do send a token over plain HTTP (the Python client).
-    fn direct_kubeconfig(&self) -> PathBuf {
-        if self.proxy.is_none() {
-            return self.kubeconfig.clone();
-        }
-        let token = std::fs::read_to_string(self.cluster.data_dir().join("apiserver/admin.token")).unwrap();
-        let path = self.cluster.data_dir().join("kubeconfig-direct");
-        kubeconfig(&path, &format!("http://{}", self.cluster.listen), Some(token.trim()));
-        path
+        let kubeconfig = cluster.data_dir().join("kubeconfig");
+        assert!(kubeconfig.is_file(), "flatnet up wrote no {}", kubeconfig.display());
+        assert!(up.stdout.contains(&format!("export KUBECONFIG={}", kubeconfig.display())), "{up:?}");
+        Some(Kube { _cluster: cluster, kubeconfig })
     }
 
     fn kubectl_in(&self, args: &[&str], stdin: Option<&str>) -> Run {
@@ -210,6 +161,27 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let by_field = k.ok(&["get", "pods", "--field-selector", "status.phase=Running,metadata.name=web"]);
     assert_eq!(lines_with(&by_field, "web").len(), 1, "{by_field}");
 
+    // nodeSelector: no node carries disk=ssd, so the pod waits unscheduled, with the reason in
+    // its PodScheduled condition; labelling the node schedules it there.
+    let picky = web_pod()
+        .replace("name: web\n  labels: {app: web}", "name: picky\n  labels: {app: picky}")
+        .replace("spec:\n", "spec:\n  nodeSelector: {disk: ssd}\n");
+    k.ok_in(&["create", "-f", "-"], &picky);
+    k.ok(&["wait", "--for=condition=PodScheduled=false", "pod/picky", "--timeout=30s"]);
+    let unscheduled = k.ok(&["get", "pod", "picky", "-o", "json"]);
+    let unscheduled: serde_json::Value = serde_json::from_str(&unscheduled).unwrap();
+    assert_eq!(unscheduled["status"]["phase"], "Pending", "{unscheduled}");
+    assert!(unscheduled["spec"].get("nodeName").is_none(), "{unscheduled}");
+    let condition = &unscheduled["status"]["conditions"][0];
+    assert_eq!((&condition["type"], &condition["reason"]), (&"PodScheduled".into(), &"Unschedulable".into()));
+    assert!(condition["message"].as_str().unwrap().contains("disk=ssd"), "{condition}");
+    let described = k.ok(&["describe", "pod", "picky"]);
+    assert!(described.contains("FailedScheduling") && described.contains("disk=ssd"), "{described}");
+    assert!(k.ok(&["label", "node", "node-1", "disk=ssd"]).contains("node/node-1 labeled"));
+    k.ok(&["wait", "--for=condition=Ready", "pod/picky", "--timeout=60s"]);
+    assert_eq!(k.ok(&["get", "pod", "picky", "-o", "jsonpath={.spec.nodeName}"]), "node-1");
+    k.ok(&["delete", "pod", "picky"]);
+
     // describe shows the pod's events (a field selector on involvedObject); logs.
     let described = k.ok(&["describe", "pod", "web"]);
     assert!(described.contains("Events:") && described.contains("Started"), "{described}");
@@ -227,6 +199,11 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     assert!(lines_with(&svc, "web")[0].contains(" 81/TCP "), "{svc}");
     let eps = k.ok(&["get", "endpoints", "web"]);
     assert!(lines_with(&eps, "web")[0].contains(":8080"), "{eps}");
+
+    // The README's tour: several kinds at once, node leases.
+    let both = k.ok(&["get", "svc,endpoints", "web"]);
+    assert!(both.contains("service/web") && both.contains("endpoints/web"), "{both}");
+    assert_eq!(lines_with(&k.ok(&["get", "nodeleases"]), "node-1").len(), 1);
 
     // Server-side apply: creates, then changes.
     let ssa =
@@ -249,7 +226,7 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let replaced = current.replace("v: \"2\"", "v: \"3\"");
     assert!(k.ok_in(&["replace", "-f", "-"], &replaced).stdout.contains("service/ssa replaced"));
 
-    // get -w sees a change.
+    // get -w sees a change: once it has shown the pod as it is, a label makes a MODIFIED line.
     let mut watch = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&k.kubeconfig)
@@ -258,14 +235,31 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A bound on a hang, not on speed.
+    let next_line = || lines.recv_timeout(Duration::from_secs(60));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.split_whitespace().nth(1) == Some("web")) {
+        seen.push(next_line().unwrap_or_else(|e| panic!("kubectl get -w never showed web ({e}): {seen:?}")));
+    }
     k.ok(&["label", "pod", "web", "watched=yes"]);
-    std::thread::sleep(Duration::from_secs(2));
+    while !seen.iter().any(|l| l.starts_with("MODIFIED") && l.split_whitespace().nth(1) == Some("web")) {
+        seen.push(next_line().unwrap_or_else(|e| panic!("kubectl get -w saw no MODIFIED web ({e}): {seen:?}")));
+    }
     let _ = watch.kill();
-    let seen = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).into_owned();
-    assert!(seen.lines().any(|l| l.starts_with("MODIFIED") && l.contains("web")), "{seen}");
+    let _ = watch.wait();
 
-    // --dry-run=server changes nothing.
+    // --dry-run=server changes nothing: a delete, a create, and an apply with a changed port.
+    assert!(k.ok_in(&["apply", "--dry-run=server", "-f", "-"], &web_service(82)).stdout.contains("server dry run"));
+    assert!(lines_with(&k.ok(&["get", "svc", "web"]), "web")[0].contains(" 81/TCP "));
     assert!(k.ok(&["delete", "pod", "web", "--dry-run=server"]).contains("server dry run"));
     k.ok(&["get", "pod", "web"]);
     let other = web_pod().replace("name: web\n", "name: dry\n");
@@ -274,7 +268,10 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
 
     // explain, and an invalid manifest rejected with the server's message.
     let explained = k.ok(&["explain", "pod.spec"]);
-    assert!(explained.contains("containers") && explained.contains("nodeName"), "{explained}");
+    assert!(
+        explained.contains("containers") && explained.contains("nodeName") && explained.contains("nodeSelector"),
+        "{explained}"
+    );
     let invalid = k.kubectl_in(&["apply", "-f", "-"], Some(&web_pod().replace("name: web\n", "name: Bad_Name\n")));
     assert_ne!(invalid.code, Some(0));
     assert!(invalid.stderr.contains("DNS-1123"), "{invalid:?}");
@@ -299,8 +296,9 @@ fn the_official_python_client_works_unmodified() {
     }
     let out = Command::new("python3")
         .arg(source_dir().join("kube/python_client.py"))
+        .arg(&k.kubeconfig)
         .arg(flatnet())
-        .env("KUBECONFIG", k.direct_kubeconfig())
+        .env_remove("KUBECONFIG")
         .output()
         .unwrap();
     let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -4,7 +4,8 @@
 //! reachability matrix per case, probes to pod IPs. Cases: default deny ingress in x,
 //! allow from a namespace, an AdminNetworkPolicy Deny beating that allow, the policy
 //! deleted, an established connection cut by a new Deny, and a NodePort reached from the
-//! internet namespace judged by `ipBlock` against the client's address.
+//! internet namespace judged by `ipBlock` against the client's address. The counters: the
+//! denied probes raise the denied count of the policy that denied them, and only its.
 
 mod common;
 
@@ -81,6 +82,42 @@ impl Cluster {
         assert!(reply["metadata"]["name"].is_string(), "{path}: {reply}");
     }
 
+    /// The cluster's count of packets of one policy rule (`GET /api/v1/policycounters`; 0
+    /// until reported).
+    fn count(&self, policy: (&str, Option<&str>, &str), direction: &str, rule: Option<u64>, action: &str) -> u64 {
+        let (kind, namespace, name) = policy;
+        let all = http_get_json(self.c.listen, self.c.data_dir(), "/api/v1/policycounters");
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["kind"] == kind
+                    && c["namespace"].as_str() == namespace
+                    && c["name"] == name
+                    && c["direction"] == direction
+                    && c["rule"].as_u64() == rule
+                    && c["action"] == action
+            })
+            .map(|c| c["packets"].as_u64().unwrap())
+            .sum()
+    }
+
+    /// Wait until the counters stop changing: every agent has reported what it counted.
+    fn settle_counters(&self) {
+        let mut last = http_get_json(self.c.listen, self.c.data_dir(), "/api/v1/policycounters");
+        for _ in 0..10 {
+            // Two report periods of the agents (2 s).
+            std::thread::sleep(Duration::from_secs(5));
+            let now = http_get_json(self.c.listen, self.c.data_dir(), "/api/v1/policycounters");
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+        panic!("the policy counters never settled: {last}");
+    }
+
     fn delete(&self, path: &str) {
         let reply = http_delete(self.c.listen, self.c.data_dir(), path);
         assert!(reply["metadata"]["name"].is_string(), "{path}: {reply}");
@@ -104,6 +141,11 @@ fn policies_filter_pod_traffic(backend: &str) {
 
     cl.post(NETPOL, json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}}}));
     cl.expect("default deny ingress in x", &X_DENIED);
+    // The matrix's probes into x were dropped by x/deny's isolation, and counted there.
+    let deny = ("NetworkPolicy", Some("x"), "deny");
+    wait_until("x/deny's isolation counts drops", Duration::from_secs(20), || {
+        cl.count(deny, "Ingress", None, "Deny") > 0
+    });
 
     cl.post(
         NETPOL,
@@ -129,6 +171,42 @@ fn policies_filter_pod_traffic(backend: &str) {
             "ingress": [{"action": "Deny", "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "y"}}}]}]}}),
     );
     cl.expect("an admin Deny beats the NetworkPolicy's allow", &X_DENIED);
+    // Denied probes from y/b to x/c count as drops of deny-y's rule 0, and of nothing else
+    // (the kept connection is idle meanwhile: it sends nothing).
+    cl.settle_counters();
+    let anp = ("AdminNetworkPolicy", None, "deny-y");
+    let from_y = ("NetworkPolicy", Some("x"), "from-y");
+    let before = (
+        cl.count(anp, "Ingress", Some(0), "Deny"),
+        cl.count(deny, "Ingress", None, "Deny"),
+        cl.count(from_y, "Ingress", None, "Deny"),
+        cl.count(from_y, "Ingress", Some(0), "Allow"),
+    );
+    for _ in 0..3 {
+        assert!(http_hostname(&yb.ns, xc.ip).is_err(), "y/b reached x/c");
+    }
+    wait_until("deny-y counts the 3 denied probes", Duration::from_secs(20), || {
+        cl.count(anp, "Ingress", Some(0), "Deny") >= before.0 + 3
+    });
+    cl.settle_counters();
+    let after = (
+        cl.count(anp, "Ingress", Some(0), "Deny"),
+        cl.count(deny, "Ingress", None, "Deny"),
+        cl.count(from_y, "Ingress", None, "Deny"),
+        cl.count(from_y, "Ingress", Some(0), "Allow"),
+    );
+    assert_eq!(
+        (after.1, after.2, after.3),
+        (before.1, before.2, before.3),
+        "another policy counted: {before:?} {after:?}"
+    );
+    let (head, metrics) = https_request(cl.c.listen, cl.c.data_dir(), "GET", "/metrics", "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let line = format!(
+        "flatnet_policy_packets_total{{kind=\"AdminNetworkPolicy\",namespace=\"\",name=\"deny-y\",direction=\"Ingress\",rule=\"0\",action=\"Deny\"}} {}",
+        after.0
+    );
+    assert!(metrics.contains(&line), "{line} not in /metrics:\n{metrics}");
     let _ = kept.write_all(b"GET /hostname HTTP/1.0\r\n\r\n");
     let mut answer = String::new();
     let read = kept.read_to_string(&mut answer);

@@ -6,6 +6,7 @@ import { request } from "./api.js";
 import { h, pill, labelChips, age } from "./dom.js";
 import { get, items } from "./store.js";
 import { formatSelector } from "./selector.js";
+import { podsOf, deniedOf, allowedOf, isolatedDirections } from "./policies.js";
 
 function kind(def) {
   const base = def.group ? `/apis/${def.group}` : "/api/v1";
@@ -254,11 +255,16 @@ Object.assign(KINDS, {
       { title: "Pod selector", cell: (o) => policySelector(o.spec?.podSelector), mono: true },
       { title: "Types", cell: policyTypes },
       { title: "Rules", cell: (o) => `${(o.spec?.ingress || []).length} in, ${(o.spec?.egress || []).length} out` },
+      { title: "Isolated pods", cell: (o) => podsOf("NetworkPolicy", o).length, sort: (o) => podsOf("NetworkPolicy", o).length },
+      { title: "Denied", cell: (o) => deniedOf("NetworkPolicy", o), sort: (o) => deniedOf("NetworkPolicy", o) },
       ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: (o) => [
       ["Pod selector", policySelector(o.spec?.podSelector)],
-      ["Isolates", policyTypes(o)],
+      ["Isolates", isolatedDirections(o).join(", ")],
+      ["Isolated pods", podsOf("NetworkPolicy", o).map((p) => p.metadata.name).join(", ") || "none"],
+      ["Denied packets", String(deniedOf("NetworkPolicy", o))],
+      ["Allowed connections", String(allowedOf("NetworkPolicy", o))],
     ],
   }),
   adminnetworkpolicies: kind({
@@ -270,11 +276,16 @@ Object.assign(KINDS, {
       { title: "Priority", cell: (o) => o.spec?.priority, sort: (o) => o.spec?.priority ?? 0 },
       { title: "Subject", cell: (o) => adminSubject(o.spec?.subject), mono: true },
       { title: "Actions", cell: ruleActions },
+      { title: "Subject pods", cell: (o) => podsOf("AdminNetworkPolicy", o).length, sort: (o) => podsOf("AdminNetworkPolicy", o).length },
+      { title: "Denied", cell: (o) => deniedOf("AdminNetworkPolicy", o), sort: (o) => deniedOf("AdminNetworkPolicy", o) },
       ageColumn("Age", (o) => o.metadata.creationTimestamp),
     ],
     summary: (o) => [
       ["Priority", o.spec?.priority],
       ["Subject", adminSubject(o.spec?.subject)],
+      ["Subject pods", podsOf("AdminNetworkPolicy", o).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(", ") || "none"],
+      ["Denied packets", String(deniedOf("AdminNetworkPolicy", o))],
+      ["Allowed connections", String(allowedOf("AdminNetworkPolicy", o))],
     ],
   }),
 });

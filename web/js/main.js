@@ -274,6 +274,7 @@ try {
 
 document.getElementById("create-pod").addEventListener("click", () => openCreate("pods", filters.namespace));
 document.getElementById("create-service").addEventListener("click", () => openCreate("services", filters.namespace));
+document.getElementById("create-networkpolicy").addEventListener("click", () => openCreate("networkpolicies", filters.namespace));
 
 const tokenDialog = document.getElementById("token-dialog");
 const tokenButton = document.getElementById("token-button");

@@ -10,7 +10,7 @@ use ipnetwork::Ipv4Network;
 use openapi::policy::{INITIAL_NAMESPACES, NAMESPACE_NAME_LABEL};
 use openapi::{
     ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Namespace, Node, NodeCondition, NodeLease,
-    NodeLeaseSpec, NodeToken, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
+    NodeLeaseSpec, NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
 };
 
 use super::hash_token;
@@ -237,7 +237,10 @@ async fn update_node(tx: &mut Tx<'_>, mut node: Node, sub: Subresource) -> ApiRe
             tx.update(&old_lease, &mut lease).await?;
         }
     }
-    if node.spec.unschedulable != old.spec.unschedulable && !node.spec.unschedulable {
+    // Room again, or labels a waiting pod's nodeSelector may match.
+    if (node.spec.unschedulable != old.spec.unschedulable && !node.spec.unschedulable)
+        || node.metadata.labels != old.metadata.labels
+    {
         bind_pending(tx).await?;
     }
     json(&node)
@@ -438,12 +441,16 @@ fn set_pod_condition(
     });
 }
 
-/// The Ready, schedulable node with a lease and room that has the fewest pods (ties: name).
-async fn schedule(tx: &mut Tx<'_>) -> ApiResult<Option<Node>> {
+/// The Ready, schedulable node with a lease and room, carrying the pod's `nodeSelector`
+/// labels, that has the fewest pods (ties: name).
+async fn schedule(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<Option<Node>> {
     let mut best: Option<(i64, Node)> = None;
     for (node, count) in tx.nodes_with_pod_counts().await? {
         let Some(cidr) = node.spec.pod_cidr.as_deref() else { continue };
         if !node.is_ready() || node.spec.unschedulable {
+            continue;
+        }
+        if !pod.spec.node_selector.iter().all(|(k, v)| node.metadata.labels.get(k) == Some(v)) {
             continue;
         }
         let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
@@ -498,18 +505,24 @@ async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
     let now = tx.now;
     let node = match &pod.spec.node_name {
         Some(name) => tx.get::<Node>("", name).await?,
-        None => match schedule(tx).await? {
+        None => match schedule(tx, pod).await? {
             Some(node) => {
                 pod.spec.node_name = Some(node.metadata.name.clone());
                 Some(node)
             }
             None => {
+                let message = if pod.spec.node_selector.is_empty() {
+                    "no Ready node with room".to_string()
+                } else {
+                    let wanted: Vec<String> = pod.spec.node_selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("no Ready node with room matches the pod's nodeSelector {}", wanted.join(","))
+                };
                 set_pod_condition(
                     pod,
                     "PodScheduled",
                     ConditionStatus::False,
                     Some("Unschedulable"),
-                    Some("no Ready node with room"),
+                    Some(&message),
                     now,
                 );
                 return Ok(());
@@ -535,13 +548,20 @@ async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
     Ok(())
 }
 
-/// Schedule the pods that wait for a node.
+/// Schedule the pods that wait for a node (each: another may have a nodeSelector a node
+/// now matches).
 async fn bind_pending(tx: &mut Tx<'_>) -> ApiResult<()> {
+    // Once a pod without a nodeSelector finds no node, no other such pod would.
+    let mut full = false;
     for old in tx.pods_on(None).await? {
+        if full && old.spec.node_selector.is_empty() {
+            continue;
+        }
         let mut pod = old.clone();
         bind(tx, &mut pod).await?;
         if pod.spec.node_name.is_none() {
-            break; // no node has room: the rest would not fit either
+            full |= pod.spec.node_selector.is_empty();
+            continue;
         }
         tx.update(&old, &mut pod).await?;
         refresh_endpoints_for_pod(tx, Some(&old), Some(&pod), None).await?;
@@ -590,7 +610,44 @@ async fn create_pod(tx: &mut Tx<'_>, mut pod: Pod) -> ApiResult<String> {
     bind(tx, &mut pod).await?;
     tx.create(&mut pod).await?;
     refresh_endpoints_for_pod(tx, None, Some(&pod), None).await?;
+    if pod.spec.node_name.is_none() && !pod.spec.node_selector.is_empty() {
+        failed_scheduling_event(tx, &pod).await?;
+    }
     json(&pod)
+}
+
+/// A Warning event on a pod with a `nodeSelector` that no node could take when it was
+/// created, with the message of its `PodScheduled` condition, so that `kubectl describe`
+/// shows why it waits (once: the condition stays up to date). Pods without a selector that
+/// wait for a node get none: they are what a cluster holds before its agents join, and one
+/// event per pod there would be noise.
+async fn failed_scheduling_event(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<()> {
+    let message = pod
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.condition_type == "PodScheduled")
+        .and_then(|c| c.message.clone())
+        .unwrap_or_default();
+    let event = Event {
+        api_version: "v1".into(),
+        kind: "Event".into(),
+        metadata: openapi::ObjectMeta { namespace: pod.metadata.namespace.clone(), ..Default::default() },
+        involved_object: ObjectReference {
+            kind: "Pod".into(),
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+        },
+        reason: "FailedScheduling".into(),
+        message,
+        event_type: "Warning".into(),
+        source: Some(EventSource { component: Some("scheduler".into()), host: None }),
+        first_timestamp: None,
+        last_timestamp: None,
+    };
+    create_event(tx, event, &Caller::Admin).await?;
+    Ok(())
 }
 
 async fn update_pod(tx: &mut Tx<'_>, mut pod: Pod, sub: Subresource, caller: &Caller) -> ApiResult<String> {

@@ -1,7 +1,7 @@
 """Watch streams, typed: the one part of the API the generated client cannot stream.
 
-A watch (`GET …?watch=true`) answers `application/x-ndjson`: one `WatchEvent` per line, for as
-long as the stream lasts. `watch()` yields each line as a `TypedWatchEvent` whose `object` is
+A watch (`GET …?watch=true`) answers one `WatchEvent` per line, for as long as the stream
+lasts (labelled `application/json` as Kubernetes does, or `application/x-ndjson` when asked). `watch()` yields each line as a `TypedWatchEvent` whose `object` is
 the kind's model for ADDED, MODIFIED and DELETED, a `Status` for ERROR (the stream ends after
 it) and the raw dict for BOOKMARK (only `metadata.resourceVersion` is meaningful).
 

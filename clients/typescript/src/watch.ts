@@ -1,5 +1,5 @@
-// Watch streams as async iterators. A watch (`GET …?watch=true`) answers
-// `application/x-ndjson`: one WatchEvent per line for as long as the stream lasts; the
+// Watch streams as async iterators. A watch (`GET …?watch=true`) asked for
+// `application/x-ndjson` answers one WatchEvent per line for as long as the stream lasts; the
 // generated SDK reads a response whole, so this reads the lines as they come. Works in Node
 // (18+) and browsers: fetch, ReadableStream and TextDecoder only.
 import type { Client } from './gen/client';

@@ -76,7 +76,8 @@
 //! declarations in [`ElementSet::declaration`], and any mark bit of their own beside
 //! [`MASQUERADE_MARK`]. What a policy puts in those sets is then rendered next to what a
 //! service port puts in its maps ([`super::render`]), and both transports carry the
-//! elements without further change.
+//! elements without further change. Drift in those chains and sets reaches the policy
+//! enforcer as it reaches the proxy (`nodeagent::drift`: subscribe, repair what it owns).
 
 use crate::nft::model::{
     BaseChain, Chain, ChainType, Command, Datatype, Expr, Hook, MapData, Policy, Proto, Set, SetFlag, Table, Type,
@@ -262,6 +263,15 @@ fn parse_group(s: &str) -> Option<Group> {
 /// an existing table holds.
 pub fn groups_in<'a>(sets: impl IntoIterator<Item = &'a String>, prefix: &str) -> Vec<Group> {
     sets.into_iter().filter_map(|s| parse_group(s.strip_prefix(prefix)?)).collect()
+}
+
+/// The slot map of the group whose chain is `chain` (`lb_tcp_2` → `lb_slots_tcp_2`,
+/// `np_lb_udp_1` and `np_local_lb_udp_1` → `np_slots_udp_1`).
+pub fn chain_group(chain: &str) -> Option<ElementSet> {
+    if let Some(g) = chain.strip_prefix("np_local_lb_").or_else(|| chain.strip_prefix("np_lb_")) {
+        return parse_group(g).map(ElementSet::NpSlots);
+    }
+    parse_group(chain.strip_prefix("lb_")?).map(ElementSet::LbSlots)
 }
 
 /// The shared objects of a cluster IP group: its slot map and its chain.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::monitor::TableDrift;
 use crate::netns::Netns;
 use crate::nft::model::{Command, Op};
 use crate::nft::{self, TABLE};
@@ -11,8 +12,21 @@ use crate::nftnl::{self, SetOp};
 use crate::Result;
 
 use super::layout::{groups_in, FLATNET};
-use super::render::{self, full_tx, render_full, stale_flows, Prepared, SetElements, Shared};
+use super::render::{self, full_tx, render_full, stale_flows, Prepared, Repair, SetElements, Shared};
 use super::{ApplyReport, Frontend, ServicePort, StaleFlow, TableConfig};
+
+/// What a [`Proxier::repair`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Repaired {
+    /// Nothing deleted was wanted.
+    Nothing,
+    /// This many elements added again.
+    Elements(usize),
+    /// Chains, rules and sets put back with a script of this many bytes.
+    Script(usize),
+    /// The whole table again.
+    Full(ApplyReport),
+}
 
 /// Keeps flatnet's table in one namespace equal to the desired service ports.
 pub struct Proxier {
@@ -103,6 +117,32 @@ impl Proxier {
         let changed = desired.len();
         self.applied = desired;
         Ok(ApplyReport { changed, script_bytes: script.len(), stale })
+    }
+
+    /// Put back what `drift` says was deleted under the proxier (read from the kernel's
+    /// notifications: [`crate::monitor`]), as little as will do: wanted elements alone over
+    /// nfnetlink; deleted chains, rules and sets (with what refers to them) in one script; a
+    /// deleted table, or lost notifications, with a full sync of what was applied. What is
+    /// not wanted (the echo of the proxier's own deletions) is left alone, so a repair
+    /// never feeds back into another.
+    pub fn repair(&mut self, drift: &TableDrift) -> Result<Repaired> {
+        if drift.table || drift.lost {
+            let all = self.applied.values().cloned().collect();
+            let report = self.sync_all(all)?;
+            return Ok(Repaired::Full(report));
+        }
+        match render::repair(&self.config, &self.applied, &self.shared, drift) {
+            Repair::Nothing => Ok(Repaired::Nothing),
+            Repair::Elements(ops) => {
+                let n = ops.iter().map(|(_, s)| s.elements.len()).sum();
+                self.apply_elements(&ops)?;
+                Ok(Repaired::Elements(n))
+            }
+            Repair::Script(script) => {
+                nft::apply(&self.ns, &script)?;
+                Ok(Repaired::Script(script.len()))
+            }
+        }
     }
 
     /// Apply a batch of changes: `Some(port)` adds or replaces the service port of that

@@ -10,8 +10,8 @@ use crate::nft::model::{Chain, Command, Element, Op, Part, Set, SetKind, Value, 
 use crate::nft::TableObjects;
 
 use super::layout::{
-    affinity_set, group_name, groups_in, static_chains, write_lb_objects, write_np_objects, ElementSet, Group, FLATNET,
-    MASQUERADE_MARK, STATIC_SETS,
+    affinity_set, chain_group, group_name, groups_in, static_chains, write_lb_objects, write_np_objects, ElementSet,
+    Group, FLATNET, MASQUERADE_MARK, STATIC_SETS,
 };
 use super::{ApplyReport, Endpoint, Frontend, Proto, ServicePort, StaleFlow, TableConfig};
 
@@ -475,7 +475,6 @@ pub(super) fn full_tx(
             FLATNET.write(head, Command::AddRule(&c.chain.name, r));
         }
     }
-    let mut shared = Shared::default();
     // The per-service objects in the kernel are treated as "old" content with unknown rules:
     // every one is flushed; those still wanted get their rules again.
     let mut old = Contents::default();
@@ -487,24 +486,7 @@ pub(super) fn full_tx(
             old.sets.insert(s.clone(), None);
         }
     }
-    let mut new = Contents::default();
-    let mut names: Vec<&String> = desired.keys().collect();
-    names.sort();
-    for name in names {
-        let c = contents(&desired[name]);
-        shared.lb_sizes.extend(&c.lb_sizes);
-        shared.np_sizes.extend(&c.np_sizes);
-        for ip in &c.hairpin {
-            *shared.hairpin.entry(*ip).or_default() += 1;
-        }
-        for (set, elements) in c.elements {
-            new.elements.entry(set).or_default().extend(elements);
-        }
-        new.chains.extend(c.chains);
-        new.sets.extend(c.sets);
-    }
-    let hairpin = new.elements.entry(ElementSet::Hairpin).or_default();
-    hairpin.extend(shared.hairpin.keys().map(|ip| (hairpin_element(*ip).key, None)));
+    let (new, shared) = all_contents(desired);
     // Elements were flushed above: none of the old ones need deleting.
     diff(&Contents { elements: BTreeMap::new(), ..old }, &new, &mut tx);
     // Shared chains and maps: those the desired state needs, plus those that exist.
@@ -515,6 +497,164 @@ pub(super) fn full_tx(
         write_np_objects(&mut tx.shared, *n);
     }
     (tx, shared)
+}
+
+/// What all of `desired` puts in the table together, and the shared state that needs.
+fn all_contents(desired: &HashMap<String, ServicePort>) -> (Contents, Shared) {
+    let mut shared = Shared::default();
+    let mut all = Contents::default();
+    let mut names: Vec<&String> = desired.keys().collect();
+    names.sort();
+    for name in names {
+        let c = contents(&desired[name]);
+        shared.lb_sizes.extend(&c.lb_sizes);
+        shared.np_sizes.extend(&c.np_sizes);
+        for ip in &c.hairpin {
+            *shared.hairpin.entry(*ip).or_default() += 1;
+        }
+        for (set, elements) in c.elements {
+            all.elements.entry(set).or_default().extend(elements);
+        }
+        all.chains.extend(c.chains);
+        all.sets.extend(c.sets);
+    }
+    let hairpin = all.elements.entry(ElementSet::Hairpin).or_default();
+    hairpin.extend(shared.hairpin.keys().map(|ip| (hairpin_element(*ip).key, None)));
+    (all, shared)
+}
+
+/// A repair of drift ([`super::Proxier::repair`]).
+pub(super) enum Repair {
+    /// Nothing that was deleted is wanted (the echo of the proxier's own deletions, or
+    /// someone else's objects).
+    Nothing,
+    /// Only wanted elements were deleted: add them again (over nfnetlink).
+    Elements(Vec<(Op, SetElements)>),
+    /// Chains, rules or sets were deleted: this script puts back the wanted ones, what
+    /// refers to them, and their elements.
+    Script(String),
+}
+
+/// What puts back the wanted objects that `drift` says were deleted from a table that holds
+/// `applied` (the table itself still exists: a deleted table is a full sync). Pure.
+///
+/// - A deleted element that `applied` wants (its key encoded as the set declares) is added
+///   again; nothing else of its set is touched.
+/// - A deleted or emptied chain is declared again (static chains with their hook) and gets
+///   its rules again; so does every static chain whose rules name it (`jump`, `goto`,
+///   `@set`): the kernel only lets a chain or set go once nothing refers to it, so those
+///   rules went first.
+/// - A deleted set is declared again with every wanted element; sticky clients' sets come
+///   back empty (clients are placed again). Shared groups (`lb_P_N`, `np_…_P_N`) are
+///   written whole.
+pub(super) fn repair(
+    config: &TableConfig,
+    applied: &HashMap<String, ServicePort>,
+    shared: &Shared,
+    drift: &crate::monitor::TableDrift,
+) -> Repair {
+    let (all, _) = all_contents(applied);
+    let statics = static_chains(config);
+    let mut tx = Tx::default();
+    // Declared sets by name: the static ones, the groups', sticky services'.
+    let declared = |name: &str| -> Option<(Option<ElementSet>, Option<Set>)> {
+        if let Some(s) = STATIC_SETS.iter().find(|s| s.name() == name) {
+            return Some((Some(*s), Some(s.declaration())));
+        }
+        let lb = shared.lb_sizes.iter().map(|g| ElementSet::LbSlots(*g));
+        let np = shared.np_sizes.iter().map(|g| ElementSet::NpSlots(*g));
+        if let Some(s) = lb.chain(np).find(|s| s.name() == name) {
+            return Some((Some(s), Some(s.declaration())));
+        }
+        all.sets.get(name).map(|set| (None, set.clone()))
+    };
+    // Chains and sets to put back, closed over the static chains that refer to them.
+    let mut chains: BTreeSet<String> = drift.chains.union(&drift.rules).cloned().collect();
+    let sets: BTreeSet<String> = drift.sets.iter().filter(|s| declared(s).is_some()).cloned().collect();
+    for c in &statics {
+        let refers = |name: &String| {
+            c.rules.iter().any(|r| r.split_whitespace().any(|w| w == name || w.strip_prefix('@') == Some(name)))
+        };
+        if chains.iter().chain(&sets).any(refers) {
+            chains.insert(c.chain.name.clone());
+        }
+    }
+    let mut groups_lb = BTreeSet::new();
+    let mut groups_np = BTreeSet::new();
+    let mut elements: BTreeMap<ElementSet, Vec<Element>> = BTreeMap::new();
+    for name in &sets {
+        match declared(name) {
+            Some((Some(ElementSet::LbSlots(g)), _)) => {
+                groups_lb.insert(g);
+            }
+            Some((Some(ElementSet::NpSlots(g)), _)) => {
+                groups_np.insert(g);
+            }
+            Some((_, Some(set))) => FLATNET.write(&mut tx.head, Command::AddSet(&set)),
+            _ => continue,
+        }
+        if let Some((Some(set), _)) = declared(name) {
+            let wanted = all.elements.get(&set).into_iter().flatten();
+            elements.entry(set).or_default().extend(wanted.map(|(k, v)| Element { key: k.clone(), value: v.clone() }));
+        }
+    }
+    for name in &chains {
+        if let Some(c) = statics.iter().find(|c| &c.chain.name == name) {
+            FLATNET.write(&mut tx.head, Command::AddChain(&c.chain));
+            tx.flush_chains.insert(name.clone());
+            tx.rules.extend(c.rules.iter().map(|r| (name.clone(), r.clone())));
+        } else if let Some(rules) = all.chains.get(name) {
+            FLATNET.write(&mut tx.head, Command::AddChain(&Chain::regular(name.as_str())));
+            tx.flush_chains.insert(name.clone());
+            tx.rules.extend(rules.iter().map(|r| (name.clone(), r.clone())));
+        } else {
+            match chain_group(name) {
+                Some(ElementSet::LbSlots(g)) if shared.lb_sizes.contains(&g) => {
+                    groups_lb.insert(g);
+                }
+                Some(ElementSet::NpSlots(g)) if shared.np_sizes.contains(&g) => {
+                    groups_np.insert(g);
+                }
+                _ => {}
+            }
+        }
+    }
+    // A sticky service's chains refer to its sets: declare those first (idempotent).
+    for name in chains.iter().filter(|c| all.chains.contains_key(*c)) {
+        for (set, decl) in all.sets.iter().filter(|(s, _)| s.starts_with(name.as_str())) {
+            if let (false, Some(decl)) = (sets.contains(set), decl) {
+                FLATNET.write(&mut tx.head, Command::AddSet(decl));
+            }
+        }
+    }
+    for g in groups_lb {
+        write_lb_objects(&mut tx.shared, g);
+    }
+    for g in groups_np {
+        write_np_objects(&mut tx.shared, g);
+    }
+    // Deleted elements that are wanted, matched by their encoded keys.
+    for (name, keys) in &drift.elements {
+        let Some((Some(set), Some(decl))) = declared(name) else { continue };
+        if sets.contains(name) {
+            continue;
+        }
+        let wanted = all.elements.get(&set).into_iter().flatten();
+        let lost = wanted
+            .map(|(k, v)| Element { key: k.clone(), value: v.clone() })
+            .filter(|e| crate::nftnl::encode(&decl, e).is_ok_and(|enc| keys.contains(&enc.key)));
+        elements.entry(set).or_default().extend(lost);
+    }
+    for (set, els) in elements {
+        push(&mut tx.add_elements, set, els);
+    }
+    if tx.is_empty() {
+        Repair::Nothing
+    } else if tx.elements_only() {
+        Repair::Elements(tx.into_element_ops())
+    } else {
+        Repair::Script(tx.render())
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,31 @@ const FORMS = {
       };
     },
   },
+  // A NetworkPolicy: the pods it selects are isolated in the chosen directions; what the
+  // "from"/"to" pods (by label, in the policy's namespace) may do is allowed. The editor tab
+  // takes any NetworkPolicy.
+  networkpolicies: {
+    fields: (ns) => [
+      { field: "metadata.name", label: "Name", required: true, placeholder: "deny-web" },
+      { field: "metadata.namespace", label: "Namespace", value: ns || "default" },
+      { field: "metadata.labels", label: "Labels", placeholder: "team=web", hint: "key=value, comma separated" },
+      { field: "spec.podSelector", label: "Pod selector", placeholder: "app=web", hint: "the pods it isolates; empty: every pod of the namespace" },
+      { field: "spec.policyTypes", label: "Isolates", type: "select", options: [["Ingress", "Ingress"], ["Egress", "Egress"], ["Ingress,Egress", "Ingress and egress"]] },
+      { field: "spec.ingress[0].from[0].podSelector", label: "Allow from pods", placeholder: "role=client", hint: "optional: pods of the namespace allowed in; empty: none" },
+      { field: "spec.ingress[0].ports[0].port", label: "On port", placeholder: "8080 or a port name", hint: "optional: every port when empty" },
+    ],
+    build: (v) => {
+      const spec = { podSelector: { matchLabels: parseMap(v["spec.podSelector"]) }, policyTypes: v["spec.policyTypes"].split(",") };
+      const from = v["spec.ingress[0].from[0].podSelector"];
+      if (from) {
+        const rule = { from: [{ podSelector: { matchLabels: parseMap(from) } }] };
+        const port = v["spec.ingress[0].ports[0].port"];
+        if (port) rule.ports = [{ port: intOrString(port) }];
+        spec.ingress = [rule];
+      }
+      return { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: meta(v), spec };
+    },
+  },
 };
 
 function meta(v) {
@@ -96,7 +121,7 @@ function input(f) {
     h("p", { id: `${id}-error`, class: "field-error", "data-error-for": f.field, "aria-live": "polite" }));
 }
 
-/** Open the create dialog of a kind (`pods`, `services`). */
+/** Open the create dialog of a kind (`pods`, `services`, `networkpolicies`). */
 export function openCreate(kindId, namespace) {
   const kind = KINDS[kindId];
   const spec = FORMS[kindId];
@@ -148,7 +173,7 @@ export function openCreate(kindId, namespace) {
     const unplaced = [];
     let first = null;
     for (const c of causes) {
-      const target = mode === "form" && fields.find((f) => c.field === f.field || c.field.startsWith(`${f.field}.`) || c.field.startsWith(`${f.field}[`));
+      const target = mode === "form" && fields.find((f) => (c.field || "") === f.field || (c.field || "").startsWith(`${f.field}.`) || (c.field || "").startsWith(`${f.field}[`));
       if (target) {
         const el = form.querySelector(`[data-error-for="${CSS.escape(target.field)}"]`);
         el.append(h("span", {}, c.field === target.field ? c.message : `${c.field}: ${c.message}`));

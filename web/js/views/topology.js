@@ -1,11 +1,14 @@
 // The topology picture: services on top, then one column per node (its address, its pod CIDR
 // lease, its pods with their IPs and state), and an arrow from each service to each of its
 // endpoints (dashed when not ready). Every box is a link to its detail view, so the picture
-// is keyboard-navigable; the tables carry the same facts as text.
+// is keyboard-navigable; the tables carry the same facts as text. A pod that a network policy
+// isolates (or an admin policy's subject) wears a shield; the list under the picture names
+// each policy, the pods it isolates and the packets it denied.
 
 import { s, h } from "../dom.js";
 import { KINDS, hrefOf, nodeHealth, podHealth, serviceHealth } from "../kinds.js";
 import { get } from "../store.js";
+import { policyState, policiesOf, podsOf, deniedOf } from "../policies.js";
 
 const M = 24;
 const SVC = { w: 214, h: 60, gap: 18 };
@@ -96,9 +99,17 @@ export function topology({ nodes, pods, services }) {
       const ip = pod.status?.podIP || "no IP";
       const ns = pod.metadata.namespace;
       podPos.set(`${ns}/${pod.metadata.name}`, { x: px, y: py + POD.h / 2 });
-      layers.pods.push(box(hrefOf(KINDS.pods, pod), `Pod ${ns}/${pod.metadata.name}, ${hl.text}, IP ${ip}`, "pod",
+      const policies = policiesOf(pod).map(({ kind, policy }) => `${kind} ${policy.metadata.namespace ? `${policy.metadata.namespace}/` : ""}${policy.metadata.name}`);
+      const isolated = policies.length ? `, isolated by ${policies.join(", ")}` : "";
+      layers.pods.push(box(hrefOf(KINDS.pods, pod), `Pod ${ns}/${pod.metadata.name}, ${hl.text}, IP ${ip}${isolated}`, "pod",
         px, py, NODE.w - 2 * NODE.pad, POD.h,
         [[clip(pod.metadata.name, 26), "name"], [`${ip} · ${hl.text}`, `mono sub ${hl.level}`]], hl.level));
+      if (policies.length) {
+        // A shield (drawn: not every font has one) at the box's top right.
+        layers.pods.push(s("g", { class: "policy-badge", "data-pod": `${ns}/${pod.metadata.name}`, transform: `translate(${px + NODE.w - 2 * NODE.pad - 24},${py + 8})` },
+          s("title", {}, `isolated by ${policies.join(", ")}`),
+          s("path", { d: "M7,0 L14,2.5 L14,7.5 C14,12 10.5,14.5 7,16 C3.5,14.5 0,12 0,7.5 L0,2.5 Z" })));
+      }
     });
   });
 
@@ -150,7 +161,25 @@ export function topology({ nodes, pods, services }) {
   layers.nodes, layers.arrows, layers.pods, layers.services);
 
   if (!columns.length && !services.length) return h("p", { class: "empty" }, "No nodes, pods or services match the filters.");
-  return h("div", { class: "topo-wrap", tabindex: "-1" }, svgEl);
+  return h("div", { class: "topo-wrap", tabindex: "-1" }, svgEl, policyList(new Set(pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`))));
+}
+
+/** Each policy, the shown pods it isolates, and what it denied (on every node). */
+function policyList(shown) {
+  const entries = [
+    ...policyState.adminnetworkpolicies.map((policy) => ["AdminNetworkPolicy", KINDS.adminnetworkpolicies, policy]),
+    ...policyState.networkpolicies.map((policy) => ["NetworkPolicy", KINDS.networkpolicies, policy]),
+  ];
+  if (!entries.length) return null;
+  return h("ul", { class: "topo-policies", "aria-label": "Network policies" }, entries.map(([kind, k, policy]) => {
+    const key = `${policy.metadata.namespace ? `${policy.metadata.namespace}/` : ""}${policy.metadata.name}`;
+    const pods = podsOf(kind, policy).map((p) => `${p.metadata.namespace}/${p.metadata.name}`).filter((p) => shown.has(p));
+    const denied = deniedOf(kind, policy);
+    return h("li", { "data-policy": `${kind}/${key}` },
+      h("a", { href: hrefOf(k, policy) }, `${kind} ${key}`),
+      ` isolates ${pods.length ? pods.join(", ") : "no pod shown"} · `,
+      h("span", { class: `denied${denied ? " bad" : ""}`, "data-denied": String(denied) }, `${denied} denied`));
+  }));
 }
 
 export function legend() {

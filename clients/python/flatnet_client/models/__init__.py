@@ -111,7 +111,10 @@ from .pod_list import PodList
 from .pod_metadata import PodMetadata
 from .pod_phase import PodPhase
 from .pod_spec import PodSpec
+from .pod_spec_node_selector import PodSpecNodeSelector
 from .pod_status import PodStatus
+from .policy_counter import PolicyCounter
+from .policy_counters import PolicyCounters
 from .policy_type import PolicyType
 from .port_number import PortNumber
 from .port_range import PortRange
@@ -245,7 +248,10 @@ __all__ = (
     "PodMetadata",
     "PodPhase",
     "PodSpec",
+    "PodSpecNodeSelector",
     "PodStatus",
+    "PolicyCounter",
+    "PolicyCounters",
     "PolicyType",
     "PortNumber",
     "PortRange",

@@ -19,6 +19,10 @@ class ContainerStatus:
     """
     Attributes:
         name (str):
+        image (str | Unset): The container's `image` as its spec names it (flatnet runs commands, not images; an
+            empty string when the spec names none). Always present: Kubernetes' clients require it.
+        image_id (str | Unset): What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+            present: Kubernetes' clients require it.
         last_state (ContainerState | None | Unset):
         ready (bool | Unset):
         restart_count (int | Unset):
@@ -26,6 +30,8 @@ class ContainerStatus:
     """
 
     name: str
+    image: str | Unset = UNSET
+    image_id: str | Unset = UNSET
     last_state: ContainerState | None | Unset = UNSET
     ready: bool | Unset = UNSET
     restart_count: int | Unset = UNSET
@@ -35,6 +41,10 @@ class ContainerStatus:
         from ..models.container_state import ContainerState  # noqa: PLC0415
 
         name = self.name
+
+        image = self.image
+
+        image_id = self.image_id
 
         last_state: dict[str, Any] | None | Unset
         if isinstance(self.last_state, Unset):
@@ -59,6 +69,10 @@ class ContainerStatus:
                 "name": name,
             }
         )
+        if image is not UNSET:
+            field_dict["image"] = image
+        if image_id is not UNSET:
+            field_dict["imageID"] = image_id
         if last_state is not UNSET:
             field_dict["lastState"] = last_state
         if ready is not UNSET:
@@ -76,6 +90,10 @@ class ContainerStatus:
 
         d = dict(src_dict)
         name = d.pop("name")
+
+        image = d.pop("image", UNSET)
+
+        image_id = d.pop("imageID", UNSET)
 
         def _parse_last_state(data: object) -> ContainerState | None | Unset:
             if data is None:
@@ -107,6 +125,8 @@ class ContainerStatus:
 
         container_status = cls(
             name=name,
+            image=image,
+            image_id=image_id,
             last_state=last_state,
             ready=ready,
             restart_count=restart_count,

@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.container import Container
     from ..models.pod_dns_config import PodDnsConfig
+    from ..models.pod_spec_node_selector import PodSpecNodeSelector
 
 
 T = TypeVar("T", bound="PodSpec")
@@ -27,6 +28,11 @@ class PodSpec:
         hostname (None | str | Unset): The pod's hostname (default: its name).
         node_name (None | str | Unset): The node the pod runs on. Set it to bind the pod yourself; leave it out and the
             scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
+        node_selector (PodSpecNodeSelector | Unset): Labels a node must carry (all of them, with these values) for the
+            scheduler to bind
+            the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+            condition False (reason `Unschedulable`), until a node matches. Ignored when
+            `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
         restart_policy (RestartPolicy | Unset):
         subdomain (None | str | Unset): With `hostname`, and a headless service of this name in the pod's namespace, the
             pod
@@ -40,6 +46,7 @@ class PodSpec:
     dns_policy: DnsPolicy | Unset = UNSET
     hostname: None | str | Unset = UNSET
     node_name: None | str | Unset = UNSET
+    node_selector: PodSpecNodeSelector | Unset = UNSET
     restart_policy: RestartPolicy | Unset = UNSET
     subdomain: None | str | Unset = UNSET
     termination_grace_period_seconds: int | None | Unset = UNSET
@@ -76,6 +83,10 @@ class PodSpec:
         else:
             node_name = self.node_name
 
+        node_selector: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.node_selector, Unset):
+            node_selector = self.node_selector.to_dict()
+
         restart_policy: str | Unset = UNSET
         if not isinstance(self.restart_policy, Unset):
             restart_policy = self.restart_policy.value
@@ -107,6 +118,8 @@ class PodSpec:
             field_dict["hostname"] = hostname
         if node_name is not UNSET:
             field_dict["nodeName"] = node_name
+        if node_selector is not UNSET:
+            field_dict["nodeSelector"] = node_selector
         if restart_policy is not UNSET:
             field_dict["restartPolicy"] = restart_policy
         if subdomain is not UNSET:
@@ -120,6 +133,7 @@ class PodSpec:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.container import Container  # noqa: PLC0415
         from ..models.pod_dns_config import PodDnsConfig  # noqa: PLC0415
+        from ..models.pod_spec_node_selector import PodSpecNodeSelector  # noqa: PLC0415
 
         d = dict(src_dict)
         containers = []
@@ -171,6 +185,13 @@ class PodSpec:
 
         node_name = _parse_node_name(d.pop("nodeName", UNSET))
 
+        _node_selector = d.pop("nodeSelector", UNSET)
+        node_selector: PodSpecNodeSelector | Unset
+        if isinstance(_node_selector, Unset):
+            node_selector = UNSET
+        else:
+            node_selector = PodSpecNodeSelector.from_dict(_node_selector)
+
         _restart_policy = d.pop("restartPolicy", UNSET)
         restart_policy: RestartPolicy | Unset
         if isinstance(_restart_policy, Unset):
@@ -204,6 +225,7 @@ class PodSpec:
             dns_policy=dns_policy,
             hostname=hostname,
             node_name=node_name,
+            node_selector=node_selector,
             restart_policy=restart_policy,
             subdomain=subdomain,
             termination_grace_period_seconds=termination_grace_period_seconds,

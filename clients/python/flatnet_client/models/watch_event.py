@@ -17,9 +17,11 @@ T = TypeVar("T", bound="WatchEvent")
 
 @_attrs_define
 class WatchEvent:
-    """One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, as long as the stream
-    lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only
-    `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
+    """One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream lasts, labelled
+    `application/json` as Kubernetes does (a stream of JSON objects, not one document), or `application/x-ndjson` when
+    the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for
+    ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a
+    Status, after which the stream ends.
 
         Attributes:
             object_ (WatchEventObject):

@@ -246,6 +246,16 @@ export type ContainerStateWaiting = {
 };
 
 export type ContainerStatus = {
+    /**
+     * The container's `image` as its spec names it (flatnet runs commands, not images; an
+     * empty string when the spec names none). Always present: Kubernetes' clients require it.
+     */
+    image?: string;
+    /**
+     * What the image resolved to: flatnet pulls nothing, so this repeats `image`. Always
+     * present: Kubernetes' clients require it.
+     */
+    imageID?: string;
     lastState?: null | ContainerState;
     name: string;
     ready?: boolean;
@@ -828,6 +838,15 @@ export type PodSpec = {
      * scheduler binds the pod to the Ready node with the fewest pods. Immutable once set.
      */
     nodeName?: string | null;
+    /**
+     * Labels a node must carry (all of them, with these values) for the scheduler to bind
+     * the pod to it. A pod no Ready node matches stays Pending, its `PodScheduled`
+     * condition False (reason `Unschedulable`), until a node matches. Ignored when
+     * `nodeName` is set, as Kubernetes' scheduler never sees such a pod.
+     */
+    nodeSelector?: {
+        [key: string]: string;
+    };
     restartPolicy?: RestartPolicy;
     /**
      * With `hostname`, and a headless service of this name in the pod's namespace, the pod
@@ -855,6 +874,49 @@ export type PodStatus = {
     podIP?: string | null;
     reason?: string | null;
     startTime?: string | null;
+};
+
+/**
+ * The counts of one rule of a policy. A connection is judged at its first packet (and again
+ * at its first packet after each change of the node's plan), so `Allow` and `Pass` count
+ * judgements of new connections, and `Deny` every packet dropped (a client's retries
+ * included).
+ */
+export type PolicyCounter = {
+    /**
+     * `Allow`, `Deny` or `Pass`.
+     */
+    action: string;
+    bytes: number;
+    /**
+     * `Ingress` or `Egress`.
+     */
+    direction: string;
+    /**
+     * `NetworkPolicy`, `AdminNetworkPolicy` or `BaselineAdminNetworkPolicy`.
+     */
+    kind: string;
+    name: string;
+    /**
+     * The policy's namespace (NetworkPolicies only).
+     */
+    namespace?: string | null;
+    packets: number;
+    /**
+     * The rule's index in `ingress` or `egress`; absent for the drop of a NetworkPolicy's
+     * isolation (what no rule of the policies selecting the pod allows), which counts
+     * against every policy isolating the pod.
+     */
+    rule?: number | null;
+};
+
+/**
+ * The policy counters of one node (`PUT /api/v1/nodes/{name}/policycounters`, by its agent),
+ * or of the cluster (`GET /api/v1/policycounters`: the last report of every node, summed
+ * per rule).
+ */
+export type PolicyCounters = {
+    items?: Array<PolicyCounter>;
 };
 
 /**
@@ -1059,7 +1121,7 @@ export type TcpSocketAction = {
 export type TrafficPolicy = 'Cluster' | 'Local';
 
 /**
- * One event of a watch stream. A watch answers `application/x-ndjson`: one WatchEvent per line, as long as the stream lasts (`timeoutSeconds`). `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
+ * One event of a watch stream. A watch answers one WatchEvent per line, as long as the stream lasts, labelled `application/json` as Kubernetes does (a stream of JSON objects, not one document), or `application/x-ndjson` when the request's Accept header names it; the stream ends after `timeoutSeconds`. `object` is the kind's object for ADDED, MODIFIED and DELETED; for BOOKMARK only `apiVersion`, `kind` and `metadata.resourceVersion`; for ERROR a Status, after which the stream ends.
  */
 export type WatchEvent = {
     object: {
@@ -1168,7 +1230,7 @@ export type ListEndpointsAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1183,6 +1245,10 @@ export type ListEndpointsAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/endpoints';
 };
@@ -1218,7 +1284,7 @@ export type ListEndpointsAllNamespacesError = ListEndpointsAllNamespacesErrors[k
 
 export type ListEndpointsAllNamespacesResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -1234,7 +1300,7 @@ export type ListEventAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1250,7 +1316,7 @@ export type ListEventAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1288,7 +1354,7 @@ export type ListEventAllNamespacesError = ListEventAllNamespacesErrors[keyof Lis
 
 export type ListEventAllNamespacesResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
@@ -1304,7 +1370,7 @@ export type ListNamespaceData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1319,6 +1385,10 @@ export type ListNamespaceData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces';
 };
@@ -1354,7 +1424,7 @@ export type ListNamespaceError = ListNamespaceErrors[keyof ListNamespaceErrors];
 
 export type ListNamespaceResponses = {
     /**
-     * The namespaces; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The namespaces; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NamespaceList;
 };
@@ -1366,11 +1436,11 @@ export type CreateNamespaceData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1449,7 +1519,7 @@ export type ListEndpointsData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1464,6 +1534,10 @@ export type ListEndpointsData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/endpoints';
 };
@@ -1499,7 +1573,7 @@ export type ListEndpointsError = ListEndpointsErrors[keyof ListEndpointsErrors];
 
 export type ListEndpointsResponses = {
     /**
-     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The endpoints; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EndpointsList;
 };
@@ -1562,7 +1636,7 @@ export type ListEventData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1578,7 +1652,7 @@ export type ListEventData = {
          */
         timeoutSeconds?: number;
         /**
-         * `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `involvedObject.kind=VALUE`; `involvedObject.namespace=VALUE`; `involvedObject.name=VALUE`; `involvedObject.uid=VALUE`; `involvedObject.apiVersion=VALUE`; `involvedObject.resourceVersion=VALUE`; `involvedObject.fieldPath=VALUE`; `reason=VALUE`; `type=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1616,7 +1690,7 @@ export type ListEventError = ListEventErrors[keyof ListEventErrors];
 
 export type ListEventResponses = {
     /**
-     * The events; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The events; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: EventList;
 };
@@ -1633,11 +1707,11 @@ export type CreateEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1716,11 +1790,11 @@ export type DeleteEventData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1825,7 +1899,7 @@ export type ListPodData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -1841,7 +1915,7 @@ export type ListPodData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -1879,7 +1953,7 @@ export type ListPodError = ListPodErrors[keyof ListPodErrors];
 
 export type ListPodResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
@@ -1896,11 +1970,11 @@ export type CreatePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -1979,11 +2053,11 @@ export type DeletePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2093,11 +2167,11 @@ export type PatchPodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2180,11 +2254,11 @@ export type ReplacePodData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2248,6 +2322,154 @@ export type ReplacePodResponses = {
 };
 
 export type ReplacePodResponse = ReplacePodResponses[keyof ReplacePodResponses];
+
+export type ConnectGetPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectGetPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectGetPodExecError = ConnectGetPodExecErrors[keyof ConnectGetPodExecErrors];
+
+export type ConnectPostPodExecData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The pod's name
+         */
+        name: string;
+    };
+    query: {
+        /**
+         * The command and its arguments, one `command=` each
+         */
+        command: Array<string>;
+        /**
+         * The container; required when the pod has more than one
+         */
+        container?: string;
+        /**
+         * Forward the client's stdin (channel 0)
+         */
+        stdin?: boolean;
+        /**
+         * Stream the command's stdout (channel 1)
+         */
+        stdout?: boolean;
+        /**
+         * Stream the command's stderr (channel 2)
+         */
+        stderr?: boolean;
+        /**
+         * A terminal: not supported (400 when true)
+         */
+        tty?: boolean;
+    };
+    url: '/api/v1/namespaces/{namespace}/pods/{name}/exec';
+};
+
+export type ConnectPostPodExecErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * The node's agent could not be reached or failed
+     */
+    502: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ConnectPostPodExecError = ConnectPostPodExecErrors[keyof ConnectPostPodExecErrors];
 
 export type ReadPodLogData = {
     body?: never;
@@ -2446,7 +2668,7 @@ export type ListServiceData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -2461,6 +2683,10 @@ export type ListServiceData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/namespaces/{namespace}/services';
 };
@@ -2496,7 +2722,7 @@ export type ListServiceError = ListServiceErrors[keyof ListServiceErrors];
 
 export type ListServiceResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -2513,11 +2739,11 @@ export type CreateServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2596,11 +2822,11 @@ export type DeleteServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2710,11 +2936,11 @@ export type PatchServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2797,11 +3023,11 @@ export type ReplaceServiceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2876,11 +3102,11 @@ export type DeleteNamespaceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -2982,11 +3208,11 @@ export type PatchNamespaceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3065,11 +3291,11 @@ export type ReplaceNamespaceData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3143,7 +3369,7 @@ export type ListNodeLeaseData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3158,6 +3384,10 @@ export type ListNodeLeaseData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodeleases';
 };
@@ -3193,7 +3423,7 @@ export type ListNodeLeaseError = ListNodeLeaseErrors[keyof ListNodeLeaseErrors];
 
 export type ListNodeLeaseResponses = {
     /**
-     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodeleases; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeLeaseList;
 };
@@ -3247,7 +3477,7 @@ export type ListNodeData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3262,6 +3492,10 @@ export type ListNodeData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/nodes';
 };
@@ -3297,7 +3531,7 @@ export type ListNodeError = ListNodeErrors[keyof ListNodeErrors];
 
 export type ListNodeResponses = {
     /**
-     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The nodes; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NodeList;
 };
@@ -3309,11 +3543,11 @@ export type CreateNodeData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3388,11 +3622,11 @@ export type DeleteNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3494,11 +3728,11 @@ export type PatchNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3577,11 +3811,11 @@ export type ReplaceNodeData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -3711,6 +3945,72 @@ export type HeartbeatNodeResponses = {
 };
 
 export type HeartbeatNodeResponse = HeartbeatNodeResponses[keyof HeartbeatNodeResponses];
+
+export type ReportPolicyCountersData = {
+    body: PolicyCounters;
+    path: {
+        /**
+         * The node's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/api/v1/nodes/{name}/policycounters';
+};
+
+export type ReportPolicyCountersErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReportPolicyCountersError = ReportPolicyCountersErrors[keyof ReportPolicyCountersErrors];
+
+export type ReportPolicyCountersResponses = {
+    /**
+     * The report as kept
+     */
+    200: PolicyCounters;
+};
+
+export type ReportPolicyCountersResponse = ReportPolicyCountersResponses[keyof ReportPolicyCountersResponses];
 
 export type ReadNodeStatusData = {
     body?: never;
@@ -3871,7 +4171,7 @@ export type ListPodAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3887,7 +4187,7 @@ export type ListPodAllNamespacesData = {
          */
         timeoutSeconds?: number;
         /**
-         * `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`; `spec.nodeName=NAME`: only pods bound to that node; `status.phase=VALUE`
          */
         fieldSelector?: string;
     };
@@ -3925,12 +4225,41 @@ export type ListPodAllNamespacesError = ListPodAllNamespacesErrors[keyof ListPod
 
 export type ListPodAllNamespacesResponses = {
     /**
-     * The pods; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The pods; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: PodList;
 };
 
 export type ListPodAllNamespacesResponse = ListPodAllNamespacesResponses[keyof ListPodAllNamespacesResponses];
+
+export type ReadPolicyCountersData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/policycounters';
+};
+
+export type ReadPolicyCountersErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadPolicyCountersError = ReadPolicyCountersErrors[keyof ReadPolicyCountersErrors];
+
+export type ReadPolicyCountersResponses = {
+    /**
+     * The counters
+     */
+    200: PolicyCounters;
+};
+
+export type ReadPolicyCountersResponse = ReadPolicyCountersResponses[keyof ReadPolicyCountersResponses];
 
 export type ListServiceAllNamespacesData = {
     body?: never;
@@ -3941,7 +4270,7 @@ export type ListServiceAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -3956,6 +4285,10 @@ export type ListServiceAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/api/v1/services';
 };
@@ -3991,7 +4324,7 @@ export type ListServiceAllNamespacesError = ListServiceAllNamespacesErrors[keyof
 
 export type ListServiceAllNamespacesResponses = {
     /**
-     * The services; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The services; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: ServiceList;
 };
@@ -4105,7 +4438,7 @@ export type ListNetworkPolicyData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -4120,6 +4453,10 @@ export type ListNetworkPolicyData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies';
 };
@@ -4155,7 +4492,7 @@ export type ListNetworkPolicyError = ListNetworkPolicyErrors[keyof ListNetworkPo
 
 export type ListNetworkPolicyResponses = {
     /**
-     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NetworkPolicyList;
 };
@@ -4172,11 +4509,11 @@ export type CreateNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4255,11 +4592,11 @@ export type DeleteNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4369,11 +4706,11 @@ export type PatchNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4456,11 +4793,11 @@ export type ReplaceNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4534,7 +4871,7 @@ export type ListNetworkPolicyAllNamespacesData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -4549,6 +4886,10 @@ export type ListNetworkPolicyAllNamespacesData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/apis/networking.k8s.io/v1/networkpolicies';
 };
@@ -4584,7 +4925,7 @@ export type ListNetworkPolicyAllNamespacesError = ListNetworkPolicyAllNamespaces
 
 export type ListNetworkPolicyAllNamespacesResponses = {
     /**
-     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The networkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: NetworkPolicyList;
 };
@@ -4662,7 +5003,7 @@ export type ListAdminNetworkPolicyData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -4677,6 +5018,10 @@ export type ListAdminNetworkPolicyData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies';
 };
@@ -4712,7 +5057,7 @@ export type ListAdminNetworkPolicyError = ListAdminNetworkPolicyErrors[keyof Lis
 
 export type ListAdminNetworkPolicyResponses = {
     /**
-     * The adminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The adminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: AdminNetworkPolicyList;
 };
@@ -4724,11 +5069,11 @@ export type CreateAdminNetworkPolicyData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4803,11 +5148,11 @@ export type DeleteAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4909,11 +5254,11 @@ export type PatchAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -4992,11 +5337,11 @@ export type ReplaceAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -5070,7 +5415,7 @@ export type ListBaselineAdminNetworkPolicyData = {
          */
         labelSelector?: string;
         /**
-         * Stream changes as newline-delimited WatchEvent objects (application/x-ndjson) instead of listing
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
          */
         watch?: boolean;
         /**
@@ -5085,6 +5430,10 @@ export type ListBaselineAdminNetworkPolicyData = {
          * With watch: end the stream after this many seconds
          */
         timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
     };
     url: '/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies';
 };
@@ -5120,7 +5469,7 @@ export type ListBaselineAdminNetworkPolicyError = ListBaselineAdminNetworkPolicy
 
 export type ListBaselineAdminNetworkPolicyResponses = {
     /**
-     * The baselineadminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (application/json)
+     * The baselineadminnetworkpolicies; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
      */
     200: BaselineAdminNetworkPolicyList;
 };
@@ -5132,11 +5481,11 @@ export type CreateBaselineAdminNetworkPolicyData = {
     path?: never;
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -5211,11 +5560,11 @@ export type DeleteBaselineAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -5317,11 +5666,11 @@ export type PatchBaselineAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -5400,11 +5749,11 @@ export type ReplaceBaselineAdminNetworkPolicyData = {
     };
     query?: {
         /**
-         * `All`: validate and answer as if done; nothing changes
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
          */
         dryRun?: string;
         /**
-         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it, unknown fields are a 400 as under Strict)
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
          */
         fieldValidation?: string;
         /**
@@ -5686,10 +6035,6 @@ export type DiscoveryVersionData = {
 };
 
 export type DiscoveryVersionErrors = {
-    /**
-     * No or unknown bearer token
-     */
-    401: Status;
     /**
      * Internal error
      */

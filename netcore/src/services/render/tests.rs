@@ -111,6 +111,7 @@ fn full_table_adopting_an_existing_one() {
     let existing = nft::TableObjects {
         chains: ["services", "lb_3", "aff_0123456789ab", "aff_0123456789ab_01234567"].map(String::from).into(),
         sets: ["service_ips", "lb_slots_3", "aff_0123456789ab_01234567"].map(String::from).into(),
+        ..Default::default()
     };
     golden("adopt.nft", &render_full(&config(), Some(&existing), &desired(sample())));
 }
@@ -247,4 +248,54 @@ fn every_rendered_element_fits_its_sets_declaration() {
         }
     }
     assert!(count > 20, "{count} elements");
+}
+
+fn drift() -> crate::monitor::TableDrift {
+    crate::monitor::TableDrift::default()
+}
+
+/// The encoded key of the wanted element `key` of `set`, as a deletion notice carries it.
+fn wanted_key(set: ElementSet, key: Vec<Part>) -> Vec<u8> {
+    let (all, _) = all_contents(&desired(sample()));
+    let value = all.elements[&set][&key].clone();
+    crate::nftnl::encode(&set.declaration(), &Element { key, value }).unwrap().key
+}
+
+#[test]
+fn a_deleted_wanted_element_alone_is_added_again() {
+    let applied = desired(sample());
+    let (_, shared) = all_contents(&applied);
+    let web = vec![Part::Ipv4("10.96.0.16".parse().unwrap()), Part::Proto(Proto::Tcp), Part::Port(80)];
+    let gone = vec![Part::Ipv4("10.96.9.9".parse().unwrap()), Part::Proto(Proto::Tcp), Part::Port(80)];
+    let mut d = drift();
+    d.elements.insert("service_ips".into(), [wanted_key(ElementSet::ServiceIps, web.clone())].into());
+    let Repair::Elements(ops) = repair(&config(), &applied, &shared, &d) else { panic!("not an element repair") };
+    assert_eq!(ops.len(), 1);
+    assert_eq!((ops[0].0, ops[0].1.set.name.as_str()), (Op::Add, "service_ips"));
+    assert_eq!(ops[0].1.elements.iter().map(|e| e.key.clone()).collect::<Vec<_>>(), vec![web]);
+
+    // The echo of the proxier's own deletion (an element it no longer wants): nothing.
+    let mut d = drift();
+    let encoded =
+        crate::nftnl::encode(&ElementSet::NoEndpoints.declaration(), &Element { key: gone, value: None }).unwrap().key;
+    d.elements.insert("no_endpoints".into(), [encoded].into());
+    assert!(matches!(repair(&config(), &applied, &shared, &d), Repair::Nothing));
+}
+
+#[test]
+fn a_deleted_chain_comes_back_with_the_chains_that_jump_to_it() {
+    let applied = desired(sample());
+    let (_, shared) = all_contents(&applied);
+    // `nft flush chain … nat_prerouting; flush chain … nat_output; delete chain … services`.
+    let mut d = drift();
+    d.chains.insert("services".into());
+    d.rules.extend(["nat_prerouting", "nat_output", "services"].map(String::from));
+    let Repair::Script(script) = repair(&config(), &applied, &shared, &d) else { panic!("not a script") };
+    golden("repair_services.nft", &script);
+    // A shared group's chain and map, deleted with the elements that went to it.
+    let mut d = drift();
+    d.chains.insert("lb_tcp_2".into());
+    d.sets.insert("lb_slots_tcp_2".into());
+    let Repair::Script(script) = repair(&config(), &applied, &shared, &d) else { panic!("not a script") };
+    golden("repair_group.nft", &script);
 }

@@ -28,11 +28,6 @@ def _parse_response(
 
         return response_200
 
-    if response.status_code == 401:
-        response_401 = Status.from_dict(response.json())
-
-        return response_401
-
     if response.status_code == 500:
         response_500 = Status.from_dict(response.json())
 
@@ -57,7 +52,7 @@ def _build_response(
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient,
+    client: AuthenticatedClient | Client,
 ) -> Response[DiscoveryVersionResponse200 | Status]:
     """The Kubernetes version whose API flatnet follows
 
@@ -80,7 +75,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient,
+    client: AuthenticatedClient | Client,
 ) -> DiscoveryVersionResponse200 | Status | None:
     """The Kubernetes version whose API flatnet follows
 
@@ -99,7 +94,7 @@ def sync(
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient,
+    client: AuthenticatedClient | Client,
 ) -> Response[DiscoveryVersionResponse200 | Status]:
     """The Kubernetes version whose API flatnet follows
 
@@ -120,7 +115,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient,
+    client: AuthenticatedClient | Client,
 ) -> DiscoveryVersionResponse200 | Status | None:
     """The Kubernetes version whose API flatnet follows
 

@@ -19,6 +19,7 @@ def _get_kwargs(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -32,6 +33,8 @@ def _get_kwargs(
     params["allowWatchBookmarks"] = allow_watch_bookmarks
 
     params["timeoutSeconds"] = timeout_seconds
+
+    params["fieldSelector"] = field_selector
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -110,6 +113,7 @@ def sync_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[NetworkPolicyList | Status]:
     """List or watch networkpolicies in a namespace
 
@@ -120,6 +124,7 @@ def sync_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -136,6 +141,7 @@ def sync_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = client.get_httpx_client().request(
@@ -154,6 +160,7 @@ def sync(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> NetworkPolicyList | Status | None:
     """List or watch networkpolicies in a namespace
 
@@ -164,6 +171,7 @@ def sync(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -181,6 +189,7 @@ def sync(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     ).parsed
 
 
@@ -193,6 +202,7 @@ async def asyncio_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[NetworkPolicyList | Status]:
     """List or watch networkpolicies in a namespace
 
@@ -203,6 +213,7 @@ async def asyncio_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -219,6 +230,7 @@ async def asyncio_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -235,6 +247,7 @@ async def asyncio(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> NetworkPolicyList | Status | None:
     """List or watch networkpolicies in a namespace
 
@@ -245,6 +258,7 @@ async def asyncio(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -263,5 +277,6 @@ async def asyncio(
             resource_version=resource_version,
             allow_watch_bookmarks=allow_watch_bookmarks,
             timeout_seconds=timeout_seconds,
+            field_selector=field_selector,
         )
     ).parsed

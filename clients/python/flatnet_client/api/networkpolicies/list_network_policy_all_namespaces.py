@@ -17,6 +17,7 @@ def _get_kwargs(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,6 +31,8 @@ def _get_kwargs(
     params["allowWatchBookmarks"] = allow_watch_bookmarks
 
     params["timeoutSeconds"] = timeout_seconds
+
+    params["fieldSelector"] = field_selector
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -105,6 +108,7 @@ def sync_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[NetworkPolicyList | Status]:
     """List or watch networkpolicies in all namespaces
 
@@ -114,6 +118,7 @@ def sync_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -129,6 +134,7 @@ def sync_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = client.get_httpx_client().request(
@@ -146,6 +152,7 @@ def sync(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> NetworkPolicyList | Status | None:
     """List or watch networkpolicies in all namespaces
 
@@ -155,6 +162,7 @@ def sync(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -171,6 +179,7 @@ def sync(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     ).parsed
 
 
@@ -182,6 +191,7 @@ async def asyncio_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[NetworkPolicyList | Status]:
     """List or watch networkpolicies in all namespaces
 
@@ -191,6 +201,7 @@ async def asyncio_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,6 +217,7 @@ async def asyncio_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -221,6 +233,7 @@ async def asyncio(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> NetworkPolicyList | Status | None:
     """List or watch networkpolicies in all namespaces
 
@@ -230,6 +243,7 @@ async def asyncio(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -247,5 +261,6 @@ async def asyncio(
             resource_version=resource_version,
             allow_watch_bookmarks=allow_watch_bookmarks,
             timeout_seconds=timeout_seconds,
+            field_selector=field_selector,
         )
     ).parsed

@@ -19,6 +19,7 @@ def _get_kwargs(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -32,6 +33,8 @@ def _get_kwargs(
     params["allowWatchBookmarks"] = allow_watch_bookmarks
 
     params["timeoutSeconds"] = timeout_seconds
+
+    params["fieldSelector"] = field_selector
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -108,6 +111,7 @@ def sync_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[ServiceList | Status]:
     """List or watch services in a namespace
 
@@ -118,6 +122,7 @@ def sync_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,6 +139,7 @@ def sync_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = client.get_httpx_client().request(
@@ -152,6 +158,7 @@ def sync(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> ServiceList | Status | None:
     """List or watch services in a namespace
 
@@ -162,6 +169,7 @@ def sync(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,6 +187,7 @@ def sync(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     ).parsed
 
 
@@ -191,6 +200,7 @@ async def asyncio_detailed(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> Response[ServiceList | Status]:
     """List or watch services in a namespace
 
@@ -201,6 +211,7 @@ async def asyncio_detailed(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -217,6 +228,7 @@ async def asyncio_detailed(
         resource_version=resource_version,
         allow_watch_bookmarks=allow_watch_bookmarks,
         timeout_seconds=timeout_seconds,
+        field_selector=field_selector,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -233,6 +245,7 @@ async def asyncio(
     resource_version: str | Unset = UNSET,
     allow_watch_bookmarks: bool | Unset = UNSET,
     timeout_seconds: int | Unset = UNSET,
+    field_selector: str | Unset = UNSET,
 ) -> ServiceList | Status | None:
     """List or watch services in a namespace
 
@@ -243,6 +256,7 @@ async def asyncio(
         resource_version (str | Unset):
         allow_watch_bookmarks (bool | Unset):
         timeout_seconds (int | Unset):
+        field_selector (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -261,5 +275,6 @@ async def asyncio(
             resource_version=resource_version,
             allow_watch_bookmarks=allow_watch_bookmarks,
             timeout_seconds=timeout_seconds,
+            field_selector=field_selector,
         )
     ).parsed
