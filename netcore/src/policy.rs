@@ -28,8 +28,11 @@
 //! (admin policies by priority, then NetworkPolicies, then the baseline). Bodies are named by
 //! a hash of their text, so the pods that the same policies select share one chain; the maps
 //! `policy_ingress` and `policy_egress` send a pod's address to its chain with one lookup.
-//! A change re-renders the plan, and [`PolicyPlan::diff`] writes only what differs: the
-//! elements of a changed set, a new chain, a map element that now points elsewhere.
+//! [`compile`] renders the whole plan; the [`IncrementalCompiler`] (what the agent runs)
+//! keeps it up to date recompiling only what a change touches, and is tested against it.
+//! [`PolicyApplier::update`] writes only what differs: new chains and sets by `nft -f`,
+//! then the change (set and map elements, the generation) in one nfnetlink batch, then the
+//! deletion of what is no longer used; a change of elements only never starts `nft`.
 //!
 //! # The chains
 //!
@@ -48,11 +51,10 @@
 //! destination pod's number (egress rules with named ports). `ipBlock`s and port ranges are
 //! anonymous interval sets in their rules (`ip saddr { 10.0.0.0/8 } ip saddr != { 10.1.0.0/16 }`).
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use openapi::policy::PolicyCounterKey;
 use openapi::policy::{
@@ -63,7 +65,9 @@ use openapi::selector::LabelSelector;
 use openapi::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, IntOrString, NetworkPolicy, Protocol};
 
 use crate::netns::Netns;
+use crate::nft::model::{Datatype, Element, MapData, Op, Part, Proto, Set, Type, Value, Verdict};
 use crate::nft::{self, TableObjects, FAMILY, TABLE};
+use crate::nftnl::{self, SetOp};
 use crate::Result;
 
 #[path = "policy_counters.rs"]
@@ -115,7 +119,9 @@ pub struct PolicyPlan {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamedSet {
     pub key: &'static str,
-    pub elements: BTreeSet<String>,
+    /// Shared with the plans it is copied into, so a copy costs nothing and an unchanged
+    /// set is told apart from a changed one without comparing elements.
+    pub elements: Arc<BTreeSet<String>>,
 }
 
 /// The key of a set of pod addresses.
@@ -144,20 +150,132 @@ fn selector(api: &ApiSelector) -> LabelSelector {
     LabelSelector::from_api(api).unwrap_or_else(|_| LabelSelector::parse("flatnet.io/invalid-selector").unwrap())
 }
 
-/// Which pods a peer means: in the namespaces `namespaces` selects (or exactly
-/// `namespace`), those `pods` selects.
-#[derive(Clone, Debug)]
-enum PodScope<'a> {
-    InNamespace(&'a str),
+/// Which namespaces a peer's pods are in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PodScope {
+    InNamespace(String),
     Namespaces(LabelSelector),
+    /// No pod at all (an admin peer that names neither namespaces nor pods, an `ipBlock`).
+    Nothing,
 }
 
+/// The pods a selector peer means: in the namespaces of `scope`, those `pods` selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PeerSpec {
+    scope: PodScope,
+    pods: LabelSelector,
+}
+
+/// Whether the namespace `ns`, with its labels in `namespaces`, matches `sel`. A namespace
+/// not (yet) seen still has its name label.
+fn namespace_matches(namespaces: &BTreeMap<String, Labels>, sel: &LabelSelector, ns: &str) -> bool {
+    match namespaces.get(ns) {
+        Some(labels) => sel.matches(labels),
+        None => sel.matches(&Labels::from([(openapi::policy::NAMESPACE_NAME_LABEL.to_string(), ns.to_string())])),
+    }
+}
+
+impl PeerSpec {
+    fn matches(&self, namespaces: &BTreeMap<String, Labels>, pod: &PolicyPod) -> bool {
+        let in_scope = match &self.scope {
+            PodScope::InNamespace(ns) => *ns == pod.namespace,
+            PodScope::Namespaces(sel) => namespace_matches(namespaces, sel, &pod.namespace),
+            PodScope::Nothing => false,
+        };
+        in_scope && self.pods.matches(&pod.labels)
+    }
+
+    /// The one namespace this peer's pods can be in, if it is one.
+    fn namespace(&self) -> Option<&str> {
+        match &self.scope {
+            PodScope::InNamespace(ns) => Some(ns),
+            _ => None,
+        }
+    }
+}
+
+/// What a named set holds, as a rule over pods: the compiler computes a set's elements from
+/// it over every pod, and the [`IncrementalCompiler`] asks it about one pod that changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SetSpec {
+    /// `peer_*`: the addresses of the pods of a peer.
+    Addresses(PeerSpec),
+    /// `pport_*`: `address . protocol . number` of the named port `name` (of `protocol`, if
+    /// given) of each pod of the peer (`None`: of any pod).
+    Ports { peer: Option<PeerSpec>, name: String, protocol: Option<Protocol> },
+}
+
+impl SetSpec {
+    fn key(&self) -> &'static str {
+        match self {
+            SetSpec::Addresses(_) => ADDRESS_KEY,
+            SetSpec::Ports { .. } => PORT_KEY,
+        }
+    }
+
+    /// The element `pod` puts in the set, if any.
+    fn element(&self, namespaces: &BTreeMap<String, Labels>, pod: &PolicyPod) -> Option<String> {
+        match self {
+            SetSpec::Addresses(peer) => peer.matches(namespaces, pod).then(|| pod.ip.to_string()),
+            SetSpec::Ports { peer, name, protocol } => {
+                if peer.as_ref().is_some_and(|peer| !peer.matches(namespaces, pod)) {
+                    return None;
+                }
+                let (p, n) = pod.ports.get(name)?;
+                protocol.is_none_or(|want| want == *p).then(|| format!("{} . {} . {n}", pod.ip, proto_name(*p)))
+            }
+        }
+    }
+
+    /// The one namespace whose pods can be in the set, if it is one.
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            SetSpec::Addresses(peer) | SetSpec::Ports { peer: Some(peer), .. } => peer.namespace(),
+            SetSpec::Ports { peer: None, .. } => None,
+        }
+    }
+
+    /// The set's elements over all of `input`'s pods.
+    fn elements(&self, input: &PolicyInput) -> BTreeSet<String> {
+        input.pods.iter().filter_map(|pod| self.element(&input.namespaces, pod)).collect()
+    }
+}
+
+/// Builds the chains of local pods; records the sets their rules name (by name, with what
+/// they hold) without filling them: [`compile`] fills them at the end, each once, and the
+/// [`IncrementalCompiler`] only those it does not hold yet.
 struct Compiler<'a> {
     input: &'a PolicyInput,
     plan: PolicyPlan,
-    /// The pods of each peer definition resolved so far: each distinct peer is matched
-    /// against the pods once per compile, however many rules and pods use it.
-    resolved: RefCell<HashMap<String, Rc<[usize]>>>,
+    /// The sets named so far.
+    specs: BTreeMap<String, SetSpec>,
+    /// The NetworkPolicies of each namespace.
+    policies: &'a NpIndex,
+    /// Admin policies (indices into the input) in the order they are judged.
+    admin_order: Vec<usize>,
+}
+
+/// NetworkPolicies by namespace, as indices into the input's, in the order of their names:
+/// a body lists its policies' rules in that order, whatever the input's order.
+type NpIndex = HashMap<String, Vec<usize>>;
+
+fn np_index(input: &PolicyInput) -> NpIndex {
+    let mut index = NpIndex::new();
+    for (i, np) in input.network_policies.iter().enumerate() {
+        index.entry(np.metadata.namespace.clone().unwrap_or_default()).or_default().push(i);
+    }
+    for list in index.values_mut() {
+        list.sort_by(|&a, &b| input.network_policies[a].metadata.name.cmp(&input.network_policies[b].metadata.name));
+    }
+    index
+}
+
+/// Admin policies (indices into the input) in the order they are judged: priority, then
+/// name.
+fn admin_order(input: &PolicyInput) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..input.admin_policies.len()).collect();
+    order.sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
+    order
 }
 
 /// Ports of a rule, grouped by protocol: `None` = every port of the protocol.
@@ -214,7 +332,7 @@ fn render_ports(ports: &PortMatch) -> Vec<String> {
 enum PeerMatch {
     Any,
     /// The pods of a selector peer (its definition, which names its sets, and the pods).
-    Pods(String, Rc<[usize]>),
+    Pods(String, PeerSpec),
     Block {
         cidr: String,
         except: Vec<String>,
@@ -236,92 +354,53 @@ impl<'a> Compiler<'a> {
         name
     }
 
-    fn namespace_labels(&self, ns: &str) -> Labels {
-        self.input.namespaces.get(ns).cloned().unwrap_or_else(|| {
-            // A namespace not (yet) seen still has its name label.
-            Labels::from([(openapi::policy::NAMESPACE_NAME_LABEL.to_string(), ns.to_string())])
-        })
-    }
-
-    /// The pods (indices into the input) of `scope` that `pods` selects.
-    fn pods_of(&self, scope: &PodScope, pods: &LabelSelector) -> Vec<usize> {
-        let namespaces: BTreeSet<&str> = match scope {
-            PodScope::InNamespace(ns) => BTreeSet::from([*ns]),
-            PodScope::Namespaces(sel) => self
-                .input
-                .pods
-                .iter()
-                .map(|p| p.namespace.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .filter(|ns| sel.matches(&self.namespace_labels(ns)))
-                .collect(),
-        };
-        (0..self.input.pods.len())
-            .filter(|&i| {
-                let p = &self.input.pods[i];
-                namespaces.contains(p.namespace.as_str()) && pods.matches(&p.labels)
-            })
-            .collect()
-    }
-
-    /// The set of the addresses of the pods of the peer `definition`, created when first
-    /// needed.
-    fn address_set(&mut self, definition: &str, pods: &[usize]) -> String {
-        let name = content_name("peer", definition);
-        if !self.plan.sets.contains_key(&name) {
-            let elements = pods.iter().map(|&i| self.input.pods[i].ip.to_string()).collect();
-            self.plan.sets.insert(name.clone(), NamedSet { key: ADDRESS_KEY, elements });
-        }
-        name
+    /// The set of the addresses of the pods of the peer `definition`.
+    fn address_set(&mut self, definition: &str, peer: &PeerSpec) -> String {
+        self.named_set(definition, SetSpec::Addresses(peer.clone()), "peer")
     }
 
     /// A set named after its `definition` (not its elements): when pods come, go or change
     /// labels, the set keeps its name and only its elements change, and so do the rules
     /// that use it.
-    fn named_set(&mut self, definition: &str, elements: BTreeSet<String>, key: &'static str, prefix: &str) -> String {
+    fn named_set(&mut self, definition: &str, spec: SetSpec, prefix: &str) -> String {
         let name = content_name(prefix, definition);
-        self.plan.sets.entry(name.clone()).or_insert(NamedSet { key, elements });
+        self.specs.entry(name.clone()).or_insert(spec);
         name
     }
 
-    /// The pods of the peer `definition`, resolved by `resolve` the first time.
-    fn peer_pods(&self, definition: String, resolve: impl FnOnce() -> Vec<usize>) -> (String, Rc<[usize]>) {
-        if let Some(pods) = self.resolved.borrow().get(&definition) {
-            return (definition, pods.clone());
-        }
-        let pods: Rc<[usize]> = resolve().into();
-        self.resolved.borrow_mut().insert(definition.clone(), pods.clone());
-        (definition, pods)
-    }
-
-    fn np_peer(&self, np_namespace: &'a str, peer: &NetworkPolicyPeer) -> PeerMatch {
+    fn np_peer(&self, np_namespace: &str, peer: &NetworkPolicyPeer) -> PeerMatch {
         if let Some(block) = &peer.ip_block {
             return PeerMatch::Block { cidr: block.cidr.clone(), except: block.except.clone() };
         }
-        let pods = || peer.pod_selector.as_ref().map(selector).unwrap_or_default();
-        let (definition, pods) = match &peer.namespace_selector {
-            Some(ns) => self
-                .peer_pods(format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)), || {
-                    self.pods_of(&PodScope::Namespaces(selector(ns)), &pods())
-                }),
-            None => self.peer_pods(format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)), || {
-                self.pods_of(&PodScope::InNamespace(np_namespace), &pods())
-            }),
-        };
-        PeerMatch::Pods(definition, pods)
+        let pods = peer.pod_selector.as_ref().map(selector).unwrap_or_default();
+        match &peer.namespace_selector {
+            Some(ns) => PeerMatch::Pods(
+                format!("namespaces {} pods {}", show(ns), show_opt(&peer.pod_selector)),
+                PeerSpec { scope: PodScope::Namespaces(selector(ns)), pods },
+            ),
+            None => PeerMatch::Pods(
+                format!("namespace {np_namespace} pods {}", show_opt(&peer.pod_selector)),
+                PeerSpec { scope: PodScope::InNamespace(np_namespace.to_string()), pods },
+            ),
+        }
     }
 
-    fn admin_pods(&self, namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, Rc<[usize]>) {
+    fn admin_pods(namespaces: Option<&ApiSelector>, pods: Option<&NamespacedPod>) -> (String, PeerSpec) {
         match (namespaces, pods) {
-            (Some(ns), _) => self.peer_pods(format!("namespaces {} pods {{}}", show(ns)), || {
-                self.pods_of(&PodScope::Namespaces(selector(ns)), &LabelSelector::default())
-            }),
-            (None, Some(p)) => self.peer_pods(
-                format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
-                || self.pods_of(&PodScope::Namespaces(selector(&p.namespace_selector)), &selector(&p.pod_selector)),
+            (Some(ns), _) => (
+                format!("namespaces {} pods {{}}", show(ns)),
+                PeerSpec { scope: PodScope::Namespaces(selector(ns)), pods: LabelSelector::default() },
             ),
-            (None, None) => (String::from("nothing"), Rc::from(Vec::new())),
+            (None, Some(p)) => (
+                format!("namespaces {} pods {}", show(&p.namespace_selector), show(&p.pod_selector)),
+                PeerSpec {
+                    scope: PodScope::Namespaces(selector(&p.namespace_selector)),
+                    pods: selector(&p.pod_selector),
+                },
+            ),
+            (None, None) => {
+                (String::from("nothing"), PeerSpec { scope: PodScope::Nothing, pods: LabelSelector::default() })
+            }
         }
     }
 
@@ -331,14 +410,16 @@ impl<'a> Compiler<'a> {
                 networks.iter().map(|cidr| PeerMatch::Block { cidr: cidr.clone(), except: Vec::new() }).collect()
             }
             None => {
-                let (definition, pods) = self.admin_pods(peer.namespaces.as_ref(), peer.pods.as_ref());
-                vec![PeerMatch::Pods(definition, pods)]
+                let (definition, peer) = Self::admin_pods(peer.namespaces.as_ref(), peer.pods.as_ref());
+                vec![PeerMatch::Pods(definition, peer)]
             }
         }
     }
 
-    fn subject_pods(&self, subject: &AdminNetworkPolicySubject) -> BTreeSet<usize> {
-        self.admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref()).1.iter().copied().collect()
+    /// Whether an admin policy's `subject` selects `pod`.
+    fn is_subject(&self, subject: &AdminNetworkPolicySubject, pod: usize) -> bool {
+        let (_, peer) = Self::admin_pods(subject.namespaces.as_ref(), subject.pods.as_ref());
+        peer.matches(&self.input.namespaces, &self.input.pods[pod])
     }
 
     /// The rule lines that match `peers` × `ports` for the pod `pod` (the destination in
@@ -358,8 +439,8 @@ impl<'a> Compiler<'a> {
         for peer in peers {
             let peer_clause = match peer {
                 PeerMatch::Any => String::new(),
-                PeerMatch::Pods(definition, pods) => {
-                    format!("{} @{} ", direction.peer(), self.address_set(definition, pods))
+                PeerMatch::Pods(definition, peer) => {
+                    format!("{} @{} ", direction.peer(), self.address_set(definition, peer))
                 }
                 PeerMatch::Block { cidr, except } => {
                     let mut c = format!("{} {{ {} }} ", direction.peer(), canonical_cidr(cidr));
@@ -400,27 +481,17 @@ impl<'a> Compiler<'a> {
                         // of address . protocol . port. An ipBlock destination has no
                         // named ports.
                         Direction::Egress => {
-                            let candidates: Vec<usize> = match peer {
-                                PeerMatch::Any => (0..self.input.pods.len()).collect(),
-                                PeerMatch::Pods(_, pods) => pods.to_vec(),
-                                PeerMatch::Block { .. } => Vec::new(),
+                            let (definition, peer) = match peer {
+                                PeerMatch::Any => ("any pod", None),
+                                PeerMatch::Pods(definition, peer) => (definition.as_str(), Some(peer.clone())),
+                                PeerMatch::Block { .. } => (
+                                    "no pod",
+                                    Some(PeerSpec { scope: PodScope::Nothing, pods: LabelSelector::default() }),
+                                ),
                             };
-                            let elements: BTreeSet<String> = candidates
-                                .iter()
-                                .filter_map(|&i| {
-                                    let dst = &self.input.pods[i];
-                                    let (p, n) = dst.ports.get(name)?;
-                                    proto
-                                        .is_none_or(|want| want == *p)
-                                        .then(|| format!("{} . {} . {n}", dst.ip, proto_name(*p)))
-                                })
-                                .collect();
-                            let definition = match peer {
-                                PeerMatch::Pods(definition, _) => definition.as_str(),
-                                _ => "any pod",
-                            };
+                            let spec = SetSpec::Ports { peer, name: name.clone(), protocol: *proto };
                             let definition = format!("{definition} port {name} {proto:?}");
-                            let set = self.named_set(&definition, elements, PORT_KEY, "pport");
+                            let set = self.named_set(&definition, spec, "pport");
                             lines.push(format!("ip daddr . meta l4proto . th dport @{set} {verdict}"));
                         }
                     },
@@ -440,9 +511,10 @@ impl<'a> Compiler<'a> {
         let p = &input.pods[pod];
         let mut lines = Vec::new();
         let mut isolated = Vec::new();
-        for np in &input.network_policies {
-            let ns = np.metadata.namespace.as_deref().unwrap_or_default();
-            if ns != p.namespace || !selector(&np.spec.pod_selector).matches(&p.labels) {
+        for &i in self.policies.get(&p.namespace).into_iter().flatten() {
+            let np = &input.network_policies[i];
+            let ns = p.namespace.as_str();
+            if !selector(&np.spec.pod_selector).matches(&p.labels) {
                 continue;
             }
             let policy_type = match direction {
@@ -502,13 +574,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The body of `pod`'s chain in `direction` (empty: nothing judges it).
-    fn body(
-        &mut self,
-        direction: Direction,
-        pod: usize,
-        admin_order: &[usize],
-        subjects: &[BTreeSet<usize>],
-    ) -> Vec<String> {
+    fn body(&mut self, direction: Direction, pod: usize) -> Vec<String> {
         let input = self.input;
         let (np_lines, isolated) = self.network_policy_lines(direction, pod);
         // After the NetworkPolicies: deny what they isolate, else the baseline decides.
@@ -516,7 +582,7 @@ impl<'a> Compiler<'a> {
         if !isolated.is_empty() {
             np_part.push(counters::counting(&isolated) + "drop");
         } else if let Some(banp) = &input.baseline {
-            if self.subject_pods(&banp.spec.subject).contains(&pod) {
+            if self.is_subject(&banp.spec.subject, pod) {
                 let rules: Vec<_> = match direction {
                     Direction::Ingress => {
                         banp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
@@ -531,11 +597,11 @@ impl<'a> Compiler<'a> {
         }
         let np_chain = content_name("pnp", &np_part.join("\n"));
         let mut admin_part = Vec::new();
-        for (&i, subject) in admin_order.iter().zip(subjects) {
-            if !subject.contains(&pod) {
+        for k in 0..self.admin_order.len() {
+            let anp = &input.admin_policies[self.admin_order[k]];
+            if !self.is_subject(&anp.spec.subject, pod) {
                 continue;
             }
-            let anp = &input.admin_policies[i];
             let rules: Vec<_> = match direction {
                 Direction::Ingress => {
                     anp.spec.ingress.iter().map(|r| (r.action, &r.from[..], r.ports.as_ref())).collect()
@@ -555,6 +621,23 @@ impl<'a> Compiler<'a> {
             admin_part.push(format!("goto {np_chain}"));
         }
         admin_part
+    }
+
+    /// The chains of the local pod `pod` and its map elements.
+    fn pod_chains(&mut self, pod: usize) {
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let body = self.body(direction, pod);
+            if body.is_empty() {
+                continue;
+            }
+            let chain = content_name("pol", &body.join("\n"));
+            self.plan.chains.entry(chain.clone()).or_insert(body);
+            let map = match direction {
+                Direction::Ingress => &mut self.plan.ingress,
+                Direction::Egress => &mut self.plan.egress,
+            };
+            map.insert(self.input.pods[pod].ip, chain);
+        }
     }
 }
 
@@ -604,49 +687,60 @@ fn canonical_cidr(cidr: &str) -> String {
     }
 }
 
-/// Compile the policies for the local pods of `input`.
+impl<'a> Compiler<'a> {
+    fn new(input: &'a PolicyInput, policies: &'a NpIndex, admin_order: Vec<usize>) -> Compiler<'a> {
+        Compiler { input, plan: PolicyPlan::default(), specs: BTreeMap::new(), policies, admin_order }
+    }
+}
+
+/// Compile the policies for the local pods of `input`: the reference the
+/// [`IncrementalCompiler`] is tested against.
 pub fn compile(input: &PolicyInput) -> PolicyPlan {
-    let mut c = Compiler { input, plan: PolicyPlan::default(), resolved: RefCell::default() };
-    // Admin policies in the order they are judged: priority, then name.
-    let mut admin_order: Vec<usize> = (0..input.admin_policies.len()).collect();
-    admin_order
-        .sort_by_key(|&i| (input.admin_policies[i].spec.priority, input.admin_policies[i].metadata.name.clone()));
-    let subjects: Vec<BTreeSet<usize>> =
-        admin_order.iter().map(|&i| c.subject_pods(&input.admin_policies[i].spec.subject)).collect();
+    let policies = np_index(input);
+    let mut c = Compiler::new(input, &policies, admin_order(input));
     for pod in 0..input.pods.len() {
-        if !input.pods[pod].local {
-            continue;
+        if input.pods[pod].local {
+            c.pod_chains(pod);
         }
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let body = c.body(direction, pod, &admin_order, &subjects);
-            if body.is_empty() {
-                continue;
-            }
-            let chain = content_name("pol", &body.join("\n"));
-            c.plan.chains.entry(chain.clone()).or_insert(body);
-            let map = match direction {
-                Direction::Ingress => &mut c.plan.ingress,
-                Direction::Egress => &mut c.plan.egress,
-            };
-            map.insert(input.pods[pod].ip, chain);
-        }
+    }
+    // Each set filled once, however many rules and pods name it.
+    for (name, spec) in &c.specs {
+        c.plan.sets.insert(name.clone(), NamedSet { key: spec.key(), elements: Arc::new(spec.elements(input)) });
     }
     c.plan
 }
 
-/// The hooked chains and the maps of the policies, declared (idempotently: `add` of what
-/// exists is a no-op) and their rules written afresh for `generation`: a connection judged
-/// (and allowed) since the plan of this generation was applied carries it as its conntrack
-/// mark and passes at once; any other packet of the original direction is judged, and
-/// marked when it passes. So the rules cost the first packet of a connection, and once more
-/// the first packet after each change of plan (which is how a connection a change denies is
-/// cut, and one it still allows goes on), not every packet.
+/// The set holding the generation of the plan in force (one element), and the map that
+/// gives the mark a judged connection takes (the same generation, by protocol): kept in
+/// elements rather than in the rules' text, so a change of plan moves the generation in
+/// the same set-element transaction as the change itself, without rewriting a rule (see
+/// [`PolicyApplier::update`]). TCP and UDP connections are marked (the protocols policies
+/// name); any other protocol's packets are judged one by one.
+pub const GENERATION_SET: &str = "policy_generation";
+pub const MARK_MAP: &str = "policy_marks";
+const MARKED_PROTOCOLS: [&str; 2] = ["tcp", "udp"];
+
+/// The hooked chains, the maps and the generation's set and map of the policies, declared
+/// (idempotently: `add` of what exists is a no-op), their rules written afresh, and
+/// `generation` made the one in force: a connection judged (and allowed) since the plan of
+/// this generation was applied carries it as its conntrack mark and passes at once; any
+/// other packet of the original direction is judged, and marked when it passes. So the
+/// rules cost the first packet of a connection, and once more the first packet after each
+/// change of plan (which is how a connection a change denies is cut, and one it still
+/// allows goes on), not every packet.
 pub fn static_script(generation: u32) -> String {
     let t = format!("{FAMILY} {TABLE}");
     let mut s = String::new();
     for map in [INGRESS_MAP, EGRESS_MAP] {
         let _ = writeln!(s, "add map {t} {map} {{ type ipv4_addr : verdict; }}");
     }
+    let _ = writeln!(s, "add set {t} {GENERATION_SET} {{ type mark; }}");
+    let _ = writeln!(s, "add map {t} {MARK_MAP} {{ type inet_proto : mark; }}");
+    let _ = writeln!(s, "flush set {t} {GENERATION_SET}");
+    let _ = writeln!(s, "flush map {t} {MARK_MAP}");
+    let _ = writeln!(s, "add element {t} {GENERATION_SET} {{ {generation:#x} }}");
+    let marks: Vec<String> = MARKED_PROTOCOLS.iter().map(|p| format!("{p} : {generation:#x}")).collect();
+    let _ = writeln!(s, "add element {t} {MARK_MAP} {{ {} }}", marks.join(", "));
     let hooked = [
         ("policy_forward", "forward", &["ip saddr vmap @policy_egress", "ip daddr vmap @policy_ingress"][..]),
         ("policy_input", "input", &["ip saddr vmap @policy_egress"][..]),
@@ -656,11 +750,11 @@ pub fn static_script(generation: u32) -> String {
         let _ = writeln!(s, "flush chain {t} {chain}");
         let _ = writeln!(s, "add rule {t} {chain} ct state related accept");
         let _ = writeln!(s, "add rule {t} {chain} ct direction reply accept");
-        let _ = writeln!(s, "add rule {t} {chain} ct mark {generation:#x} accept");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark @{GENERATION_SET} accept");
         for rule in rules {
             let _ = writeln!(s, "add rule {t} {chain} {rule}");
         }
-        let _ = writeln!(s, "add rule {t} {chain} ct mark set {generation:#x}");
+        let _ = writeln!(s, "add rule {t} {chain} ct mark set meta l4proto map @{MARK_MAP}");
     }
     s
 }
@@ -670,41 +764,26 @@ fn elements<'e>(items: impl IntoIterator<Item = &'e String>) -> Vec<&'e str> {
 }
 
 impl PolicyPlan {
-    /// The script that turns the table from `old` into `self`, as one transaction: new sets
-    /// and their elements, the elements a set gained or lost, new chains, the map elements
-    /// that changed, then what is no longer used. Empty when nothing changed. Its size
-    /// follows the change, not the table: chains are named by content and never rewritten.
+    /// The script that turns the table from `old` into `self`, as one transaction: what is
+    /// new ([`PolicyPlan::additions`]), the elements that changed in sets and maps both
+    /// have, then what is no longer used ([`PolicyPlan::removals`]). Empty when nothing
+    /// changed. Its size follows the change, not the table: chains are named by content and
+    /// never rewritten, and a set whose elements are shared with `old` is not compared.
     pub fn diff(&self, old: &PolicyPlan) -> String {
         let t = format!("{FAMILY} {TABLE}");
-        let mut s = String::new();
+        let mut s = self.additions(old, true);
         for (name, set) in &self.sets {
-            let before = old.sets.get(name);
-            if before.is_none() {
-                let _ = writeln!(s, "add set {t} {name} {{ type {}; }}", set.key);
+            let Some(before) = old.sets.get(name) else { continue };
+            if Arc::ptr_eq(&before.elements, &set.elements) {
+                continue;
             }
-            let empty = BTreeSet::new();
-            let had = before.map_or(&empty, |b| &b.elements);
-            let added = elements(set.elements.difference(had));
-            let removed = elements(had.difference(&set.elements));
+            let added = elements(set.elements.difference(&before.elements));
+            let removed = elements(before.elements.difference(&set.elements));
             if !added.is_empty() {
                 let _ = writeln!(s, "add element {t} {name} {{ {} }}", added.join(", "));
             }
             if !removed.is_empty() {
                 let _ = writeln!(s, "delete element {t} {name} {{ {} }}", removed.join(", "));
-            }
-        }
-        // Counters before the rules that name them.
-        for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
-            let _ = writeln!(s, "add counter {t} {name}");
-        }
-        // Chains in an order where a `goto` target comes before the chain that names it.
-        let mut new_chains: Vec<(&String, &Vec<String>)> =
-            self.chains.iter().filter(|(name, _)| !old.chains.contains_key(*name)).collect();
-        new_chains.sort_by_key(|(name, _)| !name.starts_with("pnp_"));
-        for (name, rules) in new_chains {
-            let _ = writeln!(s, "add chain {t} {name}");
-            for rule in rules {
-                let _ = writeln!(s, "add rule {t} {name} {rule}");
             }
         }
         for (map, new, before) in [(INGRESS_MAP, &self.ingress, &old.ingress), (EGRESS_MAP, &self.egress, &old.egress)]
@@ -728,8 +807,46 @@ impl PolicyPlan {
                 let _ = writeln!(s, "add element {t} {map} {{ {} }}", add.join(", "));
             }
         }
-        // Unused chains go before the sets their rules name, a chain that names a `pnp_`
-        // chain before it.
+        s.push_str(&self.removals(old));
+        s
+    }
+
+    /// The sets (with their elements, if `with_elements`), counters and chains of `self`
+    /// that `old` lacks, the counters before the chains whose rules name them. Nothing uses them until a map element points at a new chain, so they can be
+    /// written before the change that uses them, in a transaction of their own.
+    pub fn additions(&self, old: &PolicyPlan, with_elements: bool) -> String {
+        let t = format!("{FAMILY} {TABLE}");
+        let mut s = String::new();
+        for (name, set) in self.sets.iter().filter(|(name, _)| !old.sets.contains_key(*name)) {
+            let _ = writeln!(s, "add set {t} {name} {{ type {}; }}", set.key);
+            if with_elements && !set.elements.is_empty() {
+                let _ = writeln!(s, "add element {t} {name} {{ {} }}", elements(set.elements.iter()).join(", "));
+            }
+        }
+        // Counters before the rules that name them.
+        for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
+            let _ = writeln!(s, "add counter {t} {name}");
+        }
+        // Chains in an order where a `goto` target comes before the chain that names it.
+        let mut new_chains: Vec<(&String, &Vec<String>)> =
+            self.chains.iter().filter(|(name, _)| !old.chains.contains_key(*name)).collect();
+        new_chains.sort_by_key(|(name, _)| !name.starts_with("pnp_"));
+        for (name, rules) in new_chains {
+            let _ = writeln!(s, "add chain {t} {name}");
+            for rule in rules {
+                let _ = writeln!(s, "add rule {t} {name} {rule}");
+            }
+        }
+        s
+    }
+
+    /// The chains, sets and counters of `old` that `self` no longer uses: unused chains
+    /// before the sets and counters their rules name, a chain that names a `pnp_` chain
+    /// before it. Once nothing
+    /// points at them they can go in a transaction of their own, after the change.
+    pub fn removals(&self, old: &PolicyPlan) -> String {
+        let t = format!("{FAMILY} {TABLE}");
+        let mut s = String::new();
         let mut gone_chains: Vec<&String> = old.chains.keys().filter(|n| !self.chains.contains_key(*n)).collect();
         gone_chains.sort_by_key(|name| name.starts_with("pnp_"));
         for name in gone_chains {
@@ -797,14 +914,20 @@ pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generatio
 /// What an apply did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyReport {
-    /// Bytes of the transaction (0: nothing changed, nothing was run).
+    /// Bytes of the scripts plus elements sent (0: nothing changed, nothing was run).
     pub script_bytes: usize,
+    /// An update's time from its start until the change was in force (before the unused
+    /// chains and sets were deleted).
+    pub enforced: Option<std::time::Duration>,
 }
 
 /// The policy part of flatnet's table in one namespace: remembers the plan it applied, so
 /// each later plan costs only its difference.
 pub struct PolicyApplier {
     ns: Netns,
+    /// The nfnetlink socket of changes that only add and remove elements, opened at the
+    /// first.
+    nl: Option<nftnl::Socket>,
     applied: Option<PolicyPlan>,
     /// The generation of the plan applied last ([`static_script`]).
     generation: u32,
@@ -815,7 +938,7 @@ impl PolicyApplier {
         // Seeded from the clock, so a restarted agent does not take the marks of the
         // connections an earlier one judged for its own.
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32);
-        PolicyApplier { ns, applied: None, generation: seed }
+        PolicyApplier { ns, nl: None, applied: None, generation: seed }
     }
 
     /// The next generation (never 0, the mark of a connection never judged).
@@ -830,7 +953,7 @@ impl PolicyApplier {
         let script = full_script(existing.as_ref(), &plan, self.next_generation());
         nft::apply(&self.ns, &script)?;
         self.applied = Some(plan);
-        Ok(PolicyReport { script_bytes: script.len() })
+        Ok(PolicyReport { script_bytes: script.len(), enforced: None })
     }
 
     /// The counters of the policies' rules as the kernel holds them (none before the first
@@ -844,21 +967,141 @@ impl PolicyApplier {
 
     /// Move the table from the last plan applied to `plan` (a full sync when none was).
     pub fn update(&mut self, plan: PolicyPlan) -> Result<PolicyReport> {
-        let Some(old) = &self.applied else { return self.sync_all(plan) };
-        let diff = plan.diff(old);
+        let Some(old) = self.applied.take() else { return self.sync_all(plan) };
+        let diff = plan.diff(&old);
         if diff.is_empty() {
+            self.applied = Some(old);
             return Ok(PolicyReport::default());
         }
-        let script = static_script(self.next_generation()) + &diff;
-        if let Err(e) = nft::apply(&self.ns, &script) {
+        let old_generation = self.generation;
+        let generation = self.next_generation();
+        let started = std::time::Instant::now();
+        let mut enforced = None;
+        let mut bytes = 0;
+        // In three steps, each one transaction: (1) new sets and chains, which nothing uses
+        // yet, by `nft -f`; (2) the change itself: the elements of existing sets and the
+        // maps, which point pods at their new chains, and the generation, in one batch of
+        // elements over nfnetlink (whose cost follows the change, where `nft` reads a cache
+        // of the table first: see `crate::nftnl`); (3) the chains and sets no longer used,
+        // by `nft -f` (deleting through `nft` costs 10 to 30 ms here, after enforcement).
+        // Traffic sees the old plan until (2) and the new one from (2) on.
+        let result = (|| -> Result<()> {
+            // New sets empty: their elements go with the change (2), as elements.
+            let additions = plan.additions(&old, false);
+            if !additions.is_empty() {
+                nft::apply(&self.ns, &additions)?;
+                bytes += additions.len();
+            }
+            let ops = element_ops(&old, &plan, old_generation, generation);
+            let nl = match &mut self.nl {
+                Some(nl) => nl,
+                None => self.nl.insert(nftnl::Socket::open(&self.ns)?),
+            };
+            nl.apply(TABLE, &ops.refs())?;
+            bytes += ops.0.iter().map(|(_, _, elements)| elements.len()).sum::<usize>();
+            enforced = Some(started.elapsed());
+            let removals = plan.removals(&old);
+            if !removals.is_empty() {
+                nft::apply(&self.ns, &removals)?;
+                bytes += removals.len();
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
             // What the kernel holds is unknown now: the next apply is a full one.
             self.applied = None;
             return Err(e);
         }
         self.applied = Some(plan);
-        Ok(PolicyReport { script_bytes: script.len() })
+        Ok(PolicyReport { script_bytes: bytes, enforced })
     }
 }
+
+/// Element changes to send over nfnetlink, as owned sets and elements.
+struct ElementOps(Vec<(Op, Set, Vec<Element>)>);
+
+impl ElementOps {
+    fn push(&mut self, op: Op, set: &Set, elements: Vec<Element>) {
+        if !elements.is_empty() {
+            self.0.push((op, set.clone(), elements));
+        }
+    }
+
+    fn refs(&self) -> Vec<SetOp<'_>> {
+        self.0.iter().map(|(op, set, elements)| SetOp { op: *op, set, elements }).collect()
+    }
+}
+
+/// A plan's set element (`10.1.2.3`, or `10.1.2.3 . tcp . 80`) as typed parts.
+fn parse_element(text: &str) -> Element {
+    let key = text
+        .split(" . ")
+        .map(|part| match part {
+            "tcp" => Part::Proto(Proto::Tcp),
+            "udp" => Part::Proto(Proto::Udp),
+            other => match other.parse::<Ipv4Addr>() {
+                Ok(ip) => Part::Ipv4(ip),
+                // The compiler writes nothing else.
+                Err(_) => Part::Port(other.parse().unwrap_or_default()),
+            },
+        })
+        .collect();
+    Element { key, value: None }
+}
+
+/// The element changes from `old` to `new` (whose new sets exist, empty), and the generation
+/// moved from `old_generation` to `generation`; in the order they apply.
+fn element_ops(old: &PolicyPlan, new: &PolicyPlan, old_generation: u32, generation: u32) -> ElementOps {
+    let mut ops = ElementOps(Vec::new());
+    let empty = Arc::new(BTreeSet::new());
+    for (name, set) in &new.sets {
+        // A new set was created empty.
+        let before = old.sets.get(name).map_or(&empty, |b| &b.elements);
+        if Arc::ptr_eq(before, &set.elements) {
+            continue;
+        }
+        let key = match set.key {
+            ADDRESS_KEY => Type::Type(vec![Datatype::Ipv4Addr]),
+            _ => Type::Type(vec![Datatype::Ipv4Addr, Datatype::InetProto, Datatype::InetService]),
+        };
+        let kernel_set = Set::plain(name.clone(), key);
+        let added = set.elements.difference(before).map(|e| parse_element(e)).collect();
+        let removed = before.difference(&set.elements).map(|e| parse_element(e)).collect();
+        ops.push(Op::Add, &kernel_set, added);
+        ops.push(Op::Delete, &kernel_set, removed);
+    }
+    let entry = |ip: &Ipv4Addr, chain: &String| Element {
+        key: vec![Part::Ipv4(*ip)],
+        value: Some(Value::Verdict(Verdict::Jump(chain.clone()))),
+    };
+    for (map, now, before) in [(INGRESS_MAP, &new.ingress, &old.ingress), (EGRESS_MAP, &new.egress, &old.egress)] {
+        let kernel_map = Set::map(map, Type::Type(vec![Datatype::Ipv4Addr]), MapData::Verdict);
+        let gone = before.iter().filter(|(ip, chain)| now.get(ip) != Some(chain)).map(|(ip, c)| entry(ip, c)).collect();
+        let added =
+            now.iter().filter(|(ip, chain)| before.get(ip) != Some(chain)).map(|(ip, c)| entry(ip, c)).collect();
+        ops.push(Op::Delete, &kernel_map, gone);
+        ops.push(Op::Add, &kernel_map, added);
+    }
+    let generation_set = Set::plain(GENERATION_SET, Type::Type(vec![Datatype::Mark]));
+    let mark = |g: u32| Element { key: vec![Part::Mark(g)], value: None };
+    ops.push(Op::Delete, &generation_set, vec![mark(old_generation)]);
+    ops.push(Op::Add, &generation_set, vec![mark(generation)]);
+    let marks =
+        Set::map(MARK_MAP, Type::Type(vec![Datatype::InetProto]), MapData::Data(Type::Type(vec![Datatype::Mark])));
+    let by_protocol = |g: u32| -> Vec<Element> {
+        [Proto::Tcp, Proto::Udp]
+            .into_iter()
+            .map(|p| Element { key: vec![Part::Proto(p)], value: Some(Value::Data(vec![Part::Mark(g)])) })
+            .collect()
+    };
+    ops.push(Op::Delete, &marks, by_protocol(old_generation));
+    ops.push(Op::Add, &marks, by_protocol(generation));
+    ops
+}
+
+#[path = "policy_incremental.rs"]
+mod incremental;
+pub use incremental::IncrementalCompiler;
 
 #[cfg(test)]
 #[path = "policy_tests.rs"]

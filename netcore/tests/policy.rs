@@ -166,6 +166,22 @@ async fn policies_filter_real_connections_and_cut_the_denied_ones() {
     assert!(count(&applier, None, "Deny") > 0, "{:?}", applier.counters());
     assert!(count(&applier, Some(0), "Allow") > allowed_before, "{:?}", applier.counters());
 
+    // b relabelled out of the allowed peer: a change of set elements only (the same chains
+    // and sets), which goes over nfnetlink with the generation, and still cuts b's
+    // established connection; and back.
+    let mut from_b = connect(&lab.pods[1], pod_ip(2)).unwrap();
+    assert!(echo(&mut from_b));
+    let before = compile(&lab.input(vec![allow_b.clone()]));
+    let mut relabelled = lab.input(vec![allow_b.clone()]);
+    relabelled.pods[1].labels.insert("pod".into(), "x".into());
+    let relabelled = compile(&relabelled);
+    assert!(relabelled.chains.keys().eq(before.chains.keys()) && relabelled.sets.keys().eq(before.sets.keys()));
+    applier.update(relabelled).unwrap();
+    assert!(!echo(&mut from_b), "the connection of the relabelled pod was not cut");
+    assert!(!reachable(&lab, 1, 2), "the relabelled b still reaches c");
+    applier.update(before).unwrap();
+    assert!(reachable(&lab, 1, 2), "b, labelled back, does not reach c");
+
     // A wiped table part is rewritten by a full sync.
     netcore::nft::apply(&lab.node, "delete table ip flatnet\n").unwrap();
     assert!(reachable(&lab, 0, 2));

@@ -4,8 +4,8 @@
 //! nftables table equal to the result through a [`PolicyTable`].
 //!
 //! Every change is applied as soon as it arrives, with whatever else is already waiting:
-//! the whole cluster is compiled again (pure, in memory) and only the difference with the
-//! plan last applied is written. Nothing is applied before complete lists of all five kinds
+//! the incremental compiler recompiles only what the change touches (in memory) and only the
+//! difference with the plan last applied is written. Nothing is applied before complete lists of all five kinds
 //! have been seen. A full sync (which repairs whatever happened to the table, even its
 //! deletion) follows each relist, every `resync`, and a failed apply (with back-off).
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Result;
 use netcore::netns::Netns;
 use netcore::policy::counters::CounterNames;
-use netcore::policy::{compile, PolicyApplier, PolicyInput, PolicyPlan, PolicyPod};
+use netcore::policy::{IncrementalCompiler, PolicyApplier, PolicyInput, PolicyPlan, PolicyPod};
 use openapi::client::{Client, ListParams};
 use openapi::{
     AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy, Pod, PodPhase, PolicyCounters, Resource,
@@ -264,6 +264,8 @@ pub async fn enforce<T: PolicyTable>(
     let mut retry: Option<Instant> = None;
     let mut failures = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut applied: Option<PolicyPlan> = None;
+    // Compiles only what each change touches (`netcore::policy::IncrementalCompiler`).
+    let mut compiler = Some(IncrementalCompiler::new(PolicyInput::default()));
     loop {
         tokio::select! {
             change = changes.recv() => match change {
@@ -280,13 +282,14 @@ pub async fn enforce<T: PolicyTable>(
         if retry.is_some() || !cache.listed_all() {
             continue;
         }
-        let Some(mut t) = table.take() else { return };
+        let (Some(mut t), Some(mut c)) = (table.take(), compiler.take()) else { return };
         let started = Instant::now();
         let input = cache.input(&me);
         let is_full = full;
         let unchanged = applied.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let plan = compile(&input);
+            c.update(input);
+            let plan = c.plan().clone();
             let result = if is_full {
                 t.sync_all(plan.clone())
             } else if unchanged.as_ref() == Some(&plan) {
@@ -294,14 +297,15 @@ pub async fn enforce<T: PolicyTable>(
             } else {
                 t.update(plan.clone())
             };
-            (t, plan, result)
+            (t, c, plan, result)
         })
         .await;
-        let Ok((t, plan, result)) = joined else {
+        let Ok((t, c, plan, result)) = joined else {
             tracing::error!("the policy compiler panicked; network policies are no longer enforced on this node");
             return;
         };
         table = Some(t);
+        compiler = Some(c);
         match result {
             Ok(bytes) => {
                 full = false;

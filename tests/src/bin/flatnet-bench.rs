@@ -13,6 +13,10 @@
 //! nftables layout), connect latency and throughput through a cluster IP, end-to-end
 //! programming latency; see `bench/services.rs`.
 //!
+//! `flatnet-bench policy`: network policies: programming 1,000 policies over 5,000 pods
+//! (compile and kernel apply apart), the data path to an isolated pod against an open one,
+//! and the time from a policy write to enforcement on every node; see `bench/policy.rs`.
+//!
 //! `flatnet-bench dns`: the node's cluster DNS server against dnsmasq with dnsperf, each
 //! pinned to one core, single-query latency, and the zone's memory; see `bench/dns.rs`.
 //!
@@ -39,6 +43,8 @@ mod agent;
 mod dns;
 #[path = "bench/netsetup.rs"]
 mod netsetup;
+#[path = "bench/policy.rs"]
+mod policy;
 #[path = "bench/services.rs"]
 mod services;
 #[path = "bench/throughput.rs"]
@@ -110,6 +116,31 @@ enum Cmd {
         /// Services created for the end-to-end latency.
         #[arg(long, default_value_t = 50)]
         services: usize,
+    },
+    /// Network policies (as root): programming 1,000 policies over 5,000 pods on a node,
+    /// connect latency and throughput to an isolated pod against an open one, and the time
+    /// from a policy write to enforcement on every node of a 3-node cluster (release
+    /// binaries beside this one).
+    Policy {
+        /// rules, dataplane, e2e or all.
+        #[arg(long, default_value = "all")]
+        part: String,
+        /// Every how many pods one is on the programmed node (50: 100 of 5,000, about
+        /// Kubernetes' default of 110 pods per node).
+        #[arg(long, default_value_t = 50)]
+        local_every: usize,
+        /// TCP connects per server and round.
+        #[arg(long, default_value_t = 1000)]
+        connects: usize,
+        /// Rounds of the data-path measurements.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+        /// Policy creates (and deletes) for the end-to-end latency.
+        #[arg(long, default_value_t = 30)]
+        writes: usize,
     },
     /// The node's cluster DNS server against dnsmasq (dnsperf, each pinned to one core),
     /// single-query latency, and the zone's memory (release build; taskset, dnsperf and
@@ -449,6 +480,9 @@ async fn main() -> Result<()> {
         Cmd::Netsetup { pods } => netsetup::run(pods).await,
         Cmd::Throughput { secs, runs } => throughput::run(secs, runs).await,
         Cmd::Agent { pods, total } => agent::run(pods, total).await,
+        Cmd::Policy { part, local_every, connects, rounds, secs, writes } => {
+            policy::run(&part, local_every, connects, rounds, secs, writes).await
+        }
         Cmd::Services { part, connects, rounds, secs, services } => {
             services::run(&part, connects, rounds, secs, services).await
         }

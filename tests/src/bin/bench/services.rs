@@ -60,16 +60,16 @@ fn service(i: usize, endpoints: usize) -> ServicePort {
 }
 
 /// A namespace of the benchmark's own, deleted on drop.
-struct Scratch(String);
+pub(super) struct Scratch(String);
 
 impl Scratch {
-    fn new(tag: &str) -> Result<Scratch> {
+    pub(super) fn new(tag: &str) -> Result<Scratch> {
         let name = format!("flatnet-bench-{tag}-{}", std::process::id());
         let _ = netns::delete(&name);
         netns::create(&name)?;
         Ok(Scratch(name))
     }
-    fn open(&self) -> Result<Netns> {
+    pub(super) fn open(&self) -> Result<Netns> {
         Ok(Netns::open(&self.0)?)
     }
 }
@@ -186,7 +186,7 @@ async fn rules(sizes: &[usize], kube_proxy_max: usize) -> Result<()> {
 
 /// A node namespace with two pods on its bridge: the client (.2) and the server (.3), whose
 /// acceptor answers every connection; dropped with its namespaces.
-struct Lab {
+pub(super) struct Lab {
     _scratch: Vec<Scratch>,
     node: Netns,
     client: String,
@@ -195,11 +195,11 @@ struct Lab {
     acceptor: Option<std::thread::JoinHandle<()>>,
 }
 
-const SERVER: Ipv4Addr = Ipv4Addr::new(10, 244, 1, 3);
+pub(super) const SERVER: Ipv4Addr = Ipv4Addr::new(10, 244, 1, 3);
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 
 impl Lab {
-    async fn new(tag: &str) -> Result<Lab> {
+    pub(super) async fn new(tag: &str) -> Result<Lab> {
         use netcore::link::Netlink;
         use netcore::model::{NodeNetwork, PodNetwork};
         use netcore::podnet;
@@ -242,6 +242,18 @@ impl Lab {
         Ok(Lab { _scratch: scratch, node, client, server, stop, acceptor: Some(acceptor) })
     }
 
+    pub(super) fn node_name(&self) -> &str {
+        self.node.name()
+    }
+
+    pub(super) fn client_name(&self) -> &str {
+        &self.client
+    }
+
+    pub(super) fn server_name(&self) -> &str {
+        &self.server
+    }
+
     /// Program `extra` filler services besides the target ones (the cluster IP `VIP:80` →
     /// the server's 8080, `VIP:5201` → its iperf3).
     fn program(&self, extra: usize) -> Result<Proxier> {
@@ -277,7 +289,7 @@ impl Drop for Lab {
 }
 
 /// `count` TCP connects (each closed at once) from `ns` to `to`; answers each one's time.
-fn connect_times(ns: &Netns, to: SocketAddr, count: usize) -> Result<Vec<Duration>> {
+pub(super) fn connect_times(ns: &Netns, to: SocketAddr, count: usize) -> Result<Vec<Duration>> {
     Ok(ns.run(move || -> std::io::Result<Vec<Duration>> {
         let mut times = Vec::with_capacity(count);
         for _ in 0..count {
