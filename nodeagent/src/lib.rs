@@ -32,6 +32,7 @@ pub mod dns_wire;
 mod fake;
 pub mod kernel;
 pub mod logs;
+pub mod metrics;
 pub mod pods;
 pub mod probe;
 pub mod reflector;

@@ -56,7 +56,11 @@ pub async fn start(
     let address = if local.ip().is_unspecified() { node_ip.to_string() } else { local.ip().to_string() };
     let hash: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     let state = Arc::new(LogState { expected: format!("Bearer {hash}"), data_dir });
-    let app = Router::new().route("/pods/{uid}/containers/{container}/log", get(read_log)).with_state(state);
+    let app = Router::new()
+        .route("/pods/{uid}/containers/{container}/log", get(read_log))
+        .with_state(state)
+        // The agent's metrics (no token: timings and counts only, as kube-proxy serves them).
+        .route("/metrics", get(|| async { crate::metrics::render() }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the pod log endpoint stopped");

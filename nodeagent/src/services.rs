@@ -249,13 +249,21 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     let mut full = true;
     let mut retry: Option<Instant> = None;
     let mut failures = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+    // When each change not yet in the rules arrived (for network_programming_duration_seconds).
+    let mut waiting: Vec<Instant> = Vec::new();
     loop {
         let mut dirty: BTreeSet<Key> = BTreeSet::new();
         if !full || retry.is_some() || !(listed_services && listed_endpoints) {
             // Wait for something to do.
             tokio::select! {
-                ev = services.next() => on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full),
-                ev = endpoints.next() => on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full),
+                ev = services.next() => {
+                    arrived(&ev, &mut waiting);
+                    on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full)
+                }
+                ev = endpoints.next() => {
+                    arrived(&ev, &mut waiting);
+                    on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full)
+                }
                 _ = ticker.tick() => full = true,
                 _ = sleep_until(cache.next_wait()) => dirty.extend(cache.expired()),
                 _ = sleep_until(retry) => retry = None,
@@ -264,10 +272,12 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
             loop {
                 let mut progressed = false;
                 if let Some(ev) = services.next().now_or_never() {
+                    arrived(&ev, &mut waiting);
                     on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full);
                     progressed = true;
                 }
                 if let Some(ev) = endpoints.next().now_or_never() {
+                    arrived(&ev, &mut waiting);
                     on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full);
                     progressed = true;
                 }
@@ -295,6 +305,8 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
         } else {
             let changes = cache.changes(dirty, &me);
             if changes.is_empty() {
+                // Nothing for this node's rules: nothing to program.
+                waiting.clear();
                 table = Some(t);
                 continue;
             }
@@ -303,6 +315,11 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
         };
         let (t, result) = apply(t, work, &reopen).await;
         table = t;
+        let programmed: Vec<Duration> = match &result {
+            Ok(_) => waiting.drain(..).map(|t| t.elapsed()).collect(),
+            Err(_) => Vec::new(),
+        };
+        crate::metrics::proxy_synced(started.elapsed(), result.is_ok(), &programmed);
         match result {
             Ok(applied) => {
                 full = false;
@@ -368,6 +385,13 @@ fn open(netns: &Option<String>, cluster: &ClusterConfig) -> Result<Proxier> {
 
 /// Apply one reflector event to `objects` (the cache's services or endpoints) and mark
 /// its service dirty; a complete list replaces them all and calls for a full sync.
+/// Note when a change (not a list) arrived.
+fn arrived<K>(ev: &Event<K>, waiting: &mut Vec<Instant>) {
+    if !matches!(ev, Event::Listed(_)) {
+        waiting.push(Instant::now());
+    }
+}
+
 fn on_event<K: openapi::Resource>(
     objects: &mut HashMap<Key, K>,
     ev: Event<K>,
