@@ -326,10 +326,7 @@ impl Store {
 
     /// This server's watch fan-out (started on first use).
     pub fn hub(&self) -> Arc<crate::watch::Hub> {
-        self.inner
-            .hub
-            .get_or_init(|| crate::watch::Hub::start(self.inner.events.subscribe(), self.revision()))
-            .clone()
+        self.inner.hub.get_or_init(|| crate::watch::Hub::start(self.inner.events.subscribe(), self.revision())).clone()
     }
 
     /// The store's Prometheus series: leadership, backend, commit latency, watchers.
