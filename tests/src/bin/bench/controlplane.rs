@@ -132,7 +132,12 @@ fn start_postgres(base: &Path) -> Result<(Postgres, String)> {
 }
 
 fn start_server(data_dir: &Path, store: Option<&str>) -> Result<ApiServer> {
-    let mut cmd = Command::new(sibling_binary("apiserver")?);
+    // FLATNET_BENCH_APISERVER: another build to measure (e.g. a baseline).
+    let binary = match std::env::var_os("FLATNET_BENCH_APISERVER") {
+        Some(p) => PathBuf::from(p),
+        None => sibling_binary("apiserver")?,
+    };
+    let mut cmd = Command::new(binary);
     cmd.args(["--listen", "127.0.0.1:0", "--pod-cidr", "10.0.0.0/8", "--node-subnet-prefix", "24"])
         .arg("--data-dir")
         .arg(data_dir)
