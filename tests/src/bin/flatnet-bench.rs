@@ -103,6 +103,9 @@ enum Cmd {
         /// Seconds of the creates/s phase.
         #[arg(long, default_value_t = 5)]
         create_secs: u64,
+        /// The servers' lease TTL (the nodes heartbeat every third of it).
+        #[arg(long, default_value_t = 20)]
+        lease_ttl: u64,
     },
     /// Benchmark pod network setup: flatnet (netcore) against CNI and netavark (as root).
     Netsetup {
@@ -473,7 +476,16 @@ async fn main() -> Result<()> {
         Cmd::Api { sequential, clients, list_pods, lists, watchers, watch_writes, data_dir } => {
             api_bench(sequential, clients, list_pods, lists, watchers, watch_writes, data_dir).await
         }
-        Cmd::Controlplane { nodes, setups, steady_secs, steady_rate, burst_secs, burst_rate, create_secs } => {
+        Cmd::Controlplane {
+            nodes,
+            setups,
+            steady_secs,
+            steady_rate,
+            burst_secs,
+            burst_rate,
+            create_secs,
+            lease_ttl,
+        } => {
             controlplane::run(controlplane::Opts {
                 nodes,
                 setups,
@@ -482,6 +494,7 @@ async fn main() -> Result<()> {
                 burst_secs,
                 burst_rate,
                 create_secs,
+                lease_ttl,
             })
             .await
         }

@@ -131,14 +131,15 @@ fn start_postgres(base: &Path) -> Result<(Postgres, String)> {
     Ok((pg, url))
 }
 
-fn start_server(data_dir: &Path, store: Option<&str>) -> Result<ApiServer> {
+fn start_server(data_dir: &Path, store: Option<&str>, lease_ttl: u64) -> Result<ApiServer> {
     // FLATNET_BENCH_APISERVER: another build to measure (e.g. a baseline).
     let binary = match std::env::var_os("FLATNET_BENCH_APISERVER") {
         Some(p) => PathBuf::from(p),
         None => sibling_binary("apiserver")?,
     };
     let mut cmd = Command::new(binary);
-    cmd.args(["--listen", "127.0.0.1:0", "--pod-cidr", "10.0.0.0/8", "--node-subnet-prefix", "24"])
+    cmd.args(["--listen", "127.0.0.1:0", "--pod-cidr", "100.64.0.0/10", "--node-subnet-prefix", "24"])
+        .args(["--lease-ttl", &lease_ttl.to_string()])
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "warn")
@@ -292,6 +293,8 @@ pub struct Opts {
     pub burst_secs: u64,
     pub burst_rate: u64,
     pub create_secs: u64,
+    /// The servers' lease TTL; nodes heartbeat every third of it, as the agent does.
+    pub lease_ttl: u64,
 }
 
 struct Row {
@@ -320,8 +323,8 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     println!("## Control plane at scale (flatnet-bench controlplane)\n");
     println!(
-        "Steady {} changes/s for {} s, burst {} changes/s for {} s; a change is a pod bound to a random node, every tenth a service (to every node).\n",
-        opts.steady_rate, opts.steady_secs, opts.burst_rate, opts.burst_secs
+        "Steady {} changes/s for {} s, burst {} changes/s for {} s; a change is a pod bound to a random node, every tenth a service (to every node); lease TTL {} s (a heartbeat per node every {} s).\n",
+        opts.steady_rate, opts.steady_secs, opts.burst_rate, opts.burst_secs, opts.lease_ttl, (opts.lease_ttl / 3).max(1)
     );
     println!("| setup | nodes | steady write → event p50 / p99 | burst p50 / p99 | service → every node p50 / p99 | missed | creates/s | server CPU (cores) / RSS / peak RSS | PostgreSQL CPU | terminated watchers |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -355,11 +358,11 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data)?;
     let (pg, servers) = match setup {
-        "sqlite" => (None, vec![start_server(&data, None)?]),
+        "sqlite" => (None, vec![start_server(&data, None, opts.lease_ttl)?]),
         "postgres" => {
             let (pg, url) = start_postgres(tmp.path())?;
-            let first = start_server(&data, Some(&url))?;
-            let second = start_server(&data, Some(&url))?;
+            let first = start_server(&data, Some(&url), opts.lease_ttl)?;
+            let second = start_server(&data, Some(&url), opts.lease_ttl)?;
             (Some(pg), vec![first, second])
         }
         other => bail!("unknown setup {other} (sqlite or postgres)"),
@@ -370,7 +373,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         .iter()
         .map(|s| Client::with_ca(&s.url, Some(token.clone()), &ca).map_err(anyhow::Error::from))
         .collect::<Result<_>>()?;
-    let ttl = 20;
+    let ttl = opts.lease_ttl;
 
     // Register the nodes, 32 at a time.
     let names: Vec<String> = (0..nodes).map(|i| format!("node-{i}")).collect();
@@ -500,7 +503,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
             .filter(|l| l.starts_with("flatnet_apiserver_watchers_terminated_total"))
             .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
             .sum();
-        terminated.push(format!("{n}"));
+        terminated.push(format!("{}", n + 0.0));
     }
 
     let d = deliveries.lock().unwrap().clone();
