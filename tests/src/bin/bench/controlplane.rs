@@ -308,6 +308,8 @@ struct Row {
     servers: Vec<(f64, f64, f64)>,
     postgres_cpu: Option<f64>,
     watchers: String,
+    /// This process (the simulated nodes), in cores.
+    nodes_cpu: f64,
 }
 
 pub async fn run(opts: Opts) -> Result<()> {
@@ -326,13 +328,13 @@ pub async fn run(opts: Opts) -> Result<()> {
         "Steady {} changes/s for {} s, burst {} changes/s for {} s; a change is a pod bound to a random node, every tenth a service (to every node); lease TTL {} s (a heartbeat per node every {} s).\n",
         opts.steady_rate, opts.steady_secs, opts.burst_rate, opts.burst_secs, opts.lease_ttl, (opts.lease_ttl / 3).max(1)
     );
-    println!("| setup | nodes | steady write → event p50 / p99 | burst p50 / p99 | service → every node p50 / p99 | missed | creates/s | server CPU (cores) / RSS / peak RSS | PostgreSQL CPU | terminated watchers |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| setup | nodes | steady write → event p50 / p99 | burst p50 / p99 | service → every node p50 / p99 | missed | creates/s | server CPU (cores) / RSS / peak RSS | PostgreSQL CPU | simulated nodes' CPU | terminated watchers |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let servers: Vec<String> =
             r.servers.iter().map(|(cpu, rss, hwm)| format!("{cpu:.2} / {rss:.0} MB / {hwm:.0} MB")).collect();
         println!(
-            "| {} | {} | {} / {} ({}) | {} / {} ({}) | {} / {} | {} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} / {} ({}) | {} / {} ({}) | {} / {} | {} | {:.0} | {} | {} | {:.2} | {} |",
             r.setup,
             r.nodes,
             ms(r.steady.0),
@@ -347,6 +349,7 @@ pub async fn run(opts: Opts) -> Result<()> {
             r.creates,
             servers.join("; "),
             r.postgres_cpu.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into()),
+            r.nodes_cpu,
             r.watchers
         );
     }
@@ -423,6 +426,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let pg_pids = pg.as_ref().map(|p| postgres_pids(p.child.id())).unwrap_or_default();
     let cpu0: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
     let pg0: f64 = pg_pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let me0 = cpu_seconds(std::process::id());
     let t0 = Instant::now();
 
     // The steady phase, then the burst: each change at its time, on its own task.
@@ -467,6 +471,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
     let pg1: f64 = pg_pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let me1 = cpu_seconds(std::process::id());
 
     // Creates/s: 64 clients, pods bound to random nodes, `create_secs` seconds.
     let stop = Instant::now() + Duration::from_secs(opts.create_secs);
@@ -536,5 +541,6 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         servers: servers_row,
         postgres_cpu: (!pg_pids.is_empty()).then(|| (pg1 - pg0) / elapsed),
         watchers: terminated.join(" + "),
+        nodes_cpu: (me1 - me0) / elapsed,
     })
 }
