@@ -16,11 +16,36 @@ use axum::response::Response;
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
 
+/// A latency histogram with [`BUCKETS`].
 #[derive(Default)]
-struct Histogram {
+pub struct Histogram {
     counts: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, seconds: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// Append `name`'s series; `labels` are `k="v",…` or empty.
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, n) in BUCKETS.iter().zip(self.counts.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
+        let braced = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braced} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braced} {}", self.count);
+    }
 }
 
 #[derive(Default)]
@@ -81,14 +106,7 @@ impl Metrics {
             .entry((method.to_string(), route.to_string(), status))
             .or_default() += 1;
         let mut latency = self.latency.lock().expect("metrics poisoned");
-        let h = latency.entry((method.to_string(), route.to_string())).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        latency.entry((method.to_string(), route.to_string())).or_default().observe(seconds);
     }
 
     /// Render everything; `objects` are the counts by kind.
@@ -108,14 +126,7 @@ impl Metrics {
         out.push_str("# TYPE flatnet_apiserver_request_duration_seconds histogram\n");
         for ((method, route), h) in self.latency.lock().expect("metrics poisoned").iter() {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
-            for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ =
-                    writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
-            }
-            let _ =
-                writeln!(out, "flatnet_apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "flatnet_apiserver_request_duration_seconds_count{{{labels}}} {}", h.count);
+            h.render(&mut out, "flatnet_apiserver_request_duration_seconds", &labels);
         }
         out.push_str("# HELP flatnet_apiserver_watch_clients Open watch streams.\n");
         out.push_str("# TYPE flatnet_apiserver_watch_clients gauge\n");

@@ -1,22 +1,42 @@
 //! Watch streams: newline-delimited JSON events from a resourceVersion on.
 //!
-//! A watcher subscribes to the in-memory event bus *before* reading the history from the
-//! database, then drops from the bus what the history already delivered (by revision).
+//! A watcher registers with the server's [`Hub`] *before* reading the history from the
+//! database, then drops from its queue what the history already delivered (by revision).
 //! Every event is committed before it is published, so nothing falls between the two, and
-//! nothing is sent twice. A watcher that falls so far behind that the bus overflows reads
-//! the missed part from the database again; if that part was compacted, it gets an ERROR
+//! nothing is sent twice. If the part to replay was compacted, the watcher gets an ERROR
 //! event with 410 and the stream ends. No watcher polls the database while idle.
 //!
 //! Filters follow Kubernetes: with a label or field selector, a MODIFIED event is sent as
 //! ADDED when the object starts matching and as DELETED when it stops matching.
+//!
+//! # The fan-out (like kube-apiserver's watch cache)
+//!
+//! One dispatcher task per server reads the store's event bus and hands each event to the
+//! watchers that can see it:
+//! - **Encoded once.** An event's line (`{"type":…,"object":…}`) is built at most once per
+//!   event type (a filter may turn a MODIFIED into ADDED or DELETED) and shared as `Bytes`
+//!   by every watcher that gets it.
+//! - **Indexed by node.** Watches with `spec.nodeName=N` (each agent's pod watch) are kept
+//!   under N: a pod event wakes only the watches of its node (before and after the change)
+//!   and the watches without a node filter, not every node's.
+//! - **Bounded queues.** Each watcher has a queue of [`WATCH_QUEUE`] events. The dispatcher
+//!   never waits: when a watcher's queue is full (its client reads slower than events
+//!   come), the watcher is cut off: its stream ends after what it was sent, and it is
+//!   counted in `flatnet_apiserver_watchers_terminated_total`. The client watches again from
+//!   the last resourceVersion it saw (read from the history table), as Kubernetes clients
+//!   do when kube-apiserver closes an unresponsive watcher. If the dispatcher itself falls
+//!   behind the bus (which holds 4096 events), every watcher is cut off the same way.
 
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use openapi::selector::LabelSelector;
 use openapi::{EventType, Status};
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::fields::FieldSelector;
@@ -105,8 +125,216 @@ fn error(status: &Status) -> Bytes {
 
 type Tx = mpsc::Sender<Result<Bytes, Infallible>>;
 
-/// Start a watch; the body streams until the client leaves, the timeout passes, or an
-/// error (410) ends it.
+/// Events a watcher may have pending before it is cut off.
+pub const WATCH_QUEUE: usize = 1024;
+
+/// An event for one watcher: its revision and its encoded line.
+type Item = (i64, Bytes);
+
+type KindKey = (&'static str, &'static str);
+
+fn key(kind: Kind) -> KindKey {
+    (kind.api_version, kind.kind)
+}
+
+struct Slot {
+    filter: Arc<Filter>,
+    queue: mpsc::Sender<Item>,
+}
+
+/// The watchers of one kind.
+#[derive(Default)]
+struct KindWatchers {
+    /// Watches without a node filter: every event of the kind is offered to them.
+    all: HashMap<u64, Slot>,
+    /// Watches with `spec.nodeName=N`, by N.
+    by_node: HashMap<String, HashMap<u64, Slot>>,
+}
+
+impl KindWatchers {
+    fn len(&self) -> usize {
+        self.all.len() + self.by_node.values().map(HashMap::len).sum::<usize>()
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    kinds: HashMap<KindKey, KindWatchers>,
+    /// Watchers cut off, by kind.
+    terminated: BTreeMap<&'static str, u64>,
+}
+
+impl Index {
+    fn insert(&mut self, id: u64, slot: Slot) {
+        let kw = self.kinds.entry(key(slot.filter.kind)).or_default();
+        match &slot.filter.node {
+            Some(n) => {
+                kw.by_node.entry(n.clone()).or_default().insert(id, slot);
+            }
+            None => {
+                kw.all.insert(id, slot);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u64, filter: &Filter) -> Option<Slot> {
+        let kw = self.kinds.get_mut(&key(filter.kind))?;
+        match &filter.node {
+            Some(n) => {
+                let m = kw.by_node.get_mut(n)?;
+                let slot = m.remove(&id);
+                if m.is_empty() {
+                    kw.by_node.remove(n);
+                }
+                slot
+            }
+            None => kw.all.remove(&id),
+        }
+    }
+
+    /// Offer `ev` to the watchers that can see it; cuts off those whose queue is full.
+    /// Answers how many watchers got it.
+    fn dispatch(&mut self, ev: &Change) -> usize {
+        let Some(kw) = self.kinds.get_mut(&key(ev.kind)) else { return 0 };
+        let mut lines: [Option<Bytes>; 3] = [None, None, None];
+        let mut gone: Vec<(u64, Option<String>, bool)> = Vec::new();
+        let mut sent = 0;
+        let mut offer = |id: u64, slot: &Slot, node: Option<&String>| {
+            let Some(t) = slot.filter.view(ev) else { return };
+            let i = match t {
+                EventType::Added => 0,
+                EventType::Modified => 1,
+                _ => 2,
+            };
+            let bytes = lines[i].get_or_insert_with(|| line(t, &ev.object)).clone();
+            match slot.queue.try_send((ev.rev, bytes)) {
+                Ok(()) => sent += 1,
+                Err(TrySendError::Full(_)) => gone.push((id, node.cloned(), true)),
+                Err(TrySendError::Closed(_)) => gone.push((id, node.cloned(), false)),
+            }
+        };
+        for (id, slot) in &kw.all {
+            offer(*id, slot, None);
+        }
+        let new_node = ev.selectable.node.as_ref();
+        let old_node = ev.old.as_ref().and_then(|o| o.node.as_ref()).filter(|o| Some(*o) != new_node);
+        for node in [new_node, old_node].into_iter().flatten() {
+            if let Some(m) = kw.by_node.get(node) {
+                for (id, slot) in m {
+                    offer(*id, slot, Some(node));
+                }
+            }
+        }
+        for (id, node, cut) in gone {
+            match node {
+                None => drop(kw.all.remove(&id)),
+                Some(n) => {
+                    if let Some(m) = kw.by_node.get_mut(&n) {
+                        m.remove(&id);
+                        if m.is_empty() {
+                            kw.by_node.remove(&n);
+                        }
+                    }
+                }
+            }
+            if cut {
+                *self.terminated.entry(ev.kind.kind).or_default() += 1;
+            }
+        }
+        sent
+    }
+
+    /// Cut off every watcher (the dispatcher lost events).
+    fn cut_all(&mut self) {
+        for (k, kw) in self.kinds.drain() {
+            *self.terminated.entry(k.1).or_default() += kw.len() as u64;
+        }
+    }
+}
+
+/// A server's watch fan-out: the index of its watchers and the dispatcher feeding them.
+#[derive(Default)]
+pub struct Hub {
+    index: Mutex<Index>,
+    next_id: AtomicU64,
+    /// Every event up to this revision has been offered to the watchers' queues.
+    dispatched: AtomicI64,
+}
+
+/// A watcher's place in the [`Hub`]; leaves it when dropped.
+struct Registration {
+    hub: Arc<Hub>,
+    id: u64,
+    filter: Arc<Filter>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.index.lock().expect("watch index poisoned").remove(self.id, &self.filter);
+    }
+}
+
+impl Hub {
+    /// A hub fed by `bus` (the store's event bus) from a task of its own, which ends when
+    /// the bus closes.
+    pub fn start(mut bus: broadcast::Receiver<Arc<Change>>, revision: i64) -> Arc<Hub> {
+        let hub = Arc::new(Hub { dispatched: AtomicI64::new(revision), ..Default::default() });
+        let h = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                match bus.recv().await {
+                    Ok(ev) => {
+                        h.index.lock().expect("watch index poisoned").dispatch(&ev);
+                        h.dispatched.fetch_max(ev.rev, Ordering::Release);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("watch dispatcher fell {n} events behind the bus: every watcher is cut off");
+                        h.index.lock().expect("watch index poisoned").cut_all();
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        h.index.lock().expect("watch index poisoned").kinds.clear();
+                        return;
+                    }
+                }
+            }
+        });
+        hub
+    }
+
+    fn register(self: &Arc<Self>, filter: Arc<Filter>) -> (Registration, mpsc::Receiver<Item>) {
+        let (queue, rx) = mpsc::channel(WATCH_QUEUE);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.index.lock().expect("watch index poisoned").insert(id, Slot { filter: filter.clone(), queue });
+        (Registration { hub: self.clone(), id, filter }, rx)
+    }
+
+    /// Prometheus series: watchers by kind, watchers cut off by kind.
+    pub fn metrics_text(&self) -> String {
+        use std::fmt::Write;
+        let index = self.index.lock().expect("watch index poisoned");
+        let mut out = String::from(
+            "# HELP flatnet_apiserver_watchers Registered watches by kind.\n# TYPE flatnet_apiserver_watchers gauge\n",
+        );
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (k, kw) in &index.kinds {
+            *counts.entry(k.1).or_default() += kw.len();
+        }
+        for (kind, n) in counts {
+            let _ = writeln!(out, "flatnet_apiserver_watchers{{kind=\"{kind}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP flatnet_apiserver_watchers_terminated_total Watchers cut off because their queue was full \
+             (a client reading slower than events come).\n# TYPE flatnet_apiserver_watchers_terminated_total counter\n",
+        );
+        for (kind, n) in &index.terminated {
+            let _ = writeln!(out, "flatnet_apiserver_watchers_terminated_total{{kind=\"{kind}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// Start a watch; the body streams until the client leaves, the timeout passes, the
+/// watcher is cut off, or an error (410) ends it.
 pub fn stream(store: Store, metrics: Arc<Metrics>, filter: Filter, params: WatchParams) -> Body {
     let (tx, rx) = mpsc::channel(1024);
     tokio::spawn(async move {
@@ -123,7 +351,9 @@ async fn send(tx: &Tx, bytes: Bytes) -> bool {
 }
 
 async fn run(store: Store, filter: Filter, params: WatchParams, tx: Tx) {
-    let mut bus = store.subscribe();
+    let hub = store.hub();
+    let filter = Arc::new(filter);
+    let (_registration, mut queue) = hub.register(filter.clone());
     let mut last = match params.from {
         Some(from) => match replay(&store, &filter, from, &tx).await {
             Some(last) => last,
@@ -140,28 +370,38 @@ async fn run(store: Store, filter: Filter, params: WatchParams, tx: Tx) {
     tokio::pin!(deadline);
     loop {
         tokio::select! {
-            received = bus.recv() => match received {
-                Ok(ev) => {
-                    if ev.rev <= last {
+            received = queue.recv() => match received {
+                Some((rev, bytes)) => {
+                    if rev <= last {
                         continue;
                     }
-                    last = ev.rev;
-                    if let Some(t) = filter.view(&ev) {
-                        if !send(&tx, line(t, &ev.object)).await {
-                            return;
-                        }
+                    last = rev;
+                    if !send(&tx, bytes).await {
+                        return;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    bus = store.subscribe();
-                    match replay(&store, &filter, last, &tx).await {
-                        Some(l) => last = l,
-                        None => return,
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+                // Cut off (or the server is stopping): the stream ends.
+                None => return,
             },
             _ = bookmarks.tick(), if params.bookmarks => {
+                // Everything up to `dispatched` is in the queue already: send it, then the
+                // bookmark may say `dispatched` even if none of it was for this watcher.
+                let dispatched = hub.dispatched.load(Ordering::Acquire);
+                loop {
+                    match queue.try_recv() {
+                        Ok((rev, bytes)) => {
+                            if rev > last {
+                                last = rev;
+                                if !send(&tx, bytes).await {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                }
+                last = last.max(dispatched);
                 if !send(&tx, bookmark(filter.kind, last)).await {
                     return;
                 }
@@ -296,5 +536,103 @@ mod tests {
         let mut other_ns = modified(bound.clone(), bound);
         other_ns.kind = Service::INFO;
         assert_eq!(f.view(&other_ns), None);
+    }
+
+    fn pod_filter(node: Option<&str>) -> Filter {
+        Filter {
+            kind: Pod::INFO,
+            namespace: None,
+            labels: LabelSelector::default(),
+            node: node.map(str::to_string),
+            fields: FieldSelector::default(),
+        }
+    }
+
+    fn added(rev: i64, node: Option<&str>) -> Change {
+        Change {
+            rev,
+            event_type: EventType::Added,
+            kind: Pod::INFO,
+            namespace: "default".into(),
+            object: Arc::from("{}"),
+            selectable: sel(&[], node),
+            old: None,
+            old_object: None,
+        }
+    }
+
+    fn slot(index: &mut Index, id: u64, node: Option<&str>, capacity: usize) -> mpsc::Receiver<Item> {
+        let (queue, rx) = mpsc::channel(capacity);
+        index.insert(id, Slot { filter: Arc::new(pod_filter(node)), queue });
+        rx
+    }
+
+    #[test]
+    fn a_pod_event_reaches_its_nodes_watches_and_the_unfiltered_ones_only() {
+        let mut index = Index::default();
+        let mut n1 = slot(&mut index, 1, Some("n1"), 8);
+        let mut n2 = slot(&mut index, 2, Some("n2"), 8);
+        let mut all = slot(&mut index, 3, None, 8);
+        let mut services = {
+            let (queue, rx) = mpsc::channel(8);
+            let filter = Filter { kind: Service::INFO, ..pod_filter(None) };
+            index.insert(4, Slot { filter: Arc::new(filter), queue });
+            rx
+        };
+        assert_eq!(index.dispatch(&added(7, Some("n1"))), 2);
+        let (rev, a) = n1.try_recv().unwrap();
+        let (_, b) = all.try_recv().unwrap();
+        assert_eq!(rev, 7);
+        assert!(a.starts_with(b"{\"type\":\"ADDED\""));
+        // Encoded once: both watchers hold the same buffer.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        assert!(n2.try_recv().is_err());
+        assert!(services.try_recv().is_err());
+        // A pod moving from n1 to n2 is DELETED for n1's watch and ADDED for n2's.
+        let mut moved = modified(sel(&[], Some("n1")), sel(&[], Some("n2")));
+        moved.rev = 8;
+        assert_eq!(index.dispatch(&moved), 3);
+        assert!(n1.try_recv().unwrap().1.starts_with(b"{\"type\":\"DELETED\""));
+        assert!(n2.try_recv().unwrap().1.starts_with(b"{\"type\":\"ADDED\""));
+        assert!(all.try_recv().unwrap().1.starts_with(b"{\"type\":\"MODIFIED\""));
+        // Unbound pods wake no node's watch.
+        assert_eq!(index.dispatch(&added(9, None)), 1);
+        // A watcher that left is dropped from the index at the next event for it.
+        drop(n1);
+        index.dispatch(&added(10, Some("n1")));
+        assert!(!index.kinds[&key(Pod::INFO)].by_node.contains_key("n1"));
+        assert!(index.terminated.is_empty(), "a watcher that left is not counted as cut off");
+    }
+
+    #[test]
+    fn a_full_queue_cuts_its_watcher_off_and_no_other() {
+        let mut index = Index::default();
+        let mut slow = slot(&mut index, 1, Some("n1"), 4);
+        let mut fast = slot(&mut index, 2, None, 4);
+        for rev in 1..=5 {
+            index.dispatch(&added(rev, Some("n1")));
+            assert_eq!(fast.try_recv().unwrap().0, rev);
+        }
+        assert_eq!(index.terminated.get("Pod"), Some(&1));
+        assert!(index.kinds[&key(Pod::INFO)].by_node.is_empty());
+        // The slow watcher gets what was queued, then its stream ends.
+        for rev in 1..=4 {
+            assert_eq!(slow.try_recv().unwrap().0, rev);
+        }
+        assert_eq!(slow.try_recv().unwrap_err(), TryRecvError::Disconnected);
+        // The others go on.
+        assert_eq!(index.dispatch(&added(6, Some("n1"))), 1);
+        assert_eq!(fast.try_recv().unwrap().0, 6);
+    }
+
+    #[test]
+    fn the_dispatcher_losing_events_cuts_everyone_off() {
+        let mut index = Index::default();
+        let mut a = slot(&mut index, 1, Some("n1"), 4);
+        let mut b = slot(&mut index, 2, None, 4);
+        index.cut_all();
+        assert_eq!(index.terminated.get("Pod"), Some(&2));
+        assert_eq!(a.try_recv().unwrap_err(), TryRecvError::Disconnected);
+        assert_eq!(b.try_recv().unwrap_err(), TryRecvError::Disconnected);
     }
 }

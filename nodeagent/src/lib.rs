@@ -39,6 +39,7 @@ pub mod exec;
 mod fake;
 pub mod kernel;
 pub mod logs;
+pub mod metrics;
 pub mod pods;
 pub mod policy;
 pub mod probe;

@@ -59,8 +59,12 @@ pub async fn start(
     let expected = format!("Bearer {hash}");
     let exec = crate::exec::router(expected.clone(), data_dir.clone());
     let state = Arc::new(LogState { expected, data_dir });
-    let app =
-        Router::new().route("/pods/{uid}/containers/{container}/log", get(read_log)).with_state(state).merge(exec);
+    let app = Router::new()
+        .route("/pods/{uid}/containers/{container}/log", get(read_log))
+        .with_state(state)
+        .merge(exec)
+        // The agent's metrics (no token: timings and counts only, as kube-proxy serves them).
+        .route("/metrics", get(|| async { crate::metrics::render() }));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the pod log endpoint stopped");

@@ -265,13 +265,21 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
     let mut failures = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     // What was deleted under the proxy and waits for its repair.
     let mut drifted = TableDrift::default();
+    // When each change not yet in the rules arrived (for network_programming_duration_seconds).
+    let mut waiting: Vec<Instant> = Vec::new();
     loop {
         let mut dirty: BTreeSet<Key> = BTreeSet::new();
         if (!full && drifted.is_empty()) || retry.is_some() || !(listed_services && listed_endpoints) {
             // Wait for something to do.
             tokio::select! {
-                ev = services.next() => on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full),
-                ev = endpoints.next() => on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full),
+                ev = services.next() => {
+                    arrived(&ev, &mut waiting);
+                    on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full)
+                }
+                ev = endpoints.next() => {
+                    arrived(&ev, &mut waiting);
+                    on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full)
+                }
                 _ = ticker.tick() => full = true,
                 _ = sleep_until(cache.next_wait()) => dirty.extend(cache.expired()),
                 _ = sleep_until(retry) => retry = None,
@@ -281,10 +289,12 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
             loop {
                 let mut progressed = false;
                 if let Some(ev) = services.next().now_or_never() {
+                    arrived(&ev, &mut waiting);
                     on_event(&mut cache.services, ev, &mut dirty, &mut listed_services, &mut full);
                     progressed = true;
                 }
                 if let Some(ev) = endpoints.next().now_or_never() {
+                    arrived(&ev, &mut waiting);
                     on_event(&mut cache.endpoints, ev, &mut dirty, &mut listed_endpoints, &mut full);
                     progressed = true;
                 }
@@ -324,12 +334,19 @@ async fn proxy<T: ServiceTable, S: ListWatch<Service>, E: ListWatch<Endpoints>>(
             } else if !drifted.is_empty() {
                 (Work::Repair(std::mem::take(&mut drifted)), "a repair of drift".to_string())
             } else {
+                // Nothing for this node's rules: nothing to program.
+                waiting.clear();
                 table = Some(t);
                 continue;
             }
         };
         let (t, result) = apply(t, work, &reopen).await;
         table = t;
+        let programmed: Vec<Duration> = match &result {
+            Ok(_) => waiting.drain(..).map(|t| t.elapsed()).collect(),
+            Err(_) => Vec::new(),
+        };
+        crate::metrics::proxy_synced(started.elapsed(), result.is_ok(), &programmed);
         match result {
             Ok(applied) => {
                 full = false;
@@ -405,6 +422,13 @@ fn on_drift(d: &Drift, drifted: &mut TableDrift, full: &mut bool) {
 
 /// Apply one reflector event to `objects` (the cache's services or endpoints) and mark
 /// its service dirty; a complete list replaces them all and calls for a full sync.
+/// Note when a change (not a list) arrived.
+fn arrived<K>(ev: &Event<K>, waiting: &mut Vec<Instant>) {
+    if !matches!(ev, Event::Listed(_)) {
+        waiting.push(Instant::now());
+    }
+}
+
 fn on_event<K: openapi::Resource>(
     objects: &mut HashMap<Key, K>,
     ev: Event<K>,

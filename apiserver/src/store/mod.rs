@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use chrono::{DateTime, Utc};
 use openapi::{ClusterConfig, EventType, KindInfo};
@@ -185,6 +185,10 @@ struct Inner {
     leader: AtomicBool,
     /// PostgreSQL: the change feed's wake-ups by cause ([`feed::Wake`]).
     feed_wakes: [AtomicU64; 3],
+    /// The watch fan-out fed by `events`, started by the first watch ([`crate::watch::Hub`]).
+    hub: OnceLock<Arc<crate::watch::Hub>>,
+    /// Time from a write batch's begin to its commit.
+    commit_seconds: Mutex<crate::metrics::Histogram>,
 }
 
 /// A handle on the store; cheap to clone.
@@ -303,6 +307,8 @@ impl Store {
             published: watch::Sender::new(revision),
             leader: AtomicBool::new(!postgres),
             feed_wakes: Default::default(),
+            hub: OnceLock::new(),
+            commit_seconds: Default::default(),
         });
         if let Some(opts) = pg_opts {
             feed::start(inner.clone()).await?;
@@ -320,7 +326,12 @@ impl Store {
         self.inner.leader.load(Ordering::Acquire)
     }
 
-    /// The store's Prometheus series: leadership and backend.
+    /// This server's watch fan-out (started on first use).
+    pub fn hub(&self) -> Arc<crate::watch::Hub> {
+        self.inner.hub.get_or_init(|| crate::watch::Hub::start(self.inner.events.subscribe(), self.revision())).clone()
+    }
+
+    /// The store's Prometheus series: leadership, backend, commit latency, watchers.
     pub fn metrics_text(&self) -> String {
         let backend = if self.is_postgres() { "postgres" } else { "sqlite" };
         let mut out = format!(
@@ -346,6 +357,18 @@ impl Store {
                 let n = n.load(Ordering::Relaxed);
                 out.push_str(&format!("flatnet_apiserver_feed_wakeups_total{{cause=\"{cause}\"}} {n}\n"));
             }
+        }
+        out.push_str(
+            "# HELP flatnet_apiserver_store_commit_duration_seconds Time from a write batch's begin to its commit \
+             (every write waits for one).\n# TYPE flatnet_apiserver_store_commit_duration_seconds histogram\n",
+        );
+        self.inner.commit_seconds.lock().expect("metrics poisoned").render(
+            &mut out,
+            "flatnet_apiserver_store_commit_duration_seconds",
+            "",
+        );
+        if let Some(hub) = self.inner.hub.get() {
+            out.push_str(&hub.metrics_text());
         }
         out
     }

@@ -64,6 +64,7 @@ async fn begin(conn: &mut Conn, rev: i64) -> Result<i64, sqlx::Error> {
 /// Run one batch; answers every job and returns the revision after it.
 async fn run_batch(conn: &mut Conn, jobs: Vec<Job>, inner: &Inner, rev: i64) -> i64 {
     let postgres = matches!(conn, Conn::Pg(_));
+    let started = std::time::Instant::now();
     let rev = match begin(conn, rev).await {
         Ok(rev) => rev,
         Err(e) => {
@@ -134,6 +135,7 @@ async fn run_batch(conn: &mut Conn, jobs: Vec<Job>, inner: &Inner, rev: i64) -> 
         }
         None => exec(conn, "COMMIT").await,
     };
+    inner.commit_seconds.lock().expect("metrics poisoned").observe(started.elapsed().as_secs_f64());
     if let Err(e) = committed {
         let _ = exec(conn, "ROLLBACK").await;
         let err = ApiError::internal("commit", e);

@@ -20,6 +20,9 @@
 //! `flatnet-bench dns`: the node's cluster DNS server against dnsmasq with dnsperf, each
 //! pinned to one core, single-query latency, and the zone's memory; see `bench/dns.rs`.
 //!
+//! `flatnet-bench controlplane`: simulated nodes (the agent's watches and heartbeats) on
+//! SQLite with one server and PostgreSQL with two; see `bench/controlplane.rs`.
+//!
 //! `flatnet-bench netsetup`: pod network setup latency (netns, veth, bridge, address,
 //! route, until the pod's first packet arrives) of flatnet's netcore against the CNI
 //! bridge plugin and netavark in the same run, and teardown; see `bench/netsetup.rs`.
@@ -39,6 +42,8 @@ use openapi::{Container, Heartbeat, Node, NodeAddress, NodeStatus, ObjectMeta, P
 
 #[path = "bench/agent.rs"]
 mod agent;
+#[path = "bench/controlplane.rs"]
+mod controlplane;
 #[path = "bench/dns.rs"]
 mod dns;
 #[path = "bench/netsetup.rs"]
@@ -82,6 +87,31 @@ enum Cmd {
         /// Where the data directory goes (a temporary one by default).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// The control plane with simulated nodes (the agent's watches and heartbeats, no
+    /// kernel work): write → event at the nodes, creates/s, servers' CPU and memory, on
+    /// SQLite with one server and PostgreSQL with two (release `apiserver` beside this one).
+    Controlplane {
+        /// Node counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        nodes: Vec<usize>,
+        /// Setups, comma-separated: sqlite (one server), postgres (two servers).
+        #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+        setups: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        steady_secs: u64,
+        #[arg(long, default_value_t = 20)]
+        steady_rate: u64,
+        #[arg(long, default_value_t = 5)]
+        burst_secs: u64,
+        #[arg(long, default_value_t = 200)]
+        burst_rate: u64,
+        /// Seconds of the creates/s phase.
+        #[arg(long, default_value_t = 5)]
+        create_secs: u64,
+        /// The servers' lease TTL (the nodes heartbeat every third of it).
+        #[arg(long, default_value_t = 20)]
+        lease_ttl: u64,
     },
     /// Benchmark pod network setup: flatnet (netcore) against CNI and netavark (as root).
     Netsetup {
@@ -476,6 +506,28 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Api { sequential, clients, list_pods, lists, watchers, watch_writes, data_dir } => {
             api_bench(sequential, clients, list_pods, lists, watchers, watch_writes, data_dir).await
+        }
+        Cmd::Controlplane {
+            nodes,
+            setups,
+            steady_secs,
+            steady_rate,
+            burst_secs,
+            burst_rate,
+            create_secs,
+            lease_ttl,
+        } => {
+            controlplane::run(controlplane::Opts {
+                nodes,
+                setups,
+                steady_secs,
+                steady_rate,
+                burst_secs,
+                burst_rate,
+                create_secs,
+                lease_ttl,
+            })
+            .await
         }
         Cmd::Netsetup { pods } => netsetup::run(pods).await,
         Cmd::Throughput { secs, runs } => throughput::run(secs, runs).await,
