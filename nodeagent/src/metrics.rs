@@ -81,9 +81,18 @@ pub fn proxy_synced(took: Duration, ok: bool, programmed: &[Duration]) {
     })
 }
 
+/// The policy counters of this node, as last read from its table (`crate::policy`).
+static POLICY: Mutex<Vec<openapi::PolicyCounter>> = Mutex::new(Vec::new());
+
+/// The node's policy counters were read: `items` replace the ones before.
+pub fn policy_counters(items: &[openapi::PolicyCounter]) {
+    *POLICY.lock().expect("metrics poisoned") = items.to_vec();
+}
+
 /// Every series in the text exposition format.
 pub fn render() -> String {
     let mut out = String::new();
+    render_policy(&mut out);
     with(|p| {
         p.sync.render(
             &mut out,
@@ -109,9 +118,59 @@ pub fn render() -> String {
     out
 }
 
+/// This node's share of `flatnet_policy_packets_total` (the API server's `/metrics` sums
+/// every node's), with the same labels, and the bytes beside it.
+fn render_policy(out: &mut String) {
+    let counters = POLICY.lock().expect("metrics poisoned").clone();
+    for (series, help) in [
+        (
+            "flatnet_policy_packets_total",
+            "Packets counted on this node by a network policy rule (Allow and Pass: connections judged; \
+             Deny: packets dropped); rule=\"isolation\" is a NetworkPolicy's default deny.",
+        ),
+        ("flatnet_policy_bytes_total", "Bytes of the packets in flatnet_policy_packets_total."),
+    ] {
+        let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} counter");
+        for c in &counters {
+            let rule = c.rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
+            let value = if series.ends_with("packets_total") { c.packets } else { c.bytes };
+            let _ = writeln!(
+                out,
+                "{series}{{kind=\"{}\",namespace=\"{}\",name=\"{}\",direction=\"{}\",rule=\"{rule}\",action=\"{}\"}} {value}",
+                c.kind,
+                c.namespace.as_deref().unwrap_or(""),
+                c.name,
+                c.direction,
+                c.action,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_counters_are_served_with_the_api_servers_labels() {
+        policy_counters(&[openapi::PolicyCounter {
+            kind: "NetworkPolicy".into(),
+            namespace: Some("x".into()),
+            name: "deny".into(),
+            direction: "Ingress".into(),
+            rule: None,
+            action: "Deny".into(),
+            packets: 3,
+            bytes: 180,
+        }]);
+        let text = render();
+        assert!(text.contains(
+            "flatnet_policy_packets_total{kind=\"NetworkPolicy\",namespace=\"x\",name=\"deny\",direction=\"Ingress\",rule=\"isolation\",action=\"Deny\"} 3"
+        ), "{text}");
+        assert!(text.contains("flatnet_policy_bytes_total{kind=\"NetworkPolicy\",namespace=\"x\",name=\"deny\",direction=\"Ingress\",rule=\"isolation\",action=\"Deny\"} 180"), "{text}");
+        policy_counters(&[]);
+        assert!(!render().contains("name=\"deny\""));
+    }
 
     #[test]
     fn applies_are_counted_with_kube_proxy_names() {

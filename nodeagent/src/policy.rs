@@ -230,6 +230,7 @@ async fn report_counters(client: Client, me: String, ns: Netns, names: Arc<Mutex
             }
             Err(_) => return,
         };
+        crate::metrics::policy_counters(&items);
         let report = PolicyCounters { items };
         if last.as_ref() == Some(&report) {
             continue;
