@@ -783,6 +783,12 @@ fn validate_policy_counters(report: &PolicyCounters) -> ApiResult<()> {
         if !matches!(c.action.as_str(), "Allow" | "Deny" | "Pass") {
             return Err(ApiError::invalid(field("action"), "Allow, Deny or Pass"));
         }
+        // The document declares the counts int64 (what JSON clients can hold).
+        for (name, value) in [("packets", c.packets), ("bytes", c.bytes)] {
+            if value > i64::MAX as u64 {
+                return Err(ApiError::invalid(field(name), format!("at most {}", i64::MAX)));
+            }
+        }
         // An index into a policy's rules: the document declares it an int32.
         if c.rule.is_some_and(|r| r > i32::MAX as u32) {
             return Err(ApiError::invalid(field("rule"), format!("a rule index, at most {}", i32::MAX)));

@@ -130,7 +130,7 @@ def before_call(context, case, kwargs):
         if "containers" in spec:
             _pod_dns(spec)
         _service_spec(spec)
-        _policy_spec(spec, baseline="baselineadminnetworkpolicies" in case.path)
+        _policy_spec(spec, baseline="baselineadminnetworkpolicies" in case.path, netpol="/networkpolicies" in case.path)
     if "baselineadminnetworkpolicies" in case.path and isinstance(meta, dict):
         meta["name"] = "default"
     status = body.get("status")
@@ -257,8 +257,10 @@ def _policy_counters(body):
             item.pop("namespace", None)
 
 
-def _policy_spec(spec, baseline):
-    if "podSelector" in spec or "policyTypes" in spec:
+def _policy_spec(spec, baseline, netpol=False):
+    # A NetworkPolicy's spec may come with `ingress` alone (the document requires nothing
+    # else): known by its path as well as by its fields.
+    if netpol or "podSelector" in spec or "policyTypes" in spec:
         _selectors(spec)
         if isinstance(spec.get("policyTypes"), list):
             spec["policyTypes"] = list(dict.fromkeys(spec["policyTypes"]))
