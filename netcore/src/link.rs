@@ -48,6 +48,26 @@ fn tolerate(
     }
 }
 
+/// Run a dump (`dump`) again while the kernel refuses it with EBUSY: a netlink socket runs
+/// one dump at a time, and the agent's tasks (pod workers, the backend's route sync, the
+/// node repair) share one socket; a few tries with a doubling pause, then the error.
+async fn retry_busy<T, F, Fut>(mut dump: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay = std::time::Duration::from_millis(1);
+    loop {
+        match dump().await {
+            Err(Error::Netlink { source, .. }) if delay.as_millis() < 200 && errno(&source) == Some(EBUSY) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How a link is looked up.
 enum LinkKey<'a> {
     Name(&'a str),
@@ -353,8 +373,13 @@ impl Netlink {
         self.handle.link().set(msg).execute().await.map_err(fail(format!("set {name} mtu {mtu}")))
     }
 
-    /// IPv4 unicast routes of the main table.
+    /// IPv4 unicast routes of the main table (tried again while the kernel answers EBUSY:
+    /// [`retry_busy`]).
     pub async fn routes(&self) -> Result<Vec<RouteEntry>> {
+        retry_busy(|| self.routes_once()).await
+    }
+
+    async fn routes_once(&self) -> Result<Vec<RouteEntry>> {
         use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
         let mut out = Vec::new();
         let mut routes = self.handle.route().get(RouteMessageBuilder::<Ipv4Addr>::new().build()).execute();
@@ -486,21 +511,9 @@ impl Netlink {
     }
 
     /// IPv4 addresses on the link, as (address, prefix).
-    ///
-    /// A socket runs one dump at a time: the kernel answers EBUSY to a second one started on
-    /// it meanwhile (the agent's pod workers and node repair share one socket), so the dump
-    /// is tried again a few times.
+    /// (Tried again while the kernel answers EBUSY: [`retry_busy`].)
     pub async fn addresses(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
-        let mut delay = std::time::Duration::from_millis(1);
-        loop {
-            match self.addresses_once(index).await {
-                Err(Error::Netlink { source, .. }) if delay.as_millis() < 200 && errno(&source) == Some(EBUSY) => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                other => return other,
-            }
-        }
+        retry_busy(|| self.addresses_once(index)).await
     }
 
     async fn addresses_once(&self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {

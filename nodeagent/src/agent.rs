@@ -308,6 +308,8 @@ async fn follow_leases(
     let mut known: Option<HashMap<String, NodeLease>> = None;
     let mut last: Option<Vec<Remote>> = None;
     let mut ticker = tokio::time::interval(resync);
+    // The pause before trying a failed sync again (zero: the last one succeeded).
+    let mut failed = Duration::ZERO;
     loop {
         // Nothing is synced before a complete list has been seen.
         if let Some(known) = &known {
@@ -315,13 +317,19 @@ async fn follow_leases(
             // Sync when the remotes changed; a relist or the ticker forces a sync.
             if last.as_ref() != Some(&wanted) {
                 match backend.sync(&nl, &wanted).await {
-                    Ok(report) if !report.is_empty() => {
-                        tracing::info!(added = ?report.added, removed = ?report.removed, "routes to other nodes synced")
+                    Ok(report) => {
+                        if !report.is_empty() {
+                            tracing::info!(added = ?report.added, removed = ?report.removed, "routes to other nodes synced")
+                        }
+                        last = Some(wanted);
+                        failed = Duration::ZERO;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "syncing routes to other nodes failed"),
+                    // Tried again soon (doubling up to 5 s), not only at the next resync.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "syncing routes to other nodes failed");
+                        failed = (failed * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+                    }
                 }
-                last = Some(wanted);
             }
         }
         tokio::select! {
@@ -338,6 +346,7 @@ async fn follow_leases(
                 }
             },
             _ = ticker.tick() => last = None,
+            _ = tokio::time::sleep(failed), if !failed.is_zero() => {}
             d = crate::drift::next(&mut drift) => {
                 if matches!(*d, Drift::Routing(_) | Drift::Lost) {
                     last = None;
