@@ -75,6 +75,14 @@ impl fmt::Display for Removed {
 /// Remove everything `state` names; on success the state file is gone too. On failure the
 /// state file stays, so that `down` can be run again.
 pub async fn teardown(state: &ClusterState) -> anyhow::Result<Removed> {
+    teardown_with(state, true).await
+}
+
+/// [`teardown`], keeping a `--store postgres` cluster's database when `remove_store` is
+/// false: `flatnet up` after a crash cleans up the processes, namespaces and links, and
+/// keeps the store, as it keeps a SQLite cluster's file (what the API server acknowledged
+/// survives a crash; only `flatnet down` throws a PostgreSQL cluster's objects away).
+pub async fn teardown_with(state: &ClusterState, remove_store: bool) -> anyhow::Result<Removed> {
     let mut removed = Removed::default();
     let mut errors: Vec<String> = Vec::new();
 
@@ -152,7 +160,7 @@ pub async fn teardown(state: &ClusterState) -> anyhow::Result<Removed> {
             Err(e) => errors.push(e.to_string()),
         }
     }
-    if !state.postgres.iter().any(|p| p.alive()) {
+    if remove_store && !state.postgres.iter().any(|p| p.alive()) {
         if let Err(e) = super::postgres::remove(&state.data_dir) {
             errors.push(format!("{e:#}"));
         }

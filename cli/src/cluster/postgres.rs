@@ -109,6 +109,21 @@ pub async fn start(data_dir: &Path, log: &Path) -> anyhow::Result<(Child, Proces
         ]))
         .context("initdb")?;
     }
+    // A server killed with the cluster (kill -9, a crash) leaves its postmaster.pid and its
+    // socket's lock file; when nobody reaped it, its pid is a zombie that PostgreSQL's own
+    // check takes for a live server. Lock files whose process is gone or a zombie are
+    // stale: removed (with the socket of a stale socket lock).
+    let socket = pg.join(".s.PGSQL.5432");
+    for (lock, also) in [(data.join("postmaster.pid"), None), (pg.join(".s.PGSQL.5432.lock"), Some(&socket))] {
+        let Ok(text) = std::fs::read_to_string(&lock) else { continue };
+        let pid = text.lines().next().and_then(|l| l.trim().parse::<i32>().ok());
+        if pid.is_some_and(|p| super::state::proc_start(p).is_none()) {
+            std::fs::remove_file(&lock).with_context(|| format!("remove the stale {}", lock.display()))?;
+            if let Some(socket) = also {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
+    }
     let args: Vec<std::ffi::OsString> = vec![
         "--reuid".into(),
         USER.into(),

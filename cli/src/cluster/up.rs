@@ -115,7 +115,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
         println!("cleaning up what a cluster that stopped without `flatnet down` left behind");
-        let removed = down::teardown(&old).await.context("clean up the previous cluster")?;
+        let removed = down::teardown_with(&old, false).await.context("clean up the previous cluster")?;
         println!("      {removed}");
     }
 
