@@ -143,17 +143,7 @@ impl Metrics {
         out.push_str("# TYPE flatnet_policy_packets_total counter\n");
         let counters = self.policy_counters();
         for c in &counters {
-            let rule = c.rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
-            let _ = writeln!(
-                out,
-                "flatnet_policy_packets_total{{kind=\"{}\",namespace=\"{}\",name=\"{}\",direction=\"{}\",rule=\"{rule}\",action=\"{}\"}} {}",
-                c.kind,
-                c.namespace.as_deref().unwrap_or(""),
-                c.name,
-                c.direction,
-                c.action,
-                c.packets
-            );
+            let _ = writeln!(out, "flatnet_policy_packets_total{{{}}} {}", c.metric_labels(), c.packets);
         }
         out
     }

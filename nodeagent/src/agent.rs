@@ -20,6 +20,7 @@ use openapi::{
 };
 use tokio::sync::mpsc;
 
+use crate::backoff::Backoff;
 use crate::drift::{Drift, DriftReceiver};
 use crate::kernel::NetcorePodNet;
 use crate::pods::{self, NodeContext, PodMsg, PodWorker, Wiring};
@@ -251,7 +252,7 @@ async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut 
         }
         // Tried again with back-off (a netlink dump can be refused while another runs), up
         // to ~10 s; after that the next notice or restart tries again.
-        let mut delay = Duration::from_millis(10);
+        let mut retry = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
         loop {
             match podnet::prepare_node(&nl, &ns, &net).await {
                 // A bridge made again has lost its ports and has a new index the pods' wiring
@@ -263,11 +264,10 @@ async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut 
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "repairing the node's pod bridge failed");
-                    if delay > Duration::from_secs(5) {
+                    if retry.failures() >= 9 {
                         break;
                     }
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    tokio::time::sleep(retry.next_delay()).await;
                 }
             }
         }
@@ -308,8 +308,9 @@ async fn follow_leases(
     let mut known: Option<HashMap<String, NodeLease>> = None;
     let mut last: Option<Vec<Remote>> = None;
     let mut ticker = tokio::time::interval(resync);
-    // The pause before trying a failed sync again (zero: the last one succeeded).
-    let mut failed = Duration::ZERO;
+    // A failed sync is tried again after `wait` (none: the last one succeeded).
+    let mut retry = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+    let mut wait: Option<Duration> = None;
     loop {
         // Nothing is synced before a complete list has been seen.
         if let Some(known) = &known {
@@ -322,12 +323,13 @@ async fn follow_leases(
                             tracing::info!(added = ?report.added, removed = ?report.removed, "routes to other nodes synced")
                         }
                         last = Some(wanted);
-                        failed = Duration::ZERO;
+                        retry.reset();
+                        wait = None;
                     }
                     // Tried again soon (doubling up to 5 s), not only at the next resync.
                     Err(e) => {
                         tracing::warn!(error = %e, "syncing routes to other nodes failed");
-                        failed = (failed * 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+                        wait = Some(retry.next_delay());
                     }
                 }
             }
@@ -346,7 +348,7 @@ async fn follow_leases(
                 }
             },
             _ = ticker.tick() => last = None,
-            _ = tokio::time::sleep(failed), if !failed.is_zero() => {}
+            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {}
             d = crate::drift::next(&mut drift) => {
                 if matches!(*d, Drift::Routing(_) | Drift::Lost) {
                     last = None;

@@ -132,17 +132,8 @@ fn render_policy(out: &mut String) {
     ] {
         let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} counter");
         for c in &counters {
-            let rule = c.rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
             let value = if series.ends_with("packets_total") { c.packets } else { c.bytes };
-            let _ = writeln!(
-                out,
-                "{series}{{kind=\"{}\",namespace=\"{}\",name=\"{}\",direction=\"{}\",rule=\"{rule}\",action=\"{}\"}} {value}",
-                c.kind,
-                c.namespace.as_deref().unwrap_or(""),
-                c.name,
-                c.direction,
-                c.action,
-            );
+            let _ = writeln!(out, "{series}{{{}}} {value}", c.metric_labels());
         }
     }
 }

@@ -420,6 +420,21 @@ impl PolicyCounter {
             self.action.clone(),
         )
     }
+
+    /// Its labels in the metrics' text format, as `flatnet_policy_packets_total` carries them
+    /// on the API server's and the agents' `/metrics` (`rule="isolation"` for the drop of a
+    /// NetworkPolicy's isolation).
+    pub fn metric_labels(&self) -> String {
+        let rule = self.rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
+        format!(
+            "kind=\"{}\",namespace=\"{}\",name=\"{}\",direction=\"{}\",rule=\"{rule}\",action=\"{}\"",
+            self.kind,
+            self.namespace.as_deref().unwrap_or(""),
+            self.name,
+            self.direction,
+            self.action
+        )
+    }
 }
 
 /// The policy counters of one node (`PUT /api/v1/nodes/{name}/policycounters`, by its agent),
