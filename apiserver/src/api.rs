@@ -322,50 +322,38 @@ async fn watch_from(st: &AppState, from: Option<i64>) -> ApiResult<Option<i64>> 
     Ok(Some(from))
 }
 
-/// The watch body as the client asked for it: BOOKMARK events only with
-/// `allowWatchBookmarks=true`, and each object as a one-row Table when `kubectl get -w`
-/// asked for Tables.
-fn shape_watch<K: Served>(
-    st: &AppState,
-    body: axum::body::Body,
-    bookmarks: bool,
-    table: bool,
-    include: Option<String>,
-) -> axum::body::Body {
+/// The watch body as `kubectl get -w` asks for it when it wants Tables: each object as a
+/// one-row Table. (The stream sends BOOKMARK events only with `allowWatchBookmarks=true`.)
+/// A chunk of the stream may hold several lines; each is reshaped on its own.
+fn table_watch<K: Served>(st: &AppState, body: axum::body::Body, include: Option<String>) -> axum::body::Body {
     use futures::StreamExt;
     let st = st.clone();
-    let stream = body.into_data_stream().filter_map(move |chunk| {
-        let out = match chunk {
-            Ok(bytes) => reshape_line::<K>(&st, bytes, bookmarks, table, include.as_deref()).map(Ok),
-            Err(e) => Some(Err(e)),
-        };
-        std::future::ready(out)
+    let stream = body.into_data_stream().map(move |chunk| {
+        chunk.map(|bytes| {
+            let mut out = Vec::with_capacity(bytes.len() * 2);
+            for line in bytes.split_inclusive(|b| *b == b'\n') {
+                table_line::<K>(&st, line, include.as_deref(), &mut out);
+            }
+            axum::body::Bytes::from(out)
+        })
     });
     axum::body::Body::from_stream(stream)
 }
 
-fn reshape_line<K: Served>(
-    st: &AppState,
-    bytes: axum::body::Bytes,
-    bookmarks: bool,
-    table: bool,
-    include: Option<&str>,
-) -> Option<axum::body::Bytes> {
-    let is_bookmark = bytes.starts_with(b"{\"type\":\"BOOKMARK\"");
-    if is_bookmark && !bookmarks {
-        return None;
-    }
-    if !table || is_bookmark || bytes.starts_with(b"{\"type\":\"ERROR\"") {
-        return Some(bytes);
-    }
-    let Ok(mut ev) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Some(bytes) };
+/// One watch line with its object as a one-row Table (BOOKMARK and ERROR lines as they are).
+fn table_line<K: Served>(st: &AppState, line: &[u8], include: Option<&str>, out: &mut Vec<u8>) {
+    let as_is = line.starts_with(b"{\"type\":\"BOOKMARK\"") || line.starts_with(b"{\"type\":\"ERROR\"");
+    let parsed = if as_is { None } else { serde_json::from_slice::<serde_json::Value>(line).ok() };
+    let Some(mut ev) = parsed else {
+        out.extend_from_slice(line);
+        return;
+    };
     let object = ev["object"].take();
     let rv = object.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).unwrap_or("").to_string();
     ev["object"] =
         crate::table::table(K::COLUMNS, &[object], &rv, st.store.now(), crate::table::Include::parse(include));
-    let mut line = ev.to_string();
-    line.push('\n');
-    Some(line.into())
+    serde_json::to_writer(&mut *out, &ev).expect("a Value always serializes");
+    out.push(b'\n');
 }
 
 /// The namespace of a path, for spans ("" when cluster-scoped or across namespaces).
@@ -415,7 +403,7 @@ async fn list<K: Served>(
             timeout: q.timeout_seconds.map(Duration::from_secs),
         };
         let body = watch::stream(st.store.clone(), st.metrics.clone(), filter, params);
-        let body = shape_watch::<K>(&st, body, q.allow_watch_bookmarks, table, q.include_object);
+        let body = if table { table_watch::<K>(&st, body, q.include_object) } else { body };
         // A stream of JSON objects, one per line, labelled `application/json` as Kubernetes
         // does (what its clients expect), or `application/x-ndjson` when the client asks for it.
         let ndjson = accept(&headers).is_some_and(|a| a.contains(crate::spec::WATCH_CONTENT_TYPE));

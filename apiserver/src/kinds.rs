@@ -23,8 +23,8 @@ use std::fmt::Debug;
 
 use openapi::validation::{self, FieldErrors};
 use openapi::{
-    AdminNetworkPolicy, BaselineAdminNetworkPolicy, Endpoints, Event, Namespace, NetworkPolicy, Node, NodeLease, Pod,
-    Resource, Service,
+    AdminNetworkPolicy, BaselineAdminNetworkPolicy, Endpoints, Event, Lease, Namespace, NetworkPolicy, Node, NodeLease,
+    Pod, Resource, Service, NODE_LEASE_NAMESPACE,
 };
 
 use crate::config::Settings;
@@ -90,7 +90,7 @@ impl Served for Node {
     }
 }
 
-/// Read-only: leases are written by node registration, heartbeats and the tick.
+/// Read-only: CIDR leases are written by node registration, heartbeats and the tick.
 impl Served for NodeLease {
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         Ok(())
@@ -194,5 +194,39 @@ impl Served for AdminNetworkPolicy {
 impl Served for BaselineAdminNetworkPolicy {
     fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
         validation::validate_baseline_admin_network_policy(self)
+    }
+}
+
+/// Who may write a Lease: the admin any; a node's token only its own heartbeat Lease,
+/// `kube-node-lease/NODE` (the heartbeat endpoint renews it too).
+fn require_lease_writer(caller: &Caller, namespace: &str, name: &str) -> ApiResult<()> {
+    match caller {
+        Caller::Node(_) if namespace == NODE_LEASE_NAMESPACE => caller.require_node(name),
+        _ => caller.require_admin(),
+    }
+}
+
+/// Leases (coordination.k8s.io/v1): plain objects; users run their own leader election
+/// with them. The nodes' heartbeat Leases in `kube-node-lease` are renewed by
+/// `POST /api/v1/nodes/{name}/heartbeat`.
+impl Served for Lease {
+    const COLUMNS: &'static [Column] = table::LEASE;
+    fn validate(&self, _: &Settings) -> Result<(), FieldErrors> {
+        validation::validate_lease(self)
+    }
+    fn create_op(self, caller: &Caller) -> ApiResult<Op> {
+        require_lease_writer(caller, self.metadata.namespace.as_deref().unwrap_or_default(), &self.metadata.name)?;
+        Ok(Op::Plain(Box::new(Plain::Create(self))))
+    }
+    fn update_op(self, caller: &Caller, sub: Subresource) -> ApiResult<Op> {
+        require_lease_writer(caller, self.metadata.namespace.as_deref().unwrap_or_default(), &self.metadata.name)?;
+        match sub {
+            Subresource::Main => Ok(Op::Plain(Box::new(Plain::Update(self)))),
+            Subresource::Status => Err(ApiError::method_not_allowed("Lease has no status subresource")),
+        }
+    }
+    fn delete_op(namespace: String, name: String, caller: &Caller) -> ApiResult<Op> {
+        require_lease_writer(caller, &namespace, &name)?;
+        Ok(Op::Plain(Box::new(Plain::<Self>::Delete { namespace, name })))
     }
 }

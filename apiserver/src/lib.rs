@@ -71,7 +71,10 @@ pub struct AppState {
 /// The whole HTTP application: the API, `/metrics`, `/openapi.json`, and the dashboard's
 /// static files at `/` when `web_dir` is given. Every API route is behind
 /// [`auth::authenticate`]; the static files are not (they hold no cluster data).
+///
+/// Must be called within a Tokio runtime: it starts [`forget_deleted_nodes`].
 pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
+    tokio::spawn(forget_deleted_nodes(state.store.subscribe(), state.metrics.clone()));
     let max_body = state.store.settings().max_body_bytes;
     let mut router = api::router()
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
@@ -84,6 +87,41 @@ pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
         router = router.fallback_service(ServeDir::new(dir));
     }
     router
+}
+
+/// Drop a deleted node's policy counters report (kept in this server's memory) when the
+/// node's DELETED event comes by on the store's change feed, so that every server of a
+/// shared database forgets it, whichever server deleted the node. Holds only the feed's
+/// receiver, so it ends with the store. (A feed that fell more than its capacity behind may
+/// have skipped a deletion: that report stays until the server restarts, as every report
+/// did before; it is logged.)
+pub async fn forget_deleted_nodes(
+    mut feed: tokio::sync::broadcast::Receiver<Arc<store::Change>>,
+    metrics: Arc<Metrics>,
+) {
+    use openapi::{EventType, Node, Resource};
+    use tokio::sync::broadcast::error::RecvError;
+    #[derive(serde::Deserialize)]
+    struct Named {
+        metadata: openapi::ObjectMeta,
+    }
+    loop {
+        match feed.recv().await {
+            Ok(change) if change.kind == Node::INFO && change.event_type == EventType::Deleted => {
+                if let Ok(node) = serde_json::from_str::<Named>(&change.object) {
+                    metrics.forget_policy_counters(&node.metadata.name);
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    skipped = n,
+                    "policy counters: the change feed ran ahead; a deleted node's report may stay"
+                )
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// What [`open_store`] opened: the store, the tokens' files and the token checker.

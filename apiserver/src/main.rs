@@ -9,6 +9,12 @@ use apiserver::config::Args;
 use apiserver::tls::{self, TlsListener};
 use apiserver::{app, open_store, store, AppState};
 
+/// mimalloc instead of glibc's malloc: a watch event's line and its TLS records are a few
+/// KB, above glibc's per-thread cache (1 KB), and with glibc a fan-out to 1,000 watchers
+/// spent a quarter of the server's CPU in malloc's slow path (BENCHMARKS.md, control plane).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

@@ -73,6 +73,11 @@ impl Metrics {
         self.policy_counters.lock().expect("metrics poisoned").insert(node.to_string(), items);
     }
 
+    /// Forget `node`'s policy counters (the node was deleted).
+    pub fn forget_policy_counters(&self, node: &str) {
+        self.policy_counters.lock().expect("metrics poisoned").remove(node);
+    }
+
     /// The policy counters of every node, summed per rule, in the order of their keys.
     pub fn policy_counters(&self) -> Vec<openapi::PolicyCounter> {
         let mut sum: BTreeMap<openapi::policy::PolicyCounterKey, openapi::PolicyCounter> = BTreeMap::new();

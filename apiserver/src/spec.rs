@@ -592,11 +592,12 @@ fn build() -> utoipa::openapi::OpenApi {
         operation(
             "heartbeatNode".into(),
             "nodes",
-            "Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns Ready"
+            "Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease (acquiring \
+             one if it has none; the CIDR lease is written only when what it holds changes); the node turns Ready"
                 .into(),
             vec![name()],
             Some("Heartbeat"),
-            ("200", "The renewed lease".into(), json_content("NodeLease"), "application/json"),
+            ("200", "The node's CIDR lease".into(), json_content("NodeLease"), "application/json"),
             WRITE_ERRORS,
         ),
     );

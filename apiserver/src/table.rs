@@ -311,6 +311,19 @@ pub const ENDPOINTS: &[Column] = &[
     AGE,
 ];
 
+/// Leases: NAME HOLDER AGE, as kubectl prints them.
+pub const LEASE: &[Column] = &[
+    NAME,
+    Column {
+        name: "Holder",
+        ty: "string",
+        priority: 0,
+        description: "Who holds the lease.",
+        cell: |v, _| json!(str_at(v, "/spec/holderIdentity").unwrap_or("")),
+    },
+    AGE,
+];
+
 fn event_object(v: &Value, _: DateTime<Utc>) -> Value {
     let kind = v.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or("").to_lowercase();
     json!(format!("{kind}/{}", v.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("")))

@@ -73,7 +73,7 @@ pub fn load_or_create(data_dir: &Path, names: &[String]) -> anyhow::Result<Pki> 
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("TLS serving certificate")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Pki { ca_pem, server_config: Arc::new(config) })
 }
 

@@ -20,7 +20,13 @@ async fn write_requests(srv: &TestServer) -> Vec<(String, Req)> {
     s.metadata.resource_version = None;
     let pods = format!("/api/v1/namespaces/{NS}/pods");
     let services = format!("/api/v1/namespaces/{NS}/services");
+    let mut lease: openapi::Lease = srv.get(&node_lease("n1")).await.ok();
+    lease.metadata.resource_version = None;
+    let leases = format!("/apis/coordination.k8s.io/v1/namespaces/{NS}/leases");
     vec![
+        ("create lease".into(), Req::post(&leases).json(&json!({"metadata": {"name": "mine"}, "spec": {}}))),
+        ("replace lease".into(), Req::put(&node_lease("n1")).json(&lease)),
+        ("delete lease".into(), Req::delete(&node_lease("n1"))),
         ("create node".into(), Req::post("/api/v1/nodes").json(&Node::from(node("n9")))),
         ("replace node".into(), Req::put("/api/v1/nodes/n1").json(&n1)),
         ("node status".into(), Req::put("/api/v1/nodes/n1/status").json(&n1)),
@@ -35,6 +41,11 @@ async fn write_requests(srv: &TestServer) -> Vec<(String, Req)> {
         ("replace service".into(), Req::put(&service_path("web")).json(&s)),
         ("delete service".into(), Req::delete(&service_path("web"))),
     ]
+}
+
+/// The path of node `node`'s heartbeat Lease.
+fn node_lease(node: &str) -> String {
+    format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}")
 }
 
 async fn cluster() -> TestServer {
@@ -58,6 +69,8 @@ fn read_paths(before: i64) -> Vec<String> {
         "/api/v1/nodes/n1/status".into(),
         "/api/v1/nodeleases".into(),
         "/api/v1/nodeleases/n1".into(),
+        "/apis/coordination.k8s.io/v1/leases".into(),
+        node_lease("n1"),
         "/api/v1/pods".into(),
         format!("/api/v1/namespaces/{NS}/pods"),
         pod_path("on-n1"),
@@ -236,9 +249,26 @@ async fn a_node_token_writes_only_its_own_node_and_pods() {
     let n1: Node = srv.send(as_n1(Req::put("/api/v1/nodes/n1/status").json(&st))).await.ok();
     assert_eq!(n1.internal_ip(), Some("192.168.50.11"));
     srv.advance(1);
-    let lease: openapi::NodeLease =
-        srv.send(as_n1(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})))).await.ok();
-    assert_eq!(lease.spec.renew_time, srv.clock.now());
+    srv.send(as_n1(Req::post("/api/v1/nodes/n1/heartbeat").json(&json!({})))).await.ok::<openapi::NodeLease>();
+    let renewed: openapi::Lease = srv.send(as_n1(Req::get(&node_lease("n1")))).await.ok();
+    assert_eq!(renewed.spec.renew_time, Some(srv.clock.now()));
+    // Its own Lease in kube-node-lease it may write; another node's, or one elsewhere, not.
+    let mut mine = renewed.clone();
+    mine.spec.renew_time = Some(srv.clock.now());
+    srv.send(as_n1(Req::put(&node_lease("n1")).json(&mine))).await.ok::<openapi::Lease>();
+    let theirs: openapi::Lease = srv.get(&node_lease("n2")).await.ok();
+    srv.send(as_n1(Req::put(&node_lease("n2")).json(&theirs))).await.error(403, "Forbidden", None);
+    srv.send(as_n1(Req::delete(&node_lease("n2")))).await.error(403, "Forbidden", None);
+    let forged = json!({"metadata": {"name": "n9"}, "spec": {"holderIdentity": "n9"}});
+    let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
+    srv.send(as_n1(Req::post(leases).json(&forged))).await.error(403, "Forbidden", None);
+    let elsewhere = json!({"metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1"}});
+    srv.send(as_n1(Req::post("/apis/coordination.k8s.io/v1/namespaces/default/leases").json(&elsewhere))).await.error(
+        403,
+        "Forbidden",
+        None,
+    );
+    assert_eq!(srv.get(&node_lease("n2")).await.ok::<openapi::Lease>(), theirs);
     let p: Pod = srv
         .send(as_n1(
             Req::put(&format!("{}/status", pod_path("on-n1"))).json(&running_ready(srv.pod("on-n1").await, true)),

@@ -15,7 +15,7 @@ async fn initial_namespaces_exist_and_carry_their_name_label() {
     let srv = TestServer::start().await;
     let list: List<Namespace> = srv.get("/api/v1/namespaces").await.ok();
     let names: Vec<&str> = list.items.iter().map(|n| n.metadata.name.as_str()).collect();
-    assert_eq!(names, ["default", "kube-system"]);
+    assert_eq!(names, ["default", "kube-node-lease", "kube-system"]);
     for ns in &list.items {
         assert_eq!(ns.metadata.labels[NAME_LABEL], ns.metadata.name);
         assert_eq!(ns.status.phase.as_deref(), Some("Active"));
@@ -23,6 +23,7 @@ async fn initial_namespaces_exist_and_carry_their_name_label() {
     // The initial namespaces may not be deleted.
     srv.delete("/api/v1/namespaces/default").await.error(403, "Forbidden", None);
     srv.delete("/api/v1/namespaces/kube-system").await.error(403, "Forbidden", None);
+    srv.delete("/api/v1/namespaces/kube-node-lease").await.error(403, "Forbidden", None);
 }
 
 #[tokio::test]

@@ -188,10 +188,14 @@ async fn nodes_crud_status_heartbeat_token_and_leases() {
         )
         .await
         .ok();
-    assert_eq!(hb.spec.renew_time, srv.clock.now());
     assert_eq!(hb.spec.acquire_time, lease.spec.acquire_time);
     assert_eq!(hb.spec.backend_data["vtepMAC"], "02:00:00:00:00:01");
-    assert_eq!(hb.spec.lease_duration_seconds, 20);
+    // ... and renews the node's Lease, a MicroTime with six fractional digits.
+    let renewed = srv.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1").await.json();
+    assert_eq!(renewed["spec"]["renewTime"], openapi::micro_time::format(&srv.clock.now()));
+    assert!(renewed["spec"]["renewTime"].as_str().unwrap().ends_with(".000000Z"), "{renewed}");
+    assert_eq!(renewed["spec"]["holderIdentity"], "n1");
+    assert_eq!(renewed["spec"]["leaseDurationSeconds"], 20);
     let n1 = srv.node("n1").await;
     assert!(n1.is_ready());
     assert_eq!(ready_condition(&n1).unwrap().reason.as_deref(), Some("LeaseRenewed"));

@@ -239,18 +239,26 @@ async fn watches_of_other_kinds() {
     srv.create_pod(pod("p").labels(&[("app", "web")])).await;
     srv.set_pod_ready("p").await;
 
-    let [nodes, leases, eps, svcs]: [Vec<WatchLine>; 4] = srv
+    let [nodes, cidr_leases, leases, eps, svcs]: [Vec<WatchLine>; 5] = srv
         .watch_all(
-            &["nodes", "nodeleases", "namespaces/default/endpoints", "services"]
-                .map(|kind| format!("/api/v1/{kind}?watch=true&resourceVersion={from}&timeoutSeconds=1")),
+            &[
+                "/api/v1/nodes",
+                "/api/v1/nodeleases",
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                "/api/v1/namespaces/default/endpoints",
+                "/api/v1/services",
+            ]
+            .map(|path| format!("{path}?watch=true&resourceVersion={from}&timeoutSeconds=1")),
         )
         .await
         .try_into()
         .unwrap();
     assert_eq!(nodes.iter().map(WatchLine::short).collect::<Vec<_>>(), ["MODIFIED n1"]);
     assert_eq!(nodes[0].object["status"]["conditions"][0]["status"], "True");
+    // The heartbeat renewed the node's Lease; its CIDR lease held nothing new.
+    assert!(cidr_leases.is_empty(), "{cidr_leases:?}");
     assert_eq!(leases.iter().map(WatchLine::short).collect::<Vec<_>>(), ["MODIFIED n1"]);
-    assert_eq!(leases[0].object["spec"]["renewTime"], "2030-01-01T00:00:01Z");
+    assert_eq!(leases[0].object["spec"]["renewTime"], "2030-01-01T00:00:01.000000Z");
     assert_eq!(eps.iter().map(WatchLine::short).collect::<Vec<_>>(), ["MODIFIED web", "MODIFIED web"]);
     let last: &Value = &eps[1].object["subsets"][0]["addresses"][0]["targetRef"]["name"];
     assert_eq!(last, "p");

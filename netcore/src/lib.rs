@@ -34,6 +34,7 @@
 //!   script that moves the table from one plan to the next.
 
 pub mod backend;
+pub mod libnft;
 pub mod link;
 pub mod model;
 pub mod monitor;

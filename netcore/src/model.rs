@@ -16,6 +16,14 @@ pub struct NodeNetwork {
     pub prefix: u8,
 }
 
+impl NodeNetwork {
+    /// The node's pod subnet.
+    pub fn subnet(&self) -> ipnetwork::Ipv4Network {
+        let net = ipnetwork::Ipv4Network::new(self.gateway, self.prefix).expect("a prefix of at most 32");
+        ipnetwork::Ipv4Network::new(net.network(), self.prefix).expect("a prefix of at most 32")
+    }
+}
+
 /// One pod's wiring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodNetwork {

@@ -1,7 +1,8 @@
 //! Kernel change notifications, read inside a namespace: nftables' (the multicast group
 //! `NFNLGRP_NFTABLES` of a `NETLINK_NETFILTER` socket: tables, chains, rules, sets and set
-//! elements added and deleted) and rtnetlink's (`RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`,
-//! `RTNLGRP_IPV4_ROUTE`: links, addresses and routes). The agent follows them to repair what
+//! elements added and deleted) and rtnetlink's (`RTNLGRP_LINK`, `RTNLGRP_NEIGH`,
+//! `RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV4_ROUTE`: links, neighbour and FDB entries, addresses
+//! and routes). The agent follows them to repair what
 //! someone changed under it (`nodeagent::drift`) within milliseconds instead of at the next
 //! periodic resync.
 //!
@@ -66,20 +67,28 @@ const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_GEN_ID: u16 = 1;
 
-/// `RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE` (the legacy group bits cover the
-/// groups `RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`, `RTNLGRP_IPV4_ROUTE`).
-const RTMGRP_LINK_ADDR_ROUTE: u32 = 0x1 | 0x10 | 0x40;
+/// `RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE` (the legacy group
+/// bits cover the groups `RTNLGRP_LINK`, `RTNLGRP_NEIGH`, `RTNLGRP_IPV4_IFADDR`,
+/// `RTNLGRP_IPV4_ROUTE`).
+const RTMGRP_LINK_ADDR_ROUTE: u32 = 0x1 | 0x4 | 0x10 | 0x40;
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_DELROUTE: u16 = 25;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_DELNEIGH: u16 = 29;
+/// `NUD_PERMANENT`: an entry someone configured (the VXLAN backend's neighbour and FDB
+/// entries), not one the kernel learned and ages out.
+const NUD_PERMANENT: u16 = 0x80;
 const IFLA_IFNAME: u16 = 3;
 const IFA_LOCAL: u16 = 2;
 const IFA_ADDRESS: u16 = 1;
 const RTA_DST: u16 = 1;
-const AF_INET: u8 = 2;
+/// Address families of rtnetlink messages (`ndm_family` of a neighbour notification).
+pub const AF_INET: u8 = 2;
+pub const AF_BRIDGE: u8 = 7;
 
 /// Whether a notification announces a creation or a deletion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,6 +141,14 @@ pub enum Notification {
         table: u8,
         dst: Option<Ipv4Addr>,
         prefix: u8,
+    },
+    /// A neighbour entry (`family` `AF_INET`) or a forwarding database entry (`AF_BRIDGE`)
+    /// of the link `index`; `permanent` when it was configured rather than learned.
+    Neighbour {
+        op: Op,
+        index: u32,
+        family: u8,
+        permanent: bool,
     },
     /// The kernel dropped notifications (the socket's buffer overran): what changed is
     /// unknown, everything must be checked.
@@ -193,11 +210,18 @@ fn decode_one(kind: u16, portid: u32, body: &[u8]) -> Option<Notification> {
         return decode_nft(kind & 0xff, portid, body);
     }
     let op = match kind {
-        RTM_NEWLINK | RTM_NEWADDR | RTM_NEWROUTE => Op::New,
-        RTM_DELLINK | RTM_DELADDR | RTM_DELROUTE => Op::Delete,
+        RTM_NEWLINK | RTM_NEWADDR | RTM_NEWROUTE | RTM_NEWNEIGH => Op::New,
+        RTM_DELLINK | RTM_DELADDR | RTM_DELROUTE | RTM_DELNEIGH => Op::Delete,
         _ => return None,
     };
     match kind {
+        RTM_NEWNEIGH | RTM_DELNEIGH => {
+            // ndmsg: family, pad (3), index (4), state (2), flags, type.
+            let family = *body.first()?;
+            let index = u32::from_ne_bytes(body.get(4..8)?.try_into().ok()?);
+            let state = u16::from_ne_bytes(body.get(8..10)?.try_into().ok()?);
+            Some(Notification::Neighbour { op, index, family, permanent: state & NUD_PERMANENT != 0 })
+        }
         RTM_NEWLINK | RTM_DELLINK => {
             // ifinfomsg: family, pad, type (2), index (4), flags (4), change (4).
             let index = u32::from_ne_bytes(body.get(4..8)?.try_into().ok()?);
@@ -527,12 +551,25 @@ mod tests {
             &[AF_INET, 24, 0, 0, 254, 0, 0, 1, 0, 0, 0, 0],
             &[(RTA_DST, vec![10, 244, 2, 0])],
         ));
+        // An FDB entry (AF_BRIDGE) of link 9, permanent; a learned IPv4 neighbour of link 4.
+        let mut fdb = vec![AF_BRIDGE, 0, 0, 0];
+        fdb.extend_from_slice(&9u32.to_ne_bytes());
+        fdb.extend_from_slice(&NUD_PERMANENT.to_ne_bytes());
+        fdb.extend_from_slice(&[0x40, 0]);
+        buf.extend(msg(RTM_DELNEIGH, &fdb, &[]));
+        let mut learned = vec![AF_INET, 0, 0, 0];
+        learned.extend_from_slice(&4u32.to_ne_bytes());
+        learned.extend_from_slice(&0x04u16.to_ne_bytes());
+        learned.extend_from_slice(&[0, 1]);
+        buf.extend(msg(RTM_NEWNEIGH, &learned, &[]));
         assert_eq!(
             decode(&buf),
             vec![
                 Notification::Link { op: Op::Delete, index: 7, name: Some("fnv1234".into()) },
                 Notification::Address { op: Op::Delete, index: 3, address: Some([10, 244, 1, 1].into()), prefix: 24 },
                 Notification::Route { op: Op::Delete, table: 254, dst: Some([10, 244, 2, 0].into()), prefix: 24 },
+                Notification::Neighbour { op: Op::Delete, index: 9, family: 7, permanent: true },
+                Notification::Neighbour { op: Op::New, index: 4, family: AF_INET, permanent: false },
             ]
         );
     }

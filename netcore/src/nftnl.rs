@@ -15,7 +15,7 @@
 //! bytes), a protocol number (1 byte), a port in network order (2 bytes), a mark or an
 //! integer such as a `numgen` slot in host order (4 bytes). In a concatenation (a key of
 //! several parts) each part takes a 4-byte aligned slot, as the kernel's registers hold
-//! them.
+//! them. An object map's element (`: counter`) names its object instead of holding data.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -43,6 +43,8 @@ const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_DATA: u16 = 2;
+/// The name of the object an object map's element refers to (a string, beside the key).
+const NFTA_SET_ELEM_OBJREF: u16 = 9;
 const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_DATA_VERDICT: u16 = 2;
 const NFTA_VERDICT_CODE: u16 = 1;
@@ -67,6 +69,8 @@ pub struct Encoded {
 pub enum Data {
     Bytes(Vec<u8>),
     Verdict(Verdict),
+    /// The name of a counter (an object map's element: `10.1.2.3 : "pc_…"`).
+    Counter(String),
 }
 
 /// Encode `element` of `set`, each part as the set declares it.
@@ -79,6 +83,7 @@ pub fn encode(set: &Set, element: &model::Element) -> std::result::Result<Encode
             Some(Data::Bytes(bytes(ty, parts).ok_or_else(|| shape("its value does not have the declared type"))?))
         }
         (_, Some(Value::Verdict(v))) => Some(Data::Verdict(v.clone())),
+        (_, Some(Value::Counter(name))) => Some(Data::Counter(name.clone())),
         _ => None,
     };
     Ok(Encoded { key, data })
@@ -201,26 +206,31 @@ pub fn batch(table: &str, ops: &[SetOp<'_>], first_seq: u32) -> std::result::Res
             m.begin(NFTA_SET_ELEM_KEY);
             m.attr(NFTA_DATA_VALUE, &e.key);
             m.end();
-            if let (Op::Add, Some(d)) = (op, &e.data) {
-                m.begin(NFTA_SET_ELEM_DATA);
-                match d {
-                    Data::Bytes(b) => m.attr(NFTA_DATA_VALUE, b),
-                    Data::Verdict(v) => {
-                        m.begin(NFTA_DATA_VERDICT);
-                        let (code, chain) = match v {
-                            Verdict::Accept => (NF_ACCEPT, None),
-                            Verdict::Drop => (NF_DROP, None),
-                            Verdict::Jump(c) => (NFT_JUMP, Some(c)),
-                            Verdict::Goto(c) => (NFT_GOTO, Some(c)),
-                        };
-                        m.attr(NFTA_VERDICT_CODE, &code.to_be_bytes());
-                        if let Some(chain) = chain {
-                            m.str_attr(NFTA_VERDICT_CHAIN, chain);
-                        }
-                        m.end();
-                    }
+            match (op, &e.data) {
+                (Op::Delete, _) | (_, None) => {}
+                // An object reference is not data: its own attribute, the object's name.
+                (Op::Add, Some(Data::Counter(name))) => m.str_attr(NFTA_SET_ELEM_OBJREF, name),
+                (Op::Add, Some(Data::Bytes(b))) => {
+                    m.begin(NFTA_SET_ELEM_DATA);
+                    m.attr(NFTA_DATA_VALUE, b);
+                    m.end();
                 }
-                m.end();
+                (Op::Add, Some(Data::Verdict(v))) => {
+                    m.begin(NFTA_SET_ELEM_DATA);
+                    m.begin(NFTA_DATA_VERDICT);
+                    let (code, chain) = match v {
+                        Verdict::Accept => (NF_ACCEPT, None),
+                        Verdict::Drop => (NF_DROP, None),
+                        Verdict::Jump(c) => (NFT_JUMP, Some(c)),
+                        Verdict::Goto(c) => (NFT_GOTO, Some(c)),
+                    };
+                    m.attr(NFTA_VERDICT_CODE, &code.to_be_bytes());
+                    if let Some(chain) = chain {
+                        m.str_attr(NFTA_VERDICT_CHAIN, chain);
+                    }
+                    m.end();
+                    m.end();
+                }
             }
             m.end();
         }

@@ -16,6 +16,9 @@ use crate::model::{NodeNetwork, PodNetwork};
 pub struct ObservedNode {
     pub bridge: Option<ObservedLink>,
     pub forwarding: bool,
+    /// Whether the main table routes the pod subnet out of the bridge (the route the
+    /// kernel adds with the gateway address, which can be deleted on its own).
+    pub subnet_route: bool,
 }
 
 /// A link as observed.
@@ -57,6 +60,8 @@ pub enum NodeStep {
     CreateBridge,
     BridgeUp,
     AddBridgeAddress,
+    /// The pod subnet's route out of the bridge, put back when it went without the address.
+    AddSubnetRoute,
     EnableForwarding,
 }
 
@@ -86,7 +91,10 @@ pub fn plan_node(want: &NodeNetwork, seen: &ObservedNode) -> Vec<NodeStep> {
                 steps.push(NodeStep::BridgeUp);
             }
             if !b.addresses.contains(&(want.gateway, want.prefix)) {
+                // Adding the address adds its subnet's route too.
                 steps.push(NodeStep::AddBridgeAddress);
+            } else if !seen.subnet_route {
+                steps.push(NodeStep::AddSubnetRoute);
             }
         }
     }
@@ -284,7 +292,15 @@ mod tests {
                 ..Default::default()
             }),
             forwarding: true,
+            subnet_route: true,
         }
+    }
+
+    #[test]
+    fn a_deleted_subnet_route_is_added_again() {
+        let mut seen = prepared_node();
+        seen.subnet_route = false;
+        assert_eq!(plan_node(&node(), &seen), vec![NodeStep::AddSubnetRoute]);
     }
 
     #[test]

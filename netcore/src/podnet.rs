@@ -17,10 +17,15 @@ use crate::model::{NodeNetwork, PodNetwork};
 pub const POD_IFNAME: &str = "eth0";
 
 pub async fn observe_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork) -> Result<ObservedNode> {
-    Ok(ObservedNode {
-        bridge: node.observe(&net.bridge).await?,
-        forwarding: sysctl::get(node_ns, "net.ipv4.ip_forward")? == "1",
-    })
+    let bridge = node.observe(&net.bridge).await?;
+    let subnet_route = match &bridge {
+        Some(b) => {
+            let subnet = net.subnet();
+            node.routes().await?.iter().any(|r| r.dst == subnet && r.gateway.is_none() && r.oif == Some(b.index))
+        }
+        None => false,
+    };
+    Ok(ObservedNode { bridge, forwarding: sysctl::get(node_ns, "net.ipv4.ip_forward")? == "1", subnet_route })
 }
 
 pub async fn apply_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork, steps: &[NodeStep]) -> Result<()> {
@@ -34,6 +39,11 @@ pub async fn apply_node(node: &Netlink, node_ns: &Netns, net: &NodeNetwork, step
             NodeStep::AddBridgeAddress => {
                 let index = node.must_index(&net.bridge).await?;
                 node.ensure_address(index, net.gateway, net.prefix).await?;
+            }
+            NodeStep::AddSubnetRoute => {
+                let index = node.must_index(&net.bridge).await?;
+                let subnet = net.subnet();
+                node.ensure_route(subnet.network(), subnet.prefix(), None, Some(index)).await?;
             }
             // A new namespace starts with forwarding off; the node routes for its pods.
             NodeStep::EnableForwarding => sysctl::set(node_ns, "net.ipv4.ip_forward", "1")?,

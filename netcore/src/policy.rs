@@ -28,6 +28,11 @@
 //! (admin policies by priority, then NetworkPolicies, then the baseline). Bodies are named by
 //! a hash of their text, so the pods that the same policies select share one chain; the maps
 //! `policy_ingress` and `policy_egress` send a pod's address to its chain with one lookup.
+//! Within a body, a run of consecutive rule lines that match peer sets with the same ports
+//! and verdict is **merged into one lookup** in a counter map ([`CounterMap`]), so a pod
+//! that a thousand policies isolate walks one rule per run, not one per policy, on the first
+//! packet of a connection, and each packet is still counted by the rule that would have
+//! matched it first.
 //! [`compile`] renders the whole plan; the [`IncrementalCompiler`] (what the agent runs)
 //! keeps it up to date recompiling only what a change touches, and is tested against it.
 //! [`PolicyApplier::update`] writes only what differs: new chains and sets by `nft -f`,
@@ -40,11 +45,26 @@
 //! |---|---|---|
 //! | `policy_forward` | forward, filter | replies, related, and connections judged under this plan → accept; `ip saddr vmap @policy_egress`; `ip daddr vmap @policy_ingress`; mark the connection judged |
 //! | `policy_input` | input, filter | the same with `ip saddr vmap @policy_egress` only (a pod reaching the node) |
-//! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies |
+//! | `pol_<hash>` | — | one pod body: `… return` allows the direction, `… drop` denies it, `goto pnp_<hash>` passes to the NetworkPolicies; merged runs as `… counter name ip saddr map @pcm_<hash> return` |
 //! | `pnp_<hash>` | — | the NetworkPolicy part of a body after a `Pass` |
 //!
 //! Counters: `pc_<hash>`, one named counter per policy, direction, rule and action, named
-//! by every rule line of that rule before its verdict ([`counters`]).
+//! by every rule line of that rule before its verdict ([`counters`]), or reached through a
+//! counter map.
+//!
+//! Counter maps: `pcm_<hash>` (`type ipv4_addr : counter`, an nftables object map), one per
+//! run of merged lines, named after its members (each line's `peer_` set and counter, in
+//! order: bodies with the same run share it). A line `ip saddr @peer_A … counter name "pc_1"
+//! return` followed by `ip saddr @peer_B … counter name "pc_2" return` (same ports `…`, same
+//! verdict) becomes `… counter name ip saddr map @pcm_X return` (`ip daddr` in egress), where
+//! an address of `peer_A` maps to `pc_1`, one only in `peer_B` to `pc_2`, and any other
+//! address misses: the kernel's object map lookup then breaks out of the rule, which does
+//! not match, exactly as neither line would have. What breaks a run: a line of another port
+//! match or verdict kind or target, and the lines that are not a peer-set lookup (any peer,
+//! `ipBlock`s, named ports of destinations, the isolation drop): order across them is kept.
+//! A run of one set stays a plain set lookup. The map's elements follow its members' sets
+//! (the [`IncrementalCompiler`] recomputes an address's value in the maps of a set that
+//! gained or lost it).
 //!
 //! Sets: `peer_<hash>` (`ipv4_addr`), the addresses of the pods a peer selects;
 //! `pport_<hash>` (`ipv4_addr . inet_proto . inet_service`), a named port resolved to each
@@ -113,6 +133,48 @@ pub struct PolicyPlan {
     pub egress: BTreeMap<Ipv4Addr, String>,
     /// `pc_*` named counters: name → the policy rule it counts ([`counters`]).
     pub counters: BTreeMap<String, PolicyCounterKey>,
+    /// `pcm_*` object maps of merged rules: name → members and elements ([`CounterMap`]).
+    pub counter_maps: BTreeMap<String, CounterMap>,
+}
+
+/// The object map (`type ipv4_addr : counter`) that stands for a run of merged rule lines:
+/// consecutive lines of a body that match peer sets with the same ports and the same
+/// verdict become one line, `… counter name ip saddr map @pcm_… return`, which looks the
+/// peer's address up once. An address maps to the counter of the first member (in the
+/// body's order) whose set holds it, the counter first-match evaluation of the original
+/// lines would have counted in; an address no member holds misses, and a miss makes the
+/// rule not match (the kernel's objref map lookup breaks), as none of the lines would have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterMap {
+    /// The merged lines in order, each as its peer's `peer_` set and its counter; a set
+    /// appears once (a later line of the same set could never be the first to match).
+    pub members: Arc<Vec<(String, String)>>,
+    /// Address → counter, following the members' sets.
+    pub elements: Arc<BTreeMap<Ipv4Addr, String>>,
+}
+
+impl CounterMap {
+    /// The elements of a map of `members`, over the sets of `sets`.
+    fn elements_over(sets: &BTreeMap<String, NamedSet>, members: &[(String, String)]) -> BTreeMap<Ipv4Addr, String> {
+        let mut out = BTreeMap::new();
+        for (set, counter) in members {
+            for element in sets.get(set).into_iter().flat_map(|s| s.elements.iter()) {
+                if let Ok(ip) = element.parse::<Ipv4Addr>() {
+                    out.entry(ip).or_insert_with(|| counter.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The counter `ip` maps to in a map of `members`, over the sets of `sets`.
+    fn value_over<'m>(
+        sets: &BTreeMap<String, NamedSet>,
+        members: &'m [(String, String)],
+        ip: &str,
+    ) -> Option<&'m String> {
+        members.iter().find(|(set, _)| sets.get(set).is_some_and(|s| s.elements.contains(ip))).map(|(_, c)| c)
+    }
 }
 
 /// A set of the plan: its key type (as nft writes it) and elements.
@@ -128,6 +190,10 @@ pub struct NamedSet {
 const ADDRESS_KEY: &str = "ipv4_addr";
 /// The key of a set of resolved named ports.
 const PORT_KEY: &str = "ipv4_addr . inet_proto . inet_service";
+/// The declaration of a counter map's type.
+const COUNTER_MAP_TYPE: &str = "ipv4_addr : counter";
+/// The prefix of the counter maps of merged rules ([`CounterMap`]).
+pub const COUNTER_MAP_PREFIX: &str = "pcm_";
 /// The maps from a local pod's address to its chain.
 pub const INGRESS_MAP: &str = "policy_ingress";
 pub const EGRESS_MAP: &str = "policy_egress";
@@ -249,6 +315,8 @@ struct Compiler<'a> {
     plan: PolicyPlan,
     /// The sets named so far.
     specs: BTreeMap<String, SetSpec>,
+    /// The counter maps named so far: name → members, filled from the sets at the end.
+    maps: BTreeMap<String, Vec<(String, String)>>,
     /// The NetworkPolicies of each namespace.
     policies: &'a NpIndex,
     /// Admin policies (indices into the input) in the order they are judged.
@@ -346,6 +414,24 @@ enum RulePort {
     Named(Option<Protocol>, String),
 }
 
+/// A rule line of a body before consecutive peer-set lines are merged
+/// ([`Compiler::merge`]).
+enum Line {
+    /// `{peer} @{set} {ports}counter name "{counter}" {verdict}` (`ports`: empty or ending
+    /// in a space): a line a run of its neighbours with the same `ports` and `verdict` can
+    /// merge into one lookup in a [`CounterMap`].
+    PeerSet { peer: &'static str, set: String, ports: String, counter: String, verdict: String },
+    /// Any other line (any peer, `ipBlock`s, named ports of destinations, the isolation
+    /// drop), as written: it ends a run.
+    Other(String),
+}
+
+impl Line {
+    fn render(peer: &str, set: &str, ports: &str, counter: &str, verdict: &str) -> String {
+        format!("{peer} @{set} {ports}{}{verdict}", counters::counting(&[counter.to_string()]))
+    }
+}
+
 impl<'a> Compiler<'a> {
     /// The counter of `key`, added to the plan; answers its name.
     fn counter(&mut self, key: PolicyCounterKey) -> String {
@@ -423,24 +509,31 @@ impl<'a> Compiler<'a> {
     }
 
     /// The rule lines that match `peers` × `ports` for the pod `pod` (the destination in
-    /// ingress, the source in egress), each ending in `verdict`. No peers: any peer; no
-    /// ports: any port. A peer or port that matches nothing adds no line.
+    /// ingress, the source in egress), each counting in `counter` and ending in `verdict`.
+    /// No peers: any peer; no ports: any port. A peer or port that matches nothing adds no
+    /// line.
     fn rule_lines(
         &mut self,
         direction: Direction,
         pod: usize,
         peers: &[PeerMatch],
         ports: &[RulePort],
+        counter: &str,
         verdict: &str,
-    ) -> Vec<String> {
+    ) -> Vec<Line> {
         let any = [PeerMatch::Any];
         let peers = if peers.is_empty() { &any[..] } else { peers };
+        let counted = counters::counting(&[counter.to_string()]) + verdict;
         let mut lines = Vec::new();
         for peer in peers {
+            let mut peer_set = None;
             let peer_clause = match peer {
                 PeerMatch::Any => String::new(),
                 PeerMatch::Pods(definition, peer) => {
-                    format!("{} @{} ", direction.peer(), self.address_set(definition, peer))
+                    let set = self.address_set(definition, peer);
+                    let clause = format!("{} @{set} ", direction.peer());
+                    peer_set = Some(set);
+                    clause
                 }
                 PeerMatch::Block { cidr, except } => {
                     let mut c = format!("{} {{ {} }} ", direction.peer(), canonical_cidr(cidr));
@@ -451,8 +544,18 @@ impl<'a> Compiler<'a> {
                     c
                 }
             };
+            let line = |ports: String| match &peer_set {
+                Some(set) => Line::PeerSet {
+                    peer: direction.peer(),
+                    set: set.clone(),
+                    ports,
+                    counter: counter.to_string(),
+                    verdict: verdict.to_string(),
+                },
+                None => Line::Other(format!("{peer_clause}{ports}{counted}")),
+            };
             if ports.is_empty() {
-                lines.push(format!("{peer_clause}{verdict}"));
+                lines.push(line(String::new()));
                 continue;
             }
             let mut numeric = PortMatch::new();
@@ -492,21 +595,57 @@ impl<'a> Compiler<'a> {
                             let spec = SetSpec::Ports { peer, name: name.clone(), protocol: *proto };
                             let definition = format!("{definition} port {name} {proto:?}");
                             let set = self.named_set(&definition, spec, "pport");
-                            lines.push(format!("ip daddr . meta l4proto . th dport @{set} {verdict}"));
+                            lines.push(Line::Other(format!("ip daddr . meta l4proto . th dport @{set} {counted}")));
                         }
                     },
                 }
             }
             for ports in render_ports(&numeric) {
-                lines.push(format!("{peer_clause}{ports} {verdict}"));
+                lines.push(line(format!("{ports} ")));
             }
         }
         lines
     }
 
+    /// `lines` as the rules of a body: each run of consecutive peer-set lines with the same
+    /// ports and verdict merged into one lookup in a counter map ([`CounterMap`]); a run of
+    /// one set stays a plain set lookup.
+    fn merge(&mut self, lines: Vec<Line>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut lines = lines.into_iter().peekable();
+        while let Some(line) = lines.next() {
+            let (peer, set, ports, counter, verdict) = match line {
+                Line::Other(text) => {
+                    out.push(text);
+                    continue;
+                }
+                Line::PeerSet { peer, set, ports, counter, verdict } => (peer, set, ports, counter, verdict),
+            };
+            let mut members = vec![(set, counter)];
+            while let Some(Line::PeerSet { ports: p, verdict: v, .. }) = lines.peek() {
+                if *p != ports || *v != verdict {
+                    break;
+                }
+                let Some(Line::PeerSet { set, counter, .. }) = lines.next() else { unreachable!("just peeked") };
+                if !members.iter().any(|(s, _)| *s == set) {
+                    members.push((set, counter));
+                }
+            }
+            if let [(set, counter)] = &members[..] {
+                out.push(Line::render(peer, set, &ports, counter, &verdict));
+                continue;
+            }
+            let definition: Vec<String> = members.iter().map(|(set, counter)| format!("{set} {counter}")).collect();
+            let map = content_name("pcm", &definition.join(","));
+            out.push(format!("{ports}counter name {peer} map @{map} {verdict}"));
+            self.maps.entry(map).or_insert(members);
+        }
+        out
+    }
+
     /// The NetworkPolicy part of `pod`'s body in `direction`: its allow rules, and the
     /// isolation counters of the policies that isolate it (empty: none does).
-    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<String>, Vec<String>) {
+    fn network_policy_lines(&mut self, direction: Direction, pod: usize) -> (Vec<Line>, Vec<String>) {
         let input = self.input;
         let p = &input.pods[pod];
         let mut lines = Vec::new();
@@ -534,8 +673,8 @@ impl<'a> Compiler<'a> {
                 let peers: Vec<PeerMatch> = peers.iter().map(|peer| self.np_peer(ns, peer)).collect();
                 let ports: Vec<RulePort> = ports.iter().map(np_port).collect();
                 let key = counters::network_policy_key(ns, np_name, direction.name(), Some(index as u32), "Allow");
-                let verdict = counters::counting(&[self.counter(key)]) + "return";
-                lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
+                let counter = self.counter(key);
+                lines.extend(self.rule_lines(direction, pod, &peers, &ports, &counter, "return"));
             }
         }
         (lines, isolated)
@@ -556,7 +695,7 @@ impl<'a> Compiler<'a> {
             ),
         >,
         pass_to: &str,
-    ) -> Vec<String> {
+    ) -> Vec<Line> {
         let mut lines = Vec::new();
         for (index, (action, peers, ports)) in rules.enumerate() {
             let verdict = match action {
@@ -565,10 +704,10 @@ impl<'a> Compiler<'a> {
                 AdminNetworkPolicyRuleAction::Pass => format!("goto {pass_to}"),
             };
             let key = counters::admin_key(kind, name, direction.name(), index as u32, &format!("{action:?}"));
-            let verdict = counters::counting(&[self.counter(key)]) + &verdict;
+            let counter = self.counter(key);
             let peers: Vec<PeerMatch> = peers.iter().flat_map(|peer| self.admin_peer(peer)).collect();
             let ports: Vec<RulePort> = ports.into_iter().flatten().map(admin_port).collect();
-            lines.extend(self.rule_lines(direction, pod, &peers, &ports, &verdict));
+            lines.extend(self.rule_lines(direction, pod, &peers, &ports, &counter, &verdict));
         }
         lines
     }
@@ -580,7 +719,18 @@ impl<'a> Compiler<'a> {
         // After the NetworkPolicies: deny what they isolate, else the baseline decides.
         let mut np_part = np_lines;
         if !isolated.is_empty() {
-            np_part.push(counters::counting(&isolated) + "drop");
+            // A rule holds at most 128 expressions (the kernel's NFT_RULE_MAXEXPRS): a pod
+            // that many policies isolate gets its isolation counters over several lines,
+            // the last with the drop (only denied packets reach them).
+            let chunks: Vec<&[String]> = isolated.chunks(counters::PER_RULE).collect();
+            for (k, chunk) in chunks.iter().enumerate() {
+                let line = counters::counting(chunk);
+                np_part.push(Line::Other(if k + 1 == chunks.len() {
+                    line + "drop"
+                } else {
+                    line.trim_end().to_string()
+                }));
+            }
         } else if let Some(banp) = &input.baseline {
             if self.is_subject(&banp.spec.subject, pod) {
                 let rules: Vec<_> = match direction {
@@ -595,6 +745,7 @@ impl<'a> Compiler<'a> {
                 np_part.extend(self.admin_lines(policy, direction, pod, rules.into_iter(), ""));
             }
         }
+        let np_part = self.merge(np_part);
         let np_chain = content_name("pnp", &np_part.join("\n"));
         let mut admin_part = Vec::new();
         for k in 0..self.admin_order.len() {
@@ -614,6 +765,7 @@ impl<'a> Compiler<'a> {
         if admin_part.is_empty() {
             return np_part;
         }
+        let mut admin_part = self.merge(admin_part);
         if admin_part.iter().any(|l| l.ends_with(&np_chain)) || !np_part.is_empty() {
             self.plan.chains.insert(np_chain.clone(), np_part.clone());
         }
@@ -689,7 +841,14 @@ fn canonical_cidr(cidr: &str) -> String {
 
 impl<'a> Compiler<'a> {
     fn new(input: &'a PolicyInput, policies: &'a NpIndex, admin_order: Vec<usize>) -> Compiler<'a> {
-        Compiler { input, plan: PolicyPlan::default(), specs: BTreeMap::new(), policies, admin_order }
+        Compiler {
+            input,
+            plan: PolicyPlan::default(),
+            specs: BTreeMap::new(),
+            maps: BTreeMap::new(),
+            policies,
+            admin_order,
+        }
     }
 }
 
@@ -706,6 +865,11 @@ pub fn compile(input: &PolicyInput) -> PolicyPlan {
     // Each set filled once, however many rules and pods name it.
     for (name, spec) in &c.specs {
         c.plan.sets.insert(name.clone(), NamedSet { key: spec.key(), elements: Arc::new(spec.elements(input)) });
+    }
+    // Each counter map from its members' sets.
+    for (name, members) in &c.maps {
+        let elements = Arc::new(CounterMap::elements_over(&c.plan.sets, members));
+        c.plan.counter_maps.insert(name.clone(), CounterMap { members: Arc::new(members.clone()), elements });
     }
     c.plan
 }
@@ -763,6 +927,25 @@ fn elements<'e>(items: impl IntoIterator<Item = &'e String>) -> Vec<&'e str> {
     items.into_iter().map(String::as_str).collect()
 }
 
+/// A counter map's elements as `nft` writes them: `10.1.2.3 : "pc_…"`.
+fn counter_elements<'e>(items: impl IntoIterator<Item = (&'e Ipv4Addr, &'e String)>) -> Vec<String> {
+    items.into_iter().map(|(ip, counter)| format!("{ip} : \"{counter}\"")).collect()
+}
+
+/// A counter map's element: address and counter.
+type MapEntry<'m> = (&'m Ipv4Addr, &'m String);
+
+/// From a counter map's elements `before` to `now`: the keys to delete (gone, or mapping to
+/// another counter now; with their old value), then the elements to add (new, or changed).
+fn map_changes<'m>(
+    before: &'m BTreeMap<Ipv4Addr, String>,
+    now: &'m BTreeMap<Ipv4Addr, String>,
+) -> (Vec<MapEntry<'m>>, Vec<MapEntry<'m>>) {
+    let gone = before.iter().filter(|(ip, c)| now.get(ip) != Some(c)).collect();
+    let add = now.iter().filter(|(ip, c)| before.get(ip) != Some(c)).collect();
+    (gone, add)
+}
+
 impl PolicyPlan {
     /// The script that turns the table from `old` into `self`, as one transaction: what is
     /// new ([`PolicyPlan::additions`]), the elements that changed in sets and maps both
@@ -784,6 +967,21 @@ impl PolicyPlan {
             }
             if !removed.is_empty() {
                 let _ = writeln!(s, "delete element {t} {name} {{ {} }}", removed.join(", "));
+            }
+        }
+        for (name, map) in &self.counter_maps {
+            let Some(before) = old.counter_maps.get(name) else { continue };
+            if Arc::ptr_eq(&before.elements, &map.elements) {
+                continue;
+            }
+            // A changed value is deleted, then added (an element's value is not replaced).
+            let (gone, add) = map_changes(&before.elements, &map.elements);
+            if !gone.is_empty() {
+                let gone: Vec<String> = gone.iter().map(|(ip, _)| ip.to_string()).collect();
+                let _ = writeln!(s, "delete element {t} {name} {{ {} }}", gone.join(", "));
+            }
+            if !add.is_empty() {
+                let _ = writeln!(s, "add element {t} {name} {{ {} }}", counter_elements(add).join(", "));
             }
         }
         for (map, new, before) in [(INGRESS_MAP, &self.ingress, &old.ingress), (EGRESS_MAP, &self.egress, &old.egress)]
@@ -811,8 +1009,9 @@ impl PolicyPlan {
         s
     }
 
-    /// The sets (with their elements, if `with_elements`), counters and chains of `self`
-    /// that `old` lacks, the counters before the chains whose rules name them. Nothing uses them until a map element points at a new chain, so they can be
+    /// The sets and counter maps (with their elements, if `with_elements`), counters and
+    /// chains of `self` that `old` lacks, the counters before the map elements and chains
+    /// that name them. Nothing uses them until a map element points at a new chain, so they can be
     /// written before the change that uses them, in a transaction of their own.
     pub fn additions(&self, old: &PolicyPlan, with_elements: bool) -> String {
         let t = format!("{FAMILY} {TABLE}");
@@ -823,9 +1022,16 @@ impl PolicyPlan {
                 let _ = writeln!(s, "add element {t} {name} {{ {} }}", elements(set.elements.iter()).join(", "));
             }
         }
-        // Counters before the rules that name them.
+        // Counters before the rules and map elements that name them.
         for name in self.counters.keys().filter(|n| !old.counters.contains_key(*n)) {
             let _ = writeln!(s, "add counter {t} {name}");
+        }
+        for (name, map) in self.counter_maps.iter().filter(|(name, _)| !old.counter_maps.contains_key(*name)) {
+            let _ = writeln!(s, "add map {t} {name} {{ type {COUNTER_MAP_TYPE}; }}");
+            if with_elements && !map.elements.is_empty() {
+                let _ =
+                    writeln!(s, "add element {t} {name} {{ {} }}", counter_elements(map.elements.iter()).join(", "));
+            }
         }
         // Chains in an order where a `goto` target comes before the chain that names it.
         let mut new_chains: Vec<(&String, &Vec<String>)> =
@@ -840,9 +1046,9 @@ impl PolicyPlan {
         s
     }
 
-    /// The chains, sets and counters of `old` that `self` no longer uses: unused chains
-    /// before the sets and counters their rules name, a chain that names a `pnp_` chain
-    /// before it. Once nothing
+    /// The chains, sets, maps and counters of `old` that `self` no longer uses: unused
+    /// chains before the sets, maps and counters their rules name, maps before the counters
+    /// their elements name, a chain that names a `pnp_` chain before it. Once nothing
     /// points at them they can go in a transaction of their own, after the change.
     pub fn removals(&self, old: &PolicyPlan) -> String {
         let t = format!("{FAMILY} {TABLE}");
@@ -854,6 +1060,10 @@ impl PolicyPlan {
         }
         for name in old.sets.keys().filter(|n| !self.sets.contains_key(*n)) {
             let _ = writeln!(s, "delete set {t} {name}");
+        }
+        // Maps before the counters their elements name.
+        for name in old.counter_maps.keys().filter(|n| !self.counter_maps.contains_key(*n)) {
+            let _ = writeln!(s, "delete map {t} {name}");
         }
         for name in old.counters.keys().filter(|n| !self.counters.contains_key(*n)) {
             let _ = writeln!(s, "delete counter {t} {name}");
@@ -869,7 +1079,7 @@ impl PolicyPlan {
 
 /// The prefixes of the chains and sets the policies own in flatnet's table.
 pub const OWN_CHAIN_PREFIXES: [&str; 2] = ["pol_", "pnp_"];
-pub const OWN_SET_PREFIXES: [&str; 2] = ["peer_", "pport_"];
+pub const OWN_SET_PREFIXES: [&str; 3] = ["peer_", "pport_", COUNTER_MAP_PREFIX];
 
 /// The script that makes the policy part of the table exactly `plan`, whatever it holds
 /// (`existing`: its chains and sets, as listed; `None`: no table). One transaction: the
@@ -891,14 +1101,16 @@ pub fn full_script(existing: Option<&TableObjects>, plan: &PolicyPlan, generatio
     for c in &own_chains {
         let _ = writeln!(s, "flush chain {t} {c}");
     }
+    // (`flush set` does not take a map.)
+    let kind = |name: &str| if name.starts_with(COUNTER_MAP_PREFIX) { "map" } else { "set" };
     for set in &own_sets {
-        let _ = writeln!(s, "flush set {t} {set}");
+        let _ = writeln!(s, "flush {} {t} {set}", kind(set));
     }
     for c in own_chains.iter().filter(|c| !plan.chains.contains_key(**c)) {
         let _ = writeln!(s, "delete chain {t} {c}");
     }
-    for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n)) {
-        let _ = writeln!(s, "delete set {t} {set}");
+    for set in own_sets.iter().filter(|n| !plan.sets.contains_key(**n) && !plan.counter_maps.contains_key(**n)) {
+        let _ = writeln!(s, "delete {} {t} {set}", kind(set));
     }
     // Counters no rule names any more (those kept keep their counts).
     for c in existing.counters.iter().filter(|c| c.starts_with(counters::COUNTER_PREFIX)) {
@@ -1069,6 +1281,22 @@ fn element_ops(old: &PolicyPlan, new: &PolicyPlan, old_generation: u32, generati
         let removed = before.difference(&set.elements).map(|e| parse_element(e)).collect();
         ops.push(Op::Add, &kernel_set, added);
         ops.push(Op::Delete, &kernel_set, removed);
+    }
+    let empty_map = Arc::new(BTreeMap::new());
+    for (name, map) in &new.counter_maps {
+        // A new map was created empty.
+        let before = old.counter_maps.get(name).map_or(&empty_map, |b| &b.elements);
+        if Arc::ptr_eq(before, &map.elements) {
+            continue;
+        }
+        let kernel_map = Set::map(name.clone(), Type::Type(vec![Datatype::Ipv4Addr]), MapData::Counter);
+        let (gone, add) = map_changes(before, &map.elements);
+        let element = |(ip, c): (&Ipv4Addr, &String)| Element {
+            key: vec![Part::Ipv4(*ip)],
+            value: Some(Value::Counter(c.clone())),
+        };
+        ops.push(Op::Delete, &kernel_map, gone.into_iter().map(element).collect());
+        ops.push(Op::Add, &kernel_map, add.into_iter().map(element).collect());
     }
     let entry = |ip: &Ipv4Addr, chain: &String| Element {
         key: vec![Part::Ipv4(*ip)],

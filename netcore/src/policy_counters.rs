@@ -7,17 +7,17 @@
 //! A connection is judged at its first packet (and again after each change of plan), so
 //! the counters of `Allow` and `Pass` rules count new connections, and those of `Deny`
 //! rules every packet dropped. The drop a NetworkPolicy's isolation adds after its allow
-//! rules is counted as rule-less `Deny` of every policy isolating the pod.
+//! rules is counted as rule-less `Deny` of every policy isolating the pod ([`PER_RULE`] to
+//! a line: a pod isolated by more policies has its isolation counted over several lines).
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use openapi::policy::PolicyCounterKey;
 use openapi::PolicyCounter;
 
 use super::content_name;
 use crate::netns::Netns;
-use crate::nft::{nft_binary, nft_error, NftError, FAMILY, TABLE};
+use crate::nft::{nft_error, NftError, FAMILY, TABLE};
 use crate::Result;
 
 /// The prefix of the policies' counter objects in flatnet's table.
@@ -29,6 +29,11 @@ pub fn counter_name(key: &PolicyCounterKey) -> String {
     let rule = rule.map_or_else(|| "isolation".to_string(), |r| r.to_string());
     content_name("pc", &format!("{kind} {} {name} {direction} {rule} {action}", namespace.as_deref().unwrap_or("")))
 }
+
+/// The most counters one rule line names: the kernel takes at most 128 expressions in a
+/// rule (`NFT_RULE_MAXEXPRS`), and a named counter is one. The isolation drop of a pod that
+/// more policies isolate counts over several lines ([`super::PolicyPlan`]'s chains).
+pub const PER_RULE: usize = 100;
 
 /// The statements that count a packet in `names`, before a verdict.
 pub fn counting(names: &[String]) -> String {
@@ -63,12 +68,11 @@ pub type CounterNames = BTreeMap<String, PolicyCounterKey>;
 
 /// The policy counters in `ns` that `known` names, with their packets and bytes.
 pub fn read(ns: &Netns, known: &CounterNames) -> Result<Vec<PolicyCounter>> {
-    let out = ns
-        .output(Command::new(nft_binary()).args(["-j", "list", "counters", "table", FAMILY, TABLE]), b"")
+    let text = format!("list counters table {FAMILY} {TABLE}");
+    let out = crate::nft::invoke(ns, &text, crate::libnft::OUTPUT_JSON)
         .map_err(|source| nft_error(ns.name(), NftError::Run { source }))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(nft_error(ns.name(), NftError::List { stderr }));
+    if !out.ok {
+        return Err(nft_error(ns.name(), NftError::List { stderr: out.stderr.trim().to_string() }));
     }
     Ok(parse(&out.stdout, known))
 }

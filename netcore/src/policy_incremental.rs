@@ -7,6 +7,9 @@
 //!   every pod whose body has the same text (chains are named by content), a set by every
 //!   rule with the same peer, a counter by every pod a policy rule applies to: all three
 //!   are counted, and leave the plan when their last user goes.
+//! - per counter map of merged rules ([`CounterMap`]), how many fragments name it, and per
+//!   set the maps it is a member of: when a set gains or loses an address, that address's
+//!   value is recomputed in each of those maps (the first member holding it), nothing else.
 //! - per set, what it holds ([`SetSpec`]) and, per element, how many pods put it there.
 //!   Sets that can only hold pods of one namespace (a `podSelector` peer of a
 //!   NetworkPolicy) are indexed by it.
@@ -47,6 +50,7 @@ struct Fragment {
     chains: Vec<String>,
     sets: Vec<String>,
     counters: Vec<String>,
+    maps: Vec<String>,
 }
 
 /// A set of the plan: what it holds, how many fragments name it, and per element how many
@@ -71,6 +75,11 @@ pub struct IncrementalCompiler {
     chains: HashMap<String, usize>,
     /// Per counter, how many fragments name it.
     counters: HashMap<String, usize>,
+    /// Per counter map, how many fragments name it.
+    maps: HashMap<String, usize>,
+    /// Per set, the counter maps that have it as a member: a change of the set's elements
+    /// changes those addresses' values there.
+    set_maps: HashMap<String, HashSet<String>>,
     /// The sets that can only hold pods of one namespace, by namespace; the others.
     namespace_sets: HashMap<String, HashSet<String>>,
     cluster_sets: HashSet<String>,
@@ -94,6 +103,8 @@ impl IncrementalCompiler {
             sets: HashMap::new(),
             chains: HashMap::new(),
             counters: HashMap::new(),
+            maps: HashMap::new(),
+            set_maps: HashMap::new(),
             namespace_sets: HashMap::new(),
             cluster_sets: HashSet::new(),
         };
@@ -249,10 +260,12 @@ impl IncrementalCompiler {
         }
     }
 
-    /// Add (or take away) the elements pod `i` puts in the sets.
+    /// Add (or take away) the elements pod `i` puts in the sets, and follow the changes in
+    /// the counter maps.
     fn count_pod(&mut self, i: usize, add: bool) {
         let pod = &self.input.pods[i];
         let candidates = self.namespace_sets.get(&pod.namespace).into_iter().flatten().chain(&self.cluster_sets);
+        let mut changed = Vec::new();
         for name in candidates {
             let state = self.sets.get_mut(name).expect("an indexed set is held");
             let Some(element) = state.spec.element(&self.input.namespaces, pod) else { continue };
@@ -261,13 +274,30 @@ impl IncrementalCompiler {
                 let count = state.counts.entry(element.clone()).or_insert(0);
                 *count += 1;
                 if *count == 1 {
-                    Arc::make_mut(elements).insert(element);
+                    Arc::make_mut(elements).insert(element.clone());
+                    changed.push((name, element));
                 }
             } else if let Some(count) = state.counts.get_mut(&element) {
                 *count -= 1;
                 if *count == 0 {
                     state.counts.remove(&element);
                     Arc::make_mut(elements).remove(&element);
+                    changed.push((name, element));
+                }
+            }
+        }
+        for (set, element) in changed {
+            let Some(maps) = self.set_maps.get(set) else { continue };
+            let Ok(ip) = element.parse::<Ipv4Addr>() else { continue };
+            for map in maps {
+                let entry = self.plan.counter_maps.get_mut(map).expect("an indexed map is planned");
+                let value = CounterMap::value_over(&self.plan.sets, &entry.members, &element);
+                if entry.elements.get(&ip) != value {
+                    let elements = Arc::make_mut(&mut entry.elements);
+                    match value {
+                        Some(counter) => elements.insert(ip, counter.clone()),
+                        None => elements.remove(&ip),
+                    };
                 }
             }
         }
@@ -275,10 +305,10 @@ impl IncrementalCompiler {
 
     /// Compile local pod `i`'s chains and take in what they use.
     fn add_fragment(&mut self, i: usize) {
-        let (plan, specs) = {
+        let (plan, specs, maps) = {
             let mut c = Compiler::new(&self.input, &self.by_namespace, self.admin_order.clone());
             c.pod_chains(i);
-            (c.plan, c.specs)
+            (c.plan, c.specs, c.maps)
         };
         let ip = self.input.pods[i].ip;
         let fragment = Fragment {
@@ -288,6 +318,7 @@ impl IncrementalCompiler {
             chains: plan.chains.keys().cloned().collect(),
             sets: specs.keys().cloned().collect(),
             counters: plan.counters.keys().cloned().collect(),
+            maps: maps.keys().cloned().collect(),
         };
         for (name, key) in plan.counters {
             let users = self.counters.entry(name.clone()).or_insert(0);
@@ -322,6 +353,19 @@ impl IncrementalCompiler {
             };
             self.sets.insert(name, SetState { spec, users: 1, counts });
         }
+        // Counter maps after the sets they are made of.
+        for (name, members) in maps {
+            let users = self.maps.entry(name.clone()).or_insert(0);
+            *users += 1;
+            if *users > 1 {
+                continue;
+            }
+            for (set, _) in &members {
+                self.set_maps.entry(set.clone()).or_default().insert(name.clone());
+            }
+            let elements = Arc::new(CounterMap::elements_over(&self.plan.sets, &members));
+            self.plan.counter_maps.insert(name, CounterMap { members: Arc::new(members), elements });
+        }
         if let Some(chain) = &fragment.ingress {
             self.plan.ingress.insert(ip, chain.clone());
         }
@@ -353,6 +397,22 @@ impl IncrementalCompiler {
             if *users == 0 {
                 self.counters.remove(&name);
                 self.plan.counters.remove(&name);
+            }
+        }
+        for name in fragment.maps {
+            let users = self.maps.get_mut(&name).expect("a fragment's map is counted");
+            *users -= 1;
+            if *users == 0 {
+                self.maps.remove(&name);
+                let map = self.plan.counter_maps.remove(&name).expect("a counted map is planned");
+                for (set, _) in map.members.iter() {
+                    if let Some(maps) = self.set_maps.get_mut(set) {
+                        maps.remove(&name);
+                        if maps.is_empty() {
+                            self.set_maps.remove(set);
+                        }
+                    }
+                }
             }
         }
         for name in fragment.sets {

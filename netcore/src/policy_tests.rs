@@ -164,8 +164,15 @@ fn rule_matches<'r>(plan: &PolicyPlan, rule: &'r str, pkt: &Packet) -> Option<&'
         let addr_of = |field: &str| if field == "saddr" { pkt.src } else { pkt.dst };
         if let Some(r) = rest.strip_prefix("counter name \"") {
             // A counter of the plan: counts, never decides.
-            let (name, r) = r.split_once("\" ").unwrap();
+            let (name, r) = r.split_once('"').unwrap();
             assert!(plan.counters.contains_key(name), "counter {name} not in the plan");
+            rest = r.trim_start();
+        } else if let Some(r) = rest.strip_prefix("counter name ip ") {
+            // Merged rules: the address looked up in a counter map; a miss does not match.
+            let (field, r) = r.split_once(' ').unwrap();
+            let (map, r) = r.strip_prefix("map @").unwrap().split_once(' ').unwrap();
+            let counter = plan.counter_maps[map].elements.get(&addr_of(field))?;
+            assert!(plan.counters.contains_key(counter), "counter {counter} of map {map} not in the plan");
             rest = r;
         } else if let Some(r) = rest.strip_prefix("ip daddr . meta l4proto . th dport @") {
             let (set, r) = r.split_once(' ').unwrap_or((r, ""));
@@ -218,11 +225,69 @@ fn rule_matches<'r>(plan: &PolicyPlan, rule: &'r str, pkt: &Packet) -> Option<&'
     }
 }
 
+/// The counters a rule whose matches hold counts `pkt` in.
+fn counted_by(plan: &PolicyPlan, rule: &str, pkt: &Packet) -> Vec<String> {
+    if let Some((_, r)) = rule.split_once("counter name ip ") {
+        let (field, r) = r.split_once(' ').unwrap();
+        let map = r.strip_prefix("map @").unwrap().split(' ').next().unwrap();
+        let addr = if field == "saddr" { pkt.src } else { pkt.dst };
+        return vec![plan.counter_maps[map].elements[&addr].clone()];
+    }
+    rule.split("counter name \"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_string()).collect()
+}
+
+/// Run a chain as [`run`] does, also answering the counters the packet was counted in.
+fn run_counting(plan: &PolicyPlan, chain: &str, pkt: &Packet) -> (bool, Vec<String>) {
+    let mut counted = Vec::new();
+    for rule in &plan.chains[chain] {
+        let Some(verdict) = rule_matches(plan, rule, pkt) else { continue };
+        counted.extend(counted_by(plan, rule, pkt));
+        match verdict {
+            // Counters only: on to the next rule.
+            "" => continue,
+            "return" => return (true, counted),
+            "drop" => return (false, counted),
+            v => {
+                let (allowed, more) = run_counting(plan, v.strip_prefix("goto ").unwrap(), pkt);
+                counted.extend(more);
+                return (allowed, counted);
+            }
+        }
+    }
+    (true, counted)
+}
+
+/// `plan` with each merged line written back as the lines it stands for (one per member,
+/// in order, each a lookup in its member's set counting in its member's counter): what
+/// first-match evaluation without merging would run.
+fn unmerged(plan: &PolicyPlan) -> PolicyPlan {
+    let mut out = plan.clone();
+    for rules in out.chains.values_mut() {
+        *rules = rules
+            .iter()
+            .flat_map(|rule| match rule.split_once("counter name ip ") {
+                None => vec![rule.clone()],
+                Some((ports, r)) => {
+                    let (field, r) = r.split_once(' ').unwrap();
+                    let (map, verdict) = r.strip_prefix("map @").unwrap().split_once(' ').unwrap();
+                    plan.counter_maps[map]
+                        .members
+                        .iter()
+                        .map(|(set, counter)| format!("ip {field} @{set} {ports}counter name \"{counter}\" {verdict}"))
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    out.counter_maps.clear();
+    out
+}
+
 /// Run a chain: `true` when the direction is allowed (a `return`, or the end of the chain).
 fn run(plan: &PolicyPlan, chain: &str, pkt: &Packet) -> bool {
     for rule in &plan.chains[chain] {
         match rule_matches(plan, rule, pkt) {
-            None => continue,
+            None | Some("") => continue,
             Some("return") => return true,
             Some("drop") => return false,
             Some(v) => return run(plan, v.strip_prefix("goto ").unwrap_or_else(|| panic!("verdict {v}")), pkt),
@@ -503,6 +568,80 @@ fn a_relabelled_pod_changes_set_elements_only() {
 }
 
 #[test]
+fn consecutive_peer_rules_merge_into_one_lookup_counted_by_the_first_rule() {
+    // x/a accepts b (p1), b or c (p2), c (p3) on port 80, from 10.244.0.0/16 (p4), then
+    // from y (p5) or z/b (p6): one lookup for p1 to p3, the ipBlock on its own, one for p5 and p6.
+    let from = |peers: serde_json::Value| json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": peers, "ports": [{"port": 80}]}]});
+    let pod = |p: &str| json!({"podSelector": {"matchLabels": {"pod": p}}});
+    let p = Policies::default()
+        .np(np("x", "p1", from(json!([pod("b")]))))
+        .np(np("x", "p2", from(json!([pod("b"), pod("c")]))))
+        .np(np("x", "p3", from(json!([pod("c")]))))
+        .np(np("x", "p4", from(json!([{"ipBlock": {"cidr": "10.244.0.0/16"}}]))))
+        .np(np("x", "p5", from(json!([{"namespaceSelector": {"matchLabels": {"ns": "y"}}}]))))
+        .np(np(
+            "x",
+            "p6",
+            from(json!([{"namespaceSelector": {"matchLabels": {"ns": "z"}}, "podSelector": pod("b")["podSelector"]}])),
+        ));
+    let plan = &p.plans()[0];
+    let chain = &plan.chains[&plan.ingress[&ip("x", "a")]];
+    assert_eq!(chain.len(), 4, "{chain:#?}");
+    assert!(chain[0].starts_with("meta l4proto tcp th dport { 80 } counter name ip saddr map @pcm_"), "{chain:#?}");
+    assert!(chain[1].starts_with("ip saddr { 10.244.0.0/16 } "), "{chain:#?}");
+    assert!(chain[2].contains(" map @pcm_") && chain[3].ends_with("drop"), "{chain:#?}");
+    assert_eq!(plan.counter_maps.len(), 2);
+    let counter =
+        |policy: &str| counters::counter_name(&counters::network_policy_key("x", policy, "Ingress", Some(0), "Allow"));
+    let first = chain[0].split('@').nth(1).unwrap().split(' ').next().unwrap();
+    let map = &plan.counter_maps[first];
+    // p2's b is counted by p1, its c by p2; p3 (c again) can never count first: two members.
+    assert_eq!(map.members.len(), 2, "{map:?}");
+    let expected = BTreeMap::from([(ip("x", "b"), counter("p1")), (ip("x", "c"), counter("p2"))]);
+    assert_eq!(*map.elements, expected);
+    // Traffic: as without merging, counted by the same rules.
+    for (from, port) in [(("x", "b"), 80), (("x", "c"), 80), (("y", "a"), 80), (("y", "c"), 81), (("z", "b"), 80)] {
+        let pkt = Packet { src: ip(from.0, from.1), dst: ip("x", "a"), proto: Protocol::Tcp, port };
+        let chain = &plan.ingress[&ip("x", "a")];
+        assert_eq!(run_counting(plan, chain, &pkt), run_counting(&unmerged(plan), chain, &pkt), "from {from:?}:{port}");
+    }
+    let pkt = Packet { src: ip("x", "c"), dst: ip("x", "a"), proto: Protocol::Tcp, port: 80 };
+    assert_eq!(run_counting(plan, &plan.ingress[&ip("x", "a")], &pkt), (true, vec![counter("p2")]));
+    golden("merged_node1.nft", &plan.render());
+}
+
+#[test]
+fn a_pod_isolated_by_many_policies_counts_its_isolation_over_lines_the_kernel_takes() {
+    // 250 policies isolate x/a, each allowing a pod that does not exist, the last x/b.
+    let mut p = Policies::default();
+    for i in 0..250 {
+        let from = if i == 249 { "b".to_string() } else { format!("nobody-{i}") };
+        p = p.np(np(
+            "x",
+            &format!("p{i:03}"),
+            json!({"podSelector": {"matchLabels": {"pod": "a"}},
+                   "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": from}}}], "ports": [{"port": 80}]}]}),
+        ));
+    }
+    let plan = &p.plans()[0];
+    let chain = &plan.ingress[&ip("x", "a")];
+    let rules = &plan.chains[chain];
+    // One merged lookup for the 250 allows; the isolation counted 100 + 100 + 50.
+    assert_eq!(rules.len(), 4, "{rules:#?}");
+    for rule in rules {
+        assert!(rule.matches("counter name").count() <= counters::PER_RULE, "{rule}");
+    }
+    assert!(!rules[1].ends_with("drop") && !rules[2].ends_with("drop") && rules[3].ends_with(" drop"));
+    let deny = Packet { src: ip("x", "c"), dst: ip("x", "a"), proto: Protocol::Tcp, port: 80 };
+    let (allowed, counted) = run_counting(plan, chain, &deny);
+    assert!(!allowed);
+    assert_eq!(counted.len(), 250, "every isolating policy counts the drop");
+    let allow = Packet { src: ip("x", "b"), ..deny };
+    let p249 = counters::counter_name(&counters::network_policy_key("x", "p249", "Ingress", Some(0), "Allow"));
+    assert_eq!(run_counting(plan, chain, &allow), (true, vec![p249]));
+}
+
+#[test]
 fn port_shapes_and_canonical_cidrs() {
     let port = |v: serde_json::Value| -> NetworkPolicyPort { serde_json::from_value(v).unwrap() };
     assert!(matches!(np_port(&port(json!({}))), RulePort::Protocol(Protocol::Tcp)));
@@ -638,6 +777,7 @@ fn the_incremental_compiler_equals_a_full_compile_after_random_changes() {
         assert_eq!(one_by_one.plan(), &compile(&input), "seed {seed}: the first compile");
         let (mut next_pod, mut next_policy) = (30, 6);
         let mut counted = 0;
+        let mut merged = 0;
         for step in 0..150 {
             match rng.below(10) {
                 0..=2 => {
@@ -707,11 +847,34 @@ fn the_incremental_compiler_equals_a_full_compile_after_random_changes() {
             assert_eq!(whole.plan().counters, reference.counters, "seed {seed}, step {step}: counters, whole inputs");
             assert_counters_named_and_declared(&reference, &before, &format!("seed {seed}, step {step}"));
             counted += reference.counters.len();
+            merged += reference.counter_maps.values().filter(|m| m.members.len() > 1).count();
+            if step % 5 == 0 {
+                assert_merging_keeps_verdicts_and_counters(&input, &reference, &format!("seed {seed}, step {step}"));
+            }
             assert_eq!(one_by_one.plan(), &reference, "seed {seed}, step {step}: changes one by one");
             assert_eq!(whole.plan(), &reference, "seed {seed}, step {step}: whole inputs");
             assert_eq!(whole.plan().diff(&before), reference.diff(&before), "seed {seed}, step {step}: the diff");
         }
         assert!(counted > 0, "seed {seed}: no step had a counter");
+        assert!(merged > 0, "seed {seed}: no step merged rules");
+    }
+}
+
+/// For packets from every pod to every local pod (and back) on a few ports, the merged
+/// chains decide and count as the same chains without merging ([`unmerged`]).
+fn assert_merging_keeps_verdicts_and_counters(input: &PolicyInput, plan: &PolicyPlan, at: &str) {
+    let plain = unmerged(plan);
+    for (proto, port) in [(Protocol::Tcp, 80), (Protocol::Tcp, 8050), (Protocol::Udp, 53)] {
+        for peer in &input.pods {
+            for (local, chain) in &plan.ingress {
+                let pkt = Packet { src: peer.ip, dst: *local, proto, port };
+                assert_eq!(run_counting(plan, chain, &pkt), run_counting(&plain, chain, &pkt), "{at}: ingress");
+            }
+            for (local, chain) in &plan.egress {
+                let pkt = Packet { src: *local, dst: peer.ip, proto, port };
+                assert_eq!(run_counting(plan, chain, &pkt), run_counting(&plain, chain, &pkt), "{at}: egress");
+            }
+        }
     }
 }
 
@@ -748,6 +911,26 @@ fn assert_counters_named_and_declared(plan: &PolicyPlan, old: &PolicyPlan, at: &
     }
     for name in plan.counters.keys() {
         assert!(!removals.contains(&format!("delete counter ip flatnet {name}\n")), "{at}: {name} kept");
+    }
+    // Counter maps: their elements name planned counters; a new map is declared after the
+    // counters and before the first rule that looks in it; a map no longer used is deleted
+    // after the chains and before any counter.
+    for (name, map) in &plan.counter_maps {
+        assert!(map.elements.values().all(|c| plan.counters.contains_key(c)), "{at}: {name} names unplanned counters");
+        if old.counter_maps.contains_key(name) {
+            continue;
+        }
+        let declared = additions.find(&format!("add map ip flatnet {name} "));
+        let used = additions.find(&format!("map @{name} "));
+        let last_counter = additions.rfind("add counter ");
+        assert!(declared.is_some() && declared > last_counter, "{at}: {name} declared after the counters");
+        assert!(used.is_none() || declared < used, "{at}: {name} declared before its first use:\n{additions}");
+    }
+    let first_counter = removals.find("delete counter ");
+    for name in old.counter_maps.keys().filter(|n| !plan.counter_maps.contains_key(*n)) {
+        let deleted = removals.find(&format!("delete map ip flatnet {name}\n"));
+        assert!(deleted.is_some() && deleted > last_chain, "{at}: {name} deleted after the chains:\n{removals}");
+        assert!(first_counter.is_none() || deleted < first_counter, "{at}: {name} deleted before the counters");
     }
 }
 

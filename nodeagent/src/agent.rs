@@ -236,14 +236,17 @@ pub async fn run(cfg: Config) -> Result<()> {
     follow_pods(ctx, &cfg, subscribe()).await
 }
 
-/// Put the node's own wiring (the pod bridge, up, with its gateway address; forwarding)
-/// back when a drift notice says an address or link went.
+/// Put the node's own wiring (the pod bridge, up, with its gateway address and its
+/// subnet's route; forwarding) back when a drift notice says an address, the bridge or
+/// that route went.
 #[tracing::instrument(name = "node", skip_all)]
 async fn repair_node(nl: Netlink, ns: Netns, net: NodeNetwork, bridge: u32, mut drift: Option<DriftReceiver>) {
     loop {
         let d = crate::drift::next(&mut drift).await;
         let wanted = match &*d {
-            Drift::Routing(r) => r.addresses || r.lost || r.links.contains(&net.bridge),
+            Drift::Routing(r) => {
+                r.addresses || r.lost || r.links.contains(&net.bridge) || r.routes.contains(&net.subnet().to_string())
+            }
             Drift::Lost => true,
             Drift::Table(_) => false,
         };

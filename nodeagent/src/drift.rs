@@ -7,9 +7,11 @@
 //!   transaction ([`netcore::monitor::TableDrift`]): elements, rules, chains, sets, the
 //!   table. The service proxy ([`crate::services`]) puts back what it wants, as little as
 //!   will do (`netcore::services::Proxier::repair`).
-//! - rtnetlink: deleted routes, addresses and flatnet's links (names under
-//!   [`netcore::names::PREFIX`]) ([`RoutingDrift`]). The pods' workers re-check their
-//!   wiring (veth, address, routes) and the backend re-syncs its routes to the other nodes.
+//! - rtnetlink: deleted routes, addresses, flatnet's links (names under
+//!   [`netcore::names::PREFIX`]) and configured neighbour and FDB entries (the VXLAN
+//!   backend's way to the other nodes' VTEPs) ([`RoutingDrift`]). The pods' workers re-check
+//!   their wiring (veth, address, routes) and the backend re-syncs its routes, neighbours
+//!   and FDB entries to the other nodes. MACs a bridge learned and ages out are not drift.
 //!
 //! Only deletions are drift, so a repair (which adds) never feeds back into another. The
 //! agent's own changes come back as notifications too: its element changes (over its own
@@ -35,7 +37,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netcore::monitor::{Monitor, Notification, Op, Source, TableDrift, TableFold};
+use netcore::monitor::{Monitor, Notification, Op, Source, TableDrift, TableFold, AF_BRIDGE, AF_INET};
 use netcore::netns::Netns;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -58,6 +60,8 @@ pub struct RoutingDrift {
     pub addresses: bool,
     /// Deleted IPv4 routes of the main table, as `dst/prefix`.
     pub routes: BTreeSet<String>,
+    /// Links that lost an IPv4 neighbour entry or a configured FDB entry, by index.
+    pub neighbours: BTreeSet<u32>,
     /// Notices were lost: anything may have changed.
     pub lost: bool,
 }
@@ -76,6 +80,16 @@ impl RoutingDrift {
             // The main table (254): the local table's routes follow addresses.
             Notification::Route { op: Op::Delete, table: 254, dst, prefix } => {
                 self.routes.insert(format!("{}/{prefix}", dst.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)));
+            }
+            // A deleted IPv4 neighbour carries the state the deletion left (`FAILED`), not the
+            // one it had, so every IPv4 deletion counts; the kernel deletes learned ones only
+            // when its table outgrows `gc_thresh1` (128 entries), so they are rare. A deleted
+            // FDB entry keeps its state: only configured ones count (not the bridge's learned
+            // MACs, which age out all the time).
+            Notification::Neighbour { op: Op::Delete, index, family, permanent }
+                if *family == AF_INET || (*family == AF_BRIDGE && *permanent) =>
+            {
+                self.neighbours.insert(*index);
             }
             Notification::Lost => self.lost = true,
             _ => {}

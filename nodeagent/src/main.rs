@@ -70,6 +70,11 @@ struct AgentArgs {
     restart_backoff_ms: u64,
 }
 
+/// The API server's allocator (mimalloc): an agent decodes every service, endpoints and
+/// lease event of the cluster, and glibc's malloc takes its slow path for objects of a few KB.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Shim(args)) = cli.command {

@@ -4,12 +4,14 @@
 //! nftables table equal to the result through a [`PolicyTable`].
 //!
 //! Every change is applied as soon as it arrives, with whatever else is already waiting:
-//! the incremental compiler recompiles only what the change touches (in memory) and only the
-//! difference with the plan last applied is written. Nothing is applied before complete lists of all five kinds
+//! the incremental compiler is told each pod and NetworkPolicy that changed (not a whole
+//! new input to compare: that is kept for lists, namespaces and admin policies), recompiles
+//! only what the change touches (in memory), and only the difference with the plan last
+//! applied is written. Nothing is applied before complete lists of all five kinds
 //! have been seen. A full sync (which repairs whatever happened to the table, even its
 //! deletion) follows each relist, every `resync`, and a failed apply (with back-off).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,6 +82,59 @@ struct Cache {
     baseline: BTreeMap<String, BaselineAdminNetworkPolicy>,
     /// Bit `i` set: kind `i` of [`Change`] has been listed.
     listed: u8,
+    /// What changed since the compiler last took the cache in ([`Cache::take_changes`]).
+    dirty: Dirty,
+}
+
+/// What changed since the compiler last took the cache in: the pods and NetworkPolicies
+/// (by `namespace/name`) it is told about one by one, or `whole`: something only a whole
+/// new input describes (a list, a namespace, an admin policy, the baseline: rare).
+#[derive(Default)]
+struct Dirty {
+    whole: bool,
+    pods: BTreeSet<String>,
+    network_policies: BTreeSet<String>,
+}
+
+/// What the compiler is to take in ([`Cache::take_changes`]).
+enum Changes {
+    /// The whole input, compared with the compiler's (`IncrementalCompiler::update`).
+    Whole(Box<PolicyInput>),
+    /// Each change itself, in the compiler's terms.
+    Each(Vec<Delta>),
+}
+
+/// One object's new state, as the compiler takes it.
+enum Delta {
+    SetPod(PolicyPod),
+    RemovePod(String, String),
+    SetNetworkPolicy(Box<NetworkPolicy>),
+    RemoveNetworkPolicy(String, String),
+}
+
+impl Changes {
+    /// Feed these changes to `compiler`.
+    fn feed(self, compiler: &mut IncrementalCompiler) {
+        match self {
+            Changes::Whole(input) => compiler.update(*input),
+            Changes::Each(deltas) => {
+                for delta in deltas {
+                    match delta {
+                        Delta::SetPod(pod) => compiler.set_pod(pod),
+                        Delta::RemovePod(ns, name) => compiler.remove_pod(&ns, &name),
+                        Delta::SetNetworkPolicy(np) => compiler.set_network_policy(*np),
+                        Delta::RemoveNetworkPolicy(ns, name) => compiler.remove_network_policy(&ns, &name),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `namespace/name` split (names and namespaces hold no `/`).
+fn split_key(key: &str) -> (String, String) {
+    let (ns, name) = key.split_once('/').unwrap_or(("", key));
+    (ns.to_string(), name.to_string())
 }
 
 const ALL_LISTED: u8 = 0b1_1111;
@@ -111,6 +166,16 @@ fn apply_event<K: Resource>(objects: &mut BTreeMap<String, K>, ev: Event<K>, lis
 impl Cache {
     /// Take in one change; answers whether it was a list.
     fn apply(&mut self, change: Change) -> bool {
+        let dirty = &mut self.dirty;
+        match &change {
+            Change::Pod(Event::Applied(o) | Event::Deleted(o)) => {
+                dirty.pods.insert(key(o));
+            }
+            Change::NetworkPolicy(Event::Applied(o) | Event::Deleted(o)) => {
+                dirty.network_policies.insert(key(o));
+            }
+            _ => dirty.whole = true,
+        }
         match change {
             Change::Namespace(ev) => apply_event(&mut self.namespaces, ev, &mut self.listed, 1),
             Change::Pod(ev) => apply_event(&mut self.pods, ev, &mut self.listed, 2),
@@ -122,6 +187,36 @@ impl Cache {
 
     fn listed_all(&self) -> bool {
         self.listed == ALL_LISTED
+    }
+
+    /// What changed since the last call, for node `me`: each pod and NetworkPolicy that
+    /// changed as it is now (a change costs the compiler what it touches, and nothing
+    /// here grows with the cluster), or the whole input when something else changed.
+    fn take_changes(&mut self, me: &str) -> Changes {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.whole {
+            return Changes::Whole(Box::new(self.input(me)));
+        }
+        let mut deltas = Vec::with_capacity(dirty.pods.len() + dirty.network_policies.len());
+        for key in dirty.pods {
+            match self.pods.get(&key).and_then(|p| policy_pod(p, me)) {
+                Some(pod) => deltas.push(Delta::SetPod(pod)),
+                None => {
+                    let (ns, name) = split_key(&key);
+                    deltas.push(Delta::RemovePod(ns, name));
+                }
+            }
+        }
+        for key in dirty.network_policies {
+            match self.network_policies.get(&key) {
+                Some(np) => deltas.push(Delta::SetNetworkPolicy(Box::new(np.clone()))),
+                None => {
+                    let (ns, name) = split_key(&key);
+                    deltas.push(Delta::RemoveNetworkPolicy(ns, name));
+                }
+            }
+        }
+        Changes::Each(deltas)
     }
 
     /// The compiler's view of the cluster from node `me`.
@@ -285,11 +380,11 @@ pub async fn enforce<T: PolicyTable>(
         }
         let (Some(mut t), Some(mut c)) = (table.take(), compiler.take()) else { return };
         let started = Instant::now();
-        let input = cache.input(&me);
+        let changes = cache.take_changes(&me);
         let is_full = full;
         let unchanged = applied.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            c.update(input);
+            changes.feed(&mut c);
             let plan = c.plan().clone();
             let result = if is_full {
                 t.sync_all(plan.clone())
@@ -348,7 +443,8 @@ async fn sleep_until(when: Option<Instant>) {
 
 /// Whether a drift notice (`crate::drift`) touches the policy part of the table: the table
 /// itself, lost notices, or a chain, set or element of the policies (the static
-/// `policy_*` chains and maps, the `pol_`/`pnp_` chains, the `peer_`/`pport_` sets).
+/// `policy_*` chains and maps, the `pol_`/`pnp_` chains, the `peer_`/`pport_` sets, the
+/// `pcm_` counter maps of merged rules).
 ///
 /// The notice is not compared with the plan applied: the enforcer's own `nft -f` deletions
 /// (a chain or element no longer wanted) echo back as one such notice, and cost one extra
@@ -482,6 +578,62 @@ mod tests {
         let mut done = p;
         done.status.phase = PodPhase::Succeeded;
         assert!(policy_pod(&done, "n1").is_none());
+    }
+
+    /// The compiler fed each change ([`Cache::take_changes`]) holds the plan a full compile
+    /// of the cache gives, after pods come, change, move, end and go and policies come,
+    /// change and go; a namespace's change goes as a whole input.
+    #[test]
+    fn changes_fed_one_by_one_compile_as_the_whole_cache() {
+        let mut cache = Cache::default();
+        let mut compiler = IncrementalCompiler::new(PolicyInput::default());
+        let a = pod("a", "10.244.1.2", "n1", "web");
+        let b = pod("b", "10.244.1.3", "n1", "db");
+        let c = pod("c", "10.244.2.2", "n2", "web");
+        for change in lists(vec![a.clone(), b.clone(), c.clone()], vec![deny_app("web")]) {
+            cache.apply(change);
+        }
+        let mut step = |cache: &mut Cache, change: Option<Change>, whole: bool| {
+            if let Some(change) = change {
+                cache.apply(change);
+            }
+            let changes = cache.take_changes("n1");
+            assert_eq!(matches!(changes, Changes::Whole(_)), whole);
+            changes.feed(&mut compiler);
+            assert_eq!(compiler.plan(), &netcore::policy::compile(&cache.input("n1")));
+        };
+        step(&mut cache, None, true);
+        let allow = NetworkPolicy {
+            metadata: ObjectMeta { name: "allow".into(), namespace: Some("web".into()), ..Default::default() },
+            spec: serde_json::from_value(json!({"podSelector": {"matchLabels": {"app": "web"}},
+                "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "db"}}}]}]}))
+            .unwrap(),
+            ..Default::default()
+        };
+        let mut b2 = b.clone();
+        b2.metadata.labels.insert("app".into(), "web".into());
+        let mut c2 = c.clone();
+        c2.spec.node_name = Some("n1".into());
+        let mut ended = a.clone();
+        ended.status.phase = PodPhase::Failed;
+        let d = pod("d", "10.244.1.4", "n1", "db");
+        for change in [
+            Change::NetworkPolicy(Event::Applied(allow.clone())),
+            Change::Pod(Event::Applied(d.clone())),
+            Change::Pod(Event::Applied(b2)),
+            Change::Pod(Event::Applied(c2)),
+            Change::Pod(Event::Applied(ended)),
+            Change::Pod(Event::Deleted(d)),
+            Change::NetworkPolicy(Event::Deleted(deny_app("web"))),
+            Change::Pod(Event::Deleted(a)),
+            Change::NetworkPolicy(Event::Deleted(allow)),
+        ] {
+            step(&mut cache, Some(change), false);
+        }
+        let mut ns = Namespace::default();
+        ns.metadata.name = "web".into();
+        ns.metadata.labels.insert("team".into(), "a".into());
+        step(&mut cache, Some(Change::Namespace(Event::Applied(ns))), true);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,23 +1,34 @@
-//! One way to follow a kind: list, then watch from the list's resourceVersion, and list
-//! again when the watch ends (410 Gone, an error, a closed stream) or a list fails, with one
-//! back-off policy ([`Backoff`]), like kube-rs' watcher. Every loop of the agent that
-//! follows objects (leases, pods, services and endpoints) reads through a [`Reflector`].
+//! One way to follow a kind: list, then watch from the list's resourceVersion, like kube-rs'
+//! watcher and client-go's reflector. Every loop of the agent that follows objects (leases,
+//! pods, services and endpoints) reads through a [`Reflector`].
 //!
 //! A reflector yields [`Event::Listed`] with the complete list after each (re)list, then the
 //! watch's changes one by one. A consumer rebuilds its view from each snapshot (so nothing
 //! is applied before a complete list has been seen) and updates it with each change.
 //!
+//! **Resume, not relist.** The reflector keeps the last resourceVersion it saw (the list's,
+//! then each event's object's). When a watch ends for any reason but 410 Gone (the server
+//! cut off a slow watcher, the stream closed, a network error, a refusal, a move to another
+//! server), it watches again from that version: the server replays what came after it from
+//! its history, so the consumer misses nothing and the server lists nothing. It lists again
+//! only when the history no longer reaches back that far (410 Gone), or when a watch ends
+//! at once, before it delivered anything (what it resumed from may be what the server
+//! refuses; a list starts over from a version the server has). A relist costs the server a
+//! full list of the kind, for every node that relists at the same time. The typed client's
+//! own stream already resumes across dropped connections and server switches, and follows
+//! the server's BOOKMARK events (it asks for `allowWatchBookmarks=true`); the reflector's
+//! resume covers what that stream hands up to it.
+//!
 //! The back-off is what keeps a failing server from making the agent spin: a list that
-//! fails, or a watch that ends before it has run for the policy's longest delay, waits the
-//! next delay before listing again; a watch that ran longer than that resets the policy and
-//! is relisted at once.
+//! fails, or a watch that ends at once, waits the next delay before listing again; a watch
+//! that ran for the policy's longest delay, or delivered events, resets the policy.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use openapi::client::{Api, ListParams, Result, WatchEvent};
+use openapi::client::{Api, Error, ListParams, Result, WatchEvent};
 use openapi::Resource;
 use tokio::time::Instant;
 
@@ -76,6 +87,8 @@ enum State<K> {
     Watching {
         events: BoxStream<'static, Result<WatchEvent<K>>>,
         since: Instant,
+        /// Whether this watch has delivered an event yet.
+        delivered: bool,
     },
 }
 
@@ -84,6 +97,9 @@ pub struct Reflector<K, S> {
     source: S,
     backoff: Backoff,
     state: State<K>,
+    /// The last resourceVersion seen: the last list's, then each event's.
+    version: Option<String>,
+    resumes: u64,
 }
 
 impl<K: Resource, S: ListWatch<K>> Reflector<K, S> {
@@ -92,7 +108,17 @@ impl<K: Resource, S: ListWatch<K>> Reflector<K, S> {
     }
 
     pub fn with_backoff(source: S, backoff: Backoff) -> Self {
-        Reflector { source, backoff, state: State::Idle { at: None } }
+        Reflector { source, backoff, state: State::Idle { at: None }, version: None, resumes: 0 }
+    }
+
+    /// The last resourceVersion this reflector saw (none before its first list).
+    pub fn resource_version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// How many times a watch was resumed from the last version instead of relisting.
+    pub fn resumes(&self) -> u64 {
+        self.resumes
     }
 
     /// The next snapshot or change; never ends (failures are logged and retried).
@@ -111,7 +137,8 @@ impl<K: Resource, S: ListWatch<K>> Reflector<K, S> {
                 State::Listing(list) => match list.await {
                     Ok((items, resource_version)) => {
                         let events = self.source.watch(&resource_version);
-                        self.state = State::Watching { events, since: Instant::now() };
+                        self.version = Some(resource_version);
+                        self.state = State::Watching { events, since: Instant::now(), delivered: false };
                         return Event::Listed(items);
                     }
                     Err(e) => {
@@ -120,18 +147,54 @@ impl<K: Resource, S: ListWatch<K>> Reflector<K, S> {
                         self.state = State::Idle { at: Some(Instant::now() + delay) };
                     }
                 },
-                State::Watching { events, .. } => match events.next().await {
-                    Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => return Event::Applied(o),
-                    Some(Ok(WatchEvent::Deleted(o))) => return Event::Deleted(o),
-                    Some(Err(e)) => {
-                        tracing::info!(kind = K::KIND, error = %e, "watch ended; listing again");
-                        self.relist();
+                State::Watching { events, delivered, .. } => {
+                    let event = match events.next().await {
+                        Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => Event::Applied(o),
+                        Some(Ok(WatchEvent::Deleted(o))) => Event::Deleted(o),
+                        Some(Err(Error::Gone)) => {
+                            tracing::info!(kind = K::KIND, "watch history compacted (410 Gone); listing again");
+                            self.relist();
+                            continue;
+                        }
+                        Some(Err(e)) => {
+                            self.watch_ended(&format!("watch ended: {e}"));
+                            continue;
+                        }
+                        None => {
+                            self.watch_ended("watch closed");
+                            continue;
+                        }
+                    };
+                    *delivered = true;
+                    let object = match &event {
+                        Event::Applied(o) | Event::Deleted(o) => o,
+                        Event::Listed(_) => unreachable!("a watch yields changes"),
+                    };
+                    if let Some(v) = &object.metadata().resource_version {
+                        self.version = Some(v.clone());
                     }
-                    None => {
-                        tracing::info!(kind = K::KIND, "watch closed; listing again");
-                        self.relist();
-                    }
-                },
+                    return event;
+                }
+            }
+        }
+    }
+
+    /// A watch ended other than with 410 Gone: watch again from the last version, unless
+    /// it ended at once (then list again, after the back-off).
+    fn watch_ended(&mut self, why: &str) {
+        let State::Watching { since, delivered, .. } = &self.state else { return };
+        let at_once = !*delivered && since.elapsed() < self.backoff.max();
+        match (&self.version, at_once) {
+            (Some(version), false) => {
+                tracing::info!(kind = K::KIND, resource_version = %version, "{why}; watching again from the last version");
+                self.backoff.reset();
+                self.resumes += 1;
+                let events = self.source.watch(version);
+                self.state = State::Watching { events, since: Instant::now(), delivered: false };
+            }
+            _ => {
+                tracing::info!(kind = K::KIND, "{why} before delivering anything; listing again");
+                self.relist();
             }
         }
     }
@@ -170,6 +233,8 @@ mod tests {
         lists: Arc<Mutex<Vec<Instant>>>,
         list_results: Arc<Mutex<VecDeque<bool>>>,
         watches: Arc<Mutex<VecDeque<WatchScript>>>,
+        /// The resourceVersion each watch started from, in order.
+        watched_from: Arc<Mutex<Vec<String>>>,
     }
 
     /// A watch's events, and how it ends.
@@ -179,11 +244,22 @@ mod tests {
     enum WatchEnd {
         Gone,
         Refused,
+        /// The stream ends (the server closed it: a cut-off).
+        Closed,
+        /// The stream ends after this long without events.
+        ClosedAfter(Duration),
         Open,
     }
 
     fn lease(name: &str) -> NodeLease {
         NodeLease { metadata: ObjectMeta { name: name.into(), ..Default::default() }, ..Default::default() }
+    }
+
+    /// `name` as of resourceVersion `rv`.
+    fn lease_at(name: &str, rv: u32) -> NodeLease {
+        let mut l = lease(name);
+        l.metadata.resource_version = Some(rv.to_string());
+        l
     }
 
     fn refused() -> Error {
@@ -208,7 +284,8 @@ mod tests {
             futures::future::ready(result).boxed()
         }
 
-        fn watch(&self, _: &str) -> BoxStream<'static, Result<WatchEvent<NodeLease>>> {
+        fn watch(&self, from: &str) -> BoxStream<'static, Result<WatchEvent<NodeLease>>> {
+            self.watched_from.lock().unwrap().push(from.to_string());
             let mut watches = self.watches.lock().unwrap();
             let (events, end) = if watches.len() > 1 {
                 watches.pop_front().unwrap()
@@ -219,6 +296,10 @@ mod tests {
             match end {
                 WatchEnd::Gone => events.chain(futures::stream::iter([Err(Error::Gone)])).boxed(),
                 WatchEnd::Refused => events.chain(futures::stream::iter([Err(refused())])).boxed(),
+                WatchEnd::Closed => events.boxed(),
+                WatchEnd::ClosedAfter(d) => {
+                    events.chain(futures::stream::once(tokio::time::sleep(d)).filter_map(|()| async { None })).boxed()
+                }
                 WatchEnd::Open => events.chain(futures::stream::pending()).boxed(),
             }
         }
@@ -291,5 +372,64 @@ mod tests {
         reflector.relist();
         assert!(matches!(reflector.next().await, Event::Listed(_)));
         assert_eq!(Instant::now() - before, FIRST_RELIST_DELAY, "the policy started over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_that_ends_after_events_resumes_from_the_last_version() {
+        let fake = Fake::default();
+        fake.watches.lock().unwrap().extend([
+            // A refusal (not 410), then a server that closes the stream (a cut-off).
+            (vec![WatchEvent::Added(lease_at("b", 8)), WatchEvent::Modified(lease_at("b", 9))], WatchEnd::Refused),
+            (vec![WatchEvent::Added(lease_at("c", 10))], WatchEnd::Closed),
+            (vec![WatchEvent::Deleted(lease_at("c", 11))], WatchEnd::Open),
+        ]);
+        let mut reflector = Reflector::new(fake.clone());
+        let start = Instant::now();
+        assert_eq!(reflector.next().await, Event::Listed(vec![lease("a")]));
+        assert_eq!(reflector.next().await, Event::Applied(lease_at("b", 8)));
+        assert_eq!(reflector.next().await, Event::Applied(lease_at("b", 9)));
+        assert_eq!(reflector.next().await, Event::Applied(lease_at("c", 10)));
+        assert_eq!(reflector.next().await, Event::Deleted(lease_at("c", 11)));
+        assert_eq!(fake.lists.lock().unwrap().len(), 1, "no relist");
+        assert_eq!(*fake.watched_from.lock().unwrap(), ["7", "9", "10"]);
+        assert_eq!(reflector.resource_version(), Some("11"));
+        assert_eq!(reflector.resumes(), 2);
+        assert_eq!(Instant::now(), start, "resumed without waiting");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_watch_cut_off_later_resumes_from_the_list_version() {
+        let fake = Fake::default();
+        let quiet = MAX_RELIST_DELAY + Duration::from_secs(10);
+        fake.watches.lock().unwrap().extend([
+            (Vec::new(), WatchEnd::ClosedAfter(quiet)),
+            (vec![WatchEvent::Added(lease_at("b", 12))], WatchEnd::Open),
+        ]);
+        let mut reflector = Reflector::new(fake.clone());
+        let start = Instant::now();
+        assert_eq!(reflector.next().await, Event::Listed(vec![lease("a")]));
+        assert_eq!(reflector.next().await, Event::Applied(lease_at("b", 12)));
+        assert_eq!(Instant::now() - start, quiet);
+        assert_eq!(fake.lists.lock().unwrap().len(), 1, "no relist");
+        assert_eq!(*fake.watched_from.lock().unwrap(), ["7", "7"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resumed_watch_that_fails_at_once_relists_after_the_back_off() {
+        let fake = Fake::default();
+        fake.watches.lock().unwrap().extend([
+            (vec![WatchEvent::Added(lease_at("b", 8))], WatchEnd::Closed),
+            (Vec::new(), WatchEnd::Refused),
+            (Vec::new(), WatchEnd::Open),
+        ]);
+        let mut reflector = Reflector::new(fake.clone());
+        assert_eq!(reflector.next().await, Event::Listed(vec![lease("a")]));
+        assert_eq!(reflector.next().await, Event::Applied(lease_at("b", 8)));
+        let before = Instant::now();
+        assert_eq!(reflector.next().await, Event::Listed(vec![lease("a")]));
+        assert_eq!(Instant::now() - before, FIRST_RELIST_DELAY);
+        assert_eq!(fake.lists.lock().unwrap().len(), 2);
+        assert_eq!(*fake.watched_from.lock().unwrap(), ["7", "8", "7"]);
+        assert_eq!(reflector.resource_version(), Some("7"));
     }
 }

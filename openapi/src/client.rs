@@ -48,7 +48,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::meta::{EventType, List, RawWatchEvent, Resource, Status};
+use crate::meta::{EventType, List, Resource, Status};
 use crate::policy::PolicyCounters;
 use crate::resources::{ClusterConfig, Endpoints, Event, Heartbeat, Node, NodeLease, NodeToken, Pod, Service};
 
@@ -516,44 +516,85 @@ impl<K: Resource> Api<K> {
                 }
             };
             buf.extend_from_slice(&chunk);
-            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
+            // Every complete line of the buffer, then what is left of it (the next line's
+            // start) moved to its front once.
+            let mut start = 0;
+            while let Some(len) = buf[start..].iter().position(|b| *b == b'\n') {
+                let line = &buf[start..start + len];
+                start += len + 1;
+                let Some(event) = decode_event::<K>(line, rv).map_err(|e| match e {
+                    Error::Decode { message, .. } => Error::Decode { url: url.clone(), message },
+                    other => other,
+                })?
+                else {
                     continue;
-                }
-                let raw: RawWatchEvent = serde_json::from_slice(&line)
-                    .map_err(|e| Error::Decode { url: url.clone(), message: e.to_string() })?;
-                let event = match raw.event_type {
-                    EventType::Error => {
-                        let status: Status = serde_json::from_value(raw.object)
-                            .map_err(|e| Error::Decode { url: url.clone(), message: e.to_string() })?;
-                        return Err(if status.code == 410 { Error::Gone } else { Error::Api(status) });
-                    }
-                    EventType::Bookmark => {
-                        if let Some(v) = raw.object.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()) {
-                            *rv = v.to_string();
-                        }
-                        continue;
-                    }
-                    t => {
-                        let object: K = serde_json::from_value(raw.object)
-                            .map_err(|e| Error::Decode { url: url.clone(), message: e.to_string() })?;
-                        if let Some(v) = &object.metadata().resource_version {
-                            *rv = v.clone();
-                        }
-                        match t {
-                            EventType::Added => WatchEvent::Added(object),
-                            EventType::Modified => WatchEvent::Modified(object),
-                            _ => WatchEvent::Deleted(object),
-                        }
-                    }
                 };
                 if tx.send(Ok(event)).await.is_err() {
                     return Ok(WatchEnd::ReceiverGone);
                 }
             }
+            buf.drain(..start);
         }
         Ok(WatchEnd::Closed)
+    }
+}
+
+/// One line of a watch stream as it arrives: its type, and its object still unparsed (it is
+/// parsed once, straight into what the type says it is).
+#[derive(serde::Deserialize)]
+struct WireEvent<'a> {
+    #[serde(rename = "type")]
+    event_type: EventType,
+    #[serde(borrow)]
+    object: &'a serde_json::value::RawValue,
+}
+
+/// A BOOKMARK's object: only its resourceVersion matters.
+#[derive(serde::Deserialize)]
+struct BookmarkObject {
+    metadata: BookmarkMeta,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BookmarkMeta {
+    resource_version: Option<String>,
+}
+
+/// Decode one line of a watch stream. A BOOKMARK (or a blank line) yields nothing but may
+/// advance `rv`; an ERROR event ends the watch with its status (410: [`Error::Gone`]);
+/// every other event advances `rv` to its object's version. Decode errors carry no URL
+/// (the caller adds it).
+fn decode_event<K: Resource>(line: &[u8], rv: &mut String) -> Result<Option<WatchEvent<K>>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let decode = |e: serde_json::Error| Error::Decode { url: String::new(), message: e.to_string() };
+    let raw: WireEvent<'_> = serde_json::from_slice(line).map_err(decode)?;
+    let t = raw.event_type;
+    match t {
+        EventType::Error => {
+            let status: Status = serde_json::from_str(raw.object.get()).map_err(decode)?;
+            Err(if status.code == 410 { Error::Gone } else { Error::Api(status) })
+        }
+        EventType::Bookmark => {
+            let mark: BookmarkObject = serde_json::from_str(raw.object.get()).map_err(decode)?;
+            if let Some(v) = mark.metadata.resource_version {
+                *rv = v;
+            }
+            Ok(None)
+        }
+        _ => {
+            let object: K = serde_json::from_str(raw.object.get()).map_err(decode)?;
+            if let Some(v) = &object.metadata().resource_version {
+                rv.clone_from(v);
+            }
+            Ok(Some(match t {
+                EventType::Added => WatchEvent::Added(object),
+                EventType::Modified => WatchEvent::Modified(object),
+                _ => WatchEvent::Deleted(object),
+            }))
+        }
     }
 }
 

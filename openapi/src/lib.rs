@@ -1,7 +1,7 @@
 //! flatnet's API contract, shared by the API server, the node agent, the CLI and tests.
 //!
 //! - [`meta`]: object metadata, lists, watch events and the error body ([`Status`]).
-//! - [`resources`]: the kinds (Node, NodeLease, Pod, Service, Endpoints, Event) and the
+//! - [`resources`]: the kinds (Node, NodeLease, Lease, Pod, Service, Endpoints, Event) and the
 //!   cluster configuration, in Kubernetes' JSON shapes.
 //! - [`policy`]: namespaces, NetworkPolicy, AdminNetworkPolicy and its baseline.
 //! - [`registry`]: each kind's facts (group, version, names, scope, verbs), declared once;

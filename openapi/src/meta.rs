@@ -53,11 +53,29 @@ pub struct ManagedFieldsEntry {
     /// `FieldsV1`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fields_type: String,
-    #[serde(default, rename = "fieldsV1", skip_serializing_if = "Option::is_none")]
+    // An object (Kubernetes' `FieldsV1`); anything else is refused when read.
+    #[serde(
+        default,
+        rename = "fieldsV1",
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_none"
+    )]
     #[schema(value_type = Object)]
     pub fields_v1: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subresource: String,
+}
+
+/// `fieldsV1`: an object, or absent. The spec says object (not nullable); a request with
+/// `null`, an array or a string there is refused, not stored (schemathesis sent `[null,
+/// null]` and `null` and got them back, against the answer's own schema). An absent field
+/// never reaches this (`default`).
+fn object_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    use serde::de::Error as _;
+    match serde_json::Value::deserialize(d)? {
+        v @ serde_json::Value::Object(_) => Ok(Some(v)),
+        _ => Err(D::Error::custom("metadata.managedFields[].fieldsV1 must be an object")),
+    }
 }
 
 impl ObjectMeta {
@@ -271,5 +289,24 @@ impl Status {
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.code, self.reason, self.message)
+    }
+}
+
+#[cfg(test)]
+mod managed_fields_tests {
+    use super::ManagedFieldsEntry;
+
+    #[test]
+    fn fields_v1_must_be_an_object() {
+        let ok: ManagedFieldsEntry =
+            serde_json::from_str(r#"{"manager":"m","operation":"Apply","fieldsV1":{"f:spec":{}}}"#).unwrap();
+        assert!(ok.fields_v1.is_some_and(|v| v.is_object()));
+        let absent: ManagedFieldsEntry = serde_json::from_str(r#"{"manager":"m","operation":"Apply"}"#).unwrap();
+        assert_eq!(absent.fields_v1, None);
+        for bad in ["null", "[null,null]", "\"x\"", "1"] {
+            let text = format!(r#"{{"manager":"m","operation":"Apply","fieldsV1":{bad}}}"#);
+            let err = serde_json::from_str::<ManagedFieldsEntry>(&text).unwrap_err().to_string();
+            assert!(err.contains("must be an object"), "{bad}: {err}");
+        }
     }
 }

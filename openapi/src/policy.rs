@@ -25,7 +25,7 @@ use crate::resources::{IntOrString, Protocol};
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// The namespaces that exist from the start and may not be deleted.
-pub const INITIAL_NAMESPACES: [&str; 2] = ["default", "kube-system"];
+pub const INITIAL_NAMESPACES: [&str; 3] = ["default", "kube-system", crate::resources::NODE_LEASE_NAMESPACE];
 
 // ---------------------------------------------------------------------------------------------
 // Namespace

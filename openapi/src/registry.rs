@@ -72,7 +72,7 @@ use std::hash::{Hash, Hasher};
 
 use crate::meta::{ObjectMeta, Resource};
 use crate::policy::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, Namespace, NetworkPolicy};
-use crate::resources::{Endpoints, Event, Node, NodeLease, Pod, Service};
+use crate::resources::{Endpoints, Event, Lease, Node, NodeLease, Pod, Service};
 
 /// The verbs the API serves for a kind, beyond `get`, `list` and `watch`, which every kind
 /// serves.
@@ -389,6 +389,15 @@ kinds! { $
         short_names: &["banp"],
         verbs: Verbs::ALL,
         tag: "networkpolicies",
+    }
+    Lease {
+        api_version: "coordination.k8s.io/v1",
+        plural: "leases",
+        singular: "lease",
+        namespaced: true,
+        verbs: Verbs::ALL,
+        tag: "leases",
+        create_summary: Some("Create a lease (admin; a node's token: its own in kube-node-lease)"),
     }
 }
 

@@ -152,9 +152,16 @@ impl Node {
     }
 }
 
-/// A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds, until
-/// when, and what other nodes need to route to it. Read-only to users; created when a node
-/// registers, renewed by the node's heartbeat, deleted when reclaimed.
+/// A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds and what
+/// other nodes need to route to it. Read-only to users; created when a node registers,
+/// deleted when reclaimed. Every agent watches these, so a NodeLease changes only when what
+/// it holds changes (a heartbeat that changes nothing does not write it): whether the node
+/// is alive is its `Lease` `kube-node-lease/NODE`, which the heartbeat renews and only
+/// the API server's leader reads.
+///
+/// Its spec does not reject unknown fields: the server writes it, and a store written
+/// before the renewal moved to the `Lease` still holds a `renewTime` here (dropped at the
+/// next write).
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeLease {
@@ -168,7 +175,7 @@ pub struct NodeLease {
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NodeLeaseSpec {
     pub node_name: String,
     #[serde(rename = "podCIDR")]
@@ -179,18 +186,98 @@ pub struct NodeLeaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(rename = "nodeIP")]
     pub node_ip: Option<String>,
-    /// Backend data the node publishes with its lease (for VXLAN: `vtepMAC`).
+    /// Backend data the node publishes with its heartbeat (for VXLAN: `vtepMAC`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub backend_data: BTreeMap<String, String>,
-    pub lease_duration_seconds: u64,
+    /// When the node acquired this CIDR. When it last renewed is its `Lease`'s
+    /// `renewTime`; how long a renewal lasts, the Lease's `leaseDurationSeconds`.
     pub acquire_time: DateTime<Utc>,
-    pub renew_time: DateTime<Utc>,
 }
 
-impl NodeLease {
-    /// When the lease runs out unless renewed.
-    pub fn expires_at(&self) -> DateTime<Utc> {
-        self.spec.renew_time + chrono::Duration::seconds(self.spec.lease_duration_seconds as i64)
+// ---------------------------------------------------------------------------------------------
+// Lease (coordination.k8s.io/v1)
+// ---------------------------------------------------------------------------------------------
+
+/// The namespace of the nodes' heartbeat `Lease`s, as in Kubernetes. It exists from the
+/// start and cannot be deleted.
+pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
+/// A lease, in Kubernetes' `coordination.k8s.io/v1` shape: who holds something, since when,
+/// and until when unless renewed. Each node's heartbeat renews `kube-node-lease/NODE`
+/// (created at its first heartbeat); the API server's leader turns a node whose Lease ran
+/// out NotReady, and reclaims its CIDR after the grace. Nobody else watches these, so a
+/// renewal costs one event to no node. Admins may create, replace and delete Leases (for
+/// their own leader election, as client-go's `leaselock` does); a node's token may write
+/// only its own Lease in `kube-node-lease`.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Lease {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: LeaseSpec,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaseSpec {
+    /// Who holds the lease (for a node's Lease: the node's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_identity: Option<String>,
+    /// How long after `renewTime` the lease runs out unless renewed (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    pub lease_duration_seconds: Option<i32>,
+    /// When the current holder acquired the lease (a MicroTime: RFC 3339 with microseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "micro_time")]
+    pub acquire_time: Option<DateTime<Utc>>,
+    /// When the holder last renewed the lease (a MicroTime).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "micro_time")]
+    pub renew_time: Option<DateTime<Utc>>,
+    /// How many times the lease changed holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    pub lease_transitions: Option<i32>,
+}
+
+impl Lease {
+    /// When the lease runs out unless renewed: `renewTime` (else `acquireTime`) plus
+    /// `leaseDurationSeconds` (else `default_duration`); `None` when it was never renewed.
+    pub fn expires_at(&self, default_duration: u64) -> Option<DateTime<Utc>> {
+        let renewed = self.spec.renew_time.or(self.spec.acquire_time)?;
+        let seconds = self.spec.lease_duration_seconds.map_or(default_duration as i64, i64::from);
+        Some(renewed + chrono::Duration::seconds(seconds))
+    }
+}
+
+/// Kubernetes' MicroTime: RFC 3339 in UTC with exactly six fractional digits
+/// (`2026-12-01T04:36:00.123456Z`). Any RFC 3339 time is accepted on input.
+pub mod micro_time {
+    use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// `t` with what a MicroTime cannot carry (nanoseconds) dropped.
+    pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+        t.trunc_subsecs(6)
+    }
+
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    }
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&format(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Ok(Option::<DateTime<Utc>>::deserialize(d)?.map(truncate))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::policy::{
     NamespacedPod, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
 };
 use crate::resources::{
-    ClusterConfig, Container, Event, IntOrString, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
+    ClusterConfig, Container, Event, IntOrString, Lease, Node, Pod, Probe, Service, ServiceType, SessionAffinity,
 };
 use crate::selector;
 
@@ -371,7 +371,7 @@ pub fn name_constraint(kind: &str) -> Option<Constraint> {
         "Service" => Some(DNS1035_LABEL),
         "Event" => Some(EVENT_NAME),
         "Namespace" => Some(DNS1123_LABEL),
-        "NetworkPolicy" | "AdminNetworkPolicy" => Some(DNS1123_SUBDOMAIN),
+        "NetworkPolicy" | "AdminNetworkPolicy" | "Lease" => Some(DNS1123_SUBDOMAIN),
         "BaselineAdminNetworkPolicy" => Some(BASELINE_NAME),
         _ => None,
     }
@@ -799,6 +799,19 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
 // ---------------------------------------------------------------------------------------------
 
 /// A namespace: a DNS-1123 label (the server sets its `kubernetes.io/metadata.name` label).
+/// A Lease: a DNS subdomain name, a positive duration, no negative transition count.
+pub fn validate_lease(lease: &Lease) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::default();
+    validate_meta(&mut errs, &lease.metadata, validate_dns1123_subdomain);
+    if lease.spec.lease_duration_seconds.is_some_and(|d| d < 1) {
+        errs.add("spec.leaseDurationSeconds", "must be at least 1");
+    }
+    if lease.spec.lease_transitions.is_some_and(|t| t < 0) {
+        errs.add("spec.leaseTransitions", "must not be negative");
+    }
+    errs.into_result()
+}
+
 pub fn validate_namespace(ns: &Namespace) -> Result<(), FieldErrors> {
     let mut errs = FieldErrors::default();
     validate_meta(&mut errs, &ns.metadata, validate_dns1123_label);

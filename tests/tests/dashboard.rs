@@ -117,12 +117,15 @@ fn dashboard_shows_the_cluster_live_and_creates_services() {
     browser.wait("node-1's lease and pod in its detail view", WAIT, |b| {
         b.find(".detail[data-key=\"/node-1\"]").filter(|e| {
             let text = b.text(e);
-            text.contains("Gateway") && text.contains("web-a")
+            // When it last renewed comes from its Lease in kube-node-lease.
+            text.contains("Gateway") && text.contains("web-a") && text.contains(" ago")
         })
     });
     // Leases and events are watched while their view is open.
     browser.goto(&format!("{api}/#/nodeleases"));
     browser.wait_find("table[data-kind=nodeleases] tr[data-key=\"/node-1\"]", WAIT);
+    browser.goto(&format!("{api}/#/leases"));
+    browser.wait_find("table[data-kind=leases] tr[data-key=\"kube-node-lease/node-1\"]", WAIT);
     browser.goto(&format!("{api}/#/events"));
     browser.wait("the agent's Started event for web-a", WAIT, |b| {
         b.find_all("table[data-kind=events] tbody tr")

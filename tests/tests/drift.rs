@@ -159,6 +159,52 @@ fn deletions_are_repaired(backend: &str) {
     }
     assert_eq!(hostname(client, (pods[0].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-1");
 
+    // Node-2's route to its own pods (the one the kernel adds with the bridge's gateway
+    // address, deleted alone): node-1's pod reaches web-2 again.
+    let node2_cidr = cidrs.iter().find(|(n, _)| n == "node-2").map(|(_, c)| c.clone()).unwrap();
+    let mut own_route = Vec::new();
+    for _ in 0..ROUNDS {
+        let args = ["ip", "route", "del", &node2_cidr, "dev", netcore::names::NODE_BRIDGE];
+        own_route.push(break_and_time(&node2, &args, &pods[0].ns, (pods[1].ip, 8080).into(), Duration::from_secs(10)));
+    }
+
+    // VXLAN: node-2's neighbour entry for node-1's VTEP (the inner gateway address → the
+    // VTEP's MAC) and its FDB entry (that MAC → node-1's underlay address). Without either,
+    // node-2's packets to node-1's pods have nowhere to go.
+    let mut neighbour = Vec::new();
+    let mut fdb = Vec::new();
+    if backend == "vxlan" {
+        let gateway_of_node1: Ipv4Addr = node1_cidr.split('/').next().unwrap().parse().unwrap();
+        let vx = netcore::backend::VXLAN_DEVICE;
+        let show = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &node2,
+                "ip",
+                "-j",
+                "neigh",
+                "show",
+                "dev",
+                vx,
+                "to",
+                &gateway_of_node1.to_string(),
+            ])
+            .output()
+            .unwrap();
+        let entries: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        let mac = entries[0]["lladdr"].as_str().unwrap_or_else(|| panic!("no neighbour entry: {entries}")).to_string();
+        for _ in 0..ROUNDS {
+            let args = ["ip", "neigh", "del", &gateway_of_node1.to_string(), "dev", vx];
+            neighbour.push(break_and_time(&node2, &args, client, (pods[0].ip, 8080).into(), Duration::from_secs(10)));
+        }
+        for _ in 0..ROUNDS {
+            let args = ["bridge", "fdb", "del", &mac, "dev", vx];
+            fdb.push(break_and_time(&node2, &args, client, (pods[0].ip, 8080).into(), Duration::from_secs(10)));
+        }
+        assert_eq!(hostname(client, (pods[0].ip, 8080).into(), Duration::from_secs(1)).unwrap(), "web-1");
+    }
+
     // Node-2's end of web-2's veth (its pod end goes with it): web-2 is rewired, and a pod
     // on node-1 reaches it again.
     let mut veth = Vec::new();
@@ -193,6 +239,17 @@ fn deletions_are_repaired(backend: &str) {
         median(&policy)
     );
     println!("REPAIR {backend} `ip route del {node1_cidr}` on node-2: median {:?} of {route:?}", median(&route));
+    println!(
+        "REPAIR {backend} `ip route del {node2_cidr}` (its own pods) on node-2: median {:?} of {own_route:?}",
+        median(&own_route)
+    );
+    if backend == "vxlan" {
+        println!(
+            "REPAIR vxlan `ip neigh del` of node-1's VTEP on node-2: median {:?} of {neighbour:?}",
+            median(&neighbour)
+        );
+        println!("REPAIR vxlan `bridge fdb del` of node-1's VTEP on node-2: median {:?} of {fdb:?}", median(&fdb));
+    }
     println!("REPAIR {backend} `ip link del` of web-2's veth on node-2: median {:?} of {veth:?}", median(&veth));
     println!("REPAIR {backend} `ip address del {gateway}` on node-2: median {:?} of {address:?}", median(&address));
 }

@@ -26,14 +26,16 @@ fn fingerprint(pod: &PodInfo) -> (u64, String) {
     (inode, head)
 }
 
-/// Each node's lease renewTime (RFC 3339 text), by node name.
+/// Each node's Lease renewTime (a MicroTime: RFC 3339 text with six fractional digits, so
+/// that text order is time order), by node name.
 fn renew_times(c: &TestCluster) -> Vec<(String, String)> {
-    let leases = http_get_json(c.listen, c.data_dir(), "/api/v1/nodeleases");
+    let leases =
+        http_get_json(c.listen, c.data_dir(), "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases");
     let mut out: Vec<(String, String)> = leases["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["spec"]["nodeName"].as_str().unwrap().into(), l["spec"]["renewTime"].as_str().unwrap().into()))
+        .map(|l| (l["metadata"]["name"].as_str().unwrap().into(), l["spec"]["renewTime"].as_str().unwrap().into()))
         .collect();
     out.sort();
     out

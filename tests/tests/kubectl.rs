@@ -204,6 +204,9 @@ fn kubectl_gets_creates_applies_patches_watches_and_deletes() {
     let both = k.ok(&["get", "svc,endpoints", "web"]);
     assert!(both.contains("service/web") && both.contains("endpoints/web"), "{both}");
     assert_eq!(lines_with(&k.ok(&["get", "nodeleases"]), "node-1").len(), 1);
+    let leases = k.ok(&["get", "leases", "-n", "kube-node-lease"]);
+    let row: Vec<&str> = lines_with(&leases, "node-1")[0].split_whitespace().collect();
+    assert_eq!(row[..2], ["node-1", "node-1"], "NAME HOLDER AGE: {leases}");
 
     // Server-side apply: creates, then changes.
     let ssa =

@@ -194,12 +194,17 @@ fn tcp_to_a_service_scaled_to_zero_is_refused_at_once() {
     wait_endpoints(&c, "solo", 1);
     wait_http(&pods[0].ns, (solo, 80).into(), "/hostname");
     http_delete(c.listen, c.data_dir(), "/api/v1/namespaces/default/pods/solo");
-    wait_until(
-        "connections to the empty service refused",
-        Duration::from_secs(20),
-        || matches!(http_get_in(&pods[0].ns, (solo, 80).into(), "/hostname"), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
-    );
-    // Refused, not left hanging: from another node too.
+    // Every node programs the empty service on its own watch: wait for each client's node
+    // (node-3 may see the endpoints change after node-1 does; until then its rules still lead
+    // to the pod, which can still answer while node-2 tears it down).
+    for pod in &pods {
+        wait_until(
+            "connections to the empty service refused",
+            Duration::from_secs(20),
+            || matches!(http_get_in(&pod.ns, (solo, 80).into(), "/hostname"), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+        );
+    }
+    // Refused, not left hanging: a fresh connection from another node fails at once.
     let started = Instant::now();
     let err = http_get_in(&pods[2].ns, (solo, 80).into(), "/hostname").unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");

@@ -96,10 +96,21 @@ export function serviceHealth(svc) {
 
 const endpointsHealth = (ep) => addressHealth(ep.metadata.namespace, ep.metadata.name, "none ready");
 
-function leaseHealth(lease) {
-  const until = Date.parse(lease.spec.renewTime) + lease.spec.leaseDurationSeconds * 1000;
+/** The namespace of the nodes' heartbeat Leases (coordination.k8s.io/v1). */
+export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+
+/** A Lease's state: live until renewTime + leaseDurationSeconds. */
+function renewalHealth(lease) {
+  if (!lease?.spec?.renewTime) return { level: "warn", text: "not renewed" };
+  const until = Date.parse(lease.spec.renewTime) + (lease.spec.leaseDurationSeconds || 0) * 1000;
   return until > Date.now() ? { level: "ok", text: "live" } : { level: "warn", text: "expired" };
 }
+
+/** A node's heartbeat Lease (`kube-node-lease/NODE`), which says when it last renewed. */
+export const renewalOf = (nodeName) => get(KINDS.leases, NODE_LEASE_NAMESPACE, nodeName);
+
+/** A node's CIDR lease is live while the node renews its Lease. */
+const leaseHealth = (lease) => renewalHealth(renewalOf(lease.spec.nodeName));
 
 export const healthPill = (hl) => pill(hl.level, hl.text, hl.detail);
 
@@ -131,7 +142,7 @@ export const KINDS = {
     ],
   }),
   nodeleases: kind({
-    id: "nodeleases", kind: "NodeLease", title: "Leases", plural: "nodeleases", namespaced: false,
+    id: "nodeleases", kind: "NodeLease", title: "CIDR leases", plural: "nodeleases", namespaced: false,
     health: leaseHealth,
     columns: [
       { title: "Name", cell: (o) => nameLink(KINDS.nodeleases, o) },
@@ -140,12 +151,31 @@ export const KINDS = {
       { title: "Pod CIDR", cell: (o) => o.spec.podCIDR, mono: true },
       { title: "Gateway", cell: (o) => o.spec.gateway, mono: true },
       { title: "Node IP", cell: (o) => o.spec.nodeIP || "—", mono: true },
-      ageColumn("Renewed", (o) => o.spec.renewTime),
+      ageColumn("Renewed", (o) => renewalOf(o.spec.nodeName)?.spec?.renewTime),
     ],
     summary: (o) => [
       ["Backend data", Object.entries(o.spec.backendData || {}).map(([k, v]) => `${k}=${v}`).join(", ")],
       ["Acquired", o.spec.acquireTime],
-      ["Lease duration", `${o.spec.leaseDurationSeconds} s`],
+      ["Renewed", renewalOf(o.spec.nodeName)?.spec?.renewTime],
+    ],
+  }),
+  leases: kind({
+    id: "leases", kind: "Lease", title: "Leases", plural: "leases", group: "coordination.k8s.io/v1",
+    health: renewalHealth,
+    columns: [
+      { title: "Name", cell: (o) => nameLink(KINDS.leases, o) },
+      { title: "Namespace", cell: (o) => o.metadata.namespace },
+      { title: "Holder", cell: (o) => o.spec?.holderIdentity || "—" },
+      { title: "State", cell: (o) => healthPill(renewalHealth(o)) },
+      ageColumn("Renewed", (o) => o.spec?.renewTime),
+      { title: "Duration", cell: (o) => (o.spec?.leaseDurationSeconds ? `${o.spec.leaseDurationSeconds} s` : "—") },
+    ],
+    summary: (o) => [
+      ["Holder", o.spec?.holderIdentity],
+      ["Acquired", o.spec?.acquireTime],
+      ["Renewed", o.spec?.renewTime],
+      ["Lease duration", o.spec?.leaseDurationSeconds && `${o.spec.leaseDurationSeconds} s`],
+      ["Transitions", o.spec?.leaseTransitions !== undefined ? String(o.spec.leaseTransitions) : undefined],
     ],
   }),
   pods: kind({

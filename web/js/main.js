@@ -130,8 +130,10 @@ let lastRoute = "";
 
 /** Watch what the current view needs beyond the always-watched kinds. */
 function needs(r) {
-  if (r.view === "list" && !r.kind.always) return [r.kind];
-  if (r.view === "detail") return [r.kind, KINDS.events, ...(r.kind === KINDS.nodes ? [KINDS.nodeleases] : [])].filter((k) => !k.always);
+  // A CIDR lease's state and renewal are its node's heartbeat Lease's.
+  const renewals = (k) => (k === KINDS.nodeleases ? [KINDS.leases] : k === KINDS.nodes ? [KINDS.nodeleases, KINDS.leases] : []);
+  if (r.view === "list" && !r.kind.always) return [r.kind, ...(r.kind === KINDS.nodeleases ? renewals(r.kind) : [])];
+  if (r.view === "detail") return [r.kind, KINDS.events, ...renewals(r.kind)].filter((k) => !k.always);
   return [];
 }
 

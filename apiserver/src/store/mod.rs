@@ -128,14 +128,16 @@ impl Selectable {
             node_name: Option<String>,
         }
         #[derive(Deserialize)]
-        struct Obj {
+        struct Obj<'a> {
             metadata: Meta,
-            spec: Option<serde_json::Value>,
+            // Left unparsed until read (a spec that is not a pod's is not an error).
+            #[serde(borrow)]
+            spec: Option<&'a serde_json::value::RawValue>,
         }
         match serde_json::from_str::<Obj>(json) {
             Ok(o) => Selectable {
                 labels: o.metadata.labels,
-                node: o.spec.and_then(|s| serde_json::from_value::<Spec>(s).ok()).and_then(|s| s.node_name),
+                node: o.spec.and_then(|s| serde_json::from_str::<Spec>(s.get()).ok()).and_then(|s| s.node_name),
             },
             Err(_) => Selectable::default(),
         }
@@ -189,6 +191,10 @@ struct Inner {
     hub: OnceLock<Arc<crate::watch::Hub>>,
     /// Time from a write batch's begin to its commit.
     commit_seconds: Mutex<crate::metrics::Histogram>,
+    /// PostgreSQL: time a batch waited for the revision row lock (other servers' batches).
+    lock_wait_seconds: Mutex<crate::metrics::Histogram>,
+    /// Operations run by the writer (dry runs and failed ones included).
+    writes: AtomicU64,
 }
 
 /// A handle on the store; cheap to clone.
@@ -309,6 +315,8 @@ impl Store {
             feed_wakes: Default::default(),
             hub: OnceLock::new(),
             commit_seconds: Default::default(),
+            lock_wait_seconds: Default::default(),
+            writes: AtomicU64::new(0),
         });
         if let Some(opts) = pg_opts {
             feed::start(inner.clone()).await?;
@@ -367,6 +375,24 @@ impl Store {
             "flatnet_apiserver_store_commit_duration_seconds",
             "",
         );
+        out.push_str(&format!(
+            "# HELP flatnet_apiserver_store_writes_total Write operations run by this server's writer \
+             (over the commit count: the mean batch size).\n\
+             # TYPE flatnet_apiserver_store_writes_total counter\n\
+             flatnet_apiserver_store_writes_total {}\n",
+            self.inner.writes.load(Ordering::Relaxed)
+        ));
+        if self.is_postgres() {
+            out.push_str(
+                "# HELP flatnet_apiserver_store_lock_wait_seconds Time a write batch waited for the revision row \
+                 (held by another server's batch).\n# TYPE flatnet_apiserver_store_lock_wait_seconds histogram\n",
+            );
+            self.inner.lock_wait_seconds.lock().expect("metrics poisoned").render(
+                &mut out,
+                "flatnet_apiserver_store_lock_wait_seconds",
+                "",
+            );
+        }
         if let Some(hub) = self.inner.hub.get() {
             out.push_str(&hub.metrics_text());
         }

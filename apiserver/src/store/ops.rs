@@ -9,13 +9,14 @@ use futures::future::BoxFuture;
 use ipnetwork::Ipv4Network;
 use openapi::policy::{INITIAL_NAMESPACES, NAMESPACE_NAME_LABEL};
 use openapi::{
-    ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Namespace, Node, NodeCondition, NodeLease,
-    NodeLeaseSpec, NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource, Service, ServiceType,
+    micro_time, ConditionStatus, Endpoints, Event, EventSource, Heartbeat, Lease, LeaseSpec, Namespace, Node,
+    NodeCondition, NodeLease, NodeLeaseSpec, NodeToken, ObjectReference, Pod, PodCondition, PodPhase, Resource,
+    Service, ServiceType, NODE_LEASE_NAMESPACE,
 };
 
 use super::backend::on;
-use super::hash_token;
 use super::tx::{to_json as json, Tx};
+use super::{hash_token, Selectable};
 use crate::alloc;
 use crate::endpoints;
 use crate::error::{ApiError, ApiResult};
@@ -213,6 +214,9 @@ async fn create_node(tx: &mut Tx<'_>, mut node: Node) -> ApiResult<String> {
     );
     let lease = acquire_lease(tx, &node).await?;
     node.spec.pod_cidr = Some(lease.spec.pod_cidr.clone());
+    // Registering counts as the first renewal: a node that never heartbeats expires one
+    // lease TTL after it registered.
+    renew_node_lease(tx, &node.metadata.name).await?;
     tx.create(&mut node).await?;
     json(&node)
 }
@@ -250,6 +254,9 @@ async fn update_node(tx: &mut Tx<'_>, mut node: Node, sub: Subresource) -> ApiRe
 async fn delete_node(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
     let mut node: Node = tx.must_get("", name).await?;
     release_lease(tx, name).await?;
+    if let Some(mut lease) = tx.get::<Lease>(NODE_LEASE_NAMESPACE, name).await? {
+        tx.delete(&mut lease).await?;
+    }
     evict_pods(tx, name, "NodeDeleted", "the node was deleted").await?;
     tx.delete(&mut node).await?;
     json(&node)
@@ -319,9 +326,7 @@ async fn acquire_lease(tx: &mut Tx<'_>, node: &Node) -> ApiResult<NodeLease> {
             gateway: alloc::gateway(subnet).to_string(),
             node_ip: node.internal_ip().map(str::to_string),
             backend_data: BTreeMap::new(),
-            lease_duration_seconds: tx.settings.cluster.lease_ttl_seconds,
             acquire_time: tx.now,
-            renew_time: tx.now,
         },
     };
     tx.create(&mut lease).await?;
@@ -349,16 +354,60 @@ async fn release_lease(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The node's heartbeat Lease `kube-node-lease/NAME` renewed now (created if missing; its
+/// holder set back to the node, as a new acquisition, if someone else wrote it).
+async fn renew_node_lease(tx: &mut Tx<'_>, name: &str) -> ApiResult<()> {
+    let now = micro_time::truncate(tx.now);
+    let duration = i32::try_from(tx.settings.cluster.lease_ttl_seconds).unwrap_or(i32::MAX);
+    match tx.get::<Lease>(NODE_LEASE_NAMESPACE, name).await? {
+        Some(old) => {
+            let mut lease = old.clone();
+            if lease.spec.holder_identity.as_deref() != Some(name) {
+                lease.spec.holder_identity = Some(name.to_string());
+                lease.spec.acquire_time = Some(now);
+                lease.spec.lease_transitions = Some(old.spec.lease_transitions.unwrap_or(0).saturating_add(1));
+            }
+            lease.spec.renew_time = Some(now);
+            lease.spec.lease_duration_seconds = Some(duration);
+            tx.update(&old, &mut lease).await
+        }
+        None => {
+            ensure_namespace(tx, NODE_LEASE_NAMESPACE).await?;
+            let mut lease = Lease {
+                api_version: Lease::API_VERSION.into(),
+                kind: Lease::KIND.into(),
+                metadata: openapi::ObjectMeta {
+                    name: name.to_string(),
+                    namespace: Some(NODE_LEASE_NAMESPACE.to_string()),
+                    ..Default::default()
+                },
+                spec: LeaseSpec {
+                    holder_identity: Some(name.to_string()),
+                    lease_duration_seconds: Some(duration),
+                    acquire_time: Some(now),
+                    renew_time: Some(now),
+                    lease_transitions: Some(0),
+                },
+            };
+            tx.create(&mut lease).await
+        }
+    }
+}
+
+/// A heartbeat renews the node's Lease (which only the leader's tick reads) and writes its
+/// CIDR lease (which every agent watches) only when what that holds changes: its node IP or
+/// backend data, or a new CIDR after the old one was reclaimed. Answers the CIDR lease.
 async fn heartbeat(tx: &mut Tx<'_>, name: &str, hb: Heartbeat) -> ApiResult<String> {
     let mut node: Node = tx.must_get("", name).await?;
+    renew_node_lease(tx, name).await?;
     let lease = match tx.get::<NodeLease>("", name).await? {
         Some(old) => {
             let mut lease = old.clone();
-            lease.spec.renew_time = tx.now;
-            lease.spec.lease_duration_seconds = tx.settings.cluster.lease_ttl_seconds;
             lease.spec.backend_data = hb.backend_data;
             lease.spec.node_ip = node.internal_ip().map(str::to_string);
-            tx.update(&old, &mut lease).await?;
+            if lease.spec != old.spec {
+                tx.update(&old, &mut lease).await?;
+            }
             lease
         }
         None => {
@@ -477,11 +526,22 @@ async fn schedule(tx: &mut Tx<'_>, pod: &Pod) -> ApiResult<Option<Node>> {
 /// Allocate the pod an IP from its node's subnet, continuing after the subnet's cursor.
 async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str) -> ApiResult<Option<Ipv4Addr>> {
     let subnet: Ipv4Network = cidr.parse().map_err(|e| ApiError::internal("stored podCIDR", e))?;
-    let cursor: i64 = on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT ip_cursor FROM subnets WHERE cidr = $1")
-        .bind(cidr)
-        .fetch_optional(c)
-        .await)?
-    .unwrap_or(1);
+    // The batch remembers the cursor of a subnet it read or moved (see `tx::Cache`).
+    let known = match tx.cache.cursors.get(cidr) {
+        Some(c) => Some(*c),
+        None => {
+            let read: Option<i64> =
+                on!(tx.conn.either(), |c| sqlx::query_scalar("SELECT ip_cursor FROM subnets WHERE cidr = $1")
+                    .bind(cidr)
+                    .fetch_optional(c)
+                    .await)?;
+            if let Some(c) = read {
+                tx.cache.cursors.insert(cidr.to_string(), c);
+            }
+            read
+        }
+    };
+    let cursor = known.unwrap_or(1);
     for offset in alloc::after_cursor(alloc::pod_offsets(subnet), cursor as u32) {
         let ip = alloc::host_at(subnet, offset);
         // The insert moves the subnet's cursor (trigger pod_ips_cursor).
@@ -498,6 +558,10 @@ async fn allocate_pod_ip(tx: &mut Tx<'_>, pod_uid: &str, node: &str, cidr: &str)
         .await.map(|r| r.rows_affected())
         })?;
         if inserted == 1 {
+            // The insert trigger moved the subnet row's cursor (when there is such a row).
+            if known.is_some() {
+                tx.cache.cursors.insert(cidr.to_string(), offset as i64);
+            }
             return Ok(Some(ip));
         }
     }
@@ -518,7 +582,7 @@ async fn release_pod_ip(tx: &mut Tx<'_>, pod_uid: &str) -> ApiResult<()> {
 async fn bind(tx: &mut Tx<'_>, pod: &mut Pod) -> ApiResult<()> {
     let now = tx.now;
     let node = match &pod.spec.node_name {
-        Some(name) => tx.get::<Node>("", name).await?,
+        Some(name) => tx.node_for_binding(name).await?,
         None => match schedule(tx, pod).await? {
             Some(node) => {
                 pod.spec.node_name = Some(node.metadata.name.clone());
@@ -779,16 +843,27 @@ async fn compute_endpoints(tx: &mut Tx<'_>, svc: &Service) -> ApiResult<Vec<open
         return Ok(Vec::new());
     }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();
-    let pods: Vec<Pod> = tx.list(Some(&ns)).await?;
-    let ready: HashMap<String, bool> =
-        tx.list::<Node>(None).await?.into_iter().map(|n| (n.metadata.name.clone(), n.is_ready())).collect();
-    let entries = pods
-        .iter()
-        .filter_map(|p| {
-            let node_ready = p.spec.node_name.as_ref().and_then(|n| ready.get(n)).copied().unwrap_or(false);
-            endpoints::pod_entry(svc, p, node_ready)
-        })
-        .collect();
+    // Only the pods the selector picks are decoded (their labels are read first, cheaply),
+    // and only their nodes are read: a service's cost follows its own pods, not the
+    // namespace's pods and the cluster's nodes.
+    let pods: Vec<Pod> =
+        tx.list_where(&ns, |body| endpoints::selects(svc, &Selectable::from_json(body).labels)).await?;
+    let mut ready: HashMap<String, bool> = HashMap::new();
+    let mut entries = Vec::new();
+    for p in &pods {
+        let up = match p.spec.node_name.as_deref() {
+            Some(n) => match ready.get(n) {
+                Some(r) => *r,
+                None => {
+                    let r = node_ready(tx, Some(n)).await?;
+                    ready.insert(n.to_string(), r);
+                    r
+                }
+            },
+            None => false,
+        };
+        entries.extend(endpoints::pod_entry(svc, p, up));
+    }
     Ok(endpoints::group(entries))
 }
 
@@ -1094,10 +1169,21 @@ async fn delete_namespace(tx: &mut Tx<'_>, name: &str) -> ApiResult<String> {
 
 async fn tick(tx: &mut Tx<'_>) -> ApiResult<()> {
     let grace = Duration::seconds(tx.settings.cluster.lease_grace_seconds as i64);
+    let ttl = tx.settings.cluster.lease_ttl_seconds;
     let leases: Vec<NodeLease> = tx.list(None).await?;
+    // When each node last renewed: its heartbeat Lease.
+    let renewals: HashMap<String, Lease> =
+        tx.list::<Lease>(Some(NODE_LEASE_NAMESPACE)).await?.into_iter().map(|l| (l.metadata.name.clone(), l)).collect();
     for lease in leases {
-        let expired_at = lease.expires_at();
         let name = lease.spec.node_name.clone();
+        let Some(expired_at) = renewals.get(&name).and_then(|l| l.expires_at(ttl)) else {
+            // A CIDR lease without a renewal on record: a store written before heartbeats
+            // renewed Leases (or an admin deleted the node's Lease). The node gets one TTL
+            // from now, as after a restart of the server.
+            tracing::info!(node = %name, "node has no heartbeat Lease: starting one");
+            renew_node_lease(tx, &name).await?;
+            continue;
+        };
         if tx.now < expired_at {
             continue;
         }

@@ -1,6 +1,7 @@
 //! The writer's view of one batch transaction: typed reads and writes of objects that bump
 //! the revision and record events, all on the single write connection.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -43,6 +44,41 @@ pub struct Tx<'a> {
     pub new_tokens: Vec<(String, String)>,
     /// Set by compaction: the new compacted revision.
     pub compacted: Option<i64>,
+    /// What this batch has read or written, so that its later operations need not ask the
+    /// database again (see [`Cache`]).
+    pub cache: Cache,
+}
+
+/// Objects and lists a batch has read or written, kept for the batch's later operations
+/// (a pod create looks up its namespace, its node and its namespace's services: in a batch
+/// of creates, mostly the same ones). Sound because nothing else writes while a batch runs:
+/// on SQLite the batch holds the write lock (`BEGIN IMMEDIATE`), on PostgreSQL the
+/// revision row that every server's writer locks first (see [`super::writer`]); and every
+/// write of an object goes through [`Tx::create`], [`Tx::update`] or [`Tx::delete`], which
+/// keep the cache in step (an object written is remembered as written; a list of its kind
+/// is forgotten). An operation that fails is rolled back to its savepoint, and the cache
+/// with it: [`Cache::clear`].
+#[derive(Default)]
+pub struct Cache {
+    /// (kind, namespace, name) → the stored body, `None` when there is no such object.
+    objects: HashMap<(&'static str, String, String), Option<String>>,
+    /// (kind, namespace) → the bodies of every object of that kind there, by name.
+    lists: HashMap<(&'static str, String), Vec<String>>,
+    /// A subnet (its CIDR) → its `ip_cursor` (moved by the `pod_ips` insert trigger).
+    pub cursors: HashMap<String, i64>,
+}
+
+impl Cache {
+    pub fn clear(&mut self) {
+        self.objects.clear();
+        self.lists.clear();
+        self.cursors.clear();
+    }
+
+    fn written(&mut self, kind: &'static str, namespace: &str, name: &str, body: Option<String>) {
+        self.objects.insert((kind, namespace.to_string(), name.to_string()), body);
+        self.lists.retain(|(k, _), _| *k != kind);
+    }
 }
 
 impl Tx<'_> {
@@ -53,6 +89,10 @@ impl Tx<'_> {
 
     pub async fn get<K: Served>(&mut self, namespace: &str, name: &str) -> ApiResult<Option<K>> {
         let ns = if K::NAMESPACED { namespace } else { "" };
+        let key = (K::KIND, ns.to_string(), name.to_string());
+        if let Some(body) = self.cache.objects.get(&key) {
+            return body.as_deref().map(from_json).transpose();
+        }
         let body: Option<String> = on!(self.conn.either(), |c| sqlx::query_scalar(
             "SELECT body FROM objects WHERE kind = $1 AND namespace = $2 AND name = $3"
         )
@@ -61,7 +101,36 @@ impl Tx<'_> {
         .bind(name)
         .fetch_optional(c)
         .await)?;
-        body.as_deref().map(from_json).transpose()
+        let obj = body.as_deref().map(from_json).transpose();
+        self.cache.objects.insert(key, body);
+        obj
+    }
+
+    /// The node `name` (as [`Tx::get`]), and the batch remembers the `ip_cursor` of the
+    /// subnet leased to it: the two reads of binding a pod to a node, in one query.
+    pub async fn node_for_binding(&mut self, name: &str) -> ApiResult<Option<Node>> {
+        if self.cache.objects.contains_key(&(Node::KIND, String::new(), name.to_string())) {
+            return self.get("", name).await;
+        }
+        // (Joined on the parameter: PostgreSQL's `name` is COLLATE "C", `node_name` not.)
+        let row: Option<(String, Option<String>, Option<i64>)> = on!(self.conn.either(), |c| sqlx::query_as(
+            "SELECT o.body, s.cidr, s.ip_cursor FROM objects o LEFT JOIN subnets s ON s.node_name = $1 \
+             WHERE o.kind = 'Node' AND o.namespace = '' AND o.name = $1"
+        )
+        .bind(name)
+        .fetch_optional(c)
+        .await)?;
+        let key = (Node::KIND, String::new(), name.to_string());
+        let Some((body, cidr, cursor)) = row else {
+            self.cache.objects.insert(key, None);
+            return Ok(None);
+        };
+        if let (Some(cidr), Some(cursor)) = (cidr, cursor) {
+            self.cache.cursors.entry(cidr).or_insert(cursor);
+        }
+        let node = from_json(&body)?;
+        self.cache.objects.insert(key, Some(body));
+        Ok(Some(node))
     }
 
     /// `get`, or 404.
@@ -71,22 +140,36 @@ impl Tx<'_> {
 
     /// All objects of a kind, in `namespace` when given.
     pub async fn list<K: Served>(&mut self, namespace: Option<&str>) -> ApiResult<Vec<K>> {
-        let bodies: Vec<String> = match namespace {
-            Some(ns) => on!(self.conn.either(), |c| sqlx::query_scalar(
+        match namespace {
+            Some(ns) => self.list_where(ns, |_| true).await,
+            None => {
+                let bodies: Vec<String> = on!(self.conn.either(), |c| sqlx::query_scalar(
+                    "SELECT body FROM objects WHERE kind = $1 ORDER BY namespace, name"
+                )
+                .bind(K::KIND)
+                .fetch_all(c)
+                .await)?;
+                bodies.iter().map(|b| from_json(b)).collect()
+            }
+        }
+    }
+
+    /// The objects of kind `K` in namespace `ns` whose stored body passes `keep`; only those
+    /// are decoded (a service's endpoints decode only the pods its selector picks, not every
+    /// pod of the namespace). The bodies are cached for the rest of the batch.
+    pub async fn list_where<K: Served>(&mut self, ns: &str, keep: impl Fn(&str) -> bool) -> ApiResult<Vec<K>> {
+        let key = (K::KIND, ns.to_string());
+        if !self.cache.lists.contains_key(&key) {
+            let bodies: Vec<String> = on!(self.conn.either(), |c| sqlx::query_scalar(
                 "SELECT body FROM objects WHERE kind = $1 AND namespace = $2 ORDER BY name"
             )
             .bind(K::KIND)
             .bind(ns)
             .fetch_all(c)
-            .await)?,
-            None => on!(self.conn.either(), |c| sqlx::query_scalar(
-                "SELECT body FROM objects WHERE kind = $1 ORDER BY namespace, name"
-            )
-            .bind(K::KIND)
-            .fetch_all(c)
-            .await)?,
-        };
-        bodies.iter().map(|b| from_json(b)).collect()
+            .await)?;
+            self.cache.lists.insert(key.clone(), bodies);
+        }
+        self.cache.lists[&key].iter().filter(|b| keep(b)).map(|b| from_json(b)).collect()
     }
 
     /// Pods bound to `node` (`Some`), or not bound at all (`None`).
@@ -192,6 +275,7 @@ impl Tx<'_> {
             }
             other => other?,
         };
+        self.cache.written(K::KIND, &namespace, &obj.metadata().name, Some(json.clone()));
         self.record(EventType::Added, K::INFO, namespace, json, None, selectable(obj)).await
     }
 
@@ -224,6 +308,7 @@ impl Tx<'_> {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        self.cache.written(K::KIND, &namespace, &obj.metadata().name, Some(json.clone()));
         let old_json = to_json(old)?;
         self.record(EventType::Modified, K::INFO, namespace, json, Some((selectable(old), old_json)), selectable(obj))
             .await
@@ -243,6 +328,7 @@ impl Tx<'_> {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        self.cache.written(K::KIND, &namespace, &obj.metadata().name, None);
         let json = to_json(obj)?;
         self.record(EventType::Deleted, K::INFO, namespace, json, None, selectable(obj)).await
     }

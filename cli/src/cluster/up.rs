@@ -458,13 +458,14 @@ async fn wait_ready(
     }
 }
 
-/// How many of the cluster's nodes are Ready with a lease renewed at or after `since`.
+/// How many of the cluster's nodes are Ready with a Lease (`kube-node-lease/NODE`) renewed
+/// at or after `since`.
 async fn ready_nodes(client: &Client, state: &ClusterState, since: DateTime<Utc>) -> anyhow::Result<usize> {
     let params = ListParams::default();
-    let (node_api, lease_api) = (client.nodes(), client.node_leases());
+    let (node_api, lease_api) = (client.nodes(), client.api::<openapi::Lease>(Some(openapi::NODE_LEASE_NAMESPACE)));
     let (nodes, leases) = tokio::try_join!(node_api.list(&params), lease_api.list(&params))?;
     let renewed: BTreeMap<String, DateTime<Utc>> =
-        leases.items.into_iter().map(|l| (l.spec.node_name.clone(), l.spec.renew_time)).collect();
+        leases.items.into_iter().filter_map(|l| Some((l.metadata.name.clone(), l.spec.renew_time?))).collect();
     Ok(nodes
         .items
         .iter()

@@ -182,6 +182,8 @@ pub enum MapData {
     Verdict,
     /// Data of this type (e.g. `ip daddr . tcp dport`, for `dnat … map`).
     Data(Type),
+    /// A named counter of the table (an object map, `: counter`, for `counter name … map`).
+    Counter,
 }
 
 /// A set's flags.
@@ -243,6 +245,7 @@ impl Set {
         match (&self.data, &element.value) {
             (None, None) | (Some(MapData::Verdict), Some(Value::Verdict(_))) => Ok(()),
             (Some(MapData::Data(t)), Some(Value::Data(parts))) if parts_fit(parts, t) => Ok(()),
+            (Some(MapData::Counter), Some(Value::Counter(_))) => Ok(()),
             (None, Some(_)) => Err(mismatch("a set's element has a value")),
             (Some(_), None) => Err(mismatch("a map's element has no value")),
             (Some(_), Some(_)) => Err(mismatch("its value does not have the declared type")),
@@ -271,6 +274,7 @@ impl fmt::Display for SetBody<'_> {
             None => {}
             Some(MapData::Verdict) => f.write_str(" : verdict")?,
             Some(MapData::Data(t)) => write!(f, " : {t}")?,
+            Some(MapData::Counter) => f.write_str(" : counter")?,
         }
         f.write_str(";")?;
         if !set.flags.is_empty() {
@@ -370,6 +374,8 @@ impl fmt::Display for Verdict {
 pub enum Value {
     Verdict(Verdict),
     Data(Vec<Part>),
+    /// The name of a counter object (in an object map).
+    Counter(String),
 }
 
 impl fmt::Display for Value {
@@ -377,6 +383,7 @@ impl fmt::Display for Value {
         match self {
             Value::Verdict(v) => v.fmt(f),
             Value::Data(parts) => join(f, parts, " . "),
+            Value::Counter(name) => write!(f, "\"{name}\""),
         }
     }
 }

@@ -45,3 +45,16 @@ impl Drop for Scratch {
         let _ = netns::delete(&self.0);
     }
 }
+
+/// Through whichever way `netcore::nft` runs nftables: no flatnet table in the fresh
+/// namespace `ns` lists as none; a table applied lists its chain, set and counter.
+pub fn lists_what_it_applied(ns: &netns::Netns) {
+    use netcore::nft;
+    assert_eq!(nft::list_objects(ns).unwrap(), None, "no flatnet table yet");
+    let script = "add table ip flatnet\nadd chain ip flatnet x\nadd set ip flatnet y { type ipv4_addr; }\nadd counter ip flatnet z\n";
+    nft::apply(ns, script).unwrap();
+    let objects = nft::list_objects(ns).unwrap().expect("the table");
+    assert_eq!(objects.chains.into_iter().collect::<Vec<_>>(), ["x"]);
+    assert_eq!(objects.sets.into_iter().collect::<Vec<_>>(), ["y"]);
+    assert_eq!(objects.counters.into_iter().collect::<Vec<_>>(), ["z"]);
+}

@@ -112,6 +112,12 @@ enum Cmd {
         /// The servers' lease TTL (the nodes heartbeat every third of it).
         #[arg(long, default_value_t = 20)]
         lease_ttl: u64,
+        /// Run only the creates/s phase (after the nodes have listed), no steady or burst.
+        #[arg(long)]
+        creates_only: bool,
+        /// Concurrent clients of the creates/s phase (spread over the servers).
+        #[arg(long, default_value_t = 64)]
+        creators: usize,
     },
     /// Benchmark pod network setup: flatnet (netcore) against CNI and netavark (as root).
     Netsetup {
@@ -501,6 +507,11 @@ async fn api_bench(
     Ok(())
 }
 
+/// The same allocator as the API server's and the agent's (mimalloc): the simulated nodes
+/// stand for agents.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
@@ -516,6 +527,8 @@ async fn main() -> Result<()> {
             burst_rate,
             create_secs,
             lease_ttl,
+            creates_only,
+            creators,
         } => {
             controlplane::run(controlplane::Opts {
                 nodes,
@@ -526,6 +539,8 @@ async fn main() -> Result<()> {
                 burst_rate,
                 create_secs,
                 lease_ttl,
+                creates_only,
+                creators,
             })
             .await
         }

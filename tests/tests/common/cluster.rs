@@ -242,6 +242,11 @@ pub fn http_post_json(server: SocketAddr, data_dir: &Path, path: &str, body: &se
     http_write(server, data_dir, "POST", path, &body.to_string())
 }
 
+/// `PUT path` with a JSON body and the admin token of `data_dir`; answers the JSON reply.
+pub fn http_put_json(server: SocketAddr, data_dir: &Path, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    http_write(server, data_dir, "PUT", path, &body.to_string())
+}
+
 /// `DELETE path` with the admin token of `data_dir`; answers the JSON reply.
 pub fn http_delete(server: SocketAddr, data_dir: &Path, path: &str) -> serde_json::Value {
     http_write(server, data_dir, "DELETE", path, "")

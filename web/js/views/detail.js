@@ -3,7 +3,7 @@
 
 import { h, labelChips, age } from "../dom.js";
 import { request, token } from "../api.js";
-import { KINDS, hrefOf, healthPill, eventsOf } from "../kinds.js";
+import { KINDS, hrefOf, healthPill, eventsOf, renewalOf } from "../kinds.js";
 import { get, items } from "../store.js";
 import { confirmDelete } from "./forms.js";
 import { toYaml } from "../yaml.js";
@@ -57,9 +57,11 @@ function related(kind, obj) {
   if (kind.id === "nodes") {
     const pods = items(KINDS.pods).filter((p) => p.spec?.nodeName === obj.metadata.name);
     const lease = get(KINDS.nodeleases, "", obj.metadata.name);
+    // When the node last renewed is its heartbeat Lease's, not its CIDR lease's.
+    const renewed = renewalOf(obj.metadata.name)?.spec?.renewTime;
     const leaseFacts = lease
       ? h("dl", { class: "facts" }, [["Pod CIDR", lease.spec.podCIDR], ["Gateway", lease.spec.gateway], ["Node IP", lease.spec.nodeIP],
-        ...Object.entries(lease.spec.backendData || {}), ["Renewed", `${age(lease.spec.renewTime)} ago`], ["State", KINDS.nodeleases.health(lease).text]]
+        ...Object.entries(lease.spec.backendData || {}), ["Renewed", renewed ? `${age(renewed)} ago` : "never"], ["State", KINDS.nodeleases.health(lease).text]]
         .filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]))
       : h("p", { class: "muted" }, "No lease.");
     return [h("h3", {}, h("a", { href: `#/nodeleases/_/${encodeURIComponent(obj.metadata.name)}` }, "Lease")), leaseFacts,

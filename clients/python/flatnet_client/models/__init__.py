@@ -28,6 +28,8 @@ from .container_status import ContainerStatus
 from .daemon_endpoint import DaemonEndpoint
 from .discovery_api_response_200 import DiscoveryApiResponse200
 from .discovery_api_v1_response_200 import DiscoveryApiV1Response200
+from .discovery_apis_coordination_k8s_io_response_200 import DiscoveryApisCoordinationK8SIoResponse200
+from .discovery_apis_coordination_k8s_io_v1_response_200 import DiscoveryApisCoordinationK8SIoV1Response200
 from .discovery_apis_networking_k8s_io_response_200 import DiscoveryApisNetworkingK8SIoResponse200
 from .discovery_apis_networking_k8s_io_v1_response_200 import DiscoveryApisNetworkingK8SIoV1Response200
 from .discovery_apis_policy_networking_k8s_io_response_200 import DiscoveryApisPolicyNetworkingK8SIoResponse200
@@ -55,6 +57,10 @@ from .ip_block import IpBlock
 from .label_selector import LabelSelector
 from .label_selector_match_labels import LabelSelectorMatchLabels
 from .label_selector_requirement import LabelSelectorRequirement
+from .lease import Lease
+from .lease_list import LeaseList
+from .lease_metadata import LeaseMetadata
+from .lease_spec import LeaseSpec
 from .list_meta import ListMeta
 from .managed_fields_entry import ManagedFieldsEntry
 from .managed_fields_entry_fields_v1 import ManagedFieldsEntryFieldsV1
@@ -91,6 +97,7 @@ from .object_meta_labels import ObjectMetaLabels
 from .object_reference import ObjectReference
 from .openapi_response_200 import OpenapiResponse200
 from .openapi_v3_api_v1_response_200 import OpenapiV3ApiV1Response200
+from .openapi_v3_apis_coordination_k8s_io_v1_response_200 import OpenapiV3ApisCoordinationK8SIoV1Response200
 from .openapi_v3_apis_networking_k8s_io_v1_response_200 import OpenapiV3ApisNetworkingK8SIoV1Response200
 from .openapi_v3_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
     OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200,
@@ -98,6 +105,7 @@ from .openapi_v3_apis_policy_networking_k8s_io_v1_alpha_1_response_200 import (
 from .openapi_v3_index_response_200 import OpenapiV3IndexResponse200
 from .patch_admin_network_policy_body import PatchAdminNetworkPolicyBody
 from .patch_baseline_admin_network_policy_body import PatchBaselineAdminNetworkPolicyBody
+from .patch_lease_body import PatchLeaseBody
 from .patch_namespace_body import PatchNamespaceBody
 from .patch_network_policy_body import PatchNetworkPolicyBody
 from .patch_node_body import PatchNodeBody
@@ -168,6 +176,8 @@ __all__ = (
     "ContainerStatus",
     "DaemonEndpoint",
     "DiscoveryApiResponse200",
+    "DiscoveryApisCoordinationK8SIoResponse200",
+    "DiscoveryApisCoordinationK8SIoV1Response200",
     "DiscoveryApisNetworkingK8SIoResponse200",
     "DiscoveryApisNetworkingK8SIoV1Response200",
     "DiscoveryApisPolicyNetworkingK8SIoResponse200",
@@ -194,6 +204,10 @@ __all__ = (
     "LabelSelector",
     "LabelSelectorMatchLabels",
     "LabelSelectorRequirement",
+    "Lease",
+    "LeaseList",
+    "LeaseMetadata",
+    "LeaseSpec",
     "ListMeta",
     "ManagedFieldsEntry",
     "ManagedFieldsEntryFieldsV1",
@@ -229,12 +243,14 @@ __all__ = (
     "ObjectMetaLabels",
     "ObjectReference",
     "OpenapiResponse200",
+    "OpenapiV3ApisCoordinationK8SIoV1Response200",
     "OpenapiV3ApisNetworkingK8SIoV1Response200",
     "OpenapiV3ApisPolicyNetworkingK8SIoV1Alpha1Response200",
     "OpenapiV3ApiV1Response200",
     "OpenapiV3IndexResponse200",
     "PatchAdminNetworkPolicyBody",
     "PatchBaselineAdminNetworkPolicyBody",
+    "PatchLeaseBody",
     "PatchNamespaceBody",
     "PatchNetworkPolicyBody",
     "PatchNodeBody",

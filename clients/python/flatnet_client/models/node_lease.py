@@ -17,9 +17,16 @@ T = TypeVar("T", bound="NodeLease")
 
 @_attrs_define
 class NodeLease:
-    """A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds, until
-    when, and what other nodes need to route to it. Read-only to users; created when a node
-    registers, renewed by the node's heartbeat, deleted when reclaimed.
+    """A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds and what
+    other nodes need to route to it. Read-only to users; created when a node registers,
+    deleted when reclaimed. Every agent watches these, so a NodeLease changes only when what
+    it holds changes (a heartbeat that changes nothing does not write it): whether the node
+    is alive is its `Lease` `kube-node-lease/NODE`, which the heartbeat renews and only
+    the API server's leader reads.
+
+    Its spec does not reject unknown fields: the server writes it, and a store written
+    before the renewal moved to the `Lease` still holds a `renewTime` here (dropped at the
+    next write).
 
         Attributes:
             spec (NodeLeaseSpec):

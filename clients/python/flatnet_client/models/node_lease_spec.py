@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
+from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
@@ -19,38 +20,32 @@ T = TypeVar("T", bound="NodeLeaseSpec")
 class NodeLeaseSpec:
     """
     Attributes:
-        acquire_time (datetime.datetime):
+        acquire_time (datetime.datetime): When the node acquired this CIDR. When it last renewed is its `Lease`'s
+            `renewTime`; how long a renewal lasts, the Lease's `leaseDurationSeconds`.
         gateway (str): First address of the CIDR: the pod gateway on the node's bridge, never a pod IP.
-        lease_duration_seconds (int):
         node_name (str):
         pod_cidr (str):
-        renew_time (datetime.datetime):
-        backend_data (NodeLeaseSpecBackendData | Unset): Backend data the node publishes with its lease (for VXLAN:
+        backend_data (NodeLeaseSpecBackendData | Unset): Backend data the node publishes with its heartbeat (for VXLAN:
             `vtepMAC`).
         node_ip (None | str | Unset): The node's underlay address (its `InternalIP`), where other nodes route the CIDR.
     """
 
     acquire_time: datetime.datetime
     gateway: str
-    lease_duration_seconds: int
     node_name: str
     pod_cidr: str
-    renew_time: datetime.datetime
     backend_data: NodeLeaseSpecBackendData | Unset = UNSET
     node_ip: None | str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         acquire_time = self.acquire_time.isoformat()
 
         gateway = self.gateway
 
-        lease_duration_seconds = self.lease_duration_seconds
-
         node_name = self.node_name
 
         pod_cidr = self.pod_cidr
-
-        renew_time = self.renew_time.isoformat()
 
         backend_data: dict[str, Any] | Unset = UNSET
         if not isinstance(self.backend_data, Unset):
@@ -63,15 +58,13 @@ class NodeLeaseSpec:
             node_ip = self.node_ip
 
         field_dict: dict[str, Any] = {}
-
+        field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "acquireTime": acquire_time,
                 "gateway": gateway,
-                "leaseDurationSeconds": lease_duration_seconds,
                 "nodeName": node_name,
                 "podCIDR": pod_cidr,
-                "renewTime": renew_time,
             }
         )
         if backend_data is not UNSET:
@@ -90,13 +83,9 @@ class NodeLeaseSpec:
 
         gateway = d.pop("gateway")
 
-        lease_duration_seconds = d.pop("leaseDurationSeconds")
-
         node_name = d.pop("nodeName")
 
         pod_cidr = d.pop("podCIDR")
-
-        renew_time = datetime.datetime.fromisoformat(d.pop("renewTime"))
 
         _backend_data = d.pop("backendData", UNSET)
         backend_data: NodeLeaseSpecBackendData | Unset
@@ -117,12 +106,27 @@ class NodeLeaseSpec:
         node_lease_spec = cls(
             acquire_time=acquire_time,
             gateway=gateway,
-            lease_duration_seconds=lease_duration_seconds,
             node_name=node_name,
             pod_cidr=pod_cidr,
-            renew_time=renew_time,
             backend_data=backend_data,
             node_ip=node_ip,
         )
 
+        node_lease_spec.additional_properties = d
         return node_lease_spec
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -11,7 +11,7 @@ T = TypeVar("T", bound="NodeLeaseSpecBackendData")
 
 @_attrs_define
 class NodeLeaseSpecBackendData:
-    """Backend data the node publishes with its lease (for VXLAN: `vtepMAC`)."""
+    """Backend data the node publishes with its heartbeat (for VXLAN: `vtepMAC`)."""
 
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { ConnectGetPodExecData, ConnectGetPodExecErrors, ConnectPostPodExecData, ConnectPostPodExecErrors, CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisNetworkingK8sIoData, DiscoveryApisNetworkingK8sIoErrors, DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoV1Data, DiscoveryApisNetworkingK8sIoV1Errors, DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisPolicyNetworkingK8sIoData, DiscoveryApisPolicyNetworkingK8sIoErrors, DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApisNetworkingK8sIoV1Data, OpenapiV3ApisNetworkingK8sIoV1Errors, OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchAdminNetworkPolicyData, PatchAdminNetworkPolicyErrors, PatchAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyData, PatchBaselineAdminNetworkPolicyErrors, PatchBaselineAdminNetworkPolicyResponses, PatchNamespaceData, PatchNamespaceErrors, PatchNamespaceResponses, PatchNetworkPolicyData, PatchNetworkPolicyErrors, PatchNetworkPolicyResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadPolicyCountersData, ReadPolicyCountersErrors, ReadPolicyCountersResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses, ReportPolicyCountersData, ReportPolicyCountersErrors, ReportPolicyCountersResponses } from './types.gen';
+import type { ConnectGetPodExecData, ConnectGetPodExecErrors, ConnectPostPodExecData, ConnectPostPodExecErrors, CreateAdminNetworkPolicyData, CreateAdminNetworkPolicyErrors, CreateAdminNetworkPolicyResponses, CreateBaselineAdminNetworkPolicyData, CreateBaselineAdminNetworkPolicyErrors, CreateBaselineAdminNetworkPolicyResponses, CreateEventData, CreateEventErrors, CreateEventResponses, CreateLeaseData, CreateLeaseErrors, CreateLeaseResponses, CreateNamespaceData, CreateNamespaceErrors, CreateNamespaceResponses, CreateNetworkPolicyData, CreateNetworkPolicyErrors, CreateNetworkPolicyResponses, CreateNodeData, CreateNodeErrors, CreateNodeResponses, CreateNodeTokenData, CreateNodeTokenErrors, CreateNodeTokenResponses, CreatePodData, CreatePodErrors, CreatePodResponses, CreateServiceData, CreateServiceErrors, CreateServiceResponses, DeleteAdminNetworkPolicyData, DeleteAdminNetworkPolicyErrors, DeleteAdminNetworkPolicyResponses, DeleteBaselineAdminNetworkPolicyData, DeleteBaselineAdminNetworkPolicyErrors, DeleteBaselineAdminNetworkPolicyResponses, DeleteEventData, DeleteEventErrors, DeleteEventResponses, DeleteLeaseData, DeleteLeaseErrors, DeleteLeaseResponses, DeleteNamespaceData, DeleteNamespaceErrors, DeleteNamespaceResponses, DeleteNetworkPolicyData, DeleteNetworkPolicyErrors, DeleteNetworkPolicyResponses, DeleteNodeData, DeleteNodeErrors, DeleteNodeResponses, DeletePodData, DeletePodErrors, DeletePodResponses, DeleteServiceData, DeleteServiceErrors, DeleteServiceResponses, DiscoveryApiData, DiscoveryApiErrors, DiscoveryApiResponses, DiscoveryApisCoordinationK8sIoData, DiscoveryApisCoordinationK8sIoErrors, DiscoveryApisCoordinationK8sIoResponses, DiscoveryApisCoordinationK8sIoV1Data, DiscoveryApisCoordinationK8sIoV1Errors, DiscoveryApisCoordinationK8sIoV1Responses, DiscoveryApisData, DiscoveryApisErrors, DiscoveryApisNetworkingK8sIoData, DiscoveryApisNetworkingK8sIoErrors, DiscoveryApisNetworkingK8sIoResponses, DiscoveryApisNetworkingK8sIoV1Data, DiscoveryApisNetworkingK8sIoV1Errors, DiscoveryApisNetworkingK8sIoV1Responses, DiscoveryApisPolicyNetworkingK8sIoData, DiscoveryApisPolicyNetworkingK8sIoErrors, DiscoveryApisPolicyNetworkingK8sIoResponses, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Data, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Errors, DiscoveryApisPolicyNetworkingK8sIoV1Alpha1Responses, DiscoveryApisResponses, DiscoveryApiV1Data, DiscoveryApiV1Errors, DiscoveryApiV1Responses, DiscoveryVersionData, DiscoveryVersionErrors, DiscoveryVersionResponses, HealthzData, HealthzErrors, HealthzResponses, HeartbeatNodeData, HeartbeatNodeErrors, HeartbeatNodeResponses, ListAdminNetworkPolicyData, ListAdminNetworkPolicyErrors, ListAdminNetworkPolicyResponses, ListBaselineAdminNetworkPolicyData, ListBaselineAdminNetworkPolicyErrors, ListBaselineAdminNetworkPolicyResponses, ListEndpointsAllNamespacesData, ListEndpointsAllNamespacesErrors, ListEndpointsAllNamespacesResponses, ListEndpointsData, ListEndpointsErrors, ListEndpointsResponses, ListEventAllNamespacesData, ListEventAllNamespacesErrors, ListEventAllNamespacesResponses, ListEventData, ListEventErrors, ListEventResponses, ListLeaseAllNamespacesData, ListLeaseAllNamespacesErrors, ListLeaseAllNamespacesResponses, ListLeaseData, ListLeaseErrors, ListLeaseResponses, ListNamespaceData, ListNamespaceErrors, ListNamespaceResponses, ListNetworkPolicyAllNamespacesData, ListNetworkPolicyAllNamespacesErrors, ListNetworkPolicyAllNamespacesResponses, ListNetworkPolicyData, ListNetworkPolicyErrors, ListNetworkPolicyResponses, ListNodeData, ListNodeErrors, ListNodeLeaseData, ListNodeLeaseErrors, ListNodeLeaseResponses, ListNodeResponses, ListPodAllNamespacesData, ListPodAllNamespacesErrors, ListPodAllNamespacesResponses, ListPodData, ListPodErrors, ListPodResponses, ListServiceAllNamespacesData, ListServiceAllNamespacesErrors, ListServiceAllNamespacesResponses, ListServiceData, ListServiceErrors, ListServiceResponses, MetricsData, MetricsErrors, MetricsResponses, OpenapiData, OpenapiErrors, OpenapiResponses, OpenapiV3ApisCoordinationK8sIoV1Data, OpenapiV3ApisCoordinationK8sIoV1Errors, OpenapiV3ApisCoordinationK8sIoV1Responses, OpenapiV3ApisNetworkingK8sIoV1Data, OpenapiV3ApisNetworkingK8sIoV1Errors, OpenapiV3ApisNetworkingK8sIoV1Responses, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Data, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Errors, OpenapiV3ApisPolicyNetworkingK8sIoV1Alpha1Responses, OpenapiV3ApiV1Data, OpenapiV3ApiV1Errors, OpenapiV3ApiV1Responses, OpenapiV3IndexData, OpenapiV3IndexErrors, OpenapiV3IndexResponses, PatchAdminNetworkPolicyData, PatchAdminNetworkPolicyErrors, PatchAdminNetworkPolicyResponses, PatchBaselineAdminNetworkPolicyData, PatchBaselineAdminNetworkPolicyErrors, PatchBaselineAdminNetworkPolicyResponses, PatchLeaseData, PatchLeaseErrors, PatchLeaseResponses, PatchNamespaceData, PatchNamespaceErrors, PatchNamespaceResponses, PatchNetworkPolicyData, PatchNetworkPolicyErrors, PatchNetworkPolicyResponses, PatchNodeData, PatchNodeErrors, PatchNodeResponses, PatchPodData, PatchPodErrors, PatchPodResponses, PatchServiceData, PatchServiceErrors, PatchServiceResponses, ReadAdminNetworkPolicyData, ReadAdminNetworkPolicyErrors, ReadAdminNetworkPolicyResponses, ReadBaselineAdminNetworkPolicyData, ReadBaselineAdminNetworkPolicyErrors, ReadBaselineAdminNetworkPolicyResponses, ReadClusterConfigData, ReadClusterConfigErrors, ReadClusterConfigResponses, ReadEndpointsData, ReadEndpointsErrors, ReadEndpointsResponses, ReadEventData, ReadEventErrors, ReadEventResponses, ReadLeaseData, ReadLeaseErrors, ReadLeaseResponses, ReadNamespaceData, ReadNamespaceErrors, ReadNamespaceResponses, ReadNetworkPolicyData, ReadNetworkPolicyErrors, ReadNetworkPolicyResponses, ReadNodeData, ReadNodeErrors, ReadNodeLeaseData, ReadNodeLeaseErrors, ReadNodeLeaseResponses, ReadNodeResponses, ReadNodeStatusData, ReadNodeStatusErrors, ReadNodeStatusResponses, ReadPodData, ReadPodErrors, ReadPodLogData, ReadPodLogErrors, ReadPodLogResponses, ReadPodResponses, ReadPodStatusData, ReadPodStatusErrors, ReadPodStatusResponses, ReadPolicyCountersData, ReadPolicyCountersErrors, ReadPolicyCountersResponses, ReadServiceData, ReadServiceErrors, ReadServiceResponses, ReplaceAdminNetworkPolicyData, ReplaceAdminNetworkPolicyErrors, ReplaceAdminNetworkPolicyResponses, ReplaceBaselineAdminNetworkPolicyData, ReplaceBaselineAdminNetworkPolicyErrors, ReplaceBaselineAdminNetworkPolicyResponses, ReplaceLeaseData, ReplaceLeaseErrors, ReplaceLeaseResponses, ReplaceNamespaceData, ReplaceNamespaceErrors, ReplaceNamespaceResponses, ReplaceNetworkPolicyData, ReplaceNetworkPolicyErrors, ReplaceNetworkPolicyResponses, ReplaceNodeData, ReplaceNodeErrors, ReplaceNodeResponses, ReplaceNodeStatusData, ReplaceNodeStatusErrors, ReplaceNodeStatusResponses, ReplacePodData, ReplacePodErrors, ReplacePodResponses, ReplacePodStatusData, ReplacePodStatusErrors, ReplacePodStatusResponses, ReplaceServiceData, ReplaceServiceErrors, ReplaceServiceResponses, ReportPolicyCountersData, ReportPolicyCountersErrors, ReportPolicyCountersResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -453,7 +453,7 @@ export const replaceNode = <ThrowOnError extends boolean = false>(options: Optio
 });
 
 /**
- * Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns Ready
+ * Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease (acquiring one if it has none; the CIDR lease is written only when what it holds changes); the node turns Ready
  */
 export const heartbeatNode = <ThrowOnError extends boolean = false>(options: Options<HeartbeatNodeData, ThrowOnError>) => (options.client ?? client).post<HeartbeatNodeResponses, HeartbeatNodeErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -543,6 +543,99 @@ export const discoveryApis = <ThrowOnError extends boolean = false>(options?: Op
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/apis',
     ...options
+});
+
+/**
+ * The group coordination.k8s.io (APIGroup)
+ */
+export const discoveryApisCoordinationK8sIo = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisCoordinationK8sIoData, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisCoordinationK8sIoResponses, DiscoveryApisCoordinationK8sIoErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io',
+    ...options
+});
+
+/**
+ * The resources of coordination.k8s.io/v1 (APIResourceList)
+ */
+export const discoveryApisCoordinationK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<DiscoveryApisCoordinationK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<DiscoveryApisCoordinationK8sIoV1Responses, DiscoveryApisCoordinationK8sIoV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1',
+    ...options
+});
+
+/**
+ * List or watch leases in all namespaces
+ */
+export const listLeaseAllNamespaces = <ThrowOnError extends boolean = false>(options?: Options<ListLeaseAllNamespacesData, ThrowOnError>) => (options?.client ?? client).get<ListLeaseAllNamespacesResponses, ListLeaseAllNamespacesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/leases',
+    ...options
+});
+
+/**
+ * List or watch leases in a namespace
+ */
+export const listLease = <ThrowOnError extends boolean = false>(options: Options<ListLeaseData, ThrowOnError>) => (options.client ?? client).get<ListLeaseResponses, ListLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases',
+    ...options
+});
+
+/**
+ * Create a lease (admin; a node's token: its own in kube-node-lease)
+ */
+export const createLease = <ThrowOnError extends boolean = false>(options: Options<CreateLeaseData, ThrowOnError>) => (options.client ?? client).post<CreateLeaseResponses, CreateLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a Lease; answers it as it was
+ */
+export const deleteLease = <ThrowOnError extends boolean = false>(options: Options<DeleteLeaseData, ThrowOnError>) => (options.client ?? client).delete<DeleteLeaseResponses, DeleteLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}',
+    ...options
+});
+
+/**
+ * Read a Lease
+ */
+export const readLease = <ThrowOnError extends boolean = false>(options: Options<ReadLeaseData, ThrowOnError>) => (options.client ?? client).get<ReadLeaseResponses, ReadLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}',
+    ...options
+});
+
+/**
+ * Patch a Lease: JSON merge patch, JSON patch, strategic merge patch (lists merged by key), or server-side apply (creates it when missing; needs fieldManager)
+ */
+export const patchLease = <ThrowOnError extends boolean = false>(options: Options<PatchLeaseData, ThrowOnError>) => (options.client ?? client).patch<PatchLeaseResponses, PatchLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/merge-patch+json',
+        ...options.headers
+    }
+});
+
+/**
+ * Replace a Lease (409 when metadata.resourceVersion is stale)
+ */
+export const replaceLease = <ThrowOnError extends boolean = false>(options: Options<ReplaceLeaseData, ThrowOnError>) => (options.client ?? client).put<ReplaceLeaseResponses, ReplaceLeaseErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
@@ -826,6 +919,15 @@ export const openapiV3Index = <ThrowOnError extends boolean = false>(options?: O
 export const openapiV3ApiV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApiV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApiV1Responses, OpenapiV3ApiV1Errors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/openapi/v3/api/v1',
+    ...options
+});
+
+/**
+ * The OpenAPI 3 document of apis/coordination.k8s.io/v1, with Kubernetes' extensions (kubectl explain and validation read it)
+ */
+export const openapiV3ApisCoordinationK8sIoV1 = <ThrowOnError extends boolean = false>(options?: Options<OpenapiV3ApisCoordinationK8sIoV1Data, ThrowOnError>) => (options?.client ?? client).get<OpenapiV3ApisCoordinationK8sIoV1Responses, OpenapiV3ApisCoordinationK8sIoV1Errors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/openapi/v3/apis/coordination.k8s.io/v1',
     ...options
 });
 

@@ -427,6 +427,60 @@ export type LabelSelectorRequirement = {
 };
 
 /**
+ * A lease, in Kubernetes' `coordination.k8s.io/v1` shape: who holds something, since when,
+ * and until when unless renewed. Each node's heartbeat renews `kube-node-lease/NODE`
+ * (created at its first heartbeat); the API server's leader turns a node whose Lease ran
+ * out NotReady, and reclaims its CIDR after the grace. Nobody else watches these, so a
+ * renewal costs one event to no node. Admins may create, replace and delete Leases (for
+ * their own leader election, as client-go's `leaselock` does); a node's token may write
+ * only its own Lease in `kube-node-lease`.
+ */
+export type Lease = {
+    apiVersion?: string;
+    kind?: string;
+    metadata: ObjectMeta & {
+        /**
+         * The lease's name; on replace, the name of the path
+         */
+        name: string;
+    };
+    spec?: LeaseSpec;
+};
+
+export type LeaseList = {
+    apiVersion: string;
+    items: Array<Lease>;
+    /**
+     * LeaseList
+     */
+    kind: string;
+    metadata: ListMeta;
+};
+
+export type LeaseSpec = {
+    /**
+     * When the current holder acquired the lease (a MicroTime: RFC 3339 with microseconds).
+     */
+    acquireTime?: string | null;
+    /**
+     * Who holds the lease (for a node's Lease: the node's name).
+     */
+    holderIdentity?: string | null;
+    /**
+     * How long after `renewTime` the lease runs out unless renewed (at least 1).
+     */
+    leaseDurationSeconds?: number | null;
+    /**
+     * How many times the lease changed holder.
+     */
+    leaseTransitions?: number | null;
+    /**
+     * When the holder last renewed the lease (a MicroTime).
+     */
+    renewTime?: string | null;
+};
+
+/**
  * Metadata of a list: the store revision the list was read at. Watch from it to follow.
  */
 export type ListMeta = {
@@ -632,9 +686,16 @@ export type NodeDaemonEndpoints = {
 };
 
 /**
- * A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds, until
- * when, and what other nodes need to route to it. Read-only to users; created when a node
- * registers, renewed by the node's heartbeat, deleted when reclaimed.
+ * A node's CIDR lease (like Flannel's subnet lease): which pod subnet a node holds and what
+ * other nodes need to route to it. Read-only to users; created when a node registers,
+ * deleted when reclaimed. Every agent watches these, so a NodeLease changes only when what
+ * it holds changes (a heartbeat that changes nothing does not write it): whether the node
+ * is alive is its `Lease` `kube-node-lease/NODE`, which the heartbeat renews and only
+ * the API server's leader reads.
+ *
+ * Its spec does not reject unknown fields: the server writes it, and a store written
+ * before the renewal moved to the `Lease` still holds a `renewTime` here (dropped at the
+ * next write).
  */
 export type NodeLease = {
     apiVersion?: string;
@@ -654,9 +715,13 @@ export type NodeLeaseList = {
 };
 
 export type NodeLeaseSpec = {
+    /**
+     * When the node acquired this CIDR. When it last renewed is its `Lease`'s
+     * `renewTime`; how long a renewal lasts, the Lease's `leaseDurationSeconds`.
+     */
     acquireTime: string;
     /**
-     * Backend data the node publishes with its lease (for VXLAN: `vtepMAC`).
+     * Backend data the node publishes with its heartbeat (for VXLAN: `vtepMAC`).
      */
     backendData?: {
         [key: string]: string;
@@ -665,14 +730,12 @@ export type NodeLeaseSpec = {
      * First address of the CIDR: the pod gateway on the node's bridge, never a pod IP.
      */
     gateway: string;
-    leaseDurationSeconds: number;
     /**
      * The node's underlay address (its `InternalIP`), where other nodes route the CIDR.
      */
     nodeIP?: string | null;
     nodeName: string;
     podCIDR: string;
-    renewTime: string;
 };
 
 export type NodeList = {
@@ -3939,7 +4002,7 @@ export type HeartbeatNodeError = HeartbeatNodeErrors[keyof HeartbeatNodeErrors];
 
 export type HeartbeatNodeResponses = {
     /**
-     * The renewed lease
+     * The node's CIDR lease
      */
     200: NodeLease;
 };
@@ -4361,6 +4424,576 @@ export type DiscoveryApisResponses = {
 };
 
 export type DiscoveryApisResponse = DiscoveryApisResponses[keyof DiscoveryApisResponses];
+
+export type DiscoveryApisCoordinationK8sIoData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/coordination.k8s.io';
+};
+
+export type DiscoveryApisCoordinationK8sIoErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisCoordinationK8sIoError = DiscoveryApisCoordinationK8sIoErrors[keyof DiscoveryApisCoordinationK8sIoErrors];
+
+export type DiscoveryApisCoordinationK8sIoResponses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisCoordinationK8sIoResponse = DiscoveryApisCoordinationK8sIoResponses[keyof DiscoveryApisCoordinationK8sIoResponses];
+
+export type DiscoveryApisCoordinationK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/apis/coordination.k8s.io/v1';
+};
+
+export type DiscoveryApisCoordinationK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type DiscoveryApisCoordinationK8sIoV1Error = DiscoveryApisCoordinationK8sIoV1Errors[keyof DiscoveryApisCoordinationK8sIoV1Errors];
+
+export type DiscoveryApisCoordinationK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type DiscoveryApisCoordinationK8sIoV1Response = DiscoveryApisCoordinationK8sIoV1Responses[keyof DiscoveryApisCoordinationK8sIoV1Responses];
+
+export type ListLeaseAllNamespacesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/leases';
+};
+
+export type ListLeaseAllNamespacesErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListLeaseAllNamespacesError = ListLeaseAllNamespacesErrors[keyof ListLeaseAllNamespacesErrors];
+
+export type ListLeaseAllNamespacesResponses = {
+    /**
+     * The leases; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: LeaseList;
+};
+
+export type ListLeaseAllNamespacesResponse = ListLeaseAllNamespacesResponses[keyof ListLeaseAllNamespacesResponses];
+
+export type ListLeaseData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+    };
+    query?: {
+        /**
+         * Label selector: `app=web`, `tier!=db`, `env in (a,b)`, `!canary`
+         */
+        labelSelector?: string;
+        /**
+         * Stream changes as WatchEvent objects, one per line, instead of listing: `application/json` (as Kubernetes labels it), or `application/x-ndjson` when the Accept header names it
+         */
+        watch?: boolean;
+        /**
+         * With watch: stream events after this revision (absent or 0: current objects as ADDED first)
+         */
+        resourceVersion?: string;
+        /**
+         * With watch: send BOOKMARK events carrying the revision reached
+         */
+        allowWatchBookmarks?: boolean;
+        /**
+         * With watch: end the stream after this many seconds
+         */
+        timeoutSeconds?: number;
+        /**
+         * Terms joined by commas, each `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`: `metadata.name=VALUE`; `metadata.namespace=VALUE`
+         */
+        fieldSelector?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases';
+};
+
+export type ListLeaseErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * The watch history before resourceVersion was compacted: list again
+     */
+    410: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * A watch from a resourceVersion the server has not reached (after 3 s, as Kubernetes)
+     */
+    504: Status;
+};
+
+export type ListLeaseError = ListLeaseErrors[keyof ListLeaseErrors];
+
+export type ListLeaseResponses = {
+    /**
+     * The leases; with watch=true, a stream of WatchEvent objects, one per line (`application/json` as Kubernetes labels it, or `application/x-ndjson` when the Accept header names it)
+     */
+    200: LeaseList;
+};
+
+export type ListLeaseResponse = ListLeaseResponses[keyof ListLeaseResponses];
+
+export type CreateLeaseData = {
+    body: Lease;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases';
+};
+
+export type CreateLeaseErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type CreateLeaseError = CreateLeaseErrors[keyof CreateLeaseErrors];
+
+export type CreateLeaseResponses = {
+    /**
+     * Created
+     */
+    201: Lease;
+};
+
+export type CreateLeaseResponse = CreateLeaseResponses[keyof CreateLeaseResponses];
+
+export type DeleteLeaseData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The lease's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}';
+};
+
+export type DeleteLeaseErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type DeleteLeaseError = DeleteLeaseErrors[keyof DeleteLeaseErrors];
+
+export type DeleteLeaseResponses = {
+    /**
+     * Deleted
+     */
+    200: Lease;
+};
+
+export type DeleteLeaseResponse = DeleteLeaseResponses[keyof DeleteLeaseResponses];
+
+export type ReadLeaseData = {
+    body?: never;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The lease's name
+         */
+        name: string;
+    };
+    query?: never;
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}';
+};
+
+export type ReadLeaseErrors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type ReadLeaseError = ReadLeaseErrors[keyof ReadLeaseErrors];
+
+export type ReadLeaseResponses = {
+    /**
+     * The object
+     */
+    200: Lease;
+};
+
+export type ReadLeaseResponse = ReadLeaseResponses[keyof ReadLeaseResponses];
+
+export type PatchLeaseData = {
+    /**
+     * A JSON merge patch; also accepted: application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (server-side apply, written as JSON)
+     */
+    body: {
+        [key: string]: unknown;
+    };
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The lease's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}';
+};
+
+export type PatchLeaseErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type PatchLeaseError = PatchLeaseErrors[keyof PatchLeaseErrors];
+
+export type PatchLeaseResponses = {
+    /**
+     * Patched
+     */
+    200: Lease;
+    /**
+     * Created by server-side apply
+     */
+    201: Lease;
+};
+
+export type PatchLeaseResponse = PatchLeaseResponses[keyof PatchLeaseResponses];
+
+export type ReplaceLeaseData = {
+    body: Lease;
+    path: {
+        /**
+         * Namespace (a DNS-1123 label)
+         */
+        namespace: string;
+        /**
+         * The lease's name
+         */
+        name: string;
+    };
+    query?: {
+        /**
+         * `All`: validate and answer as if done; nothing changes (empty: a real write)
+         */
+        dryRun?: string;
+        /**
+         * `Ignore`, `Warn` or `Strict`: what unknown fields do (fields of Kubernetes' types flatnet does not use are dropped with a Warning header in every mode; without it or empty, unknown fields are a 400 as under Strict)
+         */
+        fieldValidation?: string;
+        /**
+         * Who writes (required for server-side apply)
+         */
+        fieldManager?: string;
+    };
+    url: '/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}';
+};
+
+export type ReplaceLeaseErrors = {
+    /**
+     * Malformed request: bad JSON, wrong field type, unknown field, bad selector
+     */
+    400: Status;
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * The token may not do this (the viewer token writing or reading logs, a node token writing another node)
+     */
+    403: Status;
+    /**
+     * No such object, or a namespace that cannot exist (not a DNS-1123 label)
+     */
+    404: Status;
+    /**
+     * Already exists, or a stale resourceVersion
+     */
+    409: Status;
+    /**
+     * Request body too large
+     */
+    413: Status;
+    /**
+     * Body is not application/json
+     */
+    415: Status;
+    /**
+     * Validation failed: `details.causes` (and `causes`) list every offending field, `field` names the first
+     */
+    422: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+    /**
+     * Store unavailable, an address pool is exhausted, or the node publishes no agent endpoint
+     */
+    503: Status;
+};
+
+export type ReplaceLeaseError = ReplaceLeaseErrors[keyof ReplaceLeaseErrors];
+
+export type ReplaceLeaseResponses = {
+    /**
+     * Replaced
+     */
+    200: Lease;
+};
+
+export type ReplaceLeaseResponse = ReplaceLeaseResponses[keyof ReplaceLeaseResponses];
 
 export type DiscoveryApisNetworkingK8sIoData = {
     body?: never;
@@ -5964,6 +6597,37 @@ export type OpenapiV3ApiV1Responses = {
 };
 
 export type OpenapiV3ApiV1Response = OpenapiV3ApiV1Responses[keyof OpenapiV3ApiV1Responses];
+
+export type OpenapiV3ApisCoordinationK8sIoV1Data = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/openapi/v3/apis/coordination.k8s.io/v1';
+};
+
+export type OpenapiV3ApisCoordinationK8sIoV1Errors = {
+    /**
+     * No or unknown bearer token
+     */
+    401: Status;
+    /**
+     * Internal error
+     */
+    500: Status;
+};
+
+export type OpenapiV3ApisCoordinationK8sIoV1Error = OpenapiV3ApisCoordinationK8sIoV1Errors[keyof OpenapiV3ApisCoordinationK8sIoV1Errors];
+
+export type OpenapiV3ApisCoordinationK8sIoV1Responses = {
+    /**
+     * The document
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type OpenapiV3ApisCoordinationK8sIoV1Response = OpenapiV3ApisCoordinationK8sIoV1Responses[keyof OpenapiV3ApisCoordinationK8sIoV1Responses];
 
 export type OpenapiV3ApisNetworkingK8sIoV1Data = {
     body?: never;

@@ -9,7 +9,7 @@
 //!   change is a pod created on a random node (its event goes to that node's pod watch), or
 //!   every tenth change a service (its event goes to every node). Writes go to the servers
 //!   in turn. Reported: write → event at the node(s), p50 and p99, over every delivery;
-//! - creates/s: 64 clients creating pods bound to random nodes as fast as they can;
+//! - creates/s: 64 clients (`--creators`) creating pods bound to random nodes as fast as they can;
 //! - CPU (user + system, as a share of one core, over the phases) and RSS (now and peak)
 //!   of each API server, read from /proc; for PostgreSQL also its processes' CPU.
 //!
@@ -106,6 +106,11 @@ fn start_postgres(base: &Path) -> Result<(Postgres, String)> {
         .arg("-k")
         .arg(&dir)
         .args(["-c", "listen_addresses=", "-c", "max_connections=200"])
+        .args(if pg_statements() {
+            &["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"][..]
+        } else {
+            &[]
+        })
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()?;
@@ -131,19 +136,40 @@ fn start_postgres(base: &Path) -> Result<(Postgres, String)> {
     Ok((pg, url))
 }
 
-fn start_server(data_dir: &Path, store: Option<&str>, lease_ttl: u64) -> Result<ApiServer> {
+/// Simulated nodes started at a time (see [`one`]).
+const WAVE: usize = 250;
+
+/// The pod CIDR the servers are given, and each node's share of it.
+const POD_CIDR: &str = "100.64.0.0/10";
+
+/// The prefix length of each node's subnet: as large as [`POD_CIDR`] allows for `nodes`
+/// (at most /24). Small subnets would fill up in the creates/s phase with few nodes (a /24
+/// holds 253 pods, 10 nodes 2,530), and then measure the search of a full subnet instead.
+fn node_prefix(nodes: usize) -> u8 {
+    let bits = usize::BITS - nodes.max(2).saturating_sub(1).leading_zeros();
+    (10 + bits as u8).clamp(16, 24)
+}
+
+fn start_server(data_dir: &Path, store: Option<&str>, lease_ttl: u64, nodes: usize) -> Result<ApiServer> {
     // FLATNET_BENCH_APISERVER: another build to measure (e.g. a baseline).
     let binary = match std::env::var_os("FLATNET_BENCH_APISERVER") {
         Some(p) => PathBuf::from(p),
         None => sibling_binary("apiserver")?,
     };
     let mut cmd = Command::new(binary);
-    cmd.args(["--listen", "127.0.0.1:0", "--pod-cidr", "100.64.0.0/10", "--node-subnet-prefix", "24"])
-        .args(["--lease-ttl", &lease_ttl.to_string()])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped());
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--pod-cidr",
+        POD_CIDR,
+        "--node-subnet-prefix",
+        &node_prefix(nodes).to_string(),
+    ])
+    .args(["--lease-ttl", &lease_ttl.to_string()])
+    .arg("--data-dir")
+    .arg(data_dir)
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::piped());
     if let Some(s) = store {
         cmd.args(["--store", s]);
     }
@@ -226,7 +252,16 @@ fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: De
     });
     tokio::spawn(async move {
         let mut seen: HashSet<String> = HashSet::new();
-        let mut listed = 0;
+        // Which of the four watches have delivered their first list (bits 0-3): the node
+        // counts as ready once all four have.
+        let mut listed = 0u8;
+        let mut first_list = |bit: u8| {
+            let before = listed;
+            listed |= 1 << bit;
+            if before != 0b1111 && listed == 0b1111 {
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let mut record = |name: &str, service: bool| {
             if !seen.insert(name.to_string()) {
                 return;
@@ -241,10 +276,7 @@ fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: De
             tokio::select! {
                 ev = pods.next() => match ev {
                     Event::Listed(items) => {
-                        listed += 1;
-                        if listed == 1 {
-                            ready.fetch_add(1, Ordering::Relaxed);
-                        }
+                        first_list(0);
                         // A relist (after a cut-off watch) delivers what the watch missed.
                         for p in items {
                             record(&p.metadata.name, false);
@@ -254,12 +286,17 @@ fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: De
                     Event::Deleted(_) => {}
                 },
                 ev = services.next() => match ev {
-                    Event::Listed(items) => for s in items { record(&s.metadata.name, true) },
+                    Event::Listed(items) => {
+                        first_list(1);
+                        for s in items {
+                            record(&s.metadata.name, true)
+                        }
+                    }
                     Event::Applied(s) => record(&s.metadata.name, true),
                     Event::Deleted(_) => {}
                 },
-                _ = endpoints.next() => {}
-                _ = leases.next() => {}
+                ev = endpoints.next() => if let Event::Listed(_) = ev { first_list(2) },
+                ev = leases.next() => if let Event::Listed(_) = ev { first_list(3) },
             }
         }
     });
@@ -295,6 +332,10 @@ pub struct Opts {
     pub create_secs: u64,
     /// The servers' lease TTL; nodes heartbeat every third of it, as the agent does.
     pub lease_ttl: u64,
+    /// Only the creates/s phase.
+    pub creates_only: bool,
+    /// Concurrent clients of the creates/s phase.
+    pub creators: usize,
 }
 
 struct Row {
@@ -310,9 +351,79 @@ struct Row {
     watchers: String,
     /// This process (the simulated nodes), in cores.
     nodes_cpu: f64,
+    /// During the creates/s phase, in cores: each server, PostgreSQL, this process.
+    creates_cpu: (Vec<f64>, Option<f64>, f64),
+    /// Writes per commit during the creates/s phase, per server (from its /metrics).
+    batch: Vec<f64>,
+}
+
+/// Open files this process and the servers (its children) need: a simulated node holds
+/// one HTTP/2 connection carrying its four watches and its heartbeats (over HTTP/1.1 it
+/// was one connection each, five per node), at both ends, and a few more for a while
+/// (the creates phase's clients, reconnects).
+fn files_needed(nodes: usize) -> u64 {
+    nodes as u64 * 2 + 1024
+}
+
+/// Raise the open-file limit to the hard limit (the servers inherit it); fail early when
+/// even that is too low for `nodes` rather than part-way through.
+fn raise_nofile(nodes: usize) -> Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    let need = files_needed(nodes);
+    if hard < need {
+        bail!(
+            "{nodes} simulated nodes need about {need} open files in this process and in a single server, \
+             above the hard limit of {hard} (raise it, e.g. `ulimit -Hn {need}` as a privileged user)"
+        );
+    }
+    Ok(hard)
+}
+
+/// Sum of a series (all its label sets) in a Prometheus text page.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Each server's /metrics page.
+async fn metrics_pages(servers: &[ApiServer], token: &str, ca: &[u8]) -> Result<Vec<String>> {
+    let http = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(ca)?).build()?;
+    let mut out = Vec::new();
+    for s in servers {
+        out.push(http.get(format!("{}/metrics", s.url)).bearer_auth(token).send().await?.text().await?);
+    }
+    Ok(out)
+}
+
+/// `FLATNET_BENCH_PG_STATEMENTS=1`: PostgreSQL loads pg_stat_statements, and the statements
+/// of the creates/s phase are printed (calls, mean and total time), for finding where a
+/// write's time goes.
+fn pg_statements() -> bool {
+    std::env::var_os("FLATNET_BENCH_PG_STATEMENTS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn psql(dir: &Path, sql: &str) -> Result<String> {
+    let out = Command::new(pg_bin()?.join("psql"))
+        .arg("-h")
+        .arg(dir)
+        .args(["-U", "postgres", "-d", "flatnet", "-qAtF", " | ", "-c", sql])
+        .output()?;
+    if !out.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub async fn run(opts: Opts) -> Result<()> {
+    let most = opts.nodes.iter().copied().max().unwrap_or(0);
+    let limit = raise_nofile(most)?;
+    eprintln!("open-file limit {limit} (about {} needed for {most} nodes)", files_needed(most));
     let mut rows = Vec::new();
     for setup in &opts.setups {
         for &n in &opts.nodes {
@@ -325,16 +436,29 @@ pub async fn run(opts: Opts) -> Result<()> {
     }
     println!("## Control plane at scale (flatnet-bench controlplane)\n");
     println!(
-        "Steady {} changes/s for {} s, burst {} changes/s for {} s; a change is a pod bound to a random node, every tenth a service (to every node); lease TTL {} s (a heartbeat per node every {} s).\n",
-        opts.steady_rate, opts.steady_secs, opts.burst_rate, opts.burst_secs, opts.lease_ttl, (opts.lease_ttl / 3).max(1)
+        "Steady {} changes/s for {} s, burst {} changes/s for {} s; a change is a pod bound to a random node, every tenth a service (to every node); lease TTL {} s (a heartbeat per node every {} s); creates/s from {} clients.\n",
+        opts.steady_rate,
+        opts.steady_secs,
+        opts.burst_rate,
+        opts.burst_secs,
+        opts.lease_ttl,
+        (opts.lease_ttl / 3).max(1),
+        opts.creators
     );
-    println!("| setup | nodes | steady write → event p50 / p99 | burst p50 / p99 | service → every node p50 / p99 | missed | creates/s | server CPU (cores) / RSS / peak RSS | PostgreSQL CPU | simulated nodes' CPU | terminated watchers |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| setup | nodes | steady write → event p50 / p99 | burst p50 / p99 | service → every node p50 / p99 | missed | creates/s | server CPU (cores) / RSS / peak RSS | PostgreSQL CPU | simulated nodes' CPU | terminated watchers | creates: CPU of servers / PostgreSQL / bench, writes per commit |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let servers: Vec<String> =
             r.servers.iter().map(|(cpu, rss, hwm)| format!("{cpu:.2} / {rss:.0} MB / {hwm:.0} MB")).collect();
+        let creates_cpu = format!(
+            "{} / {} / {:.2}, {}",
+            r.creates_cpu.0.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(" + "),
+            r.creates_cpu.1.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into()),
+            r.creates_cpu.2,
+            r.batch.iter().map(|b| format!("{b:.1}")).collect::<Vec<_>>().join(" + ")
+        );
         println!(
-            "| {} | {} | {} / {} ({}) | {} / {} ({}) | {} / {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {} / {} ({}) | {} / {} ({}) | {} / {} | {} | {:.0} | {} | {} | {:.2} | {} | {} |",
             r.setup,
             r.nodes,
             ms(r.steady.0),
@@ -350,7 +474,8 @@ pub async fn run(opts: Opts) -> Result<()> {
             servers.join("; "),
             r.postgres_cpu.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into()),
             r.nodes_cpu,
-            r.watchers
+            r.watchers,
+            creates_cpu
         );
     }
     Ok(())
@@ -361,11 +486,14 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data)?;
     let (pg, servers) = match setup {
-        "sqlite" => (None, vec![start_server(&data, None, opts.lease_ttl)?]),
+        "sqlite" => (None, vec![start_server(&data, None, opts.lease_ttl, nodes)?]),
         "postgres" => {
             let (pg, url) = start_postgres(tmp.path())?;
-            let first = start_server(&data, Some(&url), opts.lease_ttl)?;
-            let second = start_server(&data, Some(&url), opts.lease_ttl)?;
+            if pg_statements() {
+                psql(&pg.dir, "CREATE EXTENSION pg_stat_statements")?;
+            }
+            let first = start_server(&data, Some(&url), opts.lease_ttl, nodes)?;
+            let second = start_server(&data, Some(&url), opts.lease_ttl, nodes)?;
             (Some(pg), vec![first, second])
         }
         other => bail!("unknown setup {other} (sqlite or postgres)"),
@@ -402,23 +530,30 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let sent: Sent = Arc::default();
     let deliveries: Deliveries = Arc::default();
     let ready = Arc::new(AtomicUsize::new(0));
-    for (i, name) in names.iter().enumerate() {
-        spawn_node(
-            clients[i % clients.len()].clone(),
-            name.clone(),
-            ttl,
-            sent.clone(),
-            deliveries.clone(),
-            ready.clone(),
-        );
-    }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while ready.load(Ordering::Relaxed) < nodes {
-        if Instant::now() > deadline {
-            bail!("only {} of {nodes} nodes listed their pods", ready.load(Ordering::Relaxed));
+    // Each simulated node has its own client, as each agent has: its own connection (with
+    // HTTP/2 one connection carries all of a node's watches and heartbeats; shared by every
+    // node it would carry thousands of streams on one connection, which no agent does).
+    //
+    // The nodes start in waves of [`WAVE`], each wave listing before the next starts, as a
+    // rolling start would: every node's first list of the leases holds all N leases, so all
+    // N nodes listing at once would hold N² leases in flight (25 million at 5,000 nodes).
+    let starting = Instant::now();
+    for (w, wave) in names.chunks(WAVE).enumerate() {
+        for (j, name) in wave.iter().enumerate() {
+            let i = w * WAVE + j;
+            let own = Client::with_ca(&servers[i % servers.len()].url, Some(token.clone()), &ca)?;
+            spawn_node(own, name.clone(), ttl, sent.clone(), deliveries.clone(), ready.clone());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let want = (w * WAVE + wave.len()).min(nodes);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while ready.load(Ordering::Relaxed) < want {
+            if Instant::now() > deadline {
+                bail!("only {} of {want} nodes listed what they watch", ready.load(Ordering::Relaxed));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
+    eprintln!("{nodes} simulated nodes listed what they watch in {:.1} s", starting.elapsed().as_secs_f64());
     // Let the first lists of every watch settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -433,9 +568,10 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let counter = Arc::new(AtomicUsize::new(0));
     let mut expected = 0usize;
     let mut tasks = Vec::new();
-    for (phase, rate, secs) in
-        [(Phase::Steady, opts.steady_rate, opts.steady_secs), (Phase::Burst, opts.burst_rate, opts.burst_secs)]
-    {
+    let phases =
+        [(Phase::Steady, opts.steady_rate, opts.steady_secs), (Phase::Burst, opts.burst_rate, opts.burst_secs)];
+    for (phase, rate, secs) in if opts.creates_only { &phases[..0] } else { &phases[..] } {
+        let (phase, rate, secs) = (*phase, *rate, *secs);
         let start = tokio::time::Instant::now();
         let total = rate * secs;
         for k in 0..total {
@@ -474,11 +610,18 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let me1 = cpu_seconds(std::process::id());
 
     // Creates/s: 64 clients, pods bound to random nodes, `create_secs` seconds.
+    if let Some(pg) = pg.as_ref().filter(|_| pg_statements()) {
+        psql(&pg.dir, "SELECT pg_stat_statements_reset()")?;
+    }
+    let before = metrics_pages(&servers, &token, &ca).await?;
+    let ccpu0: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
+    let cpg0: f64 = pg_pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let cme0 = cpu_seconds(std::process::id());
     let stop = Instant::now() + Duration::from_secs(opts.create_secs);
     let created = Arc::new(AtomicUsize::new(0));
     let c0 = Instant::now();
     let mut workers = Vec::new();
-    for w in 0..64 {
+    for w in 0..opts.creators {
         let client = clients[w % clients.len()].clone();
         let names = names.clone();
         let created = created.clone();
@@ -496,21 +639,55 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     for w in workers {
         w.await??;
     }
-    let creates = created.load(Ordering::Relaxed) as f64 / c0.elapsed().as_secs_f64();
-
-    // Watchers cut off, from each server's /metrics.
-    let mut terminated = Vec::new();
-    for s in &servers {
-        let http = reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&ca)?).build()?;
-        let text = http.get(format!("{}/metrics", s.url)).bearer_auth(&token).send().await?.text().await?;
-        let n: f64 = text
-            .lines()
-            .filter(|l| l.starts_with("flatnet_apiserver_watchers_terminated_total"))
-            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-            .sum();
-        terminated.push(format!("{}", n + 0.0));
+    let create_elapsed = c0.elapsed().as_secs_f64();
+    let creates = created.load(Ordering::Relaxed) as f64 / create_elapsed;
+    let creates_cpu = (
+        pids.iter().zip(&ccpu0).map(|(p, c)| (cpu_seconds(*p) - c) / create_elapsed).collect(),
+        (!pg_pids.is_empty()).then(|| (pg_pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpg0) / create_elapsed),
+        (cpu_seconds(std::process::id()) - cme0) / create_elapsed,
+    );
+    let after = metrics_pages(&servers, &token, &ca).await?;
+    let batch = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| {
+            let writes = metric_sum(a, "flatnet_apiserver_store_writes_total")
+                - metric_sum(b, "flatnet_apiserver_store_writes_total");
+            let commits = metric_sum(a, "flatnet_apiserver_store_commit_duration_seconds_count")
+                - metric_sum(b, "flatnet_apiserver_store_commit_duration_seconds_count");
+            writes / commits.max(1.0)
+        })
+        .collect();
+    for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+        let d = |name: &str| metric_sum(a, name) - metric_sum(b, name);
+        let commits = d("flatnet_apiserver_store_commit_duration_seconds_count").max(1.0);
+        eprintln!(
+            "server {i}: {:.0} writes in {commits:.0} commits; mean begin → commit {:.2} ms, of which waiting for the revision lock {:.2} ms",
+            d("flatnet_apiserver_store_writes_total"),
+            d("flatnet_apiserver_store_commit_duration_seconds_sum") / commits * 1000.0,
+            d("flatnet_apiserver_store_lock_wait_seconds_sum") / commits * 1000.0,
+        );
+    }
+    if let Some(pg) = pg.as_ref().filter(|_| pg_statements()) {
+        let top = psql(
+            &pg.dir,
+            "SELECT calls, round(mean_exec_time::numeric, 3), round(total_exec_time::numeric, 1), \
+             left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements \
+             ORDER BY total_exec_time DESC LIMIT 25",
+        )?;
+        eprintln!("statements of the creates/s phase (calls | mean ms | total ms | query):\n{top}");
     }
 
+    // Watchers cut off, from each server's /metrics.
+    let terminated: Vec<String> = after
+        .iter()
+        .map(|text| format!("{}", metric_sum(text, "flatnet_apiserver_watchers_terminated_total") + 0.0))
+        .collect();
+
+    // The simulated nodes' memory: each holds every lease, service and endpoints object
+    // (its reflectors' caches), so it grows with the square of the node count.
+    let (me_rss, me_hwm) = rss_mb(std::process::id());
+    eprintln!("this process (the simulated nodes): RSS {me_rss:.0} MB, peak {me_hwm:.0} MB");
     let d = deliveries.lock().unwrap().clone();
     let pick = |f: &dyn Fn(&(Phase, bool, Duration)) -> bool| {
         let mut v: Vec<Duration> = d.iter().filter(|x| f(x)).map(|x| x.2).collect();
@@ -525,7 +702,8 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         .zip(cpu0.iter().zip(&cpu1))
         .map(|(pid, (a, b))| {
             let (rss, hwm) = rss_mb(*pid);
-            ((b - a) / elapsed, rss, hwm)
+            // (With --creates-only there were no phases before: no CPU share to show.)
+            (if opts.creates_only { 0.0 } else { (b - a) / elapsed }, rss, hwm)
         })
         .collect();
     drop(servers);
@@ -542,5 +720,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         postgres_cpu: (!pg_pids.is_empty()).then(|| (pg1 - pg0) / elapsed),
         watchers: terminated.join(" + "),
         nodes_cpu: (me1 - me0) / elapsed,
+        creates_cpu,
+        batch,
     })
 }

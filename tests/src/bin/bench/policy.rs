@@ -188,9 +188,11 @@ fn program(policies: usize, pods: usize, local_every: usize) -> Result<()> {
         format!("{} + {} = **{}** ({})", ms(c), ms(a), ms(c + a), ms(c + whole))
     };
     println!(
-        "| {policies} | {pods} | {} | {} sets, {} chains, {} KiB | {} | {} | {} | {} | {} | {} | {} |",
+        "| {policies} | {pods} | {} | {} sets, {} counter maps, {} counters, {} chains, {} KiB | {} | {} | {} | {} | {} | {} | {} |",
         plan.ingress.len(),
         plan.sets.len(),
+        plan.counter_maps.len(),
+        plan.counters.len(),
         plan.chains.len(),
         bytes / 1024,
         cell(full_compile, full_apply, full_apply),

@@ -111,8 +111,9 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: Heartbeat,
 ) -> Response[NodeLease | Status]:
-    """Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns
-    Ready
+    """Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease
+    (acquiring one if it has none; the CIDR lease is written only when what it holds changes); the node
+    turns Ready
 
     Args:
         name (str):
@@ -146,8 +147,9 @@ def sync(
     client: AuthenticatedClient,
     body: Heartbeat,
 ) -> NodeLease | Status | None:
-    """Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns
-    Ready
+    """Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease
+    (acquiring one if it has none; the CIDR lease is written only when what it holds changes); the node
+    turns Ready
 
     Args:
         name (str):
@@ -176,8 +178,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: Heartbeat,
 ) -> Response[NodeLease | Status]:
-    """Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns
-    Ready
+    """Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease
+    (acquiring one if it has none; the CIDR lease is written only when what it holds changes); the node
+    turns Ready
 
     Args:
         name (str):
@@ -209,8 +212,9 @@ async def asyncio(
     client: AuthenticatedClient,
     body: Heartbeat,
 ) -> NodeLease | Status | None:
-    """Renew the node's lease (acquiring one if it has none) and publish its backend data; the node turns
-    Ready
+    """Renew the node's Lease kube-node-lease/{name} and publish its backend data in its CIDR lease
+    (acquiring one if it has none; the CIDR lease is written only when what it holds changes); the node
+    turns Ready
 
     Args:
         name (str):

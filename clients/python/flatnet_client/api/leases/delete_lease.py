@@ -1,0 +1,247 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.lease import Lease
+from ...models.status import Status
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    namespace: str,
+    name: str,
+    *,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["dryRun"] = dry_run
+
+    params["fieldValidation"] = field_validation
+
+    params["fieldManager"] = field_manager
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "delete",
+        "url": "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}".format(
+            namespace=quote(str(namespace), safe=""),
+            name=quote(str(name), safe=""),
+        ),
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Lease | Status | None:
+    if response.status_code == 200:
+        response_200 = Lease.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Status.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Status.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Status.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Status.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 500:
+        response_500 = Status.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Status.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Lease | Status]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    namespace: str,
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
+) -> Response[Lease | Status]:
+    """Delete a Lease; answers it as it was
+
+    Args:
+        namespace (str):
+        name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Lease | Status]
+    """
+
+    kwargs = _get_kwargs(
+        namespace=namespace,
+        name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    namespace: str,
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
+) -> Lease | Status | None:
+    """Delete a Lease; answers it as it was
+
+    Args:
+        namespace (str):
+        name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Lease | Status
+    """
+
+    return sync_detailed(
+        namespace=namespace,
+        name=name,
+        client=client,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
+    ).parsed
+
+
+async def asyncio_detailed(
+    namespace: str,
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
+) -> Response[Lease | Status]:
+    """Delete a Lease; answers it as it was
+
+    Args:
+        namespace (str):
+        name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Lease | Status]
+    """
+
+    kwargs = _get_kwargs(
+        namespace=namespace,
+        name=name,
+        dry_run=dry_run,
+        field_validation=field_validation,
+        field_manager=field_manager,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    namespace: str,
+    name: str,
+    *,
+    client: AuthenticatedClient,
+    dry_run: str | Unset = UNSET,
+    field_validation: str | Unset = UNSET,
+    field_manager: str | Unset = UNSET,
+) -> Lease | Status | None:
+    """Delete a Lease; answers it as it was
+
+    Args:
+        namespace (str):
+        name (str):
+        dry_run (str | Unset):
+        field_validation (str | Unset):
+        field_manager (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Lease | Status
+    """
+
+    return (
+        await asyncio_detailed(
+            namespace=namespace,
+            name=name,
+            client=client,
+            dry_run=dry_run,
+            field_validation=field_validation,
+            field_manager=field_manager,
+        )
+    ).parsed
