@@ -114,6 +114,11 @@ pub fn start(launch: Launch<'_>, restart_count: i32) -> io::Result<(RunRecord, W
     std::fs::create_dir_all(&launch.dir.0)?;
     let exit_file = launch.dir.exit_file(launch.container);
     let _ = std::fs::remove_file(&exit_file);
+    // The log exists from the moment the run does (the shim appends to it): a container
+    // reported running, with no readiness probe to wait for, has a log to read at once,
+    // even before the shim has opened it (as the kubelet's logs exist once a container is
+    // created). Without this, a read right after the pod turned Ready could answer 404.
+    std::fs::OpenOptions::new().create(true).append(true).open(launch.dir.log(launch.container))?;
     let mut cmd = tokio::process::Command::new(launch.shim_exe);
     cmd.arg("shim").arg("--log").arg(launch.dir.log(launch.container)).arg("--exit-file").arg(&exit_file);
     if let Some(dir) = &launch.workdir {

@@ -91,7 +91,14 @@ def main():
         running.status.phase == "Running" and [(s.name, s.image, s.ready) for s in statuses] == [("web", "flatnet", True)],
         f"the pod runs on {running.spec.node_name} with containerStatuses {[(s.name, s.image, s.image_id) for s in statuses]}",
     )
-    check("flatnet netexec" in v1.read_namespaced_pod_log("py-web", NS), "read_namespaced_pod_log")
+    # The container is Ready as soon as it starts (no readiness probe), so its first line may
+    # not be written yet: read again for a while, as a user tailing a fresh pod would.
+    log, deadline = "", time.monotonic() + 20
+    while "flatnet netexec" not in log and time.monotonic() < deadline:
+        log = v1.read_namespaced_pod_log("py-web", NS)
+        if "flatnet netexec" not in log:
+            time.sleep(0.1)
+    check("flatnet netexec" in log, f"read_namespaced_pod_log answered {log[:200]!r}")
 
     # A change seen by a watch that started before it.
     w2 = watch.Watch()
