@@ -33,6 +33,7 @@ pub mod auth;
 pub mod config;
 pub mod decode;
 pub mod discovery;
+pub mod drain;
 pub mod endpoints;
 pub mod error;
 pub mod exec;
@@ -80,6 +81,9 @@ pub fn app(state: AppState, web_dir: Option<&Path>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
+        // Outside the rest: a body left unread by an early answer (a 401 comes before the
+        // body is read) is read before the answer goes, so the connection stays usable.
+        .layer(axum::middleware::from_fn_with_state(max_body, drain::unread_bodies))
         // A span per request (method, path), logged at debug level: RUST_LOG=tower_http=debug.
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state);

@@ -67,3 +67,73 @@ async fn https_by_default_and_plain_http_only_on_loopback_with_tokens_all_the_sa
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
 }
+
+/// A write refused before its body is read (401: the token is checked first) leaves the
+/// HTTP/1.1 connection usable for the next request, even when the body arrives after the
+/// head, as from a client that writes them separately. Before, the server closed such a
+/// connection after its answer without saying so, and a client reusing it (Python's httpx)
+/// got "Server disconnected without sending a response". A body over the size limit is not
+/// read: the answer says `Connection: close`.
+#[test]
+fn a_refused_write_leaves_the_connection_usable_for_the_next_request() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, urls) = start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--plain-http-listen", "127.0.0.1:0", "--max-body-bytes", "65536"],
+    );
+    let addr = urls[1].trim_start_matches("http://").to_string();
+
+    /// Read one answer (head and Content-Length body) from `conn`: its head.
+    fn answer(conn: &mut std::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = conn.read(&mut byte).expect("read the answer");
+            assert_eq!(n, 1, "the server closed the connection; read so far: {:?}", String::from_utf8_lossy(&got));
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        conn.read_exact(&mut body).unwrap();
+        head
+    }
+
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = format!("{{\"metadata\":{{\"name\":\"p\",\"annotations\":{{\"x\":\"{}\"}}}}}}", "y".repeat(20_000));
+    let head = format!(
+        "POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    for _ in 0..3 {
+        conn.write_all(head.as_bytes()).unwrap();
+        // The body comes after the server has answered the head.
+        std::thread::sleep(Duration::from_millis(200));
+        conn.write_all(body.as_bytes()).unwrap();
+        let refused = answer(&mut conn);
+        assert!(refused.starts_with("http/1.1 401"), "{refused}");
+        assert!(!refused.contains("connection: close"), "{refused}");
+    }
+    conn.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
+    assert!(answer(&mut conn).starts_with("http/1.1 200"));
+
+    // Over the limit: not read, and the answer says the connection closes.
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = "z".repeat(100_000);
+    let head = format!(
+        "POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    let _ = conn.write_all(big.as_bytes());
+    let refused = answer(&mut conn);
+    assert!(refused.starts_with("http/1.1 401") && refused.contains("connection: close"), "{refused}");
+}
