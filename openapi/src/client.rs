@@ -439,103 +439,166 @@ impl<K: Resource> Api<K> {
 
     /// Watch from `resource_version` on (as returned by a list). The stream reconnects by
     /// itself and ends only with [`Error::Gone`] or when dropped.
+    ///
+    /// The stream reads its connection itself when polled: no task and channel in between,
+    /// so an event costs its consumer one wake-up, not two (a node agent holds a handful of
+    /// watches; a thousand simulated nodes in `flatnet-bench controlplane` hold thousands).
+    /// A consumer that stops polling leaves its events in the connection (HTTP/2 flow
+    /// control), and the server cuts off a watcher whose queue fills. Polling may stop
+    /// mid-read (a `select!` whose other branch won): what was read stays in the stream.
     pub fn watch(&self, params: &ListParams, resource_version: &str) -> BoxStream<'static, Result<WatchEvent<K>>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        let api = self.clone();
-        let params = params.clone();
-        let rv = resource_version.to_string();
-        tokio::spawn(async move { api.watch_loop(params, rv, tx).await });
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
+        let state = WatchState {
+            api: self.clone(),
+            params: params.clone(),
+            rv: resource_version.to_string(),
+            conn: None,
+            buf: Vec::new(),
+            pending: std::collections::VecDeque::new(),
+            backoff: WATCH_BACKOFF_MIN,
+            wait: false,
+            done: false,
+        };
+        futures::stream::unfold(state, |mut st| async move {
+            let item = st.next().await?;
+            Some((item, st))
+        })
+        .boxed()
     }
 
-    async fn watch_loop(
-        self,
-        params: ListParams,
-        mut rv: String,
-        tx: tokio::sync::mpsc::Sender<Result<WatchEvent<K>>>,
-    ) {
-        const MAX_BACKOFF: Duration = Duration::from_secs(5);
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.watch_connection(&params, &mut rv, &tx).await {
-                Ok(WatchEnd::ReceiverGone) => return,
-                Ok(WatchEnd::Closed) => backoff = Duration::from_millis(100),
-                Err(Error::Gone) => {
-                    let _ = tx.send(Err(Error::Gone)).await;
-                    return;
-                }
-                Err(e) => {
-                    tracing::debug!(kind = K::KIND, error = %e, "watch connection failed; reconnecting");
-                    // A server's failure (5xx: every server failed) is retried from the same
-                    // version; a refusal (4xx) or garbage is the consumer's to handle.
-                    let refused = matches!(&e, Error::Api(s) if s.code < 500) || matches!(e, Error::Decode { .. });
-                    if refused && tx.send(Err(e)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            if tx.is_closed() {
-                return;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-    }
-
-    /// One watch connection: read events until it ends, advancing `rv` past each delivered
-    /// event so that the next connection resumes right after it.
-    async fn watch_connection(
-        &self,
-        params: &ListParams,
-        rv: &mut String,
-        tx: &tokio::sync::mpsc::Sender<Result<WatchEvent<K>>>,
-    ) -> Result<WatchEnd> {
+    /// Open one watch connection from `rv`.
+    async fn open_watch(&self, params: &ListParams, rv: &str) -> Result<WatchConn> {
         let mut query = params.query();
         query.push(("watch", "true".into()));
         query.push(("allowWatchBookmarks", "true".into()));
-        query.push(("resourceVersion", rv.clone()));
+        query.push(("resourceVersion", rv.to_string()));
         let url = self.collection();
         let resp = match self.client.execute(self.client.http.get(&url).query(&query)).await {
             Err(Error::Api(s)) if s.code == 410 => return Err(Error::Gone),
             other => other?,
         };
-        let base = self.client.base_url().to_string();
-        let mut body = resp.bytes_stream();
-        let mut buf: Vec<u8> = Vec::new();
+        Ok(WatchConn { base: self.client.base_url().to_string(), url, body: resp.bytes_stream().boxed() })
+    }
+}
+
+const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// An open watch connection: its server (to mark it failed), its URL (for errors), its body.
+struct WatchConn {
+    base: String,
+    url: String,
+    body: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+}
+
+/// A watch stream's state between polls.
+struct WatchState<K> {
+    api: Api<K>,
+    params: ListParams,
+    /// The version to resume from: the last event's (or bookmark's) delivered.
+    rv: String,
+    conn: Option<WatchConn>,
+    /// Bytes of the connection not yet a whole line.
+    buf: Vec<u8>,
+    /// Events decoded and not yet taken, in order.
+    pending: std::collections::VecDeque<Result<WatchEvent<K>>>,
+    backoff: Duration,
+    /// Wait `backoff` before the next connection.
+    wait: bool,
+    /// 410: nothing more after what is pending.
+    done: bool,
+}
+
+impl<K: Resource> WatchState<K> {
+    /// The next event or error; `None` once the watch has ended (after [`Error::Gone`]).
+    async fn next(&mut self) -> Option<Result<WatchEvent<K>>> {
         loop {
-            let chunk = match tokio::time::timeout(WATCH_IDLE_TIMEOUT, body.next()).await {
-                Ok(Some(Ok(chunk))) => chunk,
-                Ok(None) => break,
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                if self.wait {
+                    tokio::time::sleep(self.backoff).await;
+                    self.backoff = (self.backoff * 2).min(WATCH_BACKOFF_MAX);
+                }
+                self.wait = true;
+                match self.api.open_watch(&self.params, &self.rv).await {
+                    Ok(conn) => {
+                        self.conn = Some(conn);
+                        self.buf.clear();
+                    }
+                    Err(e) => self.failed(e),
+                }
+                continue;
+            };
+            match tokio::time::timeout(WATCH_IDLE_TIMEOUT, conn.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.take(&chunk),
+                // The server ended the watch (its timeout): resume soon from where it ended.
+                Ok(None) => {
+                    self.conn = None;
+                    self.backoff = WATCH_BACKOFF_MIN;
+                }
                 Ok(Some(Err(source))) => {
-                    self.client.server_failed(&base);
-                    return Err(Error::Http { url: url.clone(), source });
+                    self.api.client.server_failed(&conn.base);
+                    let url = conn.url.clone();
+                    self.failed(Error::Http { url, source });
                 }
                 Err(_) => {
-                    self.client.server_failed(&base);
-                    return Err(Error::Config(format!("watch {url}: nothing for {WATCH_IDLE_TIMEOUT:?}")));
-                }
-            };
-            buf.extend_from_slice(&chunk);
-            // Every complete line of the buffer, then what is left of it (the next line's
-            // start) moved to its front once.
-            let mut start = 0;
-            while let Some(len) = buf[start..].iter().position(|b| *b == b'\n') {
-                let line = &buf[start..start + len];
-                start += len + 1;
-                let Some(event) = decode_event::<K>(line, rv).map_err(|e| match e {
-                    Error::Decode { message, .. } => Error::Decode { url: url.clone(), message },
-                    other => other,
-                })?
-                else {
-                    continue;
-                };
-                if tx.send(Ok(event)).await.is_err() {
-                    return Ok(WatchEnd::ReceiverGone);
+                    self.api.client.server_failed(&conn.base);
+                    let message = format!("watch {}: nothing for {WATCH_IDLE_TIMEOUT:?}", conn.url);
+                    self.failed(Error::Config(message));
                 }
             }
-            buf.drain(..start);
         }
-        Ok(WatchEnd::Closed)
+    }
+
+    /// Decode every complete line of what the connection has sent into `pending`, advancing
+    /// `rv` past each, and keep the start of the next line.
+    fn take(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(len) = self.buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &self.buf[start..start + len];
+            start += len + 1;
+            match decode_event::<K>(line, &mut self.rv) {
+                Ok(Some(event)) => self.pending.push_back(Ok(event)),
+                Ok(None) => {}
+                Err(e) => {
+                    let url = self.conn.as_ref().map(|c| c.url.clone()).unwrap_or_default();
+                    let e = match e {
+                        Error::Decode { message, .. } => Error::Decode { url, message },
+                        other => other,
+                    };
+                    self.failed(e);
+                    return;
+                }
+            }
+        }
+        self.buf.drain(..start);
+    }
+
+    /// The connection (or its opening) failed with `e`: drop it and resume from `rv` after
+    /// the backoff. A 410 ends the watch; a server's failure (5xx: every server failed, or a
+    /// broken connection) is retried silently from the same version; a refusal (4xx) or
+    /// garbage is the consumer's to handle, and is retried too.
+    fn failed(&mut self, e: Error) {
+        self.conn = None;
+        self.buf.clear();
+        match e {
+            Error::Gone => {
+                self.pending.push_back(Err(Error::Gone));
+                self.done = true;
+            }
+            e => {
+                tracing::debug!(kind = K::KIND, error = %e, "watch connection failed; reconnecting");
+                let refused = matches!(&e, Error::Api(s) if s.code < 500) || matches!(e, Error::Decode { .. });
+                if refused {
+                    self.pending.push_back(Err(e));
+                }
+            }
+        }
     }
 }
 
@@ -596,11 +659,6 @@ fn decode_event<K: Resource>(line: &[u8], rv: &mut String) -> Result<Option<Watc
             }))
         }
     }
-}
-
-enum WatchEnd {
-    Closed,
-    ReceiverGone,
 }
 
 #[cfg(test)]

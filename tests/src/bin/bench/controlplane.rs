@@ -228,10 +228,22 @@ fn postgres_pids(postmaster: u32) -> Vec<u32> {
 }
 
 type Sent = Arc<Mutex<HashMap<String, (Instant, Phase)>>>;
-type Deliveries = Arc<Mutex<Vec<(Phase, bool, Duration)>>>;
+/// When each write was answered, by object name.
+type Acked = Arc<Mutex<HashMap<String, Instant>>>;
+/// One delivery: its phase, whether a service, write → event, and the write's answer →
+/// event (zero when the event came first).
+type Delivery = (Phase, bool, Duration, Duration);
+type Deliveries = Arc<Mutex<Vec<Delivery>>>;
 
 /// One simulated node: the agent's four watches and its heartbeat.
-fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: Deliveries, ready: Arc<AtomicUsize>) {
+fn spawn_node(
+    client: Client,
+    name: String,
+    ttl: u64,
+    (sent, acked): (Sent, Acked),
+    deliveries: Deliveries,
+    ready: Arc<AtomicUsize>,
+) {
     let params = ListParams::default().fields(&format!("spec.nodeName={name}"));
     let mut pods = Reflector::new(ApiSource { api: client.api::<Pod>(None), params });
     let all = ListParams::default;
@@ -269,7 +281,9 @@ fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: De
             let now = Instant::now();
             let at = sent.lock().unwrap().get(name).copied();
             if let Some((t, phase)) = at {
-                deliveries.lock().unwrap().push((phase, service, now - t));
+                let after =
+                    acked.lock().unwrap().get(name).map(|a| now.saturating_duration_since(*a)).unwrap_or_default();
+                deliveries.lock().unwrap().push((phase, service, now - t, after));
             }
         };
         loop {
@@ -529,6 +543,8 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
 
     let sent: Sent = Arc::default();
     let deliveries: Deliveries = Arc::default();
+    let acked: Acked = Arc::default();
+    let writes: Arc<Mutex<Vec<(Phase, Duration)>>> = Arc::default();
     let ready = Arc::new(AtomicUsize::new(0));
     // Each simulated node has its own client, as each agent has: its own connection (with
     // HTTP/2 one connection carries all of a node's watches and heartbeats; shared by every
@@ -542,7 +558,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         for (j, name) in wave.iter().enumerate() {
             let i = w * WAVE + j;
             let own = Client::with_ca(&servers[i % servers.len()].url, Some(token.clone()), &ca)?;
-            spawn_node(own, name.clone(), ttl, sent.clone(), deliveries.clone(), ready.clone());
+            spawn_node(own, name.clone(), ttl, (sent.clone(), acked.clone()), deliveries.clone(), ready.clone());
         }
         let want = (w * WAVE + wave.len()).min(nodes);
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -578,20 +594,26 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
             tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / rate as f64)).await;
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let client = clients[n % clients.len()].clone();
-            let sent = sent.clone();
+            let (sent, acked, writes) = (sent.clone(), acked.clone(), writes.clone());
             let is_service = n % 10 == 9;
             expected += if is_service { nodes } else { 1 };
             let node = names[(rand_fraction(&format!("x{n}")) * nodes as f64) as usize % nodes].clone();
             tasks.push(tokio::spawn(async move {
-                if is_service {
+                let t = Instant::now();
+                let name = if is_service {
                     let name = format!("s-{n}");
-                    sent.lock().unwrap().insert(name.clone(), (Instant::now(), phase));
+                    sent.lock().unwrap().insert(name.clone(), (t, phase));
                     client.services("default").create(&service(&name)?).await?;
+                    name
                 } else {
                     let name = format!("p-{n}");
-                    sent.lock().unwrap().insert(name.clone(), (Instant::now(), phase));
+                    sent.lock().unwrap().insert(name.clone(), (t, phase));
                     client.pods("default").create(&pod_on(&name, &node)?).await?;
-                }
+                    name
+                };
+                let done = Instant::now();
+                acked.lock().unwrap().insert(name, done);
+                writes.lock().unwrap().push((phase, done - t));
                 anyhow::Ok(())
             }));
         }
@@ -689,11 +711,26 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
     let (me_rss, me_hwm) = rss_mb(std::process::id());
     eprintln!("this process (the simulated nodes): RSS {me_rss:.0} MB, peak {me_hwm:.0} MB");
     let d = deliveries.lock().unwrap().clone();
-    let pick = |f: &dyn Fn(&(Phase, bool, Duration)) -> bool| {
+    let pick = |f: &dyn Fn(&Delivery) -> bool| {
         let mut v: Vec<Duration> = d.iter().filter(|x| f(x)).map(|x| x.2).collect();
         v.sort();
         (percentile(&v, 0.5), percentile(&v, 0.99), v.len())
     };
+    // Where the time goes: the write's own answer, and what follows it.
+    let w = writes.lock().unwrap().clone();
+    for phase in [Phase::Steady, Phase::Burst] {
+        let mut answer: Vec<Duration> = w.iter().filter(|x| x.0 == phase).map(|x| x.1).collect();
+        answer.sort();
+        let mut after: Vec<Duration> = d.iter().filter(|x| x.0 == phase).map(|x| x.3).collect();
+        after.sort();
+        eprintln!(
+            "{phase:?}: the write answered in p50 {} / p99 {}; its event at the nodes p50 {} / p99 {} after the answer",
+            ms(percentile(&answer, 0.5)),
+            ms(percentile(&answer, 0.99)),
+            ms(percentile(&after, 0.5)),
+            ms(percentile(&after, 0.99)),
+        );
+    }
     let steady = pick(&|x| x.0 == Phase::Steady);
     let burst = pick(&|x| x.0 == Phase::Burst);
     let f = pick(&|x| x.1);
