@@ -798,7 +798,6 @@ pub fn validate_service(svc: &Service, config: &ClusterConfig) -> Result<(), Fie
 // Namespaces and network policies
 // ---------------------------------------------------------------------------------------------
 
-/// A namespace: a DNS-1123 label (the server sets its `kubernetes.io/metadata.name` label).
 /// A Lease: a DNS subdomain name, a positive duration, no negative transition count.
 pub fn validate_lease(lease: &Lease) -> Result<(), FieldErrors> {
     let mut errs = FieldErrors::default();
@@ -812,6 +811,7 @@ pub fn validate_lease(lease: &Lease) -> Result<(), FieldErrors> {
     errs.into_result()
 }
 
+/// A namespace: a DNS-1123 label (the server sets its `kubernetes.io/metadata.name` label).
 pub fn validate_namespace(ns: &Namespace) -> Result<(), FieldErrors> {
     let mut errs = FieldErrors::default();
     validate_meta(&mut errs, &ns.metadata, validate_dns1123_label);

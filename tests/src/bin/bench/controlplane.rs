@@ -227,23 +227,15 @@ fn postgres_pids(postmaster: u32) -> Vec<u32> {
     out
 }
 
-type Sent = Arc<Mutex<HashMap<String, (Instant, Phase)>>>;
-/// When each write was answered, by object name.
-type Acked = Arc<Mutex<HashMap<String, Instant>>>;
+/// Each write by object name: when it was sent, its phase, and when it was answered.
+type Sent = Arc<Mutex<HashMap<String, (Instant, Phase, Option<Instant>)>>>;
 /// One delivery: its phase, whether a service, write → event, and the write's answer →
 /// event (zero when the event came first).
 type Delivery = (Phase, bool, Duration, Duration);
 type Deliveries = Arc<Mutex<Vec<Delivery>>>;
 
 /// One simulated node: the agent's four watches and its heartbeat.
-fn spawn_node(
-    client: Client,
-    name: String,
-    ttl: u64,
-    (sent, acked): (Sent, Acked),
-    deliveries: Deliveries,
-    ready: Arc<AtomicUsize>,
-) {
+fn spawn_node(client: Client, name: String, ttl: u64, sent: Sent, deliveries: Deliveries, ready: Arc<AtomicUsize>) {
     let params = ListParams::default().fields(&format!("spec.nodeName={name}"));
     let mut pods = Reflector::new(ApiSource { api: client.api::<Pod>(None), params });
     let all = ListParams::default;
@@ -280,9 +272,8 @@ fn spawn_node(
             }
             let now = Instant::now();
             let at = sent.lock().unwrap().get(name).copied();
-            if let Some((t, phase)) = at {
-                let after =
-                    acked.lock().unwrap().get(name).map(|a| now.saturating_duration_since(*a)).unwrap_or_default();
+            if let Some((t, phase, answered)) = at {
+                let after = answered.map(|a| now.saturating_duration_since(a)).unwrap_or_default();
                 deliveries.lock().unwrap().push((phase, service, now - t, after));
             }
         };
@@ -543,7 +534,6 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
 
     let sent: Sent = Arc::default();
     let deliveries: Deliveries = Arc::default();
-    let acked: Acked = Arc::default();
     let writes: Arc<Mutex<Vec<(Phase, Duration)>>> = Arc::default();
     let ready = Arc::new(AtomicUsize::new(0));
     // Each simulated node has its own client, as each agent has: its own connection (with
@@ -558,7 +548,7 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
         for (j, name) in wave.iter().enumerate() {
             let i = w * WAVE + j;
             let own = Client::with_ca(&servers[i % servers.len()].url, Some(token.clone()), &ca)?;
-            spawn_node(own, name.clone(), ttl, (sent.clone(), acked.clone()), deliveries.clone(), ready.clone());
+            spawn_node(own, name.clone(), ttl, sent.clone(), deliveries.clone(), ready.clone());
         }
         let want = (w * WAVE + wave.len()).min(nodes);
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -594,25 +584,23 @@ async fn one(setup: &str, nodes: usize, opts: &Opts) -> Result<Row> {
             tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / rate as f64)).await;
             let n = counter.fetch_add(1, Ordering::Relaxed);
             let client = clients[n % clients.len()].clone();
-            let (sent, acked, writes) = (sent.clone(), acked.clone(), writes.clone());
+            let (sent, writes) = (sent.clone(), writes.clone());
             let is_service = n % 10 == 9;
             expected += if is_service { nodes } else { 1 };
             let node = names[(rand_fraction(&format!("x{n}")) * nodes as f64) as usize % nodes].clone();
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
-                let name = if is_service {
-                    let name = format!("s-{n}");
-                    sent.lock().unwrap().insert(name.clone(), (t, phase));
+                let name = format!("{}-{n}", if is_service { "s" } else { "p" });
+                sent.lock().unwrap().insert(name.clone(), (t, phase, None));
+                if is_service {
                     client.services("default").create(&service(&name)?).await?;
-                    name
                 } else {
-                    let name = format!("p-{n}");
-                    sent.lock().unwrap().insert(name.clone(), (t, phase));
                     client.pods("default").create(&pod_on(&name, &node)?).await?;
-                    name
-                };
+                }
                 let done = Instant::now();
-                acked.lock().unwrap().insert(name, done);
+                if let Some(write) = sent.lock().unwrap().get_mut(&name) {
+                    write.2 = Some(done);
+                }
                 writes.lock().unwrap().push((phase, done - t));
                 anyhow::Ok(())
             }));
